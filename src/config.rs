@@ -1,0 +1,270 @@
+//! Typed settings read once from the environment (ARCHITECTURE.md "Settings"). A
+//! missing or malformed value stops start-up with a message naming the variable.
+//! Secrets are wrapped so they never reach a log line.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {message}")]
+pub struct SettingsError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn bad(var: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError {
+        var,
+        message: message.into(),
+    }
+}
+
+/// A value that must not be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `None`: run the private cluster in `data_dir`.
+    pub database_url: Option<Secret>,
+    pub bind: SocketAddr,
+    pub base_url: Option<Url>,
+    pub secret_key: Option<Secret>,
+    pub smtp_url: Option<Secret>,
+    pub mail_from: String,
+    pub scheduler_interval: Duration,
+    pub data_dir: PathBuf,
+    pub webhook_allow_private: bool,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    /// Reads settings from any map of variables (tests pass their own).
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let bind = match get("PORTICO_BIND") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.parse().map_err(|_| {
+                bad(
+                    "PORTICO_BIND",
+                    format!("'{v}' is not an address such as 127.0.0.1:8080"),
+                )
+            })?,
+        };
+        let base_url = match get("PORTICO_BASE_URL") {
+            None => None,
+            Some(v) => {
+                let url = Url::parse(&v).map_err(|e| {
+                    bad(
+                        "PORTICO_BASE_URL",
+                        format!("'{v}' is not a URL ({e}); use e.g. https://portico.example.com"),
+                    )
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(bad(
+                        "PORTICO_BASE_URL",
+                        format!("'{v}' must be an http:// or https:// URL with a host"),
+                    ));
+                }
+                Some(url)
+            }
+        };
+        let secret_key = match get("PORTICO_SECRET_KEY") {
+            None => None,
+            Some(v) if v.len() < 32 => {
+                return Err(bad(
+                    "PORTICO_SECRET_KEY",
+                    format!("must be at least 32 characters long (it has {})", v.len()),
+                ));
+            }
+            Some(v) => Some(Secret::new(v)),
+        };
+        let smtp_url = match get("PORTICO_SMTP_URL") {
+            None => None,
+            Some(v) if v == "log" => Some(Secret::new(v)),
+            Some(v) => {
+                let scheme_ok = Url::parse(&v)
+                    .map(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host().is_some())
+                    .unwrap_or(false);
+                if !scheme_ok {
+                    return Err(bad(
+                        "PORTICO_SMTP_URL",
+                        "must be smtp://host:port, smtps://user:pass@host, or 'log'",
+                    ));
+                }
+                Some(Secret::new(v))
+            }
+        };
+        let mail_from = get("PORTICO_MAIL_FROM").unwrap_or_else(|| "portico@localhost".into());
+        if crate::domain::values::EmailAddress::parse(&mail_from).is_err() {
+            return Err(bad(
+                "PORTICO_MAIL_FROM",
+                format!("'{mail_from}' is not an email address"),
+            ));
+        }
+        let scheduler_interval = match get("PORTICO_SCHEDULER_INTERVAL_MS") {
+            None => Duration::from_millis(10_000),
+            Some(v) => match v.parse::<u64>() {
+                Ok(ms) if ms >= 10 => Duration::from_millis(ms),
+                _ => {
+                    return Err(bad(
+                        "PORTICO_SCHEDULER_INTERVAL_MS",
+                        format!("'{v}' is not a number of milliseconds (at least 10)"),
+                    ));
+                }
+            },
+        };
+        let webhook_allow_private = match get("PORTICO_WEBHOOK_ALLOW_PRIVATE").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(v) => {
+                return Err(bad(
+                    "PORTICO_WEBHOOK_ALLOW_PRIVATE",
+                    format!("'{v}' is not true or false"),
+                ));
+            }
+        };
+        let log_format = match get("PORTICO_LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(v) => {
+                return Err(bad(
+                    "PORTICO_LOG_FORMAT",
+                    format!("'{v}' is not 'pretty' or 'json'"),
+                ));
+            }
+        };
+        Ok(Self {
+            database_url: get("DATABASE_URL").map(Secret::new),
+            bind,
+            base_url,
+            secret_key,
+            smtp_url,
+            mail_from,
+            scheduler_interval,
+            data_dir: get("PORTICO_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("./var")),
+            webhook_allow_private,
+            log_format,
+        })
+    }
+
+    /// `serve` refuses to start without what production needs.
+    pub fn require_for_serve(&self) -> Result<(), SettingsError> {
+        if self.base_url.is_none() {
+            return Err(bad(
+                "PORTICO_BASE_URL",
+                "is required by 'serve' (the address people use to reach Portico, for links in emails)",
+            ));
+        }
+        if self.smtp_url.is_none() {
+            return Err(bad(
+                "PORTICO_SMTP_URL",
+                "is required by 'serve' (smtp://host:port, smtps://user:pass@host, or 'log')",
+            ));
+        }
+        if self.secret_key.is_none() {
+            return Err(bad(
+                "PORTICO_SECRET_KEY",
+                "is required by 'serve' (any string of at least 32 characters)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The base URL for links, falling back to the bind address.
+    pub fn public_url(&self) -> String {
+        match &self.base_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = Settings::from_map(&HashMap::new()).expect("defaults");
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.scheduler_interval, Duration::from_secs(10));
+        assert!(s.database_url.is_none());
+        assert!(s.require_for_serve().is_err());
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        for (var, value) in [
+            ("PORTICO_BIND", "nowhere"),
+            ("PORTICO_BASE_URL", "not a url"),
+            ("PORTICO_SECRET_KEY", "short"),
+            ("PORTICO_SMTP_URL", "http://mail"),
+            ("PORTICO_SCHEDULER_INTERVAL_MS", "soon"),
+            ("PORTICO_WEBHOOK_ALLOW_PRIVATE", "maybe"),
+            ("PORTICO_LOG_FORMAT", "xml"),
+            ("PORTICO_MAIL_FROM", "nobody"),
+        ] {
+            let e = Settings::from_map(&map(&[(var, value)])).expect_err(var);
+            assert_eq!(e.var, var);
+        }
+    }
+
+    #[test]
+    fn serve_needs_base_url_smtp_and_secret() {
+        let s = Settings::from_map(&map(&[
+            ("PORTICO_BASE_URL", "https://portico.example.com"),
+            ("PORTICO_SMTP_URL", "log"),
+            ("PORTICO_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ]))
+        .expect("valid");
+        assert!(s.require_for_serve().is_ok());
+        assert_eq!(s.public_url(), "https://portico.example.com");
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
+    }
+}

@@ -1,0 +1,281 @@
+//! Directory groups, their owners and members. Each membership (and ownership) row has
+//! a source: `None` = direct, or the assignment that delivered it. A user is a member
+//! while any source remains, so ending an assignment removes only its own rows.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use super::{Conn, DbResult, Page, PageRequest, like_pattern};
+use crate::domain::ids::{GroupId, TenantId, UserId};
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Group {
+    pub tenant_id: TenantId,
+    pub id: GroupId,
+    pub display_name: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "tenant_id, id, display_name, description, created_at, updated_at";
+
+/// Which relation of a user to a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    Member,
+    Owner,
+}
+
+impl Relation {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Member => "group_memberships",
+            Self::Owner => "group_owners",
+        }
+    }
+}
+
+pub async fn insert(conn: &mut Conn, g: &Group) -> DbResult<()> {
+    sqlx::query(
+        "insert into groups (tenant_id, id, display_name, description, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(g.tenant_id)
+    .bind(g.id)
+    .bind(&g.display_name)
+    .bind(&g.description)
+    .bind(g.created_at)
+    .bind(g.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(conn: &mut Conn, g: &Group) -> DbResult<()> {
+    sqlx::query(
+        "update groups set display_name = $3, description = $4, updated_at = $5 where tenant_id = $1 and id = $2",
+    )
+    .bind(g.tenant_id)
+    .bind(g.id)
+    .bind(&g.display_name)
+    .bind(&g.description)
+    .bind(g.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut Conn, tenant: TenantId, id: GroupId) -> DbResult<()> {
+    sqlx::query("delete from groups where tenant_id = $1 and id = $2")
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, tenant: TenantId, id: GroupId) -> DbResult<Option<Group>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from groups where tenant_id = $1 and id = $2"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn get_many(conn: &mut Conn, tenant: TenantId, ids: &[GroupId]) -> DbResult<Vec<Group>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from groups where tenant_id = $1 and id = any($2)"
+    )))
+    .bind(tenant)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    tenant: TenantId,
+    search: Option<&str>,
+    page: PageRequest,
+) -> DbResult<Page<Group>> {
+    let rows: Vec<Group> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from groups
+         where tenant_id = $1 and id < $2 and ($3::text is null or lower(display_name) like $3)
+         order by id desc limit $4"
+    )))
+    .bind(tenant)
+    .bind(page.before_bound())
+    .bind(search.map(like_pattern))
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |g| g.id.0))
+}
+
+/// Adds one source of membership/ownership; `false` when that source already existed.
+pub async fn add(
+    conn: &mut Conn,
+    relation: Relation,
+    tenant: TenantId,
+    group: GroupId,
+    user: UserId,
+    source: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into {} (tenant_id, group_id, user_id, assignment_id, created_at)
+         values ($1, $2, $3, $4, $5) on conflict do nothing",
+        relation.table()
+    )))
+    .bind(tenant)
+    .bind(group)
+    .bind(user)
+    .bind(source)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes one source; `false` when it was not there.
+pub async fn remove(
+    conn: &mut Conn,
+    relation: Relation,
+    tenant: TenantId,
+    group: GroupId,
+    user: UserId,
+    source: Option<Uuid>,
+) -> DbResult<bool> {
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "delete from {} where tenant_id = $1 and group_id = $2 and user_id = $3
+           and assignment_id is not distinct from $4",
+        relation.table()
+    )))
+    .bind(tenant)
+    .bind(group)
+    .bind(user)
+    .bind(source)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes every row that `assignment` delivered, in any group.
+pub async fn remove_source_everywhere(
+    conn: &mut Conn,
+    tenant: TenantId,
+    assignment: Uuid,
+) -> DbResult<()> {
+    for relation in [Relation::Member, Relation::Owner] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "delete from {} where tenant_id = $1 and assignment_id = $2",
+            relation.table()
+        )))
+        .bind(tenant)
+        .bind(assignment)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A user with every source of their membership (`None` = direct).
+#[derive(Clone, Debug, FromRow)]
+pub struct MemberRow {
+    pub user_id: UserId,
+    pub sources: Vec<Option<Uuid>>,
+}
+
+pub async fn list_related(
+    conn: &mut Conn,
+    relation: Relation,
+    tenant: TenantId,
+    group: GroupId,
+    page: PageRequest,
+) -> DbResult<Page<MemberRow>> {
+    let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select user_id, array_agg(assignment_id order by assignment_id nulls first) as sources
+         from {} where tenant_id = $1 and group_id = $2 and user_id < $3
+         group by user_id order by user_id desc limit $4",
+        relation.table()
+    )))
+    .bind(tenant)
+    .bind(group)
+    .bind(page.before_bound())
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |m| m.user_id.0))
+}
+
+/// Distinct users related to any of `groups` (owners or members).
+pub async fn users_of(
+    conn: &mut Conn,
+    relation: Relation,
+    tenant: TenantId,
+    groups: &[GroupId],
+) -> DbResult<Vec<UserId>> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select distinct user_id from {} where tenant_id = $1 and group_id = any($2)",
+        relation.table()
+    )))
+    .bind(tenant)
+    .bind(groups)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Owner ids of each of `groups`, for building representations without N+1 queries.
+pub async fn owners_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    groups: &[GroupId],
+) -> DbResult<Vec<(GroupId, UserId)>> {
+    Ok(sqlx::query_as(
+        "select distinct group_id, user_id from group_owners
+         where tenant_id = $1 and group_id = any($2) order by group_id, user_id",
+    )
+    .bind(tenant)
+    .bind(groups)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Groups in which `user` is related by any source.
+pub async fn groups_of_user(
+    conn: &mut Conn,
+    relation: Relation,
+    tenant: TenantId,
+    user: UserId,
+) -> DbResult<Vec<GroupId>> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select distinct group_id from {} where tenant_id = $1 and user_id = $2",
+        relation.table()
+    )))
+    .bind(tenant)
+    .bind(user)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn is_related(
+    conn: &mut Conn,
+    relation: Relation,
+    tenant: TenantId,
+    group: GroupId,
+    user: UserId,
+) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select exists (select 1 from {} where tenant_id = $1 and group_id = $2 and user_id = $3)",
+        relation.table()
+    )))
+    .bind(tenant)
+    .bind(group)
+    .bind(user)
+    .fetch_one(conn)
+    .await?)
+}

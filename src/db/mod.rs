@@ -1,0 +1,203 @@
+//! Persistence: sqlx only, runtime-checked queries with explicit row types. Every
+//! function of a tenant-owned aggregate takes the `TenantId` and filters by it, so no
+//! query can reach another tenant's rows.
+
+pub mod audit;
+pub mod embedded;
+pub mod groups;
+pub mod outbox;
+pub mod roles;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+use uuid::Uuid;
+
+use crate::domain::ids::*;
+
+/// Lets the typed ids of `domain::ids` travel to and from Postgres `uuid` columns
+/// without `domain` depending on sqlx.
+macro_rules! sqlx_id {
+    ($($name:ident),*) => {$(
+        impl sqlx::Type<Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <Uuid as sqlx::Type<Postgres>>::type_info()
+            }
+        }
+        impl<'q> sqlx::Encode<'q, Postgres> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <Uuid as sqlx::Encode<'q, Postgres>>::encode_by_ref(&self.0, buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, Postgres> for $name {
+            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                <Uuid as sqlx::Decode<'r, Postgres>>::decode(value).map(Self)
+            }
+        }
+        impl sqlx::postgres::PgHasArrayType for $name {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <Uuid as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+    )*};
+}
+crate::for_each_id!(sqlx_id);
+
+pub type Tx<'a> = sqlx::Transaction<'a, Postgres>;
+pub use sqlx::PgConnection as Conn;
+
+/// A persistence failure, with constraint violations named so services can turn them
+/// into messages a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("row not found")]
+    NotFound,
+    #[error("unique constraint {0} violated")]
+    Unique(String),
+    #[error("foreign key {0} violated")]
+    ForeignKey(String),
+    #[error("check constraint {0} violated")]
+    Check(String),
+    #[error(transparent)]
+    Other(sqlx::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) => {
+                let constraint = db.constraint().unwrap_or_default().to_string();
+                match db.code().as_deref() {
+                    Some("23505") => Self::Unique(constraint),
+                    Some("23503") => Self::ForeignKey(constraint),
+                    Some("23514") => Self::Check(constraint),
+                    _ => Self::Other(e),
+                }
+            }
+            _ => Self::Other(e),
+        }
+    }
+}
+
+impl DbError {
+    pub fn is_unique(&self, constraint: &str) -> bool {
+        matches!(self, Self::Unique(c) if c == constraint)
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Opens the pool: `max` connections, each session in UTC.
+pub async fn connect(options: PgConnectOptions, max: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.options([("timezone", "UTC")]))
+        .await
+}
+
+/// Applies the embedded migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("./migrations").run(pool).await
+}
+
+/// The embedded migrator (tests build template databases from it).
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}
+
+/// Creates `name` on the server of `admin` (a connection to another database) unless
+/// it exists.
+pub async fn ensure_database(admin: PgConnectOptions, name: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect_with(&admin).await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let quoted = name.replace('"', "\"\"");
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{quoted}\"")))
+            .execute(&mut conn)
+            .await?;
+    }
+    conn.close().await
+}
+
+/// Keyset pagination: newest first by v7 id; the cursor is the last id of a page.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub before: Option<Uuid>,
+}
+
+impl PageRequest {
+    pub const DEFAULT: i64 = 50;
+    pub const MAX: i64 = 500;
+
+    pub fn first(limit: i64) -> Self {
+        Self {
+            limit,
+            before: None,
+        }
+    }
+
+    /// The `before` bound for SQL: the max UUID when on the first page.
+    pub fn before_bound(&self) -> Uuid {
+        self.before.unwrap_or(Uuid::max())
+    }
+
+    /// One more than the page, to learn whether another page follows.
+    pub fn fetch_limit(&self) -> i64 {
+        self.limit + 1
+    }
+}
+
+/// A page of rows and the cursor of the next page.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Uuid>,
+}
+
+impl<T> Page<T> {
+    /// Cuts rows fetched with `fetch_limit` down to the page; `id` gives each row's key.
+    pub fn from_rows(mut rows: Vec<T>, page: PageRequest, id: impl Fn(&T) -> Uuid) -> Self {
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(id)
+        } else {
+            None
+        };
+        Self { items: rows, next }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}
+
+/// `%term%` for ILIKE, with LIKE's wildcards escaped.
+pub fn like_pattern(term: &str) -> String {
+    let escaped = term
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}

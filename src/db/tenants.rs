@@ -1,0 +1,71 @@
+//! Tenants: one organisation each, addressed by slug.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::{Conn, DbResult};
+use crate::domain::ids::TenantId;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub display_name: String,
+    pub reply_to: Option<String>,
+    pub approval_links_require_sign_in: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, slug, display_name, reply_to, approval_links_require_sign_in, created_at, updated_at";
+
+pub async fn insert(conn: &mut Conn, t: &Tenant) -> DbResult<()> {
+    sqlx::query(
+        "insert into tenants (id, slug, display_name, reply_to, approval_links_require_sign_in, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(t.id)
+    .bind(&t.slug)
+    .bind(&t.display_name)
+    .bind(&t.reply_to)
+    .bind(t.approval_links_require_sign_in)
+    .bind(t.created_at)
+    .bind(t.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn by_slug(conn: &mut Conn, slug: &str) -> DbResult<Option<Tenant>> {
+    Ok(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from tenants where slug = $1")))
+            .bind(slug)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn get(conn: &mut Conn, id: TenantId) -> DbResult<Tenant> {
+    Ok(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from tenants where id = $1")))
+            .bind(id)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+pub async fn update(conn: &mut Conn, t: &Tenant) -> DbResult<()> {
+    sqlx::query(
+        "update tenants set display_name = $2, reply_to = $3, approval_links_require_sign_in = $4, updated_at = $5
+         where id = $1",
+    )
+    .bind(t.id)
+    .bind(&t.display_name)
+    .bind(&t.reply_to)
+    .bind(t.approval_links_require_sign_in)
+    .bind(t.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

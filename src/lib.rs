@@ -1,0 +1,15 @@
+//! Portico: self-hosted, multi-tenant entitlement management.
+//!
+//! Layers (ARCHITECTURE.md): `web → services → {domain, db}`; `domain` depends on
+//! nothing; only `clock` reads the system time.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod email;
+pub mod services;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

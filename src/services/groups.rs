@@ -1,0 +1,347 @@
+//! Directory groups. Members carry their sources: tenant admins add and remove only the
+//! `direct` source; assignments add and remove their own.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::audit::{self, Entry};
+use super::{Caller, ServiceError, ServiceResult, validated};
+use crate::db::groups::{Group, MemberRow, Relation};
+use crate::db::{self, Conn, Page, PageRequest};
+use crate::domain::authz::Action;
+use crate::domain::ids::{GroupId, TenantId, UserId};
+use crate::domain::values::{DisplayName, description};
+use crate::domain::{DomainError, FieldErrors};
+
+#[derive(Debug, Default, Clone)]
+pub struct GroupFields {
+    pub display_name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub owner_ids: Option<Vec<UserId>>,
+}
+
+/// A group with the ids of its owners.
+#[derive(Debug, Clone)]
+pub struct GroupView {
+    pub group: Group,
+    pub owner_ids: Vec<UserId>,
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::Domain(DomainError::NotFound("group"))
+}
+
+async fn check_users_exist(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[UserId],
+    field: &str,
+    errors: &mut FieldErrors,
+) -> ServiceResult<()> {
+    let found = db::users::get_many(conn, tenant, ids).await?;
+    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|u| u.id == **id)) {
+        errors.add(field, format!("there is no user with id {missing}"));
+    }
+    Ok(())
+}
+
+async fn views(conn: &mut Conn, tenant: TenantId, groups: Vec<Group>) -> ServiceResult<Vec<GroupView>> {
+    let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+    let owners = db::groups::owners_of(conn, tenant, &ids).await?;
+    Ok(groups
+        .into_iter()
+        .map(|group| {
+            let owner_ids = owners
+                .iter()
+                .filter(|(g, _)| *g == group.id)
+                .map(|(_, u)| *u)
+                .collect();
+            GroupView { group, owner_ids }
+        })
+        .collect())
+}
+
+async fn view(conn: &mut Conn, tenant: TenantId, group: Group) -> ServiceResult<GroupView> {
+    views(conn, tenant, vec![group])
+        .await?
+        .pop()
+        .ok_or_else(not_found)
+}
+
+/// Replaces the direct owners with `owners` (sources from assignments stay).
+async fn set_direct_owners(
+    conn: &mut Conn,
+    tenant: TenantId,
+    group: GroupId,
+    owners: &[UserId],
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    sqlx::query(
+        "delete from group_owners where tenant_id = $1 and group_id = $2 and assignment_id is null
+           and not (user_id = any($3))",
+    )
+    .bind(tenant)
+    .bind(group)
+    .bind(owners)
+    .execute(&mut *conn)
+    .await?;
+    for owner in owners {
+        db::groups::add(conn, Relation::Owner, tenant, group, *owner, None, now).await?;
+    }
+    Ok(())
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub async fn create(
+    pool: &PgPool,
+    caller: &Caller,
+    fields: GroupFields,
+    now: DateTime<Utc>,
+) -> ServiceResult<GroupView> {
+    caller.require(Action::ManageDirectory)?;
+    let tenant = caller.tenant_id();
+    let mut errors = FieldErrors::new();
+    let name = match &fields.display_name {
+        None => {
+            errors.add("displayName", "a display name is required");
+            None
+        }
+        Some(n) => errors.check("displayName", DisplayName::parse(n)),
+    };
+    let desc = errors.check(
+        "description",
+        description(fields.description.clone().flatten().as_deref()),
+    );
+    let owners = fields.owner_ids.clone().unwrap_or_default();
+    let mut tx = pool.begin().await?;
+    check_users_exist(&mut tx, tenant, &owners, "ownerIds", &mut errors).await?;
+    validated(errors)?;
+    let group = Group {
+        tenant_id: tenant,
+        id: GroupId::new(),
+        display_name: name.map(DisplayName::into_string).unwrap_or_default(),
+        description: desc.unwrap_or_default(),
+        created_at: now,
+        updated_at: now,
+    };
+    db::groups::insert(&mut tx, &group).await?;
+    set_direct_owners(&mut tx, tenant, group.id, &owners, now).await?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "group.created",
+            target_type: "group",
+            target_id: Some(group.id.0),
+            details: json!({"after": {"displayName": group.display_name, "description": group.description, "ownerIds": owners}}),
+        },
+        now,
+    )
+    .await?;
+    let view = view(&mut tx, tenant, group).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+pub async fn get(pool: &PgPool, caller: &Caller, id: GroupId) -> ServiceResult<GroupView> {
+    if caller.user.is_guest() && !caller.roles.is_any_admin() {
+        return Err(DomainError::forbidden("Guests cannot search the directory.").into());
+    }
+    let mut conn = pool.acquire().await?;
+    let group = db::groups::get(&mut conn, caller.tenant_id(), id)
+        .await?
+        .ok_or_else(not_found)?;
+    view(&mut conn, caller.tenant_id(), group).await
+}
+
+pub async fn list(
+    pool: &PgPool,
+    caller: &Caller,
+    search: Option<&str>,
+    page: PageRequest,
+) -> ServiceResult<Page<GroupView>> {
+    if caller.user.is_guest() && !caller.roles.is_any_admin() {
+        return Err(DomainError::forbidden("Guests cannot search the directory.").into());
+    }
+    let mut conn = pool.acquire().await?;
+    let tenant = caller.tenant_id();
+    let page = db::groups::list(&mut conn, tenant, search.filter(|s| !s.trim().is_empty()), page).await?;
+    let items = views(&mut conn, tenant, page.items).await?;
+    Ok(Page {
+        items,
+        next: page.next,
+    })
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn update(
+    pool: &PgPool,
+    caller: &Caller,
+    id: GroupId,
+    fields: GroupFields,
+    now: DateTime<Utc>,
+) -> ServiceResult<GroupView> {
+    caller.require(Action::ManageDirectory)?;
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    let before = db::groups::get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
+    let before_view = view(&mut tx, tenant, before.clone()).await?;
+    let mut group = before.clone();
+    let mut errors = FieldErrors::new();
+    if let Some(n) = &fields.display_name
+        && let Some(n) = errors.check("displayName", DisplayName::parse(n))
+    {
+        group.display_name = n.into_string();
+    }
+    if let Some(d) = &fields.description
+        && let Some(d) = errors.check("description", description(d.as_deref()))
+    {
+        group.description = d;
+    }
+    if let Some(owners) = &fields.owner_ids {
+        check_users_exist(&mut tx, tenant, owners, "ownerIds", &mut errors).await?;
+    }
+    validated(errors)?;
+    group.updated_at = now;
+    db::groups::update(&mut tx, &group).await?;
+    if let Some(owners) = &fields.owner_ids {
+        set_direct_owners(&mut tx, tenant, id, owners, now).await?;
+    }
+    let after = view(&mut tx, tenant, group).await?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "group.updated",
+            target_type: "group",
+            target_id: Some(id.0),
+            details: json!({
+                "before": {"displayName": before.display_name, "description": before.description, "ownerIds": before_view.owner_ids},
+                "after": {"displayName": after.group.display_name, "description": after.group.description, "ownerIds": after.owner_ids},
+            }),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn delete(pool: &PgPool, caller: &Caller, id: GroupId, now: DateTime<Utc>) -> ServiceResult<()> {
+    caller.require(Action::ManageDirectory)?;
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    let group = db::groups::get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
+    db::groups::delete(&mut tx, tenant, id).await.map_err(|e| match e {
+        db::DbError::ForeignKey(_) => ServiceError::Domain(DomainError::conflict(
+            "This group is used as a resource, an approver or an incompatible group; remove it from there first.",
+        )),
+        other => other.into(),
+    })?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "group.deleted",
+            target_type: "group",
+            target_id: Some(id.0),
+            details: json!({"before": {"displayName": group.display_name}}),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Members with their sources: tenant admins and the group's owners.
+pub async fn list_members(
+    pool: &PgPool,
+    caller: &Caller,
+    id: GroupId,
+    page: PageRequest,
+) -> ServiceResult<Page<MemberRow>> {
+    let tenant = caller.tenant_id();
+    let mut conn = pool.acquire().await?;
+    db::groups::get(&mut conn, tenant, id).await?.ok_or_else(not_found)?;
+    if !caller.roles.allows(Action::ReadDirectory)
+        && !db::groups::is_related(&mut conn, Relation::Owner, tenant, id, caller.user_id()).await?
+    {
+        caller.require(Action::ReadDirectory)?;
+    }
+    Ok(db::groups::list_related(&mut conn, Relation::Member, tenant, id, page).await?)
+}
+
+/// Adds the `direct` source of membership; `true` when it was new.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, group = %group))]
+pub async fn add_member(
+    pool: &PgPool,
+    caller: &Caller,
+    group: GroupId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> ServiceResult<bool> {
+    caller.require(Action::ManageDirectory)?;
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    db::groups::get(&mut tx, tenant, group).await?.ok_or_else(not_found)?;
+    if db::users::get(&mut tx, tenant, user).await?.is_none() {
+        return Err(DomainError::field("userId", format!("there is no user with id {user}")).into());
+    }
+    let added = db::groups::add(&mut tx, Relation::Member, tenant, group, user, None, now).await?;
+    if added {
+        audit::record(
+            &mut tx,
+            tenant,
+            caller.actor(),
+            Entry {
+                action: "group.memberAdded",
+                target_type: "group",
+                target_id: Some(group.0),
+                details: json!({"userId": user, "source": "direct"}),
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// Removes the `direct` source only; memberships delivered by assignments stay.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, group = %group))]
+pub async fn remove_member(
+    pool: &PgPool,
+    caller: &Caller,
+    group: GroupId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    caller.require(Action::ManageDirectory)?;
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    db::groups::get(&mut tx, tenant, group).await?.ok_or_else(not_found)?;
+    if !db::groups::remove(&mut tx, Relation::Member, tenant, group, user, None).await? {
+        return Err(DomainError::NotFound("direct membership").into());
+    }
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "group.memberRemoved",
+            target_type: "group",
+            target_id: Some(group.0),
+            details: json!({"userId": user, "source": "direct"}),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

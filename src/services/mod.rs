@@ -1,0 +1,110 @@
+//! Use cases. Each public function is one transaction: load (tenant-scoped), decide in
+//! `domain`, persist, write the audit event and any outbox rows, commit. The web
+//! portals, the JSON API, the CLI and the scheduler all call these same functions.
+
+pub mod audit;
+pub mod demo;
+pub mod groups;
+pub mod roles;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+
+use crate::db::DbError;
+use crate::db::tenants::Tenant;
+use crate::db::users::User;
+use crate::domain::authz::{Action, Permit, Roles};
+use crate::domain::ids::{TenantId, TokenId, UserId};
+use crate::domain::{DomainError, FieldErrors};
+
+/// Why a use case did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// No valid credentials (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl From<DbError> for ServiceError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound => Self::Domain(DomainError::NotFound("object")),
+            DbError::Unique(ref c) | DbError::ForeignKey(ref c) | DbError::Check(ref c) => {
+                match constraint_error(c) {
+                    Some(domain) => Self::Domain(domain),
+                    None => Self::Internal(anyhow::Error::new(e)),
+                }
+            }
+            DbError::Other(e) => Self::Internal(anyhow::Error::new(e)),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> Self {
+        DbError::from(e).into()
+    }
+}
+
+/// Constraint violations that a person can cause, as the message they should see.
+/// Services check these rules first; the constraints make them hold under races.
+fn constraint_error(constraint: &str) -> Option<DomainError> {
+    let field = |f: &str, m: &str| Some(DomainError::field(f, m));
+    match constraint {
+        "users_email_key" => field("email", "a user with this email address already exists"),
+        "tenants_slug_key" => Some(DomainError::conflict("a tenant with this slug already exists")),
+        "catalogs_name_key" => field("displayName", "a catalog with this name already exists"),
+        "role_assignments_key" => Some(DomainError::conflict(
+            "this principal already holds this role here",
+        )),
+        _ => None,
+    }
+}
+
+/// Who acts: a user (through a session or an API token) or Portico itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    User { id: UserId, token: Option<TokenId> },
+    System,
+}
+
+/// The authenticated caller of a use case, resolved once per HTTP request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub tenant: Tenant,
+    pub user: User,
+    pub roles: Roles,
+    pub token: Option<TokenId>,
+}
+
+impl Caller {
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant.id
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.user.id
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            id: self.user.id,
+            token: self.token,
+        }
+    }
+
+    pub fn require(&self, action: Action) -> Result<Permit, DomainError> {
+        self.roles.require(action)
+    }
+}
+
+/// Turns collected field errors into a validation error, or passes.
+pub fn validated(errors: FieldErrors) -> Result<(), ServiceError> {
+    errors.into_result().map_err(ServiceError::from)
+}

@@ -1,0 +1,171 @@
+//! Role assignments (DOMAIN.md §3): tenant admins grant every role; a catalog owner
+//! grants the catalog-scoped roles of their own catalog.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::audit::{self, Entry};
+use super::{Caller, ServiceError, ServiceResult, validated};
+use crate::db::roles::RoleAssignment;
+use crate::db::{self, Page, PageRequest};
+use crate::domain::authz::{Action, Role, RoleGrant, Roles};
+use crate::domain::ids::{CatalogId, GroupId, RoleAssignmentId, TenantId, UserId};
+use crate::domain::{DomainError, FieldErrors};
+
+/// Who holds a role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    User(UserId),
+    Group(GroupId),
+}
+
+pub struct NewRoleAssignment {
+    pub role: Role,
+    pub principal: Principal,
+    pub catalog_id: Option<CatalogId>,
+}
+
+/// The roles of `user`, directly or through groups.
+pub async fn roles_of(conn: &mut db::Conn, tenant: TenantId, user: UserId) -> ServiceResult<Roles> {
+    let grants = db::roles::grants_of_user(conn, tenant, user)
+        .await?
+        .into_iter()
+        .filter_map(|(role, catalog)| Role::parse(&role).map(|role| RoleGrant { role, catalog }))
+        .collect();
+    Ok(Roles::new(grants))
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub async fn create(
+    pool: &PgPool,
+    caller: &Caller,
+    input: NewRoleAssignment,
+    now: DateTime<Utc>,
+) -> ServiceResult<RoleAssignment> {
+    let tenant = caller.tenant_id();
+    let mut errors = FieldErrors::new();
+    match (input.role.is_catalog_scoped(), input.catalog_id) {
+        (true, None) => errors.add("catalogId", format!("the role {} needs a catalogId", input.role.as_str())),
+        (false, Some(_)) => errors.add(
+            "catalogId",
+            format!("the role {} is tenant-wide and takes no catalogId", input.role.as_str()),
+        ),
+        _ => {}
+    }
+    validated(errors.clone())?;
+    caller.require(Action::GrantRole(input.role, input.catalog_id))?;
+    let mut tx = pool.begin().await?;
+    if let Some(catalog) = input.catalog_id {
+        let exists: bool = sqlx::query_scalar(
+            "select exists (select 1 from catalogs where tenant_id = $1 and id = $2)",
+        )
+        .bind(tenant)
+        .bind(catalog)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !exists {
+            errors.add("catalogId", format!("there is no catalog with id {catalog}"));
+        }
+    }
+    let (user_id, group_id) = match input.principal {
+        Principal::User(u) => {
+            if db::users::get(&mut tx, tenant, u).await?.is_none() {
+                errors.add("principal.id", format!("there is no user with id {u}"));
+            }
+            (Some(u), None)
+        }
+        Principal::Group(g) => {
+            if db::groups::get(&mut tx, tenant, g).await?.is_none() {
+                errors.add("principal.id", format!("there is no group with id {g}"));
+            }
+            (None, Some(g))
+        }
+    };
+    validated(errors)?;
+    let row = RoleAssignment {
+        tenant_id: tenant,
+        id: RoleAssignmentId::new(),
+        role: input.role.as_str().into(),
+        user_id,
+        group_id,
+        catalog_id: input.catalog_id,
+        created_at: now,
+    };
+    db::roles::insert(&mut tx, &row).await?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "roleAssignment.created",
+            target_type: "roleAssignment",
+            target_id: Some(row.id.0),
+            details: json!({"role": row.role, "userId": user_id, "groupId": group_id, "catalogId": row.catalog_id}),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Role assignments the caller may see: all for tenant admins, their catalogs' for
+/// catalog owners and readers.
+pub async fn list(pool: &PgPool, caller: &Caller, page: PageRequest) -> ServiceResult<Page<RoleAssignment>> {
+    let mut conn = pool.acquire().await?;
+    let tenant = caller.tenant_id();
+    if caller.roles.allows(Action::ReadRoles(None)) {
+        return Ok(db::roles::list(&mut conn, tenant, None, page).await?);
+    }
+    let visible: Vec<CatalogId> = caller
+        .roles
+        .catalogs()
+        .filter(|c| caller.roles.allows(Action::ReadRoles(Some(*c))))
+        .collect();
+    if visible.is_empty() {
+        caller.require(Action::ReadRoles(None))?;
+    }
+    Ok(db::roles::list(&mut conn, tenant, Some(&visible), page).await?)
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn delete(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RoleAssignmentId,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    let row = db::roles::get(&mut tx, tenant, id)
+        .await?
+        .ok_or(ServiceError::Domain(DomainError::NotFound("role assignment")))?;
+    let role = Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role {}", row.role))?;
+    caller.require(Action::GrantRole(role, row.catalog_id))?;
+    if role == Role::TenantAdmin
+        && db::roles::active_holders(&mut tx, tenant, role.as_str(), None).await?.len() <= 1
+        && row.user_id.is_some()
+    {
+        return Err(DomainError::conflict(
+            "This is the last tenant admin; grant the role to someone else before removing it.",
+        )
+        .into());
+    }
+    db::roles::delete(&mut tx, tenant, id).await?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "roleAssignment.deleted",
+            target_type: "roleAssignment",
+            target_id: Some(id.0),
+            details: json!({"role": row.role, "userId": row.user_id, "groupId": row.group_id, "catalogId": row.catalog_id}),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

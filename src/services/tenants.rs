@@ -1,0 +1,181 @@
+//! Tenants: created by operators from the CLI (with a first admin and the "General"
+//! catalog), their settings changed by tenant admins.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::audit::{self, Entry};
+use super::{Actor, Caller, ServiceError, ServiceResult, validated};
+use crate::db::tenants::Tenant;
+use crate::db::users::User;
+use crate::db::{self, roles::RoleAssignment};
+use crate::domain::authz::{Action, Role};
+use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId, UserId};
+use crate::domain::values::{DisplayName, EmailAddress, Slug, optional_text};
+use crate::domain::{DomainError, FieldErrors};
+
+/// A new tenant and its first admin.
+pub struct NewTenant {
+    pub slug: Slug,
+    pub display_name: DisplayName,
+    pub admin_email: EmailAddress,
+}
+
+/// Creates the tenant, its "General" catalog and an active tenant admin.
+#[tracing::instrument(skip_all, fields(slug = %input.slug))]
+pub async fn create(pool: &PgPool, input: NewTenant, now: DateTime<Utc>) -> ServiceResult<(Tenant, User)> {
+    let mut tx = pool.begin().await?;
+    if db::tenants::by_slug(&mut tx, input.slug.as_str()).await?.is_some() {
+        return Err(DomainError::conflict(format!(
+            "a tenant with the slug '{}' already exists",
+            input.slug
+        ))
+        .into());
+    }
+    let tenant = Tenant {
+        id: TenantId::new(),
+        slug: input.slug.to_string(),
+        display_name: input.display_name.to_string(),
+        reply_to: None,
+        approval_links_require_sign_in: false,
+        created_at: now,
+        updated_at: now,
+    };
+    db::tenants::insert(&mut tx, &tenant).await?;
+    let local = input
+        .admin_email
+        .as_str()
+        .split('@')
+        .next()
+        .unwrap_or("Administrator")
+        .to_string();
+    let admin = User {
+        tenant_id: tenant.id,
+        id: UserId::new(),
+        email: input.admin_email.to_string(),
+        display_name: local,
+        department: None,
+        job_title: None,
+        manager_id: None,
+        kind: "member".into(),
+        active: true,
+        external_id: None,
+        last_sign_in_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    db::users::insert(&mut tx, &admin).await?;
+    db::roles::insert(
+        &mut tx,
+        &RoleAssignment {
+            tenant_id: tenant.id,
+            id: RoleAssignmentId::new(),
+            role: Role::TenantAdmin.as_str().into(),
+            user_id: Some(admin.id),
+            group_id: None,
+            catalog_id: None,
+            created_at: now,
+        },
+    )
+    .await?;
+    let general = CatalogId::new();
+    sqlx::query(
+        "insert into catalogs (tenant_id, id, display_name, description, enabled, externally_visible, created_at, updated_at)
+         values ($1, $2, 'General', 'The default catalog of the tenant.', true, false, $3, $3)",
+    )
+    .bind(tenant.id)
+    .bind(general)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        tenant.id,
+        Actor::System,
+        Entry {
+            action: "tenant.created",
+            target_type: "tenant",
+            target_id: Some(tenant.id.0),
+            details: json!({"slug": tenant.slug, "displayName": tenant.display_name,
+                            "adminUserId": admin.id, "generalCatalogId": general}),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((tenant, admin))
+}
+
+pub async fn by_slug(pool: &PgPool, slug: &str) -> ServiceResult<Tenant> {
+    let mut conn = pool.acquire().await?;
+    db::tenants::by_slug(&mut conn, slug)
+        .await?
+        .ok_or_else(|| ServiceError::Domain(DomainError::NotFound("tenant")))
+}
+
+/// Raw PATCH of tenant settings; absent fields stay as they are.
+#[derive(Debug, Default)]
+pub struct TenantPatch {
+    pub display_name: Option<String>,
+    /// `Some(None)` clears the Reply-To address.
+    pub reply_to: Option<Option<String>>,
+    pub approval_links_require_sign_in: Option<bool>,
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub async fn update(
+    pool: &PgPool,
+    caller: &Caller,
+    patch: TenantPatch,
+    now: DateTime<Utc>,
+) -> ServiceResult<Tenant> {
+    caller.require(Action::ManageDirectory)?;
+    let mut tx = pool.begin().await?;
+    let before = db::tenants::get(&mut tx, caller.tenant_id()).await?;
+    let mut after = before.clone();
+    let mut errors = FieldErrors::new();
+    if let Some(name) = &patch.display_name
+        && let Some(name) = errors.check("displayName", DisplayName::parse(name))
+    {
+        after.display_name = name.into_string();
+    }
+    if let Some(reply_to) = &patch.reply_to {
+        after.reply_to = match optional_text(reply_to.as_deref(), 254) {
+            Ok(None) => None,
+            Ok(Some(v)) => errors
+                .check("replyTo", EmailAddress::parse(&v))
+                .map(|e| e.to_string()),
+            Err(e) => {
+                errors.add("replyTo", e.to_string());
+                None
+            }
+        };
+    }
+    if let Some(v) = patch.approval_links_require_sign_in {
+        after.approval_links_require_sign_in = v;
+    }
+    validated(errors)?;
+    after.updated_at = now;
+    db::tenants::update(&mut tx, &after).await?;
+    audit::record(
+        &mut tx,
+        after.id,
+        caller.actor(),
+        Entry {
+            action: "tenant.updated",
+            target_type: "tenant",
+            target_id: Some(after.id.0),
+            details: json!({
+                "before": {"displayName": before.display_name, "replyTo": before.reply_to,
+                           "approvalLinksRequireSignIn": before.approval_links_require_sign_in},
+                "after": {"displayName": after.display_name, "replyTo": after.reply_to,
+                          "approvalLinksRequireSignIn": after.approval_links_require_sign_in},
+            }),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}

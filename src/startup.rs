@@ -1,0 +1,250 @@
+//! `Application::build(settings)`: database (URL or private cluster), migrations,
+//! shared state, router and listener; `run_until_stopped` serves until SIGINT/SIGTERM,
+//! then finishes open requests, closes the pool and stops the private cluster.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::db::{self, embedded::ClusterOptions, embedded::PrivateCluster};
+use crate::email::{LogMailer, Mailer};
+
+/// Shared, cheap to clone; holds no global state, so tests build many apps per process.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    pool: PgPool,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    mailer: Arc<dyn Mailer>,
+    metrics: PrometheusHandle,
+    demo_tenant: Option<String>,
+}
+
+impl AppState {
+    pub fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.clock.now()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.0.clock
+    }
+
+    pub fn mailer(&self) -> &Arc<dyn Mailer> {
+        &self.0.mailer
+    }
+
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.0.metrics
+    }
+
+    /// In demo mode, the slug of the demo tenant.
+    pub fn demo_tenant(&self) -> Option<&str> {
+        self.0.demo_tenant.as_deref()
+    }
+}
+
+/// The metrics recorder is process-wide by the `metrics` crate's design; every app in
+/// the process renders from the same registry.
+fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("duration_seconds".into()),
+                    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+                )
+                .and_then(|b| b.install_recorder())
+                .map_err(|e| format!("installing the metrics recorder: {e}"))
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Where the data lives: `DATABASE_URL`, or the private cluster (kept running while
+/// this value lives).
+pub struct Database {
+    pub pool: PgPool,
+    pub cluster: Option<PrivateCluster>,
+}
+
+impl Database {
+    /// For servers: a private cluster is stopped when the server stops.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        Self::open_with(settings, ClusterOptions::default()).await
+    }
+
+    /// For one-shot commands: a private cluster that a running server uses stays up.
+    pub async fn open_for_command(settings: &Settings) -> anyhow::Result<Self> {
+        let options = ClusterOptions {
+            adopt: false,
+            ..ClusterOptions::default()
+        };
+        Self::open_with(settings, options).await
+    }
+
+    async fn open_with(settings: &Settings, options: ClusterOptions) -> anyhow::Result<Self> {
+        match &settings.database_url {
+            Some(url) => {
+                let options = PgConnectOptions::from_str(url.expose())
+                    .context("DATABASE_URL: not a PostgreSQL URL such as postgres://user:pass@host/db")?;
+                let pool = db::connect(options, 20)
+                    .await
+                    .context("DATABASE_URL: cannot connect to the database")?;
+                Ok(Self {
+                    pool,
+                    cluster: None,
+                })
+            }
+            None => {
+                let data_dir = settings.data_dir.clone();
+                let cluster = tokio::task::spawn_blocking(move || PrivateCluster::start(&data_dir, options))
+                .await
+                .context("starting the private PostgreSQL cluster")??;
+                db::ensure_database(cluster.connect_options("postgres"), "portico")
+                    .await
+                    .context("creating the 'portico' database in the private cluster")?;
+                let pool = db::connect(cluster.connect_options("portico"), 20)
+                    .await
+                    .context("connecting to the private cluster")?;
+                Ok(Self {
+                    pool,
+                    cluster: Some(cluster),
+                })
+            }
+        }
+    }
+
+    /// Closes the pool, then stops the private cluster if there is one.
+    pub async fn close(mut self) {
+        self.pool.close().await;
+        if let Some(mut cluster) = self.cluster.take() {
+            let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
+            match stopped {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "stopping the private cluster"),
+                Err(e) => tracing::error!(error = %e, "stopping the private cluster"),
+            }
+        }
+    }
+}
+
+/// What tests and commands may substitute.
+pub struct Dependencies {
+    pub clock: Arc<dyn Clock>,
+    pub mailer: Arc<dyn Mailer>,
+    pub demo_tenant: Option<String>,
+}
+
+impl Default for Dependencies {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            mailer: Arc::new(LogMailer),
+            demo_tenant: None,
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    database: Option<Database>,
+}
+
+impl Application {
+    /// Opens the database named by the settings, migrates it and binds the listener.
+    pub async fn build(settings: Settings, deps: Dependencies) -> anyhow::Result<Self> {
+        let database = Database::open(&settings).await?;
+        let mut app = Self::with_pool(settings, database.pool.clone(), deps).await?;
+        app.database = Some(database);
+        Ok(app)
+    }
+
+    /// Builds on an existing pool (tests: a fresh database per test).
+    pub async fn with_pool(settings: Settings, pool: PgPool, deps: Dependencies) -> anyhow::Result<Self> {
+        db::migrate(&pool).await.context("applying database migrations")?;
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("PORTICO_BIND: cannot listen on {}", settings.bind))?;
+        let state = AppState(Arc::new(Inner {
+            pool,
+            settings,
+            clock: deps.clock,
+            mailer: deps.mailer,
+            metrics: metrics_handle()?,
+            demo_tenant: deps.demo_tenant,
+        }));
+        Ok(Self {
+            listener,
+            state,
+            database: None,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then drains requests and releases the database.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let router = crate::web::router(self.state.clone());
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        if let Some(database) = self.database {
+            database.close().await;
+        }
+        served.context("serving HTTP")
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

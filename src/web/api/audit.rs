@@ -1,0 +1,93 @@
+//! `/auditEvents`: the tenant's append-only audit log.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{ApiQuery, List, Pagination};
+use crate::db::audit::AuditEvent as Row;
+use crate::services;
+use crate::startup::AppState;
+use crate::web::auth::ApiCaller;
+use crate::web::error::{AppError, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit_events))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    /// user | token | system
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user_id: Option<Uuid>,
+    pub token_id: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<Uuid>,
+    pub details: serde_json::Value,
+    pub correlation_id: Option<Uuid>,
+}
+
+impl From<Row> for AuditEvent {
+    fn from(e: Row) -> Self {
+        Self {
+            id: e.id.0,
+            at: e.at,
+            actor: Actor {
+                kind: e.actor_type,
+                user_id: e.actor_id,
+                token_id: e.actor_token_id,
+            },
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            details: e.details,
+            correlation_id: e.correlation_id,
+        }
+    }
+}
+
+crate::list_schema!(AuditEventList, AuditEvent);
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct AuditQuery {
+    /// Only events about this object.
+    pub target_id: Option<Uuid>,
+    /// Only events after this time (RFC 3339).
+    pub after: Option<DateTime<Utc>>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// The audit log, newest first (tenant admins).
+#[utoipa::path(get, path = "/auditEvents", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditEventList), (status = 403, body = Problem)))]
+async fn list_audit_events(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<List<AuditEvent>, AppError> {
+    let page = Pagination {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page()?;
+    let events = services::audit::list(state.pool(), &caller, q.target_id, q.after, page).await?;
+    Ok(List::from_page(events, AuditEvent::from))
+}

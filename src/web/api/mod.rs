@@ -1,0 +1,247 @@
+//! The JSON API under `/api/v1` (contract: API.md). Each submodule exposes `router()`,
+//! an `OpenApiRouter` whose handlers are annotated, so `/api/v1/openapi.json` is
+//! generated from the code that serves it.
+
+pub mod audit;
+pub mod groups;
+pub mod me;
+pub mod roles;
+pub mod users;
+
+use axum::Json;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use uuid::Uuid;
+
+use super::error::{AppError, Problem};
+use crate::db::{Page, PageRequest};
+use crate::domain::FieldErrors;
+use crate::startup::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Portico API",
+        version = "1",
+        description = "Self-hosted entitlement management: catalogs, access packages, policies, requests, approvals, assignments and access reviews. Authenticate with `Authorization: Bearer <token>` (create one with `portico token create`)."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The API router with `/api/v1/openapi.json`.
+pub fn router() -> axum::Router<AppState> {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(me::router())
+        .merge(users::router())
+        .merge(groups::router())
+        .merge(roles::router())
+        .merge(audit::router())
+        .split_for_parts();
+    let api = std::sync::Arc::new(api);
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let api = api.clone();
+                async move { Json(api.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { AppError::NotFound })
+}
+
+/// JSON body whose errors are problem+json: malformed JSON is 400; a wrong type or an
+/// unknown enum value is 422 naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let v = v.split(';').next().unwrap_or("").trim();
+                v == "application/json" || v.ends_with("+json")
+            });
+        if !is_json {
+            return Err(AppError::BadRequest(
+                "Send the body as JSON with 'Content-Type: application/json'.".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| AppError::BadRequest(format!("The body could not be read: {e}")))?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(de) {
+            Ok(value) => Ok(Self(value)),
+            Err(e) => {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                if inner.is_syntax() || inner.is_eof() {
+                    Err(AppError::BadRequest(format!("The body is not valid JSON: {inner}")))
+                } else {
+                    let field = if path == "." { "body".to_string() } else { path };
+                    let message = inner
+                        .to_string()
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let mut errors = FieldErrors::new();
+                    errors.add(field, message);
+                    Err(AppError::validation(errors))
+                }
+            }
+        }
+    }
+}
+
+/// Path parameters; a malformed id answers 404 like an unknown one.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|_| AppError::NotFound)
+    }
+}
+
+/// Query parameters; a malformed value answers 422 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
+            let path = e.path().to_string();
+            AppError::field(if path == "." { "query" } else { &path }, e.into_inner().to_string())
+        })
+    }
+}
+
+fn form_urlencoded_parse(query: &str) -> url::form_urlencoded::Parse<'_> {
+    url::form_urlencoded::parse(query.as_bytes())
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Pagination {
+    /// Items per page: 1–500, default 50.
+    pub limit: Option<String>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Pagination {
+    pub fn page(&self) -> Result<PageRequest, AppError> {
+        let limit = match self.limit.as_deref() {
+            None | Some("") => PageRequest::DEFAULT,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (1..=PageRequest::MAX).contains(&n) => n,
+                _ => {
+                    return Err(AppError::field(
+                        "limit",
+                        format!("'{v}' is not a number from 1 to {}", PageRequest::MAX),
+                    ));
+                }
+            },
+        };
+        let before = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+                AppError::field("cursor", "this cursor is not one that a list returned")
+            })?),
+        };
+        Ok(PageRequest { limit, before })
+    }
+}
+
+/// `{items, nextCursor}` of every list.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T: Serialize> List<T> {
+    pub fn from_page<R>(page: Page<R>, f: impl FnMut(R) -> T) -> Self {
+        let next = page.next;
+        Self {
+            items: page.items.into_iter().map(f).collect(),
+            next_cursor: next.map(|u| u.to_string()),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for List<T> {
+    fn into_response(self) -> Response {
+        Json(self).into_response()
+    }
+}
+
+/// 201 with the created representation.
+pub struct Created<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        (StatusCode::CREATED, Json(self.0)).into_response()
+    }
+}
+
+/// Declares the OpenAPI schema of a list of `$item` under the name `$name`.
+#[macro_export]
+macro_rules! list_schema {
+    ($name:ident, $item:ty) => {
+        #[allow(dead_code)]
+        #[derive(utoipa::ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        #[derive(serde::Serialize)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+
+/// Deserializes a field that may be absent (outer `None`), `null` (`Some(None)`) or a
+/// value, for PATCH bodies.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(de).map(Some)
+}

@@ -1,0 +1,362 @@
+//! TestApp: a fresh database per test (from `DATABASE_URL`, or a private cluster under
+//! the target directory), a real server on port 0, a manual clock and a recording
+//! mailer. Logs stay silent unless `TEST_LOG` is set.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, TimeZone, Utc};
+use portico::clock::ManualClock;
+use portico::config::Settings;
+use portico::db::embedded::{ClusterOptions, PrivateCluster};
+use portico::email::RecordingMailer;
+use portico::services;
+use portico::startup::{AppState, Application, Dependencies};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::{OnceCell, oneshot};
+
+/// Where test databases are created.
+fn admin_options() -> PgConnectOptions {
+    static SHARED: OnceLock<PgConnectOptions> = OnceLock::new();
+    SHARED
+        .get_or_init(|| match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => {
+                PgConnectOptions::from_str(&url).expect("DATABASE_URL is a PostgreSQL URL")
+            }
+            _ => {
+                // A cluster shared by all test processes, left running for the next run.
+                let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("portico-test-pg");
+                let cluster = PrivateCluster::start(
+                    &dir,
+                    ClusterOptions {
+                        stop_on_drop: false,
+                        adopt: false,
+                        server_settings: vec![
+                            ("fsync".into(), "off".into()),
+                            ("synchronous_commit".into(), "off".into()),
+                            ("full_page_writes".into(), "off".into()),
+                        ],
+                    },
+                )
+                .expect("start the private test cluster (or set DATABASE_URL)");
+                cluster.connect_options("postgres")
+            }
+        })
+        .clone()
+}
+
+fn migrations_hash() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for m in portico::db::migrator().iter() {
+        hasher.update(m.version.to_le_bytes());
+        hasher.update(&*m.checksum);
+    }
+    hex::encode(&hasher.finalize()[..8])
+}
+
+/// A migrated template database, built once per migration set (also across processes).
+async fn template() -> &'static str {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = format!("portico_tpl_{}", migrations_hash());
+            let admin = admin_options();
+            let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
+                .await
+                .expect("connect to the test server");
+            sqlx::query("select pg_advisory_lock(727274)")
+                .execute(&mut conn)
+                .await
+                .expect("lock");
+            let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut conn)
+                .await
+                .expect("check template");
+            if !exists {
+                let building = format!("{name}_building");
+                sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {building}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("drop half-built template");
+                sqlx::query(sqlx::AssertSqlSafe(format!("create database {building}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create template");
+                let pool = portico::db::connect(admin.clone().database(&building), 2)
+                    .await
+                    .expect("connect to template");
+                portico::db::migrate(&pool).await.expect("migrate template");
+                pool.close().await;
+                sqlx::query(sqlx::AssertSqlSafe(format!("alter database {building} rename to {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("publish template");
+                drop_stale_databases(&mut conn).await;
+            }
+            sqlx::query("select pg_advisory_unlock(727274)")
+                .execute(&mut conn)
+                .await
+                .expect("unlock");
+            let _ = conn.close().await;
+            name
+        })
+        .await
+}
+
+/// Test databases are named with their creation time; those older than a day go.
+async fn drop_stale_databases(conn: &mut PgConnection) {
+    let cutoff = Utc::now().timestamp() - 86_400;
+    let names: Vec<String> = sqlx::query_scalar("select datname from pg_database where datname like 'portico_test_%'")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default();
+    for name in names {
+        let created = name
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(0);
+        if created < cutoff {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {name}")))
+                .execute(&mut *conn)
+                .await;
+        }
+    }
+}
+
+/// A new, migrated database of its own; returns its connection options.
+pub async fn fresh_database() -> PgConnectOptions {
+    let template = template().await;
+    let name = format!(
+        "portico_test_{}_{}",
+        Utc::now().timestamp(),
+        uuid::Uuid::now_v7().simple()
+    );
+    let admin = admin_options();
+    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
+        .await
+        .expect("connect to the test server");
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name} template {template}")))
+        .execute(&mut conn)
+        .await
+        .expect("create the test database");
+    let _ = conn.close().await;
+    admin.database(&name)
+}
+
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        portico::telemetry::init(portico::config::LogFormat::Pretty);
+    }
+}
+
+/// A tenant made for a test, with its admin's API token.
+#[derive(Clone, Debug)]
+pub struct TestTenant {
+    pub slug: String,
+    pub id: uuid::Uuid,
+    pub admin_id: uuid::Uuid,
+    pub admin_email: String,
+    pub admin: String,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub db_options: PgConnectOptions,
+    pub clock: Arc<ManualClock>,
+    pub mailer: RecordingMailer,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Settings for tests: loopback port 0, fast scheduler, private webhooks allowed.
+pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = [
+        ("PORTICO_BIND", "127.0.0.1:0"),
+        ("PORTICO_BASE_URL", "http://portico.test"),
+        ("PORTICO_SECRET_KEY", "test-secret-key-test-secret-key-0123"),
+        ("PORTICO_SMTP_URL", "log"),
+        ("PORTICO_SCHEDULER_INTERVAL_MS", "100"),
+        ("PORTICO_WEBHOOK_ALLOW_PRIVATE", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Settings::from_map(&vars).expect("test settings")
+}
+
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).single().expect("valid time")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        init_logs();
+        let db_options = fresh_database().await;
+        let pool = portico::db::connect(db_options.clone(), 8)
+            .await
+            .expect("connect to the test database");
+        Self::spawn_on(pool, db_options).await
+    }
+
+    /// Another server on the same database (replica tests).
+    pub async fn spawn_on(pool: PgPool, db_options: PgConnectOptions) -> TestApp {
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let mailer = RecordingMailer::new();
+        let deps = Dependencies {
+            clock: clock.clone(),
+            mailer: Arc::new(mailer.clone()),
+            demo_tenant: None,
+        };
+        let app = Application::with_pool(test_settings(&[]), pool.clone(), deps)
+            .await
+            .expect("build the app");
+        let address = format!("http://{}", app.local_addr().expect("address"));
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            pool,
+            db_options,
+            clock,
+            mailer,
+            state,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        use portico::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Creates tenant `slug` with admin `admin@<slug>.test` and returns its admin token.
+    pub async fn tenant(&self, slug: &str) -> TestTenant {
+        let admin_email = format!("admin@{slug}.test");
+        let input = services::tenants::NewTenant {
+            slug: portico::domain::values::Slug::parse(slug).expect("slug"),
+            display_name: portico::domain::values::DisplayName::parse(&format!("Tenant {slug}"))
+                .expect("name"),
+            admin_email: portico::domain::values::EmailAddress::parse(&admin_email).expect("email"),
+        };
+        let (tenant, admin) = services::tenants::create(&self.pool, input, self.now())
+            .await
+            .expect("create tenant");
+        let token = self.token(slug, &admin_email).await;
+        TestTenant {
+            slug: slug.into(),
+            id: tenant.id.0,
+            admin_id: admin.id.0,
+            admin_email,
+            admin: token,
+        }
+    }
+
+    /// A fresh API token for the user with `email`.
+    pub async fn token(&self, slug: &str, email: &str) -> String {
+        services::tokens::create(&self.pool, slug, email, Some("test"), None, self.now())
+            .await
+            .expect("create token")
+            .1
+    }
+
+    /// Creates a user through the API (as `admin`) and returns (id, token).
+    pub async fn user(&self, tenant: &TestTenant, email: &str, extra: Value) -> (uuid::Uuid, String) {
+        let mut body = json!({"email": email, "displayName": email.split('@').next().unwrap_or(email)});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let (status, user) = self.call(Method::POST, &tenant.admin, "/api/v1/users", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "create user {email}: {user}");
+        let id = uuid_of(&user["id"]);
+        (id, self.token(&tenant.slug, email).await)
+    }
+
+    pub fn request(&self, method: Method, token: &str, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.address, path))
+            .bearer_auth(token)
+    }
+
+    /// Sends a JSON call and returns the status and the parsed body (Null when empty).
+    pub async fn call(&self, method: Method, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.request(method, token, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("send");
+        read(res).await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, token, path, None).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, token, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, token, path, Some(body)).await
+    }
+
+    pub async fn put(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, token, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, token, path, None).await
+    }
+
+    /// Audit actions recorded about `target`, oldest first.
+    pub async fn audit_actions(&self, target: uuid::Uuid) -> Vec<String> {
+        sqlx::query_scalar("select action from audit_events where target_id = $1 order by id")
+            .bind(target)
+            .fetch_all(&self.pool)
+            .await
+            .expect("audit query")
+    }
+}
+
+pub async fn read(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, value)
+}
+
+pub fn uuid_of(v: &Value) -> uuid::Uuid {
+    uuid::Uuid::parse_str(v.as_str().unwrap_or_else(|| panic!("not a string id: {v}"))).expect("uuid")
+}
