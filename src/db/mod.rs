@@ -3,9 +3,11 @@
 //! query can reach another tenant's rows.
 
 pub mod audit;
+pub mod catalogs;
 pub mod embedded;
 pub mod groups;
 pub mod outbox;
+pub mod packages;
 pub mod roles;
 pub mod tenants;
 pub mod tokens;

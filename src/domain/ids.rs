@@ -8,7 +8,7 @@ use uuid::Uuid;
 #[doc(hidden)]
 macro_rules! for_each_id {
     ($m:ident) => {
-        $m!(TenantId, UserId, GroupId, CatalogId, RoleAssignmentId, TokenId, AuditEventId, OutboxId);
+        $m!(TenantId, UserId, GroupId, CatalogId, RoleAssignmentId, TokenId, AuditEventId, OutboxId, ResourceId, ResourceRoleId, PackageId, PolicyId, RequestId, AssignmentId);
     };
 }
 

@@ -4,6 +4,8 @@
 pub mod authz;
 pub mod error;
 pub mod ids;
+pub mod policy;
+pub mod request;
 pub mod values;
 
 pub use error::{DomainError, FieldErrors};

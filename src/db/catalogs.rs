@@ -1,0 +1,265 @@
+//! Catalogs and their resources (with resource roles).
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::{Conn, DbResult, Page, PageRequest};
+use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Catalog {
+    pub tenant_id: TenantId,
+    pub id: CatalogId,
+    pub display_name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub externally_visible: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const CATALOG_COLUMNS: &str =
+    "tenant_id, id, display_name, description, enabled, externally_visible, created_at, updated_at";
+
+pub async fn insert(conn: &mut Conn, c: &Catalog) -> DbResult<()> {
+    sqlx::query(
+        "insert into catalogs (tenant_id, id, display_name, description, enabled, externally_visible, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(c.tenant_id)
+    .bind(c.id)
+    .bind(&c.display_name)
+    .bind(&c.description)
+    .bind(c.enabled)
+    .bind(c.externally_visible)
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(conn: &mut Conn, c: &Catalog) -> DbResult<()> {
+    sqlx::query(
+        "update catalogs set display_name = $3, description = $4, enabled = $5, externally_visible = $6, updated_at = $7
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(c.tenant_id)
+    .bind(c.id)
+    .bind(&c.display_name)
+    .bind(&c.description)
+    .bind(c.enabled)
+    .bind(c.externally_visible)
+    .bind(c.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut Conn, tenant: TenantId, id: CatalogId) -> DbResult<()> {
+    sqlx::query("delete from catalogs where tenant_id = $1 and id = $2")
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, tenant: TenantId, id: CatalogId) -> DbResult<Option<Catalog>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {CATALOG_COLUMNS} from catalogs where tenant_id = $1 and id = $2"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Catalogs newest first; `only` restricts to some ids (`None`: all).
+pub async fn list(
+    conn: &mut Conn,
+    tenant: TenantId,
+    only: Option<&[CatalogId]>,
+    page: PageRequest,
+) -> DbResult<Page<Catalog>> {
+    let rows: Vec<Catalog> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {CATALOG_COLUMNS} from catalogs
+         where tenant_id = $1 and id < $2 and ($3::uuid[] is null or id = any($3))
+         order by id desc limit $4"
+    )))
+    .bind(tenant)
+    .bind(page.before_bound())
+    .bind(only)
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |c| c.id.0))
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Resource {
+    pub tenant_id: TenantId,
+    pub id: ResourceId,
+    pub catalog_id: CatalogId,
+    pub kind: String,
+    pub group_id: Option<GroupId>,
+    pub display_name: String,
+    pub description: String,
+    pub connector_url: Option<String>,
+    pub connector_secret: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const RESOURCE_COLUMNS: &str = "tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, created_at, updated_at";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ResourceRole {
+    pub tenant_id: TenantId,
+    pub id: ResourceRoleId,
+    pub resource_id: ResourceId,
+    pub display_name: String,
+    /// `member` / `owner` for group resources.
+    pub group_relation: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+const ROLE_COLUMNS: &str = "tenant_id, id, resource_id, display_name, group_relation, created_at";
+
+pub async fn insert_resource(conn: &mut Conn, r: &Resource, roles: &[ResourceRole]) -> DbResult<()> {
+    sqlx::query(
+        "insert into resources (tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(r.tenant_id)
+    .bind(r.id)
+    .bind(r.catalog_id)
+    .bind(&r.kind)
+    .bind(r.group_id)
+    .bind(&r.display_name)
+    .bind(&r.description)
+    .bind(&r.connector_url)
+    .bind(&r.connector_secret)
+    .bind(r.created_at)
+    .bind(r.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    for role in roles {
+        sqlx::query(
+            "insert into resource_roles (tenant_id, id, resource_id, display_name, group_relation, created_at)
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(role.tenant_id)
+        .bind(role.id)
+        .bind(role.resource_id)
+        .bind(&role.display_name)
+        .bind(&role.group_relation)
+        .bind(role.created_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn get_resource(
+    conn: &mut Conn,
+    tenant: TenantId,
+    catalog: CatalogId,
+    id: ResourceId,
+) -> DbResult<Option<Resource>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {RESOURCE_COLUMNS} from resources where tenant_id = $1 and catalog_id = $2 and id = $3"
+    )))
+    .bind(tenant)
+    .bind(catalog)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn get_resources(conn: &mut Conn, tenant: TenantId, ids: &[ResourceId]) -> DbResult<Vec<Resource>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {RESOURCE_COLUMNS} from resources where tenant_id = $1 and id = any($2)"
+    )))
+    .bind(tenant)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn list_resources(
+    conn: &mut Conn,
+    tenant: TenantId,
+    catalog: CatalogId,
+    page: PageRequest,
+) -> DbResult<Page<Resource>> {
+    let rows: Vec<Resource> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {RESOURCE_COLUMNS} from resources where tenant_id = $1 and catalog_id = $2 and id < $3
+         order by id desc limit $4"
+    )))
+    .bind(tenant)
+    .bind(catalog)
+    .bind(page.before_bound())
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |r| r.id.0))
+}
+
+/// Deletes a resource and its roles; a role used by a package makes this fail with
+/// the foreign key `access_package_roles_role_fkey`.
+pub async fn delete_resource(conn: &mut Conn, tenant: TenantId, id: ResourceId) -> DbResult<()> {
+    sqlx::query("delete from resources where tenant_id = $1 and id = $2")
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn roles_of_resources(
+    conn: &mut Conn,
+    tenant: TenantId,
+    resources: &[ResourceId],
+) -> DbResult<Vec<ResourceRole>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {ROLE_COLUMNS} from resource_roles where tenant_id = $1 and resource_id = any($2) order by id"
+    )))
+    .bind(tenant)
+    .bind(resources)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn get_roles(conn: &mut Conn, tenant: TenantId, ids: &[ResourceRoleId]) -> DbResult<Vec<ResourceRole>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {ROLE_COLUMNS} from resource_roles where tenant_id = $1 and id = any($2) order by id"
+    )))
+    .bind(tenant)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Whether any package uses a role of this resource.
+pub async fn resource_in_use(conn: &mut Conn, tenant: TenantId, id: ResourceId) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from access_package_roles p join resource_roles r
+             on r.tenant_id = p.tenant_id and r.id = p.resource_role_id
+         where p.tenant_id = $1 and r.resource_id = $2)",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn count_packages(conn: &mut Conn, tenant: TenantId, catalog: CatalogId) -> DbResult<i64> {
+    Ok(
+        sqlx::query_scalar("select count(*) from access_packages where tenant_id = $1 and catalog_id = $2")
+            .bind(tenant)
+            .bind(catalog)
+            .fetch_one(conn)
+            .await?,
+    )
+}

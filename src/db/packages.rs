@@ -1,0 +1,342 @@
+//! Access packages: their resource roles, incompatible packages and groups, and their
+//! assignment policies (each policy's settings are one validated JSON document).
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use sqlx::types::Json;
+
+use super::{Conn, DbResult, Page, PageRequest, like_pattern};
+use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId, TenantId};
+use crate::domain::policy::PolicySettings;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct AccessPackage {
+    pub tenant_id: TenantId,
+    pub id: PackageId,
+    pub catalog_id: CatalogId,
+    pub display_name: String,
+    pub description: String,
+    pub hidden: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at";
+
+pub async fn insert(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
+    sqlx::query(
+        "insert into access_packages (tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(p.tenant_id)
+    .bind(p.id)
+    .bind(p.catalog_id)
+    .bind(&p.display_name)
+    .bind(&p.description)
+    .bind(p.hidden)
+    .bind(p.created_at)
+    .bind(p.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
+    sqlx::query(
+        "update access_packages set display_name = $3, description = $4, hidden = $5, updated_at = $6
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(p.tenant_id)
+    .bind(p.id)
+    .bind(&p.display_name)
+    .bind(&p.description)
+    .bind(p.hidden)
+    .bind(p.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, tenant: TenantId, id: PackageId) -> DbResult<Option<AccessPackage>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from access_packages where tenant_id = $1 and id = $2"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn get_many(conn: &mut Conn, tenant: TenantId, ids: &[PackageId]) -> DbResult<Vec<AccessPackage>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from access_packages where tenant_id = $1 and id = any($2)"
+    )))
+    .bind(tenant)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Filters of a package list.
+#[derive(Clone, Debug, Default)]
+pub struct PackageFilter<'a> {
+    pub catalog: Option<CatalogId>,
+    /// Only packages of these catalogs (`None`: any).
+    pub catalogs: Option<&'a [CatalogId]>,
+    pub search: Option<&'a str>,
+    pub include_hidden: bool,
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    tenant: TenantId,
+    filter: &PackageFilter<'_>,
+    page: PageRequest,
+) -> DbResult<Page<AccessPackage>> {
+    let rows: Vec<AccessPackage> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from access_packages
+         where tenant_id = $1 and id < $2
+           and ($3::uuid is null or catalog_id = $3)
+           and ($4::uuid[] is null or catalog_id = any($4))
+           and ($5::text is null or lower(display_name || ' ' || description) like $5)
+           and ($6 or not hidden)
+         order by id desc limit $7"
+    )))
+    .bind(tenant)
+    .bind(page.before_bound())
+    .bind(filter.catalog)
+    .bind(filter.catalogs)
+    .bind(filter.search.map(like_pattern))
+    .bind(filter.include_hidden)
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |p| p.id.0))
+}
+
+pub async fn delete(conn: &mut Conn, tenant: TenantId, id: PackageId) -> DbResult<()> {
+    sqlx::query("delete from policies where tenant_id = $1 and package_id = $2")
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("delete from access_packages where tenant_id = $1 and id = $2")
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// (package, resource role) pairs of `packages`.
+pub async fn roles_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    packages: &[PackageId],
+) -> DbResult<Vec<(PackageId, ResourceRoleId)>> {
+    Ok(sqlx::query_as(
+        "select package_id, resource_role_id from access_package_roles
+         where tenant_id = $1 and package_id = any($2) order by package_id, resource_role_id",
+    )
+    .bind(tenant)
+    .bind(packages)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn add_role(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    role: ResourceRoleId,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "insert into access_package_roles (tenant_id, package_id, resource_role_id, created_at)
+         values ($1, $2, $3, $4) on conflict do nothing",
+    )
+    .bind(tenant)
+    .bind(package)
+    .bind(role)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn remove_role(conn: &mut Conn, tenant: TenantId, package: PackageId, role: ResourceRoleId) -> DbResult<()> {
+    sqlx::query("delete from access_package_roles where tenant_id = $1 and package_id = $2 and resource_role_id = $3")
+        .bind(tenant)
+        .bind(package)
+        .bind(role)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// (package, incompatible package) pairs of `packages`, in either direction: an
+/// incompatibility declared on one package binds both.
+pub async fn incompatible_packages_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    packages: &[PackageId],
+) -> DbResult<Vec<(PackageId, PackageId)>> {
+    Ok(sqlx::query_as(
+        "select package_id, other_package_id from incompatible_packages where tenant_id = $1 and package_id = any($2)
+         order by package_id, other_package_id",
+    )
+    .bind(tenant)
+    .bind(packages)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn incompatible_groups_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    packages: &[PackageId],
+) -> DbResult<Vec<(PackageId, GroupId)>> {
+    Ok(sqlx::query_as(
+        "select package_id, group_id from incompatible_groups where tenant_id = $1 and package_id = any($2)
+         order by package_id, group_id",
+    )
+    .bind(tenant)
+    .bind(packages)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn set_incompatible(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    packages: &[PackageId],
+    groups: &[GroupId],
+) -> DbResult<()> {
+    sqlx::query("delete from incompatible_packages where tenant_id = $1 and package_id = $2")
+        .bind(tenant)
+        .bind(package)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("delete from incompatible_groups where tenant_id = $1 and package_id = $2")
+        .bind(tenant)
+        .bind(package)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "insert into incompatible_packages (tenant_id, package_id, other_package_id)
+         select $1, $2, unnest($3::uuid[]) on conflict do nothing",
+    )
+    .bind(tenant)
+    .bind(package)
+    .bind(packages)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "insert into incompatible_groups (tenant_id, package_id, group_id)
+         select $1, $2, unnest($3::uuid[]) on conflict do nothing",
+    )
+    .bind(tenant)
+    .bind(package)
+    .bind(groups)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Active assignments plus open requests of a package (or of one policy).
+pub async fn open_work(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    policy: Option<PolicyId>,
+) -> DbResult<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "select
+            (select count(*) from assignments where tenant_id = $1 and package_id = $2
+               and ($3::uuid is null or policy_id = $3)
+               and state in ('delivering', 'delivered', 'partiallyDelivered', 'deliveryFailed')),
+            (select count(*) from assignment_requests where tenant_id = $1 and package_id = $2
+               and ($3::uuid is null or policy_id = $3)
+               and state in ('submitted', 'pendingApproval', 'scheduled', 'delivering'))",
+    )
+    .bind(tenant)
+    .bind(package)
+    .bind(policy)
+    .fetch_one(conn)
+    .await?)
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Policy {
+    pub tenant_id: TenantId,
+    pub id: PolicyId,
+    pub package_id: PackageId,
+    pub display_name: String,
+    pub settings: Json<PolicySettings>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const POLICY_COLUMNS: &str = "tenant_id, id, package_id, display_name, settings, created_at, updated_at";
+
+pub async fn insert_policy(conn: &mut Conn, p: &Policy) -> DbResult<()> {
+    sqlx::query(
+        "insert into policies (tenant_id, id, package_id, display_name, settings, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(p.tenant_id)
+    .bind(p.id)
+    .bind(p.package_id)
+    .bind(&p.display_name)
+    .bind(&p.settings)
+    .bind(p.created_at)
+    .bind(p.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_policy(conn: &mut Conn, p: &Policy) -> DbResult<()> {
+    sqlx::query(
+        "update policies set display_name = $3, settings = $4, updated_at = $5 where tenant_id = $1 and id = $2",
+    )
+    .bind(p.tenant_id)
+    .bind(p.id)
+    .bind(&p.display_name)
+    .bind(&p.settings)
+    .bind(p.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_policy(conn: &mut Conn, tenant: TenantId, id: PolicyId) -> DbResult<()> {
+    sqlx::query("delete from policies where tenant_id = $1 and id = $2")
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get_policy(conn: &mut Conn, tenant: TenantId, id: PolicyId) -> DbResult<Option<Policy>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {POLICY_COLUMNS} from policies where tenant_id = $1 and id = $2"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Policies of a package, oldest first (the order an admin created them).
+pub async fn policies_of(conn: &mut Conn, tenant: TenantId, package: PackageId) -> DbResult<Vec<Policy>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {POLICY_COLUMNS} from policies where tenant_id = $1 and package_id = $2 order by id"
+    )))
+    .bind(tenant)
+    .bind(package)
+    .fetch_all(conn)
+    .await?)
+}
