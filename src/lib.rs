@@ -6,9 +6,11 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod db;
 pub mod domain;
 pub mod email;
+pub mod scheduler;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

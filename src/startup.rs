@@ -29,6 +29,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     mailer: Arc<dyn Mailer>,
     metrics: PrometheusHandle,
+    http: reqwest::Client,
     demo_tenant: Option<String>,
 }
 
@@ -51,6 +52,11 @@ impl AppState {
 
     pub fn mailer(&self) -> &Arc<dyn Mailer> {
         &self.0.mailer
+    }
+
+    /// The client for outbound calls (webhook connectors): no redirects, bounded time.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.0.http
     }
 
     pub fn metrics(&self) -> &PrometheusHandle {
@@ -193,6 +199,13 @@ impl Application {
             clock: deps.clock,
             mailer: deps.mailer,
             metrics: metrics_handle()?,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .timeout(std::time::Duration::from_secs(15))
+                .user_agent(concat!("Portico/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .context("building the HTTP client")?,
             demo_tenant: deps.demo_tenant,
         }));
         Ok(Self {
@@ -213,9 +226,16 @@ impl Application {
     /// Serves until `shutdown` completes, then drains requests and releases the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let router = crate::web::router(self.state.clone());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let scheduler = crate::scheduler::spawn(self.state.clone(), stop.clone());
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
+        // Let the scheduler finish its current tick so claimed work is recorded.
+        stop.cancel();
+        if let Err(e) = scheduler.await {
+            tracing::error!(error = %e, "scheduler task ended abnormally");
+        }
         if let Some(database) = self.database {
             database.close().await;
         }

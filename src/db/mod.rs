@@ -2,12 +2,14 @@
 //! function of a tenant-owned aggregate takes the `TenantId` and filters by it, so no
 //! query can reach another tenant's rows.
 
+pub mod assignments;
 pub mod audit;
 pub mod catalogs;
 pub mod embedded;
 pub mod groups;
 pub mod outbox;
 pub mod packages;
+pub mod requests;
 pub mod roles;
 pub mod tenants;
 pub mod tokens;

@@ -21,24 +21,119 @@ pub struct OutboxRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-pub async fn enqueue(
-    conn: &mut Conn,
-    tenant: TenantId,
-    kind: &str,
-    payload: &serde_json::Value,
-    now: DateTime<Utc>,
-) -> DbResult<OutboxId> {
-    let id = OutboxId::new();
+/// A row to add; `sequence_key` orders deliveries that must not overtake each other.
+pub struct NewOutbox<'a> {
+    pub id: OutboxId,
+    pub tenant: TenantId,
+    pub kind: &'a str,
+    pub payload: &'a serde_json::Value,
+    pub sequence_key: Option<&'a str>,
+}
+
+pub async fn enqueue(conn: &mut Conn, row: NewOutbox<'_>, now: DateTime<Utc>) -> DbResult<OutboxId> {
     sqlx::query(
-        "insert into outbox (tenant_id, id, kind, payload, next_attempt_at, created_at)
-         values ($1, $2, $3, $4, $5, $5)",
+        "insert into outbox (tenant_id, id, kind, payload, sequence_key, next_attempt_at, created_at)
+         values ($1, $2, $3, $4, $5, $6, $6)",
     )
-    .bind(tenant)
-    .bind(id)
-    .bind(kind)
-    .bind(payload)
+    .bind(row.tenant)
+    .bind(row.id)
+    .bind(row.kind)
+    .bind(row.payload)
+    .bind(row.sequence_key)
     .bind(now)
     .execute(conn)
     .await?;
-    Ok(id)
+    Ok(row.id)
+}
+
+/// Marks pending rows of a sequence as superseded (a revoke replaces an unsent grant);
+/// returns how many were.
+pub async fn supersede_pending(conn: &mut Conn, tenant: TenantId, sequence_key: &str, now: DateTime<Utc>) -> DbResult<u64> {
+    let done = sqlx::query(
+        "update outbox set state = 'superseded', completed_at = $3
+         where tenant_id = $1 and sequence_key = $2 and state = 'pending' and attempts = 0
+           and (locked_until is null or locked_until < $3)",
+    )
+    .bind(tenant)
+    .bind(sequence_key)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Claims up to `limit` due rows of `kind` for `lease`: the oldest pending row of each
+/// sequence only, skipping rows another process holds.
+pub async fn claim(
+    conn: &mut Conn,
+    kind: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> DbResult<Vec<OutboxRow>> {
+    Ok(sqlx::query_as(
+        "update outbox o set locked_until = $3, attempts = o.attempts + 1
+         from (select tenant_id, id from outbox c
+               where c.state = 'pending' and c.kind = $1 and c.next_attempt_at <= $2
+                 and (c.locked_until is null or c.locked_until < $2)
+                 and (c.sequence_key is null or not exists (
+                      select 1 from outbox p where p.sequence_key = c.sequence_key and p.state = 'pending' and p.id < c.id))
+               order by c.next_attempt_at limit $4
+               for update skip locked) due
+         where o.tenant_id = due.tenant_id and o.id = due.id
+         returning o.tenant_id, o.id, o.kind, o.payload, o.state, o.attempts, o.next_attempt_at, o.last_error,
+                   o.created_at, o.completed_at",
+    )
+    .bind(kind)
+    .bind(now)
+    .bind(now + lease)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn complete(conn: &mut Conn, tenant: TenantId, id: OutboxId, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query("update outbox set state = 'done', completed_at = $3, locked_until = null, last_error = null where tenant_id = $1 and id = $2")
+        .bind(tenant)
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or failed for good when `None`.
+pub async fn fail(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: OutboxId,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    sqlx::query(
+        "update outbox set last_error = $3, locked_until = null,
+             state = case when $4::timestamptz is null then 'failed' else 'pending' end,
+             next_attempt_at = coalesce($4, next_attempt_at),
+             completed_at = case when $4::timestamptz is null then $5 else null end
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(error)
+    .bind(retry_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Gives claimed rows back (graceful shutdown).
+pub async fn release(conn: &mut Conn, tenant: TenantId, id: OutboxId) -> DbResult<()> {
+    sqlx::query("update outbox set locked_until = null, attempts = greatest(attempts - 1, 0) where tenant_id = $1 and id = $2 and state = 'pending'")
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -340,3 +340,30 @@ pub async fn policies_of(conn: &mut Conn, tenant: TenantId, package: PackageId) 
     .fetch_all(conn)
     .await?)
 }
+
+/// Packages incompatible with `package`, whichever of the two declared it.
+pub async fn conflicting_packages(conn: &mut Conn, tenant: TenantId, package: PackageId) -> DbResult<Vec<PackageId>> {
+    Ok(sqlx::query_scalar(
+        "select other_package_id from incompatible_packages where tenant_id = $1 and package_id = $2
+         union
+         select package_id from incompatible_packages where tenant_id = $1 and other_package_id = $2",
+    )
+    .bind(tenant)
+    .bind(package)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Directory groups behind the package's group resources.
+pub async fn groups_of_package(conn: &mut Conn, tenant: TenantId, package: PackageId) -> DbResult<Vec<GroupId>> {
+    Ok(sqlx::query_scalar(
+        "select distinct r.group_id from access_package_roles p
+         join resource_roles rr on rr.tenant_id = p.tenant_id and rr.id = p.resource_role_id
+         join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
+         where p.tenant_id = $1 and p.package_id = $2 and r.group_id is not null",
+    )
+    .bind(tenant)
+    .bind(package)
+    .fetch_all(conn)
+    .await?)
+}

@@ -2,9 +2,12 @@
 //! `domain`, persist, write the audit event and any outbox rows, commit. The web
 //! portals, the JSON API, the CLI and the scheduler all call these same functions.
 
+pub mod assignments;
 pub mod audit;
 pub mod demo;
+pub mod grants;
 pub mod groups;
+pub mod requests;
 pub mod roles;
 pub mod tenants;
 pub mod tokens;

@@ -11,6 +11,7 @@ use crate::db::users::User;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::authz::Action;
 use crate::domain::ids::{TenantId, UserId};
+use crate::domain::request::RequestType;
 use crate::domain::values::{DisplayName, EmailAddress, UserKind, optional_text};
 use crate::domain::{DomainError, FieldErrors};
 
@@ -242,8 +243,8 @@ pub async fn deactivate(
     .await
 }
 
-/// What deactivation ends at once: API tokens now; assignments, open requests,
-/// sessions and emailed links as those capabilities exist.
+/// What deactivation ends at once: every assignment (reason `userDeactivated`), open
+/// requests made by or for the user, API tokens, and their say in pending approvals.
 async fn end_access_of_deactivated(
     conn: &mut Conn,
     tenant: TenantId,
@@ -252,6 +253,29 @@ async fn end_access_of_deactivated(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let revoked = db::tokens::revoke_all_of_user(conn, tenant, user.id, now).await?;
+    let mut removed = Vec::new();
+    for mut a in db::assignments::active_of_user(conn, tenant, user.id).await? {
+        super::assignments::end(
+            conn,
+            &mut a,
+            RequestType::SystemRemove,
+            None,
+            "removed",
+            Some("userDeactivated"),
+            Actor::System,
+            now,
+        )
+        .await?;
+        removed.push(a.id);
+    }
+    let mut canceled = Vec::new();
+    for id in db::requests::open_of_user(conn, tenant, user.id).await? {
+        if let Some(mut r) = db::requests::lock(conn, tenant, id).await? {
+            super::requests::cancel_row(conn, &mut r, Actor::System, now).await?;
+            canceled.push(id);
+        }
+    }
+    super::requests::replace_deactivated_approver(conn, tenant, user.id, now).await?;
     audit::record(
         conn,
         tenant,
@@ -260,7 +284,7 @@ async fn end_access_of_deactivated(
             action: "user.deactivated",
             target_type: "user",
             target_id: Some(user.id.0),
-            details: json!({"tokensRevoked": revoked}),
+            details: json!({"tokensRevoked": revoked, "assignmentsRemoved": removed, "requestsCanceled": canceled}),
         },
         now,
     )

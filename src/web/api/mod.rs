@@ -2,9 +2,11 @@
 //! an `OpenApiRouter` whose handlers are annotated, so `/api/v1/openapi.json` is
 //! generated from the code that serves it.
 
+pub mod assignments;
 pub mod audit;
 pub mod groups;
 pub mod me;
+pub mod requests;
 pub mod roles;
 pub mod users;
 
@@ -58,6 +60,8 @@ pub fn router() -> axum::Router<AppState> {
         .merge(groups::router())
         .merge(roles::router())
         .merge(audit::router())
+        .merge(requests::router())
+        .merge(assignments::router())
         .split_for_parts();
     let api = std::sync::Arc::new(api);
     router

@@ -1,0 +1,234 @@
+//! Assignments (a user holds a package under a policy) and their per-role grants.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::{Conn, DbResult, Page, PageRequest};
+use crate::domain::ids::{AssignmentId, CatalogId, PackageId, PolicyId, RequestId, ResourceRoleId, TenantId, UserId};
+
+/// States in which an assignment gives access.
+pub const ACTIVE: &str = "('delivering', 'delivered', 'partiallyDelivered', 'deliveryFailed')";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct AssignmentRow {
+    pub tenant_id: TenantId,
+    pub id: AssignmentId,
+    pub package_id: PackageId,
+    pub policy_id: PolicyId,
+    pub target_user_id: UserId,
+    pub state: String,
+    pub start_at: DateTime<Utc>,
+    pub end_at: Option<DateTime<Utc>>,
+    pub request_id: RequestId,
+    pub removal_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "tenant_id, id, package_id, policy_id, target_user_id, state, start_at, end_at, request_id, removal_reason, created_at, updated_at, ended_at";
+
+pub async fn insert(conn: &mut Conn, a: &AssignmentRow) -> DbResult<()> {
+    sqlx::query(
+        "insert into assignments (tenant_id, id, package_id, policy_id, target_user_id, state, start_at, end_at, request_id,
+             removal_reason, created_at, updated_at, ended_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(a.tenant_id)
+    .bind(a.id)
+    .bind(a.package_id)
+    .bind(a.policy_id)
+    .bind(a.target_user_id)
+    .bind(&a.state)
+    .bind(a.start_at)
+    .bind(a.end_at)
+    .bind(a.request_id)
+    .bind(&a.removal_reason)
+    .bind(a.created_at)
+    .bind(a.updated_at)
+    .bind(a.ended_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(conn: &mut Conn, a: &AssignmentRow) -> DbResult<()> {
+    sqlx::query(
+        "update assignments set state = $3, end_at = $4, removal_reason = $5, updated_at = $6, ended_at = $7
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(a.tenant_id)
+    .bind(a.id)
+    .bind(&a.state)
+    .bind(a.end_at)
+    .bind(&a.removal_reason)
+    .bind(a.updated_at)
+    .bind(a.ended_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, tenant: TenantId, id: AssignmentId) -> DbResult<Option<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignments where tenant_id = $1 and id = $2"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn lock(conn: &mut Conn, tenant: TenantId, id: AssignmentId) -> DbResult<Option<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignments where tenant_id = $1 and id = $2 for update"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn active_for(conn: &mut Conn, tenant: TenantId, package: PackageId, user: UserId) -> DbResult<Option<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignments where tenant_id = $1 and package_id = $2 and target_user_id = $3 and state in {ACTIVE}"
+    )))
+    .bind(tenant)
+    .bind(package)
+    .bind(user)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn active_of_user(conn: &mut Conn, tenant: TenantId, user: UserId) -> DbResult<Vec<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignments where tenant_id = $1 and target_user_id = $2 and state in {ACTIVE} order by id"
+    )))
+    .bind(tenant)
+    .bind(user)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn active_of_package(conn: &mut Conn, tenant: TenantId, package: PackageId) -> DbResult<Vec<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignments where tenant_id = $1 and package_id = $2 and state in {ACTIVE} order by id for update"
+    )))
+    .bind(tenant)
+    .bind(package)
+    .fetch_all(conn)
+    .await?)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AssignmentFilter<'a> {
+    pub package: Option<PackageId>,
+    pub target: Option<UserId>,
+    pub state: Option<&'a str>,
+    pub catalogs: Option<&'a [CatalogId]>,
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    tenant: TenantId,
+    f: &AssignmentFilter<'_>,
+    page: PageRequest,
+) -> DbResult<Page<AssignmentRow>> {
+    let rows: Vec<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignments
+         where tenant_id = $1 and id < $2
+           and ($3::uuid is null or package_id = $3)
+           and ($4::uuid is null or target_user_id = $4)
+           and ($5::text is null or state = $5)
+           and ($6::uuid[] is null or package_id in (
+               select id from access_packages p where p.tenant_id = $1 and p.catalog_id = any($6)))
+         order by id desc limit $7"
+    )))
+    .bind(tenant)
+    .bind(page.before_bound())
+    .bind(f.package)
+    .bind(f.target)
+    .bind(f.state)
+    .bind(f.catalogs)
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |a| a.id.0))
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct GrantRow {
+    pub tenant_id: TenantId,
+    pub assignment_id: AssignmentId,
+    pub resource_role_id: ResourceRoleId,
+    pub state: String,
+    pub error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn upsert_grant(conn: &mut Conn, g: &GrantRow) -> DbResult<()> {
+    sqlx::query(
+        "insert into assignment_grants (tenant_id, assignment_id, resource_role_id, state, error, updated_at)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (tenant_id, assignment_id, resource_role_id)
+         do update set state = excluded.state, error = excluded.error, updated_at = excluded.updated_at",
+    )
+    .bind(g.tenant_id)
+    .bind(g.assignment_id)
+    .bind(g.resource_role_id)
+    .bind(&g.state)
+    .bind(&g.error)
+    .bind(g.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn grants_of(conn: &mut Conn, tenant: TenantId, assignments: &[AssignmentId]) -> DbResult<Vec<GrantRow>> {
+    Ok(sqlx::query_as(
+        "select tenant_id, assignment_id, resource_role_id, state, error, updated_at from assignment_grants
+         where tenant_id = $1 and assignment_id = any($2) order by assignment_id, resource_role_id",
+    )
+    .bind(tenant)
+    .bind(assignments)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Whether another active assignment of the user holds this role, delivered.
+pub async fn role_held_elsewhere(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    role: ResourceRoleId,
+    except: AssignmentId,
+) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select exists (select 1 from assignment_grants g join assignments a on a.tenant_id = g.tenant_id and a.id = g.assignment_id
+         where g.tenant_id = $1 and a.target_user_id = $2 and g.resource_role_id = $3 and a.id <> $4
+           and a.state in {ACTIVE} and g.state in ('pending', 'delivered'))"
+    )))
+    .bind(tenant)
+    .bind(user)
+    .bind(role)
+    .bind(except)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Active assignments of `user` in any of `packages` (separation of duties).
+pub async fn active_in_packages(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    packages: &[PackageId],
+) -> DbResult<Vec<PackageId>> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select package_id from assignments where tenant_id = $1 and target_user_id = $2 and package_id = any($3) and state in {ACTIVE}"
+    )))
+    .bind(tenant)
+    .bind(user)
+    .bind(packages)
+    .fetch_all(conn)
+    .await?)
+}

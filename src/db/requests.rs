@@ -1,0 +1,358 @@
+//! Assignment requests, their approval stages and the decisions on each stage.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Conn, DbResult, Page, PageRequest};
+use crate::domain::ids::{AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId};
+use crate::domain::request::Answer;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct RequestRow {
+    pub tenant_id: TenantId,
+    pub id: RequestId,
+    pub request_type: String,
+    pub state: String,
+    pub package_id: PackageId,
+    pub policy_id: PolicyId,
+    pub requestor_id: Option<UserId>,
+    pub target_user_id: UserId,
+    pub assignment_id: Option<AssignmentId>,
+    pub justification: Option<String>,
+    pub answers: Json<Vec<Answer>>,
+    pub schedule_start: Option<DateTime<Utc>>,
+    pub schedule_end: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id, assignment_id, justification, answers, schedule_start, schedule_end, created_at, updated_at, completed_at";
+
+pub async fn insert(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
+    sqlx::query(
+        "insert into assignment_requests (tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id,
+             assignment_id, justification, answers, schedule_start, schedule_end, created_at, updated_at, completed_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(r.tenant_id)
+    .bind(r.id)
+    .bind(&r.request_type)
+    .bind(&r.state)
+    .bind(r.package_id)
+    .bind(r.policy_id)
+    .bind(r.requestor_id)
+    .bind(r.target_user_id)
+    .bind(r.assignment_id)
+    .bind(&r.justification)
+    .bind(&r.answers)
+    .bind(r.schedule_start)
+    .bind(r.schedule_end)
+    .bind(r.created_at)
+    .bind(r.updated_at)
+    .bind(r.completed_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes the mutable part of a request: state, assignment, schedule, completion.
+pub async fn update(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
+    sqlx::query(
+        "update assignment_requests set state = $3, assignment_id = $4, schedule_start = $5, schedule_end = $6,
+             updated_at = $7, completed_at = $8
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(r.tenant_id)
+    .bind(r.id)
+    .bind(&r.state)
+    .bind(r.assignment_id)
+    .bind(r.schedule_start)
+    .bind(r.schedule_end)
+    .bind(r.updated_at)
+    .bind(r.completed_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, tenant: TenantId, id: RequestId) -> DbResult<Option<RequestRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignment_requests where tenant_id = $1 and id = $2"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Locks the request for a decision or cancellation: concurrent deciders queue here.
+pub async fn lock(conn: &mut Conn, tenant: TenantId, id: RequestId) -> DbResult<Option<RequestRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignment_requests where tenant_id = $1 and id = $2 for update"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn get_many(conn: &mut Conn, tenant: TenantId, ids: &[RequestId]) -> DbResult<Vec<RequestRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignment_requests where tenant_id = $1 and id = any($2) order by id desc"
+    )))
+    .bind(tenant)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Filters of a request list; every filter narrows.
+#[derive(Clone, Debug, Default)]
+pub struct RequestFilter<'a> {
+    /// Requestor or target is this user.
+    pub involving: Option<UserId>,
+    pub package: Option<PackageId>,
+    pub target: Option<UserId>,
+    pub state: Option<&'a str>,
+    /// Only packages of these catalogs.
+    pub catalogs: Option<&'a [CatalogId]>,
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    tenant: TenantId,
+    f: &RequestFilter<'_>,
+    page: PageRequest,
+) -> DbResult<Page<RequestRow>> {
+    let rows: Vec<RequestRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignment_requests r
+         where tenant_id = $1 and id < $2
+           and ($3::uuid is null or requestor_id = $3 or target_user_id = $3)
+           and ($4::uuid is null or package_id = $4)
+           and ($5::uuid is null or target_user_id = $5)
+           and ($6::text is null or state = $6)
+           and ($7::uuid[] is null or package_id in (
+               select id from access_packages p where p.tenant_id = $1 and p.catalog_id = any($7)))
+         order by id desc limit $8"
+    )))
+    .bind(tenant)
+    .bind(page.before_bound())
+    .bind(f.involving)
+    .bind(f.package)
+    .bind(f.target)
+    .bind(f.state)
+    .bind(f.catalogs)
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |r| r.id.0))
+}
+
+pub async fn has_open_add(conn: &mut Conn, tenant: TenantId, package: PackageId, user: UserId) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from assignment_requests where tenant_id = $1 and package_id = $2 and target_user_id = $3
+             and state in ('submitted', 'pendingApproval', 'scheduled') and request_type in ('userAdd', 'adminAdd', 'systemAdd'))",
+    )
+    .bind(tenant)
+    .bind(package)
+    .bind(user)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Open requests made by or for a user (deactivation cancels them).
+pub async fn open_of_user(conn: &mut Conn, tenant: TenantId, user: UserId) -> DbResult<Vec<RequestId>> {
+    Ok(sqlx::query_scalar(
+        "select id from assignment_requests where tenant_id = $1 and (target_user_id = $2 or requestor_id = $2)
+             and state in ('submitted', 'pendingApproval', 'scheduled') order by id",
+    )
+    .bind(tenant)
+    .bind(user)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Scheduled requests whose start has come, oldest first, claimed for this transaction.
+pub async fn claim_due_scheduled(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> DbResult<Vec<RequestRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignment_requests where state = 'scheduled' and schedule_start <= $1
+         order by schedule_start limit $2 for update skip locked"
+    )))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct StageRow {
+    pub tenant_id: TenantId,
+    pub request_id: RequestId,
+    pub stage_index: i32,
+    pub state: String,
+    pub decision_rule: String,
+    pub approver_ids: Vec<Uuid>,
+    pub require_justification: bool,
+    pub opened_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub escalate_at: Option<DateTime<Utc>>,
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+const STAGE_COLUMNS: &str = "tenant_id, request_id, stage_index, state, decision_rule, approver_ids, require_justification, opened_at, due_at, escalate_at, escalated_at, completed_at";
+
+pub async fn insert_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
+    sqlx::query(
+        "insert into request_stages (tenant_id, request_id, stage_index, state, decision_rule, approver_ids, require_justification,
+             opened_at, due_at, escalate_at, escalated_at, completed_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(s.tenant_id)
+    .bind(s.request_id)
+    .bind(s.stage_index)
+    .bind(&s.state)
+    .bind(&s.decision_rule)
+    .bind(&s.approver_ids)
+    .bind(s.require_justification)
+    .bind(s.opened_at)
+    .bind(s.due_at)
+    .bind(s.escalate_at)
+    .bind(s.escalated_at)
+    .bind(s.completed_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
+    sqlx::query(
+        "update request_stages set state = $4, approver_ids = $5, escalated_at = $6, completed_at = $7
+         where tenant_id = $1 and request_id = $2 and stage_index = $3",
+    )
+    .bind(s.tenant_id)
+    .bind(s.request_id)
+    .bind(s.stage_index)
+    .bind(&s.state)
+    .bind(&s.approver_ids)
+    .bind(s.escalated_at)
+    .bind(s.completed_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn stages_of(conn: &mut Conn, tenant: TenantId, requests: &[RequestId]) -> DbResult<Vec<StageRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {STAGE_COLUMNS} from request_stages where tenant_id = $1 and request_id = any($2)
+         order by request_id, stage_index"
+    )))
+    .bind(tenant)
+    .bind(requests)
+    .fetch_all(conn)
+    .await?)
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct DecisionRow {
+    pub tenant_id: TenantId,
+    pub request_id: RequestId,
+    pub stage_index: i32,
+    pub approver_id: UserId,
+    pub decision: String,
+    pub justification: Option<String>,
+    pub decided_at: DateTime<Utc>,
+}
+
+pub async fn insert_decision(conn: &mut Conn, d: &DecisionRow) -> DbResult<()> {
+    sqlx::query(
+        "insert into stage_decisions (tenant_id, request_id, stage_index, approver_id, decision, justification, decided_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(d.tenant_id)
+    .bind(d.request_id)
+    .bind(d.stage_index)
+    .bind(d.approver_id)
+    .bind(&d.decision)
+    .bind(&d.justification)
+    .bind(d.decided_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn decisions_of(conn: &mut Conn, tenant: TenantId, requests: &[RequestId]) -> DbResult<Vec<DecisionRow>> {
+    Ok(sqlx::query_as(
+        "select tenant_id, request_id, stage_index, approver_id, decision, justification, decided_at
+         from stage_decisions where tenant_id = $1 and request_id = any($2) order by decided_at, approver_id",
+    )
+    .bind(tenant)
+    .bind(requests)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// (request, stage) pairs for an approver: pending ones they have not decided, or
+/// ones they decided; newest request first.
+pub async fn approvals_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    approver: UserId,
+    decided: bool,
+    page: PageRequest,
+) -> DbResult<Page<(RequestId, i32)>> {
+    let rows: Vec<(RequestId, i32)> = if decided {
+        sqlx::query_as(
+            "select request_id, stage_index from stage_decisions
+             where tenant_id = $1 and approver_id = $2 and request_id < $3
+             order by request_id desc, stage_index desc limit $4",
+        )
+        .bind(tenant)
+        .bind(approver)
+        .bind(page.before_bound())
+        .bind(page.fetch_limit())
+        .fetch_all(conn)
+        .await?
+    } else {
+        sqlx::query_as(
+            "select s.request_id, s.stage_index from request_stages s
+             where s.tenant_id = $1 and s.state = 'pending' and s.approver_ids @> array[$2::uuid] and s.request_id < $3
+               and not exists (select 1 from stage_decisions d where d.tenant_id = s.tenant_id and d.request_id = s.request_id
+                                and d.stage_index = s.stage_index and d.approver_id = $2)
+             order by s.request_id desc limit $4",
+        )
+        .bind(tenant)
+        .bind(approver)
+        .bind(page.before_bound())
+        .bind(page.fetch_limit())
+        .fetch_all(conn)
+        .await?
+    };
+    Ok(Page::from_rows(rows, page, |(r, _)| r.0))
+}
+
+/// Whether the user is or was an approver of any stage of the request.
+pub async fn is_approver(conn: &mut Conn, tenant: TenantId, request: RequestId, user: UserId) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from request_stages where tenant_id = $1 and request_id = $2 and approver_ids @> array[$3::uuid])",
+    )
+    .bind(tenant)
+    .bind(request)
+    .bind(user)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Pending stages where `user` is an approver (deactivation re-checks them).
+pub async fn pending_stages_with_approver(conn: &mut Conn, tenant: TenantId, user: UserId) -> DbResult<Vec<StageRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {STAGE_COLUMNS} from request_stages where tenant_id = $1 and state = 'pending' and approver_ids @> array[$2::uuid]"
+    )))
+    .bind(tenant)
+    .bind(user)
+    .fetch_all(conn)
+    .await?)
+}

@@ -1,0 +1,15 @@
+//! Delivers `scheduled` requests whose start has come.
+
+use chrono::{DateTime, Utc};
+
+use crate::services;
+use crate::startup::AppState;
+
+pub const BATCH: usize = 100;
+
+#[tracing::instrument(skip_all)]
+pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    services::requests::deliver_due_scheduled(state.pool(), now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}

@@ -1,0 +1,222 @@
+//! Assignments: reading them, ending them (each end is itself a request, so the history
+//! of an assignment is a list of requests), and reprocessing failed grants.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use sqlx::types::Json;
+
+use super::audit::{self, Entry};
+use super::{Actor, Caller, ServiceError, ServiceResult, grants};
+use crate::db::assignments::{AssignmentFilter, AssignmentRow, GrantRow};
+use crate::db::requests::RequestRow;
+use crate::db::{self, Conn, Page, PageRequest};
+use crate::domain::DomainError;
+use crate::domain::authz::Action;
+use crate::domain::ids::{AssignmentId, CatalogId, RequestId, TenantId, UserId};
+use crate::domain::request::{RequestState, RequestType};
+
+/// An assignment with its grants.
+#[derive(Clone, Debug)]
+pub struct AssignmentView {
+    pub assignment: AssignmentRow,
+    pub grants: Vec<GrantRow>,
+}
+
+pub async fn views(conn: &mut Conn, tenant: TenantId, rows: Vec<AssignmentRow>) -> ServiceResult<Vec<AssignmentView>> {
+    let ids: Vec<AssignmentId> = rows.iter().map(|a| a.id).collect();
+    let grants = db::assignments::grants_of(conn, tenant, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|assignment| {
+            let grants = grants.iter().filter(|g| g.assignment_id == assignment.id).cloned().collect();
+            AssignmentView { assignment, grants }
+        })
+        .collect())
+}
+
+/// Ends an active assignment through a request of `request_type` (state `removed` or
+/// `expired`), revoking its grants in this transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn end(
+    conn: &mut Conn,
+    a: &mut AssignmentRow,
+    request_type: RequestType,
+    requestor: Option<UserId>,
+    state: &str,
+    reason: Option<&str>,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestRow> {
+    let request = RequestRow {
+        tenant_id: a.tenant_id,
+        id: RequestId::new(),
+        request_type: request_type.as_str().into(),
+        state: RequestState::Delivered.as_str().into(),
+        package_id: a.package_id,
+        policy_id: a.policy_id,
+        requestor_id: requestor,
+        target_user_id: a.target_user_id,
+        assignment_id: Some(a.id),
+        justification: None,
+        answers: Json(Vec::new()),
+        schedule_start: None,
+        schedule_end: None,
+        created_at: now,
+        updated_at: now,
+        completed_at: Some(now),
+    };
+    db::requests::insert(conn, &request).await?;
+    grants::revoke_all(conn, a, now).await?;
+    a.state = state.into();
+    a.removal_reason = reason.map(str::to_string);
+    a.ended_at = Some(now);
+    a.updated_at = now;
+    db::assignments::update(conn, a).await?;
+    audit::record(
+        conn,
+        a.tenant_id,
+        actor,
+        Entry {
+            action: "assignmentRequest.created",
+            target_type: "assignmentRequest",
+            target_id: Some(request.id.0),
+            details: json!({"requestType": request.request_type, "assignmentId": a.id, "state": "delivered"}),
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        conn,
+        a.tenant_id,
+        actor,
+        Entry {
+            action: "assignment.ended",
+            target_type: "assignment",
+            target_id: Some(a.id.0),
+            details: json!({"state": state, "removalReason": reason, "requestId": request.id}),
+        },
+        now,
+    )
+    .await?;
+    Ok(request)
+}
+
+/// Whether the caller may see this assignment: its holder, or who manages its catalog.
+async fn catalog_of(conn: &mut Conn, tenant: TenantId, a: &AssignmentRow) -> ServiceResult<CatalogId> {
+    Ok(db::packages::get(conn, tenant, a.package_id)
+        .await?
+        .map(|p| p.catalog_id)
+        .ok_or(ServiceError::Domain(DomainError::NotFound("access package")))?)
+}
+
+pub async fn get(pool: &PgPool, caller: &Caller, id: AssignmentId) -> ServiceResult<AssignmentView> {
+    let tenant = caller.tenant_id();
+    let mut conn = pool.acquire().await?;
+    let a = db::assignments::get(&mut conn, tenant, id)
+        .await?
+        .ok_or(ServiceError::Domain(DomainError::NotFound("assignment")))?;
+    if a.target_user_id != caller.user_id() {
+        let catalog = catalog_of(&mut conn, tenant, &a).await?;
+        if !caller.roles.allows(Action::ManageAssignments(catalog)) && !caller.roles.allows(Action::ReadCatalog(catalog)) {
+            return Err(DomainError::NotFound("assignment").into());
+        }
+    }
+    Ok(views(&mut conn, tenant, vec![a]).await?.remove(0))
+}
+
+pub struct ListQuery<'a> {
+    pub mine: bool,
+    pub package: Option<crate::domain::ids::PackageId>,
+    pub target: Option<UserId>,
+    pub state: Option<&'a str>,
+}
+
+/// Assignments the caller may see: their own, or all of the catalogs they manage.
+pub async fn list(pool: &PgPool, caller: &Caller, q: ListQuery<'_>, page: PageRequest) -> ServiceResult<Page<AssignmentView>> {
+    if let Some(s) = q.state
+        && !matches!(s, "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed" | "expired" | "removed")
+    {
+        return Err(DomainError::field("state", format!("unknown assignment state '{s}'")).into());
+    }
+    let tenant = caller.tenant_id();
+    let mut conn = pool.acquire().await?;
+    let managed: Vec<CatalogId> = caller
+        .roles
+        .catalogs()
+        .filter(|c| caller.roles.allows(Action::ManageAssignments(*c)) || caller.roles.allows(Action::ReadCatalog(*c)))
+        .collect();
+    let mut filter = AssignmentFilter {
+        package: q.package,
+        target: q.target,
+        state: q.state,
+        catalogs: None,
+    };
+    if q.mine {
+        filter.target = Some(caller.user_id());
+        if q.target.is_some_and(|t| t != caller.user_id()) {
+            return Ok(Page { items: Vec::new(), next: None });
+        }
+    } else if !caller.roles.is_tenant_admin() {
+        if managed.is_empty() {
+            filter.target = Some(caller.user_id());
+        } else {
+            filter.catalogs = Some(&managed);
+        }
+    }
+    let page = db::assignments::list(&mut conn, tenant, &filter, page).await?;
+    let items = views(&mut conn, tenant, page.items).await?;
+    Ok(Page { items, next: page.next })
+}
+
+/// Retries the failed grants of an assignment (admins, assignment managers).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn reprocess(pool: &PgPool, caller: &Caller, id: AssignmentId, now: DateTime<Utc>) -> ServiceResult<AssignmentView> {
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    let a = db::assignments::lock(&mut tx, tenant, id)
+        .await?
+        .ok_or(ServiceError::Domain(DomainError::NotFound("assignment")))?;
+    let catalog = catalog_of(&mut tx, tenant, &a).await?;
+    if !caller.roles.allows(Action::ManageAssignments(catalog)) {
+        if a.target_user_id == caller.user_id() || caller.roles.allows(Action::ReadCatalog(catalog)) {
+            caller.require(Action::ManageAssignments(catalog))?;
+        }
+        return Err(DomainError::NotFound("assignment").into());
+    }
+    if !matches!(a.state.as_str(), "partiallyDelivered" | "deliveryFailed" | "delivering") {
+        return Err(DomainError::conflict(format!(
+            "This assignment is {}; only assignments whose grants failed can be reprocessed.",
+            a.state
+        ))
+        .into());
+    }
+    let failed: Vec<_> = db::assignments::grants_of(&mut tx, tenant, &[id])
+        .await?
+        .into_iter()
+        .filter(|g| g.state == "failed")
+        .map(|g| g.resource_role_id)
+        .collect();
+    let targets = grants::targets(&mut tx, tenant, &failed).await?;
+    grants::grant(&mut tx, &a, &targets, now).await?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "assignment.reprocessed",
+            target_type: "assignment",
+            target_id: Some(id.0),
+            details: json!({"resourceRoleIds": failed}),
+        },
+        now,
+    )
+    .await?;
+    grants::refresh_state(&mut tx, tenant, id, now).await?;
+    let a = db::assignments::get(&mut tx, tenant, id)
+        .await?
+        .ok_or(ServiceError::Domain(DomainError::NotFound("assignment")))?;
+    let view = views(&mut tx, tenant, vec![a]).await?.remove(0);
+    tx.commit().await?;
+    Ok(view)
+}

@@ -1,0 +1,287 @@
+//! Delivery of an assignment's resource roles (DOMAIN.md §7). Group roles are applied
+//! in the calling transaction as membership rows whose source is the assignment, so
+//! ending the assignment removes exactly what it delivered. Connector roles become
+//! ordered outbox rows (one sequence per assignment and role) delivered by the
+//! scheduler. A role without a connector is recorded as delivered at once.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::audit::{self, Entry};
+use super::{Actor, ServiceResult};
+use crate::db::assignments::{AssignmentRow, GrantRow};
+use crate::db::catalogs::{Resource, ResourceRole};
+use crate::db::groups::Relation;
+use crate::db::outbox::NewOutbox;
+use crate::db::{self, Conn};
+use crate::domain::ids::{AssignmentId, OutboxId, PackageId, ResourceRoleId, TenantId};
+use crate::domain::request::RequestState;
+
+/// A resource role with its resource.
+#[derive(Clone, Debug)]
+pub struct RoleTarget {
+    pub role: ResourceRole,
+    pub resource: Resource,
+}
+
+pub async fn targets(conn: &mut Conn, tenant: TenantId, roles: &[ResourceRoleId]) -> ServiceResult<Vec<RoleTarget>> {
+    let roles = db::catalogs::get_roles(conn, tenant, roles).await?;
+    let resource_ids: Vec<_> = roles.iter().map(|r| r.resource_id).collect();
+    let resources = db::catalogs::get_resources(conn, tenant, &resource_ids).await?;
+    Ok(roles
+        .into_iter()
+        .filter_map(|role| {
+            let resource = resources.iter().find(|r| r.id == role.resource_id)?.clone();
+            Some(RoleTarget { role, resource })
+        })
+        .collect())
+}
+
+pub async fn package_targets(conn: &mut Conn, tenant: TenantId, package: PackageId) -> ServiceResult<Vec<RoleTarget>> {
+    let roles: Vec<ResourceRoleId> = db::packages::roles_of(conn, tenant, &[package])
+        .await?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    targets(conn, tenant, &roles).await
+}
+
+fn relation(role: &ResourceRole) -> Relation {
+    match role.group_relation.as_deref() {
+        Some("owner") => Relation::Owner,
+        _ => Relation::Member,
+    }
+}
+
+fn sequence_key(assignment: AssignmentId, role: ResourceRoleId) -> String {
+    format!("{assignment}:{role}")
+}
+
+async fn set_grant(
+    conn: &mut Conn,
+    a: &AssignmentRow,
+    role: ResourceRoleId,
+    state: &str,
+    error: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    db::assignments::upsert_grant(
+        conn,
+        &GrantRow {
+            tenant_id: a.tenant_id,
+            assignment_id: a.id,
+            resource_role_id: role,
+            state: state.into(),
+            error,
+            updated_at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn enqueue_call(
+    conn: &mut Conn,
+    a: &AssignmentRow,
+    target: &RoleTarget,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let id = OutboxId::new();
+    let key = sequence_key(a.id, target.role.id);
+    let payload = json!({
+        "type": kind,
+        "assignmentId": a.id,
+        "resourceRoleId": target.role.id,
+        "resourceId": target.resource.id,
+        "userId": a.target_user_id,
+        "occurredAt": now,
+    });
+    db::outbox::enqueue(
+        conn,
+        NewOutbox {
+            id,
+            tenant: a.tenant_id,
+            kind: "webhook",
+            payload: &payload,
+            sequence_key: Some(&key),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies every role of `targets` for the assignment.
+pub async fn grant(conn: &mut Conn, a: &AssignmentRow, targets: &[RoleTarget], now: DateTime<Utc>) -> ServiceResult<()> {
+    for t in targets {
+        if let Some(group) = t.resource.group_id {
+            db::groups::add(conn, relation(&t.role), a.tenant_id, group, a.target_user_id, Some(a.id.0), now).await?;
+            set_grant(conn, a, t.role.id, "delivered", None, now).await?;
+        } else if t.resource.connector_url.is_some() {
+            set_grant(conn, a, t.role.id, "pending", None, now).await?;
+            enqueue_call(conn, a, t, "grant", now).await?;
+        } else {
+            set_grant(conn, a, t.role.id, "delivered", None, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes back the roles of `targets` from the assignment. Group rows of this
+/// assignment go; access from another source stays. A connector call is made only
+/// when the role was (or may have been) delivered and no other active assignment of
+/// the user still holds it; an unsent grant is superseded instead.
+pub async fn revoke(conn: &mut Conn, a: &AssignmentRow, targets: &[RoleTarget], now: DateTime<Utc>) -> ServiceResult<()> {
+    let grants = db::assignments::grants_of(conn, a.tenant_id, &[a.id]).await?;
+    for t in targets {
+        let current = grants.iter().find(|g| g.resource_role_id == t.role.id);
+        if let Some(group) = t.resource.group_id {
+            db::groups::remove(conn, relation(&t.role), a.tenant_id, group, a.target_user_id, Some(a.id.0)).await?;
+            set_grant(conn, a, t.role.id, "revoked", None, now).await?;
+            continue;
+        }
+        if t.resource.connector_url.is_none() {
+            set_grant(conn, a, t.role.id, "revoked", None, now).await?;
+            continue;
+        }
+        let key = sequence_key(a.id, t.role.id);
+        let superseded = db::outbox::supersede_pending(conn, a.tenant_id, &key, now).await? > 0;
+        let never_applied = superseded || matches!(current.map(|g| g.state.as_str()), Some("failed") | Some("revoked") | None);
+        let held_elsewhere =
+            db::assignments::role_held_elsewhere(conn, a.tenant_id, a.target_user_id, t.role.id, a.id).await?;
+        if never_applied || held_elsewhere {
+            set_grant(conn, a, t.role.id, "revoked", None, now).await?;
+        } else {
+            set_grant(conn, a, t.role.id, "revoking", None, now).await?;
+            enqueue_call(conn, a, t, "revoke", now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Revokes every role of the assignment (its end).
+pub async fn revoke_all(conn: &mut Conn, a: &AssignmentRow, now: DateTime<Utc>) -> ServiceResult<()> {
+    let roles: Vec<ResourceRoleId> = db::assignments::grants_of(conn, a.tenant_id, &[a.id])
+        .await?
+        .into_iter()
+        .filter(|g| g.state != "revoked")
+        .map(|g| g.resource_role_id)
+        .collect();
+    let targets = targets(conn, a.tenant_id, &roles).await?;
+    revoke(conn, a, &targets, now).await?;
+    // Group rows of the assignment, whatever role put them there.
+    db::groups::remove_source_everywhere(conn, a.tenant_id, a.id.0).await?;
+    Ok(())
+}
+
+/// The assignment's state from its grants: every grant applied → delivered; some
+/// still on their way → delivering; the rest failed → partially delivered, or
+/// delivery failed when none applied. The request that created it follows.
+pub async fn refresh_state(conn: &mut Conn, tenant: TenantId, assignment: AssignmentId, now: DateTime<Utc>) -> ServiceResult<()> {
+    let Some(mut a) = db::assignments::get(conn, tenant, assignment).await? else {
+        return Ok(());
+    };
+    if !matches!(a.state.as_str(), "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed") {
+        return Ok(());
+    }
+    let grants = db::assignments::grants_of(conn, tenant, &[assignment]).await?;
+    let live: Vec<&GrantRow> = grants.iter().filter(|g| g.state != "revoked" && g.state != "revoking").collect();
+    let pending = live.iter().any(|g| g.state == "pending");
+    let failed = live.iter().filter(|g| g.state == "failed").count();
+    let delivered = live.iter().filter(|g| g.state == "delivered").count();
+    let state = if pending {
+        "delivering"
+    } else if failed == 0 {
+        "delivered"
+    } else if delivered > 0 {
+        "partiallyDelivered"
+    } else {
+        "deliveryFailed"
+    };
+    if a.state != state {
+        a.state = state.into();
+        a.updated_at = now;
+        db::assignments::update(conn, &a).await?;
+        audit::record(
+            conn,
+            tenant,
+            Actor::System,
+            Entry {
+                action: "assignment.stateChanged",
+                target_type: "assignment",
+                target_id: Some(a.id.0),
+                details: json!({"state": state}),
+            },
+            now,
+        )
+        .await?;
+    }
+    if let Some(mut r) = db::requests::get(conn, tenant, a.request_id).await?
+        && matches!(
+            RequestState::parse(&r.state),
+            Some(RequestState::Delivering | RequestState::Delivered | RequestState::PartiallyDelivered | RequestState::DeliveryFailed)
+        )
+        && r.state != state
+    {
+        r.state = state.into();
+        r.updated_at = now;
+        r.completed_at = if state == "delivering" { None } else { Some(now) };
+        db::requests::update(conn, &r).await?;
+        audit::record(
+            conn,
+            tenant,
+            Actor::System,
+            Entry {
+                action: "assignmentRequest.stateChanged",
+                target_type: "assignmentRequest",
+                target_id: Some(r.id.0),
+                details: json!({"state": state}),
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A package's roles changed: every current holder gains the added roles and loses
+/// the removed ones (system changes, audited on each assignment).
+pub async fn package_roles_changed(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    added: &[ResourceRoleId],
+    removed: &[ResourceRoleId],
+    _actor: Actor,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    if added.is_empty() && removed.is_empty() {
+        return Ok(());
+    }
+    let holders = db::assignments::active_of_package(conn, tenant, package).await?;
+    if holders.is_empty() {
+        return Ok(());
+    }
+    let added_targets = targets(conn, tenant, added).await?;
+    let removed_targets = targets(conn, tenant, removed).await?;
+    for a in &holders {
+        grant(conn, a, &added_targets, now).await?;
+        revoke(conn, a, &removed_targets, now).await?;
+        audit::record(
+            conn,
+            tenant,
+            Actor::System,
+            Entry {
+                action: "assignment.rolesChanged",
+                target_type: "assignment",
+                target_id: Some(a.id.0),
+                details: json!({"addedRoleIds": added, "removedRoleIds": removed}),
+            },
+            now,
+        )
+        .await?;
+        refresh_state(conn, tenant, a.id, now).await?;
+    }
+    Ok(())
+}
