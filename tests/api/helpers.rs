@@ -2,6 +2,9 @@
 //! the target directory), a real server on port 0, a manual clock and a recording
 //! mailer. Logs stay silent unless `TEST_LOG` is set.
 
+// A toolkit shared by every test module: not each module uses each helper.
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
@@ -248,6 +251,28 @@ impl TestApp {
             mailer,
             state,
             shutdown: Some(tx),
+        }
+    }
+
+    /// The URL of this test's own database, for running the `portico` binary against
+    /// it: `DATABASE_URL` with the database name swapped, or the private cluster's socket.
+    pub fn database_url(&self) -> String {
+        let name = self.db_options.get_database().expect("the test database has a name");
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => {
+                let mut url = url::Url::parse(&url).expect("DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                url.to_string()
+            }
+            _ => {
+                let socket = self.db_options.get_socket().expect("the private cluster uses a socket");
+                format!(
+                    "postgres://{}@localhost:{}/{name}?host={}",
+                    self.db_options.get_username(),
+                    self.db_options.get_port(),
+                    socket.display()
+                )
+            }
         }
     }
 

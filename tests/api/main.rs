@@ -1,6 +1,15 @@
 //! The integration tests: one binary, real PostgreSQL, real HTTP.
 
+// A failed expectation in a test is a test failure; that is what `expect` is for here.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod helpers;
 
+mod audit;
 mod auth;
+mod cli;
+mod cluster;
+mod directory;
+mod ops;
+mod roles;
 mod tenancy;

@@ -63,6 +63,12 @@ pub fn router() -> axum::Router<AppState> {
         .merge(requests::router())
         .merge(assignments::router())
         .split_for_parts();
+    // `web::router` nests these routes under /api/v1; the description names full paths.
+    let mut api = api;
+    api.paths.paths = std::mem::take(&mut api.paths.paths)
+        .into_iter()
+        .map(|(path, item)| (format!("/api/v1{path}"), item))
+        .collect();
     let api = std::sync::Arc::new(api);
     router
         .route(
