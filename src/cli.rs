@@ -12,7 +12,11 @@ use crate::services::{self, ServiceError};
 use crate::startup::{Application, Database, Dependencies, shutdown_signal};
 
 #[derive(Debug, Parser)]
-#[command(name = "portico", version, about = "Self-hosted entitlement management: access packages, approvals, reviews.")]
+#[command(
+    name = "portico",
+    version,
+    about = "Self-hosted entitlement management: access packages, approvals, reviews."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -106,7 +110,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Demo => demo(settings).await,
         Command::Migrate => {
             let database = open_for_command(&settings).await?;
-            crate::db::migrate(&database.pool).await.context("applying migrations")?;
+            crate::db::migrate(&database.pool)
+                .await
+                .context("applying migrations")?;
             println!("migrations applied");
             database.close().await;
             Ok(())
@@ -114,7 +120,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Tenant(TenantCommand::Create(args)) => {
             let input = services::tenants::NewTenant {
                 slug: Slug::parse(&args.slug).map_err(|e| anyhow::anyhow!("SLUG: {e}"))?,
-                display_name: DisplayName::parse(&args.name).map_err(|e| anyhow::anyhow!("--name: {e}"))?,
+                display_name: DisplayName::parse(&args.name)
+                    .map_err(|e| anyhow::anyhow!("--name: {e}"))?,
                 admin_email: EmailAddress::parse(&args.admin_email)
                     .map_err(|e| anyhow::anyhow!("--admin-email: {e}"))?,
             };
@@ -122,7 +129,10 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             let created = services::tenants::create(&database.pool, input, clock.now()).await;
             database.close().await;
             let (tenant, admin) = created.map_err(one_line)?;
-            println!("tenant {} created (id {}); admin {} (id {})", tenant.slug, tenant.id, admin.email, admin.id);
+            println!(
+                "tenant {} created (id {}); admin {} (id {})",
+                tenant.slug, tenant.id, admin.email, admin.id
+            );
             Ok(())
         }
         Command::Token(TokenCommand::Create(args)) => {
@@ -143,12 +153,15 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(TokenCommand::Revoke(args)) => {
-            let id: TokenId = args
-                .id
-                .parse()
-                .map_err(|_| anyhow::anyhow!("'{}' is not a token id (a UUID printed by token create)", args.id))?;
+            let id: TokenId = args.id.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "'{}' is not a token id (a UUID printed by token create)",
+                    args.id
+                )
+            })?;
             let database = open_for_command(&settings).await?;
-            let revoked = services::tokens::revoke(&database.pool, &args.tenant, id, clock.now()).await;
+            let revoked =
+                services::tokens::revoke(&database.pool, &args.tenant, id, clock.now()).await;
             database.close().await;
             revoked.map_err(one_line)?;
             println!("token {id} revoked");
@@ -161,7 +174,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 /// and leave a cluster that a running server uses alone.
 async fn open_for_command(settings: &Settings) -> anyhow::Result<Database> {
     let database = Database::open_for_command(settings).await?;
-    crate::db::migrate(&database.pool).await.context("applying migrations")?;
+    crate::db::migrate(&database.pool)
+        .await
+        .context("applying migrations")?;
     Ok(database)
 }
 
@@ -186,8 +201,14 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
     };
     println!("Portico demo is running at {base}/");
     println!("Demo tenant: {base}/t/{}/", crate::services::demo::SLUG);
-    println!("API token for {} (tenant admin): {}", seeded.admin_email, seeded.admin_token);
-    println!("Try: curl -H 'Authorization: Bearer {}' {base}/api/v1/me", seeded.admin_token);
+    println!(
+        "API token for {} (tenant admin): {}",
+        seeded.admin_email, seeded.admin_token
+    );
+    println!(
+        "Try: curl -H 'Authorization: Bearer {}' {base}/api/v1/me",
+        seeded.admin_token
+    );
     println!("Press Ctrl-C to stop.");
     app.run_until(shutdown_signal()).await
 }

@@ -78,7 +78,9 @@ fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
             PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Suffix("duration_seconds".into()),
-                    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+                    &[
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    ],
                 )
                 .and_then(|b| b.install_recorder())
                 .map_err(|e| format!("installing the metrics recorder: {e}"))
@@ -112,8 +114,9 @@ impl Database {
     async fn open_with(settings: &Settings, options: ClusterOptions) -> anyhow::Result<Self> {
         match &settings.database_url {
             Some(url) => {
-                let options = PgConnectOptions::from_str(url.expose())
-                    .context("DATABASE_URL: not a PostgreSQL URL such as postgres://user:pass@host/db")?;
+                let options = PgConnectOptions::from_str(url.expose()).context(
+                    "DATABASE_URL: not a PostgreSQL URL such as postgres://user:pass@host/db",
+                )?;
                 let pool = db::connect(options, 20)
                     .await
                     .context("DATABASE_URL: cannot connect to the database")?;
@@ -124,9 +127,10 @@ impl Database {
             }
             None => {
                 let data_dir = settings.data_dir.clone();
-                let cluster = tokio::task::spawn_blocking(move || PrivateCluster::start(&data_dir, options))
-                .await
-                .context("starting the private PostgreSQL cluster")??;
+                let cluster =
+                    tokio::task::spawn_blocking(move || PrivateCluster::start(&data_dir, options))
+                        .await
+                        .context("starting the private PostgreSQL cluster")??;
                 db::ensure_database(cluster.connect_options("postgres"), "portico")
                     .await
                     .context("creating the 'portico' database in the private cluster")?;
@@ -188,8 +192,14 @@ impl Application {
     }
 
     /// Builds on an existing pool (tests: a fresh database per test).
-    pub async fn with_pool(settings: Settings, pool: PgPool, deps: Dependencies) -> anyhow::Result<Self> {
-        db::migrate(&pool).await.context("applying database migrations")?;
+    pub async fn with_pool(
+        settings: Settings,
+        pool: PgPool,
+        deps: Dependencies,
+    ) -> anyhow::Result<Self> {
+        db::migrate(&pool)
+            .await
+            .context("applying database migrations")?;
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("PORTICO_BIND: cannot listen on {}", settings.bind))?;
@@ -224,7 +234,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains requests and releases the database.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let router = crate::web::router(self.state.clone());
         let stop = tokio_util::sync::CancellationToken::new();
         let scheduler = crate::scheduler::spawn(self.state.clone(), stop.clone());

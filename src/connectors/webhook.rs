@@ -52,7 +52,9 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || v6.is_unspecified()
                 || (v6.segments()[0] & 0xfe00) == 0xfc00
                 || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
         }
     }
 }
@@ -139,7 +141,17 @@ mod tests {
 
     #[test]
     fn private_addresses_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "::1", "fd00::1", "fe80::1", "0.0.0.0"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.4",
+            "169.254.1.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "0.0.0.0",
+        ] {
             assert!(is_private(ip.parse().expect("ip")), "{ip}");
         }
         for ip in ["8.8.8.8", "2001:4860:4860::8888"] {
@@ -152,7 +164,15 @@ mod tests {
         let url = Url::parse("http://127.0.0.1:9/hook").expect("url");
         assert!(check_target(&url, false).await.is_err());
         assert!(check_target(&url, true).await.is_ok());
-        assert!(check_target(&Url::parse("http://localhost/x").expect("url"), false).await.is_err());
-        assert!(check_target(&Url::parse("ftp://example.com/x").expect("url"), true).await.is_err());
+        assert!(
+            check_target(&Url::parse("http://localhost/x").expect("url"), false)
+                .await
+                .is_err()
+        );
+        assert!(
+            check_target(&Url::parse("ftp://example.com/x").expect("url"), true)
+                .await
+                .is_err()
+        );
     }
 }

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{Conn, DbResult, Page, PageRequest};
-use crate::domain::ids::{AssignmentId, CatalogId, PackageId, PolicyId, RequestId, ResourceRoleId, TenantId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CatalogId, PackageId, PolicyId, RequestId, ResourceRoleId, TenantId, UserId,
+};
 
 /// States in which an assignment gives access.
 pub const ACTIVE: &str = "('delivering', 'delivered', 'partiallyDelivered', 'deliveryFailed')";
@@ -69,7 +71,11 @@ pub async fn update(conn: &mut Conn, a: &AssignmentRow) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn get(conn: &mut Conn, tenant: TenantId, id: AssignmentId) -> DbResult<Option<AssignmentRow>> {
+pub async fn get(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: AssignmentId,
+) -> DbResult<Option<AssignmentRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from assignments where tenant_id = $1 and id = $2"
     )))
@@ -79,7 +85,11 @@ pub async fn get(conn: &mut Conn, tenant: TenantId, id: AssignmentId) -> DbResul
     .await?)
 }
 
-pub async fn lock(conn: &mut Conn, tenant: TenantId, id: AssignmentId) -> DbResult<Option<AssignmentRow>> {
+pub async fn lock(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: AssignmentId,
+) -> DbResult<Option<AssignmentRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from assignments where tenant_id = $1 and id = $2 for update"
     )))
@@ -89,7 +99,12 @@ pub async fn lock(conn: &mut Conn, tenant: TenantId, id: AssignmentId) -> DbResu
     .await?)
 }
 
-pub async fn active_for(conn: &mut Conn, tenant: TenantId, package: PackageId, user: UserId) -> DbResult<Option<AssignmentRow>> {
+pub async fn active_for(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    user: UserId,
+) -> DbResult<Option<AssignmentRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from assignments where tenant_id = $1 and package_id = $2 and target_user_id = $3 and state in {ACTIVE}"
     )))
@@ -100,7 +115,11 @@ pub async fn active_for(conn: &mut Conn, tenant: TenantId, package: PackageId, u
     .await?)
 }
 
-pub async fn active_of_user(conn: &mut Conn, tenant: TenantId, user: UserId) -> DbResult<Vec<AssignmentRow>> {
+pub async fn active_of_user(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+) -> DbResult<Vec<AssignmentRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from assignments where tenant_id = $1 and target_user_id = $2 and state in {ACTIVE} order by id"
     )))
@@ -110,7 +129,11 @@ pub async fn active_of_user(conn: &mut Conn, tenant: TenantId, user: UserId) -> 
     .await?)
 }
 
-pub async fn active_of_package(conn: &mut Conn, tenant: TenantId, package: PackageId) -> DbResult<Vec<AssignmentRow>> {
+pub async fn active_of_package(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+) -> DbResult<Vec<AssignmentRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from assignments where tenant_id = $1 and package_id = $2 and state in {ACTIVE} order by id for update"
     )))
@@ -184,7 +207,11 @@ pub async fn upsert_grant(conn: &mut Conn, g: &GrantRow) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn grants_of(conn: &mut Conn, tenant: TenantId, assignments: &[AssignmentId]) -> DbResult<Vec<GrantRow>> {
+pub async fn grants_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    assignments: &[AssignmentId],
+) -> DbResult<Vec<GrantRow>> {
     Ok(sqlx::query_as(
         "select tenant_id, assignment_id, resource_role_id, state, error, updated_at from assignment_grants
          where tenant_id = $1 and assignment_id = any($2) order by assignment_id, resource_role_id",

@@ -126,7 +126,11 @@ pub struct ResourceRole {
 
 const ROLE_COLUMNS: &str = "tenant_id, id, resource_id, display_name, group_relation, created_at";
 
-pub async fn insert_resource(conn: &mut Conn, r: &Resource, roles: &[ResourceRole]) -> DbResult<()> {
+pub async fn insert_resource(
+    conn: &mut Conn,
+    r: &Resource,
+    roles: &[ResourceRole],
+) -> DbResult<()> {
     sqlx::query(
         "insert into resources (tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -177,7 +181,11 @@ pub async fn get_resource(
     .await?)
 }
 
-pub async fn get_resources(conn: &mut Conn, tenant: TenantId, ids: &[ResourceId]) -> DbResult<Vec<Resource>> {
+pub async fn get_resources(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[ResourceId],
+) -> DbResult<Vec<Resource>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {RESOURCE_COLUMNS} from resources where tenant_id = $1 and id = any($2)"
     )))
@@ -231,7 +239,11 @@ pub async fn roles_of_resources(
     .await?)
 }
 
-pub async fn get_roles(conn: &mut Conn, tenant: TenantId, ids: &[ResourceRoleId]) -> DbResult<Vec<ResourceRole>> {
+pub async fn get_roles(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[ResourceRoleId],
+) -> DbResult<Vec<ResourceRole>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {ROLE_COLUMNS} from resource_roles where tenant_id = $1 and id = any($2) order by id"
     )))
@@ -254,12 +266,16 @@ pub async fn resource_in_use(conn: &mut Conn, tenant: TenantId, id: ResourceId) 
     .await?)
 }
 
-pub async fn count_packages(conn: &mut Conn, tenant: TenantId, catalog: CatalogId) -> DbResult<i64> {
-    Ok(
-        sqlx::query_scalar("select count(*) from access_packages where tenant_id = $1 and catalog_id = $2")
-            .bind(tenant)
-            .bind(catalog)
-            .fetch_one(conn)
-            .await?,
+pub async fn count_packages(
+    conn: &mut Conn,
+    tenant: TenantId,
+    catalog: CatalogId,
+) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from access_packages where tenant_id = $1 and catalog_id = $2",
     )
+    .bind(tenant)
+    .bind(catalog)
+    .fetch_one(conn)
+    .await?)
 }

@@ -20,7 +20,9 @@ Install PostgreSQL (Debian/Ubuntu: `sudo apt install postgresql`; macOS: `brew i
 or point DATABASE_URL at an existing database, e.g. DATABASE_URL=postgres://user:pass@localhost/portico."
     )]
     BinariesNotFound,
-    #[error("running as root needs the 'postgres' system user to own the private cluster, and it does not exist: create it (Debian: `apt install postgresql`) or set DATABASE_URL")]
+    #[error(
+        "running as root needs the 'postgres' system user to own the private cluster, and it does not exist: create it (Debian: `apt install postgresql`) or set DATABASE_URL"
+    )]
     NoPostgresUser,
     #[error("{step} failed: {detail}")]
     Command { step: &'static str, detail: String },
@@ -79,12 +81,10 @@ impl PrivateCluster {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let data_dir = data_dir
-            .canonicalize()
-            .map_err(|source| ClusterError::Io {
-                path: data_dir.to_path_buf(),
-                source,
-            })?;
+        let data_dir = data_dir.canonicalize().map_err(|source| ClusterError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
         let mut root = data_dir.join("postgres");
         if run_as_postgres && !postgres_can_reach(&data_dir) {
             // A data directory under e.g. /root is closed to the postgres user: keep the
@@ -112,7 +112,12 @@ impl PrivateCluster {
             stopped: false,
         };
         if run_as_postgres {
-            cluster.run("chown", "chown", &["-R", "postgres:postgres", &path_str(&root)], false)?;
+            cluster.run(
+                "chown",
+                "chown",
+                &["-R", "postgres:postgres", &path_str(&root)],
+                false,
+            )?;
             cluster.run(
                 "chown",
                 "chown",
@@ -206,7 +211,16 @@ impl PrivateCluster {
         }
         self.pg(
             "pg_ctl",
-            &["-D", &path_str(&self.pgdata), "-m", "fast", "-w", "-t", "60", "stop"],
+            &[
+                "-D",
+                &path_str(&self.pgdata),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "stop",
+            ],
         )?;
         tracing::info!("private PostgreSQL cluster stopped");
         Ok(())
@@ -277,7 +291,9 @@ fn short_hash(p: &Path) -> String {
 
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 fn user_exists(name: &str) -> bool {

@@ -30,7 +30,11 @@ pub struct NewOutbox<'a> {
     pub sequence_key: Option<&'a str>,
 }
 
-pub async fn enqueue(conn: &mut Conn, row: NewOutbox<'_>, now: DateTime<Utc>) -> DbResult<OutboxId> {
+pub async fn enqueue(
+    conn: &mut Conn,
+    row: NewOutbox<'_>,
+    now: DateTime<Utc>,
+) -> DbResult<OutboxId> {
     sqlx::query(
         "insert into outbox (tenant_id, id, kind, payload, sequence_key, next_attempt_at, created_at)
          values ($1, $2, $3, $4, $5, $6, $6)",
@@ -48,7 +52,12 @@ pub async fn enqueue(conn: &mut Conn, row: NewOutbox<'_>, now: DateTime<Utc>) ->
 
 /// Marks pending rows of a sequence as superseded (a revoke replaces an unsent grant);
 /// returns how many were.
-pub async fn supersede_pending(conn: &mut Conn, tenant: TenantId, sequence_key: &str, now: DateTime<Utc>) -> DbResult<u64> {
+pub async fn supersede_pending(
+    conn: &mut Conn,
+    tenant: TenantId,
+    sequence_key: &str,
+    now: DateTime<Utc>,
+) -> DbResult<u64> {
     let done = sqlx::query(
         "update outbox set state = 'superseded', completed_at = $3
          where tenant_id = $1 and sequence_key = $2 and state = 'pending' and attempts = 0
@@ -92,7 +101,12 @@ pub async fn claim(
     .await?)
 }
 
-pub async fn complete(conn: &mut Conn, tenant: TenantId, id: OutboxId, now: DateTime<Utc>) -> DbResult<()> {
+pub async fn complete(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: OutboxId,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
     sqlx::query("update outbox set state = 'done', completed_at = $3, locked_until = null, last_error = null where tenant_id = $1 and id = $2")
         .bind(tenant)
         .bind(id)

@@ -21,7 +21,8 @@ pub struct AccessPackage {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at";
+const COLUMNS: &str =
+    "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at";
 
 pub async fn insert(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
     sqlx::query(
@@ -57,7 +58,11 @@ pub async fn update(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn get(conn: &mut Conn, tenant: TenantId, id: PackageId) -> DbResult<Option<AccessPackage>> {
+pub async fn get(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: PackageId,
+) -> DbResult<Option<AccessPackage>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from access_packages where tenant_id = $1 and id = $2"
     )))
@@ -67,7 +72,11 @@ pub async fn get(conn: &mut Conn, tenant: TenantId, id: PackageId) -> DbResult<O
     .await?)
 }
 
-pub async fn get_many(conn: &mut Conn, tenant: TenantId, ids: &[PackageId]) -> DbResult<Vec<AccessPackage>> {
+pub async fn get_many(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[PackageId],
+) -> DbResult<Vec<AccessPackage>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from access_packages where tenant_id = $1 and id = any($2)"
     )))
@@ -164,7 +173,12 @@ pub async fn add_role(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn remove_role(conn: &mut Conn, tenant: TenantId, package: PackageId, role: ResourceRoleId) -> DbResult<()> {
+pub async fn remove_role(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    role: ResourceRoleId,
+) -> DbResult<()> {
     sqlx::query("delete from access_package_roles where tenant_id = $1 and package_id = $2 and resource_role_id = $3")
         .bind(tenant)
         .bind(package)
@@ -278,7 +292,8 @@ pub struct Policy {
     pub updated_at: DateTime<Utc>,
 }
 
-const POLICY_COLUMNS: &str = "tenant_id, id, package_id, display_name, settings, created_at, updated_at";
+const POLICY_COLUMNS: &str =
+    "tenant_id, id, package_id, display_name, settings, created_at, updated_at";
 
 pub async fn insert_policy(conn: &mut Conn, p: &Policy) -> DbResult<()> {
     sqlx::query(
@@ -320,7 +335,11 @@ pub async fn delete_policy(conn: &mut Conn, tenant: TenantId, id: PolicyId) -> D
     Ok(())
 }
 
-pub async fn get_policy(conn: &mut Conn, tenant: TenantId, id: PolicyId) -> DbResult<Option<Policy>> {
+pub async fn get_policy(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: PolicyId,
+) -> DbResult<Option<Policy>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {POLICY_COLUMNS} from policies where tenant_id = $1 and id = $2"
     )))
@@ -331,7 +350,11 @@ pub async fn get_policy(conn: &mut Conn, tenant: TenantId, id: PolicyId) -> DbRe
 }
 
 /// Policies of a package, oldest first (the order an admin created them).
-pub async fn policies_of(conn: &mut Conn, tenant: TenantId, package: PackageId) -> DbResult<Vec<Policy>> {
+pub async fn policies_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+) -> DbResult<Vec<Policy>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {POLICY_COLUMNS} from policies where tenant_id = $1 and package_id = $2 order by id"
     )))
@@ -342,7 +365,11 @@ pub async fn policies_of(conn: &mut Conn, tenant: TenantId, package: PackageId) 
 }
 
 /// Packages incompatible with `package`, whichever of the two declared it.
-pub async fn conflicting_packages(conn: &mut Conn, tenant: TenantId, package: PackageId) -> DbResult<Vec<PackageId>> {
+pub async fn conflicting_packages(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+) -> DbResult<Vec<PackageId>> {
     Ok(sqlx::query_scalar(
         "select other_package_id from incompatible_packages where tenant_id = $1 and package_id = $2
          union
@@ -355,7 +382,11 @@ pub async fn conflicting_packages(conn: &mut Conn, tenant: TenantId, package: Pa
 }
 
 /// Directory groups behind the package's group resources.
-pub async fn groups_of_package(conn: &mut Conn, tenant: TenantId, package: PackageId) -> DbResult<Vec<GroupId>> {
+pub async fn groups_of_package(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+) -> DbResult<Vec<GroupId>> {
     Ok(sqlx::query_scalar(
         "select distinct r.group_id from access_package_roles p
          join resource_roles rr on rr.tenant_id = p.tenant_id and rr.id = p.resource_role_id

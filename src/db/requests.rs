@@ -6,7 +6,9 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Conn, DbResult, Page, PageRequest};
-use crate::domain::ids::{AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId,
+};
 use crate::domain::request::Answer;
 
 #[derive(Clone, Debug, FromRow)]
@@ -89,7 +91,11 @@ pub async fn get(conn: &mut Conn, tenant: TenantId, id: RequestId) -> DbResult<O
 }
 
 /// Locks the request for a decision or cancellation: concurrent deciders queue here.
-pub async fn lock(conn: &mut Conn, tenant: TenantId, id: RequestId) -> DbResult<Option<RequestRow>> {
+pub async fn lock(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: RequestId,
+) -> DbResult<Option<RequestRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from assignment_requests where tenant_id = $1 and id = $2 for update"
     )))
@@ -99,7 +105,11 @@ pub async fn lock(conn: &mut Conn, tenant: TenantId, id: RequestId) -> DbResult<
     .await?)
 }
 
-pub async fn get_many(conn: &mut Conn, tenant: TenantId, ids: &[RequestId]) -> DbResult<Vec<RequestRow>> {
+pub async fn get_many(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[RequestId],
+) -> DbResult<Vec<RequestRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from assignment_requests where tenant_id = $1 and id = any($2) order by id desc"
     )))
@@ -151,7 +161,12 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |r| r.id.0))
 }
 
-pub async fn has_open_add(conn: &mut Conn, tenant: TenantId, package: PackageId, user: UserId) -> DbResult<bool> {
+pub async fn has_open_add(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    user: UserId,
+) -> DbResult<bool> {
     Ok(sqlx::query_scalar(
         "select exists (select 1 from assignment_requests where tenant_id = $1 and package_id = $2 and target_user_id = $3
              and state in ('submitted', 'pendingApproval', 'scheduled') and request_type in ('userAdd', 'adminAdd', 'systemAdd'))",
@@ -164,7 +179,11 @@ pub async fn has_open_add(conn: &mut Conn, tenant: TenantId, package: PackageId,
 }
 
 /// Open requests made by or for a user (deactivation cancels them).
-pub async fn open_of_user(conn: &mut Conn, tenant: TenantId, user: UserId) -> DbResult<Vec<RequestId>> {
+pub async fn open_of_user(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+) -> DbResult<Vec<RequestId>> {
     Ok(sqlx::query_scalar(
         "select id from assignment_requests where tenant_id = $1 and (target_user_id = $2 or requestor_id = $2)
              and state in ('submitted', 'pendingApproval', 'scheduled') order by id",
@@ -176,7 +195,11 @@ pub async fn open_of_user(conn: &mut Conn, tenant: TenantId, user: UserId) -> Db
 }
 
 /// Scheduled requests whose start has come, oldest first, claimed for this transaction.
-pub async fn claim_due_scheduled(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> DbResult<Vec<RequestRow>> {
+pub async fn claim_due_scheduled(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> DbResult<Vec<RequestRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from assignment_requests where state = 'scheduled' and schedule_start <= $1
          order by schedule_start limit $2 for update skip locked"
@@ -245,7 +268,11 @@ pub async fn update_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn stages_of(conn: &mut Conn, tenant: TenantId, requests: &[RequestId]) -> DbResult<Vec<StageRow>> {
+pub async fn stages_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    requests: &[RequestId],
+) -> DbResult<Vec<StageRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {STAGE_COLUMNS} from request_stages where tenant_id = $1 and request_id = any($2)
          order by request_id, stage_index"
@@ -284,7 +311,11 @@ pub async fn insert_decision(conn: &mut Conn, d: &DecisionRow) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn decisions_of(conn: &mut Conn, tenant: TenantId, requests: &[RequestId]) -> DbResult<Vec<DecisionRow>> {
+pub async fn decisions_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    requests: &[RequestId],
+) -> DbResult<Vec<DecisionRow>> {
     Ok(sqlx::query_as(
         "select tenant_id, request_id, stage_index, approver_id, decision, justification, decided_at
          from stage_decisions where tenant_id = $1 and request_id = any($2) order by decided_at, approver_id",
@@ -335,7 +366,12 @@ pub async fn approvals_of(
 }
 
 /// Whether the user is or was an approver of any stage of the request.
-pub async fn is_approver(conn: &mut Conn, tenant: TenantId, request: RequestId, user: UserId) -> DbResult<bool> {
+pub async fn is_approver(
+    conn: &mut Conn,
+    tenant: TenantId,
+    request: RequestId,
+    user: UserId,
+) -> DbResult<bool> {
     Ok(sqlx::query_scalar(
         "select exists (select 1 from request_stages where tenant_id = $1 and request_id = $2 and approver_ids @> array[$3::uuid])",
     )
@@ -347,7 +383,11 @@ pub async fn is_approver(conn: &mut Conn, tenant: TenantId, request: RequestId, 
 }
 
 /// Pending stages where `user` is an approver (deactivation re-checks them).
-pub async fn pending_stages_with_approver(conn: &mut Conn, tenant: TenantId, user: UserId) -> DbResult<Vec<StageRow>> {
+pub async fn pending_stages_with_approver(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+) -> DbResult<Vec<StageRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {STAGE_COLUMNS} from request_stages where tenant_id = $1 and state = 'pending' and approver_ids @> array[$2::uuid]"
     )))

@@ -38,21 +38,21 @@ pub async fn insert(conn: &mut Conn, t: &Tenant) -> DbResult<()> {
 }
 
 pub async fn by_slug(conn: &mut Conn, slug: &str) -> DbResult<Option<Tenant>> {
-    Ok(
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from tenants where slug = $1")))
-            .bind(slug)
-            .fetch_optional(conn)
-            .await?,
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from tenants where slug = $1"
+    )))
+    .bind(slug)
+    .fetch_optional(conn)
+    .await?)
 }
 
 pub async fn get(conn: &mut Conn, id: TenantId) -> DbResult<Tenant> {
-    Ok(
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from tenants where id = $1")))
-            .bind(id)
-            .fetch_one(conn)
-            .await?,
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from tenants where id = $1"
+    )))
+    .bind(id)
+    .fetch_one(conn)
+    .await?)
 }
 
 pub async fn update(conn: &mut Conn, t: &Tenant) -> DbResult<()> {

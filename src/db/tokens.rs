@@ -96,7 +96,12 @@ pub async fn revoke_all_of_user(
 }
 
 /// Records use at most once a minute, so authenticated reads do not each write.
-pub async fn touch(conn: &mut Conn, tenant: TenantId, id: TokenId, at: DateTime<Utc>) -> DbResult<()> {
+pub async fn touch(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: TokenId,
+    at: DateTime<Utc>,
+) -> DbResult<()> {
     sqlx::query(
         "update api_tokens set last_used_at = $3 where tenant_id = $1 and id = $2
            and (last_used_at is null or last_used_at < $3 - interval '1 minute')",

@@ -140,12 +140,19 @@ impl Roles {
                 role.is_catalog_scoped() && self.has_in(catalog, &[CatalogOwner])
             }
             Action::GrantRole(_, None) => false,
-            Action::ReadRoles(Some(catalog)) => self.has_in(catalog, &[CatalogOwner, CatalogReader]),
+            Action::ReadRoles(Some(catalog)) => {
+                self.has_in(catalog, &[CatalogOwner, CatalogReader])
+            }
             Action::ReadRoles(None) => false,
             Action::CreateCatalog => self.has(CatalogCreator, None),
             Action::ReadCatalog(c) => self.has_in(
                 c,
-                &[CatalogOwner, CatalogReader, PackageManager, AssignmentManager],
+                &[
+                    CatalogOwner,
+                    CatalogReader,
+                    PackageManager,
+                    AssignmentManager,
+                ],
             ),
             Action::EditCatalog(c) => self.has_in(c, &[CatalogOwner]),
             Action::ManagePackages(c) => self.has_in(c, &[CatalogOwner, PackageManager]),

@@ -8,7 +8,22 @@ use uuid::Uuid;
 #[doc(hidden)]
 macro_rules! for_each_id {
     ($m:ident) => {
-        $m!(TenantId, UserId, GroupId, CatalogId, RoleAssignmentId, TokenId, AuditEventId, OutboxId, ResourceId, ResourceRoleId, PackageId, PolicyId, RequestId, AssignmentId);
+        $m!(
+            TenantId,
+            UserId,
+            GroupId,
+            CatalogId,
+            RoleAssignmentId,
+            TokenId,
+            AuditEventId,
+            OutboxId,
+            ResourceId,
+            ResourceRoleId,
+            PackageId,
+            PolicyId,
+            RequestId,
+            AssignmentId
+        );
     };
 }
 

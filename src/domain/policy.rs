@@ -294,19 +294,34 @@ impl PolicySettings {
         };
         for (s, stage) in self.approval.stages.iter().enumerate() {
             for (i, a) in stage.approvers.iter().enumerate() {
-                approver(&mut refs, format!("approval.stages[{s}].approvers[{i}].id"), a);
+                approver(
+                    &mut refs,
+                    format!("approval.stages[{s}].approvers[{i}].id"),
+                    a,
+                );
             }
             for (i, a) in stage.fallback_approvers.iter().enumerate() {
-                approver(&mut refs, format!("approval.stages[{s}].fallbackApprovers[{i}].id"), a);
+                approver(
+                    &mut refs,
+                    format!("approval.stages[{s}].fallbackApprovers[{i}].id"),
+                    a,
+                );
             }
             if let Some(e) = &stage.escalation {
                 for (i, a) in e.approvers.iter().enumerate() {
-                    approver(&mut refs, format!("approval.stages[{s}].escalation.approvers[{i}].id"), a);
+                    approver(
+                        &mut refs,
+                        format!("approval.stages[{s}].escalation.approvers[{i}].id"),
+                        a,
+                    );
                 }
             }
         }
         if let Some(review) = &self.review {
-            let lists = [("reviewers", &review.reviewers), ("fallbackReviewers", &review.fallback_reviewers)];
+            let lists = [
+                ("reviewers", &review.reviewers),
+                ("fallbackReviewers", &review.fallback_reviewers),
+            ];
             for (name, list) in lists {
                 for (i, r) in list.iter().enumerate() {
                     let kind = match r.kind {
@@ -339,13 +354,17 @@ impl PolicySettings {
         if self.description.chars().count() > 4000 {
             e.add("description", "at most 4000 characters are allowed");
         }
-        if self.requestors.scope == RequestorScope::Specific && self.requestors.principals.is_empty() {
+        if self.requestors.scope == RequestorScope::Specific
+            && self.requestors.principals.is_empty()
+        {
             e.add(
                 "requestors.principals",
                 "name at least one user or group who may request (or choose another scope)",
             );
         }
-        if self.requestors.scope != RequestorScope::Specific && !self.requestors.principals.is_empty() {
+        if self.requestors.scope != RequestorScope::Specific
+            && !self.requestors.principals.is_empty()
+        {
             e.add(
                 "requestors.principals",
                 "principals are only used with the scope 'specific'",
@@ -355,7 +374,10 @@ impl PolicySettings {
         if stages.len() > MAX_STAGES {
             e.add(
                 "approval.stages",
-                format!("at most {MAX_STAGES} approval stages are allowed (there are {})", stages.len()),
+                format!(
+                    "at most {MAX_STAGES} approval stages are allowed (there are {})",
+                    stages.len()
+                ),
             );
         }
         for (s, stage) in stages.iter().enumerate() {
@@ -379,32 +401,47 @@ impl PolicySettings {
                     );
                 }
                 if esc.approvers.is_empty() {
-                    e.add(at("escalation.approvers"), "name the alternate approvers to add on escalation");
+                    e.add(
+                        at("escalation.approvers"),
+                        "name the alternate approvers to add on escalation",
+                    );
                 }
                 check_approvers(&mut e, &at("escalation.approvers"), &esc.approvers);
             }
         }
         if self.questions.len() > MAX_QUESTIONS {
-            e.add("questions", format!("at most {MAX_QUESTIONS} questions are allowed"));
+            e.add(
+                "questions",
+                format!("at most {MAX_QUESTIONS} questions are allowed"),
+            );
         }
         for (i, q) in self.questions.iter().enumerate() {
             let text = q.text.trim();
             if text.is_empty() {
                 e.add(format!("questions[{i}].text"), "a question needs its text");
             } else if text.chars().count() > 500 {
-                e.add(format!("questions[{i}].text"), "a question has at most 500 characters");
+                e.add(
+                    format!("questions[{i}].text"),
+                    "a question has at most 500 characters",
+                );
             }
             match q.kind {
                 QuestionKind::Choice => {
                     if q.options.iter().filter(|o| !o.trim().is_empty()).count() < 2 {
-                        e.add(format!("questions[{i}].options"), "a choice question needs at least two options");
+                        e.add(
+                            format!("questions[{i}].options"),
+                            "a choice question needs at least two options",
+                        );
                     }
                     if q.options.iter().any(|o| o.trim().is_empty()) {
                         e.add(format!("questions[{i}].options"), "options cannot be empty");
                     }
                 }
                 _ if !q.options.is_empty() => {
-                    e.add(format!("questions[{i}].options"), "only choice questions have options");
+                    e.add(
+                        format!("questions[{i}].options"),
+                        "only choice questions have options",
+                    );
                 }
                 _ => {}
             }
@@ -413,7 +450,10 @@ impl PolicySettings {
             if let Some(id) = a.id
                 && self.questions[..i].iter().any(|b| b.id == Some(id))
             {
-                e.add(format!("questions[{i}].id"), "two questions cannot share an id");
+                e.add(
+                    format!("questions[{i}].id"),
+                    "two questions cannot share an id",
+                );
             }
         }
         match &self.expiration {
@@ -433,13 +473,19 @@ impl PolicySettings {
             _ => {}
         }
         if self.extension.allowed && self.expiration == Expiration::Never {
-            e.add("extension.allowed", "access that never expires cannot be extended");
+            e.add(
+                "extension.allowed",
+                "access that never expires cannot be extended",
+            );
         }
         if let Some(r) = &self.review {
             if !(1..=r.recurrence.min_days()).contains(&r.duration_days) {
                 e.add(
                     "review.durationDays",
-                    format!("a review lasts 1 to {} days with this recurrence", r.recurrence.min_days()),
+                    format!(
+                        "a review lasts 1 to {} days with this recurrence",
+                        r.recurrence.min_days()
+                    ),
                 );
             }
             if r.reviewers.is_empty() {
@@ -456,10 +502,16 @@ fn check_approvers(e: &mut FieldErrors, path: &str, list: &[ApproverRef]) {
     for (i, a) in list.iter().enumerate() {
         let needs_id = matches!(a.kind, ApproverKind::User | ApproverKind::Group);
         if needs_id && a.id.is_none() {
-            e.add(format!("{path}[{i}].id"), "user and group approvers need an id");
+            e.add(
+                format!("{path}[{i}].id"),
+                "user and group approvers need an id",
+            );
         }
         if !needs_id && a.id.is_some() {
-            e.add(format!("{path}[{i}].id"), "only user and group approvers take an id");
+            e.add(
+                format!("{path}[{i}].id"),
+                "only user and group approvers take an id",
+            );
         }
     }
 }
@@ -468,10 +520,16 @@ fn check_reviewers(e: &mut FieldErrors, path: &str, list: &[ReviewerRef]) {
     for (i, r) in list.iter().enumerate() {
         let needs_id = matches!(r.kind, ReviewerKind::User | ReviewerKind::Group);
         if needs_id && r.id.is_none() {
-            e.add(format!("{path}[{i}].id"), "user and group reviewers need an id");
+            e.add(
+                format!("{path}[{i}].id"),
+                "user and group reviewers need an id",
+            );
         }
         if !needs_id && r.id.is_some() {
-            e.add(format!("{path}[{i}].id"), "only user and group reviewers take an id");
+            e.add(
+                format!("{path}[{i}].id"),
+                "only user and group reviewers take an id",
+            );
         }
     }
 }
@@ -514,14 +572,19 @@ mod tests {
 
     #[test]
     fn timeout_and_escalation_limits() {
-        let p = parse(json!({"requestors": {"scope": "allMembers"}, "approval": {"stages": [
-            {"approvers": [{"type": "manager"}], "timeoutDays": 15},
-            {"approvers": [{"type": "manager"}], "timeoutDays": 5,
-             "escalation": {"afterDays": 5, "approvers": [{"type": "manager"}]}}
-        ]}}));
+        let p = parse(
+            json!({"requestors": {"scope": "allMembers"}, "approval": {"stages": [
+                {"approvers": [{"type": "manager"}], "timeoutDays": 15},
+                {"approvers": [{"type": "manager"}], "timeoutDays": 5,
+                 "escalation": {"afterDays": 5, "approvers": [{"type": "manager"}]}}
+            ]}}),
+        );
         assert_eq!(
             fields(&p),
-            vec!["approval.stages[0].timeoutDays", "approval.stages[1].escalation.afterDays"]
+            vec![
+                "approval.stages[0].timeoutDays",
+                "approval.stages[1].escalation.afterDays"
+            ]
         );
     }
 
@@ -532,7 +595,11 @@ mod tests {
             "questions": [{"text": "Which?", "kind": "choice", "options": ["one"]}]}));
         assert_eq!(
             fields(&p),
-            vec!["approval.stages[0].approvers[0].id", "questions[0].options", "requestors.principals"]
+            vec![
+                "approval.stages[0].approvers[0].id",
+                "questions[0].options",
+                "requestors.principals"
+            ]
         );
     }
 
@@ -540,39 +607,61 @@ mod tests {
     fn expiration_bounds_and_future_dates() {
         for (exp, field) in [
             (json!({"type": "afterDays", "days": 0}), "expiration.days"),
-            (json!({"type": "afterDays", "days": 3661}), "expiration.days"),
-            (json!({"type": "afterHours", "hours": 8761}), "expiration.hours"),
-            (json!({"type": "onDate", "date": "2026-12-31T00:00:00Z"}), "expiration.date"),
+            (
+                json!({"type": "afterDays", "days": 3661}),
+                "expiration.days",
+            ),
+            (
+                json!({"type": "afterHours", "hours": 8761}),
+                "expiration.hours",
+            ),
+            (
+                json!({"type": "onDate", "date": "2026-12-31T00:00:00Z"}),
+                "expiration.date",
+            ),
         ] {
             let p = parse(json!({"requestors": {"scope": "allMembers"}, "expiration": exp}));
             assert_eq!(fields(&p), vec![field.to_string()]);
         }
         let p = parse(json!({"requestors": {"scope": "allMembers"},
             "expiration": {"type": "onDate", "date": "2026-12-31T00:00:00Z"}}));
-        assert!(p.validate(now(), Some(&p)).is_empty(), "an accepted date stays valid unchanged");
+        assert!(
+            p.validate(now(), Some(&p)).is_empty(),
+            "an accepted date stays valid unchanged"
+        );
     }
 
     #[test]
     fn expiration_computes_the_end() {
         let start = now();
         assert_eq!(Expiration::Never.end_for(start), None);
-        assert_eq!(Expiration::AfterDays { days: 2 }.end_for(start), Some(start + Duration::days(2)));
-        assert_eq!(Expiration::AfterHours { hours: 3 }.end_for(start), Some(start + Duration::hours(3)));
+        assert_eq!(
+            Expiration::AfterDays { days: 2 }.end_for(start),
+            Some(start + Duration::days(2))
+        );
+        assert_eq!(
+            Expiration::AfterHours { hours: 3 }.end_for(start),
+            Some(start + Duration::hours(3))
+        );
     }
 
     #[test]
     fn review_duration_fits_the_recurrence() {
-        let p = parse(json!({"requestors": {"scope": "allMembers"}, "expiration": {"type": "afterDays", "days": 30},
+        let p = parse(
+            json!({"requestors": {"scope": "allMembers"}, "expiration": {"type": "afterDays", "days": 30},
             "review": {"startDate": "2027-02-01T00:00:00Z", "recurrence": "weekly", "durationDays": 8,
-                       "reviewers": [{"type": "self"}], "ifNoResponse": "keep"}}));
+                       "reviewers": [{"type": "self"}], "ifNoResponse": "keep"}}),
+        );
         assert_eq!(fields(&p), vec!["review.durationDays"]);
     }
 
     #[test]
     fn referenced_principals_name_their_fields() {
         let id = Uuid::now_v7();
-        let p = parse(json!({"requestors": {"scope": "specific", "principals": [{"type": "group", "id": id}]},
-            "approval": {"stages": [{"approvers": [{"type": "user", "id": id}, {"type": "manager"}]}]}}));
+        let p = parse(
+            json!({"requestors": {"scope": "specific", "principals": [{"type": "group", "id": id}]},
+            "approval": {"stages": [{"approvers": [{"type": "user", "id": id}, {"type": "manager"}]}]}}),
+        );
         let refs = p.referenced_principals();
         assert_eq!(refs.len(), 2);
         assert_eq!(refs[1].0, "approval.stages[0].approvers[0].id");

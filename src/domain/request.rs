@@ -62,7 +62,10 @@ impl RequestType {
     }
 
     pub fn is_remove(self) -> bool {
-        matches!(self, Self::UserRemove | Self::AdminRemove | Self::SystemRemove)
+        matches!(
+            self,
+            Self::UserRemove | Self::AdminRemove | Self::SystemRemove
+        )
     }
 
     /// Made by the target user themself.
@@ -87,13 +90,21 @@ string_enum!(RequestState {
 impl RequestState {
     /// Not decided yet: still cancelable, blocks an identical request.
     pub fn is_open(self) -> bool {
-        matches!(self, Self::Submitted | Self::PendingApproval | Self::Scheduled)
+        matches!(
+            self,
+            Self::Submitted | Self::PendingApproval | Self::Scheduled
+        )
     }
 
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Delivered | Self::PartiallyDelivered | Self::DeliveryFailed | Self::Denied | Self::Canceled | Self::Expired
+            Self::Delivered
+                | Self::PartiallyDelivered
+                | Self::DeliveryFailed
+                | Self::Denied
+                | Self::Canceled
+                | Self::Expired
         )
     }
 }
@@ -159,20 +170,37 @@ pub enum StageOutcome {
 }
 
 /// Any deny ends the stage; `anyOne` needs one approval, `all` every approver's.
-pub fn stage_outcome(rule: DecisionRule, approvers: &[Uuid], decisions: &[(Uuid, Decision)]) -> StageOutcome {
+pub fn stage_outcome(
+    rule: DecisionRule,
+    approvers: &[Uuid],
+    decisions: &[(Uuid, Decision)],
+) -> StageOutcome {
     if decisions.iter().any(|(_, d)| *d == Decision::Deny) {
         return StageOutcome::Denied;
     }
-    let approved = |id: &Uuid| decisions.iter().any(|(a, d)| a == id && *d == Decision::Approve);
+    let approved = |id: &Uuid| {
+        decisions
+            .iter()
+            .any(|(a, d)| a == id && *d == Decision::Approve)
+    };
     match rule {
-        DecisionRule::AnyOne if decisions.iter().any(|(_, d)| *d == Decision::Approve) => StageOutcome::Approved,
-        DecisionRule::All if !approvers.is_empty() && approvers.iter().all(approved) => StageOutcome::Approved,
+        DecisionRule::AnyOne if decisions.iter().any(|(_, d)| *d == Decision::Approve) => {
+            StageOutcome::Approved
+        }
+        DecisionRule::All if !approvers.is_empty() && approvers.iter().all(approved) => {
+            StageOutcome::Approved
+        }
         _ => StageOutcome::Pending,
     }
 }
 
 /// A justification: trimmed, at most 2000 characters; blank means none.
-pub fn parse_justification(raw: Option<&str>, required: bool, field: &str, errors: &mut FieldErrors) -> Option<String> {
+pub fn parse_justification(
+    raw: Option<&str>,
+    required: bool,
+    field: &str,
+    errors: &mut FieldErrors,
+) -> Option<String> {
     let value = raw.map(str::trim).filter(|v| !v.is_empty());
     match value {
         None if required => {
@@ -205,14 +233,24 @@ pub struct Answer {
 }
 
 /// Checks answers against the policy's questions.
-pub fn check_answers(questions: &[Question], answers: &[AnswerInput], errors: &mut FieldErrors) -> Vec<Answer> {
+pub fn check_answers(
+    questions: &[Question],
+    answers: &[AnswerInput],
+    errors: &mut FieldErrors,
+) -> Vec<Answer> {
     let mut out = Vec::new();
     for (i, a) in answers.iter().enumerate() {
         if !questions.iter().any(|q| q.id == Some(a.question_id)) {
-            errors.add(format!("answers[{i}].questionId"), "this policy has no such question");
+            errors.add(
+                format!("answers[{i}].questionId"),
+                "this policy has no such question",
+            );
         }
         if answers[..i].iter().any(|b| b.question_id == a.question_id) {
-            errors.add(format!("answers[{i}].questionId"), "this question is answered twice");
+            errors.add(
+                format!("answers[{i}].questionId"),
+                "this question is answered twice",
+            );
         }
     }
     for q in questions {
@@ -225,7 +263,10 @@ pub fn check_answers(questions: &[Question], answers: &[AnswerInput], errors: &m
             .filter(|v| !v.is_empty());
         let Some(value) = value else {
             if q.required {
-                errors.add(field, format!("an answer to “{}” is required", q.text.trim()));
+                errors.add(
+                    field,
+                    format!("an answer to “{}” is required", q.text.trim()),
+                );
             }
             continue;
         };
@@ -288,7 +329,10 @@ pub fn resolve_schedule(
     {
         errors.add(
             "schedule.startDateTime",
-            format!("the start must be before the policy's end ({})", limit.format("%Y-%m-%d %H:%M UTC")),
+            format!(
+                "the start must be before the policy's end ({})",
+                limit.format("%Y-%m-%d %H:%M UTC")
+            ),
         );
     }
     let end = match end {
@@ -300,7 +344,10 @@ pub fn resolve_schedule(
             Some(limit) if e > limit => {
                 errors.add(
                     "schedule.endDateTime",
-                    format!("the policy allows access until {} at the latest", limit.format("%Y-%m-%d %H:%M UTC")),
+                    format!(
+                        "the policy allows access until {} at the latest",
+                        limit.format("%Y-%m-%d %H:%M UTC")
+                    ),
                 );
                 policy_end
             }
@@ -322,10 +369,14 @@ pub fn extended_end(
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, DomainError> {
     if !policy.extension.allowed {
-        return Err(DomainError::conflict("This policy does not allow extending access."));
+        return Err(DomainError::conflict(
+            "This policy does not allow extending access.",
+        ));
     }
     let Some(end) = current_end else {
-        return Err(DomainError::conflict("This access never expires, so there is nothing to extend."));
+        return Err(DomainError::conflict(
+            "This access never expires, so there is nothing to extend.",
+        ));
     };
     if now < end - Duration::days(EXTENSION_WINDOW_DAYS) {
         return Err(DomainError::conflict(format!(
@@ -335,7 +386,9 @@ pub fn extended_end(
         )));
     }
     let mut new_end = match policy.expiration {
-        Expiration::Never => return Err(DomainError::conflict("This policy's access never expires.")),
+        Expiration::Never => {
+            return Err(DomainError::conflict("This policy's access never expires."));
+        }
         Expiration::AfterDays { days } => end + Duration::days(days),
         Expiration::AfterHours { hours } => end + Duration::hours(hours),
         Expiration::OnDate { date } => date,
@@ -345,7 +398,10 @@ pub fn extended_end(
     }
     if let Some(requested) = requested_end {
         if requested <= end {
-            return Err(DomainError::field("schedule.endDateTime", "the new end must be after the current end"));
+            return Err(DomainError::field(
+                "schedule.endDateTime",
+                "the new end must be after the current end",
+            ));
         }
         new_end = new_end.min(requested);
     }
@@ -388,7 +444,9 @@ pub fn check_eligibility(facts: &Eligibility, by_admin: bool) -> Result<(), Doma
             ));
         }
         if !facts.requests_enabled {
-            return Err(DomainError::conflict("Requests are turned off for this policy."));
+            return Err(DomainError::conflict(
+                "Requests are turned off for this policy.",
+            ));
         }
     }
     if facts.has_active_assignment {
@@ -419,7 +477,9 @@ mod tests {
     }
 
     fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).expect("time")
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time")
     }
 
     fn policy(v: serde_json::Value) -> PolicySettings {
@@ -429,43 +489,92 @@ mod tests {
     #[test]
     fn the_target_never_approves_and_fallbacks_apply_in_order() {
         let (me, a, b, admin) = (id(), id(), id(), id());
-        assert_eq!(select_approvers(&[me, a, a], &[b], &[admin], me), (vec![a], ApproverSource::Approvers));
-        assert_eq!(select_approvers(&[me], &[b], &[admin], me), (vec![b], ApproverSource::Fallback));
-        assert_eq!(select_approvers(&[], &[me], &[admin, me], me), (vec![admin], ApproverSource::TenantAdmins));
-        assert_eq!(select_approvers(&[], &[], &[me], me), (vec![], ApproverSource::Nobody));
+        assert_eq!(
+            select_approvers(&[me, a, a], &[b], &[admin], me),
+            (vec![a], ApproverSource::Approvers)
+        );
+        assert_eq!(
+            select_approvers(&[me], &[b], &[admin], me),
+            (vec![b], ApproverSource::Fallback)
+        );
+        assert_eq!(
+            select_approvers(&[], &[me], &[admin, me], me),
+            (vec![admin], ApproverSource::TenantAdmins)
+        );
+        assert_eq!(
+            select_approvers(&[], &[], &[me], me),
+            (vec![], ApproverSource::Nobody)
+        );
     }
 
     #[test]
     fn any_one_versus_all() {
         let (a, b) = (id(), id());
         let one = [(a, Decision::Approve)];
-        assert_eq!(stage_outcome(DecisionRule::AnyOne, &[a, b], &one), StageOutcome::Approved);
-        assert_eq!(stage_outcome(DecisionRule::All, &[a, b], &one), StageOutcome::Pending);
+        assert_eq!(
+            stage_outcome(DecisionRule::AnyOne, &[a, b], &one),
+            StageOutcome::Approved
+        );
+        assert_eq!(
+            stage_outcome(DecisionRule::All, &[a, b], &one),
+            StageOutcome::Pending
+        );
         let both = [(a, Decision::Approve), (b, Decision::Approve)];
-        assert_eq!(stage_outcome(DecisionRule::All, &[a, b], &both), StageOutcome::Approved);
+        assert_eq!(
+            stage_outcome(DecisionRule::All, &[a, b], &both),
+            StageOutcome::Approved
+        );
         let deny = [(a, Decision::Approve), (b, Decision::Deny)];
-        assert_eq!(stage_outcome(DecisionRule::All, &[a, b], &deny), StageOutcome::Denied);
-        assert_eq!(stage_outcome(DecisionRule::AnyOne, &[a, b], &[(b, Decision::Deny)]), StageOutcome::Denied);
+        assert_eq!(
+            stage_outcome(DecisionRule::All, &[a, b], &deny),
+            StageOutcome::Denied
+        );
+        assert_eq!(
+            stage_outcome(DecisionRule::AnyOne, &[a, b], &[(b, Decision::Deny)]),
+            StageOutcome::Denied
+        );
     }
 
     #[test]
     fn schedules_follow_the_policy() {
         let now = t("2027-01-01T00:00:00Z");
-        let p = policy(json!({"requestors": {"scope": "allMembers"}, "expiration": {"type": "afterDays", "days": 10}}));
+        let p = policy(
+            json!({"requestors": {"scope": "allMembers"}, "expiration": {"type": "afterDays", "days": 10}}),
+        );
         let mut e = FieldErrors::new();
-        assert_eq!(resolve_schedule(&p, None, None, now, &mut e), Ok((now, Some(t("2027-01-11T00:00:00Z")))));
+        assert_eq!(
+            resolve_schedule(&p, None, None, now, &mut e),
+            Ok((now, Some(t("2027-01-11T00:00:00Z"))))
+        );
         assert!(e.is_empty());
         resolve_schedule(&p, None, Some(t("2027-01-05T00:00:00Z")), now, &mut e).expect("ok");
-        assert!(e.0.contains_key("schedule"), "custom schedules need the policy's consent");
+        assert!(
+            e.0.contains_key("schedule"),
+            "custom schedules need the policy's consent"
+        );
 
-        let p = policy(json!({"requestors": {"scope": "allMembers"}, "allowCustomSchedule": true,
-            "expiration": {"type": "afterDays", "days": 10}}));
+        let p = policy(
+            json!({"requestors": {"scope": "allMembers"}, "allowCustomSchedule": true,
+            "expiration": {"type": "afterDays", "days": 10}}),
+        );
         let mut e = FieldErrors::new();
-        let got = resolve_schedule(&p, Some(t("2027-01-02T00:00:00Z")), Some(t("2027-01-05T00:00:00Z")), now, &mut e);
-        assert_eq!(got, Ok((t("2027-01-02T00:00:00Z"), Some(t("2027-01-05T00:00:00Z")))));
+        let got = resolve_schedule(
+            &p,
+            Some(t("2027-01-02T00:00:00Z")),
+            Some(t("2027-01-05T00:00:00Z")),
+            now,
+            &mut e,
+        );
+        assert_eq!(
+            got,
+            Ok((t("2027-01-02T00:00:00Z"), Some(t("2027-01-05T00:00:00Z"))))
+        );
         let mut e = FieldErrors::new();
         resolve_schedule(&p, None, Some(t("2027-02-01T00:00:00Z")), now, &mut e).expect("ok");
-        assert!(e.0.contains_key("schedule.endDateTime"), "no later than the policy allows");
+        assert!(
+            e.0.contains_key("schedule.endDateTime"),
+            "no later than the policy allows"
+        );
     }
 
     #[test]
@@ -477,42 +586,105 @@ mod tests {
         ]))
         .expect("questions");
         let mut e = FieldErrors::new();
-        check_answers(&questions, &[AnswerInput { question_id: q2, value: "medium".into() }], &mut e);
-        assert_eq!(e.0.keys().cloned().collect::<Vec<_>>(), vec![format!("answers.{q1}"), format!("answers.{q2}")]);
+        check_answers(
+            &questions,
+            &[AnswerInput {
+                question_id: q2,
+                value: "medium".into(),
+            }],
+            &mut e,
+        );
+        assert_eq!(
+            e.0.keys().cloned().collect::<Vec<_>>(),
+            vec![format!("answers.{q1}"), format!("answers.{q2}")]
+        );
         let mut e = FieldErrors::new();
-        let got = check_answers(&questions, &[AnswerInput { question_id: q1, value: " Laptop 42 ".into() }], &mut e);
+        let got = check_answers(
+            &questions,
+            &[AnswerInput {
+                question_id: q1,
+                value: " Laptop 42 ".into(),
+            }],
+            &mut e,
+        );
         assert!(e.is_empty());
         assert_eq!(got[0].value, "Laptop 42");
     }
 
     #[test]
     fn extension_only_in_the_last_fourteen_days_and_never_past_a_fixed_date() {
-        let p = policy(json!({"requestors": {"scope": "allMembers"}, "expiration": {"type": "afterDays", "days": 30},
-            "extension": {"allowed": true}}));
+        let p = policy(
+            json!({"requestors": {"scope": "allMembers"}, "expiration": {"type": "afterDays", "days": 30},
+            "extension": {"allowed": true}}),
+        );
         let end = t("2027-03-01T00:00:00Z");
         assert!(extended_end(&p, Some(end), None, t("2027-02-01T00:00:00Z")).is_err());
-        assert_eq!(extended_end(&p, Some(end), None, t("2027-02-20T00:00:00Z")), Ok(t("2027-03-31T00:00:00Z")));
-        let fixed = policy(json!({"requestors": {"scope": "allMembers"}, "extension": {"allowed": true},
-            "expiration": {"type": "onDate", "date": "2027-03-01T00:00:00Z"}}));
+        assert_eq!(
+            extended_end(&p, Some(end), None, t("2027-02-20T00:00:00Z")),
+            Ok(t("2027-03-31T00:00:00Z"))
+        );
+        let fixed = policy(
+            json!({"requestors": {"scope": "allMembers"}, "extension": {"allowed": true},
+            "expiration": {"type": "onDate", "date": "2027-03-01T00:00:00Z"}}),
+        );
         assert!(extended_end(&fixed, Some(end), None, t("2027-02-20T00:00:00Z")).is_err());
     }
 
     #[test]
     fn eligibility_refusals_name_their_rule() {
-        let ok = Eligibility { target_active: true, in_scope: true, catalog_enabled: true, requests_enabled: true, ..Default::default() };
+        let ok = Eligibility {
+            target_active: true,
+            in_scope: true,
+            catalog_enabled: true,
+            requests_enabled: true,
+            ..Default::default()
+        };
         assert!(check_eligibility(&ok, false).is_ok());
-        let not_in_scope = Eligibility { in_scope: false, ..ok.clone() };
-        assert!(matches!(check_eligibility(&not_in_scope, false), Err(DomainError::Forbidden(_))));
-        assert!(check_eligibility(&not_in_scope, true).is_ok(), "admins assign anyone");
+        let not_in_scope = Eligibility {
+            in_scope: false,
+            ..ok.clone()
+        };
+        assert!(matches!(
+            check_eligibility(&not_in_scope, false),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(
+            check_eligibility(&not_in_scope, true).is_ok(),
+            "admins assign anyone"
+        );
         for facts in [
-            Eligibility { catalog_enabled: false, ..ok.clone() },
-            Eligibility { requests_enabled: false, ..ok.clone() },
-            Eligibility { has_active_assignment: true, ..ok.clone() },
-            Eligibility { has_open_request: true, ..ok.clone() },
-            Eligibility { incompatible_with: Some("x".into()), ..ok.clone() },
-            Eligibility { target_active: false, ..ok.clone() },
+            Eligibility {
+                catalog_enabled: false,
+                ..ok.clone()
+            },
+            Eligibility {
+                requests_enabled: false,
+                ..ok.clone()
+            },
+            Eligibility {
+                has_active_assignment: true,
+                ..ok.clone()
+            },
+            Eligibility {
+                has_open_request: true,
+                ..ok.clone()
+            },
+            Eligibility {
+                incompatible_with: Some("x".into()),
+                ..ok.clone()
+            },
+            Eligibility {
+                target_active: false,
+                ..ok.clone()
+            },
         ] {
-            assert!(matches!(check_eligibility(&facts, false), Err(DomainError::Conflict(_))), "{facts:?}");
+            assert!(
+                matches!(
+                    check_eligibility(&facts, false),
+                    Err(DomainError::Conflict(_))
+                ),
+                "{facts:?}"
+            );
         }
     }
 }

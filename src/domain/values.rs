@@ -29,7 +29,9 @@ impl EmailAddress {
             return Err(err("an email address has at most 254 characters"));
         }
         let Some((local, domain)) = value.split_once('@') else {
-            return Err(err(format!("'{value}' is not an email address: it has no '@'")));
+            return Err(err(format!(
+                "'{value}' is not an email address: it has no '@'"
+            )));
         };
         let domain_ok = !domain.is_empty()
             && !domain.starts_with('.')
@@ -185,7 +187,14 @@ mod tests {
             EmailAddress::parse("  ada@example.com ").map(|e| e.to_string()),
             Ok("ada@example.com".to_string())
         );
-        for bad in ["", "ada", "ada@", "@example.com", "a b@example.com", "ada@exa..mple"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "a b@example.com",
+            "ada@exa..mple",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad} should be refused");
         }
     }

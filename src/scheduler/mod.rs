@@ -18,11 +18,19 @@ pub async fn tick(state: &AppState) {
         let mut busy = false;
         match webhooks::run_once(state, now).await {
             Ok(n) => busy |= n >= webhooks::BATCH,
-            Err(e) => tracing::error!(error = format!("{e:#}"), job = "webhooks", "scheduler job failed"),
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                job = "webhooks",
+                "scheduler job failed"
+            ),
         }
         match scheduled::run_once(state, now).await {
             Ok(n) => busy |= n >= scheduled::BATCH,
-            Err(e) => tracing::error!(error = format!("{e:#}"), job = "scheduled", "scheduler job failed"),
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                job = "scheduled",
+                "scheduler job failed"
+            ),
         }
         if !busy {
             break;

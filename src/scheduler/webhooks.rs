@@ -42,7 +42,14 @@ pub fn backoff(attempt: i32) -> Duration {
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let rows = {
         let mut conn = state.pool().acquire().await?;
-        db::outbox::claim(&mut conn, "webhook", now, Duration::seconds(LEASE_SECONDS), BATCH as i64).await?
+        db::outbox::claim(
+            &mut conn,
+            "webhook",
+            now,
+            Duration::seconds(LEASE_SECONDS),
+            BATCH as i64,
+        )
+        .await?
     };
     let count = rows.len();
     for row in rows {
@@ -62,16 +69,31 @@ async fn deliver(state: &AppState, row: &OutboxRow, now: DateTime<Utc>) -> anyho
     let call: Call = serde_json::from_value(row.payload.clone())?;
     let (resource, role, user, slug) = {
         let mut conn = state.pool().acquire().await?;
-        let resource = db::catalogs::get_resources(&mut conn, tenant, &[call.resource_id]).await?.pop();
-        let role = db::catalogs::get_roles(&mut conn, tenant, &[call.resource_role_id]).await?.pop();
+        let resource = db::catalogs::get_resources(&mut conn, tenant, &[call.resource_id])
+            .await?
+            .pop();
+        let role = db::catalogs::get_roles(&mut conn, tenant, &[call.resource_role_id])
+            .await?
+            .pop();
         let user = db::users::get(&mut conn, tenant, call.user_id).await?;
         let slug = db::tenants::get(&mut conn, tenant).await?.slug;
         (resource, role, user, slug)
     };
     let (Some(resource), Some(role), Some(user)) = (resource, role, user) else {
-        return finish(state, tenant, row, &call, Err(("the resource or role no longer exists".into(), true)), now).await;
+        return finish(
+            state,
+            tenant,
+            row,
+            &call,
+            Err(("the resource or role no longer exists".into(), true)),
+            now,
+        )
+        .await;
     };
-    let (Some(url), Some(secret)) = (resource.connector_url.as_deref(), resource.connector_secret.as_deref()) else {
+    let (Some(url), Some(secret)) = (
+        resource.connector_url.as_deref(),
+        resource.connector_secret.as_deref(),
+    ) else {
         return finish(state, tenant, row, &call, Ok(()), now).await;
     };
     let id = format!("msg_{}", row.id);
@@ -86,8 +108,25 @@ async fn deliver(state: &AppState, row: &OutboxRow, now: DateTime<Utc>) -> anyho
         "occurredAt": call.occurred_at,
     }))?;
     let allow_private = state.settings().webhook_allow_private;
-    let result = webhook::send(state.http(), url, secret, &id, now.timestamp(), &body, allow_private).await;
-    finish(state, tenant, row, &call, result.map_err(|e| (e, false)), now).await
+    let result = webhook::send(
+        state.http(),
+        url,
+        secret,
+        &id,
+        now.timestamp(),
+        &body,
+        allow_private,
+    )
+    .await;
+    finish(
+        state,
+        tenant,
+        row,
+        &call,
+        result.map_err(|e| (e, false)),
+        now,
+    )
+    .await
 }
 
 /// Records the outcome: success, a retry, or a final failure (`(message, permanent)`).
@@ -109,7 +148,11 @@ async fn finish(
         .await?
         .into_iter()
         .find(|g| g.resource_role_id == call.resource_role_id);
-    let expected = if call.kind == "grant" { "pending" } else { "revoking" };
+    let expected = if call.kind == "grant" {
+        "pending"
+    } else {
+        "revoking"
+    };
     let update_grant = |state: &str, error: Option<String>| GrantRow {
         tenant_id: tenant,
         assignment_id: call.assignment_id,
@@ -122,7 +165,8 @@ async fn finish(
         Ok(()) => {
             db::outbox::complete(&mut tx, tenant, row.id, now).await?;
             if current.as_ref().is_some_and(|g| g.state == expected) {
-                db::assignments::upsert_grant(&mut tx, &update_grant(grant_state(true), None)).await?;
+                db::assignments::upsert_grant(&mut tx, &update_grant(grant_state(true), None))
+                    .await?;
             }
         }
         Err((error, permanent)) => {
@@ -130,8 +174,13 @@ async fn finish(
             let retry_at = (!give_up).then(|| now + backoff(row.attempts));
             db::outbox::fail(&mut tx, tenant, row.id, &error, retry_at, now).await?;
             if let Some(g) = current.as_ref().filter(|g| g.state == expected) {
-                let state = if give_up { grant_state(false) } else { g.state.as_str() };
-                db::assignments::upsert_grant(&mut tx, &update_grant(state, Some(error.clone()))).await?;
+                let state = if give_up {
+                    grant_state(false)
+                } else {
+                    g.state.as_str()
+                };
+                db::assignments::upsert_grant(&mut tx, &update_grant(state, Some(error.clone())))
+                    .await?;
             }
             tracing::warn!(outbox = %row.id, attempt = row.attempts, final = give_up, error = %error, "webhook call failed");
         }

@@ -23,13 +23,21 @@ pub struct AssignmentView {
     pub grants: Vec<GrantRow>,
 }
 
-pub async fn views(conn: &mut Conn, tenant: TenantId, rows: Vec<AssignmentRow>) -> ServiceResult<Vec<AssignmentView>> {
+pub async fn views(
+    conn: &mut Conn,
+    tenant: TenantId,
+    rows: Vec<AssignmentRow>,
+) -> ServiceResult<Vec<AssignmentView>> {
     let ids: Vec<AssignmentId> = rows.iter().map(|a| a.id).collect();
     let grants = db::assignments::grants_of(conn, tenant, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|assignment| {
-            let grants = grants.iter().filter(|g| g.assignment_id == assignment.id).cloned().collect();
+            let grants = grants
+                .iter()
+                .filter(|g| g.assignment_id == assignment.id)
+                .cloned()
+                .collect();
             AssignmentView { assignment, grants }
         })
         .collect())
@@ -103,14 +111,22 @@ pub async fn end(
 }
 
 /// Whether the caller may see this assignment: its holder, or who manages its catalog.
-async fn catalog_of(conn: &mut Conn, tenant: TenantId, a: &AssignmentRow) -> ServiceResult<CatalogId> {
-    Ok(db::packages::get(conn, tenant, a.package_id)
+async fn catalog_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    a: &AssignmentRow,
+) -> ServiceResult<CatalogId> {
+    db::packages::get(conn, tenant, a.package_id)
         .await?
         .map(|p| p.catalog_id)
-        .ok_or(ServiceError::Domain(DomainError::NotFound("access package")))?)
+        .ok_or(ServiceError::Domain(DomainError::NotFound("access package")))
 }
 
-pub async fn get(pool: &PgPool, caller: &Caller, id: AssignmentId) -> ServiceResult<AssignmentView> {
+pub async fn get(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AssignmentId,
+) -> ServiceResult<AssignmentView> {
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
     let a = db::assignments::get(&mut conn, tenant, id)
@@ -118,7 +134,9 @@ pub async fn get(pool: &PgPool, caller: &Caller, id: AssignmentId) -> ServiceRes
         .ok_or(ServiceError::Domain(DomainError::NotFound("assignment")))?;
     if a.target_user_id != caller.user_id() {
         let catalog = catalog_of(&mut conn, tenant, &a).await?;
-        if !caller.roles.allows(Action::ManageAssignments(catalog)) && !caller.roles.allows(Action::ReadCatalog(catalog)) {
+        if !caller.roles.allows(Action::ManageAssignments(catalog))
+            && !caller.roles.allows(Action::ReadCatalog(catalog))
+        {
             return Err(DomainError::NotFound("assignment").into());
         }
     }
@@ -133,9 +151,22 @@ pub struct ListQuery<'a> {
 }
 
 /// Assignments the caller may see: their own, or all of the catalogs they manage.
-pub async fn list(pool: &PgPool, caller: &Caller, q: ListQuery<'_>, page: PageRequest) -> ServiceResult<Page<AssignmentView>> {
+pub async fn list(
+    pool: &PgPool,
+    caller: &Caller,
+    q: ListQuery<'_>,
+    page: PageRequest,
+) -> ServiceResult<Page<AssignmentView>> {
     if let Some(s) = q.state
-        && !matches!(s, "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed" | "expired" | "removed")
+        && !matches!(
+            s,
+            "delivering"
+                | "delivered"
+                | "partiallyDelivered"
+                | "deliveryFailed"
+                | "expired"
+                | "removed"
+        )
     {
         return Err(DomainError::field("state", format!("unknown assignment state '{s}'")).into());
     }
@@ -144,7 +175,10 @@ pub async fn list(pool: &PgPool, caller: &Caller, q: ListQuery<'_>, page: PageRe
     let managed: Vec<CatalogId> = caller
         .roles
         .catalogs()
-        .filter(|c| caller.roles.allows(Action::ManageAssignments(*c)) || caller.roles.allows(Action::ReadCatalog(*c)))
+        .filter(|c| {
+            caller.roles.allows(Action::ManageAssignments(*c))
+                || caller.roles.allows(Action::ReadCatalog(*c))
+        })
         .collect();
     let mut filter = AssignmentFilter {
         package: q.package,
@@ -155,7 +189,10 @@ pub async fn list(pool: &PgPool, caller: &Caller, q: ListQuery<'_>, page: PageRe
     if q.mine {
         filter.target = Some(caller.user_id());
         if q.target.is_some_and(|t| t != caller.user_id()) {
-            return Ok(Page { items: Vec::new(), next: None });
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
         }
     } else if !caller.roles.is_tenant_admin() {
         if managed.is_empty() {
@@ -166,12 +203,20 @@ pub async fn list(pool: &PgPool, caller: &Caller, q: ListQuery<'_>, page: PageRe
     }
     let page = db::assignments::list(&mut conn, tenant, &filter, page).await?;
     let items = views(&mut conn, tenant, page.items).await?;
-    Ok(Page { items, next: page.next })
+    Ok(Page {
+        items,
+        next: page.next,
+    })
 }
 
 /// Retries the failed grants of an assignment (admins, assignment managers).
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
-pub async fn reprocess(pool: &PgPool, caller: &Caller, id: AssignmentId, now: DateTime<Utc>) -> ServiceResult<AssignmentView> {
+pub async fn reprocess(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AssignmentId,
+    now: DateTime<Utc>,
+) -> ServiceResult<AssignmentView> {
     let tenant = caller.tenant_id();
     let mut tx = pool.begin().await?;
     let a = db::assignments::lock(&mut tx, tenant, id)
@@ -179,12 +224,16 @@ pub async fn reprocess(pool: &PgPool, caller: &Caller, id: AssignmentId, now: Da
         .ok_or(ServiceError::Domain(DomainError::NotFound("assignment")))?;
     let catalog = catalog_of(&mut tx, tenant, &a).await?;
     if !caller.roles.allows(Action::ManageAssignments(catalog)) {
-        if a.target_user_id == caller.user_id() || caller.roles.allows(Action::ReadCatalog(catalog)) {
+        if a.target_user_id == caller.user_id() || caller.roles.allows(Action::ReadCatalog(catalog))
+        {
             caller.require(Action::ManageAssignments(catalog))?;
         }
         return Err(DomainError::NotFound("assignment").into());
     }
-    if !matches!(a.state.as_str(), "partiallyDelivered" | "deliveryFailed" | "delivering") {
+    if !matches!(
+        a.state.as_str(),
+        "partiallyDelivered" | "deliveryFailed" | "delivering"
+    ) {
         return Err(DomainError::conflict(format!(
             "This assignment is {}; only assignments whose grants failed can be reprocessed.",
             a.state

@@ -19,11 +19,41 @@ pub struct Seeded {
 
 /// (email, display name, department, job title, manager email)
 const PEOPLE: &[(&str, &str, &str, &str, Option<&str>)] = &[
-    ("megan@contoso.example", "Megan Bowen", "Engineering", "Engineering Manager", None),
-    ("adele@contoso.example", "Adele Vance", "Engineering", "Software Engineer", Some("megan@contoso.example")),
-    ("alex@contoso.example", "Alex Wilber", "IT", "Desktop Engineer", Some("megan@contoso.example")),
-    ("diego@contoso.example", "Diego Siciliani", "Sales", "Account Manager", None),
-    ("isaiah@contoso.example", "Isaiah Langer", "Sales", "Sales Representative", Some("diego@contoso.example")),
+    (
+        "megan@contoso.example",
+        "Megan Bowen",
+        "Engineering",
+        "Engineering Manager",
+        None,
+    ),
+    (
+        "adele@contoso.example",
+        "Adele Vance",
+        "Engineering",
+        "Software Engineer",
+        Some("megan@contoso.example"),
+    ),
+    (
+        "alex@contoso.example",
+        "Alex Wilber",
+        "IT",
+        "Desktop Engineer",
+        Some("megan@contoso.example"),
+    ),
+    (
+        "diego@contoso.example",
+        "Diego Siciliani",
+        "Sales",
+        "Account Manager",
+        None,
+    ),
+    (
+        "isaiah@contoso.example",
+        "Isaiah Langer",
+        "Sales",
+        "Sales Representative",
+        Some("diego@contoso.example"),
+    ),
 ];
 
 pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<Seeded> {
@@ -44,11 +74,16 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<Seeded> {
         }
     };
     for (email, name, department, title, manager) in PEOPLE {
-        if db::users::by_email(&mut conn, tenant.id, email).await?.is_some() {
+        if db::users::by_email(&mut conn, tenant.id, email)
+            .await?
+            .is_some()
+        {
             continue;
         }
         let manager_id = match manager {
-            Some(m) => db::users::by_email(&mut conn, tenant.id, m).await?.map(|u| u.id),
+            Some(m) => db::users::by_email(&mut conn, tenant.id, m)
+                .await?
+                .map(|u| u.id),
             None => None,
         };
         db::users::insert(

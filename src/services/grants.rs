@@ -24,7 +24,11 @@ pub struct RoleTarget {
     pub resource: Resource,
 }
 
-pub async fn targets(conn: &mut Conn, tenant: TenantId, roles: &[ResourceRoleId]) -> ServiceResult<Vec<RoleTarget>> {
+pub async fn targets(
+    conn: &mut Conn,
+    tenant: TenantId,
+    roles: &[ResourceRoleId],
+) -> ServiceResult<Vec<RoleTarget>> {
     let roles = db::catalogs::get_roles(conn, tenant, roles).await?;
     let resource_ids: Vec<_> = roles.iter().map(|r| r.resource_id).collect();
     let resources = db::catalogs::get_resources(conn, tenant, &resource_ids).await?;
@@ -37,7 +41,11 @@ pub async fn targets(conn: &mut Conn, tenant: TenantId, roles: &[ResourceRoleId]
         .collect())
 }
 
-pub async fn package_targets(conn: &mut Conn, tenant: TenantId, package: PackageId) -> ServiceResult<Vec<RoleTarget>> {
+pub async fn package_targets(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+) -> ServiceResult<Vec<RoleTarget>> {
     let roles: Vec<ResourceRoleId> = db::packages::roles_of(conn, tenant, &[package])
         .await?
         .into_iter()
@@ -113,10 +121,24 @@ async fn enqueue_call(
 }
 
 /// Applies every role of `targets` for the assignment.
-pub async fn grant(conn: &mut Conn, a: &AssignmentRow, targets: &[RoleTarget], now: DateTime<Utc>) -> ServiceResult<()> {
+pub async fn grant(
+    conn: &mut Conn,
+    a: &AssignmentRow,
+    targets: &[RoleTarget],
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     for t in targets {
         if let Some(group) = t.resource.group_id {
-            db::groups::add(conn, relation(&t.role), a.tenant_id, group, a.target_user_id, Some(a.id.0), now).await?;
+            db::groups::add(
+                conn,
+                relation(&t.role),
+                a.tenant_id,
+                group,
+                a.target_user_id,
+                Some(a.id.0),
+                now,
+            )
+            .await?;
             set_grant(conn, a, t.role.id, "delivered", None, now).await?;
         } else if t.resource.connector_url.is_some() {
             set_grant(conn, a, t.role.id, "pending", None, now).await?;
@@ -132,12 +154,25 @@ pub async fn grant(conn: &mut Conn, a: &AssignmentRow, targets: &[RoleTarget], n
 /// assignment go; access from another source stays. A connector call is made only
 /// when the role was (or may have been) delivered and no other active assignment of
 /// the user still holds it; an unsent grant is superseded instead.
-pub async fn revoke(conn: &mut Conn, a: &AssignmentRow, targets: &[RoleTarget], now: DateTime<Utc>) -> ServiceResult<()> {
+pub async fn revoke(
+    conn: &mut Conn,
+    a: &AssignmentRow,
+    targets: &[RoleTarget],
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let grants = db::assignments::grants_of(conn, a.tenant_id, &[a.id]).await?;
     for t in targets {
         let current = grants.iter().find(|g| g.resource_role_id == t.role.id);
         if let Some(group) = t.resource.group_id {
-            db::groups::remove(conn, relation(&t.role), a.tenant_id, group, a.target_user_id, Some(a.id.0)).await?;
+            db::groups::remove(
+                conn,
+                relation(&t.role),
+                a.tenant_id,
+                group,
+                a.target_user_id,
+                Some(a.id.0),
+            )
+            .await?;
             set_grant(conn, a, t.role.id, "revoked", None, now).await?;
             continue;
         }
@@ -147,9 +182,19 @@ pub async fn revoke(conn: &mut Conn, a: &AssignmentRow, targets: &[RoleTarget], 
         }
         let key = sequence_key(a.id, t.role.id);
         let superseded = db::outbox::supersede_pending(conn, a.tenant_id, &key, now).await? > 0;
-        let never_applied = superseded || matches!(current.map(|g| g.state.as_str()), Some("failed") | Some("revoked") | None);
-        let held_elsewhere =
-            db::assignments::role_held_elsewhere(conn, a.tenant_id, a.target_user_id, t.role.id, a.id).await?;
+        let never_applied = superseded
+            || matches!(
+                current.map(|g| g.state.as_str()),
+                Some("failed") | Some("revoked") | None
+            );
+        let held_elsewhere = db::assignments::role_held_elsewhere(
+            conn,
+            a.tenant_id,
+            a.target_user_id,
+            t.role.id,
+            a.id,
+        )
+        .await?;
         if never_applied || held_elsewhere {
             set_grant(conn, a, t.role.id, "revoked", None, now).await?;
         } else {
@@ -161,7 +206,11 @@ pub async fn revoke(conn: &mut Conn, a: &AssignmentRow, targets: &[RoleTarget], 
 }
 
 /// Revokes every role of the assignment (its end).
-pub async fn revoke_all(conn: &mut Conn, a: &AssignmentRow, now: DateTime<Utc>) -> ServiceResult<()> {
+pub async fn revoke_all(
+    conn: &mut Conn,
+    a: &AssignmentRow,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let roles: Vec<ResourceRoleId> = db::assignments::grants_of(conn, a.tenant_id, &[a.id])
         .await?
         .into_iter()
@@ -178,15 +227,26 @@ pub async fn revoke_all(conn: &mut Conn, a: &AssignmentRow, now: DateTime<Utc>) 
 /// The assignment's state from its grants: every grant applied → delivered; some
 /// still on their way → delivering; the rest failed → partially delivered, or
 /// delivery failed when none applied. The request that created it follows.
-pub async fn refresh_state(conn: &mut Conn, tenant: TenantId, assignment: AssignmentId, now: DateTime<Utc>) -> ServiceResult<()> {
+pub async fn refresh_state(
+    conn: &mut Conn,
+    tenant: TenantId,
+    assignment: AssignmentId,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let Some(mut a) = db::assignments::get(conn, tenant, assignment).await? else {
         return Ok(());
     };
-    if !matches!(a.state.as_str(), "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed") {
+    if !matches!(
+        a.state.as_str(),
+        "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
+    ) {
         return Ok(());
     }
     let grants = db::assignments::grants_of(conn, tenant, &[assignment]).await?;
-    let live: Vec<&GrantRow> = grants.iter().filter(|g| g.state != "revoked" && g.state != "revoking").collect();
+    let live: Vec<&GrantRow> = grants
+        .iter()
+        .filter(|g| g.state != "revoked" && g.state != "revoking")
+        .collect();
     let pending = live.iter().any(|g| g.state == "pending");
     let failed = live.iter().filter(|g| g.state == "failed").count();
     let delivered = live.iter().filter(|g| g.state == "delivered").count();
@@ -220,13 +280,22 @@ pub async fn refresh_state(conn: &mut Conn, tenant: TenantId, assignment: Assign
     if let Some(mut r) = db::requests::get(conn, tenant, a.request_id).await?
         && matches!(
             RequestState::parse(&r.state),
-            Some(RequestState::Delivering | RequestState::Delivered | RequestState::PartiallyDelivered | RequestState::DeliveryFailed)
+            Some(
+                RequestState::Delivering
+                    | RequestState::Delivered
+                    | RequestState::PartiallyDelivered
+                    | RequestState::DeliveryFailed
+            )
         )
         && r.state != state
     {
         r.state = state.into();
         r.updated_at = now;
-        r.completed_at = if state == "delivering" { None } else { Some(now) };
+        r.completed_at = if state == "delivering" {
+            None
+        } else {
+            Some(now)
+        };
         db::requests::update(conn, &r).await?;
         audit::record(
             conn,

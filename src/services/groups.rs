@@ -46,7 +46,11 @@ async fn check_users_exist(
     Ok(())
 }
 
-async fn views(conn: &mut Conn, tenant: TenantId, groups: Vec<Group>) -> ServiceResult<Vec<GroupView>> {
+async fn views(
+    conn: &mut Conn,
+    tenant: TenantId,
+    groups: Vec<Group>,
+) -> ServiceResult<Vec<GroupView>> {
     let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
     let owners = db::groups::owners_of(conn, tenant, &ids).await?;
     Ok(groups
@@ -167,7 +171,13 @@ pub async fn list(
     }
     let mut conn = pool.acquire().await?;
     let tenant = caller.tenant_id();
-    let page = db::groups::list(&mut conn, tenant, search.filter(|s| !s.trim().is_empty()), page).await?;
+    let page = db::groups::list(
+        &mut conn,
+        tenant,
+        search.filter(|s| !s.trim().is_empty()),
+        page,
+    )
+    .await?;
     let items = views(&mut conn, tenant, page.items).await?;
     Ok(Page {
         items,
@@ -186,7 +196,9 @@ pub async fn update(
     caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
     let mut tx = pool.begin().await?;
-    let before = db::groups::get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
+    let before = db::groups::get(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(not_found)?;
     let before_view = view(&mut tx, tenant, before.clone()).await?;
     let mut group = before.clone();
     let mut errors = FieldErrors::new();
@@ -231,11 +243,18 @@ pub async fn update(
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
-pub async fn delete(pool: &PgPool, caller: &Caller, id: GroupId, now: DateTime<Utc>) -> ServiceResult<()> {
+pub async fn delete(
+    pool: &PgPool,
+    caller: &Caller,
+    id: GroupId,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
     let mut tx = pool.begin().await?;
-    let group = db::groups::get(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
+    let group = db::groups::get(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(not_found)?;
     db::groups::delete(&mut tx, tenant, id).await.map_err(|e| match e {
         db::DbError::ForeignKey(_) => ServiceError::Domain(DomainError::conflict(
             "This group is used as a resource, an approver or an incompatible group; remove it from there first.",
@@ -268,7 +287,9 @@ pub async fn list_members(
 ) -> ServiceResult<Page<MemberRow>> {
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
-    db::groups::get(&mut conn, tenant, id).await?.ok_or_else(not_found)?;
+    db::groups::get(&mut conn, tenant, id)
+        .await?
+        .ok_or_else(not_found)?;
     if !caller.roles.allows(Action::ReadDirectory)
         && !db::groups::is_related(&mut conn, Relation::Owner, tenant, id, caller.user_id()).await?
     {
@@ -289,9 +310,13 @@ pub async fn add_member(
     caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
     let mut tx = pool.begin().await?;
-    db::groups::get(&mut tx, tenant, group).await?.ok_or_else(not_found)?;
+    db::groups::get(&mut tx, tenant, group)
+        .await?
+        .ok_or_else(not_found)?;
     if db::users::get(&mut tx, tenant, user).await?.is_none() {
-        return Err(DomainError::field("userId", format!("there is no user with id {user}")).into());
+        return Err(
+            DomainError::field("userId", format!("there is no user with id {user}")).into(),
+        );
     }
     let added = db::groups::add(&mut tx, Relation::Member, tenant, group, user, None, now).await?;
     if added {
@@ -325,7 +350,9 @@ pub async fn remove_member(
     caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
     let mut tx = pool.begin().await?;
-    db::groups::get(&mut tx, tenant, group).await?.ok_or_else(not_found)?;
+    db::groups::get(&mut tx, tenant, group)
+        .await?
+        .ok_or_else(not_found)?;
     if !db::groups::remove(&mut tx, Relation::Member, tenant, group, user, None).await? {
         return Err(DomainError::NotFound("direct membership").into());
     }

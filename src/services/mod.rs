@@ -61,7 +61,9 @@ fn constraint_error(constraint: &str) -> Option<DomainError> {
     let field = |f: &str, m: &str| Some(DomainError::field(f, m));
     match constraint {
         "users_email_key" => field("email", "a user with this email address already exists"),
-        "tenants_slug_key" => Some(DomainError::conflict("a tenant with this slug already exists")),
+        "tenants_slug_key" => Some(DomainError::conflict(
+            "a tenant with this slug already exists",
+        )),
         "catalogs_name_key" => field("displayName", "a catalog with this name already exists"),
         "role_assignments_key" => Some(DomainError::conflict(
             "this principal already holds this role here",

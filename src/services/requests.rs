@@ -18,11 +18,16 @@ use crate::db::requests::{DecisionRow, RequestFilter, RequestRow, StageRow};
 use crate::db::users::User;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::authz::{Action, Role};
-use crate::domain::ids::{AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId};
-use crate::domain::policy::{ApproverKind, ApproverRef, DecisionRule, PolicySettings, PrincipalKind, RequestorScope};
+use crate::domain::ids::{
+    AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId,
+};
+use crate::domain::policy::{
+    ApproverKind, ApproverRef, DecisionRule, PolicySettings, PrincipalKind, RequestorScope,
+};
 use crate::domain::request::{
-    AnswerInput, Decision, Eligibility, RequestState, RequestType, StageOutcome, StageState, check_answers,
-    check_eligibility, extended_end, parse_justification, resolve_schedule, select_approvers, stage_outcome,
+    AnswerInput, Decision, Eligibility, RequestState, RequestType, StageOutcome, StageState,
+    check_answers, check_eligibility, extended_end, parse_justification, resolve_schedule,
+    select_approvers, stage_outcome,
 };
 use crate::domain::{DomainError, FieldErrors};
 
@@ -58,7 +63,11 @@ fn not_found() -> ServiceError {
     ServiceError::Domain(DomainError::NotFound("assignment request"))
 }
 
-pub async fn views(conn: &mut Conn, tenant: TenantId, rows: Vec<RequestRow>) -> ServiceResult<Vec<RequestView>> {
+pub async fn views(
+    conn: &mut Conn,
+    tenant: TenantId,
+    rows: Vec<RequestRow>,
+) -> ServiceResult<Vec<RequestView>> {
     let ids: Vec<RequestId> = rows.iter().map(|r| r.id).collect();
     let stages = db::requests::stages_of(conn, tenant, &ids).await?;
     let decisions = db::requests::decisions_of(conn, tenant, &ids).await?;
@@ -83,11 +92,24 @@ pub async fn views(conn: &mut Conn, tenant: TenantId, rows: Vec<RequestRow>) -> 
 }
 
 async fn view(conn: &mut Conn, tenant: TenantId, id: RequestId) -> ServiceResult<RequestView> {
-    let row = db::requests::get(conn, tenant, id).await?.ok_or_else(not_found)?;
-    views(conn, tenant, vec![row]).await?.pop().ok_or_else(not_found)
+    let row = db::requests::get(conn, tenant, id)
+        .await?
+        .ok_or_else(not_found)?;
+    views(conn, tenant, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(not_found)
 }
 
-async fn record(conn: &mut Conn, tenant: TenantId, actor: Actor, action: &str, request: &RequestRow, details: serde_json::Value, now: DateTime<Utc>) -> ServiceResult<()> {
+async fn record(
+    conn: &mut Conn,
+    tenant: TenantId,
+    actor: Actor,
+    action: &str,
+    request: &RequestRow,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     audit::record(
         conn,
         tenant,
@@ -104,7 +126,12 @@ async fn record(conn: &mut Conn, tenant: TenantId, actor: Actor, action: &str, r
 }
 
 /// Whether `user` falls in the policy's requestor scope.
-fn in_scope(settings: &PolicySettings, user: &User, user_groups: &[crate::domain::ids::GroupId], externally_visible: bool) -> bool {
+fn in_scope(
+    settings: &PolicySettings,
+    user: &User,
+    user_groups: &[crate::domain::ids::GroupId],
+    externally_visible: bool,
+) -> bool {
     match settings.requestors.scope {
         RequestorScope::None => false,
         RequestorScope::AllMembers => !user.is_guest(),
@@ -117,7 +144,12 @@ fn in_scope(settings: &PolicySettings, user: &User, user_groups: &[crate::domain
 }
 
 /// The access that separation of duties forbids next to `package`, if the user has it.
-async fn incompatible_access(conn: &mut Conn, tenant: TenantId, package: PackageId, user: UserId) -> ServiceResult<Option<String>> {
+async fn incompatible_access(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    user: UserId,
+) -> ServiceResult<Option<String>> {
     let conflicting = db::packages::conflicting_packages(conn, tenant, package).await?;
     if !conflicting.is_empty() {
         let held = db::assignments::active_in_packages(conn, tenant, user, &conflicting).await?;
@@ -143,7 +175,13 @@ async fn incompatible_access(conn: &mut Conn, tenant: TenantId, package: Package
 }
 
 /// Active users named by approver references, resolved for `target`.
-async fn resolve(conn: &mut Conn, tenant: TenantId, refs: &[ApproverRef], target: &User, package: PackageId) -> ServiceResult<Vec<Uuid>> {
+async fn resolve(
+    conn: &mut Conn,
+    tenant: TenantId,
+    refs: &[ApproverRef],
+    target: &User,
+    package: PackageId,
+) -> ServiceResult<Vec<Uuid>> {
     let mut ids: Vec<UserId> = Vec::new();
     for r in refs {
         match r.kind {
@@ -158,7 +196,15 @@ async fn resolve(conn: &mut Conn, tenant: TenantId, refs: &[ApproverRef], target
             ApproverKind::User => ids.extend(r.id.map(UserId)),
             ApproverKind::Group => {
                 if let Some(g) = r.id {
-                    ids.extend(db::groups::users_of(conn, Relation::Member, tenant, &[crate::domain::ids::GroupId(g)]).await?);
+                    ids.extend(
+                        db::groups::users_of(
+                            conn,
+                            Relation::Member,
+                            tenant,
+                            &[crate::domain::ids::GroupId(g)],
+                        )
+                        .await?,
+                    );
                 }
             }
             ApproverKind::ResourceOwners => {
@@ -193,14 +239,24 @@ async fn open_stage(
         .get(index)
         .ok_or_else(|| anyhow::anyhow!("stage {index} is not in the policy"))?;
     let primary = resolve(conn, tenant, &spec.approvers, target, request.package_id).await?;
-    let fallback = resolve(conn, tenant, &spec.fallback_approvers, target, request.package_id).await?;
-    let admins: Vec<Uuid> = db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
-        .await?
-        .into_iter()
-        .map(|u| u.0)
-        .collect();
+    let fallback = resolve(
+        conn,
+        tenant,
+        &spec.fallback_approvers,
+        target,
+        request.package_id,
+    )
+    .await?;
+    let admins: Vec<Uuid> =
+        db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
+            .await?
+            .into_iter()
+            .map(|u| u.0)
+            .collect();
     let (approvers, source) = select_approvers(&primary, &fallback, &admins, target.id.0);
-    if spec.decision == DecisionRule::All && approvers.len() > crate::domain::policy::MAX_ALL_APPROVERS {
+    if spec.decision == DecisionRule::All
+        && approvers.len() > crate::domain::policy::MAX_ALL_APPROVERS
+    {
         return Err(DomainError::conflict(format!(
             "Approval stage {} requires every approver, but its approvers resolve to {} people (at most {} are allowed); ask an admin to narrow the stage.",
             index + 1,
@@ -219,7 +275,10 @@ async fn open_stage(
         require_justification: spec.require_justification,
         opened_at: now,
         due_at: now + Duration::days(spec.timeout_days),
-        escalate_at: spec.escalation.as_ref().map(|e| now + Duration::days(e.after_days)),
+        escalate_at: spec
+            .escalation
+            .as_ref()
+            .map(|e| now + Duration::days(e.after_days)),
         escalated_at: None,
         completed_at: None,
     };
@@ -240,8 +299,15 @@ async fn open_stage(
 }
 
 /// Everything approved: deliver now, or wait for the start.
-async fn approved(conn: &mut Conn, request: &mut RequestRow, policy: &Policy, actor: Actor, now: DateTime<Utc>) -> ServiceResult<()> {
-    let ty = RequestType::parse(&request.request_type).ok_or_else(|| anyhow::anyhow!("bad request type"))?;
+async fn approved(
+    conn: &mut Conn,
+    request: &mut RequestRow,
+    policy: &Policy,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let ty = RequestType::parse(&request.request_type)
+        .ok_or_else(|| anyhow::anyhow!("bad request type"))?;
     if ty.is_update() {
         return apply_extension(conn, request, actor, now).await;
     }
@@ -249,21 +315,39 @@ async fn approved(conn: &mut Conn, request: &mut RequestRow, policy: &Policy, ac
         request.state = RequestState::Scheduled.as_str().into();
         request.updated_at = now;
         db::requests::update(conn, request).await?;
-        return record(conn, request.tenant_id, actor, "assignmentRequest.scheduled", request, json!({"startDateTime": request.schedule_start}), now).await;
+        return record(
+            conn,
+            request.tenant_id,
+            actor,
+            "assignmentRequest.scheduled",
+            request,
+            json!({"startDateTime": request.schedule_start}),
+            now,
+        )
+        .await;
     }
     deliver_add(conn, request, policy, actor, now).await
 }
 
 /// Creates the assignment and delivers its roles; eligibility, activity and separation
 /// of duties are checked again under the lock on the user.
-pub async fn deliver_add(conn: &mut Conn, request: &mut RequestRow, policy: &Policy, actor: Actor, now: DateTime<Utc>) -> ServiceResult<()> {
+pub async fn deliver_add(
+    conn: &mut Conn,
+    request: &mut RequestRow,
+    policy: &Policy,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let tenant = request.tenant_id;
     let target = db::users::lock(conn, tenant, request.target_user_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("target user vanished"))?;
     let problem = if !target.active {
         Some("the target user is deactivated".to_string())
-    } else if db::assignments::active_for(conn, tenant, request.package_id, target.id).await?.is_some() {
+    } else if db::assignments::active_for(conn, tenant, request.package_id, target.id)
+        .await?
+        .is_some()
+    {
         Some("the user already has this access package".to_string())
     } else {
         incompatible_access(conn, tenant, request.package_id, target.id)
@@ -275,7 +359,16 @@ pub async fn deliver_add(conn: &mut Conn, request: &mut RequestRow, policy: &Pol
         request.updated_at = now;
         request.completed_at = Some(now);
         db::requests::update(conn, request).await?;
-        return record(conn, tenant, Actor::System, "assignmentRequest.deliveryFailed", request, json!({"reason": problem}), now).await;
+        return record(
+            conn,
+            tenant,
+            Actor::System,
+            "assignmentRequest.deliveryFailed",
+            request,
+            json!({"reason": problem}),
+            now,
+        )
+        .await;
     }
     let assignment = AssignmentRow {
         tenant_id: tenant,
@@ -313,7 +406,16 @@ pub async fn deliver_add(conn: &mut Conn, request: &mut RequestRow, policy: &Pol
         now,
     )
     .await?;
-    record(conn, tenant, actor, "assignmentRequest.delivering", request, json!({"assignmentId": assignment.id}), now).await?;
+    record(
+        conn,
+        tenant,
+        actor,
+        "assignmentRequest.delivering",
+        request,
+        json!({"assignmentId": assignment.id}),
+        now,
+    )
+    .await?;
     grants::refresh_state(conn, tenant, assignment.id, now).await?;
     // Read back the state refresh_state settled on.
     if let Some(fresh) = db::requests::get(conn, tenant, request.id).await? {
@@ -322,16 +424,37 @@ pub async fn deliver_add(conn: &mut Conn, request: &mut RequestRow, policy: &Pol
     Ok(())
 }
 
-async fn apply_extension(conn: &mut Conn, request: &mut RequestRow, actor: Actor, now: DateTime<Utc>) -> ServiceResult<()> {
+async fn apply_extension(
+    conn: &mut Conn,
+    request: &mut RequestRow,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let tenant = request.tenant_id;
-    let id = request.assignment_id.ok_or_else(|| anyhow::anyhow!("extension without assignment"))?;
-    let mut a = db::assignments::lock(conn, tenant, id).await?.ok_or_else(|| anyhow::anyhow!("assignment vanished"))?;
-    if !matches!(a.state.as_str(), "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed") {
+    let id = request
+        .assignment_id
+        .ok_or_else(|| anyhow::anyhow!("extension without assignment"))?;
+    let mut a = db::assignments::lock(conn, tenant, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("assignment vanished"))?;
+    if !matches!(
+        a.state.as_str(),
+        "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
+    ) {
         request.state = RequestState::DeliveryFailed.as_str().into();
         request.completed_at = Some(now);
         request.updated_at = now;
         db::requests::update(conn, request).await?;
-        return record(conn, tenant, Actor::System, "assignmentRequest.deliveryFailed", request, json!({"reason": "the assignment has ended"}), now).await;
+        return record(
+            conn,
+            tenant,
+            Actor::System,
+            "assignmentRequest.deliveryFailed",
+            request,
+            json!({"reason": "the assignment has ended"}),
+            now,
+        )
+        .await;
     }
     let before = a.end_at;
     a.end_at = request.schedule_end;
@@ -354,15 +477,33 @@ async fn apply_extension(conn: &mut Conn, request: &mut RequestRow, actor: Actor
     request.completed_at = Some(now);
     request.updated_at = now;
     db::requests::update(conn, request).await?;
-    record(conn, tenant, actor, "assignmentRequest.delivered", request, json!({"end": a.end_at}), now).await
+    record(
+        conn,
+        tenant,
+        actor,
+        "assignmentRequest.delivered",
+        request,
+        json!({"end": a.end_at}),
+        now,
+    )
+    .await
 }
 
 /// Submits a request of any user or admin type (DOMAIN.md §6).
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, kind = %input.request_type))]
-pub async fn submit(pool: &PgPool, caller: &Caller, input: RequestInput, now: DateTime<Utc>) -> ServiceResult<RequestView> {
+pub async fn submit(
+    pool: &PgPool,
+    caller: &Caller,
+    input: RequestInput,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
     let ty = input.request_type;
     if matches!(ty, RequestType::SystemAdd | RequestType::SystemRemove) {
-        return Err(DomainError::field("requestType", "system requests are made by Portico itself").into());
+        return Err(DomainError::field(
+            "requestType",
+            "system requests are made by Portico itself",
+        )
+        .into());
     }
     let tenant = caller.tenant_id();
     let by_user = ty.is_self_service();
@@ -376,9 +517,9 @@ pub async fn submit(pool: &PgPool, caller: &Caller, input: RequestInput, now: Da
         }
         caller.user_id()
     } else {
-        input
-            .target_user_id
-            .ok_or_else(|| DomainError::field("targetUserId", "admin requests name the target user"))?
+        input.target_user_id.ok_or_else(|| {
+            DomainError::field("targetUserId", "admin requests name the target user")
+        })?
     };
     let mut tx = pool.begin().await?;
     let assignment = match input.assignment_id {
@@ -386,7 +527,13 @@ pub async fn submit(pool: &PgPool, caller: &Caller, input: RequestInput, now: Da
             let a = db::assignments::lock(&mut tx, tenant, id).await?;
             match a {
                 Some(a) if a.target_user_id == target_id => Some(a),
-                _ => return Err(DomainError::field("assignmentId", format!("the user has no assignment with id {id}")).into()),
+                _ => {
+                    return Err(DomainError::field(
+                        "assignmentId",
+                        format!("the user has no assignment with id {id}"),
+                    )
+                    .into());
+                }
             }
         }
         None => None,
@@ -398,11 +545,20 @@ pub async fn submit(pool: &PgPool, caller: &Caller, input: RequestInput, now: Da
     if let Some(a) = &assignment
         && a.package_id != package_id
     {
-        return Err(DomainError::field("assignmentId", "this assignment is of another access package").into());
+        return Err(DomainError::field(
+            "assignmentId",
+            "this assignment is of another access package",
+        )
+        .into());
     }
     let package = db::packages::get(&mut tx, tenant, package_id)
         .await?
-        .ok_or_else(|| DomainError::field("accessPackageId", format!("there is no access package with id {package_id}")))?;
+        .ok_or_else(|| {
+            DomainError::field(
+                "accessPackageId",
+                format!("there is no access package with id {package_id}"),
+            )
+        })?;
     let catalog = db::catalogs::get(&mut tx, tenant, package.catalog_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("catalog of package vanished"))?;
@@ -411,10 +567,25 @@ pub async fn submit(pool: &PgPool, caller: &Caller, input: RequestInput, now: Da
     }
     let target = db::users::lock(&mut tx, tenant, target_id)
         .await?
-        .ok_or_else(|| DomainError::field("targetUserId", format!("there is no user with id {target_id}")))?;
+        .ok_or_else(|| {
+            DomainError::field(
+                "targetUserId",
+                format!("there is no user with id {target_id}"),
+            )
+        })?;
     let actor = caller.actor();
     let mut request = if ty.is_add() {
-        submit_add(&mut tx, caller, &input, &package, catalog.enabled, catalog.externally_visible, &target, now).await?
+        submit_add(
+            &mut tx,
+            caller,
+            &input,
+            &package,
+            catalog.enabled,
+            catalog.externally_visible,
+            &target,
+            now,
+        )
+        .await?
     } else if ty.is_update() {
         let a = match assignment {
             Some(a) => a,
@@ -430,14 +601,40 @@ pub async fn submit(pool: &PgPool, caller: &Caller, input: RequestInput, now: Da
                 .await?
                 .ok_or_else(|| DomainError::conflict("The user does not have this access package, so there is nothing to remove."))?,
         };
-        if !matches!(a.state.as_str(), "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed") {
-            return Err(DomainError::conflict(format!("This assignment has already {}.", if a.state == "expired" { "expired" } else { "been removed" })).into());
+        if !matches!(
+            a.state.as_str(),
+            "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
+        ) {
+            return Err(DomainError::conflict(format!(
+                "This assignment has already {}.",
+                if a.state == "expired" {
+                    "expired"
+                } else {
+                    "been removed"
+                }
+            ))
+            .into());
         }
         let reason = if by_user { "user" } else { "admin" };
-        assignments::end(&mut tx, &mut a, ty, Some(caller.user_id()), "removed", Some(reason), actor, now).await?
+        assignments::end(
+            &mut tx,
+            &mut a,
+            ty,
+            Some(caller.user_id()),
+            "removed",
+            Some(reason),
+            actor,
+            now,
+        )
+        .await?
     };
-    request = db::requests::get(&mut tx, tenant, request.id).await?.unwrap_or(request);
-    let view = views(&mut tx, tenant, vec![request]).await?.pop().ok_or_else(not_found)?;
+    request = db::requests::get(&mut tx, tenant, request.id)
+        .await?
+        .unwrap_or(request);
+    let view = views(&mut tx, tenant, vec![request])
+        .await?
+        .pop()
+        .ok_or_else(not_found)?;
     tx.commit().await.map_err(map_commit)?;
     Ok(view)
 }
@@ -462,20 +659,31 @@ async fn submit_add(
     let policies = db::packages::policies_of(conn, tenant, package.id).await?;
     let groups = db::groups::groups_of_user(conn, Relation::Member, tenant, target.id).await?;
     let scoped = |p: &Policy| in_scope(&p.settings.0, target, &groups, externally_visible);
-    let names = |ps: &[&Policy]| ps.iter().map(|p| format!("“{}” ({})", p.display_name, p.id)).collect::<Vec<_>>().join(", ");
+    let names = |ps: &[&Policy]| {
+        ps.iter()
+            .map(|p| format!("“{}” ({})", p.display_name, p.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if policies.is_empty() {
-        return Err(DomainError::conflict("This access package has no policy yet, so it cannot be requested or assigned.").into());
+        return Err(DomainError::conflict(
+            "This access package has no policy yet, so it cannot be requested or assigned.",
+        )
+        .into());
     }
     let policy: Policy = match input.policy_id {
         Some(id) => {
-            let p = policies
-                .iter()
-                .find(|p| p.id == id)
-                .ok_or_else(|| DomainError::field("policyId", "this is not a policy of the access package"))?;
+            let p = policies.iter().find(|p| p.id == id).ok_or_else(|| {
+                DomainError::field("policyId", "this is not a policy of the access package")
+            })?;
             p.clone()
         }
         None => {
-            let candidates: Vec<&Policy> = if by_user { policies.iter().filter(|p| scoped(p)).collect() } else { policies.iter().collect() };
+            let candidates: Vec<&Policy> = if by_user {
+                policies.iter().filter(|p| scoped(p)).collect()
+            } else {
+                policies.iter().collect()
+            };
             match candidates.as_slice() {
                 [] => {
                     return Err(DomainError::forbidden(
@@ -500,7 +708,9 @@ async fn submit_add(
         in_scope: scoped(&policy),
         catalog_enabled,
         requests_enabled: settings.requests_enabled,
-        has_active_assignment: db::assignments::active_for(conn, tenant, package.id, target.id).await?.is_some(),
+        has_active_assignment: db::assignments::active_for(conn, tenant, package.id, target.id)
+            .await?
+            .is_some(),
         has_open_request: db::requests::has_open_add(conn, tenant, package.id, target.id).await?,
         incompatible_with: incompatible_access(conn, tenant, package.id, target.id).await?,
     };
@@ -521,7 +731,8 @@ async fn submit_add(
     if !by_user {
         schedule_policy.allow_custom_schedule = true;
     }
-    let (start, end) = resolve_schedule(&schedule_policy, input.start, input.end, now, &mut errors)?;
+    let (start, end) =
+        resolve_schedule(&schedule_policy, input.start, input.end, now, &mut errors)?;
     validated(errors)?;
     let mut request = RequestRow {
         tenant_id: tenant,
@@ -576,8 +787,14 @@ async fn submit_update(
 ) -> ServiceResult<RequestRow> {
     let tenant = caller.tenant_id();
     let by_user = input.request_type.is_self_service();
-    if !matches!(a.state.as_str(), "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed") {
-        return Err(DomainError::conflict("This assignment has ended; request the access package again instead.").into());
+    if !matches!(
+        a.state.as_str(),
+        "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
+    ) {
+        return Err(DomainError::conflict(
+            "This assignment has ended; request the access package again instead.",
+        )
+        .into());
     }
     let policy = db::packages::get_policy(conn, tenant, a.policy_id)
         .await?
@@ -610,12 +827,16 @@ async fn submit_update(
         updated_at: now,
         completed_at: None,
     };
-    db::requests::insert(conn, &request).await.map_err(|e| match e {
-        db::DbError::Unique(ref c) if c == "assignment_requests_open_update_key" => ServiceError::Domain(
-            DomainError::conflict("There is already an open extension request for this assignment."),
-        ),
-        other => other.into(),
-    })?;
+    db::requests::insert(conn, &request)
+        .await
+        .map_err(|e| match e {
+            db::DbError::Unique(ref c) if c == "assignment_requests_open_update_key" => {
+                ServiceError::Domain(DomainError::conflict(
+                    "There is already an open extension request for this assignment.",
+                ))
+            }
+            other => other.into(),
+        })?;
     record(
         conn,
         tenant,
@@ -645,10 +866,15 @@ async fn visible(conn: &mut Conn, caller: &Caller, r: &RequestRow) -> ServiceRes
         return Ok(true);
     }
     let catalog = catalog_of(conn, r.tenant_id, r.package_id).await?;
-    Ok(caller.roles.allows(Action::ManageAssignments(catalog)) || caller.roles.allows(Action::ReadCatalog(catalog)))
+    Ok(caller.roles.allows(Action::ManageAssignments(catalog))
+        || caller.roles.allows(Action::ReadCatalog(catalog)))
 }
 
-async fn catalog_of(conn: &mut Conn, tenant: TenantId, package: PackageId) -> ServiceResult<CatalogId> {
+async fn catalog_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+) -> ServiceResult<CatalogId> {
     Ok(db::packages::get(conn, tenant, package)
         .await?
         .map(|p| p.catalog_id)
@@ -657,11 +883,15 @@ async fn catalog_of(conn: &mut Conn, tenant: TenantId, package: PackageId) -> Se
 
 pub async fn get(pool: &PgPool, caller: &Caller, id: RequestId) -> ServiceResult<RequestView> {
     let mut conn = pool.acquire().await?;
-    let r = db::requests::get(&mut conn, caller.tenant_id(), id).await?.ok_or_else(not_found)?;
+    let r = db::requests::get(&mut conn, caller.tenant_id(), id)
+        .await?
+        .ok_or_else(not_found)?;
     if !visible(&mut conn, caller, &r).await? {
         return Err(not_found());
     }
-    Ok(views(&mut conn, caller.tenant_id(), vec![r]).await?.remove(0))
+    Ok(views(&mut conn, caller.tenant_id(), vec![r])
+        .await?
+        .remove(0))
 }
 
 /// Query of the request list.
@@ -673,7 +903,12 @@ pub struct ListQuery<'a> {
     pub state: Option<&'a str>,
 }
 
-pub async fn list(pool: &PgPool, caller: &Caller, q: ListQuery<'_>, page: PageRequest) -> ServiceResult<Page<RequestView>> {
+pub async fn list(
+    pool: &PgPool,
+    caller: &Caller,
+    q: ListQuery<'_>,
+    page: PageRequest,
+) -> ServiceResult<Page<RequestView>> {
     if let Some(s) = q.state
         && RequestState::parse(s).is_none()
     {
@@ -683,7 +918,10 @@ pub async fn list(pool: &PgPool, caller: &Caller, q: ListQuery<'_>, page: PageRe
     let managed: Vec<CatalogId> = caller
         .roles
         .catalogs()
-        .filter(|c| caller.roles.allows(Action::ManageAssignments(*c)) || caller.roles.allows(Action::ReadCatalog(*c)))
+        .filter(|c| {
+            caller.roles.allows(Action::ManageAssignments(*c))
+                || caller.roles.allows(Action::ReadCatalog(*c))
+        })
         .collect();
     let mut filter = RequestFilter {
         involving: None,
@@ -700,7 +938,10 @@ pub async fn list(pool: &PgPool, caller: &Caller, q: ListQuery<'_>, page: PageRe
     let mut conn = pool.acquire().await?;
     let page = db::requests::list(&mut conn, tenant, &filter, page).await?;
     let items = views(&mut conn, tenant, page.items).await?;
-    Ok(Page { items, next: page.next })
+    Ok(Page {
+        items,
+        next: page.next,
+    })
 }
 
 /// One approval of the caller: the request and the stage they decide(d).
@@ -709,10 +950,16 @@ pub struct ApprovalView {
     pub request: RequestView,
 }
 
-pub async fn approvals(pool: &PgPool, caller: &Caller, decided: bool, page: PageRequest) -> ServiceResult<Page<ApprovalView>> {
+pub async fn approvals(
+    pool: &PgPool,
+    caller: &Caller,
+    decided: bool,
+    page: PageRequest,
+) -> ServiceResult<Page<ApprovalView>> {
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
-    let pairs = db::requests::approvals_of(&mut conn, tenant, caller.user_id(), decided, page).await?;
+    let pairs =
+        db::requests::approvals_of(&mut conn, tenant, caller.user_id(), decided, page).await?;
     let ids: Vec<RequestId> = pairs.items.iter().map(|(r, _)| *r).collect();
     let rows = db::requests::get_many(&mut conn, tenant, &ids).await?;
     let mut views = views(&mut conn, tenant, rows).await?;
@@ -723,21 +970,34 @@ pub async fn approvals(pool: &PgPool, caller: &Caller, decided: bool, page: Page
             let pos = views.iter().position(|v| v.request.id == *id)?;
             Some(ApprovalView {
                 stage_index: *stage,
-                request: if views.iter().filter(|v| v.request.id == *id).count() > 1 { views[pos].clone() } else { views.remove(pos) },
+                request: if views.iter().filter(|v| v.request.id == *id).count() > 1 {
+                    views[pos].clone()
+                } else {
+                    views.remove(pos)
+                },
             })
         })
         .collect();
-    Ok(Page { items, next: pairs.next })
+    Ok(Page {
+        items,
+        next: pairs.next,
+    })
 }
 
 /// Explains why a request can no longer be decided.
-async fn already_decided(conn: &mut Conn, tenant: TenantId, view: &RequestView) -> ServiceResult<DomainError> {
+async fn already_decided(
+    conn: &mut Conn,
+    tenant: TenantId,
+    view: &RequestView,
+) -> ServiceResult<DomainError> {
     let last = view.stages.last();
     let decisive = last.and_then(|s| {
         let rule = DecisionRule::parse(&s.stage.decision_rule).unwrap_or_default();
         match s.stage.state.as_str() {
             "denied" => s.decisions.iter().find(|d| d.decision == "deny"),
-            "approved" if rule == DecisionRule::AnyOne => s.decisions.iter().find(|d| d.decision == "approve"),
+            "approved" if rule == DecisionRule::AnyOne => {
+                s.decisions.iter().find(|d| d.decision == "approve")
+            }
             "approved" => s.decisions.last(),
             _ => None,
         }
@@ -747,7 +1007,11 @@ async fn already_decided(conn: &mut Conn, tenant: TenantId, view: &RequestView) 
             .await?
             .map(|u| u.display_name)
             .unwrap_or_else(|| d.approver_id.to_string());
-        let verb = if d.decision == "deny" { "denied" } else { "approved" };
+        let verb = if d.decision == "deny" {
+            "denied"
+        } else {
+            "approved"
+        };
         return Ok(DomainError::conflict(format!(
             "This stage was already {verb} by {who} at {}; your decision was not recorded.",
             d.decided_at.format("%Y-%m-%d %H:%M:%S UTC")
@@ -772,24 +1036,40 @@ pub async fn decide(
 ) -> ServiceResult<RequestView> {
     let tenant = caller.tenant_id();
     let mut tx = pool.begin().await?;
-    let mut request = db::requests::lock(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
+    let mut request = db::requests::lock(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(not_found)?;
     if !visible(&mut tx, caller, &request).await? {
         return Err(not_found());
     }
     let current = view(&mut tx, tenant, id).await?;
-    let open = current.stages.last().filter(|s| s.stage.state == "pending" && request.state == "pendingApproval");
+    let open = current
+        .stages
+        .last()
+        .filter(|s| s.stage.state == "pending" && request.state == "pendingApproval");
     let Some(stage) = open else {
         return Err(already_decided(&mut tx, tenant, &current).await?.into());
     };
     let me = caller.user_id();
     if !stage.stage.approver_ids.contains(&me.0) {
-        return Err(DomainError::forbidden("You are not an approver of the current stage of this request.").into());
+        return Err(DomainError::forbidden(
+            "You are not an approver of the current stage of this request.",
+        )
+        .into());
     }
     if stage.decisions.iter().any(|d| d.approver_id == me) {
-        return Err(DomainError::conflict("You already decided this stage; the other approvers' decisions are awaited.").into());
+        return Err(DomainError::conflict(
+            "You already decided this stage; the other approvers' decisions are awaited.",
+        )
+        .into());
     }
     let mut errors = FieldErrors::new();
-    let justification = parse_justification(justification.as_deref(), stage.stage.require_justification, "justification", &mut errors);
+    let justification = parse_justification(
+        justification.as_deref(),
+        stage.stage.require_justification,
+        "justification",
+        &mut errors,
+    );
     validated(errors)?;
     let row = DecisionRow {
         tenant_id: tenant,
@@ -829,7 +1109,16 @@ pub async fn decide(
             request.completed_at = Some(now);
             request.updated_at = now;
             db::requests::update(&mut tx, &request).await?;
-            record(&mut tx, tenant, caller.actor(), "assignmentRequest.denied", &request, json!({"stage": stage_row.stage_index}), now).await?;
+            record(
+                &mut tx,
+                tenant,
+                caller.actor(),
+                "assignmentRequest.denied",
+                &request,
+                json!({"stage": stage_row.stage_index}),
+                now,
+            )
+            .await?;
         }
         StageOutcome::Approved => {
             stage_row.state = StageState::Approved.as_str().into();
@@ -843,9 +1132,26 @@ pub async fn decide(
                 let target = db::users::get(&mut tx, tenant, request.target_user_id)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("target vanished"))?;
-                open_stage(&mut tx, &mut request, &policy.settings.0, next, &target, now).await?;
+                open_stage(
+                    &mut tx,
+                    &mut request,
+                    &policy.settings.0,
+                    next,
+                    &target,
+                    now,
+                )
+                .await?;
             } else {
-                record(&mut tx, tenant, caller.actor(), "assignmentRequest.approved", &request, json!({}), now).await?;
+                record(
+                    &mut tx,
+                    tenant,
+                    caller.actor(),
+                    "assignmentRequest.approved",
+                    &request,
+                    json!({}),
+                    now,
+                )
+                .await?;
                 approved(&mut tx, &mut request, &policy, caller.actor(), now).await?;
             }
         }
@@ -857,10 +1163,17 @@ pub async fn decide(
 
 /// Cancels an open request: its requestor or target, or who manages its catalog.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
-pub async fn cancel(pool: &PgPool, caller: &Caller, id: RequestId, now: DateTime<Utc>) -> ServiceResult<RequestView> {
+pub async fn cancel(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RequestId,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
     let tenant = caller.tenant_id();
     let mut tx = pool.begin().await?;
-    let mut request = db::requests::lock(&mut tx, tenant, id).await?.ok_or_else(not_found)?;
+    let mut request = db::requests::lock(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(not_found)?;
     if !visible(&mut tx, caller, &request).await? {
         return Err(not_found());
     }
@@ -884,7 +1197,12 @@ pub async fn cancel(pool: &PgPool, caller: &Caller, id: RequestId, now: DateTime
 }
 
 /// Cancels an open request and its pending stage, in the caller's transaction.
-pub async fn cancel_row(conn: &mut Conn, request: &mut RequestRow, actor: Actor, now: DateTime<Utc>) -> ServiceResult<()> {
+pub async fn cancel_row(
+    conn: &mut Conn,
+    request: &mut RequestRow,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let tenant = request.tenant_id;
     for s in db::requests::stages_of(conn, tenant, &[request.id]).await? {
         if s.state == "pending" {
@@ -898,7 +1216,16 @@ pub async fn cancel_row(conn: &mut Conn, request: &mut RequestRow, actor: Actor,
     request.completed_at = Some(now);
     request.updated_at = now;
     db::requests::update(conn, request).await?;
-    record(conn, tenant, actor, "assignmentRequest.canceled", request, json!({}), now).await
+    record(
+        conn,
+        tenant,
+        actor,
+        "assignmentRequest.canceled",
+        request,
+        json!({}),
+        now,
+    )
+    .await
 }
 
 /// Delivers scheduled requests whose start has come (scheduler job).
@@ -918,24 +1245,48 @@ pub async fn deliver_due_scheduled(pool: &PgPool, now: DateTime<Utc>) -> Service
 
 /// A deactivated approver can no longer decide: pending stages left with no active
 /// approver get the fallback approvers, then the tenant admins.
-pub async fn replace_deactivated_approver(conn: &mut Conn, tenant: TenantId, user: UserId, now: DateTime<Utc>) -> ServiceResult<()> {
+pub async fn replace_deactivated_approver(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     for mut stage in db::requests::pending_stages_with_approver(conn, tenant, user).await? {
-        let others: Vec<UserId> = stage.approver_ids.iter().filter(|a| **a != user.0).map(|a| UserId(*a)).collect();
+        let others: Vec<UserId> = stage
+            .approver_ids
+            .iter()
+            .filter(|a| **a != user.0)
+            .map(|a| UserId(*a))
+            .collect();
         let active = db::users::get_many(conn, tenant, &others).await?;
         if active.iter().any(|u| u.active) {
             continue;
         }
-        let Some(request) = db::requests::get(conn, tenant, stage.request_id).await? else { continue };
-        let Some(policy) = db::packages::get_policy(conn, tenant, request.policy_id).await? else { continue };
-        let Some(target) = db::users::get(conn, tenant, request.target_user_id).await? else { continue };
+        let Some(request) = db::requests::get(conn, tenant, stage.request_id).await? else {
+            continue;
+        };
+        let Some(policy) = db::packages::get_policy(conn, tenant, request.policy_id).await? else {
+            continue;
+        };
+        let Some(target) = db::users::get(conn, tenant, request.target_user_id).await? else {
+            continue;
+        };
         let index = usize::try_from(stage.stage_index).unwrap_or(0);
-        let fallback_refs = policy.settings.0.approval.stages.get(index).map(|s| s.fallback_approvers.clone()).unwrap_or_default();
+        let fallback_refs = policy
+            .settings
+            .0
+            .approval
+            .stages
+            .get(index)
+            .map(|s| s.fallback_approvers.clone())
+            .unwrap_or_default();
         let fallback = resolve(conn, tenant, &fallback_refs, &target, request.package_id).await?;
-        let admins: Vec<Uuid> = db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
-            .await?
-            .into_iter()
-            .map(|u| u.0)
-            .collect();
+        let admins: Vec<Uuid> =
+            db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
+                .await?
+                .into_iter()
+                .map(|u| u.0)
+                .collect();
         let (added, _) = select_approvers(&fallback, &[], &admins, target.id.0);
         let added: Vec<Uuid> = added.into_iter().filter(|a| *a != user.0).collect();
         stage.approver_ids.extend(added.iter().copied());

@@ -46,10 +46,16 @@ pub async fn create(
     let tenant = caller.tenant_id();
     let mut errors = FieldErrors::new();
     match (input.role.is_catalog_scoped(), input.catalog_id) {
-        (true, None) => errors.add("catalogId", format!("the role {} needs a catalogId", input.role.as_str())),
+        (true, None) => errors.add(
+            "catalogId",
+            format!("the role {} needs a catalogId", input.role.as_str()),
+        ),
         (false, Some(_)) => errors.add(
             "catalogId",
-            format!("the role {} is tenant-wide and takes no catalogId", input.role.as_str()),
+            format!(
+                "the role {} is tenant-wide and takes no catalogId",
+                input.role.as_str()
+            ),
         ),
         _ => {}
     }
@@ -65,7 +71,10 @@ pub async fn create(
         .fetch_one(&mut *tx)
         .await?;
         if !exists {
-            errors.add("catalogId", format!("there is no catalog with id {catalog}"));
+            errors.add(
+                "catalogId",
+                format!("there is no catalog with id {catalog}"),
+            );
         }
     }
     let (user_id, group_id) = match input.principal {
@@ -112,7 +121,11 @@ pub async fn create(
 
 /// Role assignments the caller may see: all for tenant admins, their catalogs' for
 /// catalog owners and readers.
-pub async fn list(pool: &PgPool, caller: &Caller, page: PageRequest) -> ServiceResult<Page<RoleAssignment>> {
+pub async fn list(
+    pool: &PgPool,
+    caller: &Caller,
+    page: PageRequest,
+) -> ServiceResult<Page<RoleAssignment>> {
     let mut conn = pool.acquire().await?;
     let tenant = caller.tenant_id();
     if caller.roles.allows(Action::ReadRoles(None)) {
@@ -140,11 +153,17 @@ pub async fn delete(
     let mut tx = pool.begin().await?;
     let row = db::roles::get(&mut tx, tenant, id)
         .await?
-        .ok_or(ServiceError::Domain(DomainError::NotFound("role assignment")))?;
-    let role = Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role {}", row.role))?;
+        .ok_or(ServiceError::Domain(DomainError::NotFound(
+            "role assignment",
+        )))?;
+    let role =
+        Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role {}", row.role))?;
     caller.require(Action::GrantRole(role, row.catalog_id))?;
     if role == Role::TenantAdmin
-        && db::roles::active_holders(&mut tx, tenant, role.as_str(), None).await?.len() <= 1
+        && db::roles::active_holders(&mut tx, tenant, role.as_str(), None)
+            .await?
+            .len()
+            <= 1
         && row.user_id.is_some()
     {
         return Err(DomainError::conflict(

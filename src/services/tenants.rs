@@ -24,9 +24,16 @@ pub struct NewTenant {
 
 /// Creates the tenant, its "General" catalog and an active tenant admin.
 #[tracing::instrument(skip_all, fields(slug = %input.slug))]
-pub async fn create(pool: &PgPool, input: NewTenant, now: DateTime<Utc>) -> ServiceResult<(Tenant, User)> {
+pub async fn create(
+    pool: &PgPool,
+    input: NewTenant,
+    now: DateTime<Utc>,
+) -> ServiceResult<(Tenant, User)> {
     let mut tx = pool.begin().await?;
-    if db::tenants::by_slug(&mut tx, input.slug.as_str()).await?.is_some() {
+    if db::tenants::by_slug(&mut tx, input.slug.as_str())
+        .await?
+        .is_some()
+    {
         return Err(DomainError::conflict(format!(
             "a tenant with the slug '{}' already exists",
             input.slug

@@ -47,7 +47,9 @@ pub async fn create(
         .ok_or_else(|| DomainError::conflict(format!("there is no tenant '{slug}'")))?;
     let user = db::users::by_email(&mut tx, tenant.id, email)
         .await?
-        .ok_or_else(|| DomainError::conflict(format!("there is no user '{email}' in tenant '{slug}'")))?;
+        .ok_or_else(|| {
+            DomainError::conflict(format!("there is no user '{email}' in tenant '{slug}'"))
+        })?;
     if !user.active {
         return Err(DomainError::conflict(format!("the user '{email}' is deactivated")).into());
     }
@@ -82,14 +84,21 @@ pub async fn create(
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %slug, id = %id))]
-pub async fn revoke(pool: &PgPool, slug: &str, id: TokenId, now: DateTime<Utc>) -> ServiceResult<()> {
+pub async fn revoke(
+    pool: &PgPool,
+    slug: &str,
+    id: TokenId,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let mut tx = pool.begin().await?;
     let tenant = db::tenants::by_slug(&mut tx, slug)
         .await?
         .ok_or_else(|| DomainError::conflict(format!("there is no tenant '{slug}'")))?;
     let token = db::tokens::get(&mut tx, tenant.id, id)
         .await?
-        .ok_or_else(|| DomainError::conflict(format!("there is no token {id} in tenant '{slug}'")))?;
+        .ok_or_else(|| {
+            DomainError::conflict(format!("there is no token {id} in tenant '{slug}'"))
+        })?;
     if !db::tokens::revoke(&mut tx, tenant.id, id, now).await? {
         return Err(DomainError::conflict(format!("the token {id} is already revoked")).into());
     }
@@ -111,7 +120,11 @@ pub async fn revoke(pool: &PgPool, slug: &str, id: TokenId, now: DateTime<Utc>) 
 }
 
 /// Resolves a bearer token to its caller; every failure is the same 401 to the client.
-pub async fn authenticate(pool: &PgPool, bearer: &str, now: DateTime<Utc>) -> ServiceResult<Caller> {
+pub async fn authenticate(
+    pool: &PgPool,
+    bearer: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<Caller> {
     let denied = |why: &str| ServiceError::Unauthenticated(why.to_string());
     if !bearer.starts_with(PREFIX) {
         return Err(denied("The bearer token is not a Portico API token."));

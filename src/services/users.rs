@@ -173,7 +173,13 @@ pub async fn list(
         return Err(DomainError::forbidden("Guests cannot search the directory.").into());
     }
     let mut conn = pool.acquire().await?;
-    Ok(db::users::list(&mut conn, caller.tenant_id(), search.filter(|s| !s.trim().is_empty()), page).await?)
+    Ok(db::users::list(
+        &mut conn,
+        caller.tenant_id(),
+        search.filter(|s| !s.trim().is_empty()),
+        page,
+    )
+    .await?)
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]

@@ -15,7 +15,10 @@ pub struct ApiCaller(pub Caller);
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -31,7 +34,9 @@ impl FromRequestParts<AppState> for ApiCaller {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or_else(|| {
-                ServiceError::Unauthenticated("The Authorization header must use the Bearer scheme.".into())
+                ServiceError::Unauthenticated(
+                    "The Authorization header must use the Bearer scheme.".into(),
+                )
             })?;
         let caller = services::tokens::authenticate(state.pool(), token, state.now()).await?;
         Ok(Self(caller))

@@ -72,8 +72,12 @@ impl Problem {
     /// Status, problem kind and detail for an error.
     pub fn from_error(e: &AppError) -> Self {
         match e {
-            AppError::BadRequest(detail) => Self::new(StatusCode::BAD_REQUEST, "bad-request", detail),
-            AppError::NotFound => Self::new(StatusCode::NOT_FOUND, "not-found", "There is nothing here."),
+            AppError::BadRequest(detail) => {
+                Self::new(StatusCode::BAD_REQUEST, "bad-request", detail)
+            }
+            AppError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, "not-found", "There is nothing here.")
+            }
             AppError::Service(ServiceError::Unauthenticated(detail)) => {
                 Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
             }
@@ -96,7 +100,11 @@ impl Problem {
                     if let Some(first) = what.get_mut(0..1) {
                         first.make_ascii_uppercase();
                     }
-                    Self::new(StatusCode::NOT_FOUND, "not-found", format!("{what} not found."))
+                    Self::new(
+                        StatusCode::NOT_FOUND,
+                        "not-found",
+                        format!("{what} not found."),
+                    )
                 }
             },
             AppError::Service(ServiceError::Internal(_)) => Self::new(

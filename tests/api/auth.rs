@@ -15,7 +15,10 @@ async fn a_valid_token_identifies_the_caller_and_their_roles() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["tenant"], "acme");
     assert_eq!(me["user"]["email"], t.admin_email);
-    assert_eq!(me["roles"], json!([{"role": "tenantAdmin", "catalogId": null}]));
+    assert_eq!(
+        me["roles"],
+        json!([{"role": "tenantAdmin", "catalogId": null}])
+    );
 }
 
 #[tokio::test]
@@ -56,9 +59,10 @@ async fn missing_malformed_and_unknown_tokens_are_401() {
 async fn a_revoked_token_is_401() {
     let app = TestApp::spawn().await;
     let t = app.tenant("acme").await;
-    let (token, plain) = portico::services::tokens::create(&app.pool, "acme", &t.admin_email, None, None, app.now())
-        .await
-        .expect("token");
+    let (token, plain) =
+        portico::services::tokens::create(&app.pool, "acme", &t.admin_email, None, None, app.now())
+            .await
+            .expect("token");
     assert_eq!(app.get(&plain, "/api/v1/me").await.0, StatusCode::OK);
 
     portico::services::tokens::revoke(&app.pool, "acme", token.id, app.now())
@@ -67,23 +71,36 @@ async fn a_revoked_token_is_401() {
 
     let (status, body) = app.get(&plain, "/api/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body["detail"].as_str().unwrap_or("").contains("revoked"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("revoked"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn an_expired_token_is_401() {
     let app = TestApp::spawn().await;
     let t = app.tenant("acme").await;
-    let (_, plain) = portico::services::tokens::create(&app.pool, "acme", &t.admin_email, None, Some(1), app.now())
-        .await
-        .expect("token");
+    let (_, plain) = portico::services::tokens::create(
+        &app.pool,
+        "acme",
+        &t.admin_email,
+        None,
+        Some(1),
+        app.now(),
+    )
+    .await
+    .expect("token");
     assert_eq!(app.get(&plain, "/api/v1/me").await.0, StatusCode::OK);
 
     app.clock.advance(chrono::Duration::hours(25));
 
     let (status, body) = app.get(&plain, "/api/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body["detail"].as_str().unwrap_or("").contains("expired"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("expired"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -97,11 +114,16 @@ async fn deactivating_a_user_ends_their_tokens_at_once() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["active"], false);
 
-    assert_eq!(app.get(&token, "/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    let revoked: i64 = sqlx::query_scalar("select count(*) from api_tokens where user_id = $1 and revoked_at is not null")
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
+    assert_eq!(
+        app.get(&token, "/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let revoked: i64 = sqlx::query_scalar(
+        "select count(*) from api_tokens where user_id = $1 and revoked_at is not null",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
     assert_eq!(revoked, 1);
 }

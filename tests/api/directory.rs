@@ -618,65 +618,6 @@ async fn removing_a_member_removes_the_direct_source_and_a_second_removal_is_404
 }
 
 #[tokio::test]
-async fn a_membership_from_an_assignment_survives_removing_the_direct_source() {
-    let app = TestApp::spawn().await;
-    let t = app.tenant("acme").await;
-    let (ada, _) = app.user(&t, "ada@acme.test", json!({})).await;
-    let group = create_group(&app, &t, json!({"displayName": "Testers"})).await;
-    app.post(
-        &t.admin,
-        &format!("/api/v1/groups/{group}/members"),
-        json!({"userId": ada}),
-    )
-    .await;
-    let assignment = uuid::Uuid::now_v7();
-    sqlx::query(
-        "insert into group_memberships (tenant_id, group_id, user_id, assignment_id, created_at)
-         values ($1, $2, $3, $4, now())",
-    )
-    .bind(t.id)
-    .bind(group)
-    .bind(ada)
-    .bind(assignment)
-    .execute(&app.pool)
-    .await
-    .expect("insert an assignment's membership");
-
-    assert_eq!(
-        members(&app, &t.admin, group).await,
-        json!([{"userId": ada, "sources": ["direct", assignment.to_string()]}])
-    );
-
-    // Adding the direct source again changes nothing.
-    let (status, _) = app
-        .post(
-            &t.admin,
-            &format!("/api/v1/groups/{group}/members"),
-            json!({"userId": ada}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-
-    let (status, _) = app
-        .delete(&t.admin, &format!("/api/v1/groups/{group}/members/{ada}"))
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-
-    assert_eq!(
-        members(&app, &t.admin, group).await,
-        json!([{"userId": ada, "sources": [assignment.to_string()]}])
-    );
-    let (status, _) = app
-        .delete(&t.admin, &format!("/api/v1/groups/{group}/members/{ada}"))
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::NOT_FOUND,
-        "only the direct source can be removed over the API"
-    );
-}
-
-#[tokio::test]
 async fn a_group_owner_may_read_its_members_and_another_member_may_not() {
     let app = TestApp::spawn().await;
     let t = app.tenant("acme").await;

@@ -76,17 +76,20 @@ async fn template() -> &'static str {
                 .execute(&mut conn)
                 .await
                 .expect("lock");
-            let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                .bind(&name)
-                .fetch_one(&mut conn)
-                .await
-                .expect("check template");
+            let exists: bool =
+                sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("check template");
             if !exists {
                 let building = format!("{name}_building");
-                sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {building}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("drop half-built template");
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "drop database if exists {building}"
+                )))
+                .execute(&mut conn)
+                .await
+                .expect("drop half-built template");
                 sqlx::query(sqlx::AssertSqlSafe(format!("create database {building}")))
                     .execute(&mut conn)
                     .await
@@ -96,10 +99,12 @@ async fn template() -> &'static str {
                     .expect("connect to template");
                 portico::db::migrate(&pool).await.expect("migrate template");
                 pool.close().await;
-                sqlx::query(sqlx::AssertSqlSafe(format!("alter database {building} rename to {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("publish template");
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "alter database {building} rename to {name}"
+                )))
+                .execute(&mut conn)
+                .await
+                .expect("publish template");
                 drop_stale_databases(&mut conn).await;
             }
             sqlx::query("select pg_advisory_unlock(727274)")
@@ -115,10 +120,11 @@ async fn template() -> &'static str {
 /// Test databases are named with their creation time; those older than a day go.
 async fn drop_stale_databases(conn: &mut PgConnection) {
     let cutoff = Utc::now().timestamp() - 86_400;
-    let names: Vec<String> = sqlx::query_scalar("select datname from pg_database where datname like 'portico_test_%'")
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap_or_default();
+    let names: Vec<String> =
+        sqlx::query_scalar("select datname from pg_database where datname like 'portico_test_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
     for name in names {
         let created = name
             .split('_')
@@ -126,9 +132,11 @@ async fn drop_stale_databases(conn: &mut PgConnection) {
             .and_then(|t| t.parse::<i64>().ok())
             .unwrap_or(0);
         if created < cutoff {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {name}")))
-                .execute(&mut *conn)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop database if exists {name}"
+            )))
+            .execute(&mut *conn)
+            .await;
         }
     }
 }
@@ -145,10 +153,12 @@ pub async fn fresh_database() -> PgConnectOptions {
     let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
         .await
         .expect("connect to the test server");
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name} template {template}")))
-        .execute(&mut conn)
-        .await
-        .expect("create the test database");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create database {name} template {template}"
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("create the test database");
     let _ = conn.close().await;
     admin.database(&name)
 }
@@ -208,7 +218,9 @@ pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
 }
 
 pub fn start_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 impl TestApp {
@@ -257,7 +269,10 @@ impl TestApp {
     /// The URL of this test's own database, for running the `portico` binary against
     /// it: `DATABASE_URL` with the database name swapped, or the private cluster's socket.
     pub fn database_url(&self) -> String {
-        let name = self.db_options.get_database().expect("the test database has a name");
+        let name = self
+            .db_options
+            .get_database()
+            .expect("the test database has a name");
         match std::env::var("DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => {
                 let mut url = url::Url::parse(&url).expect("DATABASE_URL is a URL");
@@ -265,7 +280,10 @@ impl TestApp {
                 url.to_string()
             }
             _ => {
-                let socket = self.db_options.get_socket().expect("the private cluster uses a socket");
+                let socket = self
+                    .db_options
+                    .get_socket()
+                    .expect("the private cluster uses a socket");
                 format!(
                     "postgres://{}@localhost:{}/{name}?host={}",
                     self.db_options.get_username(),
@@ -312,14 +330,22 @@ impl TestApp {
     }
 
     /// Creates a user through the API (as `admin`) and returns (id, token).
-    pub async fn user(&self, tenant: &TestTenant, email: &str, extra: Value) -> (uuid::Uuid, String) {
-        let mut body = json!({"email": email, "displayName": email.split('@').next().unwrap_or(email)});
+    pub async fn user(
+        &self,
+        tenant: &TestTenant,
+        email: &str,
+        extra: Value,
+    ) -> (uuid::Uuid, String) {
+        let mut body =
+            json!({"email": email, "displayName": email.split('@').next().unwrap_or(email)});
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
                 b.insert(k.clone(), v.clone());
             }
         }
-        let (status, user) = self.call(Method::POST, &tenant.admin, "/api/v1/users", Some(body)).await;
+        let (status, user) = self
+            .call(Method::POST, &tenant.admin, "/api/v1/users", Some(body))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "create user {email}: {user}");
         let id = uuid_of(&user["id"]);
         (id, self.token(&tenant.slug, email).await)
@@ -332,7 +358,13 @@ impl TestApp {
     }
 
     /// Sends a JSON call and returns the status and the parsed body (Null when empty).
-    pub async fn call(&self, method: Method, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.request(method, token, path);
         if let Some(b) = body {
             req = req.json(&b);
@@ -383,5 +415,6 @@ pub async fn read(res: Response) -> (StatusCode, Value) {
 }
 
 pub fn uuid_of(v: &Value) -> uuid::Uuid {
-    uuid::Uuid::parse_str(v.as_str().unwrap_or_else(|| panic!("not a string id: {v}"))).expect("uuid")
+    uuid::Uuid::parse_str(v.as_str().unwrap_or_else(|| panic!("not a string id: {v}")))
+        .expect("uuid")
 }

@@ -127,7 +127,11 @@ async fn get_assignment(
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<AssignmentId>,
 ) -> Result<Json<Assignment>, AppError> {
-    Ok(Json(services::assignments::get(state.pool(), &caller, id).await?.into()))
+    Ok(Json(
+        services::assignments::get(state.pool(), &caller, id)
+            .await?
+            .into(),
+    ))
 }
 
 /// Retry the failed grants of an assignment (admins, assignment managers).
@@ -138,5 +142,9 @@ async fn reprocess_assignment(
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<AssignmentId>,
 ) -> Result<Json<Assignment>, AppError> {
-    Ok(Json(services::assignments::reprocess(state.pool(), &caller, id, state.now()).await?.into()))
+    Ok(Json(
+        services::assignments::reprocess(state.pool(), &caller, id, state.now())
+            .await?
+            .into(),
+    ))
 }

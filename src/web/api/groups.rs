@@ -118,7 +118,11 @@ async fn get_group(
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<GroupId>,
 ) -> Result<Json<Group>, AppError> {
-    Ok(Json(services::groups::get(state.pool(), &caller, id).await?.into()))
+    Ok(Json(
+        services::groups::get(state.pool(), &caller, id)
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(patch, path = "/groups/{id}", tag = "directory", params(("id" = Uuid, Path)),
@@ -130,7 +134,8 @@ async fn patch_group(
     ApiPath(id): ApiPath<GroupId>,
     ApiJson(body): ApiJson<GroupBody>,
 ) -> Result<Json<Group>, AppError> {
-    let group = services::groups::update(state.pool(), &caller, id, body.into(), state.now()).await?;
+    let group =
+        services::groups::update(state.pool(), &caller, id, body.into(), state.now()).await?;
     Ok(Json(group.into()))
 }
 
@@ -199,8 +204,13 @@ async fn add_member(
     ApiPath(id): ApiPath<GroupId>,
     ApiJson(body): ApiJson<MemberBody>,
 ) -> Result<Response, AppError> {
-    let added = services::groups::add_member(state.pool(), &caller, id, body.user_id, state.now()).await?;
-    let status = if added { StatusCode::CREATED } else { StatusCode::OK };
+    let added =
+        services::groups::add_member(state.pool(), &caller, id, body.user_id, state.now()).await?;
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let member = Member {
         user_id: body.user_id.0,
         sources: vec!["direct".into()],

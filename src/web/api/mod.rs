@@ -112,9 +112,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
                 if inner.is_syntax() || inner.is_eof() {
-                    Err(AppError::BadRequest(format!("The body is not valid JSON: {inner}")))
+                    Err(AppError::BadRequest(format!(
+                        "The body is not valid JSON: {inner}"
+                    )))
                 } else {
-                    let field = if path == "." { "body".to_string() } else { path };
+                    let field = if path == "." {
+                        "body".to_string()
+                    } else {
+                        path
+                    };
                     let message = inner
                         .to_string()
                         .split(" at line ")
@@ -155,7 +161,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
         serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
             let path = e.path().to_string();
-            AppError::field(if path == "." { "query" } else { &path }, e.into_inner().to_string())
+            AppError::field(
+                if path == "." { "query" } else { &path },
+                e.into_inner().to_string(),
+            )
         })
     }
 }

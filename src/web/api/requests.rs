@@ -251,7 +251,11 @@ async fn get_request(
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<RequestId>,
 ) -> Result<Json<Request>, AppError> {
-    Ok(Json(services::requests::get(state.pool(), &caller, id).await?.into()))
+    Ok(Json(
+        services::requests::get(state.pool(), &caller, id)
+            .await?
+            .into(),
+    ))
 }
 
 /// Cancel a request that is still submitted, pending approval or scheduled.
@@ -262,7 +266,11 @@ async fn cancel_request(
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<RequestId>,
 ) -> Result<Json<Request>, AppError> {
-    Ok(Json(services::requests::cancel(state.pool(), &caller, id, state.now()).await?.into()))
+    Ok(Json(
+        services::requests::cancel(state.pool(), &caller, id, state.now())
+            .await?
+            .into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -284,7 +292,15 @@ async fn decide_request(
     ApiPath(id): ApiPath<RequestId>,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> Result<Json<Request>, AppError> {
-    let view = services::requests::decide(state.pool(), &caller, id, body.decision, body.justification, state.now()).await?;
+    let view = services::requests::decide(
+        state.pool(),
+        &caller,
+        id,
+        body.decision,
+        body.justification,
+        state.now(),
+    )
+    .await?;
     Ok(Json(view.into()))
 }
 
@@ -328,7 +344,12 @@ async fn list_approvals(
     let decided = match q.state.as_deref() {
         None | Some("pending") => false,
         Some("decided") => true,
-        Some(other) => return Err(AppError::field("state", format!("'{other}' is not pending or decided"))),
+        Some(other) => {
+            return Err(AppError::field(
+                "state",
+                format!("'{other}' is not pending or decided"),
+            ));
+        }
     };
     let page = Pagination {
         limit: q.limit,

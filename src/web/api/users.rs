@@ -149,7 +149,11 @@ async fn get_user(
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<User>, AppError> {
-    Ok(Json(services::users::get(state.pool(), &caller, id).await?.into()))
+    Ok(Json(
+        services::users::get(state.pool(), &caller, id)
+            .await?
+            .into(),
+    ))
 }
 
 /// Change a user (tenant admins); `active: false` deactivates.
