@@ -3,6 +3,7 @@
 // A failed expectation in a test is a test failure; that is what `expect` is for here.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod fixtures;
 mod helpers;
 
 mod audit;
@@ -11,5 +12,6 @@ mod cli;
 mod cluster;
 mod directory;
 mod ops;
+mod requests;
 mod roles;
 mod tenancy;
