@@ -119,7 +119,9 @@ async fn catalog_of(
     db::packages::get(conn, tenant, a.package_id)
         .await?
         .map(|p| p.catalog_id)
-        .ok_or(ServiceError::Domain(DomainError::NotFound("access package")))
+        .ok_or(ServiceError::Domain(DomainError::NotFound(
+            "access package",
+        )))
 }
 
 pub async fn get(

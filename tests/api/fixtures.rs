@@ -34,13 +34,20 @@ pub async fn general_catalog(app: &TestApp, t: &TestTenant) -> Uuid {
 }
 
 pub async fn group(app: &TestApp, t: &TestTenant, name: &str) -> Uuid {
-    let (status, g) = app.post(&t.admin, "/api/v1/groups", json!({"displayName": name})).await;
+    let (status, g) = app
+        .post(&t.admin, "/api/v1/groups", json!({"displayName": name}))
+        .await;
     assert_eq!(status, 201, "{g}");
     uuid_of(&g["id"])
 }
 
 /// A group resource (roles Member and Owner) in `catalog`.
-pub async fn group_resource(app: &TestApp, t: &TestTenant, catalog: Uuid, group: Uuid) -> (Uuid, Uuid, Uuid) {
+pub async fn group_resource(
+    app: &TestApp,
+    t: &TestTenant,
+    catalog: Uuid,
+    group: Uuid,
+) -> (Uuid, Uuid, Uuid) {
     let now = app.now();
     let resource = Resource {
         tenant_id: TenantId(t.id),
@@ -67,12 +74,20 @@ pub async fn group_resource(app: &TestApp, t: &TestTenant, catalog: Uuid, group:
         })
         .collect();
     let mut conn = app.pool.acquire().await.expect("conn");
-    db::catalogs::insert_resource(&mut conn, &resource, &roles).await.expect("resource");
+    db::catalogs::insert_resource(&mut conn, &resource, &roles)
+        .await
+        .expect("resource");
     (resource.id.0, roles[0].id.0, roles[1].id.0)
 }
 
 /// An application resource with one role "User", delivered by a webhook to `url`.
-pub async fn webhook_resource(app: &TestApp, t: &TestTenant, catalog: Uuid, url: &str, secret: &str) -> (Uuid, Uuid) {
+pub async fn webhook_resource(
+    app: &TestApp,
+    t: &TestTenant,
+    catalog: Uuid,
+    url: &str,
+    secret: &str,
+) -> (Uuid, Uuid) {
     let now = app.now();
     let resource = Resource {
         tenant_id: TenantId(t.id),
@@ -102,7 +117,13 @@ pub async fn webhook_resource(app: &TestApp, t: &TestTenant, catalog: Uuid, url:
     (resource.id.0, role.id.0)
 }
 
-pub async fn package(app: &TestApp, t: &TestTenant, catalog: Uuid, name: &str, roles: &[Uuid]) -> Uuid {
+pub async fn package(
+    app: &TestApp,
+    t: &TestTenant,
+    catalog: Uuid,
+    name: &str,
+    roles: &[Uuid],
+) -> Uuid {
     let now = app.now();
     let p = AccessPackage {
         tenant_id: TenantId(t.id),
@@ -140,12 +161,19 @@ pub async fn policy(app: &TestApp, t: &TestTenant, package: Uuid, settings: Valu
         updated_at: now,
     };
     let mut conn = app.pool.acquire().await.expect("conn");
-    db::packages::insert_policy(&mut conn, &p).await.expect("policy");
+    db::packages::insert_policy(&mut conn, &p)
+        .await
+        .expect("policy");
     p.id.0
 }
 
 /// A package delivering membership of a new group, with one policy.
-pub async fn group_package(app: &TestApp, t: &TestTenant, name: &str, settings: Value) -> GroupPackage {
+pub async fn group_package(
+    app: &TestApp,
+    t: &TestTenant,
+    name: &str,
+    settings: Value,
+) -> GroupPackage {
     let catalog = general_catalog(app, t).await;
     let group = group(app, t, name).await;
     let (resource, member_role, owner_role) = group_resource(app, t, catalog, group).await;
@@ -189,7 +217,12 @@ pub async fn sources(app: &TestApp, group: Uuid, user: Uuid) -> Vec<String> {
 }
 
 /// Submits a userAdd for the caller.
-pub async fn request(app: &TestApp, token: &str, package: Uuid, extra: Value) -> (reqwest::StatusCode, Value) {
+pub async fn request(
+    app: &TestApp,
+    token: &str,
+    package: Uuid,
+    extra: Value,
+) -> (reqwest::StatusCode, Value) {
     let mut body = json!({"requestType": "userAdd", "accessPackageId": package});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
@@ -199,10 +232,19 @@ pub async fn request(app: &TestApp, token: &str, package: Uuid, extra: Value) ->
     app.post(token, "/api/v1/assignmentRequests", body).await
 }
 
-pub async fn decide(app: &TestApp, token: &str, request: &Value, decision: &str, justification: Option<&str>) -> (reqwest::StatusCode, Value) {
+pub async fn decide(
+    app: &TestApp,
+    token: &str,
+    request: &Value,
+    decision: &str,
+    justification: Option<&str>,
+) -> (reqwest::StatusCode, Value) {
     app.post(
         token,
-        &format!("/api/v1/assignmentRequests/{}/decision", request["id"].as_str().expect("id")),
+        &format!(
+            "/api/v1/assignmentRequests/{}/decision",
+            request["id"].as_str().expect("id")
+        ),
         json!({"decision": decision, "justification": justification}),
     )
     .await

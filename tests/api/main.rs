@@ -15,3 +15,4 @@ mod ops;
 mod requests;
 mod roles;
 mod tenancy;
+mod webhooks;
