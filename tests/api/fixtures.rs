@@ -18,9 +18,7 @@ use crate::helpers::{TestApp, TestTenant, uuid_of};
 pub struct GroupPackage {
     pub catalog: Uuid,
     pub group: Uuid,
-    pub resource: Uuid,
     pub member_role: Uuid,
-    pub owner_role: Uuid,
     pub package: Uuid,
     pub policy: Uuid,
 }
@@ -176,15 +174,13 @@ pub async fn group_package(
 ) -> GroupPackage {
     let catalog = general_catalog(app, t).await;
     let group = group(app, t, name).await;
-    let (resource, member_role, owner_role) = group_resource(app, t, catalog, group).await;
+    let (_, member_role, _) = group_resource(app, t, catalog, group).await;
     let package = package(app, t, catalog, name, &[member_role]).await;
     let policy = policy(app, t, package, settings).await;
     GroupPackage {
         catalog,
         group,
-        resource,
         member_role,
-        owner_role,
         package,
         policy,
     }

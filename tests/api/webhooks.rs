@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::fixtures::{self, group_package, open_policy, request};
+use crate::fixtures::{self, open_policy, request};
 use crate::helpers::{TestApp, TestTenant};
 
 #[derive(Clone, Debug)]
