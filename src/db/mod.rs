@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalogs;
 pub mod embedded;
 pub mod groups;
+pub mod links;
 pub mod outbox;
 pub mod packages;
 pub mod requests;

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 
 use super::audit::{self, Entry};
+use super::notify::{self, Notice};
 use super::{Actor, Caller, ServiceError, ServiceResult, grants};
 use crate::db::assignments::{AssignmentFilter, AssignmentRow, GrantRow};
 use crate::db::requests::RequestRow;
@@ -81,6 +82,12 @@ pub async fn end(
     a.ended_at = Some(now);
     a.updated_at = now;
     db::assignments::update(conn, a).await?;
+    if reason != Some("userDeactivated") {
+        let notice = Notice::AccessEnded {
+            assignment_id: a.id,
+        };
+        notify::enqueue(conn, a.tenant_id, a.target_user_id, &notice, now).await?;
+    }
     audit::record(
         conn,
         a.tenant_id,

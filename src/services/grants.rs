@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Entry};
+use super::notify::{self, Notice};
 use super::{Actor, ServiceResult};
 use crate::db::assignments::{AssignmentRow, GrantRow};
 use crate::db::catalogs::{Resource, ResourceRole};
@@ -297,6 +298,16 @@ pub async fn refresh_state(
             Some(now)
         };
         db::requests::update(conn, &r).await?;
+        let notice = match state {
+            "delivered" => Some(Notice::AccessDelivered { request_id: r.id }),
+            "partiallyDelivered" | "deliveryFailed" => {
+                Some(Notice::DeliveryFailed { request_id: r.id })
+            }
+            _ => None,
+        };
+        if let Some(notice) = notice {
+            notify::enqueue(conn, tenant, r.target_user_id, &notice, now).await?;
+        }
         audit::record(
             conn,
             tenant,

@@ -7,6 +7,8 @@ pub mod audit;
 pub mod demo;
 pub mod grants;
 pub mod groups;
+pub mod links;
+pub mod notify;
 pub mod requests;
 pub mod roles;
 pub mod tenants;

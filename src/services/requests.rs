@@ -10,9 +10,12 @@ use uuid::Uuid;
 
 use super::assignments;
 use super::audit::{self, Entry};
+use super::links;
+use super::notify::{self, AskReason, Notice};
 use super::{Actor, Caller, ServiceError, ServiceResult, grants, validated};
 use crate::db::assignments::AssignmentRow;
 use crate::db::groups::Relation;
+use crate::db::links::ApprovalLink;
 use crate::db::packages::{AccessPackage, Policy};
 use crate::db::requests::{DecisionRow, RequestFilter, RequestRow, StageRow};
 use crate::db::users::User;
@@ -286,6 +289,7 @@ async fn open_stage(
     request.state = RequestState::PendingApproval.as_str().into();
     request.updated_at = now;
     db::requests::update(conn, request).await?;
+    ask_approvers(conn, &stage, &approvers, AskReason::Opened, now).await?;
     record(
         conn,
         tenant,
@@ -296,6 +300,59 @@ async fn open_stage(
         now,
     )
     .await
+}
+
+/// Emails each of `approvers` a personal Approve/Deny link for the stage.
+pub async fn ask_approvers(
+    conn: &mut Conn,
+    stage: &StageRow,
+    approvers: &[Uuid],
+    reason: AskReason,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    for approver in approvers {
+        let token = links::new_token();
+        db::links::insert(
+            conn,
+            &ApprovalLink {
+                tenant_id: stage.tenant_id,
+                id: Uuid::now_v7(),
+                token_hash: links::hash(&token),
+                request_id: stage.request_id,
+                stage_index: stage.stage_index,
+                approver_id: UserId(*approver),
+                expires_at: stage.due_at,
+                used_at: None,
+                created_at: now,
+            },
+        )
+        .await?;
+        let notice = Notice::ApprovalNeeded {
+            request_id: stage.request_id,
+            stage_index: stage.stage_index,
+            token,
+            reason,
+        };
+        notify::enqueue(conn, stage.tenant_id, UserId(*approver), &notice, now).await?;
+    }
+    Ok(())
+}
+
+/// Tells the requestor (when there is one and they are still active).
+async fn tell_requestor(
+    conn: &mut Conn,
+    request: &RequestRow,
+    notice: Notice,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    if let Some(requestor) = request.requestor_id
+        && db::users::get(conn, request.tenant_id, requestor)
+            .await?
+            .is_some_and(|u| u.active)
+    {
+        notify::enqueue(conn, request.tenant_id, requestor, &notice, now).await?;
+    }
+    Ok(())
 }
 
 /// Everything approved: deliver now, or wait for the start.
@@ -770,6 +827,15 @@ async fn submit_add(
     )
     .await?;
     if by_user && !settings.approval.stages.is_empty() {
+        tell_requestor(
+            conn,
+            &request,
+            Notice::RequestSubmitted {
+                request_id: request.id,
+            },
+            now,
+        )
+        .await?;
         open_stage(conn, &mut request, settings, 0, target, now).await?;
     } else {
         approved(conn, &mut request, &policy, caller.actor(), now).await?;
@@ -1036,21 +1102,47 @@ pub async fn decide(
 ) -> ServiceResult<RequestView> {
     let tenant = caller.tenant_id();
     let mut tx = pool.begin().await?;
-    let mut request = db::requests::lock(&mut tx, tenant, id)
+    let request = db::requests::lock(&mut tx, tenant, id)
         .await?
         .ok_or_else(not_found)?;
     if !visible(&mut tx, caller, &request).await? {
         return Err(not_found());
     }
-    let current = view(&mut tx, tenant, id).await?;
+    let result = decide_locked(
+        &mut tx,
+        request,
+        caller.user_id(),
+        caller.actor(),
+        decision,
+        justification,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// The decision of `approver` on a request already locked by the caller's transaction
+/// (the API and the emailed links both end here).
+pub async fn decide_locked(
+    tx: &mut Conn,
+    mut request: RequestRow,
+    me: UserId,
+    actor: Actor,
+    decision: Decision,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let tenant = request.tenant_id;
+    let id = request.id;
+    let current = view(tx, tenant, id).await?;
     let open = current
         .stages
         .last()
         .filter(|s| s.stage.state == "pending" && request.state == "pendingApproval");
     let Some(stage) = open else {
-        return Err(already_decided(&mut tx, tenant, &current).await?.into());
+        return Err(already_decided(tx, tenant, &current).await?.into());
     };
-    let me = caller.user_id();
     if !stage.stage.approver_ids.contains(&me.0) {
         return Err(DomainError::forbidden(
             "You are not an approver of the current stage of this request.",
@@ -1080,11 +1172,11 @@ pub async fn decide(
         justification: justification.clone(),
         decided_at: now,
     };
-    db::requests::insert_decision(&mut tx, &row).await?;
+    db::requests::insert_decision(tx, &row).await?;
     record(
-        &mut tx,
+        tx,
         tenant,
-        caller.actor(),
+        actor,
         "assignmentRequest.decided",
         &request,
         json!({"stage": stage.stage.stage_index, "decision": decision.as_str(), "justification": justification}),
@@ -1104,18 +1196,27 @@ pub async fn decide(
         StageOutcome::Denied => {
             stage_row.state = StageState::Denied.as_str().into();
             stage_row.completed_at = Some(now);
-            db::requests::update_stage(&mut tx, &stage_row).await?;
+            db::requests::update_stage(tx, &stage_row).await?;
             request.state = RequestState::Denied.as_str().into();
             request.completed_at = Some(now);
             request.updated_at = now;
-            db::requests::update(&mut tx, &request).await?;
+            db::requests::update(tx, &request).await?;
             record(
-                &mut tx,
+                tx,
                 tenant,
-                caller.actor(),
+                actor,
                 "assignmentRequest.denied",
                 &request,
                 json!({"stage": stage_row.stage_index}),
+                now,
+            )
+            .await?;
+            tell_requestor(
+                tx,
+                &request,
+                Notice::RequestDenied {
+                    request_id: request.id,
+                },
                 now,
             )
             .await?;
@@ -1123,42 +1224,32 @@ pub async fn decide(
         StageOutcome::Approved => {
             stage_row.state = StageState::Approved.as_str().into();
             stage_row.completed_at = Some(now);
-            db::requests::update_stage(&mut tx, &stage_row).await?;
-            let policy = db::packages::get_policy(&mut tx, tenant, request.policy_id)
+            db::requests::update_stage(tx, &stage_row).await?;
+            let policy = db::packages::get_policy(tx, tenant, request.policy_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("policy vanished"))?;
             let next = usize::try_from(stage_row.stage_index + 1).unwrap_or(usize::MAX);
             if next < policy.settings.0.approval.stages.len() {
-                let target = db::users::get(&mut tx, tenant, request.target_user_id)
+                let target = db::users::get(tx, tenant, request.target_user_id)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("target vanished"))?;
-                open_stage(
-                    &mut tx,
-                    &mut request,
-                    &policy.settings.0,
-                    next,
-                    &target,
-                    now,
-                )
-                .await?;
+                open_stage(tx, &mut request, &policy.settings.0, next, &target, now).await?;
             } else {
                 record(
-                    &mut tx,
+                    tx,
                     tenant,
-                    caller.actor(),
+                    actor,
                     "assignmentRequest.approved",
                     &request,
                     json!({}),
                     now,
                 )
                 .await?;
-                approved(&mut tx, &mut request, &policy, caller.actor(), now).await?;
+                approved(tx, &mut request, &policy, actor, now).await?;
             }
         }
     }
-    let result = view(&mut tx, tenant, id).await?;
-    tx.commit().await?;
-    Ok(result)
+    view(tx, tenant, id).await
 }
 
 /// Cancels an open request: its requestor or target, or who manages its catalog.

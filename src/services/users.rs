@@ -281,6 +281,7 @@ async fn end_access_of_deactivated(
             canceled.push(id);
         }
     }
+    db::links::expire_all_of_user(conn, tenant, user.id, now).await?;
     super::requests::replace_deactivated_approver(conn, tenant, user.id, now).await?;
     audit::record(
         conn,
