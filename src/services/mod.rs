@@ -3,8 +3,11 @@
 //! portals, the JSON API, the CLI and the scheduler all call these same functions.
 
 pub mod audit;
+pub mod catalogs;
 pub mod demo;
+pub mod grants;
 pub mod groups;
+pub mod packages;
 pub mod roles;
 pub mod tenants;
 pub mod tokens;

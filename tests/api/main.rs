@@ -7,4 +7,6 @@
 mod helpers;
 
 mod auth;
+mod catalogs;
+mod packages;
 mod tenancy;

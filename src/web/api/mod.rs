@@ -3,8 +3,10 @@
 //! generated from the code that serves it.
 
 pub mod audit;
+pub mod catalogs;
 pub mod groups;
 pub mod me;
+pub mod packages;
 pub mod roles;
 pub mod users;
 
@@ -57,6 +59,8 @@ pub fn router() -> axum::Router<AppState> {
         .merge(users::router())
         .merge(groups::router())
         .merge(roles::router())
+        .merge(catalogs::router())
+        .merge(packages::router())
         .merge(audit::router())
         .split_for_parts();
     let api = std::sync::Arc::new(api);
