@@ -279,3 +279,37 @@ pub async fn count_packages(
     .fetch_one(conn)
     .await?)
 }
+
+/// Deletes every resource of a catalog (their roles go with them); a role that a
+/// package or an assignment's history still uses makes this fail with its foreign key.
+pub async fn delete_resources_of_catalog(
+    conn: &mut Conn,
+    tenant: TenantId,
+    catalog: CatalogId,
+) -> DbResult<u64> {
+    let done = sqlx::query("delete from resources where tenant_id = $1 and catalog_id = $2")
+        .bind(tenant)
+        .bind(catalog)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Those of `ids` that are roles of a resource in `catalog`.
+pub async fn roles_in_catalog(
+    conn: &mut Conn,
+    tenant: TenantId,
+    catalog: CatalogId,
+    ids: &[ResourceRoleId],
+) -> DbResult<Vec<ResourceRoleId>> {
+    Ok(sqlx::query_scalar(
+        "select r.id from resource_roles r
+           join resources s on s.tenant_id = r.tenant_id and s.id = r.resource_id
+         where r.tenant_id = $1 and s.catalog_id = $2 and r.id = any($3)",
+    )
+    .bind(tenant)
+    .bind(catalog)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}

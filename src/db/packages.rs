@@ -398,3 +398,64 @@ pub async fn groups_of_package(
     .fetch_all(conn)
     .await?)
 }
+
+/// What a caller may see of the package list: every package of `readable` catalogs
+/// (of all catalogs with `read_all`), and elsewhere the non-hidden packages of enabled
+/// catalogs (for guests only of externally visible ones).
+#[derive(Clone, Debug, Default)]
+pub struct Visibility<'a> {
+    pub read_all: bool,
+    pub readable: &'a [CatalogId],
+    pub guest: bool,
+}
+
+pub async fn list_visible(
+    conn: &mut Conn,
+    tenant: TenantId,
+    visibility: &Visibility<'_>,
+    catalog: Option<CatalogId>,
+    search: Option<&str>,
+    page: PageRequest,
+) -> DbResult<Page<AccessPackage>> {
+    let rows: Vec<AccessPackage> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from access_packages p
+         where p.tenant_id = $1 and p.id < $2
+           and ($3::uuid is null or p.catalog_id = $3)
+           and ($4::text is null or lower(p.display_name || ' ' || p.description) like $4)
+           and ($5 or p.catalog_id = any($6) or (not p.hidden and exists (
+                 select 1 from catalogs c where c.tenant_id = p.tenant_id and c.id = p.catalog_id
+                   and c.enabled and (not $7 or c.externally_visible))))
+         order by p.id desc limit $8"
+    )))
+    .bind(tenant)
+    .bind(page.before_bound())
+    .bind(catalog)
+    .bind(search.map(like_pattern))
+    .bind(visibility.read_all)
+    .bind(visibility.readable)
+    .bind(visibility.guest)
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |p| p.id.0))
+}
+
+/// Policies of a package, newest first, a page at a time.
+pub async fn list_policies(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    page: PageRequest,
+) -> DbResult<Page<Policy>> {
+    let rows: Vec<Policy> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {POLICY_COLUMNS} from policies where tenant_id = $1 and package_id = $2 and id < $3
+         order by id desc limit $4"
+    )))
+    .bind(tenant)
+    .bind(package)
+    .bind(page.before_bound())
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |p| p.id.0))
+}

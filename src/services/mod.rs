@@ -4,11 +4,13 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod catalogs;
 pub mod demo;
 pub mod grants;
 pub mod groups;
 pub mod links;
 pub mod notify;
+pub mod packages;
 pub mod requests;
 pub mod roles;
 pub mod tenants;

@@ -225,16 +225,29 @@ pub fn start_time() -> DateTime<Utc> {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A server whose settings differ from `test_settings` by `overrides`.
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
         init_logs();
         let db_options = fresh_database().await;
         let pool = portico::db::connect(db_options.clone(), 8)
             .await
             .expect("connect to the test database");
-        Self::spawn_on(pool, db_options).await
+        Self::spawn_on_with(pool, db_options, overrides).await
     }
 
     /// Another server on the same database (replica tests).
     pub async fn spawn_on(pool: PgPool, db_options: PgConnectOptions) -> TestApp {
+        Self::spawn_on_with(pool, db_options, &[]).await
+    }
+
+    async fn spawn_on_with(
+        pool: PgPool,
+        db_options: PgConnectOptions,
+        overrides: &[(&str, &str)],
+    ) -> TestApp {
         let clock = Arc::new(ManualClock::new(start_time()));
         let mailer = RecordingMailer::new();
         let deps = Dependencies {
@@ -242,7 +255,7 @@ impl TestApp {
             mailer: Arc::new(mailer.clone()),
             demo_tenant: None,
         };
-        let app = Application::with_pool(test_settings(&[]), pool.clone(), deps)
+        let app = Application::with_pool(test_settings(overrides), pool.clone(), deps)
             .await
             .expect("build the app");
         let address = format!("http://{}", app.local_addr().expect("address"));
@@ -391,6 +404,41 @@ impl TestApp {
 
     pub async fn delete(&self, token: &str, path: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, token, path, None).await
+    }
+
+    /// The id of the tenant's "General" catalog.
+    pub async fn general_catalog(&self, tenant: &TestTenant) -> uuid::Uuid {
+        sqlx::query_scalar(
+            "select id from catalogs where tenant_id = $1 and display_name = 'General'",
+        )
+        .bind(tenant.id)
+        .fetch_one(&self.pool)
+        .await
+        .expect("the General catalog")
+    }
+
+    /// Creates a user holding `role` (in `catalog` for catalog roles); returns (id, token).
+    pub async fn user_with_role(
+        &self,
+        tenant: &TestTenant,
+        email: &str,
+        role: &str,
+        catalog: Option<uuid::Uuid>,
+    ) -> (uuid::Uuid, String) {
+        let (id, token) = self.user(tenant, email, json!({})).await;
+        let (status, body) = self
+            .post(
+                &tenant.admin,
+                "/api/v1/roleAssignments",
+                json!({"role": role, "principal": {"type": "user", "id": id}, "catalogId": catalog}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "grant {role} to {email}: {body}"
+        );
+        (id, token)
     }
 
     /// Audit actions recorded about `target`, oldest first.

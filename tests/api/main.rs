@@ -1,17 +1,20 @@
 //! The integration tests: one binary, real PostgreSQL, real HTTP.
 
 // A failed expectation in a test is a test failure; that is what `expect` is for here.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+// Not every test module uses every helper.
+#![allow(clippy::expect_used, clippy::unwrap_used, dead_code)]
 
 mod fixtures;
 mod helpers;
 
 mod audit;
 mod auth;
+mod catalogs;
 mod cli;
 mod cluster;
 mod directory;
 mod ops;
+mod packages;
 mod requests;
 mod roles;
 mod tenancy;

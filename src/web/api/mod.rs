@@ -4,8 +4,10 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod catalogs;
 pub mod groups;
 pub mod me;
+pub mod packages;
 pub mod requests;
 pub mod roles;
 pub mod users;
@@ -59,6 +61,8 @@ pub fn router() -> axum::Router<AppState> {
         .merge(users::router())
         .merge(groups::router())
         .merge(roles::router())
+        .merge(catalogs::router())
+        .merge(packages::router())
         .merge(audit::router())
         .merge(requests::router())
         .merge(assignments::router())

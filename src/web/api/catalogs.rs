@@ -1,0 +1,335 @@
+//! `/catalogs` and their `/resources`. A connector's secret is accepted on the way in
+//! and never rendered on the way out.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
+use crate::db::catalogs::Catalog as CatalogRow;
+use crate::domain::ids::{CatalogId, GroupId, ResourceId};
+use crate::services;
+use crate::services::catalogs::{
+    CatalogFields, NewConnector, NewResource, ResourceKind, ResourceView,
+};
+use crate::startup::AppState;
+use crate::web::auth::ApiCaller;
+use crate::web::error::{AppError, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_catalogs, create_catalog))
+        .routes(routes!(get_catalog, patch_catalog, delete_catalog))
+        .routes(routes!(list_resources, add_resource))
+        .routes(routes!(remove_resource))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Catalog {
+    pub id: Uuid,
+    pub display_name: String,
+    pub description: String,
+    /// Packages of a disabled catalog cannot be requested.
+    pub enabled: bool,
+    /// Guests may request packages of this catalog.
+    pub externally_visible: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<CatalogRow> for Catalog {
+    fn from(c: CatalogRow) -> Self {
+        Self {
+            id: c.id.0,
+            display_name: c.display_name,
+            description: c.description,
+            enabled: c.enabled,
+            externally_visible: c.externally_visible,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+crate::list_schema!(CatalogList, Catalog);
+
+/// Body of POST (displayName required) and PATCH (any field).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogBody {
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Default false.
+    pub externally_visible: Option<bool>,
+}
+
+impl From<CatalogBody> for CatalogFields {
+    fn from(b: CatalogBody) -> Self {
+        Self {
+            display_name: b.display_name,
+            description: b.description,
+            enabled: b.enabled,
+            externally_visible: b.externally_visible,
+        }
+    }
+}
+
+/// Catalogs the caller may read: all for tenant admins, otherwise those where the caller
+/// holds a catalog role (an empty list for everyone else).
+#[utoipa::path(get, path = "/catalogs", tag = "catalogs", params(Pagination),
+    responses((status = 200, body = CatalogList)))]
+async fn list_catalogs(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiQuery(p): ApiQuery<Pagination>,
+) -> Result<List<Catalog>, AppError> {
+    let page = services::catalogs::list(state.pool(), &caller, p.page()?).await?;
+    Ok(List::from_page(page, Catalog::from))
+}
+
+/// Create a catalog (tenant admins and catalog creators; a creator becomes its owner).
+#[utoipa::path(post, path = "/catalogs", tag = "catalogs", request_body = CatalogBody,
+    responses((status = 201, body = Catalog), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn create_catalog(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiJson(body): ApiJson<CatalogBody>,
+) -> Result<Created<Catalog>, AppError> {
+    let catalog =
+        services::catalogs::create(state.pool(), &caller, body.into(), state.now()).await?;
+    Ok(Created(catalog.into()))
+}
+
+#[utoipa::path(get, path = "/catalogs/{id}", tag = "catalogs", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Catalog), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn get_catalog(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<CatalogId>,
+) -> Result<Json<Catalog>, AppError> {
+    Ok(Json(
+        services::catalogs::get(state.pool(), &caller, id)
+            .await?
+            .into(),
+    ))
+}
+
+/// Change any field (tenant admins and the catalog's owners).
+#[utoipa::path(patch, path = "/catalogs/{id}", tag = "catalogs", params(("id" = Uuid, Path)),
+    request_body = CatalogBody,
+    responses((status = 200, body = Catalog), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn patch_catalog(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<CatalogId>,
+    ApiJson(body): ApiJson<CatalogBody>,
+) -> Result<Json<Catalog>, AppError> {
+    let catalog =
+        services::catalogs::update(state.pool(), &caller, id, body.into(), state.now()).await?;
+    Ok(Json(catalog.into()))
+}
+
+/// Delete a catalog and its resources (409 while it has access packages).
+#[utoipa::path(delete, path = "/catalogs/{id}", tag = "catalogs", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn delete_catalog(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<CatalogId>,
+) -> Result<StatusCode, AppError> {
+    services::catalogs::delete(state.pool(), &caller, id, state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum ResourceKindName {
+    Group,
+    Application,
+    Site,
+    Custom,
+}
+
+impl From<ResourceKindName> for ResourceKind {
+    fn from(k: ResourceKindName) -> Self {
+        match k {
+            ResourceKindName::Group => Self::Group,
+            ResourceKindName::Application => Self::Application,
+            ResourceKindName::Site => Self::Site,
+            ResourceKindName::Custom => Self::Custom,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum ConnectorType {
+    Webhook,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRole {
+    pub id: Uuid,
+    pub display_name: String,
+}
+
+/// A connector as shown: never with its secret.
+#[derive(Serialize, ToSchema)]
+pub struct Connector {
+    #[serde(rename = "type")]
+    pub kind: ConnectorType,
+    pub url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    pub id: Uuid,
+    pub catalog_id: Uuid,
+    /// group | application | site | custom
+    pub kind: String,
+    /// For group resources, the group's display name.
+    pub display_name: String,
+    pub description: String,
+    /// The directory group of a group resource; null for other kinds.
+    pub group_id: Option<Uuid>,
+    pub roles: Vec<ResourceRole>,
+    pub connector: Option<Connector>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ResourceView> for Resource {
+    fn from(v: ResourceView) -> Self {
+        let r = v.resource;
+        Self {
+            id: r.id.0,
+            catalog_id: r.catalog_id.0,
+            kind: r.kind,
+            display_name: r.display_name,
+            description: r.description,
+            group_id: r.group_id.map(|g| g.0),
+            roles: v
+                .roles
+                .into_iter()
+                .map(|role| ResourceRole {
+                    id: role.id.0,
+                    display_name: role.display_name,
+                })
+                .collect(),
+            connector: r.connector_url.map(|url| Connector {
+                kind: ConnectorType::Webhook,
+                url,
+            }),
+            created_at: r.created_at,
+        }
+    }
+}
+
+crate::list_schema!(ResourceList, Resource);
+
+/// A webhook connector: Portico POSTs signed grant/revoke calls to `url`.
+#[derive(Deserialize, ToSchema)]
+pub struct ConnectorBody {
+    #[serde(rename = "type")]
+    pub kind: ConnectorType,
+    /// http(s) URL on a public address (unless the operator allows private ones).
+    pub url: Option<String>,
+    /// Signing secret, at least 16 characters; write-only.
+    #[schema(write_only)]
+    pub secret: Option<String>,
+}
+
+/// `{kind: group, groupId}` or `{kind: application|site|custom, displayName,
+/// description?, roles: [names], connector?}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceBody {
+    pub kind: Option<ResourceKindName>,
+    /// The directory group (kind group only).
+    pub group_id: Option<Uuid>,
+    /// Required for kinds other than group.
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    /// 1–50 unique role names (kinds other than group).
+    pub roles: Option<Vec<String>>,
+    pub connector: Option<ConnectorBody>,
+}
+
+impl From<ResourceBody> for NewResource {
+    fn from(b: ResourceBody) -> Self {
+        Self {
+            kind: b.kind.map(ResourceKind::from),
+            group_id: b.group_id.map(GroupId),
+            display_name: b.display_name,
+            description: b.description,
+            roles: b.roles,
+            connector: b.connector.map(|c| NewConnector {
+                url: c.url,
+                secret: c.secret,
+            }),
+        }
+    }
+}
+
+/// Resources of a catalog with their roles (anyone holding a role in the catalog).
+#[utoipa::path(get, path = "/catalogs/{id}/resources", tag = "catalogs", params(("id" = Uuid, Path), Pagination),
+    responses((status = 200, body = ResourceList), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn list_resources(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<CatalogId>,
+    ApiQuery(p): ApiQuery<Pagination>,
+) -> Result<List<Resource>, AppError> {
+    let page = services::catalogs::list_resources(state.pool(), &caller, id, p.page()?).await?;
+    Ok(List::from_page(page, Resource::from))
+}
+
+/// Add a resource (tenant admins and the catalog's owners). A group resource gets the
+/// roles Member and Owner; 409 when the group is already in the catalog.
+#[utoipa::path(post, path = "/catalogs/{id}/resources", tag = "catalogs", params(("id" = Uuid, Path)),
+    request_body = ResourceBody,
+    responses((status = 201, body = Resource), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn add_resource(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<CatalogId>,
+    ApiJson(body): ApiJson<ResourceBody>,
+) -> Result<Created<Resource>, AppError> {
+    let allow_private = state.settings().webhook_allow_private;
+    let resource = services::catalogs::add_resource(
+        state.pool(),
+        &caller,
+        id,
+        body.into(),
+        allow_private,
+        state.now(),
+    )
+    .await?;
+    Ok(Created(resource.into()))
+}
+
+/// Remove a resource (409 while an access package uses one of its roles).
+#[utoipa::path(delete, path = "/catalogs/{id}/resources/{resourceId}", tag = "catalogs",
+    params(("id" = Uuid, Path), ("resourceId" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn remove_resource(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath((id, resource)): ApiPath<(CatalogId, ResourceId)>,
+) -> Result<StatusCode, AppError> {
+    services::catalogs::remove_resource(state.pool(), &caller, id, resource, state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,627 @@
+//! `/accessPackages`, their `/policies`, and `/policies/{id}`. A policy body is parsed
+//! field by field so that a wrong value (an unknown enum value included) is a 422
+//! naming its path, such as `approval.stages[0].decision`.
+
+use axum::Json;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
+use crate::db::packages::Policy as PolicyRow;
+use crate::domain::FieldErrors;
+use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId};
+use crate::domain::policy::PolicySettings;
+use crate::services;
+use crate::services::packages::{PackageFields, PackageView, PolicyInput};
+use crate::startup::AppState;
+use crate::web::auth::ApiCaller;
+use crate::web::error::{AppError, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_packages, create_package))
+        .routes(routes!(get_package, patch_package, delete_package))
+        .routes(routes!(list_policies, create_policy))
+        .routes(routes!(get_policy, put_policy, delete_policy))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessPackage {
+    pub id: Uuid,
+    pub catalog_id: Uuid,
+    pub display_name: String,
+    pub description: String,
+    /// Not listed in the portal, but requestable by direct link.
+    pub hidden: bool,
+    pub resource_role_ids: Vec<Uuid>,
+    pub incompatible_package_ids: Vec<Uuid>,
+    pub incompatible_group_ids: Vec<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<PackageView> for AccessPackage {
+    fn from(v: PackageView) -> Self {
+        let p = v.package;
+        Self {
+            id: p.id.0,
+            catalog_id: p.catalog_id.0,
+            display_name: p.display_name,
+            description: p.description,
+            hidden: p.hidden,
+            resource_role_ids: v.resource_role_ids.into_iter().map(|r| r.0).collect(),
+            incompatible_package_ids: v
+                .incompatible_package_ids
+                .into_iter()
+                .map(|p| p.0)
+                .collect(),
+            incompatible_group_ids: v.incompatible_group_ids.into_iter().map(|g| g.0).collect(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+crate::list_schema!(AccessPackageList, AccessPackage);
+
+/// Body of POST (catalogId and displayName required) and PATCH (any field; the lists
+/// replace the current ones whole; catalogId cannot change).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessPackageBody {
+    #[schema(value_type = Option<Uuid>)]
+    pub catalog_id: Option<CatalogId>,
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Default false.
+    pub hidden: Option<bool>,
+    /// Roles of resources in the package's catalog.
+    #[schema(value_type = Option<Vec<Uuid>>)]
+    pub resource_role_ids: Option<Vec<ResourceRoleId>>,
+    #[schema(value_type = Option<Vec<Uuid>>)]
+    pub incompatible_package_ids: Option<Vec<PackageId>>,
+    #[schema(value_type = Option<Vec<Uuid>>)]
+    pub incompatible_group_ids: Option<Vec<GroupId>>,
+}
+
+impl From<AccessPackageBody> for PackageFields {
+    fn from(b: AccessPackageBody) -> Self {
+        Self {
+            catalog_id: b.catalog_id,
+            display_name: b.display_name,
+            description: b.description,
+            hidden: b.hidden,
+            resource_role_ids: b.resource_role_ids,
+            incompatible_package_ids: b.incompatible_package_ids,
+            incompatible_group_ids: b.incompatible_group_ids,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageQuery {
+    /// Only packages of this catalog.
+    #[param(value_type = Option<Uuid>)]
+    pub catalog_id: Option<CatalogId>,
+    /// Matches display name or description (case-insensitive, substring).
+    pub search: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// Access packages the caller may see: all of the catalogs where they hold a role
+/// (hidden ones included); elsewhere the non-hidden packages of enabled catalogs
+/// (for guests, of externally visible ones).
+#[utoipa::path(get, path = "/accessPackages", tag = "accessPackages", params(PackageQuery),
+    responses((status = 200, body = AccessPackageList), (status = 422, body = Problem)))]
+async fn list_packages(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiQuery(q): ApiQuery<PackageQuery>,
+) -> Result<List<AccessPackage>, AppError> {
+    let page = Pagination {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page()?;
+    let packages = services::packages::list(
+        state.pool(),
+        &caller,
+        q.catalog_id,
+        q.search.as_deref(),
+        page,
+    )
+    .await?;
+    Ok(List::from_page(packages, AccessPackage::from))
+}
+
+/// Create an access package (tenant admins, the catalog's owners and package managers).
+#[utoipa::path(post, path = "/accessPackages", tag = "accessPackages", request_body = AccessPackageBody,
+    responses((status = 201, body = AccessPackage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn create_package(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiJson(body): ApiJson<AccessPackageBody>,
+) -> Result<Created<AccessPackage>, AppError> {
+    let package =
+        services::packages::create(state.pool(), &caller, body.into(), state.now()).await?;
+    Ok(Created(package.into()))
+}
+
+/// An access package the caller may see (hidden ones too, by their id).
+#[utoipa::path(get, path = "/accessPackages/{id}", tag = "accessPackages", params(("id" = Uuid, Path)),
+    responses((status = 200, body = AccessPackage), (status = 404, body = Problem)))]
+async fn get_package(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<PackageId>,
+) -> Result<Json<AccessPackage>, AppError> {
+    Ok(Json(
+        services::packages::get(state.pool(), &caller, id)
+            .await?
+            .into(),
+    ))
+}
+
+/// Change any field; changing resourceRoleIds grants or revokes them for current assignees.
+#[utoipa::path(patch, path = "/accessPackages/{id}", tag = "accessPackages", params(("id" = Uuid, Path)),
+    request_body = AccessPackageBody,
+    responses((status = 200, body = AccessPackage), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn patch_package(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<PackageId>,
+    ApiJson(body): ApiJson<AccessPackageBody>,
+) -> Result<Json<AccessPackage>, AppError> {
+    let package =
+        services::packages::update(state.pool(), &caller, id, body.into(), state.now()).await?;
+    Ok(Json(package.into()))
+}
+
+/// Delete an access package and its policies (409 while it has active assignments, open
+/// requests or a request history).
+#[utoipa::path(delete, path = "/accessPackages/{id}", tag = "accessPackages", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn delete_package(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<PackageId>,
+) -> Result<StatusCode, AppError> {
+    services::packages::delete(state.pool(), &caller, id, state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A policy as answered: its ids, its name and every setting (defaults and nulls included).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    pub id: Uuid,
+    pub access_package_id: Uuid,
+    pub display_name: String,
+    #[serde(flatten)]
+    pub settings: PolicySettings,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<PolicyRow> for Policy {
+    fn from(p: PolicyRow) -> Self {
+        Self {
+            id: p.id.0,
+            access_package_id: p.package_id.0,
+            display_name: p.display_name,
+            settings: p.settings.0,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// A policy body: its name and settings. Read-only fields of the representation (`id`,
+/// `accessPackageId`, `createdAt`, `updatedAt`) and unknown fields are ignored, so a
+/// policy's own representation is a valid PUT body.
+pub struct PolicyBody(pub PolicyInput);
+
+impl<S: Send + Sync> FromRequest<S> for PolicyBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJson(value) = ApiJson::<Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(AppError::field("body", "send the policy as a JSON object"));
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Name {
+            display_name: Option<String>,
+        }
+        let name: Name = parse_tracked(&value)?;
+        let settings: PolicySettings = parse_tracked(&value)?;
+        Ok(Self(PolicyInput {
+            display_name: name.display_name,
+            settings,
+        }))
+    }
+}
+
+/// Deserializes `value`, reporting a failure against the path of the field at fault.
+fn parse_tracked<T: DeserializeOwned>(value: &Value) -> Result<T, AppError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let prefix = if path == "." {
+            String::new()
+        } else {
+            format!("{path}.")
+        };
+        let mut errors = FieldErrors::new();
+        // "missing field `x`" belongs to x itself, where a person looks for it.
+        match message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            Some(field) => errors.add(format!("{prefix}{field}"), "this field is required"),
+            None if path == "." => errors.add("body", message),
+            None => errors.add(path, message),
+        }
+        AppError::validation(errors)
+    })
+}
+
+/// Policies of an access package, newest first (anyone who may see the package).
+#[utoipa::path(get, path = "/accessPackages/{id}/policies", tag = "policies", params(("id" = Uuid, Path), Pagination),
+    responses((status = 200, body = PolicyListSchema), (status = 404, body = Problem)))]
+async fn list_policies(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<PackageId>,
+    ApiQuery(p): ApiQuery<Pagination>,
+) -> Result<List<Policy>, AppError> {
+    let page = services::packages::list_policies(state.pool(), &caller, id, p.page()?).await?;
+    Ok(List::from_page(page, Policy::from))
+}
+
+/// Add an assignment policy to an access package; questions get ids.
+#[utoipa::path(post, path = "/accessPackages/{id}/policies", tag = "policies", params(("id" = Uuid, Path)),
+    request_body = PolicyBodySchema,
+    responses((status = 201, body = PolicySchema), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+async fn create_policy(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<PackageId>,
+    PolicyBody(input): PolicyBody,
+) -> Result<Created<Policy>, AppError> {
+    let policy =
+        services::packages::create_policy(state.pool(), &caller, id, input, state.now()).await?;
+    Ok(Created(policy.into()))
+}
+
+#[utoipa::path(get, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path)),
+    responses((status = 200, body = PolicySchema), (status = 404, body = Problem)))]
+async fn get_policy(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<PolicyId>,
+) -> Result<Json<Policy>, AppError> {
+    Ok(Json(
+        services::packages::get_policy(state.pool(), &caller, id)
+            .await?
+            .into(),
+    ))
+}
+
+/// Replace a policy in place (same id). Takes the whole body; the policy's own
+/// representation is accepted unchanged; questions sent with an id keep it; open
+/// requests and active assignments stay under the policy.
+#[utoipa::path(put, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path)),
+    request_body = PolicyBodySchema,
+    responses((status = 200, body = PolicySchema), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+async fn put_policy(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<PolicyId>,
+    PolicyBody(input): PolicyBody,
+) -> Result<Json<Policy>, AppError> {
+    let policy =
+        services::packages::replace_policy(state.pool(), &caller, id, input, state.now()).await?;
+    Ok(Json(policy.into()))
+}
+
+/// Delete a policy (409 while it has active assignments, open requests or a request history).
+#[utoipa::path(delete, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn delete_policy(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<PolicyId>,
+) -> Result<StatusCode, AppError> {
+    services::packages::delete_policy(state.pool(), &caller, id, state.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// OpenAPI description of a policy. `PolicySettings` lives in `domain`, which knows
+// nothing of OpenAPI, so its shape is described here; the serde attributes keep the
+// names in step with the real (de)serialization.
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+enum RequestorScopeSchema {
+    None,
+    Specific,
+    AllMembers,
+    AllUsers,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+enum PrincipalTypeSchema {
+    User,
+    Group,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+struct PrincipalSchema {
+    #[serde(rename = "type")]
+    kind: PrincipalTypeSchema,
+    id: Uuid,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RequestorsSchema {
+    scope: RequestorScopeSchema,
+    /// Users and groups who may request (scope `specific` only).
+    #[serde(default)]
+    principals: Vec<PrincipalSchema>,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+enum ApproverTypeSchema {
+    Manager,
+    SecondLevelManager,
+    User,
+    Group,
+    ResourceOwners,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+struct ApproverSchema {
+    #[serde(rename = "type")]
+    kind: ApproverTypeSchema,
+    /// For `user` and `group` approvers only.
+    id: Option<Uuid>,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+enum DecisionSchema {
+    AnyOne,
+    All,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct EscalationSchema {
+    /// At least 1 and less than the stage's timeoutDays.
+    after_days: i64,
+    approvers: Vec<ApproverSchema>,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct StageSchema {
+    approvers: Vec<ApproverSchema>,
+    /// Used when the approvers resolve to nobody. Default [].
+    #[serde(default)]
+    fallback_approvers: Vec<ApproverSchema>,
+    /// Default anyOne.
+    #[serde(default)]
+    decision: Option<DecisionSchema>,
+    /// 1–14, default 14.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 14, default = 14)]
+    timeout_days: Option<i64>,
+    /// Approvers must justify their decision. Default false.
+    #[serde(default)]
+    require_justification: Option<bool>,
+    escalation: Option<EscalationSchema>,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ApprovalSchema {
+    /// 0 to 3 stages in series.
+    #[serde(default)]
+    stages: Vec<StageSchema>,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+enum QuestionKindSchema {
+    ShortText,
+    LongText,
+    Choice,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct QuestionSchema {
+    /// Given by Portico; send it back on PUT to keep it.
+    id: Option<Uuid>,
+    text: String,
+    kind: QuestionKindSchema,
+    /// At least two, for `choice` questions only.
+    #[serde(default)]
+    options: Vec<String>,
+    #[serde(default)]
+    required: Option<bool>,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum ExpirationSchema {
+    Never,
+    /// 1–3660 days.
+    AfterDays {
+        days: i64,
+    },
+    /// 1–8760 hours.
+    AfterHours {
+        hours: i64,
+    },
+    /// A time in the future.
+    OnDate {
+        date: DateTime<Utc>,
+    },
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ExtensionSchema {
+    allowed: bool,
+    require_approval: bool,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+enum RecurrenceSchema {
+    Weekly,
+    Monthly,
+    Quarterly,
+    SemiAnnual,
+    Annual,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+enum ReviewerTypeSchema {
+    #[serde(rename = "self")]
+    Myself,
+    Manager,
+    User,
+    Group,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+struct ReviewerSchema {
+    #[serde(rename = "type")]
+    kind: ReviewerTypeSchema,
+    /// For `user` and `group` reviewers only.
+    id: Option<Uuid>,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+enum IfNoResponseSchema {
+    Keep,
+    Remove,
+    Recommendation,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ReviewSchema {
+    start_date: DateTime<Utc>,
+    recurrence: RecurrenceSchema,
+    /// 1 to the length of one recurrence period.
+    duration_days: i64,
+    reviewers: Vec<ReviewerSchema>,
+    #[serde(default)]
+    fallback_reviewers: Vec<ReviewerSchema>,
+    if_no_response: IfNoResponseSchema,
+    #[serde(default)]
+    auto_apply: Option<bool>,
+    #[serde(default)]
+    require_justification: Option<bool>,
+}
+
+/// An assignment policy as sent (POST, PUT); see API.md "Bodies".
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = PolicyBody)]
+struct PolicyBodySchema {
+    display_name: String,
+    /// Default "".
+    #[serde(default)]
+    description: Option<String>,
+    requestors: RequestorsSchema,
+    /// Default true.
+    #[serde(default)]
+    requests_enabled: Option<bool>,
+    /// Default false.
+    #[serde(default)]
+    require_justification: Option<bool>,
+    #[serde(default)]
+    approval: Option<ApprovalSchema>,
+    #[serde(default)]
+    questions: Vec<QuestionSchema>,
+    /// Default {"type": "never"}.
+    #[serde(default)]
+    expiration: Option<ExpirationSchema>,
+    /// Default false.
+    #[serde(default)]
+    allow_custom_schedule: Option<bool>,
+    #[serde(default)]
+    extension: Option<ExtensionSchema>,
+    review: Option<ReviewSchema>,
+}
+
+/// An assignment policy as answered: every setting, defaults and nulls included.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Policy)]
+struct PolicySchema {
+    id: Uuid,
+    access_package_id: Uuid,
+    #[serde(flatten)]
+    body: PolicyBodySchema,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = PolicyList)]
+struct PolicyListSchema {
+    items: Vec<PolicySchema>,
+    next_cursor: Option<String>,
+}
