@@ -36,16 +36,20 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
     )
 }
 
-/// Loopback, private, link-local, unspecified and similar non-public addresses.
+/// Whether an address is one a webhook must not reach: loopback, private, link-local,
+/// unspecified, and the other ranges that are never public (0/8, shared 100.64/10,
+/// broadcast, IPv6 unique-local; IPv4-mapped addresses as their IPv4 address).
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+                || a == 0
+                || (a == 100 && (b & 0xc0) == 64)
         }
         IpAddr::V6(v6) => {
             v6.is_loopback()

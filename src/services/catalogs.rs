@@ -13,6 +13,7 @@ use url::{Host, Url};
 
 use super::audit::{self, Entry};
 use super::{Caller, ServiceError, ServiceResult, validated};
+use crate::connectors::webhook::is_private;
 use crate::db::catalogs::{Catalog, Resource, ResourceRole};
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
@@ -412,34 +413,6 @@ pub async fn list_resources(
     })
 }
 
-/// Whether an address is one a webhook must not reach: loopback, private, link-local,
-/// unspecified (and the other ranges that are never public: 0/8, shared 100.64/10,
-/// broadcast, IPv6 unique-local).
-pub fn is_non_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || a == 0
-                || (a == 100 && (b & 0xc0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_non_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
-
 fn private_target(host: &str) -> String {
     format!(
         "'{host}' is a loopback, private or link-local address; a webhook must reach a public address \
@@ -478,10 +451,10 @@ pub async fn check_webhook_url(raw: &str, allow_private: bool) -> Result<String,
         return Ok(raw.to_string());
     }
     match host {
-        Host::Ipv4(ip) if is_non_public(IpAddr::V4(ip)) => {
+        Host::Ipv4(ip) if is_private(IpAddr::V4(ip)) => {
             return Err(private_target(&ip.to_string()));
         }
-        Host::Ipv6(ip) if is_non_public(IpAddr::V6(ip)) => {
+        Host::Ipv6(ip) if is_private(IpAddr::V6(ip)) => {
             return Err(private_target(&ip.to_string()));
         }
         Host::Ipv4(_) | Host::Ipv6(_) => {}
@@ -498,7 +471,7 @@ pub async fn check_webhook_url(raw: &str, allow_private: bool) -> Result<String,
             .await
             {
                 let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
-                if !ips.is_empty() && ips.iter().all(|ip| is_non_public(*ip)) {
+                if !ips.is_empty() && ips.iter().all(|ip| is_private(*ip)) {
                     return Err(format!(
                         "'{name}' resolves only to loopback, private or link-local addresses; a webhook must reach a public address \
                          (operators of closed networks can allow this with PORTICO_WEBHOOK_ALLOW_PRIVATE=true)"
@@ -781,10 +754,10 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
         ] {
-            assert!(is_non_public(ip(a)), "{a} should not be public");
+            assert!(is_private(ip(a)), "{a} should not be public");
         }
         for a in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
-            assert!(!is_non_public(ip(a)), "{a} should be public");
+            assert!(!is_private(ip(a)), "{a} should be public");
         }
     }
 
