@@ -259,3 +259,67 @@ pub async fn active_in_packages(
     .fetch_all(conn)
     .await?)
 }
+
+/// Active assignments whose end has passed, claimed for this transaction.
+pub async fn claim_expired(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> DbResult<Vec<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignments where end_at <= $1 and state in {ACTIVE}
+         order by end_at limit $2 for update skip locked"
+    )))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Active assignments due a warning `days` before their end (and whose warning time
+/// falls after their start), not yet warned, claimed for this transaction.
+pub async fn claim_warnings(
+    conn: &mut Conn,
+    days: i32,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> DbResult<Vec<AssignmentRow>> {
+    let column = if days == 1 {
+        "warned_1_at"
+    } else {
+        "warned_14_at"
+    };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignments
+         where state in {ACTIVE} and end_at is not null and {column} is null
+           and end_at - make_interval(days => $1) <= $2 and end_at > $2
+           and end_at - make_interval(days => $1) > start_at
+         order by end_at limit $3 for update skip locked"
+    )))
+    .bind(days)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn mark_warned(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: AssignmentId,
+    days: i32,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    let sql = if days == 1 {
+        "update assignments set warned_1_at = $3, warned_14_at = coalesce(warned_14_at, $3) where tenant_id = $1 and id = $2"
+    } else {
+        "update assignments set warned_14_at = $3 where tenant_id = $1 and id = $2"
+    };
+    sqlx::query(sql)
+        .bind(tenant)
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -396,3 +396,54 @@ pub async fn pending_stages_with_approver(
     .fetch_all(conn)
     .await?)
 }
+
+/// What a stage job looks for.
+#[derive(Clone, Copy, Debug)]
+pub enum StageDue {
+    /// Pending past its due time.
+    Timeout,
+    /// Pending past its escalation time, not escalated yet.
+    Escalation,
+    /// Pending past half its time, not reminded yet.
+    Reminder,
+}
+
+/// Pending stages due for `what`, claimed (with their requests) for this transaction.
+pub async fn claim_due_stages(
+    conn: &mut Conn,
+    what: StageDue,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> DbResult<Vec<StageRow>> {
+    let condition = match what {
+        StageDue::Timeout => "s.due_at <= $1",
+        StageDue::Escalation => "s.escalate_at <= $1 and s.escalated_at is null and s.due_at > $1",
+        StageDue::Reminder => {
+            "s.opened_at + (s.due_at - s.opened_at) / 2 <= $1 and s.reminded_at is null and s.due_at > $1"
+        }
+    };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select s.tenant_id, s.request_id, s.stage_index, s.state, s.decision_rule, s.approver_ids, s.require_justification,
+                s.opened_at, s.due_at, s.escalate_at, s.escalated_at, s.completed_at
+         from request_stages s
+         join assignment_requests r on r.tenant_id = s.tenant_id and r.id = s.request_id
+         where s.state = 'pending' and r.state = 'pendingApproval' and {condition}
+         order by s.due_at limit $2
+         for update of s, r skip locked"
+    )))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn mark_reminded(conn: &mut Conn, s: &StageRow, now: DateTime<Utc>) -> DbResult<()> {
+    sqlx::query("update request_stages set reminded_at = $4 where tenant_id = $1 and request_id = $2 and stage_index = $3")
+        .bind(s.tenant_id)
+        .bind(s.request_id)
+        .bind(s.stage_index)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

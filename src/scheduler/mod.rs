@@ -3,6 +3,7 @@
 //! through `services`, and returns how much it did. The loop runs every
 //! `PORTICO_SCHEDULER_INTERVAL_MS` until the cancellation token fires.
 
+pub mod lifecycle;
 pub mod scheduled;
 pub mod webhooks;
 
@@ -31,6 +32,20 @@ pub async fn tick(state: &AppState) {
                 job = "scheduled",
                 "scheduler job failed"
             ),
+        }
+        // Time-outs before escalations and reminders: a stage past its due time expires.
+        let jobs = [
+            ("expiry", lifecycle::expire(state, now).await),
+            ("expiryWarnings", lifecycle::warn(state, now).await),
+            ("stageTimeouts", lifecycle::time_out(state, now).await),
+            ("escalations", lifecycle::escalate(state, now).await),
+            ("approvalReminders", lifecycle::remind(state, now).await),
+        ];
+        for (job, result) in jobs {
+            match result {
+                Ok(n) => busy |= n >= lifecycle::BATCH,
+                Err(e) => tracing::error!(error = format!("{e:#}"), job, "scheduler job failed"),
+            }
         }
         if !busy {
             break;

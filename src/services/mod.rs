@@ -8,6 +8,7 @@ pub mod catalogs;
 pub mod demo;
 pub mod grants;
 pub mod groups;
+pub mod lifecycle;
 pub mod links;
 pub mod notify;
 pub mod packages;

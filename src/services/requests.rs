@@ -104,7 +104,7 @@ async fn view(conn: &mut Conn, tenant: TenantId, id: RequestId) -> ServiceResult
         .ok_or_else(not_found)
 }
 
-async fn record(
+pub(crate) async fn record(
     conn: &mut Conn,
     tenant: TenantId,
     actor: Actor,
@@ -178,7 +178,7 @@ async fn incompatible_access(
 }
 
 /// Active users named by approver references, resolved for `target`.
-async fn resolve(
+pub(crate) async fn resolve(
     conn: &mut Conn,
     tenant: TenantId,
     refs: &[ApproverRef],
@@ -339,7 +339,7 @@ pub async fn ask_approvers(
 }
 
 /// Tells the requestor (when there is one and they are still active).
-async fn tell_requestor(
+pub(crate) async fn tell_requestor(
     conn: &mut Conn,
     request: &RequestRow,
     notice: Notice,

@@ -6,6 +6,7 @@
 
 mod fixtures;
 mod helpers;
+mod lifecycle;
 
 mod audit;
 mod auth;

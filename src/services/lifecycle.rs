@@ -1,0 +1,192 @@
+//! Time-driven transitions (DOMAIN.md §8), each one transaction over a claimed batch:
+//! expiry of assignments, expiry warnings, escalation, stage time-outs and approver
+//! reminders. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so replicas share the work
+//! and each piece is done once.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::notify::{self, AskReason, Notice};
+use super::requests::{ask_approvers, record, resolve, tell_requestor};
+use super::{Actor, ServiceResult, assignments};
+use crate::db::requests::StageDue;
+use crate::db::{self};
+use crate::domain::request::{RequestState, RequestType, StageState};
+
+pub const BATCH: i64 = 200;
+
+/// Ends assignments whose end has passed: revokes their grants (provenance-safe) and
+/// tells the holder.
+#[tracing::instrument(skip_all)]
+pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize> {
+    let mut tx = pool.begin().await?;
+    let due = db::assignments::claim_expired(&mut tx, now, BATCH).await?;
+    let count = due.len();
+    for mut a in due {
+        assignments::end(
+            &mut tx,
+            &mut a,
+            RequestType::SystemRemove,
+            None,
+            "expired",
+            None,
+            Actor::System,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// Warns holders 14 days and 1 day before the end, each warning once.
+#[tracing::instrument(skip_all)]
+pub async fn warn_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize> {
+    let mut tx = pool.begin().await?;
+    let mut count = 0;
+    // The 1-day warning first: when both are due at once, only it is sent.
+    for days in [1, 14] {
+        for a in db::assignments::claim_warnings(&mut tx, days, now, BATCH).await? {
+            let policy = db::packages::get_policy(&mut tx, a.tenant_id, a.policy_id).await?;
+            let can_extend = policy.is_some_and(|p| p.settings.0.extension.allowed);
+            let notice = Notice::AccessExpiring {
+                assignment_id: a.id,
+                days_left: i64::from(days),
+                can_extend,
+            };
+            notify::enqueue(&mut tx, a.tenant_id, a.target_user_id, &notice, now).await?;
+            db::assignments::mark_warned(&mut tx, a.tenant_id, a.id, days, now).await?;
+            count += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// Adds the escalation approvers to stages still open at their escalation time.
+#[tracing::instrument(skip_all)]
+pub async fn escalate_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize> {
+    let mut tx = pool.begin().await?;
+    let due = db::requests::claim_due_stages(&mut tx, StageDue::Escalation, now, BATCH).await?;
+    let count = due.len();
+    for mut stage in due {
+        let tenant = stage.tenant_id;
+        let Some(request) = db::requests::get(&mut tx, tenant, stage.request_id).await? else {
+            continue;
+        };
+        let Some(policy) = db::packages::get_policy(&mut tx, tenant, request.policy_id).await?
+        else {
+            continue;
+        };
+        let Some(target) = db::users::get(&mut tx, tenant, request.target_user_id).await? else {
+            continue;
+        };
+        let index = usize::try_from(stage.stage_index).unwrap_or(0);
+        let refs = policy
+            .settings
+            .0
+            .approval
+            .stages
+            .get(index)
+            .and_then(|s| s.escalation.as_ref())
+            .map(|e| e.approvers.clone())
+            .unwrap_or_default();
+        let resolved = resolve(&mut tx, tenant, &refs, &target, request.package_id).await?;
+        let added: Vec<Uuid> = resolved
+            .into_iter()
+            .filter(|id| *id != target.id.0 && !stage.approver_ids.contains(id))
+            .fold(Vec::new(), |mut acc, id| {
+                if !acc.contains(&id) {
+                    acc.push(id);
+                }
+                acc
+            });
+        stage.approver_ids.extend(added.iter().copied());
+        stage.escalated_at = Some(now);
+        db::requests::update_stage(&mut tx, &stage).await?;
+        ask_approvers(&mut tx, &stage, &added, AskReason::Escalated, now).await?;
+        record(
+            &mut tx,
+            tenant,
+            Actor::System,
+            "assignmentRequest.escalated",
+            &request,
+            json!({"stage": stage.stage_index, "addedApproverIds": added}),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// Expires requests whose open stage reached its due time; the requestor is told.
+#[tracing::instrument(skip_all)]
+pub async fn time_out_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize> {
+    let mut tx = pool.begin().await?;
+    let due = db::requests::claim_due_stages(&mut tx, StageDue::Timeout, now, BATCH).await?;
+    let count = due.len();
+    for mut stage in due {
+        let tenant = stage.tenant_id;
+        stage.state = StageState::Expired.as_str().into();
+        stage.completed_at = Some(now);
+        db::requests::update_stage(&mut tx, &stage).await?;
+        let Some(mut request) = db::requests::get(&mut tx, tenant, stage.request_id).await? else {
+            continue;
+        };
+        request.state = RequestState::Expired.as_str().into();
+        request.completed_at = Some(now);
+        request.updated_at = now;
+        db::requests::update(&mut tx, &request).await?;
+        record(
+            &mut tx,
+            tenant,
+            Actor::System,
+            "assignmentRequest.expired",
+            &request,
+            json!({"stage": stage.stage_index}),
+            now,
+        )
+        .await?;
+        tell_requestor(
+            &mut tx,
+            &request,
+            Notice::RequestExpired {
+                request_id: request.id,
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// Reminds the approvers who have not decided, halfway to the stage's due time.
+#[tracing::instrument(skip_all)]
+pub async fn remind_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize> {
+    let mut tx = pool.begin().await?;
+    let due = db::requests::claim_due_stages(&mut tx, StageDue::Reminder, now, BATCH).await?;
+    let count = due.len();
+    for stage in due {
+        let decided: Vec<Uuid> =
+            db::requests::decisions_of(&mut tx, stage.tenant_id, &[stage.request_id])
+                .await?
+                .into_iter()
+                .filter(|d| d.stage_index == stage.stage_index)
+                .map(|d| d.approver_id.0)
+                .collect();
+        let waiting: Vec<Uuid> = stage
+            .approver_ids
+            .iter()
+            .copied()
+            .filter(|a| !decided.contains(a))
+            .collect();
+        ask_approvers(&mut tx, &stage, &waiting, AskReason::Reminder, now).await?;
+        db::requests::mark_reminded(&mut tx, &stage, now).await?;
+    }
+    tx.commit().await?;
+    Ok(count)
+}

@@ -1,0 +1,393 @@
+//! The scheduler's lifecycle jobs with a manual clock crossing each time boundary:
+//! expiry (revocation within one interval), expiry warnings (once each), escalation,
+//! stage time-out, approver reminders — and two replicas doing each piece once.
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::fixtures::{decide, group_package, open_policy, request, sources};
+use crate::helpers::{TestApp, uuid_of};
+
+/// Emails queued for `user` with this notice template.
+pub async fn emails(app: &TestApp, user: Uuid, template: &str) -> Vec<Value> {
+    sqlx::query_scalar(
+        "select payload from outbox where kind = 'email' and payload ->> 'to' = $1
+           and payload -> 'notice' ->> 'template' = $2 order by id",
+    )
+    .bind(user.to_string())
+    .bind(template)
+    .fetch_all(&app.pool)
+    .await
+    .expect("outbox")
+}
+
+/// Polls `check` until it holds (the scheduler runs every 100 ms in tests).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+async fn assignment_state(app: &TestApp, id: &str) -> String {
+    sqlx::query_scalar("select state from assignments where id = $1")
+        .bind(uuid_of(&json!(id)))
+        .fetch_one(&app.pool)
+        .await
+        .expect("state")
+}
+
+#[tokio::test]
+async fn access_ends_on_time_and_its_membership_is_revoked() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (user, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let pkg = group_package(
+        &app,
+        &t,
+        "Pkg",
+        open_policy(json!({"expiration": {"type": "afterHours", "hours": 2}})),
+    )
+    .await;
+    let (_, req) = request(&app, &token, pkg.package, json!({})).await;
+    let assignment = req["assignmentId"].as_str().expect("id").to_string();
+
+    app.clock.advance(Duration::hours(2) - Duration::seconds(1));
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert_eq!(
+        assignment_state(&app, &assignment).await,
+        "delivered",
+        "not a second early"
+    );
+
+    app.clock.advance(Duration::seconds(1));
+    eventually("the assignment expires", || async {
+        assignment_state(&app, &assignment).await == "expired"
+    })
+    .await;
+
+    assert!(
+        sources(&app, pkg.group, user).await.is_empty(),
+        "membership revoked"
+    );
+    let (_, a) = app
+        .get(&token, &format!("/api/v1/assignments/{assignment}"))
+        .await;
+    assert_eq!(a["grants"][0]["state"], "revoked");
+    assert_eq!(a["removalReason"], Value::Null);
+    assert_eq!(
+        emails(&app, user, "accessEnded").await.len(),
+        1,
+        "the holder is told"
+    );
+    let (_, history) = app
+        .get(
+            &t.admin,
+            &format!("/api/v1/assignmentRequests?targetUserId={user}"),
+        )
+        .await;
+    assert!(
+        history["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|r| r["requestType"] == "systemRemove")
+    );
+}
+
+#[tokio::test]
+async fn holders_are_warned_fourteen_days_and_one_day_before_the_end_once_each() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (user, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let long = group_package(
+        &app,
+        &t,
+        "Long",
+        open_policy(json!({"expiration": {"type": "afterDays", "days": 30}, "extension": {"allowed": true}})),
+    )
+    .await;
+    let (short_user, short_token) = app.user(&t, "alex@contoso.test", json!({})).await;
+    let short = group_package(
+        &app,
+        &t,
+        "Short",
+        open_policy(json!({"expiration": {"type": "afterDays", "days": 10}})),
+    )
+    .await;
+    request(&app, &token, long.package, json!({})).await;
+    request(&app, &short_token, short.package, json!({})).await;
+
+    app.clock.advance(Duration::days(16) - Duration::minutes(1));
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert!(
+        emails(&app, user, "accessExpiring").await.is_empty(),
+        "not before 14 days remain"
+    );
+
+    app.clock.advance(Duration::minutes(2));
+    eventually("the 14-day warning", || async {
+        emails(&app, user, "accessExpiring").await.len() == 1
+    })
+    .await;
+    let warning = &emails(&app, user, "accessExpiring").await[0];
+    assert_eq!(warning["notice"]["daysLeft"], 14);
+    assert_eq!(warning["notice"]["canExtend"], true);
+
+    app.clock.advance(Duration::days(1));
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert_eq!(
+        emails(&app, user, "accessExpiring").await.len(),
+        1,
+        "each warning once"
+    );
+
+    app.clock
+        .set(crate::helpers::start_time() + Duration::days(29) + Duration::minutes(1));
+    eventually("the 1-day warning", || async {
+        emails(&app, user, "accessExpiring").await.len() == 2
+    })
+    .await;
+    assert_eq!(
+        emails(&app, user, "accessExpiring").await[1]["notice"]["daysLeft"],
+        1
+    );
+
+    // Ten-day access: the 14-day warning would fall before its start, so only the 1-day one.
+    let short_warnings = emails(&app, short_user, "accessExpiring").await;
+    assert_eq!(
+        short_warnings.len(),
+        0,
+        "the short assignment already expired on day 10"
+    );
+    let ended = emails(&app, short_user, "accessEnded").await.len();
+    assert_eq!(ended, 1);
+    let _ = short;
+}
+
+#[tokio::test]
+async fn a_short_assignment_gets_only_the_one_day_warning() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (user, token) = app.user(&t, "alex@contoso.test", json!({})).await;
+    let pkg = group_package(
+        &app,
+        &t,
+        "Short",
+        open_policy(json!({"expiration": {"type": "afterDays", "days": 10}})),
+    )
+    .await;
+    request(&app, &token, pkg.package, json!({})).await;
+
+    app.clock.advance(Duration::days(9) + Duration::minutes(1));
+    eventually("the 1-day warning", || async {
+        emails(&app, user, "accessExpiring").await.len() == 1
+    })
+    .await;
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let warnings = emails(&app, user, "accessExpiring").await;
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0]["notice"]["daysLeft"], 1);
+}
+
+#[tokio::test]
+async fn escalation_adds_the_alternate_approvers_who_may_then_decide() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (manager, _) = app.user(&t, "megan@contoso.test", json!({})).await;
+    let (_, token) = app
+        .user(&t, "adele@contoso.test", json!({"managerId": manager}))
+        .await;
+    let (alternate, alternate_token) = app
+        .user(&t, "diego@contoso.test", json!({"displayName": "Diego"}))
+        .await;
+    let pkg = group_package(
+        &app,
+        &t,
+        "Pkg",
+        open_policy(
+            json!({"approval": {"stages": [{"approvers": [{"type": "manager"}], "timeoutDays": 7,
+            "escalation": {"afterDays": 2, "approvers": [{"type": "user", "id": alternate}]}}]}}),
+        ),
+    )
+    .await;
+    let (_, req) = request(&app, &token, pkg.package, json!({})).await;
+    let path = format!(
+        "/api/v1/assignmentRequests/{}",
+        req["id"].as_str().expect("id")
+    );
+    let (status, _) = decide(&app, &alternate_token, &req, "approve", None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "not an approver before escalation"
+    );
+
+    app.clock.advance(Duration::days(2) + Duration::minutes(1));
+    eventually("escalation", || async {
+        let (_, r) = app.get(&t.admin, &path).await;
+        r["stages"][0]["approverIds"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    })
+    .await;
+
+    let asked = emails(&app, alternate, "approvalNeeded").await;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["notice"]["reason"], "escalated");
+    assert!(
+        app.audit_actions(uuid_of(&req["id"]))
+            .await
+            .contains(&"assignmentRequest.escalated".to_string())
+    );
+    let (status, done) = decide(&app, &alternate_token, &req, "approve", None).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "delivered");
+}
+
+#[tokio::test]
+async fn a_stage_without_a_decision_by_its_due_time_expires_the_request() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (manager, manager_token) = app.user(&t, "megan@contoso.test", json!({})).await;
+    let (user, token) = app
+        .user(&t, "adele@contoso.test", json!({"managerId": manager}))
+        .await;
+    let pkg = group_package(
+        &app,
+        &t,
+        "Pkg",
+        open_policy(json!({"approval": {"stages": [{"approvers": [{"type": "manager"}], "timeoutDays": 3}]}})),
+    )
+    .await;
+    let (_, req) = request(&app, &token, pkg.package, json!({})).await;
+    let path = format!(
+        "/api/v1/assignmentRequests/{}",
+        req["id"].as_str().expect("id")
+    );
+
+    app.clock.advance(Duration::days(3) - Duration::minutes(1));
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert_eq!(app.get(&token, &path).await.1["state"], "pendingApproval");
+
+    app.clock.advance(Duration::minutes(2));
+    eventually("the request expires", || async {
+        app.get(&token, &path).await.1["state"] == "expired"
+    })
+    .await;
+
+    let (_, r) = app.get(&token, &path).await;
+    assert_eq!(r["stages"][0]["state"], "expired");
+    assert_eq!(
+        emails(&app, user, "requestExpired").await.len(),
+        1,
+        "the requestor is told"
+    );
+    let (status, problem) = decide(&app, &manager_token, &req, "approve", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        problem["detail"].as_str().unwrap_or("").contains("expired"),
+        "{problem}"
+    );
+    assert!(sources(&app, pkg.group, user).await.is_empty());
+}
+
+#[tokio::test]
+async fn approvers_are_reminded_once_halfway_to_the_due_time() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (manager, _) = app.user(&t, "megan@contoso.test", json!({})).await;
+    let (_, token) = app
+        .user(&t, "adele@contoso.test", json!({"managerId": manager}))
+        .await;
+    let pkg = group_package(
+        &app,
+        &t,
+        "Pkg",
+        open_policy(json!({"approval": {"stages": [{"approvers": [{"type": "manager"}], "timeoutDays": 4}]}})),
+    )
+    .await;
+    request(&app, &token, pkg.package, json!({})).await;
+    assert_eq!(emails(&app, manager, "approvalNeeded").await.len(), 1);
+
+    app.clock.advance(Duration::days(2) + Duration::minutes(1));
+    eventually("the reminder", || async {
+        emails(&app, manager, "approvalNeeded").await.len() == 2
+    })
+    .await;
+    app.clock.advance(Duration::hours(12));
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+
+    let asked = emails(&app, manager, "approvalNeeded").await;
+    assert_eq!(asked.len(), 2, "one reminder only");
+    assert_eq!(asked[1]["notice"]["reason"], "reminder");
+    assert_ne!(
+        asked[0]["notice"]["token"], asked[1]["notice"]["token"],
+        "a fresh link"
+    );
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_database_do_each_piece_of_work_once() {
+    let app = TestApp::spawn().await;
+    let replica = TestApp::spawn_on(app.pool.clone(), app.db_options.clone()).await;
+    let t = app.tenant("contoso").await;
+    let pkg = group_package(
+        &app,
+        &t,
+        "Pkg",
+        open_policy(json!({"expiration": {"type": "afterHours", "hours": 1}})),
+    )
+    .await;
+    let mut users = Vec::new();
+    for i in 0..30 {
+        let (id, _) = app
+            .user(&t, &format!("user{i}@contoso.test"), json!({}))
+            .await;
+        let (status, _) = app
+            .post(&t.admin, "/api/v1/assignmentRequests", json!({"requestType": "adminAdd", "accessPackageId": pkg.package, "targetUserId": id}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        users.push(id);
+    }
+
+    let later = crate::helpers::start_time() + Duration::hours(1) + Duration::minutes(1);
+    app.clock.set(later);
+    replica.clock.set(later);
+    eventually("all expire", || async {
+        let active: i64 =
+            sqlx::query_scalar("select count(*) from assignments where state <> 'expired'")
+                .fetch_one(&app.pool)
+                .await
+                .expect("count");
+        active == 0
+    })
+    .await;
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+
+    let removals: i64 = sqlx::query_scalar(
+        "select count(*) from assignment_requests where request_type = 'systemRemove'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(removals, 30, "one removal per assignment");
+    for user in users {
+        assert_eq!(
+            emails(&app, user, "accessEnded").await.len(),
+            1,
+            "one email per holder"
+        );
+    }
+}
