@@ -60,6 +60,11 @@ pub struct Settings {
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
     pub scheduler_interval: Duration,
+    /// Whether this process runs the scheduler (API-only replicas can turn it off).
+    pub scheduler_enabled: bool,
+    /// How long a claimed outbox row stays with the process that claimed it; after a
+    /// crash the row is delivered again once the lease has run out.
+    pub outbox_lease: Duration,
     pub data_dir: PathBuf,
     pub webhook_allow_private: bool,
     pub log_format: LogFormat,
@@ -150,6 +155,28 @@ impl Settings {
                 }
             },
         };
+        let scheduler_enabled = match get("PORTICO_SCHEDULER_ENABLED").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(v) => {
+                return Err(bad(
+                    "PORTICO_SCHEDULER_ENABLED",
+                    format!("'{v}' is not true or false"),
+                ));
+            }
+        };
+        let outbox_lease = match get("PORTICO_OUTBOX_LEASE_SECONDS") {
+            None => Duration::from_secs(60),
+            Some(v) => match v.parse::<u64>() {
+                Ok(s) if (2..=3600).contains(&s) => Duration::from_secs(s),
+                _ => {
+                    return Err(bad(
+                        "PORTICO_OUTBOX_LEASE_SECONDS",
+                        format!("'{v}' is not a number of seconds from 2 to 3600"),
+                    ));
+                }
+            },
+        };
         let webhook_allow_private = match get("PORTICO_WEBHOOK_ALLOW_PRIVATE").as_deref() {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
@@ -178,6 +205,8 @@ impl Settings {
             smtp_url,
             mail_from,
             scheduler_interval,
+            scheduler_enabled,
+            outbox_lease,
             data_dir: get("PORTICO_DATA_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("./var")),
@@ -248,6 +277,8 @@ mod tests {
             ("PORTICO_SCHEDULER_INTERVAL_MS", "soon"),
             ("PORTICO_WEBHOOK_ALLOW_PRIVATE", "maybe"),
             ("PORTICO_LOG_FORMAT", "xml"),
+            ("PORTICO_SCHEDULER_ENABLED", "sometimes"),
+            ("PORTICO_OUTBOX_LEASE_SECONDS", "1"),
             ("PORTICO_MAIL_FROM", "nobody"),
         ] {
             let e = Settings::from_map(&map(&[(var, value)])).expect_err(var);

@@ -240,13 +240,19 @@ impl Application {
     ) -> anyhow::Result<()> {
         let router = crate::web::router(self.state.clone());
         let stop = tokio_util::sync::CancellationToken::new();
-        let scheduler = crate::scheduler::spawn(self.state.clone(), stop.clone());
+        let scheduler = self
+            .state
+            .settings()
+            .scheduler_enabled
+            .then(|| crate::scheduler::spawn(self.state.clone(), stop.clone()));
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
         // Let the scheduler finish its current tick so claimed work is recorded.
         stop.cancel();
-        if let Err(e) = scheduler.await {
+        if let Some(scheduler) = scheduler
+            && let Err(e) = scheduler.await
+        {
             tracing::error!(error = %e, "scheduler task ended abnormally");
         }
         if let Some(database) = self.database {

@@ -17,7 +17,6 @@ use crate::services::{self, ServiceError};
 use crate::startup::AppState;
 
 pub const BATCH: usize = 20;
-const LEASE_SECONDS: i64 = 60;
 const GIVE_UP_AFTER_HOURS: i64 = 24;
 
 #[derive(Deserialize)]
@@ -32,6 +31,11 @@ struct Call {
     occurred_at: DateTime<Utc>,
 }
 
+/// The outbox lease of this process, as a chrono duration.
+pub fn lease(state: &AppState) -> Duration {
+    Duration::from_std(state.settings().outbox_lease).unwrap_or(Duration::seconds(60))
+}
+
 /// Delay before retry `attempt` (1-based): 10 s doubling, at most an hour.
 pub fn backoff(attempt: i32) -> Duration {
     let exp = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
@@ -42,14 +46,7 @@ pub fn backoff(attempt: i32) -> Duration {
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let rows = {
         let mut conn = state.pool().acquire().await?;
-        db::outbox::claim(
-            &mut conn,
-            "webhook",
-            now,
-            Duration::seconds(LEASE_SECONDS),
-            BATCH as i64,
-        )
-        .await?
+        db::outbox::claim(&mut conn, "webhook", now, lease(state), BATCH as i64).await?
     };
     let count = rows.len();
     for row in rows {

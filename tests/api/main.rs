@@ -13,6 +13,7 @@ mod auth;
 mod catalogs;
 mod cli;
 mod cluster;
+mod crash;
 mod directory;
 mod ops;
 mod packages;

@@ -2,7 +2,7 @@
 //! Webhooks signatures checked independently, ordered grant/revoke calls, retries with
 //! backoff and a stable webhook-id, final failure after 24 hours, and reprocessing.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,22 +19,25 @@ use crate::fixtures::{self, open_policy, request};
 use crate::helpers::{TestApp, TestTenant};
 
 #[derive(Clone, Debug)]
-struct Call {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
+pub struct Call {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: String,
 }
 
+/// An HTTP receiver of webhook calls on a loopback port, started by the test.
 #[derive(Clone, Default)]
-struct Receiver {
+pub struct Receiver {
     calls: Arc<Mutex<Vec<Call>>>,
     /// Fail this many calls with 500 before answering 204.
-    fail_first: Arc<AtomicUsize>,
+    pub fail_first: Arc<AtomicUsize>,
+    /// Answer each call only after this many milliseconds.
+    pub delay_ms: Arc<AtomicU64>,
 }
 
 impl Receiver {
-    async fn start(fail_first: usize) -> (Self, String) {
+    pub async fn start(fail_first: usize) -> (Self, String) {
         let receiver = Self::default();
         receiver.fail_first.store(fail_first, Ordering::SeqCst);
         let state = receiver.clone();
@@ -50,6 +53,10 @@ impl Receiver {
                             .unwrap_or_default()
                             .to_string()
                     };
+                    let delay = state.delay_ms.load(Ordering::SeqCst);
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    }
                     state.calls.lock().expect("lock").push(Call {
                         id: get("webhook-id"),
                         timestamp: get("webhook-timestamp"),
@@ -76,11 +83,11 @@ impl Receiver {
         (receiver, url)
     }
 
-    fn calls(&self) -> Vec<Call> {
+    pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().expect("lock").clone()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<Call> {
+    pub async fn wait_for(&self, n: usize) -> Vec<Call> {
         for _ in 0..100 {
             if self.calls().len() >= n {
                 return self.calls();
@@ -104,7 +111,7 @@ fn verify(secret: &str, call: &Call) -> bool {
         .any(|s| s == format!("v1,{expected}"))
 }
 
-const SECRET: &str = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw==";
+pub const SECRET: &str = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw==";
 
 async fn wait_state(app: &TestApp, token: &str, assignment: &str, state: &str) -> Value {
     let mut last = Value::Null;
@@ -121,7 +128,7 @@ async fn wait_state(app: &TestApp, token: &str, assignment: &str, state: &str) -
     panic!("assignment never reached {state}: {last}");
 }
 
-async fn webhook_package(
+pub async fn webhook_package(
     app: &TestApp,
     t: &TestTenant,
     url: &str,

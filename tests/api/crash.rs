@@ -1,0 +1,129 @@
+//! Crash safety: the server is killed (SIGKILL) in the middle of outbox delivery; after
+//! a restart every webhook call is delivered, none is lost, and a call that was in
+//! flight is repeated with the same `webhook-id`.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::webhooks::{Receiver, webhook_package};
+
+fn serve(database_url: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_portico"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("PORTICO_BIND", "127.0.0.1:0")
+        .env("PORTICO_BASE_URL", "http://portico.test")
+        .env("PORTICO_SMTP_URL", "log")
+        .env(
+            "PORTICO_SECRET_KEY",
+            "crash-test-secret-key-0123456789abcdef",
+        )
+        .env("PORTICO_SCHEDULER_INTERVAL_MS", "50")
+        .env("PORTICO_OUTBOX_LEASE_SECONDS", "2")
+        .env("PORTICO_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start portico serve")
+}
+
+async fn delivered(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from assignment_grants where state = 'delivered'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn a_killed_server_loses_no_webhook_and_repeats_in_flight_calls_with_the_same_id() {
+    // This app only sets things up: its own scheduler is off, the child servers deliver.
+    let app = TestApp::spawn_with(&[("PORTICO_SCHEDULER_ENABLED", "false")]).await;
+    app.clock.set(Utc::now());
+    let t = app.tenant("contoso").await;
+    let (receiver, url) = Receiver::start(0).await;
+    receiver.delay_ms.store(400, Ordering::SeqCst);
+    let (package, _) = webhook_package(&app, &t, &url, false).await;
+    let total = 8;
+    for i in 0..total {
+        let (id, _) = app
+            .user(&t, &format!("user{i}@contoso.test"), json!({}))
+            .await;
+        let (status, body) = app
+            .post(
+                &t.admin,
+                "/api/v1/assignmentRequests",
+                json!({"requestType": "adminAdd", "accessPackageId": package, "targetUserId": id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let database_url = app.database_url();
+
+    let mut first = serve(&database_url);
+    receiver.wait_for(2).await;
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reap");
+    let before_restart = delivered(&app).await;
+    assert!(
+        before_restart < total,
+        "the kill happened mid-delivery ({before_restart} of {total} done)"
+    );
+
+    receiver.delay_ms.store(0, Ordering::SeqCst);
+    let mut second = serve(&database_url);
+    let mut done = 0;
+    for _ in 0..200 {
+        done = delivered(&app).await;
+        if done == total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(second.id().to_string())
+        .status();
+    second.wait().expect("reap");
+    assert_eq!(done, total, "every grant delivered after the restart");
+
+    let calls = receiver.calls();
+    let mut ids_by_assignment: HashMap<String, HashSet<String>> = HashMap::new();
+    for call in &calls {
+        let body: Value = serde_json::from_str(&call.body).expect("json");
+        ids_by_assignment
+            .entry(
+                body["assignmentId"]
+                    .as_str()
+                    .expect("assignment")
+                    .to_string(),
+            )
+            .or_default()
+            .insert(call.id.clone());
+    }
+    assert_eq!(
+        ids_by_assignment.len(),
+        total as usize,
+        "no assignment's call was lost"
+    );
+    assert!(
+        ids_by_assignment.values().all(|ids| ids.len() == 1),
+        "a repeated call keeps its webhook-id: {ids_by_assignment:?}"
+    );
+    let pending: i64 = sqlx::query_scalar(
+        "select count(*) from outbox where kind = 'webhook' and state <> 'done'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(pending, 0);
+}
