@@ -323,3 +323,75 @@ pub async fn mark_warned(
         .await?;
     Ok(())
 }
+
+/// Ends a batch of active assignments whose end has passed, in one statement: they
+/// become `expired` and are returned (claimed rows are skipped by other replicas).
+pub async fn expire_due_batch(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> DbResult<Vec<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "with due as (
+             select tenant_id, id from assignments where end_at <= $1 and state in {ACTIVE}
+             order by end_at limit $2 for update skip locked)
+         update assignments a set state = 'expired', ended_at = $1, updated_at = $1
+         from due where a.tenant_id = due.tenant_id and a.id = due.id
+         returning a.tenant_id, a.id, a.package_id, a.policy_id, a.target_user_id, a.state, a.start_at, a.end_at,
+                   a.request_id, a.removal_reason, a.created_at, a.updated_at, a.ended_at"
+    )))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Ids of the given assignments that hold a connector grant which may need a revoke call.
+pub async fn with_connector_grants(
+    conn: &mut Conn,
+    assignments: &[(TenantId, AssignmentId)],
+) -> DbResult<Vec<(TenantId, AssignmentId)>> {
+    Ok(sqlx::query_as(
+        "select distinct g.tenant_id, g.assignment_id from assignment_grants g
+         join resource_roles rr on rr.tenant_id = g.tenant_id and rr.id = g.resource_role_id
+         join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
+         join unnest($1::uuid[], $2::uuid[]) as x(t, a) on g.tenant_id = x.t and g.assignment_id = x.a
+         where r.connector_url is not null and g.state not in ('revoked', 'revoking')",
+    )
+    .bind(assignments.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(assignments.iter().map(|(_, a)| *a).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Removes what the assignments delivered to groups and marks their remaining grants
+/// revoked (connector grants are handled before, one by one).
+pub async fn revoke_local_grants(
+    conn: &mut Conn,
+    assignments: &[(TenantId, AssignmentId)],
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    let tenants: Vec<TenantId> = assignments.iter().map(|(t, _)| *t).collect();
+    let ids: Vec<AssignmentId> = assignments.iter().map(|(_, a)| *a).collect();
+    for table in ["group_memberships", "group_owners"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "delete from {table} m using unnest($1::uuid[], $2::uuid[]) as x(t, a)
+             where m.tenant_id = x.t and m.assignment_id = x.a"
+        )))
+        .bind(&tenants)
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "update assignment_grants g set state = 'revoked', updated_at = $3
+         from unnest($1::uuid[], $2::uuid[]) as x(t, a)
+         where g.tenant_id = x.t and g.assignment_id = x.a and g.state not in ('revoked', 'revoking')",
+    )
+    .bind(&tenants)
+    .bind(&ids)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

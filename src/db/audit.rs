@@ -68,3 +68,30 @@ pub async fn list(
     .await?;
     Ok(Page::from_rows(rows, page, |e| e.id.0))
 }
+
+/// Inserts many events in one statement (batch jobs).
+pub async fn insert_many(conn: &mut Conn, events: &[AuditEvent]) -> DbResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&AuditEvent) -> Option<Uuid>| events.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "insert into audit_events (tenant_id, id, at, actor_type, actor_id, actor_token_id, action, target_type, target_id, details, correlation_id)
+         select * from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::text[],
+                              $9::uuid[], $10::jsonb[], $11::uuid[])",
+    )
+    .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.at).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.actor_type.clone()).collect::<Vec<_>>())
+    .bind(col(|e| e.actor_id))
+    .bind(col(|e| e.actor_token_id))
+    .bind(events.iter().map(|e| e.action.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.target_type.clone()).collect::<Vec<_>>())
+    .bind(col(|e| e.target_id))
+    .bind(events.iter().map(|e| e.details.clone()).collect::<Vec<_>>())
+    .bind(col(|e| e.correlation_id))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -151,3 +151,27 @@ pub async fn release(conn: &mut Conn, tenant: TenantId, id: OutboxId) -> DbResul
         .await?;
     Ok(())
 }
+
+/// Queues many rows of one kind in one statement (batch jobs).
+pub async fn enqueue_many(
+    conn: &mut Conn,
+    kind: &str,
+    rows: &[(TenantId, serde_json::Value)],
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into outbox (tenant_id, id, kind, payload, next_attempt_at, created_at)
+         select t, i, $3, p, $4, $4 from unnest($1::uuid[], $2::uuid[], $5::jsonb[]) as x(t, i, p)",
+    )
+    .bind(rows.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(rows.iter().map(|_| OutboxId::new()).collect::<Vec<_>>())
+    .bind(kind)
+    .bind(now)
+    .bind(rows.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -447,3 +447,31 @@ pub async fn mark_reminded(conn: &mut Conn, s: &StageRow, now: DateTime<Utc>) ->
         .await?;
     Ok(())
 }
+
+/// Inserts many requests in one statement (batch jobs).
+pub async fn insert_many(conn: &mut Conn, rows: &[RequestRow]) -> DbResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into assignment_requests (tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id,
+             assignment_id, justification, answers, schedule_start, schedule_end, created_at, updated_at, completed_at)
+         select t, i, ty, st, p, po, rq, tu, a, j, '[]', null, null, c, c, c
+         from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[],
+                     $10::text[], $11::timestamptz[]) as x(t, i, ty, st, p, po, rq, tu, a, j, c)",
+    )
+    .bind(rows.iter().map(|r| r.tenant_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.request_type.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.state.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.package_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.policy_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.requestor_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.target_user_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.assignment_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.justification.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

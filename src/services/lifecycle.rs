@@ -10,35 +10,108 @@ use uuid::Uuid;
 
 use super::notify::{self, AskReason, Notice};
 use super::requests::{ask_approvers, record, resolve, tell_requestor};
-use super::{Actor, ServiceResult, assignments};
-use crate::db::requests::StageDue;
+use super::{Actor, ServiceResult, grants};
+use sqlx::types::Json;
+
+use crate::db::audit::AuditEvent;
+use crate::db::requests::{RequestRow, StageDue};
 use crate::db::{self};
+use crate::domain::ids::{AssignmentId, AuditEventId, RequestId, TenantId};
 use crate::domain::request::{RequestState, RequestType, StageState};
 
 pub const BATCH: i64 = 200;
+/// Expiry is set-based, so its batches are larger.
+pub const EXPIRY_BATCH: i64 = 5000;
 
 /// Ends assignments whose end has passed: revokes their grants (provenance-safe) and
-/// tells the holder.
+/// tells the holder. Set-based: a batch of expired assignments costs a handful of
+/// statements, whatever its size; connector grants get their revoke calls queued.
 #[tracing::instrument(skip_all)]
 pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize> {
     let mut tx = pool.begin().await?;
-    let due = db::assignments::claim_expired(&mut tx, now, BATCH).await?;
-    let count = due.len();
-    for mut a in due {
-        assignments::end(
-            &mut tx,
-            &mut a,
-            RequestType::SystemRemove,
-            None,
-            "expired",
-            None,
-            Actor::System,
-            now,
-        )
-        .await?;
+    let ended = db::assignments::expire_due_batch(&mut tx, now, EXPIRY_BATCH).await?;
+    if ended.is_empty() {
+        return Ok(0);
     }
+    let keys: Vec<(TenantId, AssignmentId)> = ended.iter().map(|a| (a.tenant_id, a.id)).collect();
+    for (tenant, id) in db::assignments::with_connector_grants(&mut tx, &keys).await? {
+        if let Some(a) = ended.iter().find(|a| a.tenant_id == tenant && a.id == id) {
+            grants::revoke_all(&mut tx, a, now).await?;
+        }
+    }
+    db::assignments::revoke_local_grants(&mut tx, &keys, now).await?;
+    let requests: Vec<RequestRow> = ended
+        .iter()
+        .map(|a| RequestRow {
+            tenant_id: a.tenant_id,
+            id: RequestId::new(),
+            request_type: RequestType::SystemRemove.as_str().into(),
+            state: RequestState::Delivered.as_str().into(),
+            package_id: a.package_id,
+            policy_id: a.policy_id,
+            requestor_id: None,
+            target_user_id: a.target_user_id,
+            assignment_id: Some(a.id),
+            justification: None,
+            answers: Json(Vec::new()),
+            schedule_start: None,
+            schedule_end: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: Some(now),
+        })
+        .collect();
+    db::requests::insert_many(&mut tx, &requests).await?;
+    let mut events = Vec::with_capacity(ended.len() * 2);
+    for (a, r) in ended.iter().zip(&requests) {
+        events.push(system_event(
+            a.tenant_id,
+            "assignmentRequest.created",
+            "assignmentRequest",
+            r.id.0,
+            json!({"requestType": "systemRemove", "assignmentId": a.id, "state": "delivered"}),
+            now,
+        ));
+        events.push(system_event(
+            a.tenant_id,
+            "assignment.ended",
+            "assignment",
+            a.id.0,
+            json!({"state": "expired", "removalReason": null, "requestId": r.id}),
+            now,
+        ));
+    }
+    db::audit::insert_many(&mut tx, &events).await?;
+    let emails: Vec<(TenantId, serde_json::Value)> = ended
+        .iter()
+        .map(|a| (a.tenant_id, json!({"to": a.target_user_id, "notice": Notice::AccessEnded { assignment_id: a.id }})))
+        .collect();
+    db::outbox::enqueue_many(&mut tx, "email", &emails, now).await?;
     tx.commit().await?;
-    Ok(count)
+    Ok(ended.len())
+}
+
+fn system_event(
+    tenant: TenantId,
+    action: &str,
+    target_type: &str,
+    target: Uuid,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) -> AuditEvent {
+    AuditEvent {
+        tenant_id: tenant,
+        id: AuditEventId::new(),
+        at: now,
+        actor_type: "system".into(),
+        actor_id: None,
+        actor_token_id: None,
+        action: action.into(),
+        target_type: target_type.into(),
+        target_id: Some(target),
+        details,
+        correlation_id: None,
+    }
 }
 
 /// Warns holders 14 days and 1 day before the end, each warning once.
