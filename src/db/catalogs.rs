@@ -313,3 +313,50 @@ pub async fn roles_in_catalog(
     .fetch_all(conn)
     .await?)
 }
+
+#[derive(FromRow)]
+struct TargetRow {
+    role_id: ResourceRoleId,
+    role_name: String,
+    group_relation: Option<String>,
+    role_created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    resource: Resource,
+}
+
+/// The resource roles of a package with their resources, in one statement.
+pub async fn targets_of_package(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: crate::domain::ids::PackageId,
+) -> DbResult<Vec<(ResourceRole, Resource)>> {
+    let rows: Vec<TargetRow> = sqlx::query_as(
+        "select rr.id as role_id, rr.display_name as role_name, rr.group_relation, rr.created_at as role_created_at,
+                r.tenant_id, r.id, r.catalog_id, r.kind, r.group_id, r.display_name, r.description, r.connector_url,
+                r.connector_secret, r.created_at, r.updated_at
+         from access_package_roles p
+         join resource_roles rr on rr.tenant_id = p.tenant_id and rr.id = p.resource_role_id
+         join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
+         where p.tenant_id = $1 and p.package_id = $2 order by rr.id",
+    )
+    .bind(tenant)
+    .bind(package)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|t| {
+            (
+                ResourceRole {
+                    tenant_id: t.resource.tenant_id,
+                    id: t.role_id,
+                    resource_id: t.resource.id,
+                    display_name: t.role_name,
+                    group_relation: t.group_relation,
+                    created_at: t.role_created_at,
+                },
+                t.resource,
+            )
+        })
+        .collect())
+}

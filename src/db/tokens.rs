@@ -113,3 +113,43 @@ pub async fn touch(
     .await?;
     Ok(())
 }
+
+/// Everything a bearer token resolves to, read in one statement: the token, its user,
+/// the tenant and the user's roles (direct or through groups) as `role:catalog` pairs.
+#[derive(Clone, Debug, FromRow)]
+pub struct TokenCaller {
+    pub token_id: TokenId,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    pub user: crate::db::users::User,
+    pub t_slug: String,
+    pub t_display_name: String,
+    pub t_reply_to: Option<String>,
+    pub t_approval_links_require_sign_in: bool,
+    pub t_created_at: DateTime<Utc>,
+    pub t_updated_at: DateTime<Utc>,
+    pub roles: Vec<(String, Option<uuid::Uuid>)>,
+}
+
+pub async fn authenticate(conn: &mut Conn, hash: &[u8]) -> DbResult<Option<TokenCaller>> {
+    Ok(sqlx::query_as(
+        "select t.id as token_id, t.revoked_at, t.expires_at, t.last_used_at,
+                u.tenant_id, u.id, u.email, u.display_name, u.department, u.job_title, u.manager_id, u.kind, u.active,
+                u.external_id, u.last_sign_in_at, u.created_at, u.updated_at,
+                te.slug as t_slug, te.display_name as t_display_name, te.reply_to as t_reply_to,
+                te.approval_links_require_sign_in as t_approval_links_require_sign_in,
+                te.created_at as t_created_at, te.updated_at as t_updated_at,
+                array(select row(r.role, r.catalog_id) from role_assignments r
+                      where r.tenant_id = u.tenant_id and (r.user_id = u.id or r.group_id in (
+                          select m.group_id from group_memberships m where m.tenant_id = u.tenant_id and m.user_id = u.id))) as roles
+         from api_tokens t
+         join users u on u.tenant_id = t.tenant_id and u.id = t.user_id
+         join tenants te on te.id = t.tenant_id
+         where t.token_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?)
+}

@@ -26,14 +26,7 @@ pub async fn record(
     entry: Entry<'_>,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let (actor_type, actor_id, actor_token_id) = match actor {
-        Actor::User { id, token: None } => ("user", Some(id.0), None),
-        Actor::User {
-            id,
-            token: Some(token),
-        } => ("token", Some(id.0), Some(token.0)),
-        Actor::System => ("system", None, None),
-    };
+    let (actor_type, actor_id, actor_token_id) = actor_columns(actor);
     db::audit::insert(
         conn,
         &AuditEvent {
@@ -52,6 +45,46 @@ pub async fn record(
     )
     .await?;
     Ok(())
+}
+
+/// Several events of one actor in one statement.
+pub async fn record_many(
+    conn: &mut Conn,
+    tenant: TenantId,
+    actor: Actor,
+    entries: &[Entry<'_>],
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let (actor_type, actor_id, actor_token_id) = actor_columns(actor);
+    let events: Vec<AuditEvent> = entries
+        .iter()
+        .map(|e| AuditEvent {
+            tenant_id: tenant,
+            id: AuditEventId::new(),
+            at: now,
+            actor_type: actor_type.into(),
+            actor_id,
+            actor_token_id,
+            action: e.action.into(),
+            target_type: e.target_type.into(),
+            target_id: e.target_id,
+            details: e.details.clone(),
+            correlation_id: None,
+        })
+        .collect();
+    db::audit::insert_many(conn, &events).await?;
+    Ok(())
+}
+
+fn actor_columns(actor: Actor) -> (&'static str, Option<Uuid>, Option<Uuid>) {
+    match actor {
+        Actor::User { id, token: None } => ("user", Some(id.0), None),
+        Actor::User {
+            id,
+            token: Some(token),
+        } => ("token", Some(id.0), Some(token.0)),
+        Actor::System => ("system", None, None),
+    }
 }
 
 /// The tenant's audit log, newest first (tenant admins).

@@ -42,17 +42,17 @@ pub async fn targets(
         .collect())
 }
 
-pub async fn package_targets(
-    conn: &mut Conn,
-    tenant: TenantId,
-    package: PackageId,
-) -> ServiceResult<Vec<RoleTarget>> {
-    let roles: Vec<ResourceRoleId> = db::packages::roles_of(conn, tenant, &[package])
+pub async fn package_targets(conn: &mut Conn, tenant: TenantId, package: PackageId) -> ServiceResult<Vec<RoleTarget>> {
+    Ok(db::catalogs::targets_of_package(conn, tenant, package)
         .await?
         .into_iter()
-        .map(|(_, r)| r)
-        .collect();
-    targets(conn, tenant, &roles).await
+        .map(|(role, resource)| RoleTarget { role, resource })
+        .collect())
+}
+
+/// Whether a role is delivered later by a connector call (not in the transaction).
+pub fn is_deferred(target: &RoleTarget) -> bool {
+    target.resource.group_id.is_none() && target.resource.connector_url.is_some()
 }
 
 fn relation(role: &ResourceRole) -> Relation {

@@ -361,6 +361,7 @@ async fn approved(
     request: &mut RequestRow,
     policy: &Policy,
     actor: Actor,
+    recheck: bool,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let ty = RequestType::parse(&request.request_type)
@@ -383,57 +384,72 @@ async fn approved(
         )
         .await;
     }
-    deliver_add(conn, request, policy, actor, now).await
+    deliver_add(conn, request, policy, actor, recheck, now).await
 }
 
-/// Creates the assignment and delivers its roles; eligibility, activity and separation
-/// of duties are checked again under the lock on the user.
+/// Creates the assignment and delivers its roles. With `recheck` (a decision or the
+/// scheduler delivers it later), eligibility, activity and separation of duties are
+/// checked again under the lock on the user; the submitting transaction has just done
+/// so under that lock and passes `false`.
 pub async fn deliver_add(
     conn: &mut Conn,
     request: &mut RequestRow,
     policy: &Policy,
     actor: Actor,
+    recheck: bool,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let tenant = request.tenant_id;
-    let target = db::users::lock(conn, tenant, request.target_user_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("target user vanished"))?;
-    let problem = if !target.active {
-        Some("the target user is deactivated".to_string())
-    } else if db::assignments::active_for(conn, tenant, request.package_id, target.id)
-        .await?
-        .is_some()
-    {
-        Some("the user already has this access package".to_string())
-    } else {
-        incompatible_access(conn, tenant, request.package_id, target.id)
+    let target = request.target_user_id;
+    if recheck {
+        let user = db::users::lock(conn, tenant, target)
             .await?
-            .map(|c| format!("separation of duties: incompatible with {c}"))
-    };
-    if let Some(problem) = problem {
-        request.state = RequestState::DeliveryFailed.as_str().into();
-        request.updated_at = now;
-        request.completed_at = Some(now);
-        db::requests::update(conn, request).await?;
-        return record(
-            conn,
-            tenant,
-            Actor::System,
-            "assignmentRequest.deliveryFailed",
-            request,
-            json!({"reason": problem}),
-            now,
-        )
-        .await;
+            .ok_or_else(|| anyhow::anyhow!("target user vanished"))?;
+        let problem = if !user.active {
+            Some("the target user is deactivated".to_string())
+        } else if db::assignments::active_for(conn, tenant, request.package_id, target)
+            .await?
+            .is_some()
+        {
+            Some("the user already has this access package".to_string())
+        } else {
+            incompatible_access(conn, tenant, request.package_id, target)
+                .await?
+                .map(|c| format!("separation of duties: incompatible with {c}"))
+        };
+        if let Some(problem) = problem {
+            request.state = RequestState::DeliveryFailed.as_str().into();
+            request.updated_at = now;
+            request.completed_at = Some(now);
+            db::requests::update(conn, request).await?;
+            tell_requestor(conn, request, Notice::DeliveryFailed { request_id: request.id }, now).await?;
+            return record(
+                conn,
+                tenant,
+                Actor::System,
+                "assignmentRequest.deliveryFailed",
+                request,
+                json!({"reason": problem}),
+                now,
+            )
+            .await;
+        }
     }
+    let targets = grants::package_targets(conn, tenant, request.package_id).await?;
+    // Group roles and roles without a connector are applied in this transaction;
+    // connector roles are called by the scheduler afterwards.
+    let state = if targets.iter().any(grants::is_deferred) {
+        RequestState::Delivering
+    } else {
+        RequestState::Delivered
+    };
     let assignment = AssignmentRow {
         tenant_id: tenant,
         id: AssignmentId::new(),
         package_id: request.package_id,
         policy_id: policy.id,
-        target_user_id: target.id,
-        state: "delivering".into(),
+        target_user_id: target,
+        state: state.as_str().into(),
         start_at: now,
         end_at: request.schedule_end,
         request_id: request.id,
@@ -443,42 +459,42 @@ pub async fn deliver_add(
         ended_at: None,
     };
     db::assignments::insert(conn, &assignment).await?;
-    let targets = grants::package_targets(conn, tenant, request.package_id).await?;
     grants::grant(conn, &assignment, &targets, now).await?;
     request.assignment_id = Some(assignment.id);
-    request.state = RequestState::Delivering.as_str().into();
+    request.state = state.as_str().into();
     request.updated_at = now;
+    request.completed_at = (state == RequestState::Delivered).then_some(now);
     db::requests::update(conn, request).await?;
-    audit::record(
-        conn,
-        tenant,
-        actor,
-        Entry {
-            action: "assignment.created",
-            target_type: "assignment",
-            target_id: Some(assignment.id.0),
-            details: json!({"requestId": request.id, "accessPackageId": request.package_id, "targetUserId": target.id,
-                            "start": assignment.start_at, "end": assignment.end_at}),
-        },
-        now,
-    )
-    .await?;
-    record(
-        conn,
-        tenant,
-        actor,
-        "assignmentRequest.delivering",
-        request,
-        json!({"assignmentId": assignment.id}),
-        now,
-    )
-    .await?;
-    grants::refresh_state(conn, tenant, assignment.id, now).await?;
-    // Read back the state refresh_state settled on.
-    if let Some(fresh) = db::requests::get(conn, tenant, request.id).await? {
-        *request = fresh;
+    if state == RequestState::Delivered {
+        notify::enqueue(conn, tenant, target, &Notice::AccessDelivered { request_id: request.id }, now).await?;
     }
-    Ok(())
+    let action = if state == RequestState::Delivered {
+        "assignmentRequest.delivered"
+    } else {
+        "assignmentRequest.delivering"
+    };
+    audit::record_many(
+        conn,
+        tenant,
+        actor,
+        &[
+            Entry {
+                action: "assignment.created",
+                target_type: "assignment",
+                target_id: Some(assignment.id.0),
+                details: json!({"requestId": request.id, "accessPackageId": request.package_id, "targetUserId": target,
+                                "start": assignment.start_at, "end": assignment.end_at, "state": assignment.state}),
+            },
+            Entry {
+                action,
+                target_type: "assignmentRequest",
+                target_id: Some(request.id.0),
+                details: json!({"assignmentId": assignment.id}),
+            },
+        ],
+        now,
+    )
+    .await
 }
 
 async fn apply_extension(
@@ -631,7 +647,7 @@ pub async fn submit(
             )
         })?;
     let actor = caller.actor();
-    let mut request = if ty.is_add() {
+    let request = if ty.is_add() {
         submit_add(
             &mut tx,
             caller,
@@ -685,19 +701,21 @@ pub async fn submit(
         )
         .await?
     };
-    request = db::requests::get(&mut tx, tenant, request.id)
-        .await?
-        .unwrap_or(request);
-    let view = views(&mut tx, tenant, vec![request])
-        .await?
-        .pop()
-        .ok_or_else(not_found)?;
-    tx.commit().await.map_err(map_commit)?;
+    // Only a request waiting for approval has stages to show; the others were decided
+    // in this transaction and their row is already current.
+    let view = if request.state == RequestState::PendingApproval.as_str() {
+        views(&mut tx, tenant, vec![request])
+            .await?
+            .pop()
+            .ok_or_else(not_found)?
+    } else {
+        RequestView {
+            request,
+            stages: Vec::new(),
+        }
+    };
+    tx.commit().await?;
     Ok(view)
-}
-
-fn map_commit(e: sqlx::Error) -> ServiceError {
-    e.into()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -838,7 +856,7 @@ async fn submit_add(
         .await?;
         open_stage(conn, &mut request, settings, 0, target, now).await?;
     } else {
-        approved(conn, &mut request, &policy, caller.actor(), now).await?;
+        approved(conn, &mut request, &policy, caller.actor(), false, now).await?;
     }
     Ok(request)
 }
@@ -1245,7 +1263,7 @@ pub async fn decide_locked(
                     now,
                 )
                 .await?;
-                approved(tx, &mut request, &policy, actor, now).await?;
+                approved(tx, &mut request, &policy, actor, true, now).await?;
             }
         }
     }
@@ -1328,7 +1346,7 @@ pub async fn deliver_due_scheduled(pool: &PgPool, now: DateTime<Utc>) -> Service
         let policy = db::packages::get_policy(&mut tx, request.tenant_id, request.policy_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("policy vanished"))?;
-        deliver_add(&mut tx, &mut request, &policy, Actor::System, now).await?;
+        deliver_add(&mut tx, &mut request, &policy, Actor::System, true, now).await?;
     }
     tx.commit().await?;
     Ok(count)

@@ -9,7 +9,10 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use super::audit::{self, Entry};
-use super::{Actor, Caller, ServiceError, ServiceResult, roles};
+use super::{Actor, Caller, ServiceError, ServiceResult};
+use crate::db::tenants::Tenant;
+use crate::domain::authz::{Role, RoleGrant, Roles};
+use crate::domain::ids::CatalogId;
 use crate::db::tokens::ApiToken;
 use crate::db::{self};
 use crate::domain::DomainError;
@@ -130,26 +133,48 @@ pub async fn authenticate(
         return Err(denied("The bearer token is not a Portico API token."));
     }
     let mut conn = pool.acquire().await?;
-    let token = db::tokens::by_hash(&mut conn, &hash(bearer))
+    let found = db::tokens::authenticate(&mut conn, &hash(bearer))
         .await?
         .ok_or_else(|| denied("The bearer token is not valid."))?;
-    if token.revoked_at.is_some() {
+    if found.revoked_at.is_some() {
         return Err(denied("The bearer token has been revoked."));
     }
-    if token.expires_at.is_some_and(|t| t <= now) {
+    if found.expires_at.is_some_and(|t| t <= now) {
         return Err(denied("The bearer token has expired."));
     }
-    let user = db::users::get(&mut conn, token.tenant_id, token.user_id)
-        .await?
-        .filter(|u| u.active)
-        .ok_or_else(|| denied("The token's user is deactivated."))?;
-    let tenant = db::tenants::get(&mut conn, token.tenant_id).await?;
-    let roles = roles::roles_of(&mut conn, tenant.id, user.id).await?;
-    db::tokens::touch(&mut conn, tenant.id, token.id, now).await?;
+    if !found.user.active {
+        return Err(denied("The token's user is deactivated."));
+    }
+    if found.last_used_at.is_none_or(|t| t < now - Duration::minutes(1)) {
+        db::tokens::touch(&mut conn, found.user.tenant_id, found.token_id, now).await?;
+    }
+    let roles = Roles::new(
+        found
+            .roles
+            .iter()
+            .filter_map(|(role, catalog)| {
+                Role::parse(role).map(|role| RoleGrant {
+                    role,
+                    catalog: catalog.map(CatalogId),
+                })
+            })
+            .collect(),
+    );
+    let tenant = Tenant {
+        id: found.user.tenant_id,
+        slug: found.t_slug,
+        display_name: found.t_display_name,
+        reply_to: found.t_reply_to,
+        approval_links_require_sign_in: found.t_approval_links_require_sign_in,
+        created_at: found.t_created_at,
+        updated_at: found.t_updated_at,
+    };
+    let token = found.token_id;
+    let user = found.user;
     Ok(Caller {
         tenant,
         user,
         roles,
-        token: Some(token.id),
+        token: Some(token),
     })
 }
