@@ -475,3 +475,48 @@ pub async fn insert_many(conn: &mut Conn, rows: &[RequestRow]) -> DbResult<()> {
     .await?;
     Ok(())
 }
+
+/// What eligibility for an add request depends on, read in one statement: the user's
+/// groups (any source), an active assignment or open add request of the package, and
+/// the first access that separation of duties forbids next to it (in either direction).
+#[derive(Clone, Debug, FromRow)]
+pub struct AddFacts {
+    pub group_ids: Vec<Uuid>,
+    pub has_active: bool,
+    pub has_open: bool,
+    pub incompatible_package: Option<String>,
+    pub incompatible_group: Option<String>,
+}
+
+pub async fn add_facts(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    user: UserId,
+) -> DbResult<AddFacts> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select
+           array(select distinct m.group_id from group_memberships m where m.tenant_id = $1 and m.user_id = $3) as group_ids,
+           exists (select 1 from assignments a where a.tenant_id = $1 and a.package_id = $2 and a.target_user_id = $3
+                   and a.state in {active}) as has_active,
+           exists (select 1 from assignment_requests r where r.tenant_id = $1 and r.package_id = $2 and r.target_user_id = $3
+                   and r.state in ('submitted', 'pendingApproval', 'scheduled')
+                   and r.request_type in ('userAdd', 'adminAdd', 'systemAdd')) as has_open,
+           (select p.display_name from assignments a join access_packages p on p.tenant_id = a.tenant_id and p.id = a.package_id
+            where a.tenant_id = $1 and a.target_user_id = $3 and a.state in {active}
+              and a.package_id in (select other_package_id from incompatible_packages where tenant_id = $1 and package_id = $2
+                                   union select package_id from incompatible_packages where tenant_id = $1 and other_package_id = $2)
+            order by p.display_name limit 1) as incompatible_package,
+           (select g.display_name from incompatible_groups ig
+              join groups g on g.tenant_id = ig.tenant_id and g.id = ig.group_id
+            where ig.tenant_id = $1 and ig.package_id = $2
+              and exists (select 1 from group_memberships m where m.tenant_id = $1 and m.group_id = ig.group_id and m.user_id = $3)
+            order by g.display_name limit 1) as incompatible_group",
+        active = crate::db::assignments::ACTIVE
+    )))
+    .bind(tenant)
+    .bind(package)
+    .bind(user)
+    .fetch_one(conn)
+    .await?)
+}

@@ -42,7 +42,11 @@ pub async fn targets(
         .collect())
 }
 
-pub async fn package_targets(conn: &mut Conn, tenant: TenantId, package: PackageId) -> ServiceResult<Vec<RoleTarget>> {
+pub async fn package_targets(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+) -> ServiceResult<Vec<RoleTarget>> {
     Ok(db::catalogs::targets_of_package(conn, tenant, package)
         .await?
         .into_iter()

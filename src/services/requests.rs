@@ -146,35 +146,18 @@ fn in_scope(
     }
 }
 
-/// The access that separation of duties forbids next to `package`, if the user has it.
-async fn incompatible_access(
-    conn: &mut Conn,
-    tenant: TenantId,
-    package: PackageId,
-    user: UserId,
-) -> ServiceResult<Option<String>> {
-    let conflicting = db::packages::conflicting_packages(conn, tenant, package).await?;
-    if !conflicting.is_empty() {
-        let held = db::assignments::active_in_packages(conn, tenant, user, &conflicting).await?;
-        if let Some(first) = held.first() {
-            let name = db::packages::get(conn, tenant, *first)
-                .await?
-                .map(|p| p.display_name)
-                .unwrap_or_else(|| first.to_string());
-            return Ok(Some(format!("the access package “{name}”")));
-        }
-    }
-    let groups = db::packages::incompatible_groups_of(conn, tenant, &[package]).await?;
-    for (_, group) in groups {
-        if db::groups::is_related(conn, Relation::Member, tenant, group, user).await? {
-            let name = db::groups::get(conn, tenant, group)
-                .await?
-                .map(|g| g.display_name)
-                .unwrap_or_else(|| group.to_string());
-            return Ok(Some(format!("membership of the group “{name}”")));
-        }
-    }
-    Ok(None)
+/// The access that separation of duties forbids next to the package, in words.
+fn incompatible_access(facts: &db::requests::AddFacts) -> Option<String> {
+    facts
+        .incompatible_package
+        .as_ref()
+        .map(|p| format!("the access package “{p}”"))
+        .or_else(|| {
+            facts
+                .incompatible_group
+                .as_ref()
+                .map(|g| format!("membership of the group “{g}”"))
+        })
 }
 
 /// Active users named by approver references, resolved for `target`.
@@ -405,16 +388,13 @@ pub async fn deliver_add(
         let user = db::users::lock(conn, tenant, target)
             .await?
             .ok_or_else(|| anyhow::anyhow!("target user vanished"))?;
+        let facts = db::requests::add_facts(conn, tenant, request.package_id, target).await?;
         let problem = if !user.active {
             Some("the target user is deactivated".to_string())
-        } else if db::assignments::active_for(conn, tenant, request.package_id, target)
-            .await?
-            .is_some()
-        {
+        } else if facts.has_active {
             Some("the user already has this access package".to_string())
         } else {
-            incompatible_access(conn, tenant, request.package_id, target)
-                .await?
+            incompatible_access(&facts)
                 .map(|c| format!("separation of duties: incompatible with {c}"))
         };
         if let Some(problem) = problem {
@@ -422,7 +402,15 @@ pub async fn deliver_add(
             request.updated_at = now;
             request.completed_at = Some(now);
             db::requests::update(conn, request).await?;
-            tell_requestor(conn, request, Notice::DeliveryFailed { request_id: request.id }, now).await?;
+            tell_requestor(
+                conn,
+                request,
+                Notice::DeliveryFailed {
+                    request_id: request.id,
+                },
+                now,
+            )
+            .await?;
             return record(
                 conn,
                 tenant,
@@ -466,7 +454,16 @@ pub async fn deliver_add(
     request.completed_at = (state == RequestState::Delivered).then_some(now);
     db::requests::update(conn, request).await?;
     if state == RequestState::Delivered {
-        notify::enqueue(conn, tenant, target, &Notice::AccessDelivered { request_id: request.id }, now).await?;
+        notify::enqueue(
+            conn,
+            tenant,
+            target,
+            &Notice::AccessDelivered {
+                request_id: request.id,
+            },
+            now,
+        )
+        .await?;
     }
     let action = if state == RequestState::Delivered {
         "assignmentRequest.delivered"
@@ -732,7 +729,12 @@ async fn submit_add(
     let tenant = caller.tenant_id();
     let by_user = input.request_type.is_self_service();
     let policies = db::packages::policies_of(conn, tenant, package.id).await?;
-    let groups = db::groups::groups_of_user(conn, Relation::Member, tenant, target.id).await?;
+    let add_facts = db::requests::add_facts(conn, tenant, package.id, target.id).await?;
+    let groups: Vec<crate::domain::ids::GroupId> = add_facts
+        .group_ids
+        .iter()
+        .map(|g| crate::domain::ids::GroupId(*g))
+        .collect();
     let scoped = |p: &Policy| in_scope(&p.settings.0, target, &groups, externally_visible);
     let names = |ps: &[&Policy]| {
         ps.iter()
@@ -783,11 +785,9 @@ async fn submit_add(
         in_scope: scoped(&policy),
         catalog_enabled,
         requests_enabled: settings.requests_enabled,
-        has_active_assignment: db::assignments::active_for(conn, tenant, package.id, target.id)
-            .await?
-            .is_some(),
-        has_open_request: db::requests::has_open_add(conn, tenant, package.id, target.id).await?,
-        incompatible_with: incompatible_access(conn, tenant, package.id, target.id).await?,
+        has_active_assignment: add_facts.has_active,
+        has_open_request: add_facts.has_open,
+        incompatible_with: incompatible_access(&add_facts),
     };
     check_eligibility(&facts, !by_user)?;
     let mut errors = FieldErrors::new();

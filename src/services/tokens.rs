@@ -11,11 +11,11 @@ use sqlx::PgPool;
 use super::audit::{self, Entry};
 use super::{Actor, Caller, ServiceError, ServiceResult};
 use crate::db::tenants::Tenant;
-use crate::domain::authz::{Role, RoleGrant, Roles};
-use crate::domain::ids::CatalogId;
 use crate::db::tokens::ApiToken;
 use crate::db::{self};
 use crate::domain::DomainError;
+use crate::domain::authz::{Role, RoleGrant, Roles};
+use crate::domain::ids::CatalogId;
 use crate::domain::ids::TokenId;
 
 const PREFIX: &str = "ptc_";
@@ -145,7 +145,10 @@ pub async fn authenticate(
     if !found.user.active {
         return Err(denied("The token's user is deactivated."));
     }
-    if found.last_used_at.is_none_or(|t| t < now - Duration::minutes(1)) {
+    if found
+        .last_used_at
+        .is_none_or(|t| t < now - Duration::minutes(1))
+    {
         db::tokens::touch(&mut conn, found.user.tenant_id, found.token_id, now).await?;
     }
     let roles = Roles::new(
