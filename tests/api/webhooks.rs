@@ -335,3 +335,44 @@ async fn after_a_day_of_failures_the_grant_fails_and_reprocessing_delivers_it() 
     assert_eq!(again["state"], "delivering");
     wait_state(&app, &token, &a1, "delivered").await;
 }
+
+#[tokio::test]
+async fn expiry_revokes_connector_grants_with_a_signed_call() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (_, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let (receiver, url) = Receiver::start(0).await;
+    let catalog = fixtures::general_catalog(&app, &t).await;
+    let (_, role) = fixtures::webhook_resource(&app, &t, catalog, &url, SECRET).await;
+    let package = fixtures::package(&app, &t, catalog, "Ticketing", &[role]).await;
+    fixtures::policy(
+        &app,
+        &t,
+        package,
+        open_policy(json!({"expiration": {"type": "afterHours", "hours": 1}})),
+    )
+    .await;
+    let (_, req) = request(&app, &token, package, json!({})).await;
+    let assignment = req["assignmentId"].as_str().expect("id").to_string();
+    receiver.wait_for(1).await;
+    wait_state(&app, &token, &assignment, "delivered").await;
+
+    app.clock.advance(chrono::Duration::hours(1));
+
+    let calls = receiver.wait_for(2).await;
+    let revoke: Value = serde_json::from_str(&calls[1].body).expect("json");
+    assert_eq!(revoke["type"], "revoke");
+    assert_eq!(revoke["assignmentId"], assignment);
+    assert!(verify(SECRET, &calls[1]));
+    let a = wait_state(&app, &token, &assignment, "expired").await;
+    for _ in 0..100 {
+        let (_, a) = app
+            .get(&token, &format!("/api/v1/assignments/{assignment}"))
+            .await;
+        if a["grants"][0]["state"] == "revoked" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the revoke was never recorded: {a}");
+}
