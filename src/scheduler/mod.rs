@@ -3,6 +3,7 @@
 //! through `services`, and returns how much it did. The loop runs every
 //! `PORTICO_SCHEDULER_INTERVAL_MS` until the cancellation token fires.
 
+pub mod reviews;
 pub mod scheduled;
 pub mod webhooks;
 
@@ -29,6 +30,14 @@ pub async fn tick(state: &AppState) {
             Err(e) => tracing::error!(
                 error = format!("{e:#}"),
                 job = "scheduled",
+                "scheduler job failed"
+            ),
+        }
+        match reviews::run_once(state, now).await {
+            Ok(n) => busy |= n >= reviews::BATCH,
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                job = "reviews",
                 "scheduler job failed"
             ),
         }

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod links;
 pub mod notify;
 pub mod requests;
+pub mod reviews;
 pub mod roles;
 pub mod tenants;
 pub mod tokens;
