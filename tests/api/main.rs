@@ -13,6 +13,7 @@ mod cluster;
 mod directory;
 mod ops;
 mod requests;
+mod reviews;
 mod roles;
 mod tenancy;
 mod webhooks;
