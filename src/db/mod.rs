@@ -11,6 +11,7 @@ pub mod links;
 pub mod outbox;
 pub mod packages;
 pub mod requests;
+pub mod reviews;
 pub mod roles;
 pub mod tenants;
 pub mod tokens;

@@ -22,7 +22,9 @@ macro_rules! for_each_id {
             PackageId,
             PolicyId,
             RequestId,
-            AssignmentId
+            AssignmentId,
+            AccessReviewId,
+            ReviewItemId
         );
     };
 }

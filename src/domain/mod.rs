@@ -6,6 +6,7 @@ pub mod error;
 pub mod ids;
 pub mod policy;
 pub mod request;
+pub mod review;
 pub mod values;
 
 pub use error::{DomainError, FieldErrors};

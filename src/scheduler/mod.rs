@@ -4,6 +4,7 @@
 //! `PORTICO_SCHEDULER_INTERVAL_MS` until the cancellation token fires.
 
 pub mod lifecycle;
+pub mod reviews;
 pub mod scheduled;
 pub mod webhooks;
 
@@ -12,38 +13,57 @@ use tokio_util::sync::CancellationToken;
 
 use crate::startup::AppState;
 
-/// Runs every job once; repeats a job right away while it finds full batches.
+/// Runs every job once; repeats right away while a job finds a full batch. Stage
+/// time-outs run before escalations and reminders: a stage past its due time expires.
 pub async fn tick(state: &AppState) {
     for _ in 0..20 {
         let now = state.now();
-        let mut busy = false;
-        match webhooks::run_once(state, now).await {
-            Ok(n) => busy |= n >= webhooks::BATCH,
-            Err(e) => tracing::error!(
-                error = format!("{e:#}"),
-                job = "webhooks",
-                "scheduler job failed"
-            ),
-        }
-        match scheduled::run_once(state, now).await {
-            Ok(n) => busy |= n >= scheduled::BATCH,
-            Err(e) => tracing::error!(
-                error = format!("{e:#}"),
-                job = "scheduled",
-                "scheduler job failed"
-            ),
-        }
-        // Time-outs before escalations and reminders: a stage past its due time expires.
         let jobs = [
-            ("expiry", lifecycle::expire(state, now).await),
-            ("expiryWarnings", lifecycle::warn(state, now).await),
-            ("stageTimeouts", lifecycle::time_out(state, now).await),
-            ("escalations", lifecycle::escalate(state, now).await),
-            ("approvalReminders", lifecycle::remind(state, now).await),
+            (
+                "webhooks",
+                webhooks::run_once(state, now).await,
+                webhooks::BATCH,
+            ),
+            (
+                "scheduled",
+                scheduled::run_once(state, now).await,
+                scheduled::BATCH,
+            ),
+            (
+                "expiry",
+                lifecycle::expire(state, now).await,
+                lifecycle::BATCH,
+            ),
+            (
+                "expiryWarnings",
+                lifecycle::warn(state, now).await,
+                lifecycle::BATCH,
+            ),
+            (
+                "stageTimeouts",
+                lifecycle::time_out(state, now).await,
+                lifecycle::BATCH,
+            ),
+            (
+                "escalations",
+                lifecycle::escalate(state, now).await,
+                lifecycle::BATCH,
+            ),
+            (
+                "approvalReminders",
+                lifecycle::remind(state, now).await,
+                lifecycle::BATCH,
+            ),
+            (
+                "reviews",
+                reviews::run_once(state, now).await,
+                reviews::BATCH,
+            ),
         ];
-        for (job, result) in jobs {
+        let mut busy = false;
+        for (job, result, batch) in jobs {
             match result {
-                Ok(n) => busy |= n >= lifecycle::BATCH,
+                Ok(n) => busy |= n >= batch,
                 Err(e) => tracing::error!(error = format!("{e:#}"), job, "scheduler job failed"),
             }
         }

@@ -13,6 +13,7 @@ pub mod links;
 pub mod notify;
 pub mod packages;
 pub mod requests;
+pub mod reviews;
 pub mod roles;
 pub mod tenants;
 pub mod tokens;

@@ -18,6 +18,7 @@ mod directory;
 mod ops;
 mod packages;
 mod requests;
+mod reviews;
 mod roles;
 mod tenancy;
 mod webhooks;

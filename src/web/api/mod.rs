@@ -9,6 +9,7 @@ pub mod groups;
 pub mod me;
 pub mod packages;
 pub mod requests;
+pub mod reviews;
 pub mod roles;
 pub mod users;
 
@@ -66,6 +67,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(audit::router())
         .merge(requests::router())
         .merge(assignments::router())
+        .merge(reviews::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;

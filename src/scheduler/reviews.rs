@@ -1,0 +1,30 @@
+//! Access reviews over time (DOMAIN.md §8, §9): close instances whose end has come
+//! (applying their results when `autoApply`), start the instances whose period has
+//! begun, and remind reviewers with undecided items once. Safe on many replicas: closes
+//! and reminders are claimed with `FOR UPDATE SKIP LOCKED`, and an instance is unique per
+//! (policy, period), so it starts once.
+
+use chrono::{DateTime, Utc};
+
+use crate::services;
+use crate::startup::AppState;
+
+pub const BATCH: usize = 50;
+
+#[tracing::instrument(skip_all)]
+pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let pool = state.pool();
+    let limit = i64::try_from(BATCH).unwrap_or(i64::MAX);
+    let internal = |e: services::ServiceError| anyhow::anyhow!("{e}");
+    // Closing first frees a policy whose next period starts as the last one ends.
+    let closed = services::reviews::close_due(pool, now, limit)
+        .await
+        .map_err(internal)?;
+    let started = services::reviews::start_due(pool, now, BATCH)
+        .await
+        .map_err(internal)?;
+    let reminded = services::reviews::remind_due(pool, now, limit)
+        .await
+        .map_err(internal)?;
+    Ok(closed.max(started).max(reminded))
+}
