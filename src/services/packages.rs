@@ -82,6 +82,8 @@ fn is_history_fkey(constraint: &str) -> bool {
             | "assignment_requests_policy_fkey"
             | "assignments_package_fkey"
             | "assignments_policy_fkey"
+            | "access_reviews_package_fkey"
+            | "access_reviews_policy_fkey"
     )
 }
 
