@@ -3,6 +3,7 @@
 //! through `services`, and returns how much it did. The loop runs every
 //! `PORTICO_SCHEDULER_INTERVAL_MS` until the cancellation token fires.
 
+pub mod emails;
 pub mod scheduled;
 pub mod webhooks;
 
@@ -29,6 +30,15 @@ pub async fn tick(state: &AppState) {
             Err(e) => tracing::error!(
                 error = format!("{e:#}"),
                 job = "scheduled",
+                "scheduler job failed"
+            ),
+        }
+        // Last, so emails queued by the jobs above go out in the same tick.
+        match emails::run_once(state, now).await {
+            Ok(n) => busy |= n >= emails::BATCH,
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                job = "emails",
                 "scheduler job failed"
             ),
         }

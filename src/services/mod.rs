@@ -2,6 +2,7 @@
 //! `domain`, persist, write the audit event and any outbox rows, commit. The web
 //! portals, the JSON API, the CLI and the scheduler all call these same functions.
 
+pub mod approval_links;
 pub mod assignments;
 pub mod audit;
 pub mod demo;
@@ -9,6 +10,7 @@ pub mod grants;
 pub mod groups;
 pub mod links;
 pub mod notify;
+pub mod outbox;
 pub mod requests;
 pub mod roles;
 pub mod tenants;

@@ -6,6 +6,7 @@ pub mod assignments;
 pub mod audit;
 pub mod groups;
 pub mod me;
+pub mod outbox;
 pub mod requests;
 pub mod roles;
 pub mod users;
@@ -62,6 +63,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(audit::router())
         .merge(requests::router())
         .merge(assignments::router())
+        .merge(outbox::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;
