@@ -5,12 +5,15 @@
 
 mod fixtures;
 mod helpers;
+mod mailbox;
 
 mod audit;
 mod auth;
 mod cli;
 mod cluster;
 mod directory;
+mod links;
+mod mail;
 mod ops;
 mod requests;
 mod roles;
