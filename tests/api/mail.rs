@@ -358,7 +358,7 @@ async fn a_failing_send_is_retried_with_backoff_and_the_same_message_id() {
     mailer.wait_tries(&to, 2).await;
     app.clock.advance(chrono::Duration::seconds(21));
     mailer.wait_tries(&to, 3).await;
-    for _ in 0..100 {
+    for _ in 0..300 {
         if outbox_row(&app, p.manager.0).await["state"] == "done" {
             break;
         }
@@ -396,7 +396,7 @@ async fn after_a_day_of_failures_an_email_is_failed_and_listed_by_the_outbox_api
     app.clock.advance(chrono::Duration::hours(25));
     mailer.wait_tries(&p.manager_email, 2).await;
     let mut failed = serde_json::Value::Null;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let (status, list) = app.get(&p.t.admin, "/api/v1/outbox?state=failed").await;
         assert_eq!(status, StatusCode::OK, "{list}");
         if list["items"].as_array().is_some_and(|i| i.len() == 2) {
