@@ -4,10 +4,14 @@
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
+use std::sync::Arc;
+
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Secret, Settings};
 use crate::domain::ids::TokenId;
 use crate::domain::values::{DisplayName, EmailAddress, Slug};
+use crate::email::Mailer;
+use crate::email::dev_mailbox::DevMailbox;
 use crate::services::{self, ServiceError};
 use crate::startup::{Application, Database, Dependencies, shutdown_signal};
 
@@ -103,7 +107,12 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             settings.require_for_serve()?;
-            let app = Application::build(settings, Dependencies::default()).await?;
+            let deps = Dependencies {
+                mailer: crate::email::from_settings(&settings)?
+                    .context("PORTICO_SMTP_URL is required by 'serve'")?,
+                ..Dependencies::default()
+            };
+            let app = Application::build(settings, deps).await?;
             tracing::info!(address = %app.local_addr()?, "Portico is serving");
             app.run_until(shutdown_signal()).await
         }
@@ -184,11 +193,26 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
     if settings.secret_key.is_none() {
         settings.secret_key = Some(Secret::new(random_secret()));
     }
-    let deps = Dependencies {
-        demo_tenant: Some(crate::services::demo::SLUG.to_string()),
-        ..Dependencies::default()
+    // Without PORTICO_SMTP_URL the demo keeps its emails in the dev mailbox
+    // (/dev/mail), a table of the database it runs on.
+    let database = Database::open(&settings).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mailer: Arc<dyn Mailer> = match crate::email::from_settings(&settings)? {
+        Some(mailer) => mailer,
+        None => Arc::new(DevMailbox::new(database.pool.clone(), clock.clone())),
     };
-    let app = Application::build(settings.clone(), deps).await?;
+    let deps = Dependencies {
+        clock,
+        mailer,
+        demo_tenant: Some(crate::services::demo::SLUG.to_string()),
+    };
+    let app = match Application::with_pool(settings.clone(), database.pool.clone(), deps).await {
+        Ok(app) => app,
+        Err(e) => {
+            database.close().await;
+            return Err(e);
+        }
+    };
     let addr = app.local_addr()?;
     let seeded = crate::services::demo::seed(app.state().pool(), SystemClock.now()).await;
     let seeded = match seeded {
@@ -209,8 +233,13 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
         "Try: curl -H 'Authorization: Bearer {}' {base}/api/v1/me",
         seeded.admin_token
     );
+    if settings.smtp_url.is_none() {
+        println!("Emails: {base}/dev/mail");
+    }
     println!("Press Ctrl-C to stop.");
-    app.run_until(shutdown_signal()).await
+    let served = app.run_until(shutdown_signal()).await;
+    database.close().await;
+    served
 }
 
 fn random_secret() -> String {

@@ -5,6 +5,7 @@
 pub mod assignments;
 pub mod audit;
 pub mod catalogs;
+pub mod dev_mail;
 pub mod embedded;
 pub mod groups;
 pub mod links;

@@ -175,3 +175,41 @@ pub async fn enqueue_many(
     .await?;
     Ok(())
 }
+
+/// Removes the plain emailed-link token from an email row once it no longer needs it
+/// (sent, or failed for good), so tokens do not linger in the database.
+pub async fn forget_email_token(conn: &mut Conn, tenant: TenantId, id: OutboxId) -> DbResult<()> {
+    sqlx::query(
+        "update outbox set payload = payload #- '{notice,token}'
+         where tenant_id = $1 and id = $2 and kind = 'email' and payload -> 'notice' ? 'token'",
+    )
+    .bind(tenant)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Rows of a tenant, newest first, optionally of one state and kind.
+pub async fn list(
+    conn: &mut Conn,
+    tenant: TenantId,
+    state: Option<&str>,
+    kind: Option<&str>,
+    page: super::PageRequest,
+) -> DbResult<super::Page<OutboxRow>> {
+    let rows: Vec<OutboxRow> = sqlx::query_as(
+        "select tenant_id, id, kind, payload, state, attempts, next_attempt_at, last_error, created_at, completed_at
+         from outbox
+         where tenant_id = $1 and ($2::text is null or state = $2) and ($3::text is null or kind = $3) and id < $4
+         order by id desc limit $5",
+    )
+    .bind(tenant)
+    .bind(state)
+    .bind(kind)
+    .bind(page.before_bound())
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(super::Page::from_rows(rows, page, |r| r.id.0))
+}

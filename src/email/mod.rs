@@ -2,9 +2,15 @@
 //! `PORTICO_SMTP_URL=log`, a dev mailbox in demo, and a recorder in tests (which read
 //! what was sent and follow its links, as a person would).
 
+pub mod dev_mailbox;
+pub mod render;
+pub mod smtp;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+
+use crate::config::Settings;
 
 /// A rendered message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,5 +74,19 @@ impl Mailer for RecordingMailer {
             }
             Ok(())
         })
+    }
+}
+
+/// The mailer `PORTICO_SMTP_URL` names: `log` writes emails to the log, an SMTP URL
+/// sends them. `None` when the variable is not set (the caller decides: `serve`
+/// refuses to start, `demo` keeps emails in its dev mailbox).
+pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Mailer>>> {
+    match settings.smtp_url.as_ref().map(|s| s.expose()) {
+        None => Ok(None),
+        Some("log") => Ok(Some(Arc::new(LogMailer))),
+        Some(url) => Ok(Some(Arc::new(smtp::SmtpMailer::from_url(
+            url,
+            &settings.mail_from,
+        )?))),
     }
 }

@@ -3,6 +3,7 @@
 //! through `services`, and returns how much it did. The loop runs every
 //! `PORTICO_SCHEDULER_INTERVAL_MS` until the cancellation token fires.
 
+pub mod emails;
 pub mod lifecycle;
 pub mod reviews;
 pub mod scheduled;
@@ -59,6 +60,8 @@ pub async fn tick(state: &AppState) {
                 reviews::run_once(state, now).await,
                 reviews::BATCH,
             ),
+            // Last, so emails queued by the jobs above go out in the same tick.
+            ("emails", emails::run_once(state, now).await, emails::BATCH),
         ];
         let mut busy = false;
         for (job, result, batch) in jobs {

@@ -2,6 +2,7 @@
 //! `domain`, persist, write the audit event and any outbox rows, commit. The web
 //! portals, the JSON API, the CLI and the scheduler all call these same functions.
 
+pub mod approval_links;
 pub mod assignments;
 pub mod audit;
 pub mod catalogs;
@@ -11,6 +12,7 @@ pub mod groups;
 pub mod lifecycle;
 pub mod links;
 pub mod notify;
+pub mod outbox;
 pub mod packages;
 pub mod requests;
 pub mod reviews;

@@ -4,7 +4,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod csrf;
+pub mod dev_mail;
 pub mod error;
+pub mod links;
 pub mod pages;
 
 use std::time::Instant;
@@ -23,9 +26,14 @@ use crate::startup::AppState;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut routes = Router::new()
         .nest("/api/v1", api::router())
         .merge(pages::router())
+        .merge(links::router());
+    if state.demo_tenant().is_some() {
+        routes = routes.merge(dev_mail::router());
+    }
+    routes
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

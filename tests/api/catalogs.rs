@@ -516,7 +516,7 @@ async fn a_connector_secret_is_never_answered_nor_audited() {
 
 #[tokio::test]
 async fn private_webhook_targets_are_refused_unless_the_operator_allows_them() {
-    let app = TestApp::spawn_with(&[("PORTICO_WEBHOOK_ALLOW_PRIVATE", "false")]).await;
+    let app = TestApp::spawn_with_settings(&[("PORTICO_WEBHOOK_ALLOW_PRIVATE", "false")]).await;
     let t = app.tenant("acme").await;
     let general = app.general_catalog(&t).await;
     let path = format!("/api/v1/catalogs/{general}/resources");

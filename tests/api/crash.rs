@@ -47,7 +47,7 @@ async fn delivered(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn a_killed_server_loses_no_webhook_and_repeats_in_flight_calls_with_the_same_id() {
     // This app only sets things up: its own scheduler is off, the child servers deliver.
-    let app = TestApp::spawn_with(&[("PORTICO_SCHEDULER_ENABLED", "false")]).await;
+    let app = TestApp::spawn_with_settings(&[("PORTICO_SCHEDULER_ENABLED", "false")]).await;
     app.clock.set(Utc::now());
     let t = app.tenant("contoso").await;
     let (receiver, url) = Receiver::start(0).await;

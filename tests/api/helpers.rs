@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use portico::clock::ManualClock;
 use portico::config::Settings;
 use portico::db::embedded::{ClusterOptions, PrivateCluster};
-use portico::email::RecordingMailer;
+use portico::email::{Mailer, RecordingMailer};
 use portico::services;
 use portico::startup::{AppState, Application, Dependencies};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -179,6 +179,19 @@ pub struct TestTenant {
     pub admin: String,
 }
 
+/// How `TestApp::spawn_with` builds the server, beyond the defaults.
+#[derive(Default)]
+pub struct AppOptions {
+    /// Replaces the recording mailer.
+    pub mailer: Option<Arc<dyn Mailer>>,
+    /// PORTICO_* variables on top of `test_settings`.
+    pub settings: Vec<(String, String)>,
+    /// Demo mode with this tenant slug (mounts the dev mailbox).
+    pub demo_tenant: Option<String>,
+    /// `PORTICO_BASE_URL` is the server's own address, so emailed links work as sent.
+    pub self_base_url: bool,
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -225,39 +238,76 @@ pub fn start_time() -> DateTime<Utc> {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(&[]).await
+        Self::spawn_with(AppOptions::default()).await
     }
 
     /// A server whose settings differ from `test_settings` by `overrides`.
-    pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+    pub async fn spawn_with_settings(overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with(AppOptions {
+            settings: overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..AppOptions::default()
+        })
+        .await
+    }
+
+    /// A server built with `options` (another mailer, settings, demo mode).
+    pub async fn spawn_with(options: AppOptions) -> TestApp {
         init_logs();
         let db_options = fresh_database().await;
         let pool = portico::db::connect(db_options.clone(), 8)
             .await
             .expect("connect to the test database");
-        Self::spawn_on_with(pool, db_options, overrides).await
+        Self::spawn_on_with(pool, db_options, options).await
     }
 
     /// Another server on the same database (replica tests).
     pub async fn spawn_on(pool: PgPool, db_options: PgConnectOptions) -> TestApp {
-        Self::spawn_on_with(pool, db_options, &[]).await
+        Self::spawn_on_with(pool, db_options, AppOptions::default()).await
     }
 
-    async fn spawn_on_with(
+    pub async fn spawn_on_with(
         pool: PgPool,
         db_options: PgConnectOptions,
-        overrides: &[(&str, &str)],
+        options: AppOptions,
     ) -> TestApp {
         let clock = Arc::new(ManualClock::new(start_time()));
         let mailer = RecordingMailer::new();
-        let deps = Dependencies {
-            clock: clock.clone(),
-            mailer: Arc::new(mailer.clone()),
-            demo_tenant: None,
+        let mut attempt = 0;
+        let app = loop {
+            attempt += 1;
+            let mut vars = options.settings.clone();
+            if options.self_base_url {
+                // Links in emails name this server, so tests follow them as people do.
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .expect("a free port")
+                    .port();
+                vars.push(("PORTICO_BIND".into(), format!("127.0.0.1:{port}")));
+                vars.push((
+                    "PORTICO_BASE_URL".into(),
+                    format!("http://127.0.0.1:{port}"),
+                ));
+            }
+            let vars: Vec<(&str, &str)> =
+                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let deps = Dependencies {
+                clock: clock.clone(),
+                mailer: options
+                    .mailer
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(mailer.clone())),
+                demo_tenant: options.demo_tenant.clone(),
+            };
+            match Application::with_pool(test_settings(&vars), pool.clone(), deps).await {
+                Ok(app) => break app,
+                // The port picked above may have been taken in between.
+                Err(_) if options.self_base_url && attempt < 5 => continue,
+                Err(e) => panic!("build the app: {e:#}"),
+            }
         };
-        let app = Application::with_pool(test_settings(overrides), pool.clone(), deps)
-            .await
-            .expect("build the app");
         let address = format!("http://{}", app.local_addr().expect("address"));
         let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();

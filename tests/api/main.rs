@@ -7,6 +7,7 @@
 mod fixtures;
 mod helpers;
 mod lifecycle;
+mod mailbox;
 
 mod audit;
 mod auth;
@@ -15,6 +16,8 @@ mod cli;
 mod cluster;
 mod crash;
 mod directory;
+mod links;
+mod mail;
 mod ops;
 mod packages;
 mod requests;

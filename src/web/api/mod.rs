@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalogs;
 pub mod groups;
 pub mod me;
+pub mod outbox;
 pub mod packages;
 pub mod requests;
 pub mod reviews;
@@ -68,6 +69,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(requests::router())
         .merge(assignments::router())
         .merge(reviews::router())
+        .merge(outbox::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;

@@ -1,0 +1,64 @@
+//! The demo's dev mailbox: messages kept instead of sent (`portico demo` without
+//! `PORTICO_SMTP_URL`). Not tenant-owned; only mounted in demo mode.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use super::{Conn, DbResult, Page, PageRequest};
+
+#[derive(Clone, Debug, FromRow)]
+pub struct DevMessage {
+    pub id: Uuid,
+    pub message_id: String,
+    pub from_name: String,
+    pub to_address: String,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, message_id, from_name, to_address, reply_to, subject, text_body, html_body, created_at";
+
+pub async fn insert(conn: &mut Conn, m: &DevMessage) -> DbResult<()> {
+    sqlx::query(
+        "insert into dev_mail_messages (id, message_id, from_name, to_address, reply_to, subject, text_body, html_body, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(m.id)
+    .bind(&m.message_id)
+    .bind(&m.from_name)
+    .bind(&m.to_address)
+    .bind(&m.reply_to)
+    .bind(&m.subject)
+    .bind(&m.text_body)
+    .bind(&m.html_body)
+    .bind(m.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Newest first.
+pub async fn list(conn: &mut Conn, page: PageRequest) -> DbResult<Page<DevMessage>> {
+    let rows: Vec<DevMessage> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from dev_mail_messages where id < $1 order by id desc limit $2"
+    )))
+    .bind(page.before_bound())
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |m| m.id))
+}
+
+pub async fn get(conn: &mut Conn, id: Uuid) -> DbResult<Option<DevMessage>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from dev_mail_messages where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
