@@ -241,9 +241,13 @@ impl Application {
         let router = crate::web::router(self.state.clone());
         let stop = tokio_util::sync::CancellationToken::new();
         let scheduler = crate::scheduler::spawn(self.state.clone(), stop.clone());
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The peer address feeds the per-client sign-in rate limit.
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         // Let the scheduler finish its current tick so claimed work is recorded.
         stop.cancel();
         if let Err(e) = scheduler.await {

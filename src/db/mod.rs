@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod packages;
 pub mod requests;
 pub mod roles;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

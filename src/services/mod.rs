@@ -2,6 +2,7 @@
 //! `domain`, persist, write the audit event and any outbox rows, commit. The web
 //! portals, the JSON API, the CLI and the scheduler all call these same functions.
 
+pub mod admin;
 pub mod assignments;
 pub mod audit;
 pub mod catalogs;
@@ -13,6 +14,7 @@ pub mod notify;
 pub mod packages;
 pub mod requests;
 pub mod roles;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -2,10 +2,14 @@
 //! endpoints, with request ids, tracing, metrics and security headers on every answer.
 //! Handlers extract, call one service and render; they never run SQL.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod pages;
+pub mod session;
+pub mod shell;
+pub mod sign_in;
 
 use std::time::Instant;
 
@@ -26,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .merge(pages::router())
+        .merge(portals(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -44,6 +49,15 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The browser portals under `/t/{slug}/`: sign-in and the admin portal (the flash
+/// cookie is cleared once a page has shown it).
+fn portals(state: AppState) -> Router<AppState> {
+    Router::new()
+        .merge(sign_in::router())
+        .merge(admin::router())
+        .layer(middleware::from_fn_with_state(state, session::clear_flash))
 }
 
 /// The process is up.
