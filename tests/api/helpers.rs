@@ -235,25 +235,36 @@ impl TestApp {
         let pool = portico::db::connect(db_options.clone(), 8)
             .await
             .expect("connect to the test database");
-        Self::spawn_on_with(pool, db_options, overrides).await
+        Self::spawn_on_with(pool, db_options, overrides, None).await
+    }
+
+    /// A server in demo mode for tenant `slug` (its dev sign-in page is on).
+    pub async fn spawn_demo(slug: &str) -> TestApp {
+        init_logs();
+        let db_options = fresh_database().await;
+        let pool = portico::db::connect(db_options.clone(), 8)
+            .await
+            .expect("connect to the test database");
+        Self::spawn_on_with(pool, db_options, &[], Some(slug)).await
     }
 
     /// Another server on the same database (replica tests).
     pub async fn spawn_on(pool: PgPool, db_options: PgConnectOptions) -> TestApp {
-        Self::spawn_on_with(pool, db_options, &[]).await
+        Self::spawn_on_with(pool, db_options, &[], None).await
     }
 
     async fn spawn_on_with(
         pool: PgPool,
         db_options: PgConnectOptions,
         overrides: &[(&str, &str)],
+        demo_tenant: Option<&str>,
     ) -> TestApp {
         let clock = Arc::new(ManualClock::new(start_time()));
         let mailer = RecordingMailer::new();
         let deps = Dependencies {
             clock: clock.clone(),
             mailer: Arc::new(mailer.clone()),
-            demo_tenant: None,
+            demo_tenant: demo_tenant.map(str::to_string),
         };
         let app = Application::with_pool(test_settings(overrides), pool.clone(), deps)
             .await

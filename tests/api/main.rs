@@ -9,12 +9,14 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod browser;
 mod catalogs;
 mod cli;
 mod cluster;
 mod directory;
 mod ops;
 mod packages;
+mod portal_admin;
 mod requests;
 mod roles;
 mod tenancy;
