@@ -100,15 +100,17 @@ async fn answer(res: reqwest::Response) -> Answer {
 
 /// The `content` of `<meta name="{name}">`.
 pub fn meta(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!("name=\"{name}\" content=\""))?;
-    let rest = &html[at + name.len() + 16..];
+    let pattern = format!("name=\"{name}\" content=\"");
+    let at = html.find(&pattern)?;
+    let rest = &html[at + pattern.len()..];
     rest.split('"').next().map(str::to_string)
 }
 
 /// The value of the first `<input name="{name}" value="…">`.
 pub fn input_value(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!("name=\"{name}\" value=\""))?;
-    let rest = &html[at + name.len() + 15..];
+    let pattern = format!("name=\"{name}\" value=\"");
+    let at = html.find(&pattern)?;
+    let rest = &html[at + pattern.len()..];
     rest.split('"').next().map(str::to_string)
 }
 
