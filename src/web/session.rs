@@ -411,10 +411,11 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Refuses a request whose Origin names another site (a missing Origin is fine).
-fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), Response> {
+/// Whether the request may come from where it says: a missing Origin is fine; one
+/// naming another site (or "null") is not.
+fn origin_allowed(headers: &HeaderMap, state: &AppState) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
+        return true;
     };
     let origin = origin.to_str().unwrap_or("null").trim_end_matches('/');
     let from_base = state
@@ -423,13 +424,13 @@ fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), Response> {
         .as_ref()
         .map(|u| u.origin().ascii_serialization());
     if from_base.as_deref() == Some(origin) {
-        return Ok(());
+        return true;
     }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    let same_host = url::Url::parse(origin)
+    url::Url::parse(origin)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .and_then(|u| {
@@ -438,15 +439,18 @@ fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), Response> {
                 None => h.to_string(),
             })
         })
-        .is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host));
-    if same_host {
+        .is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host))
+}
+
+fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), Box<Response>> {
+    if origin_allowed(headers, state) {
         Ok(())
     } else {
-        Err(error_page(
+        Err(Box::new(error_page(
             StatusCode::FORBIDDEN,
             "This form was sent from another site, so it was refused.",
             None,
-        ))
+        )))
     }
 }
 
@@ -508,7 +512,7 @@ where
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        check_origin(req.headers(), state)?;
+        check_origin(req.headers(), state).map_err(|r| *r)?;
         let (mut parts, body) = req.into_parts();
         let who = C::from_request_parts(&mut parts, state).await?;
         let form = read_form(Request::from_parts(parts, body), state).await?;
@@ -531,7 +535,7 @@ impl FromRequest<AppState> for PreSessionForm {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        check_origin(req.headers(), state)?;
+        check_origin(req.headers(), state).map_err(|r| *r)?;
         let cookie_token = cookie(req.headers(), PRE_CSRF_COOKIE)
             .unwrap_or_default()
             .to_string();
