@@ -52,11 +52,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The browser portals under `/t/{slug}/`: sign-in and the admin portal (the flash
-/// cookie is cleared once a page has shown it).
+/// cookie is cleared once a page has shown it). Unknown pages answer an HTML 404.
 fn portals(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(sign_in::router())
         .merge(admin::router())
+        .fallback(session::not_found_page)
+        .method_not_allowed_fallback(session::method_not_allowed_page)
         .layer(middleware::from_fn_with_state(state, session::clear_flash))
 }
 

@@ -199,6 +199,7 @@ pub fn error_page(status: StatusCode, message: &str, slug: Option<&str>) -> Resp
         409 => "This cannot be done right now",
         410 => "This link has expired",
         422 => "Please check what you entered",
+        405 => "Use this page's forms",
         429 => "Too many attempts",
         _ if status.is_server_error() => "Something went wrong",
         _ => "That did not work",
@@ -226,6 +227,24 @@ impl IntoResponse for PageError {
 }
 
 pub type PageResult = Result<Response, PageError>;
+
+/// Any unknown address outside the API.
+pub async fn not_found_page() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "There is nothing at this address. Check the link, or start again from the home page.",
+        None,
+    )
+}
+
+/// A page asked for with a method it does not answer (such as a GET of a form's target).
+pub async fn method_not_allowed_page() -> Response {
+    error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This address only takes forms sent from its page. Go back and use the page's buttons.",
+        None,
+    )
+}
 
 // ---------------------------------------------------------------------------------
 // Who is calling

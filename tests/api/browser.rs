@@ -311,6 +311,12 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
     search.click().await.map_err(|e| e.to_string())?;
     click_text(c, "button", "Add Megan Bowen").await;
     wait_for(c, "#stage-1 input[name='s1.approvers'][value^='user:']").await;
+    c.execute(
+        "document.getElementById('step-approval').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .map_err(|e| format!("scroll to the approval step: {e}"))?;
     shots.take(c, "policy-approval-stages").await;
     click_text(c, "button", "Update summary").await;
     wait_for(c, "#step-review").await;

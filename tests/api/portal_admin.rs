@@ -630,6 +630,11 @@ async fn another_tenants_ids_answer_404() {
         beta.get("/admin/catalogs/not-an-id").await.status,
         StatusCode::NOT_FOUND
     );
+    let gone = beta.get("/admin/no-such-page").await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert!(gone.body.contains("There is nothing at this address"));
+    let wrong_method = beta.get("/sign-out").await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     // A session of one tenant does not open another.
     let other = Browser {
         slug: "alpha".into(),

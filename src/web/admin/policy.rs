@@ -803,6 +803,8 @@ struct StageView {
     escalate: bool,
     escalation_after: String,
     escalation_error: Option<String>,
+    /// Show the stage's further options (they are in use or have problems).
+    more: bool,
 }
 
 struct QuestionView {
@@ -856,6 +858,12 @@ fn under(errors: &Errors, path: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
         .collect();
     (!found.is_empty()).then(|| found.join("; "))
+}
+
+/// Whether a search was typed into the fallback or escalation picker of stage `i`.
+fn draft_search_empty(d: &Draft, i: usize) -> bool {
+    d.search(&format!("s{i}.fallback")).is_empty()
+        && d.search(&format!("s{i}.escalation")).is_empty()
 }
 
 fn exact(errors: &Errors, path: &str) -> Option<String> {
@@ -1150,6 +1158,13 @@ fn render(
                 escalate: s.escalate,
                 escalation_after: s.escalation_after.clone(),
                 escalation_error: exact(&errors, &at("escalation.afterDays")),
+                more: s.justification
+                    || s.escalate
+                    || !s.fallback.is_empty()
+                    || !s.escalation.is_empty()
+                    || !draft_search_empty(d, i)
+                    || under(&errors, &at("fallbackApprovers")).is_some()
+                    || under(&errors, &at("escalation")).is_some(),
             }
         })
         .collect();
