@@ -245,9 +245,13 @@ impl Application {
             .settings()
             .scheduler_enabled
             .then(|| crate::scheduler::spawn(self.state.clone(), stop.clone()));
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The peer address feeds the per-client sign-in rate limit.
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         // Let the scheduler finish its current tick so claimed work is recorded.
         stop.cancel();
         if let Some(scheduler) = scheduler

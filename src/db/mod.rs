@@ -14,6 +14,7 @@ pub mod packages;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

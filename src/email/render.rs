@@ -101,6 +101,7 @@ pub struct Links {
     pub review: String,
     pub approve: String,
     pub deny: String,
+    pub sign_in: String,
 }
 
 /// Everything a template may show. Each template uses what its notice has.
@@ -179,6 +180,7 @@ email_pair! {
     AccessEndedHtml AccessEndedText "email/access_ended.html" "email/access_ended.txt";
     ReviewStartedHtml ReviewStartedText "email/review_started.html" "email/review_started.txt";
     ReviewReminderHtml ReviewReminderText "email/review_reminder.html" "email/review_reminder.txt";
+    SignInLinkHtml SignInLinkText "email/sign_in_link.html" "email/sign_in_link.txt";
 }
 
 fn permanent(what: impl Into<String>) -> RenderError {
@@ -247,6 +249,10 @@ pub fn render_parts(notice: &Notice, m: &Mail) -> Result<(String, String, String
         Notice::ReviewReminder { .. } => (
             format!("Reminder: access review in {} is waiting for you", m.tenant),
             pair(ReviewReminderHtml { m }, ReviewReminderText { m }),
+        ),
+        Notice::SignInLink { .. } => (
+            format!("Sign in to {}", m.tenant),
+            pair(SignInLinkHtml { m }, SignInLinkText { m }),
         ),
     };
     let (html, text) = parts.map_err(|e| permanent(format!("rendering the email: {e}")))?;
@@ -340,6 +346,9 @@ pub async fn render(
         }
         Notice::ReviewStarted { review_id } | Notice::ReviewReminder { review_id } => {
             m.links.review = format!("{portal}/reviews/{review_id}");
+        }
+        Notice::SignInLink { token } => {
+            m.links.sign_in = format!("{portal}/sign-in/{token}");
         }
     }
     let (subject, text, html) = render_parts(notice, &m)?;
@@ -500,6 +509,7 @@ mod tests {
                 review: "https://p.example/t/contoso/reviews/v".into(),
                 approve: "https://p.example/links/TOKEN/approve".into(),
                 deny: "https://p.example/links/TOKEN/deny".into(),
+                sign_in: "https://p.example/t/contoso/sign-in/TOKEN".into(),
             },
             ..Mail::default()
         }

@@ -2,6 +2,7 @@
 //! `domain`, persist, write the audit event and any outbox rows, commit. The web
 //! portals, the JSON API, the CLI and the scheduler all call these same functions.
 
+pub mod admin;
 pub mod approval_links;
 pub mod assignments;
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod packages;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -84,6 +84,12 @@ pub enum Notice {
     ReviewReminder {
         review_id: uuid::Uuid,
     },
+    /// To a person who asked to sign in: a single-use link valid for 15 minutes,
+    /// `{base}/t/{slug}/sign-in/{token}`. `token` is the plain link token (only its hash
+    /// is stored).
+    SignInLink {
+        token: String,
+    },
 }
 
 /// Queues one email to `to` in the caller's transaction.

@@ -18,6 +18,7 @@ use crate::db::PageRequest;
 use crate::db::dev_mail::DevMessage;
 use crate::email::dev_mailbox;
 use crate::startup::AppState;
+use crate::web::shell::Shell;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,8 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/dev/mail/{id}", get(show_mail))
         .route("/dev/mail/{id}/html", get(show_mail_html))
 }
-
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -43,8 +42,7 @@ struct Row {
 #[derive(Template, WebTemplate)]
 #[template(path = "dev/mail_list.html")]
 struct MailListPage {
-    title: &'static str,
-    version: &'static str,
+    shell: Shell,
     smtp: bool,
     messages: Vec<Row>,
     next: Option<Uuid>,
@@ -60,8 +58,7 @@ struct Segment {
 #[derive(Template, WebTemplate)]
 #[template(path = "dev/mail_show.html")]
 struct MailShowPage {
-    title: String,
-    version: &'static str,
+    shell: Shell,
     id: Uuid,
     subject: String,
     from: String,
@@ -155,8 +152,7 @@ async fn list_mail(State(state): State<AppState>, Query(q): Query<ListQuery>) ->
     };
     match dev_mailbox::list(state.pool(), page).await {
         Ok(page) => MailListPage {
-            title: "Dev mailbox",
-            version: VERSION,
+            shell: Shell::public("Dev mailbox"),
             smtp: state.settings().smtp_url.is_some(),
             next: page.next,
             messages: page
@@ -191,8 +187,7 @@ async fn show_mail(State(state): State<AppState>, Path(id): Path<String>) -> Res
         Err(r) => return r,
     };
     MailShowPage {
-        title: m.subject.clone(),
-        version: VERSION,
+        shell: Shell::public(m.subject.clone()),
         id: m.id,
         subject: m.subject,
         from: format!("{} <{}>", m.from_name, state.settings().mail_from),

@@ -18,6 +18,7 @@ use super::csrf::{self, CsrfToken};
 use crate::domain::request::Decision;
 use crate::services::approval_links::{self, LinkError, LinkStatus, LinkView};
 use crate::startup::AppState;
+use crate::web::shell::Shell;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(
@@ -25,8 +26,6 @@ pub fn router() -> Router<AppState> {
         get(show_link).post(decide_link),
     )
 }
-
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -112,8 +111,7 @@ fn verb(d: Decision) -> &'static str {
 #[derive(Template, WebTemplate)]
 #[template(path = "links/decide.html")]
 struct DecidePage {
-    title: String,
-    version: &'static str,
+    shell: Shell,
     s: Shown,
     label: &'static str,
     button_class: &'static str,
@@ -132,8 +130,7 @@ struct DecidePage {
 #[derive(Template, WebTemplate)]
 #[template(path = "links/decided.html")]
 struct DecidedPage {
-    title: String,
-    version: &'static str,
+    shell: Shell,
     s: Shown,
     heading: String,
     message: String,
@@ -149,8 +146,7 @@ struct NoticeLink {
 #[derive(Template, WebTemplate)]
 #[template(path = "links/notice.html")]
 struct NoticePage {
-    title: String,
-    version: &'static str,
+    shell: Shell,
     heading: String,
     message: String,
     link: Option<NoticeLink>,
@@ -205,8 +201,7 @@ fn notice(
     finish(
         status,
         NoticePage {
-            title: heading.to_string(),
-            version: VERSION,
+            shell: Shell::public(heading.to_string()),
             heading: heading.to_string(),
             message: message.into(),
             link,
@@ -265,8 +260,7 @@ fn decided(state: &AppState, status: StatusCode, v: &LinkView, message: String) 
     finish(
         status,
         DecidedPage {
-            title: heading.to_string(),
-            version: VERSION,
+            shell: Shell::public(heading.to_string()),
             s: Shown::of(v),
             heading: heading.to_string(),
             message,
@@ -298,8 +292,7 @@ fn decide_page(
     finish(
         status,
         DecidePage {
-            title: format!("{label} the request for {}", v.package),
-            version: VERSION,
+            shell: Shell::public(format!("{label} the request for {}", v.package)),
             s: Shown::of(v),
             label,
             button_class,
@@ -406,8 +399,7 @@ async fn decide_link(
             finish(
                 StatusCode::OK,
                 DecidedPage {
-                    title: "Decision recorded".into(),
-                    version: VERSION,
+                    shell: Shell::public("Decision recorded"),
                     heading: "Decision recorded".into(),
                     message,
                     state_text: Some(state_text(&v.request_state)),

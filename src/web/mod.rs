@@ -2,6 +2,7 @@
 //! endpoints, with request ids, tracing, metrics and security headers on every answer.
 //! Handlers extract, call one service and render; they never run SQL.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod csrf;
@@ -9,6 +10,9 @@ pub mod dev_mail;
 pub mod error;
 pub mod links;
 pub mod pages;
+pub mod session;
+pub mod shell;
+pub mod sign_in;
 
 use std::time::Instant;
 
@@ -34,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         routes = routes.merge(dev_mail::router());
     }
     routes
+        .merge(portals(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -52,6 +57,17 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The browser portals under `/t/{slug}/`: sign-in and the admin portal (the flash
+/// cookie is cleared once a page has shown it). Unknown pages answer an HTML 404.
+fn portals(state: AppState) -> Router<AppState> {
+    Router::new()
+        .merge(sign_in::router())
+        .merge(admin::router())
+        .fallback(session::not_found_page)
+        .method_not_allowed_fallback(session::method_not_allowed_page)
+        .layer(middleware::from_fn_with_state(state, session::clear_flash))
 }
 
 /// The process is up.

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
 
+use super::shell::Shell;
 use crate::startup::AppState;
 
 #[derive(RustEmbed)]
@@ -24,15 +25,13 @@ pub fn router() -> Router<AppState> {
 #[derive(Template, WebTemplate)]
 #[template(path = "index.html")]
 struct LandingPage {
-    title: &'static str,
-    version: &'static str,
+    shell: Shell,
     demo_tenant: Option<String>,
 }
 
 async fn landing(State(state): State<AppState>) -> LandingPage {
     LandingPage {
-        title: "Portico",
-        version: env!("CARGO_PKG_VERSION"),
+        shell: Shell::public("Portico"),
         demo_tenant: state.demo_tenant().map(str::to_string),
     }
 }

@@ -263,6 +263,15 @@ impl TestApp {
         Self::spawn_on_with(pool, db_options, options).await
     }
 
+    /// A server in demo mode for tenant `slug` (its dev sign-in page is on).
+    pub async fn spawn_demo(slug: &str) -> TestApp {
+        Self::spawn_with(AppOptions {
+            demo_tenant: Some(slug.to_string()),
+            ..AppOptions::default()
+        })
+        .await
+    }
+
     /// Another server on the same database (replica tests).
     pub async fn spawn_on(pool: PgPool, db_options: PgConnectOptions) -> TestApp {
         Self::spawn_on_with(pool, db_options, AppOptions::default()).await

@@ -11,6 +11,7 @@ mod mailbox;
 
 mod audit;
 mod auth;
+mod browser;
 mod catalogs;
 mod cli;
 mod cluster;
@@ -20,6 +21,7 @@ mod links;
 mod mail;
 mod ops;
 mod packages;
+mod portal_admin;
 mod requests;
 mod reviews;
 mod roles;

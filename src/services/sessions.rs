@@ -1,0 +1,356 @@
+//! Browser sign-in and sessions. A person proves who they are through a
+//! `SignInMethod` (today an emailed single-use link, or the demo's dev sign-in; OIDC
+//! later plugs in as another method that ends in `open_session`), and gets a session
+//! whose random token lives only in an HttpOnly cookie (the database keeps its hash).
+//!
+//! Invariants: asking for a link never reveals whether the address exists; a link
+//! opens at most one session and only within 15 minutes; a session works only while
+//! its user is active (checked on every request) and is revoked when they are
+//! deactivated; sign-in emails are limited per address and per client in Postgres, so
+//! every replica enforces the same limit.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::audit::{self, Entry};
+use super::notify::{self, Notice};
+use super::{Actor, Caller, ServiceError, ServiceResult, links, roles};
+use crate::db::sessions::{Session, SignInLink};
+use crate::db::tenants::Tenant;
+use crate::db::users::User;
+use crate::db::{self, Conn, PageRequest};
+use crate::domain::DomainError;
+use crate::domain::ids::{TenantId, UserId};
+use crate::domain::values::EmailAddress;
+
+/// How long an emailed sign-in link works.
+pub const LINK_LIFETIME: Duration = Duration::minutes(15);
+/// How long a session lasts after sign-in.
+pub const SESSION_LIFETIME: Duration = Duration::hours(12);
+/// The window of the sign-in rate limits.
+pub const RATE_WINDOW: Duration = Duration::minutes(15);
+/// Sign-in emails per address per window.
+pub const MAX_PER_EMAIL: i64 = 5;
+/// Sign-in emails asked for by one client per window.
+pub const MAX_PER_CLIENT: i64 = 30;
+
+/// How a person proved who they are; recorded on the session. OIDC becomes a third
+/// variant whose callback calls `open_session` like the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInMethod {
+    EmailLink,
+    /// Demo mode only: pick a user from a list.
+    Dev,
+}
+
+impl SignInMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EmailLink => "emailLink",
+            Self::Dev => "dev",
+        }
+    }
+}
+
+/// What asking for a sign-in email did. `Sent` is answered whether or not the address
+/// belongs to anyone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkRequest {
+    Sent,
+    /// Too many emails for this address or from this client in the last 15 minutes.
+    RateLimited,
+}
+
+/// An open session: the plain cookie token (never stored) and its CSRF token.
+#[derive(Clone, Debug)]
+pub struct OpenedSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub user: User,
+}
+
+/// The caller behind a session cookie.
+#[derive(Clone, Debug)]
+pub struct SessionAuth {
+    pub caller: Caller,
+    pub session_id: Uuid,
+    pub csrf_token: String,
+}
+
+/// What a sign-in link is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Valid,
+    Used,
+    Expired,
+}
+
+fn tenant_not_found() -> ServiceError {
+    ServiceError::Domain(DomainError::NotFound("tenant"))
+}
+
+fn link_not_found() -> ServiceError {
+    ServiceError::Domain(DomainError::NotFound("sign-in link"))
+}
+
+/// The tenant with `slug`, or 404.
+pub async fn tenant(pool: &PgPool, slug: &str) -> ServiceResult<Tenant> {
+    let mut conn = pool.acquire().await?;
+    db::tenants::by_slug(&mut conn, slug)
+        .await?
+        .ok_or_else(tenant_not_found)
+}
+
+/// Asks for a sign-in email to `email` in tenant `slug` from `client_ip`. Records the
+/// attempt first (so the limits count unknown addresses too), then, if an active
+/// user has this address, queues the email with a fresh single-use link.
+#[tracing::instrument(skip_all, fields(tenant = %slug))]
+pub async fn request_link(
+    pool: &PgPool,
+    slug: &str,
+    email: &str,
+    client_ip: Option<&str>,
+    now: DateTime<Utc>,
+) -> ServiceResult<LinkRequest> {
+    let email = EmailAddress::parse(email).map_err(|e| DomainError::field("email", e.0))?;
+    let key = email.as_str().to_lowercase();
+    let mut tx = pool.begin().await?;
+    let tenant = db::tenants::by_slug(&mut tx, slug)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    db::sessions::lock_attempts(&mut tx, tenant.id, &key).await?;
+    let (by_email, by_client) =
+        db::sessions::count_attempts(&mut tx, tenant.id, &key, client_ip, now - RATE_WINDOW)
+            .await?;
+    if by_email >= MAX_PER_EMAIL || by_client >= MAX_PER_CLIENT {
+        return Ok(LinkRequest::RateLimited);
+    }
+    db::sessions::prune_attempts(&mut tx, now - Duration::days(1)).await?;
+    db::sessions::insert_attempt(&mut tx, tenant.id, &key, client_ip, now).await?;
+    if let Some(user) = db::users::by_email(&mut tx, tenant.id, email.as_str()).await?
+        && user.active
+    {
+        let token = links::new_token();
+        let link = SignInLink {
+            tenant_id: tenant.id,
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            token_hash: links::hash(&token),
+            expires_at: now + LINK_LIFETIME,
+            used_at: None,
+            created_at: now,
+        };
+        db::sessions::insert_link(&mut tx, &link).await?;
+        notify::enqueue(
+            &mut tx,
+            tenant.id,
+            user.id,
+            &Notice::SignInLink { token },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(LinkRequest::Sent)
+}
+
+async fn load_link(conn: &mut Conn, slug: &str, token: &str) -> ServiceResult<SignInLink> {
+    let tenant = db::tenants::by_slug(conn, slug)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    db::sessions::link_by_hash(conn, tenant.id, &links::hash(token))
+        .await?
+        .ok_or_else(link_not_found)
+}
+
+fn link_state(link: &SignInLink, now: DateTime<Utc>) -> LinkState {
+    if link.used_at.is_some() {
+        LinkState::Used
+    } else if link.expires_at <= now {
+        LinkState::Expired
+    } else {
+        LinkState::Valid
+    }
+}
+
+/// What the link `token` is now (opening it changes nothing: mail scanners open links).
+pub async fn check_link(
+    pool: &PgPool,
+    slug: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<LinkState> {
+    let mut conn = pool.acquire().await?;
+    let link = load_link(&mut conn, slug, token).await?;
+    Ok(link_state(&link, now))
+}
+
+/// Uses the link `token` and opens a session for its user. `Ok(Err(state))` when the
+/// link is used or expired, or its user has been deactivated since.
+pub async fn consume_link(
+    pool: &PgPool,
+    slug: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<Result<OpenedSession, LinkState>> {
+    let mut tx = pool.begin().await?;
+    let link = load_link(&mut tx, slug, token).await?;
+    let state = link_state(&link, now);
+    if state != LinkState::Valid {
+        return Ok(Err(state));
+    }
+    if !db::sessions::use_link(&mut tx, link.tenant_id, link.id, now).await? {
+        return Ok(Err(LinkState::Used));
+    }
+    let user = db::users::lock(&mut tx, link.tenant_id, link.user_id)
+        .await?
+        .filter(|u| u.active);
+    let Some(user) = user else {
+        // Used up, and no session for a deactivated user.
+        tx.commit().await?;
+        return Ok(Err(LinkState::Expired));
+    };
+    let opened = open_session(&mut tx, user, SignInMethod::EmailLink, now).await?;
+    tx.commit().await?;
+    Ok(Ok(opened))
+}
+
+/// Opens a session for `user` (who has just proved who they are by `method`) in the
+/// caller's transaction, and records the sign-in.
+pub async fn open_session(
+    conn: &mut Conn,
+    mut user: User,
+    method: SignInMethod,
+    now: DateTime<Utc>,
+) -> ServiceResult<OpenedSession> {
+    let token = links::new_token();
+    let csrf_token = links::new_token();
+    let session = Session {
+        tenant_id: user.tenant_id,
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        token_hash: links::hash(&token),
+        csrf_token: csrf_token.clone(),
+        method: method.as_str().into(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + SESSION_LIFETIME,
+        revoked_at: None,
+    };
+    db::sessions::insert_session(conn, &session).await?;
+    db::users::touch_sign_in(conn, user.tenant_id, user.id, now).await?;
+    user.last_sign_in_at = Some(now);
+    audit::record(
+        conn,
+        user.tenant_id,
+        Actor::User {
+            id: user.id,
+            token: None,
+        },
+        Entry {
+            action: "session.created",
+            target_type: "user",
+            target_id: Some(user.id.0),
+            details: json!({"method": method.as_str(), "sessionId": session.id}),
+        },
+        now,
+    )
+    .await?;
+    Ok(OpenedSession {
+        token,
+        csrf_token,
+        user,
+    })
+}
+
+/// Resolves a session cookie to its caller in tenant `slug`. A session of another
+/// tenant, a revoked or expired one, or one whose user is deactivated, is refused.
+pub async fn authenticate(
+    pool: &PgPool,
+    slug: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<SessionAuth> {
+    let denied = || ServiceError::Unauthenticated("Please sign in.".into());
+    let mut conn = pool.acquire().await?;
+    let tenant = db::tenants::by_slug(&mut conn, slug)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    let session = db::sessions::session_by_hash(&mut conn, &links::hash(token))
+        .await?
+        .filter(|s| s.tenant_id == tenant.id && s.revoked_at.is_none() && s.expires_at > now)
+        .ok_or_else(denied)?;
+    let user = db::users::get(&mut conn, tenant.id, session.user_id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(denied)?;
+    let roles = roles::roles_of(&mut conn, tenant.id, user.id).await?;
+    db::sessions::touch_session(&mut conn, tenant.id, session.id, now).await?;
+    Ok(SessionAuth {
+        caller: Caller {
+            tenant,
+            user,
+            roles,
+            token: None,
+        },
+        session_id: session.id,
+        csrf_token: session.csrf_token,
+    })
+}
+
+/// Ends the caller's session.
+pub async fn sign_out(
+    pool: &PgPool,
+    tenant: TenantId,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let mut conn = pool.acquire().await?;
+    db::sessions::revoke_session(&mut conn, tenant, session_id, now).await?;
+    Ok(())
+}
+
+/// Demo mode: the active users of tenant `slug` to pick from.
+pub async fn dev_users(pool: &PgPool, slug: &str) -> ServiceResult<Vec<User>> {
+    let mut conn = pool.acquire().await?;
+    let tenant = db::tenants::by_slug(&mut conn, slug)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    let page = db::users::list(&mut conn, tenant.id, None, PageRequest::first(200)).await?;
+    let mut users: Vec<User> = page.items.into_iter().filter(|u| u.active).collect();
+    users.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+    Ok(users)
+}
+
+/// Demo mode: signs in as `user` of tenant `slug` without a link.
+pub async fn dev_sign_in(
+    pool: &PgPool,
+    slug: &str,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> ServiceResult<OpenedSession> {
+    let mut tx = pool.begin().await?;
+    let tenant = db::tenants::by_slug(&mut tx, slug)
+        .await?
+        .ok_or_else(tenant_not_found)?;
+    let user = db::users::lock(&mut tx, tenant.id, user)
+        .await?
+        .filter(|u| u.active)
+        .ok_or(ServiceError::Domain(DomainError::NotFound("user")))?;
+    let opened = open_session(&mut tx, user, SignInMethod::Dev, now).await?;
+    tx.commit().await?;
+    Ok(opened)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn notices_of_sign_in_links_serialise_with_their_template_name() {
+        let v = serde_json::to_value(Notice::SignInLink { token: "t".into() }).expect("json");
+        assert_eq!(v["template"], "signInLink");
+        assert_eq!(v["token"], "t");
+    }
+}

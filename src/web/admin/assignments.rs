@@ -1,0 +1,288 @@
+//! Assignments of a package: the list (filtered by state) with each grant's state and
+//! error, direct assignment by an admin (`adminAdd`, optional start and end), removal
+//! (`adminRemove`) and reprocessing of failed grants.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use super::{
+    Badge, Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when, when_opt,
+};
+use crate::domain::DomainError;
+use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
+use crate::services::admin::{AssignmentsPage, DirectAssignment};
+use crate::services::{self, ServiceError};
+use crate::startup::AppState;
+use crate::web::session::{AdminCaller, FormData, PageResult, Posted, redirect_with_flash};
+use crate::web::shell::{Section, Shell};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/t/{slug}/admin/packages/{id}/assignments",
+            get(list_assignments).post(add_assignment),
+        )
+        .route(
+            "/t/{slug}/admin/assignments/{aid}/remove",
+            post(remove_assignment),
+        )
+        .route(
+            "/t/{slug}/admin/assignments/{aid}/reprocess",
+            post(reprocess_assignment),
+        )
+}
+
+const STATES: [&str; 6] = [
+    "delivering",
+    "delivered",
+    "partiallyDelivered",
+    "deliveryFailed",
+    "expired",
+    "removed",
+];
+
+struct GrantView {
+    role: String,
+    state: Badge,
+    error: String,
+}
+
+struct AssignmentRow {
+    user: String,
+    email: String,
+    state: Badge,
+    reason: String,
+    policy: String,
+    start: String,
+    end: String,
+    grants: Vec<GrantView>,
+    active: bool,
+    failed: bool,
+    remove: String,
+    reprocess: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/assignments.html")]
+struct AssignmentsView {
+    shell: Shell,
+    csrf: String,
+    slug: String,
+    package_name: String,
+    package_href: String,
+    base: String,
+    state: String,
+    states: Vec<(&'static str, String)>,
+    rows: Vec<AssignmentRow>,
+    pager: Pager,
+    can_manage: bool,
+    policies: Vec<(String, String)>,
+    errors: Errors,
+    email: String,
+    policy: String,
+    start: String,
+    end: String,
+    justification: String,
+}
+
+fn view(
+    who: &AdminCaller,
+    p: AssignmentsPage,
+    state: Option<String>,
+    page: &crate::db::PageRequest,
+    form: Option<&FormData>,
+    errors: Errors,
+) -> AssignmentsView {
+    let pkg = &p.package;
+    let id = pkg.package.package.id;
+    let base = who.url(&format!("/admin/packages/{id}/assignments"));
+    let filtered = match &state {
+        Some(s) => format!("{base}?state={s}"),
+        None => base.clone(),
+    };
+    let rows = p
+        .assignments
+        .items
+        .iter()
+        .map(|v| {
+            let a = &v.assignment;
+            let active = matches!(
+                a.state.as_str(),
+                "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
+            );
+            AssignmentRow {
+                user: pkg.names.user(a.target_user_id.0),
+                email: pkg.names.user_email(a.target_user_id.0),
+                state: Badge::state(&a.state),
+                reason: a.removal_reason.clone().unwrap_or_default(),
+                policy: pkg.names.policy(a.policy_id.0),
+                start: when(&a.start_at),
+                end: when_opt(&a.end_at),
+                grants: v
+                    .grants
+                    .iter()
+                    .map(|g| GrantView {
+                        role: pkg.names.role(g.resource_role_id.0),
+                        state: Badge::state(&g.state),
+                        error: g.error.clone().unwrap_or_default(),
+                    })
+                    .collect(),
+                active,
+                failed: matches!(
+                    a.state.as_str(),
+                    "partiallyDelivered" | "deliveryFailed" | "delivering"
+                ) && v.grants.iter().any(|g| g.state == "failed"),
+                remove: who.url(&format!("/admin/assignments/{}/remove", a.id)),
+                reprocess: who.url(&format!("/admin/assignments/{}/reprocess", a.id)),
+            }
+        })
+        .collect();
+    let f = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
+    AssignmentsView {
+        shell: who.shell(
+            format!("Assignments of {}", pkg.package.package.display_name),
+            Section::Packages,
+        ),
+        csrf: who.csrf.clone(),
+        slug: who.slug().to_string(),
+        package_name: pkg.package.package.display_name.clone(),
+        package_href: who.url(&format!("/admin/packages/{id}")),
+        state: state.clone().unwrap_or_default(),
+        states: STATES.iter().map(|s| (*s, super::state_label(s))).collect(),
+        rows,
+        pager: Pager::new(&filtered, page, p.assignments.next),
+        can_manage: pkg.can_assign,
+        policies: pkg
+            .policies
+            .iter()
+            .map(|pol| (pol.id.to_string(), pol.display_name.clone()))
+            .collect(),
+        errors,
+        email: f("email"),
+        policy: f("policyId"),
+        start: f("start"),
+        end: f("end"),
+        justification: f("justification"),
+        base,
+    }
+}
+
+fn state_filter(q: &Params) -> Result<Option<String>, crate::web::session::PageError> {
+    match q.get("state") {
+        None => Ok(None),
+        Some(s) if STATES.contains(&s.as_str()) => Ok(Some(s)),
+        Some(s) => Err(crate::web::session::PageError::bad_request(format!(
+            "'{s}' is not an assignment state."
+        ))),
+    }
+}
+
+async fn list_assignments(
+    State(state): State<AppState>,
+    who: AdminCaller,
+    Path((_, id)): Path<(String, String)>,
+    q: Params,
+) -> PageResult {
+    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
+    let filter = state_filter(&q).map_err(|e| who.fail(e))?;
+    let page = q.page().map_err(|e| who.fail(e))?;
+    let p =
+        services::admin::assignments_page(state.pool(), &who.caller, id, filter.as_deref(), page)
+            .await
+            .map_err(|e| who.fail(e))?;
+    Ok(view(&who, p, filter, &page, None, Errors::none()).into_response())
+}
+
+async fn add_assignment(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    Posted { who, form }: Posted<AdminCaller>,
+) -> PageResult {
+    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
+    let mut errors = Errors::none();
+    let start = parse_when(&form.text("start")).unwrap_or_else(|m| {
+        errors.add("start", m);
+        None
+    });
+    let end = parse_when(&form.text("end")).unwrap_or_else(|m| {
+        errors.add("end", m);
+        None
+    });
+    if errors.is_empty() {
+        let input = DirectAssignment {
+            email: form.text("email"),
+            policy_id: form
+                .get("policyId")
+                .and_then(|p| p.parse::<PolicyId>().ok()),
+            start,
+            end,
+            justification: form.opt("justification"),
+        };
+        match services::admin::assign_directly(state.pool(), &who.caller, id, input, state.now())
+            .await
+        {
+            Ok(r) => {
+                return Ok(redirect_with_flash(
+                    &state,
+                    &who.url(&format!("/admin/packages/{id}/assignments")),
+                    &format!(
+                        "Assigned to {}: the request is {}.",
+                        form.text("email").trim(),
+                        super::state_label(&r.request.state).to_lowercase()
+                    ),
+                ));
+            }
+            // The state of things blocking it (already assigned, disabled…) is told at the form.
+            Err(ServiceError::Domain(DomainError::Conflict(m))) => errors.add("email", m),
+            Err(e) => errors = form_errors(e).map_err(|e| who.fail(e))?,
+        }
+    }
+    // Schedule fields of the API are named start/end here too.
+    let page = crate::db::PageRequest::first(25);
+    let p = services::admin::assignments_page(state.pool(), &who.caller, id, None, page)
+        .await
+        .map_err(|e| who.fail(e))?;
+    Ok(invalid(view(&who, p, None, &page, Some(&form), errors)))
+}
+
+async fn remove_assignment(
+    State(state): State<AppState>,
+    Path((_, aid)): Path<(String, String)>,
+    Posted { who, .. }: Posted<AdminCaller>,
+) -> PageResult {
+    let aid: AssignmentId = parse_id(&aid).map_err(|e| who.fail(e))?;
+    let r = services::admin::remove_assignment(state.pool(), &who.caller, aid, state.now())
+        .await
+        .map_err(|e| who.fail(e))?;
+    Ok(redirect_with_flash(
+        &state,
+        &who.url(&format!(
+            "/admin/packages/{}/assignments",
+            r.request.package_id
+        )),
+        "Assignment removed; its access has been revoked.",
+    ))
+}
+
+async fn reprocess_assignment(
+    State(state): State<AppState>,
+    Path((_, aid)): Path<(String, String)>,
+    Posted { who, .. }: Posted<AdminCaller>,
+) -> PageResult {
+    let aid: AssignmentId = parse_id(&aid).map_err(|e| who.fail(e))?;
+    let v = services::assignments::reprocess(state.pool(), &who.caller, aid, state.now())
+        .await
+        .map_err(|e| who.fail(e))?;
+    Ok(redirect_with_flash(
+        &state,
+        &who.url(&format!(
+            "/admin/packages/{}/assignments",
+            v.assignment.package_id
+        )),
+        "The failed grants are being delivered again.",
+    ))
+}

@@ -1,0 +1,257 @@
+//! Requests: the list (filtered by state and package) and one request with its
+//! stage-by-stage history: approvers as resolved, every decision, due times, outcome.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use super::{Badge, Pager, Params, parse_id, state_label, when, when_opt};
+use crate::domain::ids::{PackageId, RequestId};
+use crate::domain::request::RequestState;
+use crate::services::{self};
+use crate::startup::AppState;
+use crate::web::session::{AdminCaller, PageError, PageResult};
+use crate::web::shell::{Section, Shell};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/t/{slug}/admin/requests", get(list_requests))
+        .route("/t/{slug}/admin/requests/{rid}", get(show_request))
+}
+
+const STATES: [&str; 10] = [
+    "submitted",
+    "pendingApproval",
+    "scheduled",
+    "delivering",
+    "delivered",
+    "partiallyDelivered",
+    "deliveryFailed",
+    "denied",
+    "canceled",
+    "expired",
+];
+
+struct RequestRow {
+    href: String,
+    created: String,
+    kind: String,
+    package: String,
+    target: String,
+    requestor: String,
+    state: Badge,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/requests.html")]
+struct RequestsView {
+    shell: Shell,
+    base: String,
+    state: String,
+    package: String,
+    package_name: String,
+    states: Vec<(&'static str, String)>,
+    rows: Vec<RequestRow>,
+    pager: Pager,
+}
+
+async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
+    let page = q.page().map_err(|e| who.fail(e))?;
+    let filter = match q.get("state") {
+        None => None,
+        Some(s) if RequestState::parse(&s).is_some() => Some(s),
+        Some(s) => {
+            return Err(who.fail(PageError::bad_request(format!(
+                "'{s}' is not a request state."
+            ))));
+        }
+    };
+    let package: Option<PackageId> = match q.get("package") {
+        None => None,
+        Some(p) => Some(p.parse().map_err(|_| {
+            who.fail(PageError::bad_request(
+                "The package filter is not a package id.",
+            ))
+        })?),
+    };
+    let p =
+        services::admin::requests_page(state.pool(), &who.caller, package, filter.as_deref(), page)
+            .await
+            .map_err(|e| who.fail(e))?;
+    let base = who.url("/admin/requests");
+    let mut query = Vec::new();
+    if let Some(s) = &filter {
+        query.push(format!("state={s}"));
+    }
+    if let Some(p) = package {
+        query.push(format!("package={p}"));
+    }
+    let filtered = if query.is_empty() {
+        base.clone()
+    } else {
+        format!("{base}?{}", query.join("&"))
+    };
+    let rows = p
+        .requests
+        .items
+        .iter()
+        .map(|v| {
+            let r = &v.request;
+            RequestRow {
+                href: format!("{base}/{}", r.id),
+                created: when(&r.created_at),
+                kind: state_label(&r.request_type),
+                package: p.names.package(r.package_id.0),
+                target: p.names.user(r.target_user_id.0),
+                requestor: r
+                    .requestor_id
+                    .map_or_else(|| "Portico".to_string(), |u| p.names.user(u.0)),
+                state: Badge::state(&r.state),
+            }
+        })
+        .collect();
+    Ok(RequestsView {
+        shell: who.shell("Requests", Section::Requests),
+        state: filter.unwrap_or_default(),
+        package: package.map(|p| p.to_string()).unwrap_or_default(),
+        package_name: package.map(|id| p.names.package(id.0)).unwrap_or_default(),
+        states: STATES.iter().map(|s| (*s, state_label(s))).collect(),
+        rows,
+        pager: Pager::new(&filtered, &page, p.requests.next),
+        base,
+    }
+    .into_response())
+}
+
+struct DecisionView {
+    who: String,
+    decision: Badge,
+    justification: String,
+    at: String,
+}
+
+struct StageView {
+    n: i32,
+    state: Badge,
+    rule: String,
+    approvers: Vec<String>,
+    opened: String,
+    due: String,
+    escalation: String,
+    completed: String,
+    decisions: Vec<DecisionView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/request.html")]
+struct RequestView {
+    shell: Shell,
+    slug: String,
+    package: String,
+    package_href: String,
+    policy: String,
+    kind: String,
+    state: Badge,
+    target: String,
+    requestor: String,
+    justification: String,
+    answers: Vec<(String, String)>,
+    created: String,
+    completed: String,
+    schedule: String,
+    stages: Vec<StageView>,
+}
+
+async fn show_request(
+    State(state): State<AppState>,
+    who: AdminCaller,
+    Path((_, rid)): Path<(String, String)>,
+) -> PageResult {
+    let rid: RequestId = parse_id(&rid).map_err(|e| who.fail(e))?;
+    let p = services::admin::request_page(state.pool(), &who.caller, rid)
+        .await
+        .map_err(|e| who.fail(e))?;
+    let r = &p.request.request;
+    let n = &p.names;
+    let answers = r
+        .answers
+        .0
+        .iter()
+        .map(|a| (a.question.clone(), a.value.clone()))
+        .collect();
+    let stages = p
+        .request
+        .stages
+        .iter()
+        .map(|s| {
+            let st = &s.stage;
+            StageView {
+                n: st.stage_index + 1,
+                state: Badge::state(&st.state),
+                rule: if st.decision_rule == "all" {
+                    "Every approver must approve".into()
+                } else {
+                    "Any one approver decides".into()
+                },
+                approvers: st
+                    .approver_ids
+                    .iter()
+                    .map(|a| format!("{} ({})", n.user(*a), n.user_email(*a)))
+                    .collect(),
+                opened: when(&st.opened_at),
+                due: when(&st.due_at),
+                escalation: match (st.escalate_at, st.escalated_at) {
+                    (_, Some(t)) => format!("escalated at {}", when(&t)),
+                    (Some(t), None) => format!("escalates at {}", when(&t)),
+                    _ => String::new(),
+                },
+                completed: when_opt(&st.completed_at),
+                decisions: s
+                    .decisions
+                    .iter()
+                    .map(|d| DecisionView {
+                        who: n.user(d.approver_id.0),
+                        decision: Badge::state(&d.decision),
+                        justification: d.justification.clone().unwrap_or_default(),
+                        at: when(&d.decided_at),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let schedule = match (r.schedule_start, r.schedule_end) {
+        (None, None) => String::new(),
+        (s, e) => format!("from {} until {}", when_opt(&s), when_opt(&e)),
+    };
+    Ok(RequestView {
+        shell: who.shell("Request", Section::Requests),
+        slug: who.slug().to_string(),
+        package: n.package(r.package_id.0),
+        package_href: who.url(&format!("/admin/packages/{}", r.package_id)),
+        policy: p
+            .policy
+            .as_ref()
+            .map(|x| x.display_name.clone())
+            .unwrap_or_default(),
+        kind: state_label(&r.request_type),
+        state: Badge::state(&r.state),
+        target: format!(
+            "{} ({})",
+            n.user(r.target_user_id.0),
+            n.user_email(r.target_user_id.0)
+        ),
+        requestor: r
+            .requestor_id
+            .map_or_else(|| "Portico (system)".to_string(), |u| n.user(u.0)),
+        justification: r.justification.clone().unwrap_or_default(),
+        answers,
+        created: when(&r.created_at),
+        completed: when_opt(&r.completed_at),
+        schedule,
+        stages,
+    }
+    .into_response())
+}

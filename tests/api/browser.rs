@@ -1,0 +1,344 @@
+//! End to end in a real headless Chromium (driven through chromedriver with
+//! fantoccini): the tenant admin signs in with the demo's dev sign-in and builds the
+//! walkthrough's "Windows 11 Testing" access package — the group resource in catalog
+//! General, the package with its Member role, and a two-stage policy (the requestor's
+//! manager, then a specific user) — through the pages, saving a screenshot of each
+//! step under target/screenshots/.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without
+//! them the test fails and says so.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::fixtures;
+use crate::helpers::TestApp;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A chromedriver process, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_chromedriver() -> PathBuf {
+    let candidates = [PathBuf::from(CHROMEDRIVER)];
+    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("chromedriver"))
+            .collect::<Vec<_>>()
+    });
+    candidates
+        .into_iter()
+        .chain(on_path)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "chromedriver is not installed, so the browser test cannot run. \
+                 Install Debian's packages: `apt-get update && apt-get install -y chromium chromium-driver` \
+                 (.ci/run does this)."
+            )
+        })
+}
+
+async fn start_driver() -> Driver {
+    let path = find_chromedriver();
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} is missing: install Debian's `chromium` package (apt-get install -y chromium)"
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(&path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+    let url = format!("http://127.0.0.1:{port}");
+    let driver = Driver { child, url };
+    let status = reqwest::Client::new();
+    for _ in 0..100 {
+        if let Ok(r) = status.get(format!("{}/status", driver.url)).send().await
+            && r.status().is_success()
+        {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port} within 10 seconds");
+}
+
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,1400",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session through chromedriver")
+}
+
+struct Shots {
+    dir: PathBuf,
+    n: usize,
+}
+
+impl Shots {
+    async fn take(&mut self, c: &Client, name: &str) {
+        self.n += 1;
+        let png = c.screenshot().await.expect("screenshot");
+        let path = self.dir.join(format!("{:02}-{name}.png", self.n));
+        std::fs::write(&path, png).expect("write screenshot");
+    }
+}
+
+async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+}
+
+/// Waits until the page's main heading contains `text`.
+async fn wait_heading(c: &Client, text: &str) {
+    let xpath = format!("//h1[contains(normalize-space(.), \"{text}\")]");
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for the heading “{text}”: {e}"));
+}
+
+async fn click(c: &Client, css: &str) {
+    wait_for(c, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn click_text(c: &Client, tag: &str, text: &str) {
+    let xpath = format!("//{tag}[contains(normalize-space(.), \"{text}\")]");
+    let el = c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for <{tag}> “{text}”: {e}"));
+    el.click()
+        .await
+        .unwrap_or_else(|e| panic!("click <{tag}> “{text}”: {e}"));
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let el = wait_for(c, css).await;
+    el.clear().await.ok();
+    el.send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+#[tokio::test]
+async fn an_admin_builds_the_windows_11_testing_package_in_a_real_browser() {
+    let driver = start_driver().await;
+    let app = TestApp::spawn_demo("contoso").await;
+    let t = app.tenant("contoso").await;
+    let (megan, _) = app
+        .user(
+            &t,
+            "megan@contoso.test",
+            json!({"displayName": "Megan Bowen"}),
+        )
+        .await;
+    app.user(
+        &t,
+        "adele@contoso.test",
+        json!({"displayName": "Adele Vance", "managerId": megan}),
+    )
+    .await;
+    let group = fixtures::group(&app, &t, "Windows 11 Testing").await;
+
+    let profile = tempdir();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    let mut shots = Shots { dir, n: 0 };
+    let c = browser(&driver, &profile).await;
+    let result = run(&c, &app, &mut shots).await;
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    result.unwrap_or_else(|e| panic!("{e}"));
+
+    // What the pages built is what the walkthrough describes.
+    let (package, settings): (Uuid, Value) = sqlx::query_as(
+        "select p.id, pol.settings from access_packages p join policies pol on pol.tenant_id = p.tenant_id and pol.package_id = p.id
+          where p.tenant_id = $1 and p.display_name = 'Windows 11 Testing'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the package and its policy");
+    let stages = &settings["approval"]["stages"];
+    assert_eq!(stages.as_array().map(Vec::len), Some(2), "{settings}");
+    assert_eq!(stages[0]["approvers"][0]["type"], "manager");
+    assert_eq!(stages[1]["approvers"][0]["type"], "user");
+    assert_eq!(stages[1]["approvers"][0]["id"], megan.to_string());
+    assert_eq!(settings["requestors"]["scope"], "allMembers");
+    let roles: i64 = sqlx::query_scalar(
+        "select count(*) from access_package_roles apr join resource_roles rr on rr.tenant_id = apr.tenant_id and rr.id = apr.resource_role_id
+           join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
+          where apr.package_id = $1 and r.group_id = $2 and rr.display_name = 'Member'",
+    )
+    .bind(package)
+    .bind(group)
+    .fetch_one(&app.pool)
+    .await
+    .expect("roles");
+    assert_eq!(roles, 1);
+    assert!(shots.n >= 8, "a screenshot of each step");
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("portico-chromium-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("profile directory");
+    dir
+}
+
+async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String> {
+    let base = format!("{}/t/contoso", app.address);
+
+    // Sign in as the tenant admin (demo mode's dev sign-in).
+    c.goto(&format!("{base}/dev/sign-in?next=/t/contoso/admin"))
+        .await
+        .map_err(|e| format!("open the dev sign-in page: {e}"))?;
+    wait_heading(c, "Dev sign-in").await;
+    shots.take(c, "dev-sign-in").await;
+    click(c, "button[aria-label='Sign in as admin']").await;
+    wait_heading(c, "Administration").await;
+    shots.take(c, "admin-overview").await;
+
+    // Catalog General: add the group resource, picked from the directory.
+    click_text(c, "a", "Catalogs").await;
+    wait_heading(c, "Catalogs").await;
+    click_text(c, "a", "General").await;
+    wait_heading(c, "General").await;
+    click_text(c, "a", "Add resource").await;
+    wait_heading(c, "Add a resource").await;
+    type_into(c, "#group-search", "Windows").await;
+    click_text(c, "button", "Search").await;
+    wait_for(c, "button[aria-label='Add group Windows 11 Testing']").await;
+    shots.take(c, "pick-group-resource").await;
+    click(c, "button[aria-label='Add group Windows 11 Testing']").await;
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::XPath(
+            "//td[normalize-space(.)='Windows 11 Testing']",
+        ))
+        .await
+        .map_err(|e| format!("the resource in the catalog: {e}"))?;
+    shots.take(c, "catalog-with-resource").await;
+
+    // New access package: catalog, then basics and resource roles.
+    c.goto(&format!("{base}/admin/packages/new"))
+        .await
+        .map_err(|e| e.to_string())?;
+    wait_heading(c, "New access package").await;
+    click_text(c, "button", "Next: basics").await;
+    wait_for(c, "#f-displayName").await;
+    type_into(c, "#f-displayName", "Windows 11 Testing").await;
+    type_into(
+        c,
+        "#f-description",
+        "If you want to upgrade your system to Windows 11, request access to this package.",
+    )
+    .await;
+    let member = c
+        .find(Locator::XPath(
+            "//div[@class='role-group'][p[contains(., 'Windows 11 Testing')]]//input[following-sibling::label[starts-with(normalize-space(.), 'Member')]]",
+        ))
+        .await
+        .map_err(|e| format!("the Member role checkbox: {e}"))?;
+    member.click().await.map_err(|e| e.to_string())?;
+    shots.take(c, "package-basics").await;
+    click_text(c, "button", "Create access package").await;
+    wait_heading(c, "Windows 11 Testing").await;
+    shots.take(c, "package-created").await;
+
+    // The policy, in Entra's steps.
+    click_text(c, "a", "Add policy").await;
+    wait_heading(c, "New policy").await;
+    click_text(c, "button", "Add approval stage").await;
+    wait_for(c, "#stage-0").await;
+    click_text(c, "button", "Add: Manager of the requestor").await;
+    wait_for(c, "input[name='s0.approvers'][value='manager']").await;
+    click_text(c, "button", "Add approval stage").await;
+    wait_for(c, "#stage-1").await;
+    type_into(c, "#find-s1-approvers", "Megan").await;
+    let search = c
+        .find(Locator::Css("#stage-1 button[value='find:s1.approvers']"))
+        .await
+        .map_err(|e| format!("the stage 2 search button: {e}"))?;
+    search.click().await.map_err(|e| e.to_string())?;
+    click_text(c, "button", "Add Megan Bowen").await;
+    wait_for(c, "#stage-1 input[name='s1.approvers'][value^='user:']").await;
+    c.execute(
+        "document.getElementById('step-approval').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .map_err(|e| format!("scroll to the approval step: {e}"))?;
+    shots.take(c, "policy-approval-stages").await;
+    click_text(c, "button", "Update summary").await;
+    wait_for(c, "#step-review").await;
+    let summary = c
+        .find(Locator::Css("#step-review"))
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !summary.contains("Stage 2: Megan Bowen") {
+        return Err(format!("the summary shows both stages: {summary}"));
+    }
+    shots.take(c, "policy-review-create").await;
+    click(c, "#save-policy").await;
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::XPath(
+            "//p[contains(., 'Policy “Initial policy” created.')]",
+        ))
+        .await
+        .map_err(|e| format!("the saved policy: {e}"))?;
+    shots.take(c, "package-with-policy").await;
+    Ok(())
+}
