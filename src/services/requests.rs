@@ -217,7 +217,7 @@ async fn open_stage(
     index: usize,
     target: &User,
     now: DateTime<Utc>,
-) -> ServiceResult<()> {
+) -> ServiceResult<StageRow> {
     let tenant = request.tenant_id;
     let spec = settings
         .approval
@@ -282,7 +282,8 @@ async fn open_stage(
         json!({"stage": index, "approverIds": approvers, "approverSource": format!("{source:?}"), "dueAt": stage.due_at}),
         now,
     )
-    .await
+    .await?;
+    Ok(stage)
 }
 
 /// Emails each of `approvers` a personal Approve/Deny link for the stage.
@@ -1123,12 +1124,21 @@ pub async fn decide(
     let request = db::requests::lock(&mut tx, tenant, id)
         .await?
         .ok_or_else(not_found)?;
-    if !visible(&mut tx, caller, &request).await? {
+    let current = views(&mut tx, tenant, vec![request])
+        .await?
+        .pop()
+        .ok_or_else(not_found)?;
+    let me = caller.user_id().0;
+    let approver = current
+        .stages
+        .iter()
+        .any(|s| s.stage.approver_ids.contains(&me));
+    if !approver && !visible(&mut tx, caller, &current.request).await? {
         return Err(not_found());
     }
-    let result = decide_locked(
+    let result = decide_current(
         &mut tx,
-        request,
+        current,
         caller.user_id(),
         caller.actor(),
         decision,
@@ -1144,7 +1154,7 @@ pub async fn decide(
 /// (the API and the emailed links both end here).
 pub async fn decide_locked(
     tx: &mut Conn,
-    mut request: RequestRow,
+    request: RequestRow,
     me: UserId,
     actor: Actor,
     decision: Decision,
@@ -1152,8 +1162,27 @@ pub async fn decide_locked(
     now: DateTime<Utc>,
 ) -> ServiceResult<RequestView> {
     let tenant = request.tenant_id;
+    let current = views(tx, tenant, vec![request])
+        .await?
+        .pop()
+        .ok_or_else(not_found)?;
+    decide_current(tx, current, me, actor, decision, justification, now).await
+}
+
+/// The decision on a locked request whose stages were just read; the answer is built
+/// from what this transaction wrote, without reading it back.
+async fn decide_current(
+    tx: &mut Conn,
+    current: RequestView,
+    me: UserId,
+    actor: Actor,
+    decision: Decision,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let mut request = current.request.clone();
+    let tenant = request.tenant_id;
     let id = request.id;
-    let current = view(tx, tenant, id).await?;
     let open = current
         .stages
         .last()
@@ -1209,6 +1238,7 @@ pub async fn decide_locked(
     decisions.push((me.0, decision));
     let rule = DecisionRule::parse(&stage.stage.decision_rule).unwrap_or_default();
     let mut stage_row = stage.stage.clone();
+    let mut opened: Option<StageRow> = None;
     match stage_outcome(rule, &stage_row.approver_ids, &decisions) {
         StageOutcome::Pending => {}
         StageOutcome::Denied => {
@@ -1251,7 +1281,9 @@ pub async fn decide_locked(
                 let target = db::users::get(tx, tenant, request.target_user_id)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("target vanished"))?;
-                open_stage(tx, &mut request, &policy.settings.0, next, &target, now).await?;
+                opened = Some(
+                    open_stage(tx, &mut request, &policy.settings.0, next, &target, now).await?,
+                );
             } else {
                 record(
                     tx,
@@ -1267,7 +1299,16 @@ pub async fn decide_locked(
             }
         }
     }
-    view(tx, tenant, id).await
+    let mut stages: Vec<StageView> = current.stages;
+    if let Some(last) = stages.last_mut() {
+        last.stage = stage_row;
+        last.decisions.push(row);
+    }
+    stages.extend(opened.map(|stage| StageView {
+        stage,
+        decisions: Vec::new(),
+    }));
+    Ok(RequestView { request, stages })
 }
 
 /// Cancels an open request: its requestor or target, or who manages its catalog.
