@@ -333,6 +333,13 @@ pub async fn request_package(
     form: RequestForm,
     now: DateTime<Utc>,
 ) -> ServiceResult<RequestView> {
+    {
+        // Another tenant's (or no) package reads as missing, not as a form error.
+        let mut conn = pool.acquire().await?;
+        db::packages::get(&mut conn, caller.tenant_id(), package)
+            .await?
+            .ok_or_else(|| missing("access package"))?;
+    }
     requests::submit(
         pool,
         caller,
