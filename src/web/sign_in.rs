@@ -15,7 +15,7 @@ use super::session::{
     PageError, PageResult, Posted, PreSessionForm, SESSION_COOKIE, SessionCaller, clear_cookie,
     error_page, pre_session_token, redirect_with_flash, set_cookie, with_cookies,
 };
-use super::shell::{Section, Shell};
+use super::shell::Shell;
 use crate::domain::ids::UserId;
 use crate::services::sessions::{LinkRequest, LinkState, OpenedSession};
 use crate::services::{self, ServiceError};

@@ -46,7 +46,7 @@ struct AccessRow {
 #[template(path = "portal/access.html")]
 struct AccessPage {
     shell: Shell,
-    slug: String,
+    browse: String,
     rows: Vec<AccessRow>,
 }
 
@@ -78,7 +78,7 @@ async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageR
         .collect();
     Ok(AccessPage {
         shell: who.shell("My access", Section::MyAccess),
-        slug: who.slug().to_string(),
+        browse: who.url("/packages"),
         rows,
     }
     .into_response())
@@ -94,7 +94,7 @@ struct ExtendPage {
     end: String,
     rule: String,
     allowed: bool,
-    justification_required: bool,
+    hint: &'static str,
     justification: String,
     errors: Errors,
     refusal: String,
@@ -115,7 +115,7 @@ fn extend_page(who: &SessionCaller, d: &AccessDetail, justification: String, err
             Expiration::OnDate { date } => format!("Access under this policy ends on {} at the latest.", when(&date)),
         } + if s.extension.require_approval { " Your approvers decide." } else { "" },
         allowed: s.extension.allowed && d.assignment.end_at.is_some(),
-        justification_required: s.require_justification,
+        hint: if s.require_justification { "Required by this policy." } else { "Optional." },
         justification,
         errors,
         refusal,

@@ -95,7 +95,7 @@ struct ApprovalPage {
     answers: Vec<(String, String)>,
     stages: Vec<StageBlock>,
     /// The open stage the person may still decide: (number, due, justification required).
-    open: Option<(i32, String, bool)>,
+    open: Option<(i32, String, &'static str)>,
     errors: Errors,
     note: String,
     refusal: String,
@@ -126,7 +126,7 @@ fn approval_page(who: &SessionCaller, d: &RequestDetail, errors: Errors, note: S
             .map(|a| (a.question.clone(), a.value.clone()))
             .collect(),
         stages: stage_blocks(&d.view, &d.names),
-        open: open.map(|s| (s.stage.stage_index + 1, when(&s.stage.due_at), s.stage.require_justification)),
+        open: open.map(|s| (s.stage.stage_index + 1, when(&s.stage.due_at), if s.stage.require_justification { "Required for this stage." } else { "Optional; the requestor sees it." })),
         errors,
         note,
         refusal,

@@ -44,6 +44,7 @@ struct PackagesPage {
     shell: Shell,
     base: String,
     q: String,
+    no_match: String,
     cards: Vec<PackageCard>,
     pager: Pager,
 }
@@ -52,6 +53,7 @@ struct PackagesPage {
 #[template(path = "portal/_package_cards.html")]
 struct PackageCards {
     q: String,
+    no_match: String,
     cards: Vec<PackageCard>,
     pager: Pager,
 }
@@ -82,13 +84,21 @@ async fn list_packages(State(state): State<AppState>, who: SessionCaller, q: Par
         .collect();
     let pager = Pager::new(&filtered, &page, found.next);
     let q = search.unwrap_or_default();
+    let no_match = format!("No access package matches “{q}”. Try another word.");
     if who.htmx_target.as_deref() == Some("package-results") {
-        return Ok(PackageCards { q, cards, pager }.into_response());
+        return Ok(PackageCards {
+            q,
+            no_match,
+            cards,
+            pager,
+        }
+        .into_response());
     }
     Ok(PackagesPage {
         shell: who.shell("Access packages", Section::MyPackages),
         base,
         q,
+        no_match,
         cards,
         pager,
     }

@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 #[template(path = "portal/requests.html")]
 struct RequestsPage {
     shell: Shell,
-    slug: String,
+    browse: String,
     rows: Vec<RequestLine>,
     pager: Pager,
 }
@@ -46,7 +46,7 @@ async fn list_requests(State(state): State<AppState>, who: SessionCaller, q: Par
         .collect();
     Ok(RequestsPage {
         shell: who.shell("My requests", Section::MyRequests),
-        slug: who.slug().to_string(),
+        browse: who.url("/packages"),
         rows,
         pager: Pager::new(&who.url("/requests"), &page, list.page.next),
     }
