@@ -75,7 +75,6 @@ pub const PACKAGE_DESCRIPTION: &str =
     "If you want to upgrade your system to Windows 11, request access to this package.";
 pub const QUESTION: &str = "Which device will you upgrade?";
 
-
 pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<Seeded> {
     let mut conn = pool.acquire().await?;
     let tenant = match db::tenants::by_slug(&mut conn, SLUG).await? {
@@ -168,11 +167,16 @@ async fn group(
     now: DateTime<Utc>,
 ) -> ServiceResult<GroupId> {
     let mut conn = pool.acquire().await?;
-    let found = db::groups::list(&mut conn, admin.tenant_id(), Some(name), PageRequest::first(50))
-        .await?
-        .items
-        .into_iter()
-        .find(|g| g.display_name == name);
+    let found = db::groups::list(
+        &mut conn,
+        admin.tenant_id(),
+        Some(name),
+        PageRequest::first(50),
+    )
+    .await?
+    .items
+    .into_iter()
+    .find(|g| g.display_name == name);
     drop(conn);
     if let Some(g) = found {
         return Ok(g.id);
@@ -198,11 +202,16 @@ async fn package_exists(pool: &PgPool, admin: &Caller, name: &str) -> ServiceRes
         include_hidden: true,
         ..Default::default()
     };
-    Ok(db::packages::list(&mut conn, admin.tenant_id(), &filter, PageRequest::first(50))
-        .await?
-        .items
-        .iter()
-        .any(|p| p.display_name == name))
+    Ok(db::packages::list(
+        &mut conn,
+        admin.tenant_id(),
+        &filter,
+        PageRequest::first(50),
+    )
+    .await?
+    .items
+    .iter()
+    .any(|p| p.display_name == name))
 }
 
 /// The Member role of `group` as a resource of `catalog` (added when missing).

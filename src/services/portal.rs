@@ -145,7 +145,11 @@ pub struct Overview {
     pub names: Names,
 }
 
-pub async fn overview(pool: &PgPool, caller: &Caller, now: DateTime<Utc>) -> ServiceResult<Overview> {
+pub async fn overview(
+    pool: &PgPool,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> ServiceResult<Overview> {
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
     let counts = db::portal::counts(&mut conn, tenant, caller.user_id(), now).await?;
@@ -214,7 +218,11 @@ pub struct PackageDetail {
     pub open_request: Option<RequestId>,
 }
 
-pub async fn package(pool: &PgPool, caller: &Caller, id: PackageId) -> ServiceResult<PackageDetail> {
+pub async fn package(
+    pool: &PgPool,
+    caller: &Caller,
+    id: PackageId,
+) -> ServiceResult<PackageDetail> {
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
     let package = db::packages::get(&mut conn, tenant, id)
@@ -235,9 +243,12 @@ pub async fn package(pool: &PgPool, caller: &Caller, id: PackageId) -> ServiceRe
     let mut resource_ids: Vec<_> = roles.iter().map(|r| r.resource_id).collect();
     resource_ids.dedup();
     let resources = db::catalogs::get_resources(&mut conn, tenant, &resource_ids).await?;
-    let group_ids: Vec<Uuid> = resources.iter().filter_map(|r| r.group_id.map(|g| g.0)).collect();
-    let groups = db::groups::groups_of_user(&mut conn, Relation::Member, tenant, caller.user_id())
-        .await?;
+    let group_ids: Vec<Uuid> = resources
+        .iter()
+        .filter_map(|r| r.group_id.map(|g| g.0))
+        .collect();
+    let groups =
+        db::groups::groups_of_user(&mut conn, Relation::Member, tenant, caller.user_id()).await?;
     let policies: Vec<Policy> = db::packages::policies_of(&mut conn, tenant, id)
         .await?
         .into_iter()
@@ -289,9 +300,9 @@ pub async fn package(pool: &PgPool, caller: &Caller, id: PackageId) -> ServiceRe
                             ApproverKind::Manager => "your manager".to_string(),
                             ApproverKind::SecondLevelManager => "your manager's manager".into(),
                             ApproverKind::User => a.id.map_or_else(String::new, |u| names.user(u)),
-                            ApproverKind::Group => a
-                                .id
-                                .map_or_else(String::new, |g| format!("a member of {}", names.group(g))),
+                            ApproverKind::Group => a.id.map_or_else(String::new, |g| {
+                                format!("a member of {}", names.group(g))
+                            }),
                             ApproverKind::ResourceOwners => "the owners of the resources".into(),
                         })
                         .collect::<Vec<_>>()
@@ -304,7 +315,8 @@ pub async fn package(pool: &PgPool, caller: &Caller, id: PackageId) -> ServiceRe
         })
         .collect();
     let active = db::assignments::active_for(&mut conn, tenant, id, caller.user_id()).await?;
-    let open_request = db::portal::open_add_request(&mut conn, tenant, id, caller.user_id()).await?;
+    let open_request =
+        db::portal::open_add_request(&mut conn, tenant, id, caller.user_id()).await?;
     Ok(PackageDetail {
         package,
         catalog,
@@ -408,11 +420,17 @@ async fn own_request(
 ) -> ServiceResult<crate::db::requests::RequestRow> {
     db::requests::get(conn, caller.tenant_id(), id)
         .await?
-        .filter(|r| r.target_user_id == caller.user_id() || r.requestor_id == Some(caller.user_id()))
+        .filter(|r| {
+            r.target_user_id == caller.user_id() || r.requestor_id == Some(caller.user_id())
+        })
         .ok_or_else(|| missing("assignment request"))
 }
 
-pub async fn my_request(pool: &PgPool, caller: &Caller, id: RequestId) -> ServiceResult<RequestDetail> {
+pub async fn my_request(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RequestId,
+) -> ServiceResult<RequestDetail> {
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
     let row = own_request(&mut conn, caller, id).await?;
@@ -589,7 +607,11 @@ pub async fn approvals(
 }
 
 /// A request the caller approves (or approved) at some stage; else 404.
-pub async fn approval(pool: &PgPool, caller: &Caller, id: RequestId) -> ServiceResult<RequestDetail> {
+pub async fn approval(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RequestId,
+) -> ServiceResult<RequestDetail> {
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
     let row = db::requests::get(&mut conn, tenant, id)
@@ -632,7 +654,11 @@ pub struct ReviewList {
     pub names: Names,
 }
 
-pub async fn my_reviews(pool: &PgPool, caller: &Caller, page: PageRequest) -> ServiceResult<ReviewList> {
+pub async fn my_reviews(
+    pool: &PgPool,
+    caller: &Caller,
+    page: PageRequest,
+) -> ServiceResult<ReviewList> {
     let found = reviews::list(
         pool,
         caller,
@@ -645,7 +671,14 @@ pub async fn my_reviews(pool: &PgPool, caller: &Caller, page: PageRequest) -> Se
     .await?;
     let packages = found.items.iter().map(|r| r.package_id.0).collect();
     let mut conn = pool.acquire().await?;
-    let names = Names::load(&mut conn, caller.tenant_id(), Vec::new(), Vec::new(), packages).await?;
+    let names = Names::load(
+        &mut conn,
+        caller.tenant_id(),
+        Vec::new(),
+        Vec::new(),
+        packages,
+    )
+    .await?;
     Ok(ReviewList {
         items: found.items,
         next: found.next,
@@ -660,7 +693,11 @@ pub struct ReviewDetail {
     pub names: Names,
 }
 
-pub async fn my_review(pool: &PgPool, caller: &Caller, id: AccessReviewId) -> ServiceResult<ReviewDetail> {
+pub async fn my_review(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AccessReviewId,
+) -> ServiceResult<ReviewDetail> {
     let review = reviews::get(pool, caller, id).await?;
     let items = reviews::items(pool, caller, id, true, PageRequest::first(PageRequest::MAX))
         .await?
@@ -719,7 +756,16 @@ pub async fn accept_recommendations(
             Some("deny") => Decision::Deny,
             _ => continue,
         };
-        reviews::decide(pool, caller, id, item.id, decision, justification.clone(), now).await?;
+        reviews::decide(
+            pool,
+            caller,
+            id,
+            item.id,
+            decision,
+            justification.clone(),
+            now,
+        )
+        .await?;
         n += 1;
     }
     Ok(n)

@@ -121,21 +121,33 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
     checked += axe(c, "package").await?;
 
     // The request: first without an answer (422 with the message at its field).
-    type_into(c, "#f-justification", "I test our line-of-business apps on Windows 11.").await;
+    type_into(
+        c,
+        "#f-justification",
+        "I test our line-of-business apps on Windows 11.",
+    )
+    .await;
     click(c, "#submit-request").await;
     wait_for(c, ".error-summary").await;
     let answer = c
-        .find(Locator::XPath("//label[contains(., 'Which device will you upgrade?')]/following-sibling::input"))
+        .find(Locator::XPath(
+            "//label[contains(., 'Which device will you upgrade?')]/following-sibling::input",
+        ))
         .await
         .map_err(|e| format!("the question's input: {e}"))?;
-    answer.send_keys("Surface Laptop 5").await.map_err(|e| e.to_string())?;
+    answer
+        .send_keys("Surface Laptop 5")
+        .await
+        .map_err(|e| e.to_string())?;
     shots.take(c, "portal-request").await;
     keep(shots, "portal-request");
     click(c, "#submit-request").await;
     wait_heading(c, "Access: Windows 11 Testing").await;
     shots.take(c, "portal-request-submitted").await;
     checked += axe(c, "request").await?;
-    c.goto(&format!("{base}/requests")).await.map_err(|e| e.to_string())?;
+    c.goto(&format!("{base}/requests"))
+        .await
+        .map_err(|e| e.to_string())?;
     wait_heading(c, "My requests").await;
     checked += axe(c, "requests").await?;
 
@@ -171,7 +183,9 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
     click(c, "#approve").await;
     c.wait()
         .at_most(Duration::from_secs(15))
-        .for_element(Locator::XPath("//p[contains(., 'You approved the request.')]"))
+        .for_element(Locator::XPath(
+            "//p[contains(., 'You approved the request.')]",
+        ))
         .await
         .map_err(|e| format!("the approval flash: {e}"))?;
 
@@ -180,12 +194,16 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
     wait_heading(c, "My requests").await;
     c.wait()
         .at_most(Duration::from_secs(15))
-        .for_element(Locator::XPath("//span[contains(@class, 'badge') and normalize-space(.)='Delivered']"))
+        .for_element(Locator::XPath(
+            "//span[contains(@class, 'badge') and normalize-space(.)='Delivered']",
+        ))
         .await
         .map_err(|e| format!("the delivered request: {e}"))?;
     shots.take(c, "portal-delivered").await;
     keep(shots, "portal-delivered");
-    c.goto(&format!("{base}/access")).await.map_err(|e| e.to_string())?;
+    c.goto(&format!("{base}/access"))
+        .await
+        .map_err(|e| e.to_string())?;
     wait_heading(c, "My access").await;
     shots.take(c, "portal-access").await;
 

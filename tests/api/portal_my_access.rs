@@ -34,7 +34,10 @@ async fn question_id(app: &TestApp) -> String {
     .fetch_one(&app.pool)
     .await
     .expect("policy");
-    v["questions"][0]["id"].as_str().expect("question id").to_string()
+    v["questions"][0]["id"]
+        .as_str()
+        .expect("question id")
+        .to_string()
 }
 
 async fn requests_of(app: &TestApp, email: &str) -> i64 {
@@ -61,7 +64,9 @@ async fn an_employee_browses_searches_and_reads_a_package() {
     let id = package_id(&app, "Windows 11 Testing").await;
     let page = adele.get(&format!("/packages/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("If you want to upgrade your system to Windows 11, request access to this package."));
+    assert!(page.body.contains(
+        "If you want to upgrade your system to Windows 11, request access to this package."
+    ));
     assert!(page.body.contains("Internal users") && page.body.contains("your manager"));
     assert!(page.body.contains("Which device will you upgrade?"));
 }
@@ -73,7 +78,10 @@ async fn a_request_without_its_answer_is_refused_with_the_message_and_then_accep
     let id = package_id(&app, "Windows 11 Testing").await;
     let q = format!("answers.{}", question_id(&app).await);
     let bad = adele
-        .post(&format!("/packages/{id}/request"), &[("justification", "beta")])
+        .post(
+            &format!("/packages/{id}/request"),
+            &[("justification", "beta")],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
     assert!(bad.body.contains("error-summary"));
@@ -105,19 +113,28 @@ async fn a_request_without_its_answer_is_refused_with_the_message_and_then_accep
     assert!(approvals.body.contains("Windows 11 Testing"));
     let rid = at.rsplit('/').next().expect("id").to_string();
     let diego = sign_in(&app, "contoso", "diego@contoso.example").await;
-    assert_eq!(diego.get(&format!("/approvals/{rid}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(diego.get(&format!("/requests/{rid}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        diego.get(&format!("/approvals/{rid}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        diego.get(&format!("/requests/{rid}")).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // Without its CSRF token the cancel is refused and nothing changes.
-    let refused = adele.post_raw(&format!("/requests/{rid}/cancel"), &[]).await;
+    let refused = adele
+        .post_raw(&format!("/requests/{rid}/cancel"), &[])
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let canceled = adele.post(&format!("/requests/{rid}/cancel"), &[]).await;
     assert_eq!(canceled.status, StatusCode::SEE_OTHER);
-    let state: String = sqlx::query_scalar("select state from assignment_requests where id = $1::uuid")
-        .bind(&rid)
-        .fetch_one(&app.pool)
-        .await
-        .expect("state");
+    let state: String =
+        sqlx::query_scalar("select state from assignment_requests where id = $1::uuid")
+            .bind(&rid)
+            .fetch_one(&app.pool)
+            .await
+            .expect("state");
     assert_eq!(state, "canceled");
 }
 
@@ -141,8 +158,17 @@ async fn a_package_without_approval_is_delivered_then_extended_or_removed() {
     assert!(again.body.contains("Extend your access"));
     // Someone else's assignment is not found.
     let adele = sign_in(&app, "contoso", "adele@contoso.example").await;
-    assert_eq!(adele.get(&format!("/access/{aid}/extend")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(adele.post(&format!("/access/{aid}/remove"), &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        adele.get(&format!("/access/{aid}/extend")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        adele
+            .post(&format!("/access/{aid}/remove"), &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     // Too early to extend: explained (409).
     let early = isaiah.post(&format!("/access/{aid}/extend"), &[]).await;
     assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
@@ -166,9 +192,23 @@ async fn another_tenants_ids_answer_404_in_my_access() {
     let other = app.tenant("fabrikam").await;
     let b = sign_in(&app, "fabrikam", &other.admin_email).await;
     let id = package_id(&app, "Windows 11 Testing").await;
-    assert_eq!(b.get(&format!("/packages/{id}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(b.post(&format!("/packages/{id}/request"), &[]).await.status, StatusCode::NOT_FOUND);
-    for page in ["/", "/packages", "/requests", "/access", "/approvals", "/approvals?tab=decided", "/reviews"] {
+    assert_eq!(
+        b.get(&format!("/packages/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.post(&format!("/packages/{id}/request"), &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    for page in [
+        "/",
+        "/packages",
+        "/requests",
+        "/access",
+        "/approvals",
+        "/approvals?tab=decided",
+        "/reviews",
+    ] {
         assert_eq!(b.get(page).await.status, StatusCode::OK, "{page}");
     }
     let _ = Browser::new(&app, "fabrikam");

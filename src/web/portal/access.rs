@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::domain::DomainError;
 use crate::domain::ids::AssignmentId;
 use crate::domain::policy::Expiration;
 use crate::services::portal::AccessDetail;
@@ -17,7 +18,6 @@ use crate::startup::AppState;
 use crate::web::admin::{Badge, Errors, form_errors, invalid, parse_id, when, when_opt};
 use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
-use crate::domain::DomainError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -100,7 +100,13 @@ struct ExtendPage {
     refusal: String,
 }
 
-fn extend_page(who: &SessionCaller, d: &AccessDetail, justification: String, errors: Errors, refusal: String) -> ExtendPage {
+fn extend_page(
+    who: &SessionCaller,
+    d: &AccessDetail,
+    justification: String,
+    errors: Errors,
+    refusal: String,
+) -> ExtendPage {
     let s = &d.policy.settings.0;
     ExtendPage {
         shell: who.shell("Extend access", Section::MyAccess),
@@ -112,10 +118,21 @@ fn extend_page(who: &SessionCaller, d: &AccessDetail, justification: String, err
             Expiration::Never => "This access does not expire.".into(),
             Expiration::AfterDays { days } => format!("An extension adds {days} days."),
             Expiration::AfterHours { hours } => format!("An extension adds {hours} hours."),
-            Expiration::OnDate { date } => format!("Access under this policy ends on {} at the latest.", when(&date)),
-        } + if s.extension.require_approval { " Your approvers decide." } else { "" },
+            Expiration::OnDate { date } => format!(
+                "Access under this policy ends on {} at the latest.",
+                when(&date)
+            ),
+        } + if s.extension.require_approval {
+            " Your approvers decide."
+        } else {
+            ""
+        },
         allowed: s.extension.allowed && d.assignment.end_at.is_some(),
-        hint: if s.require_justification { "Required by this policy." } else { "Optional." },
+        hint: if s.require_justification {
+            "Required by this policy."
+        } else {
+            "Optional."
+        },
         justification,
         errors,
         refusal,
@@ -142,19 +159,31 @@ async fn extend_access(
     let who = &posted.who;
     let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
     let justification = posted.form.opt("justification");
-    match services::portal::extend_access(state.pool(), &who.caller, id, justification, state.now()).await {
+    match services::portal::extend_access(state.pool(), &who.caller, id, justification, state.now())
+        .await
+    {
         Ok(view) => {
             let message = if view.request.state == "pendingApproval" {
                 "Extension requested; your approvers have been asked."
             } else {
                 "Your access has been extended."
             };
-            Ok(redirect_with_flash(&state, &who.url(&format!("/requests/{}", view.request.id)), message))
+            Ok(redirect_with_flash(
+                &state,
+                &who.url(&format!("/requests/{}", view.request.id)),
+                message,
+            ))
         }
         Err(e) => {
             let (errors, refusal, status) = match e {
-                ServiceError::Domain(DomainError::Conflict(m)) => (Errors::none(), m, axum::http::StatusCode::CONFLICT),
-                other => (form_errors(other).map_err(|e| who.fail(e))?, String::new(), axum::http::StatusCode::UNPROCESSABLE_ENTITY),
+                ServiceError::Domain(DomainError::Conflict(m)) => {
+                    (Errors::none(), m, axum::http::StatusCode::CONFLICT)
+                }
+                other => (
+                    form_errors(other).map_err(|e| who.fail(e))?,
+                    String::new(),
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                ),
             };
             let d = services::portal::my_assignment(state.pool(), &who.caller, id)
                 .await
@@ -208,5 +237,9 @@ async fn remove_access(
     services::portal::remove_access(state.pool(), &who.caller, id, state.now())
         .await
         .map_err(|e| who.fail(e))?;
-    Ok(redirect_with_flash(&state, &who.url("/access"), "Your access has been removed."))
+    Ok(redirect_with_flash(
+        &state,
+        &who.url("/access"),
+        "Your access has been removed.",
+    ))
 }

@@ -47,7 +47,11 @@ struct ApprovalsPage {
     pager: Pager,
 }
 
-async fn list_approvals(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
+async fn list_approvals(
+    State(state): State<AppState>,
+    who: SessionCaller,
+    q: Params,
+) -> PageResult {
     let page = q.page().map_err(|e| who.fail(e))?;
     let decided = q.get("tab").as_deref() == Some("decided");
     let list = services::portal::approvals(state.pool(), &who.caller, decided, page)
@@ -70,7 +74,11 @@ async fn list_approvals(State(state): State<AppState>, who: SessionCaller, q: Pa
             }
         })
         .collect();
-    let filtered = if decided { format!("{base}?tab=decided") } else { base.clone() };
+    let filtered = if decided {
+        format!("{base}?tab=decided")
+    } else {
+        base.clone()
+    };
     Ok(ApprovalsPage {
         shell: who.shell("Approvals", Section::Approvals),
         pager: Pager::new(&filtered, &page, list.next),
@@ -101,7 +109,13 @@ struct ApprovalPage {
     refusal: String,
 }
 
-fn approval_page(who: &SessionCaller, d: &RequestDetail, errors: Errors, note: String, refusal: String) -> ApprovalPage {
+fn approval_page(
+    who: &SessionCaller,
+    d: &RequestDetail,
+    errors: Errors,
+    note: String,
+    refusal: String,
+) -> ApprovalPage {
     let r = &d.view.request;
     let me = who.caller.user_id();
     let open = d.view.stages.last().filter(|s| {
@@ -126,7 +140,17 @@ fn approval_page(who: &SessionCaller, d: &RequestDetail, errors: Errors, note: S
             .map(|a| (a.question.clone(), a.value.clone()))
             .collect(),
         stages: stage_blocks(&d.view, &d.names),
-        open: open.map(|s| (s.stage.stage_index + 1, when(&s.stage.due_at), if s.stage.require_justification { "Required for this stage." } else { "Optional; the requestor sees it." })),
+        open: open.map(|s| {
+            (
+                s.stage.stage_index + 1,
+                when(&s.stage.due_at),
+                if s.stage.require_justification {
+                    "Required for this stage."
+                } else {
+                    "Optional; the requestor sees it."
+                },
+            )
+        }),
         errors,
         note,
         refusal,
@@ -174,7 +198,11 @@ async fn decide_approval(
     };
     match result {
         Ok(_) => {
-            let message = if decision == Some(Decision::Approve) { "You approved the request." } else { "You denied the request." };
+            let message = if decision == Some(Decision::Approve) {
+                "You approved the request."
+            } else {
+                "You denied the request."
+            };
             Ok(redirect_with_flash(&state, &who.url("/approvals"), message))
         }
         Err(e) => {

@@ -174,7 +174,9 @@ fn duration(e: &Expiration) -> String {
 fn standing_refusal(who: &SessionCaller, d: &PackageDetail) -> Option<Refusal> {
     if let Some(a) = &d.active {
         return Some(Refusal {
-            message: "You already have this access package. Extend it instead of requesting it again.".into(),
+            message:
+                "You already have this access package. Extend it instead of requesting it again."
+                    .into(),
             href: who.url(&format!("/access/{}/extend", a.id)),
             action: "Extend your access".into(),
         });
@@ -195,7 +197,9 @@ fn standing_refusal(who: &SessionCaller, d: &PackageDetail) -> Option<Refusal> {
     }
     if !d.catalog.enabled {
         return Some(Refusal {
-            message: "The catalog of this access package is disabled, so it cannot be requested now.".into(),
+            message:
+                "The catalog of this access package is disabled, so it cannot be requested now."
+                    .into(),
             href: who.url("/packages"),
             action: "Browse other access packages".into(),
         });
@@ -352,11 +356,14 @@ async fn submit_request(
             .map_err(|e| who.fail(e))?;
         return Ok(invalid(render(who, &d, Some(&posted.form), errors, None)));
     }
-    match services::portal::request_package(state.pool(), &who.caller, id, input, state.now()).await {
+    match services::portal::request_package(state.pool(), &who.caller, id, input, state.now()).await
+    {
         Ok(view) => {
             let message = match view.request.state.as_str() {
                 "delivered" => "Request delivered: you have the access now.",
-                "pendingApproval" => "Request submitted. Your approvers have been asked; you will get an email when they decide.",
+                "pendingApproval" => {
+                    "Request submitted. Your approvers have been asked; you will get an email when they decide."
+                }
                 "scheduled" => "Request approved; your access starts at the time you chose.",
                 _ => "Request submitted.",
             };

@@ -160,7 +160,11 @@ async fn decide_item(
     )
     .await
     .map_err(|e| who.fail(e))?;
-    Ok(redirect_with_flash(&state, &who.url(&format!("/reviews/{id}")), "Decision recorded."))
+    Ok(redirect_with_flash(
+        &state,
+        &who.url(&format!("/reviews/{id}")),
+        "Decision recorded.",
+    ))
 }
 
 async fn accept_all(
@@ -182,6 +186,9 @@ async fn accept_all(
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/reviews/{id}")),
-        &format!("{n} recommendation{} accepted.", if n == 1 { "" } else { "s" }),
+        &format!(
+            "{n} recommendation{} accepted.",
+            if n == 1 { "" } else { "s" }
+        ),
     ))
 }
