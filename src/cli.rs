@@ -226,6 +226,10 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
     println!("Portico demo is running at {base}/");
     println!("Demo tenant: {base}/t/{}/", crate::services::demo::SLUG);
     println!(
+        "Dev sign-in (pick a demo user): {base}/t/{}/dev/sign-in",
+        crate::services::demo::SLUG
+    );
+    println!(
         "API token for {} (tenant admin): {}",
         seeded.admin_email, seeded.admin_token
     );

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod links;
 pub mod outbox;
 pub mod packages;
+pub mod portal;
 pub mod requests;
 pub mod reviews;
 pub mod roles;

@@ -15,6 +15,7 @@ pub mod links;
 pub mod notify;
 pub mod outbox;
 pub mod packages;
+pub mod portal;
 pub mod requests;
 pub mod reviews;
 pub mod roles;

@@ -129,7 +129,7 @@ pub(crate) async fn record(
 }
 
 /// Whether `user` falls in the policy's requestor scope.
-fn in_scope(
+pub(crate) fn in_scope(
     settings: &PolicySettings,
     user: &User,
     user_groups: &[crate::domain::ids::GroupId],

@@ -10,6 +10,7 @@ pub mod dev_mail;
 pub mod error;
 pub mod links;
 pub mod pages;
+pub mod portal;
 pub mod session;
 pub mod shell;
 pub mod sign_in;
@@ -59,11 +60,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The browser portals under `/t/{slug}/`: sign-in and the admin portal (the flash
+/// The browser portals under `/t/{slug}/`: sign-in, My Access and the admin portal (the flash
 /// cookie is cleared once a page has shown it). Unknown pages answer an HTML 404.
 fn portals(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(sign_in::router())
+        .merge(portal::router())
         .merge(admin::router())
         .fallback(session::not_found_page)
         .method_not_allowed_fallback(session::method_not_allowed_page)

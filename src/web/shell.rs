@@ -45,6 +45,11 @@ pub struct Shell {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Section {
     Home,
+    MyPackages,
+    MyRequests,
+    MyAccess,
+    Approvals,
+    Reviews,
     Overview,
     Catalogs,
     Packages,
@@ -95,9 +100,14 @@ impl Shell {
             href: format!("/t/{slug}{path}"),
             current: s == section,
         };
-        // The requester portal adds its pages here as they are built; only pages that
-        // exist are linked.
-        let portal_nav = vec![link("Home", "/", Section::Home)];
+        let portal_nav = vec![
+            link("Home", "/", Section::Home),
+            link("Access packages", "/packages", Section::MyPackages),
+            link("Requests", "/requests", Section::MyRequests),
+            link("My access", "/access", Section::MyAccess),
+            link("Approvals", "/approvals", Section::Approvals),
+            link("Access reviews", "/reviews", Section::Reviews),
+        ];
         let roles = &caller.roles;
         let mut admin_nav = Vec::new();
         if roles.is_any_admin() {

@@ -15,7 +15,7 @@ use super::session::{
     PageError, PageResult, Posted, PreSessionForm, SESSION_COOKIE, SessionCaller, clear_cookie,
     error_page, pre_session_token, redirect_with_flash, set_cookie, with_cookies,
 };
-use super::shell::{Section, Shell};
+use super::shell::Shell;
 use crate::domain::ids::UserId;
 use crate::services::sessions::{LinkRequest, LinkState, OpenedSession};
 use crate::services::{self, ServiceError};
@@ -24,7 +24,6 @@ use crate::startup::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/t/{slug}", get(tenant_root))
-        .route("/t/{slug}/", get(home))
         .route("/t/{slug}/sign-in", get(sign_in_form).post(send_link))
         .route(
             "/t/{slug}/sign-in/{token}",
@@ -39,37 +38,6 @@ pub fn router() -> Router<AppState> {
 
 async fn tenant_root(Path(slug): Path<String>) -> Redirect {
     Redirect::permanent(&format!("/t/{slug}/"))
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "home.html")]
-struct HomePage {
-    shell: Shell,
-    slug: String,
-    name: String,
-    email: String,
-    is_admin: bool,
-    roles: Vec<String>,
-}
-
-async fn home(who: SessionCaller) -> HomePage {
-    let c = &who.caller;
-    let mut roles: Vec<String> = c
-        .roles
-        .grants()
-        .iter()
-        .map(|g| g.role.as_str().to_string())
-        .collect();
-    roles.sort();
-    roles.dedup();
-    HomePage {
-        shell: who.shell("Home", Section::Home),
-        slug: who.slug().to_string(),
-        name: c.user.display_name.clone(),
-        email: c.user.email.clone(),
-        is_admin: c.roles.is_any_admin(),
-        roles,
-    }
 }
 
 /// Where to go after sign-in: a path inside this tenant, else its home.

@@ -24,7 +24,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// A chromedriver process, killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -56,7 +56,7 @@ fn find_chromedriver() -> PathBuf {
         })
 }
 
-async fn start_driver() -> Driver {
+pub(crate) async fn start_driver() -> Driver {
     let path = find_chromedriver();
     assert!(
         Path::new(CHROMIUM).is_file(),
@@ -86,7 +86,7 @@ async fn start_driver() -> Driver {
     panic!("chromedriver did not start on port {port} within 10 seconds");
 }
 
-async fn browser(driver: &Driver, profile: &Path) -> Client {
+pub(crate) async fn browser(driver: &Driver, profile: &Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -108,13 +108,13 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
         .expect("a Chromium session through chromedriver")
 }
 
-struct Shots {
-    dir: PathBuf,
-    n: usize,
+pub(crate) struct Shots {
+    pub(crate) dir: PathBuf,
+    pub(crate) n: usize,
 }
 
 impl Shots {
-    async fn take(&mut self, c: &Client, name: &str) {
+    pub(crate) async fn take(&mut self, c: &Client, name: &str) {
         self.n += 1;
         let png = c.screenshot().await.expect("screenshot");
         let path = self.dir.join(format!("{:02}-{name}.png", self.n));
@@ -122,7 +122,7 @@ impl Shots {
     }
 }
 
-async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
     c.wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css(css))
@@ -131,7 +131,7 @@ async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
 }
 
 /// Waits until the page's main heading contains `text`.
-async fn wait_heading(c: &Client, text: &str) {
+pub(crate) async fn wait_heading(c: &Client, text: &str) {
     let xpath = format!("//h1[contains(normalize-space(.), \"{text}\")]");
     c.wait()
         .at_most(Duration::from_secs(15))
@@ -140,7 +140,7 @@ async fn wait_heading(c: &Client, text: &str) {
         .unwrap_or_else(|e| panic!("waiting for the heading “{text}”: {e}"));
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     wait_for(c, css)
         .await
         .click()
@@ -148,7 +148,7 @@ async fn click(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
-async fn click_text(c: &Client, tag: &str, text: &str) {
+pub(crate) async fn click_text(c: &Client, tag: &str, text: &str) {
     let xpath = format!("//{tag}[contains(normalize-space(.), \"{text}\")]");
     let el = c
         .wait()
@@ -161,7 +161,7 @@ async fn click_text(c: &Client, tag: &str, text: &str) {
         .unwrap_or_else(|e| panic!("click <{tag}> “{text}”: {e}"));
 }
 
-async fn type_into(c: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(c: &Client, css: &str, text: &str) {
     let el = wait_for(c, css).await;
     el.clear().await.ok();
     el.send_keys(text)
@@ -228,7 +228,7 @@ async fn an_admin_builds_the_windows_11_testing_package_in_a_real_browser() {
     assert!(shots.n >= 8, "a screenshot of each step");
 }
 
-fn tempdir() -> PathBuf {
+pub(crate) fn tempdir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("portico-chromium-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("profile directory");
     dir

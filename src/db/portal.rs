@@ -1,0 +1,107 @@
+//! Read queries of the requester portal (My Access): the packages a person may browse
+//! (one indexed query with the catalog's name joined in), their open add request of
+//! a package, and the counts of the portal's home page.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::packages::AccessPackage;
+use super::{Conn, DbResult, Page, PageRequest, like_pattern};
+use crate::domain::ids::{PackageId, RequestId, TenantId, UserId};
+
+/// A package of the portal's list with the name of its catalog.
+#[derive(Clone, Debug, FromRow)]
+pub struct ListedPackage {
+    #[sqlx(flatten)]
+    pub package: AccessPackage,
+    pub catalog_name: String,
+}
+
+/// Packages listed in the portal: not hidden, in an enabled catalog (for guests, an
+/// externally visible one), with at least one policy taking requests; newest first.
+/// The search uses the trigram index on name and description.
+pub async fn requestable(
+    conn: &mut Conn,
+    tenant: TenantId,
+    guest: bool,
+    search: Option<&str>,
+    page: PageRequest,
+) -> DbResult<Page<ListedPackage>> {
+    let rows: Vec<ListedPackage> = sqlx::query_as(
+        "select p.tenant_id, p.id, p.catalog_id, p.display_name, p.description, p.hidden, p.created_at, p.updated_at,
+                c.display_name as catalog_name
+         from access_packages p
+         join catalogs c on c.tenant_id = p.tenant_id and c.id = p.catalog_id
+         where p.tenant_id = $1 and p.id < $2 and not p.hidden and c.enabled
+           and (not $3 or c.externally_visible)
+           and ($4::text is null or lower(p.display_name || ' ' || p.description) like $4)
+           and exists (select 1 from policies pol where pol.tenant_id = p.tenant_id and pol.package_id = p.id
+                         and coalesce((pol.settings ->> 'requestsEnabled')::boolean, true)
+                         and pol.settings -> 'requestors' ->> 'scope' <> 'none')
+         order by p.id desc limit $5",
+    )
+    .bind(tenant)
+    .bind(page.before_bound())
+    .bind(guest)
+    .bind(search.map(like_pattern))
+    .bind(page.fetch_limit())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page, |p| p.package.id.0))
+}
+
+/// The user's open add request of the package, if any.
+pub async fn open_add_request(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    user: UserId,
+) -> DbResult<Option<RequestId>> {
+    Ok(sqlx::query_scalar(
+        "select id from assignment_requests
+         where tenant_id = $1 and package_id = $2 and target_user_id = $3
+           and state in ('submitted', 'pendingApproval', 'scheduled')
+           and request_type in ('userAdd', 'adminAdd', 'systemAdd')
+         order by id desc limit 1",
+    )
+    .bind(tenant)
+    .bind(package)
+    .bind(user)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// What the portal's home page counts for a user.
+#[derive(Clone, Debug, Default, FromRow)]
+pub struct Counts {
+    pub pending_approvals: i64,
+    pub open_requests: i64,
+    pub pending_reviews: i64,
+}
+
+pub async fn counts(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> DbResult<Counts> {
+    Ok(sqlx::query_as(
+        "select
+           (select count(*) from request_stages s
+             where s.tenant_id = $1 and s.state = 'pending' and s.approver_ids @> array[$2::uuid]
+               and not exists (select 1 from stage_decisions d where d.tenant_id = s.tenant_id and d.request_id = s.request_id
+                                 and d.stage_index = s.stage_index and d.approver_id = $2)) as pending_approvals,
+           (select count(*) from assignment_requests r
+             where r.tenant_id = $1 and r.target_user_id = $2
+               and r.state in ('submitted', 'pendingApproval', 'scheduled', 'delivering')) as open_requests,
+           (select count(*) from access_review_items i
+              join access_reviews v on v.tenant_id = i.tenant_id and v.id = i.review_id
+             where i.tenant_id = $1 and i.reviewer_ids @> array[$2::uuid] and i.decision = 'notReviewed'
+               and v.state = 'inProgress' and v.end_at > $3) as pending_reviews",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}

@@ -1,0 +1,245 @@
+//! The person's access: active assignments with their end, asking to extend one (a
+//! `userUpdate` request, when the policy allows it) and giving one up (`userRemove`,
+//! after a confirmation page).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::domain::DomainError;
+use crate::domain::ids::AssignmentId;
+use crate::domain::policy::Expiration;
+use crate::services::portal::AccessDetail;
+use crate::services::{self, ServiceError};
+use crate::startup::AppState;
+use crate::web::admin::{Badge, Errors, form_errors, invalid, parse_id, when, when_opt};
+use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::shell::{Section, Shell};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/t/{slug}/access", get(list_access))
+        .route(
+            "/t/{slug}/access/{id}/extend",
+            get(extend_form).post(extend_access),
+        )
+        .route(
+            "/t/{slug}/access/{id}/remove",
+            get(remove_form).post(remove_access),
+        )
+}
+
+struct AccessRow {
+    package: String,
+    package_href: String,
+    state: Badge,
+    start: String,
+    end: String,
+    extend: Option<String>,
+    remove: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/access.html")]
+struct AccessPage {
+    shell: Shell,
+    browse: String,
+    rows: Vec<AccessRow>,
+}
+
+async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageResult {
+    let list = services::portal::my_access(state.pool(), &who.caller)
+        .await
+        .map_err(|e| who.fail(e))?;
+    let rows = list
+        .items
+        .iter()
+        .map(|a| {
+            let extensible = list
+                .names
+                .policy(a.policy_id)
+                .is_some_and(|p| p.settings.0.extension.allowed)
+                && a.end_at.is_some();
+            AccessRow {
+                package: list.names.package(a.package_id.0),
+                package_href: who.url(&format!("/packages/{}", a.package_id)),
+                state: Badge::state(&a.state),
+                start: when(&a.start_at),
+                end: a
+                    .end_at
+                    .map_or_else(|| "Does not expire".to_string(), |e| when(&e)),
+                extend: extensible.then(|| who.url(&format!("/access/{}/extend", a.id))),
+                remove: who.url(&format!("/access/{}/remove", a.id)),
+            }
+        })
+        .collect();
+    Ok(AccessPage {
+        shell: who.shell("My access", Section::MyAccess),
+        browse: who.url("/packages"),
+        rows,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/extend.html")]
+struct ExtendPage {
+    shell: Shell,
+    slug: String,
+    action: String,
+    package: String,
+    end: String,
+    rule: String,
+    allowed: bool,
+    hint: &'static str,
+    justification: String,
+    errors: Errors,
+    refusal: String,
+}
+
+fn extend_page(
+    who: &SessionCaller,
+    d: &AccessDetail,
+    justification: String,
+    errors: Errors,
+    refusal: String,
+) -> ExtendPage {
+    let s = &d.policy.settings.0;
+    ExtendPage {
+        shell: who.shell("Extend access", Section::MyAccess),
+        slug: who.slug().to_string(),
+        action: who.url(&format!("/access/{}/extend", d.assignment.id)),
+        package: d.package.clone(),
+        end: when_opt(&d.assignment.end_at),
+        rule: match s.expiration {
+            Expiration::Never => "This access does not expire.".into(),
+            Expiration::AfterDays { days } => format!("An extension adds {days} days."),
+            Expiration::AfterHours { hours } => format!("An extension adds {hours} hours."),
+            Expiration::OnDate { date } => format!(
+                "Access under this policy ends on {} at the latest.",
+                when(&date)
+            ),
+        } + if s.extension.require_approval {
+            " Your approvers decide."
+        } else {
+            ""
+        },
+        allowed: s.extension.allowed && d.assignment.end_at.is_some(),
+        hint: if s.require_justification {
+            "Required by this policy."
+        } else {
+            "Optional."
+        },
+        justification,
+        errors,
+        refusal,
+    }
+}
+
+async fn extend_form(
+    State(state): State<AppState>,
+    who: SessionCaller,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult {
+    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
+    let d = services::portal::my_assignment(state.pool(), &who.caller, id)
+        .await
+        .map_err(|e| who.fail(e))?;
+    Ok(extend_page(&who, &d, String::new(), Errors::none(), String::new()).into_response())
+}
+
+async fn extend_access(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    posted: Posted<SessionCaller>,
+) -> PageResult {
+    let who = &posted.who;
+    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
+    let justification = posted.form.opt("justification");
+    match services::portal::extend_access(state.pool(), &who.caller, id, justification, state.now())
+        .await
+    {
+        Ok(view) => {
+            let message = if view.request.state == "pendingApproval" {
+                "Extension requested; your approvers have been asked."
+            } else {
+                "Your access has been extended."
+            };
+            Ok(redirect_with_flash(
+                &state,
+                &who.url(&format!("/requests/{}", view.request.id)),
+                message,
+            ))
+        }
+        Err(e) => {
+            let (errors, refusal, status) = match e {
+                ServiceError::Domain(DomainError::Conflict(m)) => {
+                    (Errors::none(), m, axum::http::StatusCode::CONFLICT)
+                }
+                other => (
+                    form_errors(other).map_err(|e| who.fail(e))?,
+                    String::new(),
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                ),
+            };
+            let d = services::portal::my_assignment(state.pool(), &who.caller, id)
+                .await
+                .map_err(|e| who.fail(e))?;
+            let page = extend_page(who, &d, posted.form.text("justification"), errors, refusal);
+            if status == axum::http::StatusCode::CONFLICT {
+                Ok((status, page).into_response())
+            } else {
+                Ok(invalid(page))
+            }
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/remove.html")]
+struct RemovePage {
+    shell: Shell,
+    slug: String,
+    action: String,
+    package: String,
+    end: String,
+}
+
+async fn remove_form(
+    State(state): State<AppState>,
+    who: SessionCaller,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult {
+    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
+    let d = services::portal::my_assignment(state.pool(), &who.caller, id)
+        .await
+        .map_err(|e| who.fail(e))?;
+    Ok(RemovePage {
+        shell: who.shell("Remove access", Section::MyAccess),
+        slug: who.slug().to_string(),
+        action: who.url(&format!("/access/{id}/remove")),
+        package: d.package,
+        end: when_opt(&d.assignment.end_at),
+    }
+    .into_response())
+}
+
+async fn remove_access(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    posted: Posted<SessionCaller>,
+) -> PageResult {
+    let who = &posted.who;
+    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
+    services::portal::remove_access(state.pool(), &who.caller, id, state.now())
+        .await
+        .map_err(|e| who.fail(e))?;
+    Ok(redirect_with_flash(
+        &state,
+        &who.url("/access"),
+        "Your access has been removed.",
+    ))
+}

@@ -1,0 +1,230 @@
+//! Approvals: the requests waiting for the person's decision (and those they
+//! decided), one request with its justification, answers, stage and due time, and
+//! the approve/deny form.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use super::requests::{StageBlock, stage_blocks};
+use crate::domain::DomainError;
+use crate::domain::ids::RequestId;
+use crate::domain::request::Decision;
+use crate::services::portal::RequestDetail;
+use crate::services::{self, ServiceError};
+use crate::startup::AppState;
+use crate::web::admin::{Badge, Errors, Pager, Params, form_errors, invalid, parse_id, when};
+use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::shell::{Section, Shell};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/t/{slug}/approvals", get(list_approvals))
+        .route("/t/{slug}/approvals/{id}", get(show_approval))
+        .route("/t/{slug}/approvals/{id}/decide", post(decide_approval))
+}
+
+struct ApprovalRow {
+    href: String,
+    package: String,
+    requestor: String,
+    stage: String,
+    due: String,
+    state: Badge,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/approvals.html")]
+struct ApprovalsPage {
+    shell: Shell,
+    base: String,
+    decided: bool,
+    rows: Vec<ApprovalRow>,
+    pager: Pager,
+}
+
+async fn list_approvals(
+    State(state): State<AppState>,
+    who: SessionCaller,
+    q: Params,
+) -> PageResult {
+    let page = q.page().map_err(|e| who.fail(e))?;
+    let decided = q.get("tab").as_deref() == Some("decided");
+    let list = services::portal::approvals(state.pool(), &who.caller, decided, page)
+        .await
+        .map_err(|e| who.fail(e))?;
+    let base = who.url("/approvals");
+    let rows = list
+        .items
+        .iter()
+        .map(|(stage, v)| {
+            let r = &v.request;
+            let s = v.stages.iter().find(|s| s.stage.stage_index == *stage);
+            ApprovalRow {
+                href: format!("{base}/{}", r.id),
+                package: list.names.package(r.package_id.0),
+                requestor: list.names.user(r.target_user_id.0),
+                stage: format!("Stage {}", stage + 1),
+                due: s.map(|s| when(&s.stage.due_at)).unwrap_or_default(),
+                state: Badge::state(&r.state),
+            }
+        })
+        .collect();
+    let filtered = if decided {
+        format!("{base}?tab=decided")
+    } else {
+        base.clone()
+    };
+    Ok(ApprovalsPage {
+        shell: who.shell("Approvals", Section::Approvals),
+        pager: Pager::new(&filtered, &page, list.next),
+        base,
+        decided,
+        rows,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/approval.html")]
+struct ApprovalPage {
+    shell: Shell,
+    slug: String,
+    action: String,
+    package: String,
+    requestor: String,
+    state: Badge,
+    created: String,
+    justification: String,
+    answers: Vec<(String, String)>,
+    stages: Vec<StageBlock>,
+    /// The open stage the person may still decide: (number, due, justification required).
+    open: Option<(i32, String, &'static str)>,
+    errors: Errors,
+    note: String,
+    refusal: String,
+}
+
+fn approval_page(
+    who: &SessionCaller,
+    d: &RequestDetail,
+    errors: Errors,
+    note: String,
+    refusal: String,
+) -> ApprovalPage {
+    let r = &d.view.request;
+    let me = who.caller.user_id();
+    let open = d.view.stages.last().filter(|s| {
+        s.stage.state == "pending"
+            && r.state == "pendingApproval"
+            && s.stage.approver_ids.contains(&me.0)
+            && !s.decisions.iter().any(|x| x.approver_id == me)
+    });
+    ApprovalPage {
+        shell: who.shell("Approval", Section::Approvals),
+        slug: who.slug().to_string(),
+        action: who.url(&format!("/approvals/{}/decide", r.id)),
+        package: d.names.package(r.package_id.0),
+        requestor: d.names.user(r.target_user_id.0),
+        state: Badge::state(&r.state),
+        created: when(&r.created_at),
+        justification: r.justification.clone().unwrap_or_default(),
+        answers: r
+            .answers
+            .0
+            .iter()
+            .map(|a| (a.question.clone(), a.value.clone()))
+            .collect(),
+        stages: stage_blocks(&d.view, &d.names),
+        open: open.map(|s| {
+            (
+                s.stage.stage_index + 1,
+                when(&s.stage.due_at),
+                if s.stage.require_justification {
+                    "Required for this stage."
+                } else {
+                    "Optional; the requestor sees it."
+                },
+            )
+        }),
+        errors,
+        note,
+        refusal,
+    }
+}
+
+async fn show_approval(
+    State(state): State<AppState>,
+    who: SessionCaller,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult {
+    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
+    let d = services::portal::approval(state.pool(), &who.caller, id)
+        .await
+        .map_err(|e| who.fail(e))?;
+    Ok(approval_page(&who, &d, Errors::none(), String::new(), String::new()).into_response())
+}
+
+async fn decide_approval(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    posted: Posted<SessionCaller>,
+) -> PageResult {
+    let who = &posted.who;
+    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
+    let note = posted.form.text("justification");
+    let decision = match posted.form.get("decision") {
+        Some("approve") => Some(Decision::Approve),
+        Some("deny") => Some(Decision::Deny),
+        _ => None,
+    };
+    let result = match decision {
+        Some(d) => {
+            services::portal::decide_approval(
+                state.pool(),
+                &who.caller,
+                id,
+                d,
+                posted.form.opt("justification"),
+                state.now(),
+            )
+            .await
+        }
+        None => Err(DomainError::field("decision", "choose Approve or Deny").into()),
+    };
+    match result {
+        Ok(_) => {
+            let message = if decision == Some(Decision::Approve) {
+                "You approved the request."
+            } else {
+                "You denied the request."
+            };
+            Ok(redirect_with_flash(&state, &who.url("/approvals"), message))
+        }
+        Err(e) => {
+            let (errors, refusal, status) = match e {
+                ServiceError::Domain(DomainError::Conflict(m) | DomainError::Forbidden(m)) => {
+                    (Errors::none(), m, StatusCode::CONFLICT)
+                }
+                other => (
+                    form_errors(other).map_err(|e| who.fail(e))?,
+                    String::new(),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ),
+            };
+            let d = services::portal::approval(state.pool(), &who.caller, id)
+                .await
+                .map_err(|e| who.fail(e))?;
+            let page = approval_page(who, &d, errors, note, refusal);
+            if status == StatusCode::CONFLICT {
+                Ok((status, page).into_response())
+            } else {
+                Ok(invalid(page))
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The person's requests: the history with state badges and stage-by-stage progress,
+//! one request in detail, and canceling an open one.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use super::{RequestLine, StageDot, kind_label, progress, request_line};
+use crate::domain::ids::RequestId;
+use crate::domain::request::RequestState;
+use crate::services::{self};
+use crate::startup::AppState;
+use crate::web::admin::{Badge, Pager, Params, parse_id, when, when_opt};
+use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::shell::{Section, Shell};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/t/{slug}/requests", get(list_requests))
+        .route("/t/{slug}/requests/{id}", get(show_request))
+        .route("/t/{slug}/requests/{id}/cancel", post(cancel_request))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/requests.html")]
+struct RequestsPage {
+    shell: Shell,
+    browse: String,
+    rows: Vec<RequestLine>,
+    pager: Pager,
+}
+
+async fn list_requests(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
+    let page = q.page().map_err(|e| who.fail(e))?;
+    let list = services::portal::my_requests(state.pool(), &who.caller, page)
+        .await
+        .map_err(|e| who.fail(e))?;
+    let rows = list
+        .page
+        .items
+        .iter()
+        .map(|v| request_line(who.slug(), v, &list.names, "/requests"))
+        .collect();
+    Ok(RequestsPage {
+        shell: who.shell("My requests", Section::MyRequests),
+        browse: who.url("/packages"),
+        rows,
+        pager: Pager::new(&who.url("/requests"), &page, list.page.next),
+    }
+    .into_response())
+}
+
+pub struct DecisionLine {
+    pub who: String,
+    pub decision: Badge,
+    pub justification: String,
+    pub at: String,
+}
+
+pub struct StageBlock {
+    pub n: i32,
+    pub state: Badge,
+    pub approvers: String,
+    pub due: String,
+    pub decisions: Vec<DecisionLine>,
+}
+
+pub fn stage_blocks(
+    v: &crate::services::requests::RequestView,
+    names: &crate::services::portal::Names,
+) -> Vec<StageBlock> {
+    v.stages
+        .iter()
+        .map(|s| StageBlock {
+            n: s.stage.stage_index + 1,
+            state: Badge::state(&s.stage.state),
+            approvers: s
+                .stage
+                .approver_ids
+                .iter()
+                .map(|a| names.user(*a))
+                .collect::<Vec<_>>()
+                .join(", "),
+            due: when(&s.stage.due_at),
+            decisions: s
+                .decisions
+                .iter()
+                .map(|d| DecisionLine {
+                    who: names.user(d.approver_id.0),
+                    decision: Badge::state(&d.decision),
+                    justification: d.justification.clone().unwrap_or_default(),
+                    at: when(&d.decided_at),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/request.html")]
+struct RequestPage {
+    shell: Shell,
+    slug: String,
+    package: String,
+    package_href: String,
+    policy: String,
+    kind: String,
+    state: Badge,
+    created: String,
+    completed: String,
+    schedule: String,
+    justification: String,
+    answers: Vec<(String, String)>,
+    waiting: String,
+    progress: Vec<StageDot>,
+    stages: Vec<StageBlock>,
+    cancel: Option<String>,
+}
+
+async fn show_request(
+    State(state): State<AppState>,
+    who: SessionCaller,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult {
+    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
+    let d = services::portal::my_request(state.pool(), &who.caller, id)
+        .await
+        .map_err(|e| who.fail(e))?;
+    let r = &d.view.request;
+    let (dots, waiting) = progress(&d.view, &d.names);
+    let open = RequestState::parse(&r.state).is_some_and(RequestState::is_open);
+    Ok(RequestPage {
+        shell: who.shell("Request", Section::MyRequests),
+        slug: who.slug().to_string(),
+        package: d.names.package(r.package_id.0),
+        package_href: who.url(&format!("/packages/{}", r.package_id)),
+        policy: d
+            .names
+            .policy(r.policy_id)
+            .map(|p| p.display_name.clone())
+            .unwrap_or_default(),
+        kind: kind_label(&r.request_type).into(),
+        state: Badge::state(&r.state),
+        created: when(&r.created_at),
+        completed: when_opt(&r.completed_at),
+        schedule: match (r.schedule_start, r.schedule_end) {
+            (None, None) => String::new(),
+            (s, e) => format!("from {} until {}", when_opt(&s), when_opt(&e)),
+        },
+        justification: r.justification.clone().unwrap_or_default(),
+        answers: r
+            .answers
+            .0
+            .iter()
+            .map(|a| (a.question.clone(), a.value.clone()))
+            .collect(),
+        waiting,
+        progress: dots,
+        stages: super::requests::stage_blocks(&d.view, &d.names),
+        cancel: open.then(|| who.url(&format!("/requests/{}/cancel", r.id))),
+    }
+    .into_response())
+}
+
+async fn cancel_request(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    posted: Posted<SessionCaller>,
+) -> PageResult {
+    let who = &posted.who;
+    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
+    services::portal::cancel_my_request(state.pool(), &who.caller, id, state.now())
+        .await
+        .map_err(|e| who.fail(e))?;
+    Ok(redirect_with_flash(
+        &state,
+        &who.url(&format!("/requests/{id}")),
+        "Request canceled.",
+    ))
+}
