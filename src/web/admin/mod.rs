@@ -98,6 +98,10 @@ impl From<FieldErrors> for Errors {
 
 /// Turns a field path into words a person reads.
 pub fn field_label(field: &str) -> String {
+    // Answers are keyed by question id; the message names the question.
+    if field.starts_with("answers.") {
+        return "Answer".into();
+    }
     let mut out = String::new();
     let mut chars = field.chars().peekable();
     while let Some(c) = chars.next() {
