@@ -1,6 +1,6 @@
 //! Crash safety: the server is killed (SIGKILL) in the middle of outbox delivery; after
-//! a restart every webhook call is delivered, none is lost, and a call that was in
-//! flight is repeated with the same `webhook-id`.
+//! a restart every webhook call and every email is delivered, none is lost, and a call
+//! or message that was in flight is repeated with the same `webhook-id` / Message-ID.
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -11,10 +11,13 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use uuid::Uuid;
+
 use crate::helpers::TestApp;
+use crate::mailbox::{Mime, SmtpCatcher};
 use crate::webhooks::{Receiver, webhook_package};
 
-fn serve(database_url: &str) -> Child {
+fn serve(database_url: &str, smtp_url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_portico"))
         .arg("serve")
         .env_clear()
@@ -22,7 +25,7 @@ fn serve(database_url: &str) -> Child {
         .env("DATABASE_URL", database_url)
         .env("PORTICO_BIND", "127.0.0.1:0")
         .env("PORTICO_BASE_URL", "http://portico.test")
-        .env("PORTICO_SMTP_URL", "log")
+        .env("PORTICO_SMTP_URL", smtp_url)
         .env(
             "PORTICO_SECRET_KEY",
             "crash-test-secret-key-0123456789abcdef",
@@ -37,6 +40,13 @@ fn serve(database_url: &str) -> Child {
         .expect("start portico serve")
 }
 
+async fn emails_left(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from outbox where kind = 'email' and state <> 'done'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count")
+}
+
 async fn delivered(app: &TestApp) -> i64 {
     sqlx::query_scalar("select count(*) from assignment_grants where state = 'delivered'")
         .fetch_one(&app.pool)
@@ -45,7 +55,7 @@ async fn delivered(app: &TestApp) -> i64 {
 }
 
 #[tokio::test]
-async fn a_killed_server_loses_no_webhook_and_repeats_in_flight_calls_with_the_same_id() {
+async fn a_killed_server_loses_no_webhook_or_email_and_repeats_in_flight_ones_with_the_same_id() {
     // This app only sets things up: its own scheduler is off, the child servers deliver.
     let app = TestApp::spawn_with_settings(&[("PORTICO_SCHEDULER_ENABLED", "false")]).await;
     app.clock.set(Utc::now());
@@ -68,8 +78,9 @@ async fn a_killed_server_loses_no_webhook_and_repeats_in_flight_calls_with_the_s
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     let database_url = app.database_url();
+    let smtp = SmtpCatcher::start().await;
 
-    let mut first = serve(&database_url);
+    let mut first = serve(&database_url, &smtp.url());
     receiver.wait_for(2).await;
     first.kill().expect("SIGKILL");
     first.wait().expect("reap");
@@ -80,11 +91,11 @@ async fn a_killed_server_loses_no_webhook_and_repeats_in_flight_calls_with_the_s
     );
 
     receiver.delay_ms.store(0, Ordering::SeqCst);
-    let mut second = serve(&database_url);
+    let mut second = serve(&database_url, &smtp.url());
     let mut done = 0;
-    for _ in 0..200 {
+    for _ in 0..300 {
         done = delivered(&app).await;
-        if done == total {
+        if done == total && emails_left(&app).await == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
