@@ -130,11 +130,35 @@ async fn a_killed_server_loses_no_webhook_or_email_and_repeats_in_flight_ones_wi
         ids_by_assignment.values().all(|ids| ids.len() == 1),
         "a repeated call keeps its webhook-id: {ids_by_assignment:?}"
     );
-    let pending: i64 = sqlx::query_scalar(
-        "select count(*) from outbox where kind = 'webhook' and state <> 'done'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .expect("count");
+    // Every queued email reached the SMTP server; a resent one kept its Message-ID.
+    let queued: Vec<Uuid> = sqlx::query_scalar("select id from outbox where kind = 'email'")
+        .fetch_all(&app.pool)
+        .await
+        .expect("emails");
+    assert_eq!(
+        queued.len(),
+        total as usize,
+        "one 'access delivered' email per holder"
+    );
+    let received: HashSet<String> = smtp
+        .messages()
+        .iter()
+        .filter_map(|raw| Mime::parse(raw).header("Message-ID").map(str::to_string))
+        .collect();
+    for id in &queued {
+        assert!(
+            received.contains(&format!("<{id}@portico>")),
+            "email {id} was lost: {received:?}"
+        );
+    }
+    assert_eq!(
+        received.len(),
+        queued.len(),
+        "no message under a second identity"
+    );
+    let pending: i64 = sqlx::query_scalar("select count(*) from outbox where state <> 'done'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
     assert_eq!(pending, 0);
 }
