@@ -167,6 +167,8 @@ struct Data {
     managers: std::collections::HashMap<i64, String>,
     user_ids: Vec<Uuid>,
     package_ids: Vec<Uuid>,
+    /// Browser session cookies of requesters (for the HTML pages).
+    sessions: Vec<String>,
 }
 
 async fn recreate_database(
@@ -443,10 +445,30 @@ async fn generate(pool: &PgPool, args: &Args) -> anyhow::Result<Data> {
     let package_ids: Vec<Uuid> = sqlx::query_scalar("select id from bench_packages order by i")
         .fetch_all(&mut *conn)
         .await?;
+    // Browser sessions for the portal pages: one per requester.
+    let mut sessions = Vec::new();
+    let (mut session_users, mut session_hashes) = (Vec::new(), Vec::new());
+    for (i, _) in &requesters {
+        let token = Uuid::new_v4().simple().to_string();
+        session_hashes.push(portico::services::links::hash(&token));
+        session_users.push(user_ids[usize::try_from(*i)?]);
+        sessions.push(token);
+    }
+    sqlx::query(
+        "insert into sessions (tenant_id, id, user_id, token_hash, csrf_token, method, created_at, last_seen_at, expires_at)
+         select $1, gen_random_uuid(), u, h, md5(random()::text), 'dev', now(), now(), now() + interval '1 day'
+         from unnest($2::uuid[], $3::bytea[]) as x(u, h)",
+    )
+    .bind(t)
+    .bind(&session_users)
+    .bind(&session_hashes)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("set session_replication_role = origin")
         .execute(&mut *conn)
         .await?;
     Ok(Data {
+        sessions,
         tenant: t,
         requesters,
         managers,
@@ -748,7 +770,44 @@ async fn run_scenarios(
             .row("search packages (API)", None),
     );
 
-    // 6. Expiry: K assignments end at the same moment; time until all are revoked.
+    // 6. The catalog page of My Access (HTML), browsing and searching.
+    let mut workers: Vec<Work> = Vec::new();
+    for c in 0..args.clients {
+        let client = client.clone();
+        let base = base.to_string();
+        let cookie = format!(
+            "portico_session={}",
+            data.sessions[c % data.sessions.len().max(1)]
+        );
+        let mut n = 0usize;
+        workers.push(Box::new(move || {
+            let client = client.clone();
+            let base = base.clone();
+            let cookie = cookie.clone();
+            let query = ["", "?q=windows", "?q=finance", "?q=crm 42"][n % 4];
+            n += 1;
+            Box::pin(async move {
+                let res = client
+                    .get(format!("{base}/t/{TENANT}/packages{query}"))
+                    .header("cookie", cookie)
+                    .send()
+                    .await?;
+                let status = res.status().as_u16();
+                let text = res.text().await?;
+                if status != 200 || !text.contains("<html") {
+                    bail!("catalog page answered {status}");
+                }
+                Ok(())
+            })
+        }));
+    }
+    report.push(
+        drive(workers, args.seconds)
+            .await?
+            .row("catalog page (HTML)", None),
+    );
+
+    // 7. Expiry: K assignments end at the same moment; time until all are revoked.
     let k = args.expiring.min(args.assignments);
     let ends_at = chrono::Utc::now() + chrono::Duration::seconds(2);
     sqlx::query(
