@@ -14,17 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::startup::AppState;
 
-/// Runs every job once; repeats right away while a job finds a full batch. Stage
-/// time-outs run before escalations and reminders: a stage past its due time expires.
-pub async fn tick(state: &AppState) {
+/// One pass of the lifecycle jobs; repeats right away while a job finds a full batch.
+/// Stage time-outs run before escalations and reminders: a stage past its due time
+/// expires.
+pub async fn tick_lifecycle(state: &AppState) {
     for _ in 0..20 {
         let now = state.now();
         let jobs = [
-            (
-                "webhooks",
-                webhooks::run_once(state, now).await,
-                webhooks::BATCH,
-            ),
             (
                 "scheduled",
                 scheduled::run_once(state, now).await,
@@ -60,33 +56,82 @@ pub async fn tick(state: &AppState) {
                 reviews::run_once(state, now).await,
                 reviews::BATCH,
             ),
-            // Last, so emails queued by the jobs above go out in the same tick.
-            ("emails", emails::run_once(state, now).await, emails::BATCH),
         ];
-        let mut busy = false;
-        for (job, result, batch) in jobs {
-            match result {
-                Ok(n) => busy |= n >= batch,
-                Err(e) => tracing::error!(error = format!("{e:#}"), job, "scheduler job failed"),
-            }
-        }
-        if !busy {
+        if !report(jobs) {
             break;
         }
     }
 }
 
-/// Starts the loop; it stops after the current tick when `stop` is cancelled.
+/// One pass of the delivery jobs (connector calls and emails), which wait on the
+/// outside world and so run beside the lifecycle jobs, never in their way.
+pub async fn tick_delivery(state: &AppState) {
+    for _ in 0..20 {
+        let now = state.now();
+        let jobs = [
+            (
+                "webhooks",
+                webhooks::run_once(state, now).await,
+                webhooks::BATCH,
+            ),
+            ("emails", emails::run_once(state, now).await, emails::BATCH),
+        ];
+        if !report(jobs) {
+            break;
+        }
+    }
+}
+
+/// Logs failures; whether any job found a full batch (more work waiting).
+fn report<const N: usize>(jobs: [(&str, anyhow::Result<usize>, usize); N]) -> bool {
+    let mut busy = false;
+    for (job, result, batch) in jobs {
+        match result {
+            Ok(n) => busy |= n >= batch,
+            Err(e) => tracing::error!(error = format!("{e:#}"), job, "scheduler job failed"),
+        }
+    }
+    busy
+}
+
+/// Every job once (lifecycle, then delivery).
+pub async fn tick(state: &AppState) {
+    tick_lifecycle(state).await;
+    tick_delivery(state).await;
+}
+
+/// Starts the two loops; they stop after their current pass when `stop` is cancelled.
 pub fn spawn(state: AppState, stop: CancellationToken) -> JoinHandle<()> {
+    let lifecycle = spawn_loop(state.clone(), stop.clone(), Loop::Lifecycle);
+    let delivery = spawn_loop(state, stop, Loop::Delivery);
+    tokio::spawn(async move {
+        for (name, handle) in [("lifecycle", lifecycle), ("delivery", delivery)] {
+            if let Err(e) = handle.await {
+                tracing::error!(error = %e, name, "scheduler loop ended abnormally");
+            }
+        }
+        tracing::debug!("scheduler stopped");
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Loop {
+    Lifecycle,
+    Delivery,
+}
+
+fn spawn_loop(state: AppState, stop: CancellationToken, which: Loop) -> JoinHandle<()> {
     tokio::spawn(async move {
         let interval = state.settings().scheduler_interval;
         loop {
-            tick(&state).await;
+            match which {
+                Loop::Lifecycle => tick_lifecycle(&state).await,
+                Loop::Delivery => tick_delivery(&state).await,
+            }
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep(interval) => {}
             }
         }
-        tracing::debug!("scheduler stopped");
     })
 }
