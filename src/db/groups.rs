@@ -279,3 +279,22 @@ pub async fn is_related(
     .fetch_one(conn)
     .await?)
 }
+
+/// Removes the direct owners that are not in `keep` (owners from assignments stay).
+pub async fn remove_direct_owners_except(
+    conn: &mut Conn,
+    tenant: TenantId,
+    group: GroupId,
+    keep: &[UserId],
+) -> DbResult<()> {
+    sqlx::query(
+        "delete from group_owners where tenant_id = $1 and group_id = $2 and assignment_id is null
+           and not (user_id = any($3))",
+    )
+    .bind(tenant)
+    .bind(group)
+    .bind(keep)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -114,6 +114,14 @@ pub async fn connect(options: PgConnectOptions, max: u32) -> Result<PgPool, sqlx
         .await
 }
 
+/// Whether the database answers (readiness).
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar::<_, i32>("select 1")
+        .fetch_one(pool)
+        .await
+        .map(|_| ())
+}
+
 /// Applies the embedded migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("./migrations").run(pool).await

@@ -81,15 +81,7 @@ async fn set_direct_owners(
     owners: &[UserId],
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    sqlx::query(
-        "delete from group_owners where tenant_id = $1 and group_id = $2 and assignment_id is null
-           and not (user_id = any($3))",
-    )
-    .bind(tenant)
-    .bind(group)
-    .bind(owners)
-    .execute(&mut *conn)
-    .await?;
+    db::groups::remove_direct_owners_except(conn, tenant, group, owners).await?;
     for owner in owners {
         db::groups::add(conn, Relation::Owner, tenant, group, *owner, None, now).await?;
     }

@@ -62,20 +62,13 @@ pub async fn create(
     validated(errors.clone())?;
     caller.require(Action::GrantRole(input.role, input.catalog_id))?;
     let mut tx = pool.begin().await?;
-    if let Some(catalog) = input.catalog_id {
-        let exists: bool = sqlx::query_scalar(
-            "select exists (select 1 from catalogs where tenant_id = $1 and id = $2)",
-        )
-        .bind(tenant)
-        .bind(catalog)
-        .fetch_one(&mut *tx)
-        .await?;
-        if !exists {
-            errors.add(
-                "catalogId",
-                format!("there is no catalog with id {catalog}"),
-            );
-        }
+    if let Some(catalog) = input.catalog_id
+        && db::catalogs::get(&mut tx, tenant, catalog).await?.is_none()
+    {
+        errors.add(
+            "catalogId",
+            format!("there is no catalog with id {catalog}"),
+        );
     }
     let (user_id, group_id) = match input.principal {
         Principal::User(u) => {

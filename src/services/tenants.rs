@@ -87,14 +87,19 @@ pub async fn create(
     )
     .await?;
     let general = CatalogId::new();
-    sqlx::query(
-        "insert into catalogs (tenant_id, id, display_name, description, enabled, externally_visible, created_at, updated_at)
-         values ($1, $2, 'General', 'The default catalog of the tenant.', true, false, $3, $3)",
+    db::catalogs::insert(
+        &mut tx,
+        &crate::db::catalogs::Catalog {
+            tenant_id: tenant.id,
+            id: general,
+            display_name: "General".into(),
+            description: "The default catalog of the tenant.".into(),
+            enabled: true,
+            externally_visible: false,
+            created_at: now,
+            updated_at: now,
+        },
     )
-    .bind(tenant.id)
-    .bind(general)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
     audit::record(
         &mut tx,

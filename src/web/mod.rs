@@ -79,10 +79,7 @@ async fn healthz() -> &'static str {
 
 /// The database answers.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i32>("select 1")
-        .fetch_one(state.pool())
-        .await
-    {
+    match crate::db::ping(state.pool()).await {
         Ok(_) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
