@@ -616,11 +616,11 @@ async fn run_scenarios(
             })
         }));
     }
-    let ceiling = ceiling_submit(pool, data, args).await?;
+    let submit_ceiling = ceiling(pool, data, args, Ceiling::Submit).await?;
     report.push(
         drive(workers, args.seconds)
             .await?
-            .row("submit (no approval)", Some(ceiling)),
+            .row("submit (no approval)", Some(submit_ceiling)),
     );
 
     // 2. Submit, one approval stage (answer: pendingApproval); keeps the ids for step 3.
@@ -702,11 +702,11 @@ async fn run_scenarios(
             })
         }));
     }
-    let ceiling = ceiling_approve(pool, data, args).await?;
+    let approve_ceiling = ceiling(pool, data, args, Ceiling::Approve).await?;
     report.push(
         drive(workers, args.seconds.max(30))
             .await?
-            .row("approve (API)", Some(ceiling)),
+            .row("approve (API)", Some(approve_ceiling)),
     );
 
     // 4. List my requests.
@@ -847,54 +847,48 @@ async fn run_scenarios(
         p99: took.as_secs_f64() * 1000.0,
         ceiling: None,
     });
-    let _ = &data.user_ids;
     Ok(())
 }
 
-/// The database ceiling of a no-approval submission: the same writes issued directly
-/// (request, assignment, grant, membership, audit, outbox) by `clients` connections.
-async fn ceiling_submit(pool: &PgPool, data: &Data, args: &Args) -> anyhow::Result<f64> {
-    let seconds = args.seconds.min(5);
-    let tenant = data.tenant;
-    let users = data.user_ids.clone();
-    let packages = data.package_ids.clone();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+/// Which writes a ceiling measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ceiling {
+    /// A no-approval submission: the delivery's rows.
+    Submit,
+    /// An approval that completes the last stage: the decision's bookkeeping, then the
+    /// same delivery rows.
+    Approve,
+}
+
+/// The database ceiling: the rows a scenario writes, issued directly (no HTTP, no
+/// reads beyond the lock) by `clients` connections for up to 5 seconds.
+async fn ceiling(pool: &PgPool, data: &Data, args: &Args, kind: Ceiling) -> anyhow::Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(args.seconds.min(5));
     let started = Instant::now();
-    let mut handles = Vec::new();
+    let tenant = data.tenant;
     let clients = args.clients;
+    let mut handles = Vec::new();
     for c in 0..clients {
         let pool = pool.clone();
-        let users = users.clone();
-        let packages = packages.clone();
+        let users = data.user_ids.clone();
+        let packages = data.package_ids.clone();
         handles.push(tokio::spawn(async move {
             let mut n = 0u64;
             let mut i = c;
             while Instant::now() < deadline {
-                let user = users[(users.len() - 1 - i) % users.len()];
+                let user = users[users.len() - 1 - i % users.len()];
                 let package = packages[(i * 7) % packages.len()];
                 i += clients;
                 let mut tx = pool.begin().await?;
-                let request = Uuid::now_v7();
-                let assignment = Uuid::now_v7();
-                sqlx::query("select 1 from users where tenant_id = $1 and id = $2 for update").bind(tenant).bind(user).execute(&mut *tx).await?;
-                sqlx::query("insert into assignment_requests (tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id, answers, created_at, updated_at)
-                             select $1, $2, 'userAdd', 'delivered', $3, p.id, $4, $4, '[]', now(), now() from policies p where p.tenant_id = $1 and p.package_id = $3")
-                    .bind(tenant).bind(request).bind(package).bind(user).execute(&mut *tx).await?;
-                sqlx::query("insert into assignments (tenant_id, id, package_id, policy_id, target_user_id, state, start_at, request_id, created_at, updated_at)
-                             select $1, $2, $3, policy_id, $4, 'removed', now(), $5, now(), now() from assignment_requests where tenant_id = $1 and id = $5")
-                    .bind(tenant).bind(assignment).bind(package).bind(user).bind(request).execute(&mut *tx).await?;
-                sqlx::query("insert into assignment_grants (tenant_id, assignment_id, resource_role_id, state, updated_at)
-                             select $1, $2, resource_role_id, 'delivered', now() from access_package_roles where tenant_id = $1 and package_id = $3")
-                    .bind(tenant).bind(assignment).bind(package).execute(&mut *tx).await?;
-                sqlx::query("insert into group_memberships (tenant_id, group_id, user_id, assignment_id, created_at)
-                             select $1, r.group_id, $3, $2, now() from access_package_roles p join resource_roles rr on rr.tenant_id = p.tenant_id and rr.id = p.resource_role_id
-                             join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id where p.tenant_id = $1 and p.package_id = $4")
-                    .bind(tenant).bind(assignment).bind(user).bind(package).execute(&mut *tx).await?;
-                sqlx::query("insert into audit_events (tenant_id, id, at, actor_type, actor_id, action, target_type, target_id, details)
-                             values ($1, $2, now(), 'user', $3, 'assignmentRequest.created', 'assignmentRequest', $4, '{}'), ($1, $5, now(), 'system', null, 'assignment.created', 'assignment', $6, '{}')")
-                    .bind(tenant).bind(Uuid::now_v7()).bind(user).bind(request).bind(Uuid::now_v7()).bind(assignment).execute(&mut *tx).await?;
-                sqlx::query("insert into outbox (tenant_id, id, kind, payload, next_attempt_at, created_at, state) values ($1, $2, 'email', '{}', now(), now(), 'done')")
-                    .bind(tenant).bind(Uuid::now_v7()).execute(&mut *tx).await?;
+                sqlx::query("select 1 from users where tenant_id = $1 and id = $2 for update")
+                    .bind(tenant)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                if kind == Ceiling::Approve {
+                    decision_writes(&mut tx, tenant, user).await?;
+                }
+                delivery_writes(&mut tx, tenant, user, package).await?;
                 tx.commit().await?;
                 n += 1;
             }
@@ -908,48 +902,48 @@ async fn ceiling_submit(pool: &PgPool, data: &Data, args: &Args) -> anyhow::Resu
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
-/// The database ceiling of an approval that completes a stage: lock the request,
-/// record the decision, close the stage, update the request, deliver as above.
-async fn ceiling_approve(pool: &PgPool, data: &Data, args: &Args) -> anyhow::Result<f64> {
-    // Same writes as a delivery plus the decision bookkeeping: measure with the
-    // submit ceiling's statements plus three updates/inserts on a request row.
-    let seconds = args.seconds.min(5);
-    let tenant = data.tenant;
-    let users = data.user_ids.clone();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut handles = Vec::new();
-    let clients = args.clients;
-    for c in 0..clients {
-        let pool = pool.clone();
-        let users = users.clone();
-        handles.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            let mut i = c;
-            while Instant::now() < deadline {
-                let user = users[(users.len() - 1 - i) % users.len()];
-                i += clients;
-                let mut tx = pool.begin().await?;
-                sqlx::query("select 1 from users where tenant_id = $1 and id = $2 for update").bind(tenant).bind(user).execute(&mut *tx).await?;
-                sqlx::query("select id from assignment_requests where tenant_id = $1 and target_user_id = $2 order by id desc limit 1 for update")
-                    .bind(tenant).bind(user).execute(&mut *tx).await?;
-                sqlx::query("insert into audit_events (tenant_id, id, at, actor_type, actor_id, action, target_type, target_id, details)
-                             values ($1, $2, now(), 'user', $3, 'assignmentRequest.decided', 'assignmentRequest', $3, '{}'),
-                                    ($1, $4, now(), 'user', $3, 'assignmentRequest.approved', 'assignmentRequest', $3, '{}'),
-                                    ($1, $5, now(), 'system', null, 'assignment.created', 'assignment', $3, '{}')")
-                    .bind(tenant).bind(Uuid::now_v7()).bind(user).bind(Uuid::now_v7()).bind(Uuid::now_v7()).execute(&mut *tx).await?;
-                sqlx::query("update users set updated_at = now() where tenant_id = $1 and id = $2").bind(tenant).bind(user).execute(&mut *tx).await?;
-                sqlx::query("insert into outbox (tenant_id, id, kind, payload, next_attempt_at, created_at, state) values ($1, $2, 'email', '{}', now(), now(), 'done')")
-                    .bind(tenant).bind(Uuid::now_v7()).execute(&mut *tx).await?;
-                tx.commit().await?;
-                n += 1;
-            }
-            Ok::<_, anyhow::Error>(n)
-        }));
-    }
-    let mut total = 0u64;
-    for h in handles {
-        total += h.await??;
-    }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+/// Request, assignment, grant, membership, two audit events and an email row.
+async fn delivery_writes(
+    tx: &mut PgConnection,
+    tenant: Uuid,
+    user: Uuid,
+    package: Uuid,
+) -> anyhow::Result<()> {
+    let request = Uuid::now_v7();
+    let assignment = Uuid::now_v7();
+    sqlx::query("insert into assignment_requests (tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id, answers, created_at, updated_at)
+                 select $1, $2, 'userAdd', 'delivered', $3, p.id, $4, $4, '[]', now(), now() from policies p where p.tenant_id = $1 and p.package_id = $3")
+        .bind(tenant).bind(request).bind(package).bind(user).execute(&mut *tx).await?;
+    sqlx::query("insert into assignments (tenant_id, id, package_id, policy_id, target_user_id, state, start_at, request_id, created_at, updated_at)
+                 select $1, $2, $3, policy_id, $4, 'removed', now(), $5, now(), now() from assignment_requests where tenant_id = $1 and id = $5")
+        .bind(tenant).bind(assignment).bind(package).bind(user).bind(request).execute(&mut *tx).await?;
+    sqlx::query("insert into assignment_grants (tenant_id, assignment_id, resource_role_id, state, updated_at)
+                 select $1, $2, resource_role_id, 'delivered', now() from access_package_roles where tenant_id = $1 and package_id = $3")
+        .bind(tenant).bind(assignment).bind(package).execute(&mut *tx).await?;
+    sqlx::query("insert into group_memberships (tenant_id, group_id, user_id, assignment_id, created_at)
+                 select $1, r.group_id, $3, $2, now() from access_package_roles p join resource_roles rr on rr.tenant_id = p.tenant_id and rr.id = p.resource_role_id
+                 join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id where p.tenant_id = $1 and p.package_id = $4")
+        .bind(tenant).bind(assignment).bind(user).bind(package).execute(&mut *tx).await?;
+    sqlx::query("insert into audit_events (tenant_id, id, at, actor_type, actor_id, action, target_type, target_id, details)
+                 values ($1, $2, now(), 'user', $3, 'assignmentRequest.created', 'assignmentRequest', $4, '{}'), ($1, $5, now(), 'system', null, 'assignment.created', 'assignment', $6, '{}')")
+        .bind(tenant).bind(Uuid::now_v7()).bind(user).bind(request).bind(Uuid::now_v7()).bind(assignment).execute(&mut *tx).await?;
+    sqlx::query("insert into outbox (tenant_id, id, kind, payload, next_attempt_at, created_at, state) values ($1, $2, 'email', '{}', now(), now(), 'done')")
+        .bind(tenant).bind(Uuid::now_v7()).execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Lock the user's latest request, record decision audit events, touch a row.
+async fn decision_writes(tx: &mut PgConnection, tenant: Uuid, user: Uuid) -> anyhow::Result<()> {
+    sqlx::query("select id from assignment_requests where tenant_id = $1 and target_user_id = $2 order by id desc limit 1 for update")
+        .bind(tenant).bind(user).execute(&mut *tx).await?;
+    sqlx::query("insert into audit_events (tenant_id, id, at, actor_type, actor_id, action, target_type, target_id, details)
+                 values ($1, $2, now(), 'user', $3, 'assignmentRequest.decided', 'assignmentRequest', $3, '{}'),
+                        ($1, $4, now(), 'user', $3, 'assignmentRequest.approved', 'assignmentRequest', $3, '{}')")
+        .bind(tenant).bind(Uuid::now_v7()).bind(user).bind(Uuid::now_v7()).execute(&mut *tx).await?;
+    sqlx::query("update users set updated_at = now() where tenant_id = $1 and id = $2")
+        .bind(tenant)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }

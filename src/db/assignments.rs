@@ -243,39 +243,6 @@ pub async fn role_held_elsewhere(
     .await?)
 }
 
-/// Active assignments of `user` in any of `packages` (separation of duties).
-pub async fn active_in_packages(
-    conn: &mut Conn,
-    tenant: TenantId,
-    user: UserId,
-    packages: &[PackageId],
-) -> DbResult<Vec<PackageId>> {
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select package_id from assignments where tenant_id = $1 and target_user_id = $2 and package_id = any($3) and state in {ACTIVE}"
-    )))
-    .bind(tenant)
-    .bind(user)
-    .bind(packages)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Active assignments whose end has passed, claimed for this transaction.
-pub async fn claim_expired(
-    conn: &mut Conn,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> DbResult<Vec<AssignmentRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from assignments where end_at <= $1 and state in {ACTIVE}
-         order by end_at limit $2 for update skip locked"
-    )))
-    .bind(now)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
-}
-
 /// Active assignments due a warning `days` before their end (and whose warning time
 /// falls after their start), not yet warned, claimed for this transaction.
 pub async fn claim_warnings(

@@ -142,16 +142,6 @@ pub async fn fail(
     Ok(())
 }
 
-/// Gives claimed rows back (graceful shutdown).
-pub async fn release(conn: &mut Conn, tenant: TenantId, id: OutboxId) -> DbResult<()> {
-    sqlx::query("update outbox set locked_until = null, attempts = greatest(attempts - 1, 0) where tenant_id = $1 and id = $2 and state = 'pending'")
-        .bind(tenant)
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Queues many rows of one kind in one statement (batch jobs).
 pub async fn enqueue_many(
     conn: &mut Conn,

@@ -364,23 +364,6 @@ pub async fn policies_of(
     .await?)
 }
 
-/// Packages incompatible with `package`, whichever of the two declared it.
-pub async fn conflicting_packages(
-    conn: &mut Conn,
-    tenant: TenantId,
-    package: PackageId,
-) -> DbResult<Vec<PackageId>> {
-    Ok(sqlx::query_scalar(
-        "select other_package_id from incompatible_packages where tenant_id = $1 and package_id = $2
-         union
-         select package_id from incompatible_packages where tenant_id = $1 and other_package_id = $2",
-    )
-    .bind(tenant)
-    .bind(package)
-    .fetch_all(conn)
-    .await?)
-}
-
 /// Directory groups behind the package's group resources.
 pub async fn groups_of_package(
     conn: &mut Conn,

@@ -161,23 +161,6 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |r| r.id.0))
 }
 
-pub async fn has_open_add(
-    conn: &mut Conn,
-    tenant: TenantId,
-    package: PackageId,
-    user: UserId,
-) -> DbResult<bool> {
-    Ok(sqlx::query_scalar(
-        "select exists (select 1 from assignment_requests where tenant_id = $1 and package_id = $2 and target_user_id = $3
-             and state in ('submitted', 'pendingApproval', 'scheduled') and request_type in ('userAdd', 'adminAdd', 'systemAdd'))",
-    )
-    .bind(tenant)
-    .bind(package)
-    .bind(user)
-    .fetch_one(conn)
-    .await?)
-}
-
 /// Open requests made by or for a user (deactivation cancels them).
 pub async fn open_of_user(
     conn: &mut Conn,

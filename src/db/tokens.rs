@@ -41,15 +41,6 @@ pub async fn insert(conn: &mut Conn, t: &ApiToken) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn by_hash(conn: &mut Conn, hash: &[u8]) -> DbResult<Option<ApiToken>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from api_tokens where token_hash = $1"
-    )))
-    .bind(hash)
-    .fetch_optional(conn)
-    .await?)
-}
-
 pub async fn get(conn: &mut Conn, tenant: TenantId, id: TokenId) -> DbResult<Option<ApiToken>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from api_tokens where tenant_id = $1 and id = $2"

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::helpers::TestApp;
-use crate::portal_admin::{Browser, sign_in};
+use crate::portal_admin::sign_in;
 
 async fn demo() -> TestApp {
     let app = TestApp::spawn_demo("contoso").await;
@@ -211,5 +211,4 @@ async fn another_tenants_ids_answer_404_in_my_access() {
     ] {
         assert_eq!(b.get(page).await.status, StatusCode::OK, "{page}");
     }
-    let _ = Browser::new(&app, "fabrikam");
 }
