@@ -275,6 +275,26 @@ pub const MAX_ALL_APPROVERS: usize = 25;
 pub const MAX_QUESTIONS: usize = 20;
 
 impl PolicySettings {
+    /// Whether a user may request under this policy: its requestor scope, with guests
+    /// only in `allUsers` and only where the catalog is externally visible.
+    pub fn admits(
+        &self,
+        user: Uuid,
+        is_guest: bool,
+        user_groups: &[Uuid],
+        externally_visible: bool,
+    ) -> bool {
+        match self.requestors.scope {
+            RequestorScope::None => false,
+            RequestorScope::AllMembers => !is_guest,
+            RequestorScope::AllUsers => !is_guest || externally_visible,
+            RequestorScope::Specific => self.requestors.principals.iter().any(|p| match p.kind {
+                PrincipalKind::User => p.id == user,
+                PrincipalKind::Group => user_groups.contains(&p.id),
+            }),
+        }
+    }
+
     /// Every user and group id the policy names, with the field that names it, so the
     /// caller can check they exist in the tenant.
     pub fn referenced_principals(&self) -> Vec<(String, PrincipalKind, Uuid)> {
@@ -653,6 +673,29 @@ mod tests {
                        "reviewers": [{"type": "self"}], "ifNoResponse": "keep"}}),
         );
         assert_eq!(fields(&p), vec!["review.durationDays"]);
+    }
+
+    #[test]
+    fn requestor_scopes_admit_the_right_people() {
+        let (me, group) = (Uuid::now_v7(), Uuid::now_v7());
+        let members = parse(json!({"requestors": {"scope": "allMembers"}}));
+        assert!(members.admits(me, false, &[], false));
+        assert!(
+            !members.admits(me, true, &[], true),
+            "guests are not members"
+        );
+        let everyone = parse(json!({"requestors": {"scope": "allUsers"}}));
+        assert!(
+            !everyone.admits(me, true, &[], false),
+            "guests only in externally visible catalogs"
+        );
+        assert!(everyone.admits(me, true, &[], true));
+        let specific = parse(
+            json!({"requestors": {"scope": "specific", "principals": [{"type": "group", "id": group}]}}),
+        );
+        assert!(specific.admits(me, false, &[group], false));
+        assert!(!specific.admits(me, false, &[], false));
+        assert!(!parse(json!({"requestors": {"scope": "none"}})).admits(me, false, &[group], true));
     }
 
     #[test]

@@ -24,9 +24,7 @@ use crate::domain::authz::{Action, Role};
 use crate::domain::ids::{
     AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId,
 };
-use crate::domain::policy::{
-    ApproverKind, ApproverRef, DecisionRule, PolicySettings, PrincipalKind, RequestorScope,
-};
+use crate::domain::policy::{ApproverKind, ApproverRef, DecisionRule, PolicySettings};
 use crate::domain::request::{
     AnswerInput, Decision, Eligibility, RequestState, RequestType, StageOutcome, StageState,
     check_answers, check_eligibility, extended_end, parse_justification, resolve_schedule,
@@ -128,22 +126,15 @@ pub(crate) async fn record(
     .await
 }
 
-/// Whether `user` falls in the policy's requestor scope.
+/// Whether `user` falls in the policy's requestor scope (the rule is in `domain`).
 pub(crate) fn in_scope(
     settings: &PolicySettings,
     user: &User,
     user_groups: &[crate::domain::ids::GroupId],
     externally_visible: bool,
 ) -> bool {
-    match settings.requestors.scope {
-        RequestorScope::None => false,
-        RequestorScope::AllMembers => !user.is_guest(),
-        RequestorScope::AllUsers => !user.is_guest() || externally_visible,
-        RequestorScope::Specific => settings.requestors.principals.iter().any(|p| match p.kind {
-            PrincipalKind::User => p.id == user.id.0,
-            PrincipalKind::Group => user_groups.iter().any(|g| g.0 == p.id),
-        }),
-    }
+    let groups: Vec<Uuid> = user_groups.iter().map(|g| g.0).collect();
+    settings.admits(user.id.0, user.is_guest(), &groups, externally_visible)
 }
 
 /// The access that separation of duties forbids next to the package, in words.
