@@ -218,3 +218,12 @@ pub fn like_pattern(term: &str) -> String {
         .replace('_', "\\_");
     format!("%{escaped}%")
 }
+
+/// A column list (`"a, b"`) with each column qualified by `alias` (`"t.a, t.b"`).
+pub(crate) fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

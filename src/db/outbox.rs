@@ -116,6 +116,27 @@ pub async fn complete(
     Ok(())
 }
 
+/// Marks an email sent (or deliberately skipped) and removes its plain link token, in
+/// one statement.
+pub async fn complete_email(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: OutboxId,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    sqlx::query(
+        "update outbox set state = 'done', completed_at = $3, locked_until = null, last_error = null,
+                payload = payload #- '{notice,token}'
+         where tenant_id = $1 and id = $2 and kind = 'email'",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Records a failed attempt: retried at `retry_at`, or failed for good when `None`.
 pub async fn fail(
     conn: &mut Conn,

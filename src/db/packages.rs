@@ -58,6 +58,34 @@ pub async fn update(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
     Ok(())
 }
 
+/// A package with what a request needs of its catalog.
+#[derive(Clone, Debug, FromRow)]
+pub struct PackageToRequest {
+    #[sqlx(flatten)]
+    pub package: AccessPackage,
+    pub catalog_enabled: bool,
+    pub catalog_externally_visible: bool,
+}
+
+/// The package and its catalog's switches, in one statement.
+pub async fn get_to_request(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: PackageId,
+) -> DbResult<Option<PackageToRequest>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS}, c.enabled as catalog_enabled, c.externally_visible as catalog_externally_visible
+         from access_packages p
+         join catalogs c on c.tenant_id = p.tenant_id and c.id = p.catalog_id
+         where p.tenant_id = $1 and p.id = $2",
+        COLUMNS = super::qualified(COLUMNS, "p")
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 pub async fn get(
     conn: &mut Conn,
     tenant: TenantId,

@@ -5,6 +5,7 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::users::User;
 use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::ids::{
     AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId,
@@ -33,11 +34,16 @@ pub struct RequestRow {
 
 const COLUMNS: &str = "tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id, assignment_id, justification, answers, schedule_start, schedule_end, created_at, updated_at, completed_at";
 
-pub async fn insert(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
+/// Writes a request that may not be in the database yet (the engine writes a request
+/// decided in its submitting transaction once, in its final state).
+pub async fn save(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
     sqlx::query(
         "insert into assignment_requests (tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id,
              assignment_id, justification, answers, schedule_start, schedule_end, created_at, updated_at, completed_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         on conflict (tenant_id, id) do update set state = excluded.state, assignment_id = excluded.assignment_id,
+             schedule_start = excluded.schedule_start, schedule_end = excluded.schedule_end,
+             updated_at = excluded.updated_at, completed_at = excluded.completed_at",
     )
     .bind(r.tenant_id)
     .bind(r.id)
@@ -471,15 +477,10 @@ pub struct AddFacts {
     pub incompatible_group: Option<String>,
 }
 
-pub async fn add_facts(
-    conn: &mut Conn,
-    tenant: TenantId,
-    package: PackageId,
-    user: UserId,
-) -> DbResult<AddFacts> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select
-           array(select distinct m.group_id from group_memberships m where m.tenant_id = $1 and m.user_id = $3) as group_ids,
+/// The select-list of `AddFacts` for user `$3` and package `$2` of tenant `$1`.
+fn add_facts_columns() -> String {
+    format!(
+        "array(select distinct m.group_id from group_memberships m where m.tenant_id = $1 and m.user_id = $3) as group_ids,
            exists (select 1 from assignments a where a.tenant_id = $1 and a.package_id = $2 and a.target_user_id = $3
                    and a.state in {active}) as has_active,
            exists (select 1 from assignment_requests r where r.tenant_id = $1 and r.package_id = $2 and r.target_user_id = $3
@@ -487,8 +488,8 @@ pub async fn add_facts(
                    and r.request_type in ('userAdd', 'adminAdd', 'systemAdd')) as has_open,
            (select p.display_name from assignments a join access_packages p on p.tenant_id = a.tenant_id and p.id = a.package_id
             where a.tenant_id = $1 and a.target_user_id = $3 and a.state in {active}
-              and a.package_id in (select other_package_id from incompatible_packages where tenant_id = $1 and package_id = $2
-                                   union select package_id from incompatible_packages where tenant_id = $1 and other_package_id = $2)
+              and a.package_id in (select other_package_id from incompatible_packages ip where ip.tenant_id = $1 and ip.package_id = $2
+                                   union select ip.package_id from incompatible_packages ip where ip.tenant_id = $1 and ip.other_package_id = $2)
             order by p.display_name limit 1) as incompatible_package,
            (select g.display_name from incompatible_groups ig
               join groups g on g.tenant_id = ig.tenant_id and g.id = ig.group_id
@@ -496,10 +497,50 @@ pub async fn add_facts(
               and exists (select 1 from group_memberships m where m.tenant_id = $1 and m.group_id = ig.group_id and m.user_id = $3)
             order by g.display_name limit 1) as incompatible_group",
         active = crate::db::assignments::ACTIVE
+    )
+}
+
+pub async fn add_facts(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    user: UserId,
+) -> DbResult<AddFacts> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {}",
+        add_facts_columns()
     )))
     .bind(tenant)
     .bind(package)
     .bind(user)
     .fetch_one(conn)
+    .await?)
+}
+
+/// The target user, locked, with the facts of adding `package` to them.
+#[derive(Clone, Debug, FromRow)]
+pub struct LockedTarget {
+    #[sqlx(flatten)]
+    pub user: User,
+    #[sqlx(flatten)]
+    pub facts: AddFacts,
+}
+
+/// Locks the user (as `users::lock`) and reads their `AddFacts` in the same statement.
+pub async fn lock_target_for_add(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    user: UserId,
+) -> DbResult<Option<LockedTarget>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {user_columns}, {facts} from users u where u.tenant_id = $1 and u.id = $3 for update of u",
+        user_columns = super::qualified(crate::db::users::COLUMNS, "u"),
+        facts = add_facts_columns()
+    )))
+    .bind(tenant)
+    .bind(package)
+    .bind(user)
+    .fetch_optional(conn)
     .await?)
 }

@@ -127,8 +127,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_ascii_text_part_keeps_long_link_lines_whole() {
+    // The pooled transport starts its housekeeping task on the Tokio runtime.
+    #[tokio::test]
+    async fn an_ascii_text_part_keeps_long_link_lines_whole() {
         let mailer =
             SmtpMailer::from_url("smtp://127.0.0.1:2525", "portico@example.com").expect("mailer");
         let url = format!(
@@ -147,8 +148,9 @@ mod tests {
         assert!(raw.contains("multipart/alternative"), "{raw}");
     }
 
-    #[test]
-    fn plain_starttls_and_implicit_tls_urls_build_a_mailer() {
+    // The pooled transport starts its housekeeping task on the Tokio runtime.
+    #[tokio::test]
+    async fn plain_starttls_and_implicit_tls_urls_build_a_mailer() {
         for url in [
             "smtp://127.0.0.1:1025",
             "smtp://user:pass@mail.example.com:587?tls=required",
@@ -161,8 +163,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn bad_urls_and_addresses_are_refused_with_the_variable_named() {
+    // The pooled transport starts its housekeeping task on the Tokio runtime.
+    #[tokio::test]
+    async fn bad_urls_and_addresses_are_refused_with_the_variable_named() {
         let e = SmtpMailer::from_url("http://mail", "portico@example.com").expect_err("url");
         assert!(e.to_string().contains("PORTICO_SMTP_URL"), "{e}");
         let e = SmtpMailer::from_url("smtp://localhost:25", "nobody").expect_err("from");

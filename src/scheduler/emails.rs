@@ -17,7 +17,10 @@ use crate::email::render::{self, RenderError, Rendered};
 use crate::services::notify::Notice;
 use crate::startup::AppState;
 
-pub const BATCH: usize = 20;
+pub const BATCH: usize = 50;
+/// Emails of a batch in flight at once (rendering and SMTP conversations overlap; the
+/// SMTP transport keeps a pool of connections).
+const CONCURRENT_SENDS: usize = 8;
 /// Longer than a batch of sends can take (each bounded by the SMTP timeout), so no
 /// other replica re-claims a row that is being sent.
 const LEASE_SECONDS: i64 = 15 * 60;
@@ -46,9 +49,21 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<us
         .await?
     };
     let count = rows.len();
-    for row in rows {
-        if let Err(e) = deliver(state, &row, now).await {
-            tracing::error!(error = format!("{e:#}"), outbox = %row.id, "email delivery bookkeeping failed");
+    let mut rows = rows.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < CONCURRENT_SENDS
+            && let Some(row) = rows.next()
+        {
+            let state = state.clone();
+            running.spawn(async move {
+                if let Err(e) = deliver(&state, &row, now).await {
+                    tracing::error!(error = format!("{e:#}"), outbox = %row.id, "email delivery bookkeeping failed");
+                }
+            });
+        }
+        if running.join_next().await.is_none() {
+            break;
         }
     }
     Ok(count)
@@ -113,29 +128,29 @@ async fn finish(
     outcome: Outcome,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut tx = state.pool().begin().await?;
     match outcome {
         Outcome::Sent => {
-            db::outbox::complete(&mut tx, tenant, row.id, now).await?;
-            db::outbox::forget_email_token(&mut tx, tenant, row.id).await?;
+            let mut conn = state.pool().acquire().await?;
+            db::outbox::complete_email(&mut conn, tenant, row.id, now).await?;
             metrics::counter!("portico_emails_sent_total").increment(1);
         }
         Outcome::Skipped(reason) => {
-            db::outbox::complete(&mut tx, tenant, row.id, now).await?;
-            db::outbox::forget_email_token(&mut tx, tenant, row.id).await?;
+            let mut conn = state.pool().acquire().await?;
+            db::outbox::complete_email(&mut conn, tenant, row.id, now).await?;
             tracing::info!(outbox = %row.id, reason = %reason, "email not sent");
         }
         Outcome::Failed(error, permanent) => {
             let give_up = permanent || now - row.created_at >= Duration::hours(GIVE_UP_AFTER_HOURS);
             let retry_at = (!give_up).then(|| now + backoff(row.attempts));
+            let mut tx = state.pool().begin().await?;
             db::outbox::fail(&mut tx, tenant, row.id, &error, retry_at, now).await?;
             if give_up {
                 db::outbox::forget_email_token(&mut tx, tenant, row.id).await?;
                 metrics::counter!("portico_emails_failed_total").increment(1);
             }
+            tx.commit().await?;
             tracing::warn!(outbox = %row.id, attempt = row.attempts, final = give_up, error = %error, "email not delivered");
         }
     }
-    tx.commit().await?;
     Ok(())
 }

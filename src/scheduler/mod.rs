@@ -63,10 +63,15 @@ pub async fn tick_lifecycle(state: &AppState) {
     }
 }
 
+const DELIVERY_PASS: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One pass of the delivery jobs (connector calls and emails), which wait on the
 /// outside world and so run beside the lifecycle jobs, never in their way.
+/// Repeats while a job finds a full batch, for at most `DELIVERY_PASS` (so a stop
+/// request is honoured soon even under a steady stream of emails).
 pub async fn tick_delivery(state: &AppState) {
-    for _ in 0..20 {
+    let started = std::time::Instant::now();
+    while started.elapsed() < DELIVERY_PASS {
         let now = state.now();
         let jobs = [
             (

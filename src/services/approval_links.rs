@@ -158,8 +158,10 @@ pub async fn decide(
         id: link.approver_id,
         token: None,
     };
+    let mut trail = audit::Trail::default();
     let decided = requests::decide_locked(
         &mut tx,
+        &mut trail,
         request,
         link.approver_id,
         actor,
@@ -191,8 +193,7 @@ pub async fn decide(
         }
         Err(e) => return Err(LinkError::Service(e)),
     };
-    audit::record(
-        &mut tx,
+    trail.add(
         link.tenant_id,
         actor,
         Entry {
@@ -202,8 +203,8 @@ pub async fn decide(
             details: json!({"requestId": link.request_id, "stage": link.stage_index, "decision": decision.as_str()}),
         },
         now,
-    )
-    .await?;
+    );
+    trail.write(&mut tx).await?;
     let done = view(&mut tx, link, &after.request, now).await?;
     tx.commit().await.map_err(ServiceError::from)?;
     Ok(done)

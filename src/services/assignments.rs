@@ -75,7 +75,7 @@ pub async fn end(
         updated_at: now,
         completed_at: Some(now),
     };
-    db::requests::insert(conn, &request).await?;
+    db::requests::save(conn, &request).await?;
     grants::revoke_all(conn, a, now).await?;
     a.state = state.into();
     a.removal_reason = reason.map(str::to_string);

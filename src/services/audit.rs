@@ -55,25 +55,53 @@ pub async fn record_many(
     entries: &[Entry<'_>],
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let (actor_type, actor_id, actor_token_id) = actor_columns(actor);
-    let events: Vec<AuditEvent> = entries
-        .iter()
-        .map(|e| AuditEvent {
+    let mut trail = Trail::default();
+    for e in entries {
+        trail.add(
+            tenant,
+            actor,
+            Entry {
+                action: e.action,
+                target_type: e.target_type,
+                target_id: e.target_id,
+                details: e.details.clone(),
+            },
+            now,
+        );
+    }
+    trail.write(conn).await
+}
+
+/// The events of one transaction, gathered as it goes and written together (one
+/// statement) just before it commits. Their ids are time-ordered as they were added.
+#[derive(Default)]
+#[must_use = "a trail must be written before its transaction commits"]
+pub struct Trail(Vec<AuditEvent>);
+
+impl Trail {
+    pub fn add(&mut self, tenant: TenantId, actor: Actor, entry: Entry<'_>, now: DateTime<Utc>) {
+        let (actor_type, actor_id, actor_token_id) = actor_columns(actor);
+        self.0.push(AuditEvent {
             tenant_id: tenant,
             id: AuditEventId::new(),
             at: now,
             actor_type: actor_type.into(),
             actor_id,
             actor_token_id,
-            action: e.action.into(),
-            target_type: e.target_type.into(),
-            target_id: e.target_id,
-            details: e.details.clone(),
+            action: entry.action.into(),
+            target_type: entry.target_type.into(),
+            target_id: entry.target_id,
+            details: entry.details,
             correlation_id: None,
-        })
-        .collect();
-    db::audit::insert_many(conn, &events).await?;
-    Ok(())
+        });
+    }
+
+    pub async fn write(self, conn: &mut Conn) -> ServiceResult<()> {
+        if !self.0.is_empty() {
+            db::audit::insert_many(conn, &self.0).await?;
+        }
+        Ok(())
+    }
 }
 
 fn actor_columns(actor: Actor) -> (&'static str, Option<Uuid>, Option<Uuid>) {

@@ -79,6 +79,12 @@ fn constraint_error(constraint: &str) -> Option<DomainError> {
         "role_assignments_key" => Some(DomainError::conflict(
             "this principal already holds this role here",
         )),
+        "assignment_requests_open_add_key" => Some(DomainError::conflict(
+            "There is already an open request for this access package and user; wait for it or cancel it.",
+        )),
+        "assignment_requests_open_update_key" => Some(DomainError::conflict(
+            "There is already an open extension request for this assignment.",
+        )),
         _ => None,
     }
 }

@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::assignments;
-use super::audit::{self, Entry};
+use super::audit::{self, Entry, Trail};
 use super::links;
 use super::notify::{self, AskReason, Notice};
 use super::{Actor, Caller, ServiceError, ServiceResult, grants, validated};
@@ -126,6 +126,28 @@ pub(crate) async fn record(
     .await
 }
 
+/// Adds an event about `request` to the transaction's trail.
+pub(crate) fn note(
+    trail: &mut Trail,
+    actor: Actor,
+    action: &str,
+    request: &RequestRow,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) {
+    trail.add(
+        request.tenant_id,
+        actor,
+        Entry {
+            action,
+            target_type: "assignmentRequest",
+            target_id: Some(request.id.0),
+            details,
+        },
+        now,
+    );
+}
+
 /// Whether `user` falls in the policy's requestor scope (the rule is in `domain`).
 pub(crate) fn in_scope(
     settings: &PolicySettings,
@@ -203,6 +225,7 @@ pub(crate) async fn resolve(
 /// the target user) and sets its due and escalation times.
 async fn open_stage(
     conn: &mut Conn,
+    trail: &mut Trail,
     request: &mut RequestRow,
     settings: &PolicySettings,
     index: usize,
@@ -259,21 +282,19 @@ async fn open_stage(
         escalated_at: None,
         completed_at: None,
     };
-    db::requests::insert_stage(conn, &stage).await?;
     request.state = RequestState::PendingApproval.as_str().into();
     request.updated_at = now;
-    db::requests::update(conn, request).await?;
+    db::requests::save(conn, request).await?;
+    db::requests::insert_stage(conn, &stage).await?;
     ask_approvers(conn, &stage, &approvers, AskReason::Opened, now).await?;
-    record(
-        conn,
-        tenant,
+    note(
+        trail,
         Actor::System,
         "assignmentRequest.stageOpened",
         request,
         json!({"stage": index, "approverIds": approvers, "approverSource": format!("{source:?}"), "dueAt": stage.due_at}),
         now,
-    )
-    .await?;
+    );
     Ok(stage)
 }
 
@@ -333,6 +354,7 @@ pub(crate) async fn tell_requestor(
 /// Everything approved: deliver now, or wait for the start.
 async fn approved(
     conn: &mut Conn,
+    trail: &mut Trail,
     request: &mut RequestRow,
     policy: &Policy,
     actor: Actor,
@@ -347,19 +369,18 @@ async fn approved(
     if request.schedule_start.is_some_and(|s| s > now) {
         request.state = RequestState::Scheduled.as_str().into();
         request.updated_at = now;
-        db::requests::update(conn, request).await?;
-        return record(
-            conn,
-            request.tenant_id,
+        db::requests::save(conn, request).await?;
+        note(
+            trail,
             actor,
             "assignmentRequest.scheduled",
             request,
             json!({"startDateTime": request.schedule_start}),
             now,
-        )
-        .await;
+        );
+        return Ok(());
     }
-    deliver_add(conn, request, policy, actor, recheck, now).await
+    deliver_add(conn, trail, request, policy, actor, recheck, now).await
 }
 
 /// Creates the assignment and delivers its roles. With `recheck` (a decision or the
@@ -368,6 +389,7 @@ async fn approved(
 /// so under that lock and passes `false`.
 pub async fn deliver_add(
     conn: &mut Conn,
+    trail: &mut Trail,
     request: &mut RequestRow,
     policy: &Policy,
     actor: Actor,
@@ -377,10 +399,10 @@ pub async fn deliver_add(
     let tenant = request.tenant_id;
     let target = request.target_user_id;
     if recheck {
-        let user = db::users::lock(conn, tenant, target)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("target user vanished"))?;
-        let facts = db::requests::add_facts(conn, tenant, request.package_id, target).await?;
+        let db::requests::LockedTarget { user, facts } =
+            db::requests::lock_target_for_add(conn, tenant, request.package_id, target)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("target user vanished"))?;
         let problem = if !user.active {
             Some("the target user is deactivated".to_string())
         } else if facts.has_active {
@@ -393,7 +415,7 @@ pub async fn deliver_add(
             request.state = RequestState::DeliveryFailed.as_str().into();
             request.updated_at = now;
             request.completed_at = Some(now);
-            db::requests::update(conn, request).await?;
+            db::requests::save(conn, request).await?;
             tell_requestor(
                 conn,
                 request,
@@ -403,16 +425,15 @@ pub async fn deliver_add(
                 now,
             )
             .await?;
-            return record(
-                conn,
-                tenant,
+            note(
+                trail,
                 Actor::System,
                 "assignmentRequest.deliveryFailed",
                 request,
                 json!({"reason": problem}),
                 now,
-            )
-            .await;
+            );
+            return Ok(());
         }
     }
     let targets = grants::package_targets(conn, tenant, request.package_id).await?;
@@ -438,13 +459,15 @@ pub async fn deliver_add(
         updated_at: now,
         ended_at: None,
     };
-    db::assignments::insert(conn, &assignment).await?;
-    grants::grant(conn, &assignment, &targets, now).await?;
+    // The request is written once, in its final state (both keys between it and the
+    // assignment are checked at commit).
     request.assignment_id = Some(assignment.id);
     request.state = state.as_str().into();
     request.updated_at = now;
     request.completed_at = (state == RequestState::Delivered).then_some(now);
-    db::requests::update(conn, request).await?;
+    db::requests::save(conn, request).await?;
+    db::assignments::insert(conn, &assignment).await?;
+    grants::grant(conn, &assignment, &targets, now).await?;
     if state == RequestState::Delivered {
         notify::enqueue(
             conn,
@@ -462,28 +485,27 @@ pub async fn deliver_add(
     } else {
         "assignmentRequest.delivering"
     };
-    audit::record_many(
-        conn,
+    trail.add(
         tenant,
         actor,
-        &[
-            Entry {
-                action: "assignment.created",
-                target_type: "assignment",
-                target_id: Some(assignment.id.0),
-                details: json!({"requestId": request.id, "accessPackageId": request.package_id, "targetUserId": target,
-                                "start": assignment.start_at, "end": assignment.end_at, "state": assignment.state}),
-            },
-            Entry {
-                action,
-                target_type: "assignmentRequest",
-                target_id: Some(request.id.0),
-                details: json!({"assignmentId": assignment.id}),
-            },
-        ],
+        Entry {
+            action: "assignment.created",
+            target_type: "assignment",
+            target_id: Some(assignment.id.0),
+            details: json!({"requestId": request.id, "accessPackageId": request.package_id, "targetUserId": target,
+                            "start": assignment.start_at, "end": assignment.end_at, "state": assignment.state}),
+        },
         now,
-    )
-    .await
+    );
+    note(
+        trail,
+        actor,
+        action,
+        request,
+        json!({"assignmentId": assignment.id}),
+        now,
+    );
+    Ok(())
 }
 
 async fn apply_extension(
@@ -613,7 +635,11 @@ pub async fn submit(
         )
         .into());
     }
-    let package = db::packages::get(&mut tx, tenant, package_id)
+    let db::packages::PackageToRequest {
+        package,
+        catalog_enabled,
+        catalog_externally_visible,
+    } = db::packages::get_to_request(&mut tx, tenant, package_id)
         .await?
         .ok_or_else(|| {
             DomainError::field(
@@ -621,42 +647,48 @@ pub async fn submit(
                 format!("there is no access package with id {package_id}"),
             )
         })?;
-    let catalog = db::catalogs::get(&mut tx, tenant, package.catalog_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("catalog of package vanished"))?;
     if !by_user {
-        caller.require(Action::ManageAssignments(catalog.id))?;
+        caller.require(Action::ManageAssignments(package.catalog_id))?;
     }
-    let target = db::users::lock(&mut tx, tenant, target_id)
-        .await?
-        .ok_or_else(|| {
-            DomainError::field(
-                "targetUserId",
-                format!("there is no user with id {target_id}"),
-            )
-        })?;
+    let no_user = || {
+        DomainError::field(
+            "targetUserId",
+            format!("there is no user with id {target_id}"),
+        )
+    };
     let actor = caller.actor();
+    let mut trail = Trail::default();
     let request = if ty.is_add() {
+        // The user is locked and the facts of adding the package read in one statement.
+        let locked = db::requests::lock_target_for_add(&mut tx, tenant, package.id, target_id)
+            .await?
+            .ok_or_else(no_user)?;
         submit_add(
             &mut tx,
+            &mut trail,
             caller,
             &input,
             &package,
-            catalog.enabled,
-            catalog.externally_visible,
-            &target,
+            (catalog_enabled, catalog_externally_visible),
+            &locked,
             now,
         )
         .await?
     } else if ty.is_update() {
+        let target = db::users::lock(&mut tx, tenant, target_id)
+            .await?
+            .ok_or_else(no_user)?;
         let a = match assignment {
             Some(a) => a,
             None => db::assignments::active_for(&mut tx, tenant, package.id, target.id)
                 .await?
                 .ok_or_else(|| DomainError::conflict("The user does not have this access package, so there is nothing to extend."))?,
         };
-        submit_update(&mut tx, caller, &input, &a, &target, now).await?
+        submit_update(&mut tx, &mut trail, caller, &input, &a, &target, now).await?
     } else {
+        let target = db::users::lock(&mut tx, tenant, target_id)
+            .await?
+            .ok_or_else(no_user)?;
         let mut a = match assignment {
             Some(a) => a,
             None => db::assignments::active_for(&mut tx, tenant, package.id, target.id)
@@ -703,6 +735,7 @@ pub async fn submit(
             stages: Vec::new(),
         }
     };
+    trail.write(&mut tx).await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -710,18 +743,19 @@ pub async fn submit(
 #[allow(clippy::too_many_arguments)]
 async fn submit_add(
     conn: &mut Conn,
+    trail: &mut Trail,
     caller: &Caller,
     input: &RequestInput,
     package: &AccessPackage,
-    catalog_enabled: bool,
-    externally_visible: bool,
-    target: &User,
+    (catalog_enabled, externally_visible): (bool, bool),
+    locked: &db::requests::LockedTarget,
     now: DateTime<Utc>,
 ) -> ServiceResult<RequestRow> {
     let tenant = caller.tenant_id();
     let by_user = input.request_type.is_self_service();
+    let target = &locked.user;
+    let add_facts = &locked.facts;
     let policies = db::packages::policies_of(conn, tenant, package.id).await?;
-    let add_facts = db::requests::add_facts(conn, tenant, package.id, target.id).await?;
     let groups: Vec<crate::domain::ids::GroupId> = add_facts
         .group_ids
         .iter()
@@ -779,7 +813,7 @@ async fn submit_add(
         requests_enabled: settings.requests_enabled,
         has_active_assignment: add_facts.has_active,
         has_open_request: add_facts.has_open,
-        incompatible_with: incompatible_access(&add_facts),
+        incompatible_with: incompatible_access(add_facts),
     };
     check_eligibility(&facts, !by_user)?;
     let mut errors = FieldErrors::new();
@@ -819,42 +853,48 @@ async fn submit_add(
         updated_at: now,
         completed_at: None,
     };
-    db::requests::insert(conn, &request).await.map_err(|e| match e {
-        db::DbError::Unique(ref c) if c == "assignment_requests_open_add_key" => ServiceError::Domain(DomainError::conflict(
-            "There is already an open request for this access package and user; wait for it or cancel it.",
-        )),
-        other => other.into(),
-    })?;
-    record(
-        conn,
-        tenant,
+    // The request is written once its state after this transaction is known (by
+    // `open_stage`, `approved` or `deliver_add`).
+    note(
+        trail,
         caller.actor(),
         "assignmentRequest.created",
         &request,
         json!({"requestType": request.request_type, "accessPackageId": package.id, "policyId": policy.id,
                "targetUserId": target.id, "justification": request.justification}),
         now,
-    )
-    .await?;
+    );
     if by_user && !settings.approval.stages.is_empty() {
-        tell_requestor(
+        // The requestor is the target, active and locked by this transaction.
+        notify::enqueue(
             conn,
-            &request,
-            Notice::RequestSubmitted {
+            tenant,
+            target.id,
+            &Notice::RequestSubmitted {
                 request_id: request.id,
             },
             now,
         )
         .await?;
-        open_stage(conn, &mut request, settings, 0, target, now).await?;
+        open_stage(conn, trail, &mut request, settings, 0, target, now).await?;
     } else {
-        approved(conn, &mut request, &policy, caller.actor(), false, now).await?;
+        approved(
+            conn,
+            trail,
+            &mut request,
+            &policy,
+            caller.actor(),
+            false,
+            now,
+        )
+        .await?;
     }
     Ok(request)
 }
 
 async fn submit_update(
     conn: &mut Conn,
+    trail: &mut Trail,
     caller: &Caller,
     input: &RequestInput,
     a: &AssignmentRow,
@@ -903,28 +943,17 @@ async fn submit_update(
         updated_at: now,
         completed_at: None,
     };
-    db::requests::insert(conn, &request)
-        .await
-        .map_err(|e| match e {
-            db::DbError::Unique(ref c) if c == "assignment_requests_open_update_key" => {
-                ServiceError::Domain(DomainError::conflict(
-                    "There is already an open extension request for this assignment.",
-                ))
-            }
-            other => other.into(),
-        })?;
-    record(
-        conn,
-        tenant,
+    db::requests::save(conn, &request).await?;
+    note(
+        trail,
         caller.actor(),
         "assignmentRequest.created",
         &request,
         json!({"requestType": request.request_type, "assignmentId": a.id, "newEnd": new_end}),
         now,
-    )
-    .await?;
+    );
     if by_user && settings.extension.require_approval && !settings.approval.stages.is_empty() {
-        open_stage(conn, &mut request, settings, 0, target, now).await?;
+        open_stage(conn, trail, &mut request, settings, 0, target, now).await?;
     } else {
         apply_extension(conn, &mut request, caller.actor(), now).await?;
     }
@@ -1127,8 +1156,10 @@ pub async fn decide(
     if !approver && !visible(&mut tx, caller, &current.request).await? {
         return Err(not_found());
     }
+    let mut trail = Trail::default();
     let result = decide_current(
         &mut tx,
+        &mut trail,
         current,
         caller.user_id(),
         caller.actor(),
@@ -1137,14 +1168,17 @@ pub async fn decide(
         now,
     )
     .await?;
+    trail.write(&mut tx).await?;
     tx.commit().await?;
     Ok(result)
 }
 
 /// The decision of `approver` on a request already locked by the caller's transaction
 /// (the API and the emailed links both end here).
+#[allow(clippy::too_many_arguments)]
 pub async fn decide_locked(
     tx: &mut Conn,
+    trail: &mut Trail,
     request: RequestRow,
     me: UserId,
     actor: Actor,
@@ -1157,13 +1191,15 @@ pub async fn decide_locked(
         .await?
         .pop()
         .ok_or_else(not_found)?;
-    decide_current(tx, current, me, actor, decision, justification, now).await
+    decide_current(tx, trail, current, me, actor, decision, justification, now).await
 }
 
 /// The decision on a locked request whose stages were just read; the answer is built
 /// from what this transaction wrote, without reading it back.
+#[allow(clippy::too_many_arguments)]
 async fn decide_current(
     tx: &mut Conn,
+    trail: &mut Trail,
     current: RequestView,
     me: UserId,
     actor: Actor,
@@ -1211,16 +1247,14 @@ async fn decide_current(
         decided_at: now,
     };
     db::requests::insert_decision(tx, &row).await?;
-    record(
-        tx,
-        tenant,
+    note(
+        trail,
         actor,
         "assignmentRequest.decided",
         &request,
         json!({"stage": stage.stage.stage_index, "decision": decision.as_str(), "justification": justification}),
         now,
-    )
-    .await?;
+    );
     let mut decisions: Vec<(Uuid, Decision)> = stage
         .decisions
         .iter()
@@ -1240,16 +1274,14 @@ async fn decide_current(
             request.completed_at = Some(now);
             request.updated_at = now;
             db::requests::update(tx, &request).await?;
-            record(
-                tx,
-                tenant,
+            note(
+                trail,
                 actor,
                 "assignmentRequest.denied",
                 &request,
                 json!({"stage": stage_row.stage_index}),
                 now,
-            )
-            .await?;
+            );
             tell_requestor(
                 tx,
                 &request,
@@ -1273,20 +1305,27 @@ async fn decide_current(
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("target vanished"))?;
                 opened = Some(
-                    open_stage(tx, &mut request, &policy.settings.0, next, &target, now).await?,
+                    open_stage(
+                        tx,
+                        trail,
+                        &mut request,
+                        &policy.settings.0,
+                        next,
+                        &target,
+                        now,
+                    )
+                    .await?,
                 );
             } else {
-                record(
-                    tx,
-                    tenant,
+                note(
+                    trail,
                     actor,
                     "assignmentRequest.approved",
                     &request,
                     json!({}),
                     now,
-                )
-                .await?;
-                approved(tx, &mut request, &policy, actor, true, now).await?;
+                );
+                approved(tx, trail, &mut request, &policy, actor, true, now).await?;
             }
         }
     }
@@ -1374,12 +1413,23 @@ pub async fn deliver_due_scheduled(pool: &PgPool, now: DateTime<Utc>) -> Service
     let mut tx = pool.begin().await?;
     let due = db::requests::claim_due_scheduled(&mut tx, now, 100).await?;
     let count = due.len();
+    let mut trail = Trail::default();
     for mut request in due {
         let policy = db::packages::get_policy(&mut tx, request.tenant_id, request.policy_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("policy vanished"))?;
-        deliver_add(&mut tx, &mut request, &policy, Actor::System, true, now).await?;
+        deliver_add(
+            &mut tx,
+            &mut trail,
+            &mut request,
+            &policy,
+            Actor::System,
+            true,
+            now,
+        )
+        .await?;
     }
+    trail.write(&mut tx).await?;
     tx.commit().await?;
     Ok(count)
 }

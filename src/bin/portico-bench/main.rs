@@ -17,6 +17,8 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
+mod sink;
+
 #[derive(Debug, Parser, Clone)]
 #[command(
     name = "portico-bench",
@@ -41,6 +43,9 @@ struct Args {
     /// Assignments ending at the same moment in the expiry scenario.
     #[arg(long, default_value_t = 20_000)]
     expiring: i64,
+    /// Emails queued at once in the email-delivery scenario.
+    #[arg(long, default_value_t = 5_000)]
+    emails: i64,
     /// A tiny run that only proves the tool works (CI).
     #[arg(long)]
     smoke: bool,
@@ -66,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         args.clients = 4;
         args.seconds = 1;
         args.expiring = 500;
+        args.emails = 100;
     }
     let admin = PgConnectOptions::from_str(&args.database_url).context("DATABASE_URL")?;
     let db = recreate_database(&admin, "portico_bench").await?;
@@ -87,23 +93,15 @@ async fn main() -> anyhow::Result<()> {
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let db_url = database_url(&args.database_url, "portico_bench")?;
-    let mut server = start_server(&args, &db_url, port)?;
+    let (smtp_port, mail) = sink::start().await?;
+    let mut server = start_server(&args, &db_url, port, smtp_port)?;
     wait_ready(&base).await?;
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients * 2)
         .build()?;
     let mut report = Vec::new();
-    let result = run_scenarios(
-        &args,
-        &pool,
-        &client,
-        &base,
-        &data,
-        &mut report,
-        server.id(),
-    )
-    .await;
+    let result = run_scenarios(&args, &pool, &client, &base, &data, &mail, &mut report).await;
     let peak_rss_mb = peak_rss_mb(server.id());
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -200,7 +198,7 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-fn start_server(args: &Args, db_url: &str, port: u16) -> anyhow::Result<Child> {
+fn start_server(args: &Args, db_url: &str, port: u16, smtp_port: u16) -> anyhow::Result<Child> {
     let binary = match &args.portico {
         Some(p) => p.clone(),
         None => std::env::current_exe()?
@@ -213,7 +211,8 @@ fn start_server(args: &Args, db_url: &str, port: u16) -> anyhow::Result<Child> {
         .env("DATABASE_URL", db_url)
         .env("PORTICO_BIND", format!("127.0.0.1:{port}"))
         .env("PORTICO_BASE_URL", format!("http://127.0.0.1:{port}"))
-        .env("PORTICO_SMTP_URL", "log")
+        .env("PORTICO_SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}"))
+        .env("PORTICO_MAIL_FROM", "portico@bench.test")
         .env(
             "PORTICO_SECRET_KEY",
             "benchmark-secret-key-0123456789abcdef",
@@ -562,8 +561,8 @@ async fn run_scenarios(
     client: &reqwest::Client,
     base: &str,
     data: &Data,
+    mail: &sink::Sink,
     report: &mut Vec<Row>,
-    _server_pid: u32,
 ) -> anyhow::Result<()> {
     let per_user = (args.assignments / args.users).max(1);
     let step = (args.packages / (per_user + 1)).max(1);
@@ -669,11 +668,55 @@ async fn run_scenarios(
             .row("submit (one approval stage)", None),
     );
 
-    // 3. Approve through the API: each request by the requester's manager.
-    let to_approve: Vec<(String, String)> = pending
-        .lock()
-        .map_err(|_| anyhow::anyhow!("lock"))?
+    // 3. Approve through the emailed link: the managers' approval emails reach the SMTP
+    //    sink; half of their Approve links are followed like a person would: open the
+    //    page (GET, which decides nothing), then send its confirmation form (POST with
+    //    the page's CSRF cookie and field). One operation is both requests.
+    drain_emails(pool, Duration::from_secs(300)).await?;
+    let mut links = mail.take_approve_links();
+    links.truncate(links.len() / 2);
+    let chunk_size = links.len().div_ceil(args.clients).max(1);
+    let mut workers: Vec<Work> = Vec::new();
+    for chunk in links.chunks(chunk_size) {
+        let client = client.clone();
+        let base = base.to_string();
+        let owned: Vec<String> = chunk.to_vec();
+        let items = Arc::new(std::sync::Mutex::new(owned.into_iter()));
+        workers.push(Box::new(move || {
+            let client = client.clone();
+            let base = base.clone();
+            let next = items.lock().ok().and_then(|mut it| it.next());
+            Box::pin(async move {
+                let url = next.ok_or_else(exhausted)?;
+                approve_by_link(&client, &base, &url).await
+            })
+        }));
+    }
+    report.push(
+        drive(workers, args.seconds)
+            .await?
+            .row("approve (emailed link form)", None),
+    );
+
+    // 4. Approve through the API: each request still pending, by the requester's manager.
+    let all_pending: Vec<(String, i64)> =
+        pending.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+    let ids: Vec<Uuid> = all_pending
         .iter()
+        .filter_map(|(id, _)| id.parse().ok())
+        .collect();
+    let still: std::collections::HashSet<Uuid> = sqlx::query_scalar(
+        "select id from assignment_requests where tenant_id = $1 and id = any($2) and state = 'pendingApproval'",
+    )
+    .bind(data.tenant)
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
+    let to_approve: Vec<(String, String)> = all_pending
+        .iter()
+        .filter(|(id, _)| id.parse().is_ok_and(|u: Uuid| still.contains(&u)))
         .filter_map(|(id, user)| Some((id.clone(), data.managers.get(&(user / BLOCK))?.clone())))
         .collect();
     let mut workers: Vec<Work> = Vec::new();
@@ -709,7 +752,7 @@ async fn run_scenarios(
             .row("approve (API)", Some(approve_ceiling)),
     );
 
-    // 4. List my requests.
+    // 5. List my requests.
     let mut workers: Vec<Work> = Vec::new();
     for chunk in chunks.clone() {
         let client = client.clone();
@@ -739,7 +782,7 @@ async fn run_scenarios(
             .row("list my requests (API)", None),
     );
 
-    // 5. Search the package list.
+    // 6. Search the package list.
     let mut workers: Vec<Work> = Vec::new();
     for chunk in chunks.clone() {
         let client = client.clone();
@@ -770,7 +813,7 @@ async fn run_scenarios(
             .row("search packages (API)", None),
     );
 
-    // 6. The catalog page of My Access (HTML), browsing and searching.
+    // 7. The catalog page of My Access (HTML), browsing and searching.
     let mut workers: Vec<Work> = Vec::new();
     for c in 0..args.clients {
         let client = client.clone();
@@ -807,7 +850,43 @@ async fn run_scenarios(
             .row("catalog page (HTML)", None),
     );
 
-    // 7. Expiry: K assignments end at the same moment; time until all are revoked.
+    // 8. Email delivery: K emails queued at once (access-delivered notices of existing
+    //    requests); time until the SMTP sink has accepted all of them.
+    drain_emails(pool, Duration::from_secs(600)).await?;
+    let before = mail.received();
+    let k = sqlx::query(
+        "insert into outbox (tenant_id, id, kind, payload, next_attempt_at, created_at)
+         select tenant_id, gen_random_uuid(), 'email',
+                jsonb_build_object('to', target_user_id, 'notice', jsonb_build_object('template', 'accessDelivered', 'requestId', id)),
+                now(), now()
+         from assignment_requests where tenant_id = $1 and state = 'delivered' order by id limit $2",
+    )
+    .bind(data.tenant)
+    .bind(args.emails)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let t0 = Instant::now();
+    while mail.received() < before + k {
+        if t0.elapsed() > Duration::from_secs(600) {
+            bail!(
+                "the emails were not delivered within 10 minutes ({} of {k})",
+                mail.received() - before
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = t0.elapsed();
+    report.push(Row {
+        name: format!("emails ({k} queued, SMTP)"),
+        throughput: k as f64 / took.as_secs_f64(),
+        p50: took.as_secs_f64() * 1000.0,
+        p95: took.as_secs_f64() * 1000.0,
+        p99: took.as_secs_f64() * 1000.0,
+        ceiling: None,
+    });
+
+    // 9. Expiry: K assignments end at the same moment; time until all are revoked.
     let k = args.expiring.min(args.assignments);
     let ends_at = chrono::Utc::now() + chrono::Duration::seconds(2);
     sqlx::query(
@@ -847,6 +926,67 @@ async fn run_scenarios(
         p99: took.as_secs_f64() * 1000.0,
         ceiling: None,
     });
+    Ok(())
+}
+
+/// Waits until no email is waiting in the outbox.
+async fn drain_emails(pool: &PgPool, limit: Duration) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "select count(*) from outbox where kind = 'email' and state = 'pending'",
+        )
+        .fetch_one(pool)
+        .await?;
+        if left == 0 {
+            return Ok(());
+        }
+        if t0.elapsed() > limit {
+            bail!("{left} emails still queued after {} s", limit.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Opens an emailed Approve link and sends its confirmation form.
+async fn approve_by_link(client: &reqwest::Client, base: &str, url: &str) -> anyhow::Result<()> {
+    let page = client.get(url).send().await?;
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .next()
+                .filter(|c| c.starts_with("portico_csrf="))
+        })
+        .map(str::to_string)
+        .context("the link page set no CSRF cookie")?;
+    let status = page.status().as_u16();
+    let html = page.text().await?;
+    if status != 200 {
+        bail!("link page answered {status}");
+    }
+    let field = "name=\"csrf_token\" value=\"";
+    let csrf = html
+        .split_once(field)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(value, _)| value.to_string())
+        .context("the link page has no CSRF field")?;
+    let res = client
+        .post(url)
+        .header("cookie", cookie)
+        .header("origin", base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf_token={csrf}&justification="))
+        .send()
+        .await?;
+    let status = res.status().as_u16();
+    let html = res.text().await?;
+    if status != 200 || !html.contains("Decision recorded") {
+        bail!("link form answered {status}");
+    }
     Ok(())
 }
 
