@@ -315,6 +315,63 @@ pub async fn decisions_of(
     .await?)
 }
 
+/// A stage joined with one of its decisions (none when it has none yet).
+#[derive(FromRow)]
+struct StageDecision {
+    #[sqlx(flatten)]
+    stage: StageRow,
+    d_approver_id: Option<UserId>,
+    d_decision: Option<String>,
+    d_justification: Option<String>,
+    d_decided_at: Option<DateTime<Utc>>,
+}
+
+/// `stages_of` and `decisions_of` in one statement.
+pub async fn stages_and_decisions(
+    conn: &mut Conn,
+    tenant: TenantId,
+    requests: &[RequestId],
+) -> DbResult<(Vec<StageRow>, Vec<DecisionRow>)> {
+    let rows: Vec<StageDecision> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {stage}, d.approver_id as d_approver_id, d.decision as d_decision,
+                d.justification as d_justification, d.decided_at as d_decided_at
+         from request_stages s
+         left join stage_decisions d on d.tenant_id = s.tenant_id and d.request_id = s.request_id
+                                     and d.stage_index = s.stage_index
+         where s.tenant_id = $1 and s.request_id = any($2)
+         order by s.request_id, s.stage_index, d.decided_at, d.approver_id",
+        stage = super::qualified(STAGE_COLUMNS, "s")
+    )))
+    .bind(tenant)
+    .bind(requests)
+    .fetch_all(conn)
+    .await?;
+    let mut stages: Vec<StageRow> = Vec::new();
+    let mut decisions = Vec::new();
+    for row in rows {
+        if let (Some(approver_id), Some(decision), Some(decided_at)) =
+            (row.d_approver_id, row.d_decision, row.d_decided_at)
+        {
+            decisions.push(DecisionRow {
+                tenant_id: row.stage.tenant_id,
+                request_id: row.stage.request_id,
+                stage_index: row.stage.stage_index,
+                approver_id,
+                decision,
+                justification: row.d_justification,
+                decided_at,
+            });
+        }
+        let seen = stages.last().is_some_and(|s| {
+            s.request_id == row.stage.request_id && s.stage_index == row.stage.stage_index
+        });
+        if !seen {
+            stages.push(row.stage);
+        }
+    }
+    Ok((stages, decisions))
+}
+
 /// (request, stage) pairs for an approver: pending ones they have not decided, or
 /// ones they decided; newest request first.
 pub async fn approvals_of(

@@ -408,8 +408,7 @@ async fn load_request(
         .ok_or_else(|| permanent(format!("there is no access package {}", request.package_id)))?;
     let mut people = vec![request.target_user_id];
     people.extend(request.requestor_id);
-    let stages = db::requests::stages_of(conn, tenant, &[id]).await?;
-    let decisions: Vec<DecisionRow> = db::requests::decisions_of(conn, tenant, &[id]).await?;
+    let (stages, decisions) = db::requests::stages_and_decisions(conn, tenant, &[id]).await?;
     let last = stages.last().map(|s| s.stage_index);
     let last_decisions: Vec<&DecisionRow> = decisions
         .iter()

@@ -223,13 +223,13 @@ async fn view(
         .await?
         .map(|p| p.display_name)
         .unwrap_or_default();
-    let stages = db::requests::stages_of(conn, tenant_id, &[request.id]).await?;
+    let (stages, decisions) =
+        db::requests::stages_and_decisions(conn, tenant_id, &[request.id]).await?;
     let stage = stages
         .iter()
         .find(|s| s.stage_index == link.stage_index)
         .ok_or_else(|| anyhow::anyhow!("the stage of approval link {} vanished", link.id))?;
-    let decisions: Vec<_> = db::requests::decisions_of(conn, tenant_id, &[request.id])
-        .await?
+    let decisions: Vec<_> = decisions
         .into_iter()
         .filter(|d| d.stage_index == link.stage_index)
         .collect();

@@ -70,8 +70,7 @@ pub async fn views(
     rows: Vec<RequestRow>,
 ) -> ServiceResult<Vec<RequestView>> {
     let ids: Vec<RequestId> = rows.iter().map(|r| r.id).collect();
-    let stages = db::requests::stages_of(conn, tenant, &ids).await?;
-    let decisions = db::requests::decisions_of(conn, tenant, &ids).await?;
+    let (stages, decisions) = db::requests::stages_and_decisions(conn, tenant, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|request| {
@@ -212,6 +211,9 @@ pub(crate) async fn resolve(
             }
         }
     }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let active = db::users::get_many(conn, tenant, &ids).await?;
     // Keep the order of the policy, drop inactive and unknown users.
     Ok(ids
@@ -238,22 +240,30 @@ async fn open_stage(
         .stages
         .get(index)
         .ok_or_else(|| anyhow::anyhow!("stage {index} is not in the policy"))?;
+    // Fallback approvers and tenant admins are looked up only when the lists before
+    // them leave nobody.
     let primary = resolve(conn, tenant, &spec.approvers, target, request.package_id).await?;
-    let fallback = resolve(
-        conn,
-        tenant,
-        &spec.fallback_approvers,
-        target,
-        request.package_id,
-    )
-    .await?;
-    let admins: Vec<Uuid> =
-        db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
+    let (mut fallback, mut admins) = (Vec::new(), Vec::new());
+    let (mut approvers, mut source) = select_approvers(&primary, &fallback, &admins, target.id.0);
+    if approvers.is_empty() {
+        fallback = resolve(
+            conn,
+            tenant,
+            &spec.fallback_approvers,
+            target,
+            request.package_id,
+        )
+        .await?;
+        (approvers, source) = select_approvers(&primary, &fallback, &admins, target.id.0);
+    }
+    if approvers.is_empty() {
+        admins = db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
             .await?
             .into_iter()
             .map(|u| u.0)
             .collect();
-    let (approvers, source) = select_approvers(&primary, &fallback, &admins, target.id.0);
+        (approvers, source) = select_approvers(&primary, &fallback, &admins, target.id.0);
+    }
     if spec.decision == DecisionRule::All
         && approvers.len() > crate::domain::policy::MAX_ALL_APPROVERS
     {
@@ -710,7 +720,7 @@ pub async fn submit(
             .into());
         }
         let reason = if by_user { "user" } else { "admin" };
-        assignments::end(
+        let ended = assignments::end(
             &mut tx,
             &mut a,
             ty,
@@ -720,20 +730,21 @@ pub async fn submit(
             actor,
             now,
         )
-        .await?
+        .await?;
+        (ended, None)
     };
-    // Only a request waiting for approval has stages to show; the others were decided
-    // in this transaction and their row is already current.
-    let view = if request.state == RequestState::PendingApproval.as_str() {
-        views(&mut tx, tenant, vec![request])
-            .await?
-            .pop()
-            .ok_or_else(not_found)?
-    } else {
-        RequestView {
-            request,
-            stages: Vec::new(),
-        }
+    // The answer is what this transaction wrote: the request and, when it waits for
+    // approval, the stage it opened.
+    let (request, opened) = request;
+    let view = RequestView {
+        request,
+        stages: opened
+            .map(|stage| StageView {
+                stage,
+                decisions: Vec::new(),
+            })
+            .into_iter()
+            .collect(),
     };
     trail.write(&mut tx).await?;
     tx.commit().await?;
@@ -750,7 +761,7 @@ async fn submit_add(
     (catalog_enabled, externally_visible): (bool, bool),
     locked: &db::requests::LockedTarget,
     now: DateTime<Utc>,
-) -> ServiceResult<RequestRow> {
+) -> ServiceResult<(RequestRow, Option<StageRow>)> {
     let tenant = caller.tenant_id();
     let by_user = input.request_type.is_self_service();
     let target = &locked.user;
@@ -876,20 +887,20 @@ async fn submit_add(
             now,
         )
         .await?;
-        open_stage(conn, trail, &mut request, settings, 0, target, now).await?;
-    } else {
-        approved(
-            conn,
-            trail,
-            &mut request,
-            &policy,
-            caller.actor(),
-            false,
-            now,
-        )
-        .await?;
+        let stage = open_stage(conn, trail, &mut request, settings, 0, target, now).await?;
+        return Ok((request, Some(stage)));
     }
-    Ok(request)
+    approved(
+        conn,
+        trail,
+        &mut request,
+        &policy,
+        caller.actor(),
+        false,
+        now,
+    )
+    .await?;
+    Ok((request, None))
 }
 
 async fn submit_update(
@@ -900,7 +911,7 @@ async fn submit_update(
     a: &AssignmentRow,
     target: &User,
     now: DateTime<Utc>,
-) -> ServiceResult<RequestRow> {
+) -> ServiceResult<(RequestRow, Option<StageRow>)> {
     let tenant = caller.tenant_id();
     let by_user = input.request_type.is_self_service();
     if !matches!(
@@ -953,11 +964,11 @@ async fn submit_update(
         now,
     );
     if by_user && settings.extension.require_approval && !settings.approval.stages.is_empty() {
-        open_stage(conn, trail, &mut request, settings, 0, target, now).await?;
-    } else {
-        apply_extension(conn, &mut request, caller.actor(), now).await?;
+        let stage = open_stage(conn, trail, &mut request, settings, 0, target, now).await?;
+        return Ok((request, Some(stage)));
     }
-    Ok(request)
+    apply_extension(conn, &mut request, caller.actor(), now).await?;
+    Ok((request, None))
 }
 
 /// May the caller see this request? Its requestor, target, approvers, and who manages
