@@ -59,6 +59,8 @@ pub struct Settings {
     pub secret_key: Option<Secret>,
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
+    /// Emails sent at once, each over its own (kept open) SMTP connection.
+    pub smtp_connections: usize,
     pub scheduler_interval: Duration,
     /// Whether this process runs the scheduler (API-only replicas can turn it off).
     pub scheduler_enabled: bool,
@@ -69,6 +71,9 @@ pub struct Settings {
     pub webhook_allow_private: bool,
     pub log_format: LogFormat,
 }
+
+/// SMTP connections used at once when `PORTICO_SMTP_CONNECTIONS` is not set.
+pub const DEFAULT_SMTP_CONNECTIONS: usize = 8;
 
 impl Settings {
     /// Reads the process environment.
@@ -177,6 +182,18 @@ impl Settings {
                 }
             },
         };
+        let smtp_connections = match get("PORTICO_SMTP_CONNECTIONS") {
+            None => DEFAULT_SMTP_CONNECTIONS,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=64).contains(&n) => n,
+                _ => {
+                    return Err(bad(
+                        "PORTICO_SMTP_CONNECTIONS",
+                        format!("'{v}' is not a number from 1 to 64"),
+                    ));
+                }
+            },
+        };
         let webhook_allow_private = match get("PORTICO_WEBHOOK_ALLOW_PRIVATE").as_deref() {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
@@ -204,6 +221,7 @@ impl Settings {
             secret_key,
             smtp_url,
             mail_from,
+            smtp_connections,
             scheduler_interval,
             scheduler_enabled,
             outbox_lease,
@@ -280,6 +298,7 @@ mod tests {
             ("PORTICO_SCHEDULER_ENABLED", "sometimes"),
             ("PORTICO_OUTBOX_LEASE_SECONDS", "1"),
             ("PORTICO_MAIL_FROM", "nobody"),
+            ("PORTICO_SMTP_CONNECTIONS", "0"),
         ] {
             let e = Settings::from_map(&map(&[(var, value)])).expect_err(var);
             assert_eq!(e.var, var);

@@ -84,9 +84,10 @@ pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Maile
     match settings.smtp_url.as_ref().map(|s| s.expose()) {
         None => Ok(None),
         Some("log") => Ok(Some(Arc::new(LogMailer))),
-        Some(url) => Ok(Some(Arc::new(smtp::SmtpMailer::from_url(
+        Some(url) => Ok(Some(Arc::new(smtp::SmtpMailer::with_connections(
             url,
             &settings.mail_from,
+            settings.smtp_connections,
         )?))),
     }
 }

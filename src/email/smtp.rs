@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use lettre::message::header::ContentTransferEncoding;
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart, header};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Email, Mailer, SendFuture};
@@ -34,13 +35,21 @@ impl std::fmt::Debug for SmtpMailer {
 }
 
 impl SmtpMailer {
-    /// Builds the mailer from `PORTICO_SMTP_URL` and `PORTICO_MAIL_FROM`.
+    /// Builds the mailer from `PORTICO_SMTP_URL` and `PORTICO_MAIL_FROM`, keeping up to
+    /// the default number of connections open.
     pub fn from_url(url: &str, from: &str) -> anyhow::Result<Self> {
+        Self::with_connections(url, from, crate::config::DEFAULT_SMTP_CONNECTIONS)
+    }
+
+    /// As `from_url`, with at most `connections` SMTP connections (kept open and reused).
+    pub fn with_connections(url: &str, from: &str, connections: usize) -> anyhow::Result<Self> {
+        let pool = PoolConfig::new().max_size(u32::try_from(connections).unwrap_or(u32::MAX));
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| {
                 anyhow::anyhow!("PORTICO_SMTP_URL: not a usable SMTP URL ({e}); use smtp://host:port, smtp://user:pass@host:587?tls=required or smtps://user:pass@host")
             })?
             .timeout(Some(TIMEOUT))
+            .pool_config(pool)
             .build();
         let from: Address = from
             .parse()

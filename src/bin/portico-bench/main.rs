@@ -213,6 +213,7 @@ fn start_server(args: &Args, db_url: &str, port: u16, smtp_port: u16) -> anyhow:
         .env("PORTICO_BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("PORTICO_SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}"))
         .env("PORTICO_MAIL_FROM", "portico@bench.test")
+        .env("PORTICO_SMTP_CONNECTIONS", "32")
         .env(
             "PORTICO_SECRET_KEY",
             "benchmark-secret-key-0123456789abcdef",
