@@ -58,6 +58,8 @@ struct Args {
 }
 
 const TENANT: &str = "bench";
+/// Concurrent clients of the catalog page's latency run.
+const BROWSING_CLIENTS: usize = 4;
 /// Users form blocks of this size; the first user of a block manages the others.
 const BLOCK: i64 = 20;
 
@@ -814,42 +816,50 @@ async fn run_scenarios(
             .row("search packages (API)", None),
     );
 
-    // 7. The catalog page of My Access (HTML), browsing and searching.
-    let mut workers: Vec<Work> = Vec::new();
-    for c in 0..args.clients {
-        let client = client.clone();
-        let base = base.to_string();
-        let cookie = format!(
-            "portico_session={}",
-            data.sessions[c % data.sessions.len().max(1)]
-        );
-        let mut n = 0usize;
-        workers.push(Box::new(move || {
+    // 7. The catalog page of My Access (HTML), browsing and searching: saturated by all
+    //    clients, and at a browsing load of a few people at once (its latency).
+    for (clients, name) in [
+        (args.clients, "catalog page (HTML)".to_string()),
+        (
+            BROWSING_CLIENTS.min(args.clients),
+            format!(
+                "catalog page, {} clients",
+                BROWSING_CLIENTS.min(args.clients)
+            ),
+        ),
+    ] {
+        let mut workers: Vec<Work> = Vec::new();
+        for c in 0..clients {
             let client = client.clone();
-            let base = base.clone();
-            let cookie = cookie.clone();
-            let query = ["", "?q=windows", "?q=finance", "?q=crm 42"][n % 4];
-            n += 1;
-            Box::pin(async move {
-                let res = client
-                    .get(format!("{base}/t/{TENANT}/packages{query}"))
-                    .header("cookie", cookie)
-                    .send()
-                    .await?;
-                let status = res.status().as_u16();
-                let text = res.text().await?;
-                if status != 200 || !text.contains("<html") {
-                    bail!("catalog page answered {status}");
-                }
-                Ok(())
-            })
-        }));
+            let base = base.to_string();
+            let cookie = format!(
+                "portico_session={}",
+                data.sessions[c % data.sessions.len().max(1)]
+            );
+            let mut n = 0usize;
+            workers.push(Box::new(move || {
+                let client = client.clone();
+                let base = base.clone();
+                let cookie = cookie.clone();
+                let query = ["", "?q=windows", "?q=finance", "?q=crm 42"][n % 4];
+                n += 1;
+                Box::pin(async move {
+                    let res = client
+                        .get(format!("{base}/t/{TENANT}/packages{query}"))
+                        .header("cookie", cookie)
+                        .send()
+                        .await?;
+                    let status = res.status().as_u16();
+                    let text = res.text().await?;
+                    if status != 200 || !text.contains("<html") {
+                        bail!("catalog page answered {status}");
+                    }
+                    Ok(())
+                })
+            }));
+        }
+        report.push(drive(workers, args.seconds).await?.row(&name, None));
     }
-    report.push(
-        drive(workers, args.seconds)
-            .await?
-            .row("catalog page (HTML)", None),
-    );
 
     // 8. Email delivery: K emails queued at once (access-delivered notices of existing
     //    requests); time until the SMTP sink has accepted all of them.
