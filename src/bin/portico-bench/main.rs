@@ -755,6 +755,9 @@ async fn run_scenarios(
             .row("approve (API)", Some(approve_ceiling)),
     );
 
+    // The read scenarios run without the emails of the writes above being sent beside them.
+    drain_emails(pool, Duration::from_secs(600)).await?;
+
     // 5. List my requests.
     let mut workers: Vec<Work> = Vec::new();
     for chunk in chunks.clone() {
