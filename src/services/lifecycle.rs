@@ -182,7 +182,6 @@ pub async fn escalate_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<us
         ask_approvers(&mut tx, &stage, &added, AskReason::Escalated, now).await?;
         record(
             &mut tx,
-            tenant,
             Actor::System,
             "assignmentRequest.escalated",
             &request,
@@ -215,7 +214,6 @@ pub async fn time_out_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<us
         db::requests::update(&mut tx, &request).await?;
         record(
             &mut tx,
-            tenant,
             Actor::System,
             "assignmentRequest.expired",
             &request,

@@ -103,26 +103,15 @@ async fn view(conn: &mut Conn, tenant: TenantId, id: RequestId) -> ServiceResult
 
 pub(crate) async fn record(
     conn: &mut Conn,
-    tenant: TenantId,
     actor: Actor,
     action: &str,
     request: &RequestRow,
     details: serde_json::Value,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    audit::record(
-        conn,
-        tenant,
-        actor,
-        Entry {
-            action,
-            target_type: "assignmentRequest",
-            target_id: Some(request.id.0),
-            details,
-        },
-        now,
-    )
-    .await
+    let mut trail = Trail::default();
+    note(&mut trail, actor, action, request, details, now);
+    trail.write(conn).await
 }
 
 /// Adds an event about `request` to the transaction's trail.
@@ -541,7 +530,6 @@ async fn apply_extension(
         db::requests::update(conn, request).await?;
         return record(
             conn,
-            tenant,
             Actor::System,
             "assignmentRequest.deliveryFailed",
             request,
@@ -573,7 +561,6 @@ async fn apply_extension(
     db::requests::update(conn, request).await?;
     record(
         conn,
-        tenant,
         actor,
         "assignmentRequest.delivered",
         request,
@@ -1409,7 +1396,6 @@ pub async fn cancel_row(
     db::requests::update(conn, request).await?;
     record(
         conn,
-        tenant,
         actor,
         "assignmentRequest.canceled",
         request,
@@ -1493,7 +1479,7 @@ pub async fn replace_deactivated_approver(
         let added: Vec<Uuid> = added.into_iter().filter(|a| *a != user.0).collect();
         stage.approver_ids.extend(added.iter().copied());
         db::requests::update_stage(conn, &stage).await?;
-        record(conn, tenant, Actor::System, "assignmentRequest.approversAdded", &request,
+        record(conn, Actor::System, "assignmentRequest.approversAdded", &request,
             json!({"stage": stage.stage_index, "approverIds": added, "reason": "approverDeactivated"}), now).await?;
     }
     Ok(())

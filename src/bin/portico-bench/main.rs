@@ -758,66 +758,25 @@ async fn run_scenarios(
     // The read scenarios run without the emails of the writes above being sent beside them.
     drain_emails(pool, Duration::from_secs(600)).await?;
 
-    // 5. List my requests.
-    let mut workers: Vec<Work> = Vec::new();
-    for chunk in chunks.clone() {
-        let client = client.clone();
-        let base = base.to_string();
-        let mut n = 0usize;
-        workers.push(Box::new(move || {
-            let client = client.clone();
-            let base = base.clone();
-            let token = chunk[n % chunk.len()].1.clone();
-            n += 1;
-            Box::pin(async move {
-                let res = client
-                    .get(format!(
-                        "{base}/api/v1/assignmentRequests?mine=true&limit=20"
-                    ))
-                    .bearer_auth(&token)
-                    .send()
-                    .await?;
-                expect_status(res, 200).await?;
-                Ok(())
-            })
-        }));
+    // 5. List my requests. 6. Search the package list.
+    for (name, paths) in [
+        (
+            "list my requests (API)",
+            &["/api/v1/assignmentRequests?mine=true&limit=20"][..],
+        ),
+        (
+            "search packages (API)",
+            &[
+                "/api/v1/accessPackages?search=windows&limit=20",
+                "/api/v1/accessPackages?search=finance&limit=20",
+                "/api/v1/accessPackages?search=crm&limit=20",
+                "/api/v1/accessPackages?search=portal&limit=20",
+            ][..],
+        ),
+    ] {
+        let workers = api_reads(&chunks, client, base, paths);
+        report.push(drive(workers, args.seconds).await?.row(name, None));
     }
-    report.push(
-        drive(workers, args.seconds)
-            .await?
-            .row("list my requests (API)", None),
-    );
-
-    // 6. Search the package list.
-    let mut workers: Vec<Work> = Vec::new();
-    for chunk in chunks.clone() {
-        let client = client.clone();
-        let base = base.to_string();
-        let mut n = 0usize;
-        workers.push(Box::new(move || {
-            let client = client.clone();
-            let base = base.clone();
-            let token = chunk[n % chunk.len()].1.clone();
-            let term = ["windows", "finance", "crm", "portal"][n % 4];
-            n += 1;
-            Box::pin(async move {
-                let res = client
-                    .get(format!(
-                        "{base}/api/v1/accessPackages?search={term}&limit=20"
-                    ))
-                    .bearer_auth(&token)
-                    .send()
-                    .await?;
-                expect_status(res, 200).await?;
-                Ok(())
-            })
-        }));
-    }
-    report.push(
-        drive(workers, args.seconds)
-            .await?
-            .row("search packages (API)", None),
-    );
 
     // 7. The catalog page of My Access (HTML), browsing and searching: saturated by all
     //    clients, and at a browsing load of a few people at once (its latency).
@@ -941,6 +900,33 @@ async fn run_scenarios(
         ceiling: None,
     });
     Ok(())
+}
+
+/// Workers that each cycle through their requesters' tokens, GETting `paths` in turn.
+fn api_reads(
+    chunks: &[Vec<(i64, String)>],
+    client: &reqwest::Client,
+    base: &str,
+    paths: &'static [&'static str],
+) -> Vec<Work> {
+    let mut workers: Vec<Work> = Vec::new();
+    for chunk in chunks.iter().cloned() {
+        let client = client.clone();
+        let base = base.to_string();
+        let mut n = 0usize;
+        workers.push(Box::new(move || {
+            let client = client.clone();
+            let url = format!("{base}{}", paths[n % paths.len()]);
+            let token = chunk[n % chunk.len()].1.clone();
+            n += 1;
+            Box::pin(async move {
+                let res = client.get(url).bearer_auth(&token).send().await?;
+                expect_status(res, 200).await?;
+                Ok(())
+            })
+        }));
+    }
+    workers
 }
 
 /// Waits until no email is waiting in the outbox.
