@@ -557,23 +557,6 @@ fn add_facts_columns() -> String {
     )
 }
 
-pub async fn add_facts(
-    conn: &mut Conn,
-    tenant: TenantId,
-    package: PackageId,
-    user: UserId,
-) -> DbResult<AddFacts> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {}",
-        add_facts_columns()
-    )))
-    .bind(tenant)
-    .bind(package)
-    .bind(user)
-    .fetch_one(conn)
-    .await?)
-}
-
 /// The target user, locked, with the facts of adding `package` to them.
 #[derive(Clone, Debug, FromRow)]
 pub struct LockedTarget {

@@ -47,31 +47,6 @@ pub async fn record(
     Ok(())
 }
 
-/// Several events of one actor in one statement.
-pub async fn record_many(
-    conn: &mut Conn,
-    tenant: TenantId,
-    actor: Actor,
-    entries: &[Entry<'_>],
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    let mut trail = Trail::default();
-    for e in entries {
-        trail.add(
-            tenant,
-            actor,
-            Entry {
-                action: e.action,
-                target_type: e.target_type,
-                target_id: e.target_id,
-                details: e.details.clone(),
-            },
-            now,
-        );
-    }
-    trail.write(conn).await
-}
-
 /// The events of one transaction, gathered as it goes and written together (one
 /// statement) just before it commits. Their ids are time-ordered as they were added.
 #[derive(Default)]

@@ -78,11 +78,12 @@ async fn a_request_without_approval_is_delivered_in_the_submitting_transaction()
         a["grants"],
         json!([{"resourceRoleId": pkg.member_role, "state": "delivered", "error": null, "updatedAt": a["grants"][0]["updatedAt"]}])
     );
-    let actions = app.audit_actions(uuid_of(&req["id"])).await;
-    assert!(
-        actions.contains(&"assignmentRequest.created".to_string()),
-        "{actions:?}"
+    // The transaction's events, in the order they happened.
+    assert_eq!(
+        app.audit_actions(uuid_of(&req["id"])).await,
+        ["assignmentRequest.created", "assignmentRequest.delivered"]
     );
+    assert_eq!(app.audit_actions(assignment).await, ["assignment.created"]);
 }
 
 #[tokio::test]
@@ -129,6 +130,18 @@ async fn two_stages_run_in_series_manager_then_a_named_approver() {
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["state"], "delivered");
     assert_eq!(sources(&app, pkg.group, p.employee.0).await.len(), 1);
+    assert_eq!(
+        app.audit_actions(uuid_of(&req["id"])).await,
+        [
+            "assignmentRequest.created",
+            "assignmentRequest.stageOpened",
+            "assignmentRequest.decided",
+            "assignmentRequest.stageOpened",
+            "assignmentRequest.decided",
+            "assignmentRequest.approved",
+            "assignmentRequest.delivered",
+        ]
+    );
     let (_, a) = app
         .get(
             &p.employee.1,
