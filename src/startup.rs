@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::connectors::outbound::Outbound;
 use crate::db::{self, embedded::ClusterOptions, embedded::PrivateCluster};
 use crate::email::{LogMailer, Mailer};
 
@@ -29,7 +30,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     mailer: Arc<dyn Mailer>,
     metrics: PrometheusHandle,
-    http: reqwest::Client,
+    http: Outbound,
     demo_tenant: Option<String>,
 }
 
@@ -54,8 +55,9 @@ impl AppState {
         &self.0.mailer
     }
 
-    /// The client for outbound calls (webhook connectors): no redirects, bounded time.
-    pub fn http(&self) -> &reqwest::Client {
+    /// The client for every outbound call (webhook connectors and later ones): public
+    /// addresses only, no redirects, bounded time.
+    pub fn http(&self) -> &Outbound {
         &self.0.http
     }
 
@@ -203,19 +205,15 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("PORTICO_BIND: cannot listen on {}", settings.bind))?;
+        let http =
+            Outbound::new(settings.webhook_allow_private).context("building the HTTP client")?;
         let state = AppState(Arc::new(Inner {
             pool,
             settings,
             clock: deps.clock,
             mailer: deps.mailer,
             metrics: metrics_handle()?,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .timeout(std::time::Duration::from_secs(15))
-                .user_agent(concat!("Portico/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .context("building the HTTP client")?,
+            http,
             demo_tenant: deps.demo_tenant,
         }));
         Ok(Self {

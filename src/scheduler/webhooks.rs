@@ -104,17 +104,7 @@ async fn deliver(state: &AppState, row: &OutboxRow, now: DateTime<Utc>) -> anyho
         "assignmentId": call.assignment_id,
         "occurredAt": call.occurred_at,
     }))?;
-    let allow_private = state.settings().webhook_allow_private;
-    let result = webhook::send(
-        state.http(),
-        url,
-        secret,
-        &id,
-        now.timestamp(),
-        &body,
-        allow_private,
-    )
-    .await;
+    let result = webhook::send(state.http(), url, secret, &id, now.timestamp(), &body).await;
     finish(
         state,
         tenant,

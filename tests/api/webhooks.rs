@@ -376,3 +376,110 @@ async fn expiry_revokes_connector_grants_with_a_signed_call() {
     }
     panic!("the revoke was never recorded: {a}");
 }
+
+#[tokio::test]
+async fn a_failing_targets_answer_body_is_never_recorded_or_shown() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (_, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let target = axum::Router::new().route(
+        "/hook",
+        post(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async {
+                (
+                    AxumStatus::INTERNAL_SERVER_ERROR,
+                    "SECRET-BODY: db password is hunter2",
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, target).await;
+    });
+    let (package, _) = webhook_package(&app, &t, &url, false).await;
+    let (_, req) = request(&app, &token, package, json!({})).await;
+    let assignment = req["assignmentId"].as_str().expect("id").to_string();
+
+    let mut outbox = Value::Null;
+    for _ in 0..100 {
+        let (status, list) = app.get(&t.admin, "/api/v1/outbox?kind=webhook").await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        if list["items"][0]["lastError"].is_string() {
+            outbox = list;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(hits.load(Ordering::SeqCst) >= 1, "the target was called");
+    assert_eq!(
+        outbox["items"][0]["lastError"], "the target answered 500 Internal Server Error",
+        "{outbox}"
+    );
+    let (_, a) = app
+        .get(&token, &format!("/api/v1/assignments/{assignment}"))
+        .await;
+    assert_eq!(
+        a["grants"][0]["error"], "the target answered 500 Internal Server Error",
+        "{a}"
+    );
+    let stored: Vec<Option<String>> = sqlx::query_scalar("select last_error from outbox")
+        .fetch_all(&app.pool)
+        .await
+        .expect("outbox");
+    assert!(
+        stored.iter().flatten().all(|e| !e.contains("SECRET-BODY")),
+        "{stored:?}"
+    );
+    let admin = crate::portal_admin::sign_in(&app, "contoso", &t.admin_email).await;
+    let page = admin
+        .get(&format!("/admin/packages/{package}/assignments"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("the target answered 500 Internal Server Error"),
+        "the admin sees why"
+    );
+    assert!(!page.body.contains("SECRET-BODY"));
+}
+
+#[tokio::test]
+async fn without_allow_private_a_loopback_target_is_never_called() {
+    // The fixture stores the URL as is, like a name that resolved to a public address
+    // when it was saved and points at loopback now.
+    let app = TestApp::spawn_with_settings(&[("PORTICO_WEBHOOK_ALLOW_PRIVATE", "false")]).await;
+    let t = app.tenant("contoso").await;
+    let (_, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let (receiver, url) = Receiver::start(0).await;
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let (package, _) = webhook_package(&app, &t, &by_name, false).await;
+    let (_, req) = request(&app, &token, package, json!({})).await;
+    let assignment = req["assignmentId"].as_str().expect("id").to_string();
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let (_, a) = app
+            .get(&token, &format!("/api/v1/assignments/{assignment}"))
+            .await;
+        if a["grants"][0]["error"].is_string() {
+            last = a;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let error = last["grants"][0]["error"].as_str().expect("an error");
+    assert!(
+        error.contains("'localhost'") && error.contains("refused"),
+        "{error}"
+    );
+    assert!(
+        receiver.calls().is_empty(),
+        "the receiver was never reached"
+    );
+}
