@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use url::Url;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -70,10 +72,66 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub webhook_allow_private: bool,
     pub log_format: LogFormat,
+    /// Reverse proxies whose `X-Forwarded-For` names the client; empty: the header is
+    /// ignored and the peer address is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// API calls per second per token, kept in each process (so per replica).
+    pub api_rate_per_second: NonZeroU32,
+    /// API calls a token may make at once before the per-second rate applies.
+    pub api_burst: NonZeroU32,
 }
 
 /// SMTP connections used at once when `PORTICO_SMTP_CONNECTIONS` is not set.
 pub const DEFAULT_SMTP_CONNECTIONS: usize = 8;
+/// API calls per second per token when `PORTICO_API_RATE_PER_SECOND` is not set.
+pub const DEFAULT_API_RATE_PER_SECOND: NonZeroU32 = nonzero(50);
+/// API burst per token when `PORTICO_API_BURST` is not set.
+pub const DEFAULT_API_BURST: NonZeroU32 = nonzero(100);
+
+const fn nonzero(n: u32) -> NonZeroU32 {
+    match NonZeroU32::new(n) {
+        Some(n) => n,
+        None => NonZeroU32::MIN,
+    }
+}
+
+/// `PORTICO_TRUSTED_PROXIES`: addresses (`10.0.0.5`) and ranges (`10.0.0.0/8`),
+/// comma-separated.
+fn parse_trusted_proxies(value: &str) -> Result<Vec<IpNet>, SettingsError> {
+    let mut nets = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let net = match (part.parse::<IpNet>(), part.parse::<IpAddr>()) {
+            (Ok(net), _) => net.trunc(),
+            (_, Ok(ip)) => IpNet::from(ip),
+            _ => {
+                return Err(bad(
+                    "PORTICO_TRUSTED_PROXIES",
+                    format!(
+                        "'{part}' is not an IP address or range; write e.g. 10.0.0.5,192.168.0.0/16"
+                    ),
+                ));
+            }
+        };
+        nets.push(net);
+    }
+    Ok(nets)
+}
+
+/// A positive count of at most a million, or the default when unset.
+fn parse_count(
+    var: &'static str,
+    value: Option<String>,
+    default: NonZeroU32,
+) -> Result<NonZeroU32, SettingsError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<NonZeroU32>()
+            .ok()
+            .filter(|n| n.get() <= 1_000_000)
+            .ok_or_else(|| bad(var, format!("'{v}' is not a number from 1 to 1000000"))),
+    }
+}
 
 impl Settings {
     /// Reads the process environment.
@@ -214,6 +272,20 @@ impl Settings {
                 ));
             }
         };
+        let trusted_proxies = match get("PORTICO_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(v) => parse_trusted_proxies(&v)?,
+        };
+        let api_rate_per_second = parse_count(
+            "PORTICO_API_RATE_PER_SECOND",
+            get("PORTICO_API_RATE_PER_SECOND"),
+            DEFAULT_API_RATE_PER_SECOND,
+        )?;
+        let api_burst = parse_count(
+            "PORTICO_API_BURST",
+            get("PORTICO_API_BURST"),
+            DEFAULT_API_BURST,
+        )?;
         Ok(Self {
             database_url: get("DATABASE_URL").map(Secret::new),
             bind,
@@ -230,6 +302,9 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("./var")),
             webhook_allow_private,
             log_format,
+            trusted_proxies,
+            api_rate_per_second,
+            api_burst,
         })
     }
 
@@ -283,6 +358,26 @@ mod tests {
         assert_eq!(s.scheduler_interval, Duration::from_secs(10));
         assert!(s.database_url.is_none());
         assert!(s.require_for_serve().is_err());
+        assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.api_rate_per_second.get(), 50);
+        assert_eq!(s.api_burst.get(), 100);
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_ranges() {
+        let s = Settings::from_map(&map(&[
+            (
+                "PORTICO_TRUSTED_PROXIES",
+                " 10.0.0.5 , 192.168.7.9/16,fd00::/8,",
+            ),
+            ("PORTICO_API_RATE_PER_SECOND", "5"),
+            ("PORTICO_API_BURST", "7"),
+        ]))
+        .expect("valid");
+        let shown: Vec<String> = s.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.5/32", "192.168.0.0/16", "fd00::/8"]);
+        assert_eq!(s.api_rate_per_second.get(), 5);
+        assert_eq!(s.api_burst.get(), 7);
     }
 
     #[test]
@@ -299,6 +394,11 @@ mod tests {
             ("PORTICO_OUTBOX_LEASE_SECONDS", "1"),
             ("PORTICO_MAIL_FROM", "nobody"),
             ("PORTICO_SMTP_CONNECTIONS", "0"),
+            ("PORTICO_TRUSTED_PROXIES", "10.0.0.1,proxy.internal"),
+            ("PORTICO_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("PORTICO_API_RATE_PER_SECOND", "0"),
+            ("PORTICO_API_RATE_PER_SECOND", "fast"),
+            ("PORTICO_API_BURST", "-1"),
         ] {
             let e = Settings::from_map(&map(&[(var, value)])).expect_err(var);
             assert_eq!(e.var, var);

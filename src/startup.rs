@@ -19,6 +19,7 @@ use crate::config::Settings;
 use crate::connectors::outbound::Outbound;
 use crate::db::{self, embedded::ClusterOptions, embedded::PrivateCluster};
 use crate::email::{LogMailer, Mailer};
+use crate::web::auth::ApiRateLimit;
 
 /// Shared, cheap to clone; holds no global state, so tests build many apps per process.
 #[derive(Clone)]
@@ -31,6 +32,7 @@ struct Inner {
     mailer: Arc<dyn Mailer>,
     metrics: PrometheusHandle,
     http: Outbound,
+    api_limit: ApiRateLimit,
     demo_tenant: Option<String>,
 }
 
@@ -59,6 +61,11 @@ impl AppState {
     /// addresses only, no redirects, bounded time.
     pub fn http(&self) -> &Outbound {
         &self.0.http
+    }
+
+    /// The per-token API rate limit of this process.
+    pub fn api_limit(&self) -> &ApiRateLimit {
+        &self.0.api_limit
     }
 
     pub fn metrics(&self) -> &PrometheusHandle {
@@ -207,6 +214,7 @@ impl Application {
             .with_context(|| format!("PORTICO_BIND: cannot listen on {}", settings.bind))?;
         let http =
             Outbound::new(settings.webhook_allow_private).context("building the HTTP client")?;
+        let api_limit = ApiRateLimit::new(settings.api_rate_per_second, settings.api_burst);
         let state = AppState(Arc::new(Inner {
             pool,
             settings,
@@ -214,6 +222,7 @@ impl Application {
             mailer: deps.mailer,
             metrics: metrics_handle()?,
             http,
+            api_limit,
             demo_tenant: deps.demo_tenant,
         }));
         Ok(Self {

@@ -180,23 +180,32 @@ pub async fn lock_attempts(conn: &mut Conn, tenant: TenantId, email_key: &str) -
     Ok(())
 }
 
-/// (attempts for this address in `tenant`, attempts from this client anywhere) since `since`.
-pub async fn count_attempts(
+/// Sign-in emails asked for from client key `client` (any tenant) since `since`.
+pub async fn count_client_attempts(
+    conn: &mut Conn,
+    client: &str,
+    since: DateTime<Utc>,
+) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from sign_in_attempts where client_ip = $1 and created_at > $2",
+    )
+    .bind(client)
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// When the newest sign-in link of `user` was made (the cooldown between emails).
+pub async fn last_link_at(
     conn: &mut Conn,
     tenant: TenantId,
-    email_key: &str,
-    client_ip: Option<&str>,
-    since: DateTime<Utc>,
-) -> DbResult<(i64, i64)> {
-    Ok(sqlx::query_as(
-        "select
-           (select count(*) from sign_in_attempts where tenant_id = $1 and email_key = $2 and created_at > $4),
-           (select count(*) from sign_in_attempts where $3::text is not null and client_ip = $3 and created_at > $4)",
+    user: UserId,
+) -> DbResult<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(
+        "select max(created_at) from sign_in_links where tenant_id = $1 and user_id = $2",
     )
     .bind(tenant)
-    .bind(email_key)
-    .bind(client_ip)
-    .bind(since)
+    .bind(user)
     .fetch_one(conn)
     .await?)
 }

@@ -6,8 +6,13 @@
 //! Invariants: asking for a link never reveals whether the address exists; a link
 //! opens at most one session and only within 15 minutes; a session works only while
 //! its user is active (checked on every request) and is revoked when they are
-//! deactivated; sign-in emails are limited per address and per client in Postgres, so
-//! every replica enforces the same limit.
+//! deactivated; sign-in limits are kept in Postgres, so every replica enforces the
+//! same ones, and they can only hold back whoever sends the requests: an address is
+//! sent at most one email per cooldown (asking more often is answered the same and
+//! sends nothing, so nobody can lock a person out by asking for them), and a client
+//! address that asks too often is refused for a while.
+
+use std::net::{IpAddr, Ipv6Addr};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -29,12 +34,12 @@ use crate::domain::values::EmailAddress;
 pub const LINK_LIFETIME: Duration = Duration::minutes(15);
 /// How long a session lasts after sign-in.
 pub const SESSION_LIFETIME: Duration = Duration::hours(12);
-/// The window of the sign-in rate limits.
+/// The window of the per-client limit.
 pub const RATE_WINDOW: Duration = Duration::minutes(15);
-/// Sign-in emails per address per window.
-pub const MAX_PER_EMAIL: i64 = 5;
-/// Sign-in emails asked for by one client per window.
+/// Sign-in emails one client address may ask for per window.
 pub const MAX_PER_CLIENT: i64 = 30;
+/// The least time between two sign-in emails to one person.
+pub const EMAIL_COOLDOWN: Duration = Duration::seconds(60);
 
 /// How a person proved who they are; recorded on the session. OIDC becomes a third
 /// variant whose callback calls `open_session` like the others.
@@ -59,7 +64,7 @@ impl SignInMethod {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkRequest {
     Sent,
-    /// Too many emails for this address or from this client in the last 15 minutes.
+    /// Too many emails asked for from this client address in the last 15 minutes.
     RateLimited,
 }
 
@@ -103,34 +108,54 @@ pub async fn tenant(pool: &PgPool, slug: &str) -> ServiceResult<Tenant> {
         .ok_or_else(tenant_not_found)
 }
 
-/// Asks for a sign-in email to `email` in tenant `slug` from `client_ip`. Records the
-/// attempt first (so the limits count unknown addresses too), then, if an active
-/// user has this address, queues the email with a fresh single-use link.
+/// The key a client address is counted under: an IPv4 address itself, an IPv6
+/// address by its /64, which is what one subscriber line usually gets (counting each
+/// address of it alone would give one sender billions of budgets).
+pub fn client_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+        }
+    }
+}
+
+/// Asks for a sign-in email to `email` in tenant `slug` from `client_ip`. A client
+/// address over its limit is refused. Otherwise the attempt is recorded (so the
+/// client limit counts unknown addresses too) and, if an active user has this address
+/// and was not sent a link within the cooldown, the email is queued with a fresh
+/// single-use link. Within the cooldown the answer is the same `Sent`: the person
+/// already has a link from less than a minute ago, whoever asked for it.
 #[tracing::instrument(skip_all, fields(tenant = %slug))]
 pub async fn request_link(
     pool: &PgPool,
     slug: &str,
     email: &str,
-    client_ip: Option<&str>,
+    client_ip: Option<IpAddr>,
     now: DateTime<Utc>,
 ) -> ServiceResult<LinkRequest> {
     let email = EmailAddress::parse(email).map_err(|e| DomainError::field("email", e.0))?;
     let key = email.as_str().to_lowercase();
+    let client = client_ip.map(client_key);
     let mut tx = pool.begin().await?;
     let tenant = db::tenants::by_slug(&mut tx, slug)
         .await?
         .ok_or_else(tenant_not_found)?;
     db::sessions::lock_attempts(&mut tx, tenant.id, &key).await?;
-    let (by_email, by_client) =
-        db::sessions::count_attempts(&mut tx, tenant.id, &key, client_ip, now - RATE_WINDOW)
-            .await?;
-    if by_email >= MAX_PER_EMAIL || by_client >= MAX_PER_CLIENT {
+    if let Some(client) = client.as_deref()
+        && db::sessions::count_client_attempts(&mut tx, client, now - RATE_WINDOW).await?
+            >= MAX_PER_CLIENT
+    {
         return Ok(LinkRequest::RateLimited);
     }
     db::sessions::prune_attempts(&mut tx, now - Duration::days(1)).await?;
-    db::sessions::insert_attempt(&mut tx, tenant.id, &key, client_ip, now).await?;
+    db::sessions::insert_attempt(&mut tx, tenant.id, &key, client.as_deref(), now).await?;
     if let Some(user) = db::users::by_email(&mut tx, tenant.id, email.as_str()).await?
         && user.active
+        && db::sessions::last_link_at(&mut tx, tenant.id, user.id)
+            .await?
+            .is_none_or(|at| now - at >= EMAIL_COOLDOWN)
     {
         let token = links::new_token();
         let link = SignInLink {
@@ -347,6 +372,16 @@ pub async fn dev_sign_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn clients_are_counted_by_ipv4_address_and_ipv6_slash_64() {
+        let key = |s: &str| client_key(s.parse().expect("ip"));
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::7"), key("2001:db8:1:2:aaaa::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+    }
+
     #[test]
     fn notices_of_sign_in_links_serialise_with_their_template_name() {
         let v = serde_json::to_value(Notice::SignInLink { token: "t".into() }).expect("json");

@@ -21,6 +21,10 @@ pub enum AppError {
     /// No such route or object.
     #[error("not found")]
     NotFound,
+    /// The caller made more calls than its rate allows; it may retry after this many
+    /// seconds.
+    #[error("rate limited")]
+    TooManyRequests { retry_after: u64 },
 }
 
 impl From<DomainError> for AppError {
@@ -78,6 +82,13 @@ impl Problem {
             AppError::NotFound => {
                 Self::new(StatusCode::NOT_FOUND, "not-found", "There is nothing here.")
             }
+            AppError::TooManyRequests { retry_after } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                format!(
+                    "This API token is making calls faster than its limit allows. Retry in {retry_after} s (see the Retry-After header) and spread calls out."
+                ),
+            ),
             AppError::Service(ServiceError::Unauthenticated(detail)) => {
                 Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
             }
@@ -143,6 +154,12 @@ impl IntoResponse for AppError {
         if let AppError::Service(ServiceError::Internal(cause)) = &self {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
-        Problem::from_error(&self).into_response()
+        let mut response = Problem::from_error(&self).into_response();
+        if let AppError::TooManyRequests { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+        }
+        response
     }
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod client_ip;
 pub mod csrf;
 pub mod dev_mail;
 pub mod error;

@@ -9,12 +9,12 @@
 //! `portico_csrf_pre` cookie), compared in constant time, and its Origin, when sent,
 //! is this site.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -547,7 +547,7 @@ where
 /// `portico_csrf_pre` cookie set by the page that showed the form.
 pub struct PreSessionForm {
     pub form: FormData,
-    pub client_ip: Option<String>,
+    pub client_ip: Option<IpAddr>,
 }
 
 impl FromRequest<AppState> for PreSessionForm {
@@ -558,10 +558,7 @@ impl FromRequest<AppState> for PreSessionForm {
         let cookie_token = cookie(req.headers(), PRE_CSRF_COOKIE)
             .unwrap_or_default()
             .to_string();
-        let client_ip = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let client_ip = super::client_ip::of_request(req.extensions(), req.headers(), state);
         let form = read_form(req, state).await?;
         if !same_secret(form.get(CSRF_FIELD).unwrap_or_default(), &cookie_token) {
             return Err(csrf_refused(None));

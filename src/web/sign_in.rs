@@ -116,14 +116,8 @@ async fn send_link(
         .await
         .map_err(|e| PageError::from(e).in_tenant(&slug))?;
     let email = form.text("email");
-    let outcome = services::sessions::request_link(
-        state.pool(),
-        &slug,
-        &email,
-        client_ip.as_deref(),
-        state.now(),
-    )
-    .await;
+    let outcome =
+        services::sessions::request_link(state.pool(), &slug, &email, client_ip, state.now()).await;
     match outcome {
         Ok(LinkRequest::Sent) => Ok(SentPage {
             shell: Shell::tenant("Check your email", &slug, &tenant.display_name),
@@ -133,7 +127,7 @@ async fn send_link(
         .into_response()),
         Ok(LinkRequest::RateLimited) => Ok(error_page(
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-in emails were asked for in the last 15 minutes. Please wait a few minutes and try again.",
+            "Too many sign-in emails were asked for from your network in the last 15 minutes. Please wait a few minutes and try again.",
             Some(&slug),
         )),
         Err(ServiceError::Domain(crate::domain::DomainError::Validation(errors))) => {

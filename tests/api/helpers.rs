@@ -211,7 +211,9 @@ impl Drop for TestApp {
     }
 }
 
-/// Settings for tests: loopback port 0, fast scheduler, private webhooks allowed.
+/// Settings for tests: loopback port 0, fast scheduler, private webhooks allowed, and
+/// an API rate no test reaches unless it sets its own (tests drive one admin token
+/// harder than any client should).
 pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = [
         ("PORTICO_BIND", "127.0.0.1:0"),
@@ -220,6 +222,8 @@ pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
         ("PORTICO_SMTP_URL", "log"),
         ("PORTICO_SCHEDULER_INTERVAL_MS", "100"),
         ("PORTICO_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("PORTICO_API_RATE_PER_SECOND", "1000000"),
+        ("PORTICO_API_BURST", "1000000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -221,6 +221,10 @@ fn start_server(args: &Args, db_url: &str, port: u16, smtp_port: u16) -> anyhow:
             "benchmark-secret-key-0123456789abcdef",
         )
         .env("PORTICO_SCHEDULER_INTERVAL_MS", "200")
+        // Block managers' tokens approve whole blocks; the run measures throughput,
+        // not the per-token API limit.
+        .env("PORTICO_API_RATE_PER_SECOND", "1000000")
+        .env("PORTICO_API_BURST", "1000000")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
