@@ -54,6 +54,9 @@ pub enum LogFormat {
 pub struct Settings {
     /// `None`: run the private cluster in `data_dir`.
     pub database_url: Option<Secret>,
+    /// The role the server runs as when it is not the owner (`DATABASE_URL`, which
+    /// migrates): it may append to the audit log but never change or delete it.
+    pub runtime_database_url: Option<Secret>,
     pub bind: SocketAddr,
     pub base_url: Option<Url>,
     pub secret_key: Option<Secret>,
@@ -69,6 +72,8 @@ pub struct Settings {
     pub outbox_lease: Duration,
     pub data_dir: PathBuf,
     pub webhook_allow_private: bool,
+    /// Extra `host[:port]` names the server answers to besides the base URL's (lowercase).
+    pub allowed_hosts: Vec<String>,
     pub log_format: LogFormat,
 }
 
@@ -204,6 +209,29 @@ impl Settings {
                 ));
             }
         };
+        let allowed_hosts = match get("PORTICO_ALLOWED_HOSTS") {
+            None => Vec::new(),
+            Some(v) => {
+                let hosts: Vec<String> = v
+                    .split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect();
+                if let Some(bad_host) = hosts.iter().find(|h| {
+                    url::Url::parse(&format!("http://{h}/"))
+                        .map(|u| u.path() != "/" || u.username() != "" || u.query().is_some())
+                        .unwrap_or(true)
+                }) {
+                    return Err(bad(
+                        "PORTICO_ALLOWED_HOSTS",
+                        format!(
+                            "'{bad_host}' is not a host name with an optional port, such as portico:8080"
+                        ),
+                    ));
+                }
+                hosts
+            }
+        };
         let log_format = match get("PORTICO_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -214,8 +242,43 @@ impl Settings {
                 ));
             }
         };
+        let runtime_database_url = match get("PORTICO_RUNTIME_DATABASE_URL") {
+            None => None,
+            Some(_) if get("DATABASE_URL").is_none() => {
+                return Err(bad(
+                    "PORTICO_RUNTIME_DATABASE_URL",
+                    "needs DATABASE_URL too (the owner role that migrates and grants the runtime role its rights)",
+                ));
+            }
+            Some(v) => {
+                let user = Url::parse(&v)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "postgres" | "postgresql"))
+                    .map(|u| u.username().to_string())
+                    .filter(|u| !u.is_empty());
+                let owner = get("DATABASE_URL")
+                    .and_then(|o| Url::parse(&o).ok())
+                    .map(|u| u.username().to_string());
+                match user {
+                    None => {
+                        return Err(bad(
+                            "PORTICO_RUNTIME_DATABASE_URL",
+                            "must be a URL such as postgres://portico_app:pass@host/portico that names its role",
+                        ));
+                    }
+                    Some(u) if Some(&u) == owner.as_ref() => {
+                        return Err(bad(
+                            "PORTICO_RUNTIME_DATABASE_URL",
+                            "names the same role as DATABASE_URL; use a role that owns nothing",
+                        ));
+                    }
+                    Some(_) => Some(Secret::new(v)),
+                }
+            }
+        };
         Ok(Self {
             database_url: get("DATABASE_URL").map(Secret::new),
+            runtime_database_url,
             bind,
             base_url,
             secret_key,
@@ -229,6 +292,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("./var")),
             webhook_allow_private,
+            allowed_hosts,
             log_format,
         })
     }
@@ -299,10 +363,42 @@ mod tests {
             ("PORTICO_OUTBOX_LEASE_SECONDS", "1"),
             ("PORTICO_MAIL_FROM", "nobody"),
             ("PORTICO_SMTP_CONNECTIONS", "0"),
+            ("PORTICO_ALLOWED_HOSTS", "portico/admin"),
+            ("PORTICO_RUNTIME_DATABASE_URL", "postgres://app@db/portico"),
         ] {
             let e = Settings::from_map(&map(&[(var, value)])).expect_err(var);
             assert_eq!(e.var, var);
         }
+    }
+
+    #[test]
+    fn the_runtime_role_must_differ_from_the_owner() {
+        let owner = ("DATABASE_URL", "postgres://owner@db/portico");
+        let same = Settings::from_map(&map(&[
+            owner,
+            (
+                "PORTICO_RUNTIME_DATABASE_URL",
+                "postgres://owner:x@db/portico",
+            ),
+        ]))
+        .expect_err("same role");
+        assert_eq!(same.var, "PORTICO_RUNTIME_DATABASE_URL");
+        let nameless = Settings::from_map(&map(&[
+            owner,
+            ("PORTICO_RUNTIME_DATABASE_URL", "postgres://db/portico"),
+        ]))
+        .expect_err("no role");
+        assert_eq!(nameless.var, "PORTICO_RUNTIME_DATABASE_URL");
+        let s = Settings::from_map(&map(&[
+            owner,
+            (
+                "PORTICO_RUNTIME_DATABASE_URL",
+                "postgres://app:pw@db/portico",
+            ),
+        ]))
+        .expect("valid");
+        assert!(s.runtime_database_url.is_some());
+        assert!(!format!("{s:?}").contains("app:pw"));
     }
 
     #[test]

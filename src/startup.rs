@@ -15,7 +15,8 @@ use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
+use crate::crypto::Keys;
 use crate::db::{self, embedded::ClusterOptions, embedded::PrivateCluster};
 use crate::email::{LogMailer, Mailer};
 
@@ -30,7 +31,10 @@ struct Inner {
     mailer: Arc<dyn Mailer>,
     metrics: PrometheusHandle,
     http: reqwest::Client,
+    keys: Keys,
     demo_tenant: Option<String>,
+    /// `/dev/mail/{random key of this run}` in demo mode.
+    dev_mail_path: Option<String>,
 }
 
 impl AppState {
@@ -59,8 +63,18 @@ impl AppState {
         &self.0.http
     }
 
+    /// Keys derived from `PORTICO_SECRET_KEY` (CSRF signatures, sealed secrets).
+    pub fn keys(&self) -> &Keys {
+        &self.0.keys
+    }
+
     pub fn metrics(&self) -> &PrometheusHandle {
         &self.0.metrics
+    }
+
+    /// In demo mode, where the dev mailbox is (a path with a key made for this run).
+    pub fn dev_mail_path(&self) -> Option<String> {
+        self.0.dev_mail_path.clone()
     }
 
     /// In demo mode, the slug of the demo tenant.
@@ -94,6 +108,8 @@ fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
 pub struct Database {
     pub pool: PgPool,
     pub cluster: Option<PrivateCluster>,
+    /// Migrated already, by another role than the pool's (which may not).
+    pub migrated: bool,
 }
 
 impl Database {
@@ -113,6 +129,9 @@ impl Database {
 
     async fn open_with(settings: &Settings, options: ClusterOptions) -> anyhow::Result<Self> {
         match &settings.database_url {
+            Some(url) if settings.runtime_database_url.is_some() => {
+                Self::open_as_runtime_role(url, settings).await
+            }
             Some(url) => {
                 let options = PgConnectOptions::from_str(url.expose()).context(
                     "DATABASE_URL: not a PostgreSQL URL such as postgres://user:pass@host/db",
@@ -123,6 +142,7 @@ impl Database {
                 Ok(Self {
                     pool,
                     cluster: None,
+                    migrated: false,
                 })
             }
             None => {
@@ -140,9 +160,45 @@ impl Database {
                 Ok(Self {
                     pool,
                     cluster: Some(cluster),
+                    migrated: false,
                 })
             }
         }
+    }
+
+    /// Migrates as the owner (`DATABASE_URL`), grants the runtime role its rights, and
+    /// serves through the runtime role (`PORTICO_RUNTIME_DATABASE_URL`).
+    async fn open_as_runtime_role(owner_url: &Secret, settings: &Settings) -> anyhow::Result<Self> {
+        let Some(runtime_url) = &settings.runtime_database_url else {
+            anyhow::bail!("PORTICO_RUNTIME_DATABASE_URL: not set");
+        };
+        let owner_options = PgConnectOptions::from_str(owner_url.expose())
+            .context("DATABASE_URL: not a PostgreSQL URL such as postgres://user:pass@host/db")?;
+        let runtime_options = PgConnectOptions::from_str(runtime_url.expose()).context(
+            "PORTICO_RUNTIME_DATABASE_URL: not a PostgreSQL URL such as postgres://portico_app:pass@host/db",
+        )?;
+        let owner = db::connect(owner_options, 2)
+            .await
+            .context("DATABASE_URL: cannot connect to the database")?;
+        let prepared = async {
+            db::migrate(&owner)
+                .await
+                .context("applying database migrations")?;
+            db::grant_runtime_role(&owner, runtime_options.get_username())
+                .await
+                .context("granting the runtime role (PORTICO_RUNTIME_DATABASE_URL) its rights; does the role exist?")
+        }
+        .await;
+        owner.close().await;
+        prepared?;
+        let pool = db::connect(runtime_options, 20)
+            .await
+            .context("PORTICO_RUNTIME_DATABASE_URL: cannot connect to the database")?;
+        Ok(Self {
+            pool,
+            cluster: None,
+            migrated: true,
+        })
     }
 
     /// Closes the pool, then stops the private cluster if there is one.
@@ -186,9 +242,17 @@ impl Application {
     /// Opens the database named by the settings, migrates it and binds the listener.
     pub async fn build(settings: Settings, deps: Dependencies) -> anyhow::Result<Self> {
         let database = Database::open(&settings).await?;
-        let mut app = Self::with_pool(settings, database.pool.clone(), deps).await?;
-        app.database = Some(database);
-        Ok(app)
+        let built = Self::assemble(settings, database.pool.clone(), deps, !database.migrated).await;
+        match built {
+            Ok(mut app) => {
+                app.database = Some(database);
+                Ok(app)
+            }
+            Err(e) => {
+                database.close().await;
+                Err(e)
+            }
+        }
     }
 
     /// Builds on an existing pool (tests: a fresh database per test).
@@ -197,9 +261,30 @@ impl Application {
         pool: PgPool,
         deps: Dependencies,
     ) -> anyhow::Result<Self> {
-        db::migrate(&pool)
+        Self::assemble(settings, pool, deps, true).await
+    }
+
+    async fn assemble(
+        settings: Settings,
+        pool: PgPool,
+        deps: Dependencies,
+        migrate: bool,
+    ) -> anyhow::Result<Self> {
+        if migrate {
+            db::migrate(&pool)
+                .await
+                .context("applying database migrations")?;
+        }
+        let keys = Keys::derive(
+            settings
+                .secret_key
+                .as_ref()
+                .context("PORTICO_SECRET_KEY: is required to run the server")?
+                .expose(),
+        );
+        crate::services::catalogs::seal_legacy_secrets(&pool, &keys)
             .await
-            .context("applying database migrations")?;
+            .context("sealing connector secrets stored before sealing existed")?;
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("PORTICO_BIND: cannot listen on {}", settings.bind))?;
@@ -216,6 +301,11 @@ impl Application {
                 .user_agent(concat!("Portico/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .context("building the HTTP client")?,
+            keys,
+            dev_mail_path: deps
+                .demo_tenant
+                .as_ref()
+                .map(|_| format!("/dev/mail/{}", crate::services::links::new_token())),
             demo_tenant: deps.demo_tenant,
         }));
         Ok(Self {

@@ -360,3 +360,36 @@ pub async fn targets_of_package(
         })
         .collect())
 }
+
+/// Connector secrets stored before sealing existed (any tenant: a start-up task).
+pub async fn unsealed_connector_secrets(
+    conn: &mut Conn,
+) -> DbResult<Vec<(TenantId, ResourceId, String)>> {
+    Ok(sqlx::query_as(
+        "select tenant_id, id, connector_secret from resources
+         where connector_secret is not null and connector_secret not like 'enc:v1:%'",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Replaces a stored connector secret with its sealed form, if it is still `plain`.
+pub async fn reseal_connector_secret(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: ResourceId,
+    plain: &str,
+    sealed: &str,
+) -> DbResult<()> {
+    sqlx::query(
+        "update resources set connector_secret = $4
+         where tenant_id = $1 and id = $2 and connector_secret = $3",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(plain)
+    .bind(sealed)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

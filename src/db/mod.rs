@@ -127,6 +127,27 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("./migrations").run(pool).await
 }
 
+/// Gives the runtime role (the one `serve` connects as, `PORTICO_RUNTIME_DATABASE_URL`)
+/// what the application needs and no more: rows of every table, but the audit log only
+/// to read and append; no DDL (it owns nothing, so it can neither alter tables nor
+/// disable the audit log's triggers). Run by the owner after every migration.
+pub async fn grant_runtime_role(pool: &PgPool, role: &str) -> Result<(), sqlx::Error> {
+    let role = format!("\"{}\"", role.replace('"', "\"\""));
+    let mut tx = pool.begin().await?;
+    for statement in [
+        format!("grant usage on schema public to {role}"),
+        format!("grant select, insert, update, delete on all tables in schema public to {role}"),
+        format!("grant usage, select on all sequences in schema public to {role}"),
+        format!("revoke update, delete, truncate, references, trigger on audit_events from {role}"),
+        format!("revoke insert, update, delete, truncate on _sqlx_migrations from {role}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
 /// The embedded migrator (tests build template databases from it).
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("./migrations")

@@ -17,6 +17,8 @@ use crate::config::Settings;
 pub struct Email {
     /// Stable across retries, so receivers can drop duplicates.
     pub message_id: String,
+    /// The slug of the tenant the email is sent for.
+    pub tenant: String,
     pub from_name: String,
     pub to: String,
     pub reply_to: Option<String>,

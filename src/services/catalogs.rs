@@ -14,6 +14,7 @@ use url::{Host, Url};
 use super::audit::{self, Entry};
 use super::{Caller, ServiceError, ServiceResult, validated};
 use crate::connectors::webhook::is_private;
+use crate::crypto::Keys;
 use crate::db::catalogs::{Catalog, Resource, ResourceRole};
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
@@ -394,6 +395,23 @@ fn resource_json(v: &ResourceView) -> Value {
     })
 }
 
+/// What a resource's sealed connector secret is bound to.
+pub fn connector_secret_context(tenant: TenantId, resource: ResourceId) -> String {
+    format!("resources.connector_secret/{tenant}/{resource}")
+}
+
+/// Seals connector secrets written before they were sealed at rest (run at start-up;
+/// a no-op once every secret is sealed).
+pub async fn seal_legacy_secrets(pool: &PgPool, keys: &Keys) -> ServiceResult<usize> {
+    let mut conn = pool.acquire().await?;
+    let rows = db::catalogs::unsealed_connector_secrets(&mut conn).await?;
+    for (tenant, id, plain) in &rows {
+        let sealed = keys.seal(plain, &connector_secret_context(*tenant, *id));
+        db::catalogs::reseal_connector_secret(&mut conn, *tenant, *id, plain, &sealed).await?;
+    }
+    Ok(rows.len())
+}
+
 /// Resources of a catalog with their roles (readers of the catalog).
 pub async fn list_resources(
     pool: &PgPool,
@@ -523,6 +541,7 @@ pub async fn add_resource(
     catalog_id: CatalogId,
     input: NewResource,
     allow_private_webhooks: bool,
+    keys: &Keys,
     now: DateTime<Utc>,
 ) -> ServiceResult<ResourceView> {
     let tenant = caller.tenant_id();
@@ -628,7 +647,11 @@ pub async fn add_resource(
                     Some(s) if s.chars().count() > MAX_SECRET => {
                         errors.add("connector.secret", format!("the secret has at most {MAX_SECRET} characters"))
                     }
-                    Some(s) => resource.connector_secret = Some(s.to_string()),
+                    // Sealed at rest, bound to this tenant and resource.
+                    Some(s) => {
+                        resource.connector_secret =
+                            Some(keys.seal(s, &connector_secret_context(tenant, resource_id)))
+                    }
                 }
             }
         }

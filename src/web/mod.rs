@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .layer(middleware::from_fn(record_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -115,6 +116,21 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("portico_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Answers only requests addressed to this server by its base URL's name (or an address
+/// or `localhost`, or `PORTICO_ALLOWED_HOSTS`): a page whose own domain was made to
+/// resolve here (DNS rebinding) can neither read nor drive a local instance.
+async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if csrf::host_allowed(req.headers(), state.settings()) {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "This server does not answer to that host name. Use the address in PORTICO_BASE_URL.",
+        )
+            .into_response()
+    }
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {

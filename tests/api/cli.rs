@@ -334,3 +334,23 @@ async fn a_malformed_bind_address_fails_naming_the_setting() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("PORTICO_BIND"), "{lines:?}");
 }
+
+#[tokio::test]
+async fn demo_refuses_to_listen_beyond_loopback_without_public() {
+    let out = portico(
+        &[
+            ("PORTICO_BIND", "0.0.0.0:0"),
+            ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+        ],
+        &["demo"],
+    )
+    .await;
+    assert!(!out.status.success());
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("PORTICO_BIND") && lines[0].contains("--public"),
+        "{lines:?}"
+    );
+    assert!(stdout(&out).is_empty());
+}

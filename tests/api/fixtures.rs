@@ -87,16 +87,22 @@ pub async fn webhook_resource(
     secret: &str,
 ) -> (Uuid, Uuid) {
     let now = app.now();
+    let id = ResourceId::new();
+    // Stored as the service stores it: sealed, bound to this tenant and resource.
+    let sealed = app.state.keys().seal(
+        secret,
+        &portico::services::catalogs::connector_secret_context(TenantId(t.id), id),
+    );
     let resource = Resource {
         tenant_id: TenantId(t.id),
-        id: ResourceId::new(),
+        id,
         catalog_id: CatalogId(catalog),
         kind: "application".into(),
         group_id: None,
         display_name: "Ticketing".into(),
         description: String::new(),
         connector_url: Some(url.into()),
-        connector_secret: Some(secret.into()),
+        connector_secret: Some(sealed),
         created_at: now,
         updated_at: now,
     };

@@ -315,6 +315,7 @@ async fn add_resource(
         id,
         body.into(),
         allow_private,
+        state.keys(),
         state.now(),
     )
     .await?;
