@@ -27,5 +27,6 @@ mod portal_my_access;
 mod requests;
 mod reviews;
 mod roles;
+mod security_escalation;
 mod tenancy;
 mod webhooks;
