@@ -28,5 +28,6 @@ mod requests;
 mod reviews;
 mod roles;
 mod security;
+mod security_escalation;
 mod tenancy;
 mod webhooks;
