@@ -27,5 +27,7 @@ mod portal_my_access;
 mod requests;
 mod reviews;
 mod roles;
+mod security_edge;
+mod security_input;
 mod tenancy;
 mod webhooks;
