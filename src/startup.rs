@@ -335,13 +335,7 @@ impl Application {
             .settings()
             .scheduler_enabled
             .then(|| crate::scheduler::spawn(self.state.clone(), stop.clone()));
-        // The peer address feeds the per-client sign-in rate limit.
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = serve(self.listener, router, self.state.settings(), shutdown).await;
         // Let the scheduler finish its current tick so claimed work is recorded.
         stop.cancel();
         if let Some(scheduler) = scheduler
@@ -354,6 +348,75 @@ impl Application {
         }
         served.context("serving HTTP")
     }
+}
+
+/// Accepts HTTP/1.1 connections until `shutdown` completes, then stops accepting, closes
+/// idle connections and lets open requests finish (for at most a request timeout plus
+/// a header timeout). At most `max_connections` are served at once: beyond that,
+/// clients wait in the listen backlog. A connection that takes longer than the header
+/// timeout to send a request's headers, or stays idle that long between requests, is
+/// closed, so half-sent requests cannot pile up.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    settings: &Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use axum::extract::ConnectInfo;
+    use hyper::body::Incoming;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::Service;
+
+    let permits = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.context("the connection limit")?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+                ) => continue,
+                Err(e) => {
+                    // Out of file descriptors, say: wait for some to close, not spin.
+                    tracing::error!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        // The peer address feeds the per-client sign-in rate limit.
+        let service = hyper::service::service_fn(move |mut req: axum::http::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().call(req)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = settings.request_timeout + settings.header_timeout;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the grace period were dropped");
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

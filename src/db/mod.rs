@@ -74,14 +74,25 @@ pub enum DbError {
     ForeignKey(String),
     #[error("check constraint {0} violated")]
     Check(String),
+    /// Text PostgreSQL cannot store (a NUL character).
+    #[error("the text holds a character the database cannot store")]
+    UnstorableText,
     #[error(transparent)]
     Other(sqlx::Error),
+}
+
+/// Whether PostgreSQL refused a character it cannot store in text: SQLSTATE 22021
+/// `character_not_in_repertoire` (NUL in text) or 22P05 `untranslatable_character`
+/// (`\u0000` in jsonb).
+pub fn is_unstorable_text(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")))
 }
 
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => Self::NotFound,
+            e if is_unstorable_text(e) => Self::UnstorableText,
             sqlx::Error::Database(db) => {
                 let constraint = db.constraint().unwrap_or_default().to_string();
                 match db.code().as_deref() {

@@ -243,10 +243,12 @@ pub fn error_page(status: StatusCode, message: &str, slug: Option<&str>) -> Resp
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        if let AppError::Service(ServiceError::Internal(cause)) = &self.error {
+        let problem = Problem::from_error(&self.error);
+        if let AppError::Service(ServiceError::Internal(cause)) = &self.error
+            && problem.status_code().is_server_error()
+        {
             tracing::error!(error = format!("{cause:#}"), "page failed");
         }
-        let problem = Problem::from_error(&self.error);
         error_page(problem.status_code(), &problem.detail, self.slug.as_deref())
     }
 }
@@ -346,7 +348,9 @@ impl FromRequestParts<AppState> for SessionCaller {
             }
             return Err(sign_in_redirect(&slug, parts));
         };
-        match services::sessions::authenticate(state.pool(), &slug, token, state.now()).await {
+        let idle = state.settings().session_idle;
+        match services::sessions::authenticate(state.pool(), &slug, token, idle, state.now()).await
+        {
             Ok(auth) => Ok(Self {
                 caller: auth.caller,
                 session_id: auth.session_id,

@@ -28,6 +28,8 @@ mod requests;
 mod reviews;
 mod roles;
 mod security;
+mod security_edge;
 mod security_escalation;
+mod security_input;
 mod tenancy;
 mod webhooks;
