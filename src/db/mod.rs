@@ -59,6 +59,39 @@ macro_rules! sqlx_id {
 }
 crate::for_each_id!(sqlx_id);
 
+/// Lets the state enums of `domain` travel as Postgres `text` (each column has a CHECK
+/// listing its values) without `domain` depending on sqlx. A value this version does
+/// not know is a decoding error, never a default.
+macro_rules! sqlx_text_enum {
+    ($($name:ty),*) => {$(
+        impl sqlx::Type<Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <String as sqlx::Type<Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <String as sqlx::Type<Postgres>>::compatible(ty)
+            }
+        }
+        impl<'q> sqlx::Encode<'q, Postgres> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, Postgres>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, Postgres> for $name {
+            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let raw = <&str as sqlx::Decode<'r, Postgres>>::decode(value)?;
+                <$name>::parse(raw).ok_or_else(|| {
+                    format!("unknown {} '{raw}' in the database", stringify!($name)).into()
+                })
+            }
+        }
+    )*};
+}
+sqlx_text_enum!(crate::domain::policy::DecisionRule);
+
 pub type Tx<'a> = sqlx::Transaction<'a, Postgres>;
 pub use sqlx::PgConnection as Conn;
 

@@ -269,7 +269,7 @@ async fn open_stage(
         request_id: request.id,
         stage_index: i32::try_from(index).unwrap_or(0),
         state: StageState::Pending.as_str().into(),
-        decision_rule: spec.decision.as_str().into(),
+        decision_rule: spec.decision,
         approver_ids: approvers.clone(),
         require_justification: spec.require_justification,
         opened_at: now,
@@ -1094,7 +1094,7 @@ async fn already_decided(
 ) -> ServiceResult<DomainError> {
     let last = view.stages.last();
     let decisive = last.and_then(|s| {
-        let rule = DecisionRule::parse(&s.stage.decision_rule).unwrap_or_default();
+        let rule = s.stage.decision_rule;
         match s.stage.state.as_str() {
             "denied" => s.decisions.iter().find(|d| d.decision == "deny"),
             "approved" if rule == DecisionRule::AnyOne => {
@@ -1258,7 +1258,7 @@ async fn decide_current(
         .filter_map(|d| Decision::parse(&d.decision).map(|x| (d.approver_id.0, x)))
         .collect();
     decisions.push((me.0, decision));
-    let rule = DecisionRule::parse(&stage.stage.decision_rule).unwrap_or_default();
+    let rule = stage.stage.decision_rule;
     let mut stage_row = stage.stage.clone();
     let mut opened: Option<StageRow> = None;
     match stage_outcome(rule, &stage_row.approver_ids, &decisions) {
