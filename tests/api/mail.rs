@@ -538,17 +538,20 @@ async fn the_demo_dev_mailbox_keeps_emails_and_shows_their_links() {
     let other = pending_request(&app, "fabrikam", |_| json!({})).await;
     let p = pending_request(&app, "contoso", |_| json!({})).await;
 
-    let mut list = String::new();
-    for _ in 0..300 {
-        list = app
-            .client
-            .get(format!("{}{mailbox}", app.address))
+    let app = &app;
+    let page = |path: String| async move {
+        app.client
+            .get(format!("{}{path}", app.address))
             .send()
             .await
-            .expect("list")
+            .expect("get")
             .text()
             .await
-            .expect("body");
+            .expect("body")
+    };
+    let mut list = String::new();
+    for _ in 0..300 {
+        list = page(mailbox.clone()).await;
         if list.contains("Approval needed") {
             break;
         }
@@ -560,15 +563,7 @@ async fn the_demo_dev_mailbox_keeps_emails_and_shows_their_links() {
     );
     assert!(list.contains(&p.manager_email), "{list}");
     wait_for_dev_mail(&app, &other.manager_email).await;
-    let list = app
-        .client
-        .get(format!("{}{mailbox}", app.address))
-        .send()
-        .await
-        .expect("list")
-        .text()
-        .await
-        .expect("body");
+    let list = page(mailbox.clone()).await;
     assert!(list.contains(&p.manager_email), "{list}");
     assert!(!list.contains(&other.manager_email), "{list}");
     let at = list.find("Approval needed").expect("subject");
