@@ -31,7 +31,7 @@ pub enum Command {
     /// Run the server (needs PORTICO_BASE_URL, PORTICO_SMTP_URL, PORTICO_SECRET_KEY).
     Serve,
     /// Run the server with a seeded demo tenant, dev sign-in and a dev mailbox.
-    Demo,
+    Demo(DemoArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Manage tenants.
@@ -40,6 +40,14 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Allow PORTICO_BIND on an address other than loopback. The demo signs anyone in
+    /// as any demo user, so only do this on a network you trust.
+    #[arg(long)]
+    pub public: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,12 +124,11 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             tracing::info!(address = %app.local_addr()?, "Portico is serving");
             app.run_until(shutdown_signal()).await
         }
-        Command::Demo => demo(settings).await,
+        Command::Demo(args) => demo(settings, args).await,
         Command::Migrate => {
+            // With PORTICO_RUNTIME_DATABASE_URL, opening migrated as the owner and
+            // granted the runtime role its rights already.
             let database = open_for_command(&settings).await?;
-            crate::db::migrate(&database.pool)
-                .await
-                .context("applying migrations")?;
             println!("migrations applied");
             database.close().await;
             Ok(())
@@ -183,15 +190,24 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 /// and leave a cluster that a running server uses alone.
 async fn open_for_command(settings: &Settings) -> anyhow::Result<Database> {
     let database = Database::open_for_command(settings).await?;
-    crate::db::migrate(&database.pool)
-        .await
-        .context("applying migrations")?;
+    if !database.migrated
+        && let Err(e) = crate::db::migrate(&database.pool).await
+    {
+        database.close().await;
+        return Err(anyhow::Error::new(e).context("applying migrations"));
+    }
     Ok(database)
 }
 
-async fn demo(mut settings: Settings) -> anyhow::Result<()> {
+async fn demo(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
+    if !settings.bind.ip().is_loopback() && !args.public {
+        bail!(
+            "PORTICO_BIND: the demo lets anyone sign in as any demo user, so it listens only on a loopback address (such as 127.0.0.1:8080); pass --public to listen on {} anyway",
+            settings.bind
+        );
+    }
     if settings.secret_key.is_none() {
-        settings.secret_key = Some(Secret::new(random_secret()));
+        settings.secret_key = Some(Secret::new(demo_secret(&settings.data_dir)?));
     }
     // Without PORTICO_SMTP_URL the demo keeps its emails in the dev mailbox
     // (/dev/mail), a table of the database it runs on.
@@ -214,7 +230,9 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
         }
     };
     let addr = app.local_addr()?;
-    let seeded = crate::services::demo::seed(app.state().pool(), SystemClock.now()).await;
+    let seeded =
+        crate::services::demo::seed(app.state().pool(), app.state().keys(), SystemClock.now())
+            .await;
     let seeded = match seeded {
         Ok(s) => s,
         Err(e) => bail!("seeding the demo tenant: {}", one_line(e)),
@@ -237,8 +255,10 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
         "Try: curl -H 'Authorization: Bearer {}' {base}/api/v1/me",
         seeded.admin_token
     );
-    if settings.smtp_url.is_none() {
-        println!("Emails: {base}/dev/mail");
+    if settings.smtp_url.is_none()
+        && let Some(path) = app.state().dev_mail_path()
+    {
+        println!("Emails (this run's private address): {base}{path}");
     }
     println!("Press Ctrl-C to stop.");
     let served = app.run_until(shutdown_signal()).await;
@@ -246,9 +266,59 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
     served
 }
 
+/// The demo's secret key: kept in `secret-key` of the data directory (made on the
+/// first run, readable only by its owner), so sessions and sealed secrets survive a
+/// restart.
+pub fn demo_secret(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("secret-key");
+    match std::fs::read_to_string(&path) {
+        Ok(key) if key.trim().len() >= 32 => return Ok(key.trim().to_string()),
+        Ok(_) => bail!(
+            "{}: holds no key of at least 32 characters; delete it to make a new one",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let key = random_secret();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(file, "{key}").with_context(|| format!("writing {}", path.display()))?;
+    Ok(key)
+}
+
 fn random_secret() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_key_is_made_once_and_kept_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("portico-demo-key-{}", uuid::Uuid::now_v7()));
+        let first = demo_secret(&dir).expect("made");
+        let second = demo_secret(&dir).expect("read");
+        assert_eq!(first, second);
+        assert!(first.len() >= 32);
+        let mode = std::fs::metadata(dir.join("secret-key"))
+            .expect("file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -56,6 +56,9 @@ pub enum LogFormat {
 pub struct Settings {
     /// `None`: run the private cluster in `data_dir`.
     pub database_url: Option<Secret>,
+    /// The role the server runs as when it is not the owner (`DATABASE_URL`, which
+    /// migrates): it may append to the audit log but never change or delete it.
+    pub runtime_database_url: Option<Secret>,
     pub bind: SocketAddr,
     pub base_url: Option<Url>,
     pub secret_key: Option<Secret>,
@@ -71,6 +74,8 @@ pub struct Settings {
     pub outbox_lease: Duration,
     pub data_dir: PathBuf,
     pub webhook_allow_private: bool,
+    /// Extra `host[:port]` names the server answers to besides the base URL's (lowercase).
+    pub allowed_hosts: Vec<String>,
     pub log_format: LogFormat,
     /// Reverse proxies whose `X-Forwarded-For` names the client; empty: the header is
     /// ignored and the peer address is the client.
@@ -79,6 +84,19 @@ pub struct Settings {
     pub api_rate_per_second: NonZeroU32,
     /// API calls a token may make at once before the per-second rate applies.
     pub api_burst: NonZeroU32,
+    /// How long a connection may take to send a request's headers (and how long an
+    /// idle kept-alive connection stays open), so half-sent requests cannot hold it.
+    pub header_timeout: Duration,
+    /// How long a request may take from its headers to its answer, body included.
+    pub request_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Whether `serve` may write emails (working links in them) to the log.
+    pub allow_mail_log: bool,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this token>`.
+    pub metrics_token: Option<Secret>,
+    /// A session unused for longer than this is refused (besides its absolute limit).
+    pub session_idle: Duration,
 }
 
 /// SMTP connections used at once when `PORTICO_SMTP_CONNECTIONS` is not set.
@@ -130,6 +148,30 @@ fn parse_count(
             .ok()
             .filter(|n| n.get() <= 1_000_000)
             .ok_or_else(|| bad(var, format!("'{v}' is not a number from 1 to 1000000"))),
+    }
+}
+
+/// A whole number from `range` in variable `var`, or `default` when it is not set.
+fn number_in(
+    value: Option<String>,
+    var: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+    unit: &str,
+) -> Result<u64, SettingsError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(bad(
+                var,
+                format!(
+                    "'{v}' is not a number of {unit} from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        },
     }
 }
 
@@ -262,6 +304,29 @@ impl Settings {
                 ));
             }
         };
+        let allowed_hosts = match get("PORTICO_ALLOWED_HOSTS") {
+            None => Vec::new(),
+            Some(v) => {
+                let hosts: Vec<String> = v
+                    .split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect();
+                if let Some(bad_host) = hosts.iter().find(|h| {
+                    url::Url::parse(&format!("http://{h}/"))
+                        .map(|u| u.path() != "/" || u.username() != "" || u.query().is_some())
+                        .unwrap_or(true)
+                }) {
+                    return Err(bad(
+                        "PORTICO_ALLOWED_HOSTS",
+                        format!(
+                            "'{bad_host}' is not a host name with an optional port, such as portico:8080"
+                        ),
+                    ));
+                }
+                hosts
+            }
+        };
         let log_format = match get("PORTICO_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -286,8 +351,94 @@ impl Settings {
             get("PORTICO_API_BURST"),
             DEFAULT_API_BURST,
         )?;
+        let runtime_database_url = match get("PORTICO_RUNTIME_DATABASE_URL") {
+            None => None,
+            Some(_) if get("DATABASE_URL").is_none() => {
+                return Err(bad(
+                    "PORTICO_RUNTIME_DATABASE_URL",
+                    "needs DATABASE_URL too (the owner role that migrates and grants the runtime role its rights)",
+                ));
+            }
+            Some(v) => {
+                let user = Url::parse(&v)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "postgres" | "postgresql"))
+                    .map(|u| u.username().to_string())
+                    .filter(|u| !u.is_empty());
+                let owner = get("DATABASE_URL")
+                    .and_then(|o| Url::parse(&o).ok())
+                    .map(|u| u.username().to_string());
+                match user {
+                    None => {
+                        return Err(bad(
+                            "PORTICO_RUNTIME_DATABASE_URL",
+                            "must be a URL such as postgres://portico_app:pass@host/portico that names its role",
+                        ));
+                    }
+                    Some(u) if Some(&u) == owner.as_ref() => {
+                        return Err(bad(
+                            "PORTICO_RUNTIME_DATABASE_URL",
+                            "names the same role as DATABASE_URL; use a role that owns nothing",
+                        ));
+                    }
+                    Some(_) => Some(Secret::new(v)),
+                }
+            }
+        };
+        let header_timeout = Duration::from_secs(number_in(
+            get("PORTICO_HEADER_TIMEOUT_SECONDS"),
+            "PORTICO_HEADER_TIMEOUT_SECONDS",
+            1..=300,
+            10,
+            "seconds",
+        )?);
+        let request_timeout = Duration::from_secs(number_in(
+            get("PORTICO_REQUEST_TIMEOUT_SECONDS"),
+            "PORTICO_REQUEST_TIMEOUT_SECONDS",
+            1..=3600,
+            30,
+            "seconds",
+        )?);
+        let max_connections = number_in(
+            get("PORTICO_MAX_CONNECTIONS"),
+            "PORTICO_MAX_CONNECTIONS",
+            1..=100_000,
+            512,
+            "connections",
+        )? as usize;
+        let allow_mail_log = match get("PORTICO_ALLOW_MAIL_LOG").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(v) => {
+                return Err(bad(
+                    "PORTICO_ALLOW_MAIL_LOG",
+                    format!("'{v}' is not true or false"),
+                ));
+            }
+        };
+        let metrics_token = match get("PORTICO_METRICS_TOKEN") {
+            None => None,
+            Some(v) if v.len() < 16 || v.contains(char::is_whitespace) => {
+                return Err(bad(
+                    "PORTICO_METRICS_TOKEN",
+                    "must be at least 16 characters long, without spaces",
+                ));
+            }
+            Some(v) => Some(Secret::new(v)),
+        };
+        // At most the absolute session lifetime: a longer idle limit would never apply.
+        let session_idle = Duration::from_secs(
+            60 * number_in(
+                get("PORTICO_SESSION_IDLE_MINUTES"),
+                "PORTICO_SESSION_IDLE_MINUTES",
+                1..=720,
+                60,
+                "minutes",
+            )?,
+        );
         Ok(Self {
             database_url: get("DATABASE_URL").map(Secret::new),
+            runtime_database_url,
             bind,
             base_url,
             secret_key,
@@ -301,10 +452,17 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("./var")),
             webhook_allow_private,
+            allowed_hosts,
             log_format,
             trusted_proxies,
             api_rate_per_second,
             api_burst,
+            header_timeout,
+            request_timeout,
+            max_connections,
+            allow_mail_log,
+            metrics_token,
+            session_idle,
         })
     }
 
@@ -326,6 +484,14 @@ impl Settings {
             return Err(bad(
                 "PORTICO_SECRET_KEY",
                 "is required by 'serve' (any string of at least 32 characters)",
+            ));
+        }
+        // Logged emails carry working sign-in and approval links to whoever reads the
+        // logs; a server keeps them out unless its operator says otherwise.
+        if self.smtp_url.as_ref().is_some_and(|u| u.expose() == "log") && !self.allow_mail_log {
+            return Err(bad(
+                "PORTICO_ALLOW_MAIL_LOG",
+                "PORTICO_SMTP_URL=log writes emails to the log; 'serve' needs an SMTP server, or PORTICO_ALLOW_MAIL_LOG=true to accept that",
             ));
         }
         Ok(())
@@ -399,6 +565,14 @@ mod tests {
             ("PORTICO_API_RATE_PER_SECOND", "0"),
             ("PORTICO_API_RATE_PER_SECOND", "fast"),
             ("PORTICO_API_BURST", "-1"),
+            ("PORTICO_ALLOWED_HOSTS", "portico/admin"),
+            ("PORTICO_RUNTIME_DATABASE_URL", "postgres://app@db/portico"),
+            ("PORTICO_HEADER_TIMEOUT_SECONDS", "0"),
+            ("PORTICO_REQUEST_TIMEOUT_SECONDS", "forever"),
+            ("PORTICO_MAX_CONNECTIONS", "-1"),
+            ("PORTICO_ALLOW_MAIL_LOG", "perhaps"),
+            ("PORTICO_METRICS_TOKEN", "short"),
+            ("PORTICO_SESSION_IDLE_MINUTES", "721"),
         ] {
             let e = Settings::from_map(&map(&[(var, value)])).expect_err(var);
             assert_eq!(e.var, var);
@@ -406,15 +580,92 @@ mod tests {
     }
 
     #[test]
+    fn the_runtime_role_must_differ_from_the_owner() {
+        let owner = ("DATABASE_URL", "postgres://owner@db/portico");
+        let same = Settings::from_map(&map(&[
+            owner,
+            (
+                "PORTICO_RUNTIME_DATABASE_URL",
+                "postgres://owner:x@db/portico",
+            ),
+        ]))
+        .expect_err("same role");
+        assert_eq!(same.var, "PORTICO_RUNTIME_DATABASE_URL");
+        let nameless = Settings::from_map(&map(&[
+            owner,
+            ("PORTICO_RUNTIME_DATABASE_URL", "postgres://db/portico"),
+        ]))
+        .expect_err("no role");
+        assert_eq!(nameless.var, "PORTICO_RUNTIME_DATABASE_URL");
+        let s = Settings::from_map(&map(&[
+            owner,
+            (
+                "PORTICO_RUNTIME_DATABASE_URL",
+                "postgres://app:pw@db/portico",
+            ),
+        ]))
+        .expect("valid");
+        assert!(s.runtime_database_url.is_some());
+        assert!(!format!("{s:?}").contains("app:pw"));
+    }
+
+    #[test]
     fn serve_needs_base_url_smtp_and_secret() {
         let s = Settings::from_map(&map(&[
             ("PORTICO_BASE_URL", "https://portico.example.com"),
-            ("PORTICO_SMTP_URL", "log"),
+            ("PORTICO_SMTP_URL", "smtp://mail.example.com:25"),
             ("PORTICO_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
         ]))
         .expect("valid");
         assert!(s.require_for_serve().is_ok());
         assert_eq!(s.public_url(), "https://portico.example.com");
         assert!(!format!("{s:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn serve_refuses_the_log_mailer_unless_allowed() {
+        let base = [
+            ("PORTICO_BASE_URL", "https://portico.example.com"),
+            ("PORTICO_SMTP_URL", "log"),
+            ("PORTICO_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ];
+        let s = Settings::from_map(&map(&base)).expect("valid");
+        let e = s.require_for_serve().expect_err("log mailer refused");
+        assert_eq!(e.var, "PORTICO_ALLOW_MAIL_LOG");
+        assert!(e.to_string().contains("PORTICO_ALLOW_MAIL_LOG=true"), "{e}");
+
+        let mut allowed = base.to_vec();
+        allowed.push(("PORTICO_ALLOW_MAIL_LOG", "true"));
+        let s = Settings::from_map(&map(&allowed)).expect("valid");
+        assert!(s.require_for_serve().is_ok());
+    }
+
+    #[test]
+    fn edge_limits_have_defaults_and_parse() {
+        let s = Settings::from_map(&HashMap::new()).expect("defaults");
+        assert_eq!(s.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.request_timeout, Duration::from_secs(30));
+        assert_eq!(s.max_connections, 512);
+        assert_eq!(s.session_idle, Duration::from_secs(3600));
+        assert!(s.metrics_token.is_none());
+        assert!(!s.allow_mail_log);
+
+        let s = Settings::from_map(&map(&[
+            ("PORTICO_HEADER_TIMEOUT_SECONDS", "2"),
+            ("PORTICO_REQUEST_TIMEOUT_SECONDS", "5"),
+            ("PORTICO_MAX_CONNECTIONS", "64"),
+            ("PORTICO_SESSION_IDLE_MINUTES", "15"),
+            ("PORTICO_METRICS_TOKEN", "scrape-me-0123456789"),
+        ]))
+        .expect("valid");
+        assert_eq!(s.header_timeout, Duration::from_secs(2));
+        assert_eq!(s.request_timeout, Duration::from_secs(5));
+        assert_eq!(s.max_connections, 64);
+        assert_eq!(s.session_idle, Duration::from_secs(15 * 60));
+        assert_eq!(
+            s.metrics_token.as_ref().map(Secret::expose),
+            Some("scrape-me-0123456789")
+        );
+        assert!(!format!("{s:?}").contains("scrape-me"));
     }
 }

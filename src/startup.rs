@@ -15,8 +15,9 @@ use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
 use crate::connectors::outbound::Outbound;
+use crate::crypto::Keys;
 use crate::db::{self, embedded::ClusterOptions, embedded::PrivateCluster};
 use crate::email::{LogMailer, Mailer};
 use crate::web::auth::ApiRateLimit;
@@ -33,7 +34,10 @@ struct Inner {
     metrics: PrometheusHandle,
     http: Outbound,
     api_limit: ApiRateLimit,
+    keys: Keys,
     demo_tenant: Option<String>,
+    /// `/dev/mail/{random key of this run}` in demo mode.
+    dev_mail_path: Option<String>,
 }
 
 impl AppState {
@@ -68,8 +72,18 @@ impl AppState {
         &self.0.api_limit
     }
 
+    /// Keys derived from `PORTICO_SECRET_KEY` (CSRF signatures, sealed secrets).
+    pub fn keys(&self) -> &Keys {
+        &self.0.keys
+    }
+
     pub fn metrics(&self) -> &PrometheusHandle {
         &self.0.metrics
+    }
+
+    /// In demo mode, where the dev mailbox is (a path with a key made for this run).
+    pub fn dev_mail_path(&self) -> Option<String> {
+        self.0.dev_mail_path.clone()
     }
 
     /// In demo mode, the slug of the demo tenant.
@@ -103,6 +117,8 @@ fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
 pub struct Database {
     pub pool: PgPool,
     pub cluster: Option<PrivateCluster>,
+    /// Migrated already, by another role than the pool's (which may not).
+    pub migrated: bool,
 }
 
 impl Database {
@@ -122,6 +138,9 @@ impl Database {
 
     async fn open_with(settings: &Settings, options: ClusterOptions) -> anyhow::Result<Self> {
         match &settings.database_url {
+            Some(url) if settings.runtime_database_url.is_some() => {
+                Self::open_as_runtime_role(url, settings).await
+            }
             Some(url) => {
                 let options = PgConnectOptions::from_str(url.expose()).context(
                     "DATABASE_URL: not a PostgreSQL URL such as postgres://user:pass@host/db",
@@ -132,6 +151,7 @@ impl Database {
                 Ok(Self {
                     pool,
                     cluster: None,
+                    migrated: false,
                 })
             }
             None => {
@@ -149,9 +169,45 @@ impl Database {
                 Ok(Self {
                     pool,
                     cluster: Some(cluster),
+                    migrated: false,
                 })
             }
         }
+    }
+
+    /// Migrates as the owner (`DATABASE_URL`), grants the runtime role its rights, and
+    /// serves through the runtime role (`PORTICO_RUNTIME_DATABASE_URL`).
+    async fn open_as_runtime_role(owner_url: &Secret, settings: &Settings) -> anyhow::Result<Self> {
+        let Some(runtime_url) = &settings.runtime_database_url else {
+            anyhow::bail!("PORTICO_RUNTIME_DATABASE_URL: not set");
+        };
+        let owner_options = PgConnectOptions::from_str(owner_url.expose())
+            .context("DATABASE_URL: not a PostgreSQL URL such as postgres://user:pass@host/db")?;
+        let runtime_options = PgConnectOptions::from_str(runtime_url.expose()).context(
+            "PORTICO_RUNTIME_DATABASE_URL: not a PostgreSQL URL such as postgres://portico_app:pass@host/db",
+        )?;
+        let owner = db::connect(owner_options, 2)
+            .await
+            .context("DATABASE_URL: cannot connect to the database")?;
+        let prepared = async {
+            db::migrate(&owner)
+                .await
+                .context("applying database migrations")?;
+            db::grant_runtime_role(&owner, runtime_options.get_username())
+                .await
+                .context("granting the runtime role (PORTICO_RUNTIME_DATABASE_URL) its rights; does the role exist?")
+        }
+        .await;
+        owner.close().await;
+        prepared?;
+        let pool = db::connect(runtime_options, 20)
+            .await
+            .context("PORTICO_RUNTIME_DATABASE_URL: cannot connect to the database")?;
+        Ok(Self {
+            pool,
+            cluster: None,
+            migrated: true,
+        })
     }
 
     /// Closes the pool, then stops the private cluster if there is one.
@@ -195,9 +251,17 @@ impl Application {
     /// Opens the database named by the settings, migrates it and binds the listener.
     pub async fn build(settings: Settings, deps: Dependencies) -> anyhow::Result<Self> {
         let database = Database::open(&settings).await?;
-        let mut app = Self::with_pool(settings, database.pool.clone(), deps).await?;
-        app.database = Some(database);
-        Ok(app)
+        let built = Self::assemble(settings, database.pool.clone(), deps, !database.migrated).await;
+        match built {
+            Ok(mut app) => {
+                app.database = Some(database);
+                Ok(app)
+            }
+            Err(e) => {
+                database.close().await;
+                Err(e)
+            }
+        }
     }
 
     /// Builds on an existing pool (tests: a fresh database per test).
@@ -206,9 +270,30 @@ impl Application {
         pool: PgPool,
         deps: Dependencies,
     ) -> anyhow::Result<Self> {
-        db::migrate(&pool)
+        Self::assemble(settings, pool, deps, true).await
+    }
+
+    async fn assemble(
+        settings: Settings,
+        pool: PgPool,
+        deps: Dependencies,
+        migrate: bool,
+    ) -> anyhow::Result<Self> {
+        if migrate {
+            db::migrate(&pool)
+                .await
+                .context("applying database migrations")?;
+        }
+        let keys = Keys::derive(
+            settings
+                .secret_key
+                .as_ref()
+                .context("PORTICO_SECRET_KEY: is required to run the server")?
+                .expose(),
+        );
+        crate::services::catalogs::seal_legacy_secrets(&pool, &keys)
             .await
-            .context("applying database migrations")?;
+            .context("sealing connector secrets stored before sealing existed")?;
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("PORTICO_BIND: cannot listen on {}", settings.bind))?;
@@ -223,6 +308,11 @@ impl Application {
             metrics: metrics_handle()?,
             http,
             api_limit,
+            keys,
+            dev_mail_path: deps
+                .demo_tenant
+                .as_ref()
+                .map(|_| format!("/dev/mail/{}", crate::services::links::new_token())),
             demo_tenant: deps.demo_tenant,
         }));
         Ok(Self {
@@ -252,13 +342,7 @@ impl Application {
             .settings()
             .scheduler_enabled
             .then(|| crate::scheduler::spawn(self.state.clone(), stop.clone()));
-        // The peer address feeds the per-client sign-in rate limit.
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = serve(self.listener, router, self.state.settings(), shutdown).await;
         // Let the scheduler finish its current tick so claimed work is recorded.
         stop.cancel();
         if let Some(scheduler) = scheduler
@@ -271,6 +355,75 @@ impl Application {
         }
         served.context("serving HTTP")
     }
+}
+
+/// Accepts HTTP/1.1 connections until `shutdown` completes, then stops accepting, closes
+/// idle connections and lets open requests finish (for at most a request timeout plus
+/// a header timeout). At most `max_connections` are served at once: beyond that,
+/// clients wait in the listen backlog. A connection that takes longer than the header
+/// timeout to send a request's headers, or stays idle that long between requests, is
+/// closed, so half-sent requests cannot pile up.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    settings: &Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use axum::extract::ConnectInfo;
+    use hyper::body::Incoming;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::Service;
+
+    let permits = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.context("the connection limit")?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+                ) => continue,
+                Err(e) => {
+                    // Out of file descriptors, say: wait for some to close, not spin.
+                    tracing::error!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        // The peer address feeds the per-client sign-in rate limit.
+        let service = hyper::service::service_fn(move |mut req: axum::http::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().call(req)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = settings.request_timeout + settings.header_timeout;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the grace period were dropped");
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -107,11 +107,14 @@ pub struct Resource {
     pub description: String,
     pub connector_url: Option<String>,
     pub connector_secret: Option<String>,
+    /// A tenant admin added it: only then may delivery put people into a group that
+    /// holds a role or approves for another catalog.
+    pub added_by_tenant_admin: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const RESOURCE_COLUMNS: &str = "tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, created_at, updated_at";
+const RESOURCE_COLUMNS: &str = "tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, added_by_tenant_admin, created_at, updated_at";
 
 #[derive(Clone, Debug, FromRow)]
 pub struct ResourceRole {
@@ -132,8 +135,8 @@ pub async fn insert_resource(
     roles: &[ResourceRole],
 ) -> DbResult<()> {
     sqlx::query(
-        "insert into resources (tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "insert into resources (tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, added_by_tenant_admin, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(r.tenant_id)
     .bind(r.id)
@@ -144,6 +147,7 @@ pub async fn insert_resource(
     .bind(&r.description)
     .bind(&r.connector_url)
     .bind(&r.connector_secret)
+    .bind(r.added_by_tenant_admin)
     .bind(r.created_at)
     .bind(r.updated_at)
     .execute(&mut *conn)
@@ -333,7 +337,7 @@ pub async fn targets_of_package(
     let rows: Vec<TargetRow> = sqlx::query_as(
         "select rr.id as role_id, rr.display_name as role_name, rr.group_relation, rr.created_at as role_created_at,
                 r.tenant_id, r.id, r.catalog_id, r.kind, r.group_id, r.display_name, r.description, r.connector_url,
-                r.connector_secret, r.created_at, r.updated_at
+                r.connector_secret, r.added_by_tenant_admin, r.created_at, r.updated_at
          from access_package_roles p
          join resource_roles rr on rr.tenant_id = p.tenant_id and rr.id = p.resource_role_id
          join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
@@ -359,4 +363,37 @@ pub async fn targets_of_package(
             )
         })
         .collect())
+}
+
+/// Connector secrets stored before sealing existed (any tenant: a start-up task).
+pub async fn unsealed_connector_secrets(
+    conn: &mut Conn,
+) -> DbResult<Vec<(TenantId, ResourceId, String)>> {
+    Ok(sqlx::query_as(
+        "select tenant_id, id, connector_secret from resources
+         where connector_secret is not null and connector_secret not like 'enc:v1:%'",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Replaces a stored connector secret with its sealed form, if it is still `plain`.
+pub async fn reseal_connector_secret(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: ResourceId,
+    plain: &str,
+    sealed: &str,
+) -> DbResult<()> {
+    sqlx::query(
+        "update resources set connector_secret = $4
+         where tenant_id = $1 and id = $2 and connector_secret = $3",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(plain)
+    .bind(sealed)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Conn, DbResult, Page, PageRequest, like_pattern};
-use crate::domain::ids::{GroupId, TenantId, UserId};
+use crate::domain::ids::{CatalogId, GroupId, TenantId, UserId};
+use crate::domain::policy::PolicySettings;
 
 #[derive(Clone, Debug, FromRow)]
 pub struct Group {
@@ -297,4 +299,51 @@ pub async fn remove_direct_owners_except(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// What tells whether groups carry power (`GroupPrivilege::assess` decides).
+#[derive(Clone, Debug, Default)]
+pub struct PrivilegeFacts {
+    /// Those of the groups asked about that hold a role assignment.
+    pub holding_roles: Vec<GroupId>,
+    /// Policies, with the catalog of their package, whose settings mention any of the
+    /// groups; a text match only narrows what is read, the rule looks at where.
+    pub policies: Vec<(CatalogId, PolicySettings)>,
+}
+
+impl PrivilegeFacts {
+    pub fn policies(&self) -> Vec<(CatalogId, &PolicySettings)> {
+        self.policies.iter().map(|(c, p)| (*c, p)).collect()
+    }
+}
+
+pub async fn privilege_facts(
+    conn: &mut Conn,
+    tenant: TenantId,
+    groups: &[GroupId],
+) -> DbResult<PrivilegeFacts> {
+    if groups.is_empty() {
+        return Ok(PrivilegeFacts::default());
+    }
+    let holding_roles = sqlx::query_scalar(
+        "select distinct group_id from role_assignments where tenant_id = $1 and group_id = any($2)",
+    )
+    .bind(tenant)
+    .bind(groups)
+    .fetch_all(&mut *conn)
+    .await?;
+    let patterns: Vec<String> = groups.iter().map(|g| format!("%{}%", g.0)).collect();
+    let rows: Vec<(CatalogId, Json<PolicySettings>)> = sqlx::query_as(
+        "select a.catalog_id, p.settings from policies p
+           join access_packages a on a.tenant_id = p.tenant_id and a.id = p.package_id
+         where p.tenant_id = $1 and p.settings::text like any($2)",
+    )
+    .bind(tenant)
+    .bind(&patterns)
+    .fetch_all(conn)
+    .await?;
+    Ok(PrivilegeFacts {
+        holding_roles,
+        policies: rows.into_iter().map(|(c, Json(p))| (c, p)).collect(),
+    })
 }

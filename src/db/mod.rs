@@ -59,6 +59,39 @@ macro_rules! sqlx_id {
 }
 crate::for_each_id!(sqlx_id);
 
+/// Lets the state enums of `domain` travel as Postgres `text` (each column has a CHECK
+/// listing its values) without `domain` depending on sqlx. A value this version does
+/// not know is a decoding error, never a default.
+macro_rules! sqlx_text_enum {
+    ($($name:ty),*) => {$(
+        impl sqlx::Type<Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <String as sqlx::Type<Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <String as sqlx::Type<Postgres>>::compatible(ty)
+            }
+        }
+        impl<'q> sqlx::Encode<'q, Postgres> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, Postgres>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, Postgres> for $name {
+            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let raw = <&str as sqlx::Decode<'r, Postgres>>::decode(value)?;
+                <$name>::parse(raw).ok_or_else(|| {
+                    format!("unknown {} '{raw}' in the database", stringify!($name)).into()
+                })
+            }
+        }
+    )*};
+}
+sqlx_text_enum!(crate::domain::policy::DecisionRule);
+
 pub type Tx<'a> = sqlx::Transaction<'a, Postgres>;
 pub use sqlx::PgConnection as Conn;
 
@@ -74,14 +107,25 @@ pub enum DbError {
     ForeignKey(String),
     #[error("check constraint {0} violated")]
     Check(String),
+    /// Text PostgreSQL cannot store (a NUL character).
+    #[error("the text holds a character the database cannot store")]
+    UnstorableText,
     #[error(transparent)]
     Other(sqlx::Error),
+}
+
+/// Whether PostgreSQL refused a character it cannot store in text: SQLSTATE 22021
+/// `character_not_in_repertoire` (NUL in text) or 22P05 `untranslatable_character`
+/// (`\u0000` in jsonb).
+pub fn is_unstorable_text(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")))
 }
 
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => Self::NotFound,
+            e if is_unstorable_text(e) => Self::UnstorableText,
             sqlx::Error::Database(db) => {
                 let constraint = db.constraint().unwrap_or_default().to_string();
                 match db.code().as_deref() {
@@ -125,6 +169,27 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
 /// Applies the embedded migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("./migrations").run(pool).await
+}
+
+/// Gives the runtime role (the one `serve` connects as, `PORTICO_RUNTIME_DATABASE_URL`)
+/// what the application needs and no more: rows of every table, but the audit log only
+/// to read and append; no DDL (it owns nothing, so it can neither alter tables nor
+/// disable the audit log's triggers). Run by the owner after every migration.
+pub async fn grant_runtime_role(pool: &PgPool, role: &str) -> Result<(), sqlx::Error> {
+    let role = format!("\"{}\"", role.replace('"', "\"\""));
+    let mut tx = pool.begin().await?;
+    for statement in [
+        format!("grant usage on schema public to {role}"),
+        format!("grant select, insert, update, delete on all tables in schema public to {role}"),
+        format!("grant usage, select on all sequences in schema public to {role}"),
+        format!("revoke update, delete, truncate, references, trigger on audit_events from {role}"),
+        format!("revoke insert, update, delete, truncate on _sqlx_migrations from {role}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
 }
 
 /// The embedded migrator (tests build template databases from it).

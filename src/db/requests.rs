@@ -205,7 +205,7 @@ pub struct StageRow {
     pub request_id: RequestId,
     pub stage_index: i32,
     pub state: String,
-    pub decision_rule: String,
+    pub decision_rule: crate::domain::policy::DecisionRule,
     pub approver_ids: Vec<Uuid>,
     pub require_justification: bool,
     pub opened_at: DateTime<Utc>,

@@ -1,11 +1,16 @@
 //! Delegated administration (DOMAIN.md §3): which role may do what, and where.
 //! `Roles::require` is the only way to obtain a `Permit`, the proof value services ask
-//! for before they change anything on someone's behalf.
+//! for before they change anything on someone's behalf. Directory groups that carry
+//! power (a role, or approving for another catalog) enter catalogs only by a tenant
+//! admin's hand, and delivery puts nobody into them through a resource that hand did
+//! not add: otherwise a catalog owner could package the admins' group and assign it to
+//! themselves.
 
 use serde::{Deserialize, Serialize};
 
 use super::error::DomainError;
-use super::ids::CatalogId;
+use super::ids::{CatalogId, GroupId};
+use super::policy::PolicySettings;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -170,6 +175,96 @@ impl Roles {
     }
 }
 
+/// What makes a directory group worth more than its membership: whoever is put into it
+/// gains these powers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupPrivilege {
+    /// The group holds a role assignment, tenant-wide or in any catalog.
+    pub holds_role: bool,
+    /// The group approves or reviews under a policy of a catalog other than the one it
+    /// is (to be) a resource of.
+    pub decides_elsewhere: bool,
+}
+
+impl GroupPrivilege {
+    /// The privilege of `group` seen from `catalog`, given the groups that hold a role
+    /// assignment and the policies (with their package's catalog) that may name it.
+    pub fn assess(
+        group: GroupId,
+        catalog: CatalogId,
+        holding_roles: &[GroupId],
+        policies: &[(CatalogId, &PolicySettings)],
+    ) -> Self {
+        Self {
+            holds_role: holding_roles.contains(&group),
+            decides_elsewhere: policies
+                .iter()
+                .filter(|(c, _)| *c != catalog)
+                .any(|(_, p)| p.decider_groups().contains(&group.0)),
+        }
+    }
+
+    pub fn is_privileged(self) -> bool {
+        self.holds_role || self.decides_elsewhere
+    }
+
+    fn what(self) -> &'static str {
+        match (self.holds_role, self.decides_elsewhere) {
+            (true, true) => "holds a role and approves or reviews for another catalog",
+            (true, false) => "holds a role",
+            (false, _) => "approves or reviews for another catalog",
+        }
+    }
+}
+
+/// The refusal when someone who is neither a tenant admin nor an owner of the group
+/// adds it to a catalog.
+pub const ADD_GROUP_NOT_OWNER: &str = "Only a tenant admin or an owner of the group may add it to a catalog; ask a tenant admin or one of its owners.";
+
+impl Roles {
+    /// Entra's rule for adding a directory group to a catalog (on top of editing the
+    /// catalog): a tenant admin may add any group; an owner of the group may add it
+    /// unless it is privileged, since its members would gain its powers from whoever
+    /// manages the catalog.
+    pub fn may_add_group(
+        &self,
+        owns_group: bool,
+        privilege: GroupPrivilege,
+    ) -> Result<(), DomainError> {
+        if self.is_tenant_admin() {
+            Ok(())
+        } else if privilege.is_privileged() {
+            Err(DomainError::forbidden(format!(
+                "This group {}; whoever is put into it gains that power, so only a tenant admin may add it to a catalog.",
+                privilege.what()
+            )))
+        } else if !owns_group {
+            Err(DomainError::forbidden(ADD_GROUP_NOT_OWNER))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Whether delivery may put someone into a group (as member or owner) through a
+/// resource of a catalog: a privileged group only through a resource a tenant admin
+/// added. Checked at every delivery, because a group can gain a role after a catalog
+/// owner added it. The error is the reason recorded on the failed grant.
+pub fn may_deliver_into_group(
+    group_name: &str,
+    added_by_tenant_admin: bool,
+    privilege: GroupPrivilege,
+) -> Result<(), String> {
+    if added_by_tenant_admin || !privilege.is_privileged() {
+        return Ok(());
+    }
+    Err(format!(
+        "the group '{group_name}' {} and was not added to the catalog by a tenant admin, so it is not delivered \
+         through this catalog (a tenant admin may add the group to a catalog and package it there)",
+        privilege.what()
+    ))
+}
+
 fn describe_refusal(action: Action) -> String {
     let what = match action {
         Action::ManageDirectory => "change the directory or tenant settings (tenant admins only)",
@@ -266,6 +361,109 @@ mod tests {
         let r = roles(&[(Role::CatalogCreator, None)]);
         assert!(r.allows(Action::CreateCatalog));
         assert!(!r.allows(Action::EditCatalog(catalog())));
+    }
+
+    fn group() -> GroupId {
+        GroupId(Uuid::now_v7())
+    }
+
+    const PLAIN: GroupPrivilege = GroupPrivilege {
+        holds_role: false,
+        decides_elsewhere: false,
+    };
+    const HOLDS_ROLE: GroupPrivilege = GroupPrivilege {
+        holds_role: true,
+        decides_elsewhere: false,
+    };
+    const DECIDES: GroupPrivilege = GroupPrivilege {
+        holds_role: false,
+        decides_elsewhere: true,
+    };
+
+    fn refusal(r: Result<(), DomainError>) -> String {
+        match r {
+            Err(DomainError::Forbidden(m)) => m,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tenant_admin_may_add_any_group() {
+        let admin = roles(&[(Role::TenantAdmin, None)]);
+        for p in [PLAIN, HOLDS_ROLE, DECIDES] {
+            assert_eq!(admin.may_add_group(false, p), Ok(()), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn an_owner_of_the_group_may_add_it_unless_it_is_privileged() {
+        let owner = roles(&[(Role::CatalogOwner, Some(catalog()))]);
+        assert_eq!(owner.may_add_group(true, PLAIN), Ok(()));
+        let m = refusal(owner.may_add_group(true, HOLDS_ROLE));
+        assert!(m.contains("holds a role"), "{m}");
+        assert!(
+            m.contains("only a tenant admin may add it to a catalog"),
+            "{m}"
+        );
+        let m = refusal(owner.may_add_group(true, DECIDES));
+        assert!(m.contains("approves or reviews for another catalog"), "{m}");
+        assert!(
+            m.contains("only a tenant admin may add it to a catalog"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn someone_who_does_not_own_the_group_may_not_add_it() {
+        for r in [
+            roles(&[(Role::CatalogOwner, Some(catalog()))]),
+            roles(&[(Role::CatalogCreator, None)]),
+        ] {
+            assert_eq!(refusal(r.may_add_group(false, PLAIN)), ADD_GROUP_NOT_OWNER);
+            let m = refusal(r.may_add_group(false, HOLDS_ROLE));
+            assert!(m.contains("only a tenant admin"), "{m}");
+        }
+    }
+
+    #[test]
+    fn a_group_is_privileged_by_a_role_or_by_deciding_for_another_catalog() {
+        let (g, other_group) = (group(), group());
+        let (here, there) = (catalog(), catalog());
+        let approving: PolicySettings = serde_json::from_value(serde_json::json!({
+            "requestors": {"scope": "specific", "principals": [{"type": "group", "id": other_group.0}]},
+            "approval": {"stages": [{"approvers": [{"type": "group", "id": g.0}]}]}}))
+        .expect("policy");
+        assert_eq!(GroupPrivilege::assess(g, here, &[], &[]), PLAIN);
+        assert_eq!(GroupPrivilege::assess(g, here, &[g], &[]), HOLDS_ROLE);
+        assert_eq!(
+            GroupPrivilege::assess(g, here, &[other_group], &[(there, &approving)]),
+            DECIDES
+        );
+        assert_eq!(
+            GroupPrivilege::assess(g, here, &[], &[(here, &approving)]),
+            PLAIN,
+            "approving in the same catalog adds nothing its managers lack"
+        );
+        assert_eq!(
+            GroupPrivilege::assess(other_group, here, &[], &[(there, &approving)]),
+            PLAIN,
+            "requestors only ask"
+        );
+    }
+
+    #[test]
+    fn delivery_into_a_privileged_group_needs_a_resource_a_tenant_admin_added() {
+        assert_eq!(may_deliver_into_group("Team", false, PLAIN), Ok(()));
+        assert_eq!(may_deliver_into_group("Admins", true, HOLDS_ROLE), Ok(()));
+        assert_eq!(may_deliver_into_group("Approvers", true, DECIDES), Ok(()));
+        for p in [HOLDS_ROLE, DECIDES] {
+            let reason = may_deliver_into_group("Team", false, p).expect_err("refused");
+            assert!(reason.contains("'Team'"), "{reason}");
+            assert!(
+                reason.contains("not added to the catalog by a tenant admin"),
+                "{reason}"
+            );
+        }
     }
 
     #[test]

@@ -358,6 +358,31 @@ impl PolicySettings {
         refs
     }
 
+    /// Groups whose members decide under this policy: approvers, fallback and
+    /// escalation approvers of every stage, reviewers and fallback reviewers (not
+    /// requestors, who only ask).
+    pub fn decider_groups(&self) -> Vec<Uuid> {
+        let approvers = self.approval.stages.iter().flat_map(|s| {
+            s.approvers
+                .iter()
+                .chain(&s.fallback_approvers)
+                .chain(s.escalation.iter().flat_map(|e| &e.approvers))
+        });
+        let reviewers = self
+            .review
+            .iter()
+            .flat_map(|r| r.reviewers.iter().chain(&r.fallback_reviewers));
+        approvers
+            .filter(|a| a.kind == ApproverKind::Group)
+            .filter_map(|a| a.id)
+            .chain(
+                reviewers
+                    .filter(|r| r.kind == ReviewerKind::Group)
+                    .filter_map(|r| r.id),
+            )
+            .collect()
+    }
+
     /// Gives questions without an id a new one (ids are kept across PUTs).
     pub fn assign_question_ids(&mut self) {
         for q in &mut self.questions {
@@ -708,5 +733,26 @@ mod tests {
         let refs = p.referenced_principals();
         assert_eq!(refs.len(), 2);
         assert_eq!(refs[1].0, "approval.stages[0].approvers[0].id");
+    }
+
+    #[test]
+    fn decider_groups_are_the_approver_and_reviewer_groups_not_requestors() {
+        let ids: Vec<Uuid> = (0..7).map(|_| Uuid::now_v7()).collect();
+        let p = parse(json!({
+            "requestors": {"scope": "specific", "principals": [{"type": "group", "id": ids[0]}]},
+            "approval": {"stages": [
+                {"approvers": [{"type": "group", "id": ids[1]}, {"type": "user", "id": ids[6]}],
+                 "fallbackApprovers": [{"type": "group", "id": ids[2]}],
+                 "escalation": {"afterDays": 3, "approvers": [{"type": "group", "id": ids[3]}]}},
+                {"approvers": [{"type": "manager"}]}]},
+            "review": {"startDate": "2027-02-01T00:00:00Z", "recurrence": "quarterly", "durationDays": 14,
+                       "reviewers": [{"type": "group", "id": ids[4]}],
+                       "fallbackReviewers": [{"type": "group", "id": ids[5]}], "ifNoResponse": "keep"}}));
+        assert_eq!(p.decider_groups(), ids[1..6].to_vec());
+        assert!(
+            parse(json!({"requestors": {"scope": "allMembers"}}))
+                .decider_groups()
+                .is_empty()
+        );
     }
 }

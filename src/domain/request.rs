@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::error::{DomainError, FieldErrors};
 use super::policy::{DecisionRule, Expiration, PolicySettings, Question, QuestionKind};
+use super::values::{NO_CONTROL_CHARACTERS, has_control_characters};
 
 macro_rules! string_enum {
     ($name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
@@ -211,6 +212,10 @@ pub fn parse_justification(
             errors.add(field, "a justification has at most 2000 characters");
             None
         }
+        Some(v) if has_control_characters(v, true) => {
+            errors.add(field, format!("a justification {NO_CONTROL_CHARACTERS}"));
+            None
+        }
         v => v.map(str::to_string),
     }
 }
@@ -276,6 +281,10 @@ pub fn check_answers(
         };
         if value.chars().count() > max {
             errors.add(field, format!("an answer has at most {max} characters"));
+            continue;
+        }
+        if has_control_characters(value, q.kind == QuestionKind::LongText) {
+            errors.add(field, format!("an answer {NO_CONTROL_CHARACTERS}"));
             continue;
         }
         if q.kind == QuestionKind::Choice && !q.options.iter().any(|o| o.trim() == value) {

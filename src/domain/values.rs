@@ -14,6 +14,17 @@ fn err(message: impl Into<String>) -> ParseError {
     ParseError(message.into())
 }
 
+/// Why text with a control character is refused (PostgreSQL cannot store NUL in text,
+/// and the others have no place in what people type).
+pub const NO_CONTROL_CHARACTERS: &str = "must not contain control characters (such as NUL)";
+
+/// Whether `text` has a C0 control character or DEL; tab, CR and LF are allowed when
+/// `multiline` (free text such as descriptions and justifications).
+pub fn has_control_characters(text: &str, multiline: bool) -> bool {
+    text.chars()
+        .any(|c| c.is_ascii_control() && !(multiline && matches!(c, '\t' | '\r' | '\n')))
+}
+
 /// An email address, trimmed; compared case-insensitively by the database.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -27,6 +38,9 @@ impl EmailAddress {
         }
         if value.len() > 254 {
             return Err(err("an email address has at most 254 characters"));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(err(format!("an email address {NO_CONTROL_CHARACTERS}")));
         }
         let Some((local, domain)) = value.split_once('@') else {
             return Err(err(format!(
@@ -101,12 +115,15 @@ impl fmt::Display for DisplayName {
 }
 
 /// Optional free text (descriptions, department, job title): trimmed, at most `max`
-/// characters; empty means absent.
+/// characters, tabs and line breaks but no other control characters; empty means absent.
 pub fn optional_text(raw: Option<&str>, max: usize) -> Result<Option<String>, ParseError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) if v.chars().count() > max => {
             Err(err(format!("at most {max} characters are allowed")))
+        }
+        Some(v) if has_control_characters(v, true) => {
+            Err(err(format!("the text {NO_CONTROL_CHARACTERS}")))
         }
         Some(v) => Ok(Some(v.to_string())),
     }
@@ -194,6 +211,9 @@ mod tests {
             "@example.com",
             "a b@example.com",
             "ada@exa..mple",
+            "ada\0@example.com",
+            "ada@example.com\0",
+            "a\u{1b}da@example.com",
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad} should be refused");
         }
@@ -205,6 +225,7 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse("two\nlines").is_err());
         assert!(DisplayName::parse(&"x".repeat(257)).is_err());
+        assert!(DisplayName::parse("nul\0byte").is_err());
     }
 
     #[test]
@@ -221,5 +242,21 @@ mod tests {
         assert_eq!(optional_text(Some("  "), 10), Ok(None));
         assert_eq!(optional_text(Some(" IT "), 10), Ok(Some("IT".into())));
         assert!(optional_text(Some("0123456789x"), 10).is_err());
+    }
+
+    #[test]
+    fn free_text_keeps_tabs_and_line_breaks_but_no_other_controls() {
+        assert_eq!(
+            optional_text(Some("one\r\ntwo\tthree"), 100),
+            Ok(Some("one\r\ntwo\tthree".into()))
+        );
+        for bad in ["nul\0", "esc\u{1b}[0m", "del\u{7f}", "bell\u{7}"] {
+            let e = optional_text(Some(bad), 100).expect_err(bad);
+            assert!(e.0.contains("control characters"), "{e}");
+        }
+        assert!(description(Some("a\0b")).is_err());
+        assert!(has_control_characters("a\nb", false));
+        assert!(!has_control_characters("a\nb", true));
+        assert!(!has_control_characters("café ✓", false));
     }
 }

@@ -1,5 +1,5 @@
 //! The demo's dev mailbox: `portico demo` without `PORTICO_SMTP_URL` keeps every email
-//! in the database instead of sending it, and shows them at `/dev/mail`.
+//! in the database instead of sending it, and shows them at `/dev/mail/{key}`.
 
 use std::sync::Arc;
 
@@ -30,6 +30,7 @@ impl Mailer for DevMailbox {
                 &mut conn,
                 &DevMessage {
                     id: Uuid::now_v7(),
+                    tenant_slug: Some(email.tenant.clone()),
                     message_id: email.message_id.clone(),
                     from_name: email.from_name.clone(),
                     to_address: email.to.clone(),
@@ -41,19 +42,20 @@ impl Mailer for DevMailbox {
                 },
             )
             .await?;
-            tracing::info!(to = %email.to, subject = %email.subject, "email kept in the dev mailbox (/dev/mail)");
+            tracing::info!(to = %email.to, subject = %email.subject, "email kept in the dev mailbox");
             Ok(())
         })
     }
 }
 
-/// The kept messages, newest first.
-pub async fn list(pool: &PgPool, page: PageRequest) -> DbResult<Page<DevMessage>> {
+/// The kept messages of `tenant`, newest first.
+pub async fn list(pool: &PgPool, tenant: &str, page: PageRequest) -> DbResult<Page<DevMessage>> {
     let mut conn = pool.acquire().await?;
-    db::dev_mail::list(&mut conn, page).await
+    db::dev_mail::list(&mut conn, tenant, page).await
 }
 
-pub async fn get(pool: &PgPool, id: Uuid) -> DbResult<Option<DevMessage>> {
+/// One kept message of `tenant`.
+pub async fn get(pool: &PgPool, tenant: &str, id: Uuid) -> DbResult<Option<DevMessage>> {
     let mut conn = pool.acquire().await?;
-    db::dev_mail::get(&mut conn, id).await
+    db::dev_mail::get(&mut conn, tenant, id).await
 }

@@ -17,6 +17,8 @@ use crate::config::Settings;
 pub struct Email {
     /// Stable across retries, so receivers can drop duplicates.
     pub message_id: String,
+    /// The slug of the tenant the email is sent for.
+    pub tenant: String,
     pub from_name: String,
     pub to: String,
     pub reply_to: Option<String>,
@@ -31,17 +33,50 @@ pub trait Mailer: Send + Sync + 'static {
     fn send<'a>(&'a self, email: &'a Email) -> SendFuture<'a>;
 }
 
-/// Writes each email to the log instead of sending it.
+/// Writes each email to the log instead of sending it, with the tokens of its
+/// sign-in and approval links blanked: whoever reads logs must not be able to sign in
+/// or decide as the recipient.
 #[derive(Debug, Default)]
 pub struct LogMailer;
 
 impl Mailer for LogMailer {
     fn send<'a>(&'a self, email: &'a Email) -> SendFuture<'a> {
         Box::pin(async move {
+            let body = redact_link_tokens(&email.text);
             tracing::info!(to = %email.to, subject = %email.subject, message_id = %email.message_id,
-                body = %email.text, "email (PORTICO_SMTP_URL=log)");
+                body = %body, "email (PORTICO_SMTP_URL=log)");
             Ok(())
         })
+    }
+}
+
+/// Stands in for a link token where a log shows a path or a link.
+pub const REDACTED: &str = "[redacted]";
+
+/// `text` with the token after each `/links/` and `/sign-in/` replaced by `[redacted]`
+/// (the emailed approval and sign-in links).
+pub fn redact_link_tokens(text: &str) -> String {
+    const MARKERS: [&str; 2] = ["/links/", "/sign-in/"];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = MARKERS
+            .iter()
+            .filter_map(|m| rest.find(m).map(|at| (at, m.len())))
+            .min();
+        let Some((at, len)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        let (head, tail) = rest.split_at(at + len);
+        out.push_str(head);
+        let token_len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(tail.len());
+        if token_len > 0 {
+            out.push_str(REDACTED);
+        }
+        rest = &tail[token_len..];
     }
 }
 
@@ -89,5 +124,27 @@ pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Maile
             &settings.mail_from,
             settings.smtp_connections,
         )?))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_emails_have_their_link_tokens_redacted() {
+        let text = "Approve: https://p.example/links/AbC-12_x/approve\nDeny: https://p.example/links/AbC-12_x/deny\n\
+                    Sign in: https://p.example/t/contoso/sign-in/Zz9-_q\nPortal: https://p.example/t/contoso/";
+        let redacted = redact_link_tokens(text);
+        assert_eq!(
+            redacted,
+            "Approve: https://p.example/links/[redacted]/approve\nDeny: https://p.example/links/[redacted]/deny\n\
+             Sign in: https://p.example/t/contoso/sign-in/[redacted]\nPortal: https://p.example/t/contoso/"
+        );
+        assert!(!redacted.contains("AbC-12_x") && !redacted.contains("Zz9-_q"));
+        assert_eq!(
+            redact_link_tokens("no links, only /t/x/sign-in?next=/t/x/"),
+            "no links, only /t/x/sign-in?next=/t/x/"
+        );
     }
 }

@@ -354,6 +354,7 @@ pub async fn render(
     let (subject, text, html) = render_parts(notice, &m)?;
     Ok(Rendered::Send(Box::new(Email {
         message_id,
+        tenant: tenant.slug.clone(),
         from_name: tenant.display_name,
         to: recipient.email,
         reply_to: tenant.reply_to,

@@ -126,6 +126,7 @@ mod tests {
 
     fn email(text: &str) -> Email {
         Email {
+            tenant: "contoso".into(),
             message_id: "<0190-abc@portico>".into(),
             from_name: "Contoso".into(),
             to: "megan@contoso.test".into(),

@@ -266,7 +266,7 @@ async fn view(
         Decision::Deny => "denied",
     };
     let mine = decisions.iter().find(|d| d.approver_id == link.approver_id);
-    let rule = DecisionRule::parse(&stage.decision_rule).unwrap_or_default();
+    let rule = stage.decision_rule;
     let status = if let Some(d) = mine {
         let what = Decision::parse(&d.decision).map(verb).unwrap_or("decided");
         let rest = if stage.state == "pending" {

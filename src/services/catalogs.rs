@@ -1,7 +1,9 @@
 //! Catalogs and their resources (DOMAIN.md §4). A catalog that still has access
 //! packages cannot be deleted; a resource whose roles a package uses cannot be removed;
 //! a webhook connector's secret is write-only: stored for signing, never returned and
-//! never written into audit details.
+//! never written into audit details. A directory group enters a catalog only by the
+//! hand of a tenant admin or of one of its owners, and a group that holds a role or
+//! approves for another catalog only by a tenant admin's (`Roles::may_add_group`).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -14,10 +16,12 @@ use url::{Host, Url};
 use super::audit::{self, Entry};
 use super::{Caller, ServiceError, ServiceResult, validated};
 use crate::connectors::webhook::is_private;
+use crate::crypto::Keys;
 use crate::db::catalogs::{Catalog, Resource, ResourceRole};
+use crate::db::groups::Relation;
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
-use crate::domain::authz::{Action, Role};
+use crate::domain::authz::{Action, GroupPrivilege, Role};
 use crate::domain::ids::{
     CatalogId, GroupId, ResourceId, ResourceRoleId, RoleAssignmentId, TenantId,
 };
@@ -389,9 +393,27 @@ fn resource_json(v: &ResourceView) -> Value {
     json!({
         "catalogId": r.catalog_id, "kind": r.kind, "displayName": r.display_name,
         "description": r.description, "groupId": r.group_id,
+        "addedByTenantAdmin": r.added_by_tenant_admin,
         "roles": v.roles.iter().map(|role| json!({"id": role.id, "displayName": role.display_name})).collect::<Vec<_>>(),
         "connector": r.connector_url.as_ref().map(|url| json!({"type": "webhook", "url": url})),
     })
+}
+
+/// What a resource's sealed connector secret is bound to.
+pub fn connector_secret_context(tenant: TenantId, resource: ResourceId) -> String {
+    format!("resources.connector_secret/{tenant}/{resource}")
+}
+
+/// Seals connector secrets written before they were sealed at rest (run at start-up;
+/// a no-op once every secret is sealed).
+pub async fn seal_legacy_secrets(pool: &PgPool, keys: &Keys) -> ServiceResult<usize> {
+    let mut conn = pool.acquire().await?;
+    let rows = db::catalogs::unsealed_connector_secrets(&mut conn).await?;
+    for (tenant, id, plain) in &rows {
+        let sealed = keys.seal(plain, &connector_secret_context(*tenant, *id));
+        db::catalogs::reseal_connector_secret(&mut conn, *tenant, *id, plain, &sealed).await?;
+    }
+    Ok(rows.len())
 }
 
 /// Resources of a catalog with their roles (readers of the catalog).
@@ -515,7 +537,8 @@ fn check_role_names(names: Option<&[String]>, errors: &mut FieldErrors) -> Vec<S
 }
 
 /// Adds a resource to a catalog (its editors). Group resources get the roles Member
-/// and Owner; other kinds the roles they name.
+/// and Owner; other kinds the roles they name. Whether a tenant admin added it is kept:
+/// delivery into a group that carries power depends on it.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog_id))]
 pub async fn add_resource(
     pool: &PgPool,
@@ -523,6 +546,7 @@ pub async fn add_resource(
     catalog_id: CatalogId,
     input: NewResource,
     allow_private_webhooks: bool,
+    keys: &Keys,
     now: DateTime<Utc>,
 ) -> ServiceResult<ResourceView> {
     let tenant = caller.tenant_id();
@@ -546,6 +570,7 @@ pub async fn add_resource(
         description: desc,
         connector_url: None,
         connector_secret: None,
+        added_by_tenant_admin: caller.roles.is_tenant_admin(),
         created_at: now,
         updated_at: now,
     };
@@ -628,7 +653,11 @@ pub async fn add_resource(
                     Some(s) if s.chars().count() > MAX_SECRET => {
                         errors.add("connector.secret", format!("the secret has at most {MAX_SECRET} characters"))
                     }
-                    Some(s) => resource.connector_secret = Some(s.to_string()),
+                    // Sealed at rest, bound to this tenant and resource.
+                    Some(s) => {
+                        resource.connector_secret =
+                            Some(keys.seal(s, &connector_secret_context(tenant, resource_id)))
+                    }
                 }
             }
         }
@@ -641,6 +670,19 @@ pub async fn add_resource(
         }
     }
     validated(errors)?;
+    if let Some(group_id) = resource.group_id {
+        let owns =
+            db::groups::is_related(&mut tx, Relation::Owner, tenant, group_id, caller.user_id())
+                .await?;
+        let facts = db::groups::privilege_facts(&mut tx, tenant, &[group_id]).await?;
+        let privilege = GroupPrivilege::assess(
+            group_id,
+            catalog_id,
+            &facts.holding_roles,
+            &facts.policies(),
+        );
+        caller.roles.may_add_group(owns, privilege)?;
+    }
     db::catalogs::insert_resource(&mut tx, &resource, &roles)
         .await
         .map_err(|e| match e {

@@ -6,6 +6,7 @@
 //! seeding is idempotent: a second run changes nothing but issues a fresh API token
 //! for the demo admin.
 
+use crate::crypto::Keys;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sqlx::PgPool;
@@ -75,7 +76,7 @@ pub const PACKAGE_DESCRIPTION: &str =
     "If you want to upgrade your system to Windows 11, request access to this package.";
 pub const QUESTION: &str = "Which device will you upgrade?";
 
-pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<Seeded> {
+pub async fn seed(pool: &PgPool, keys: &Keys, now: DateTime<Utc>) -> ServiceResult<Seeded> {
     let mut conn = pool.acquire().await?;
     let tenant = match db::tenants::by_slug(&mut conn, SLUG).await? {
         Some(t) => t,
@@ -126,7 +127,7 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<Seeded> {
         .await?;
     }
     drop(conn);
-    seed_packages(pool, &tenant, now).await?;
+    seed_packages(pool, &tenant, keys, now).await?;
     let (_, token) = tokens::create(pool, SLUG, ADMIN_EMAIL, Some("demo"), Some(1), now).await?;
     Ok(Seeded {
         admin_email: ADMIN_EMAIL.into(),
@@ -220,6 +221,7 @@ async fn member_role(
     admin: &Caller,
     catalog: CatalogId,
     group: GroupId,
+    keys: &Keys,
     now: DateTime<Utc>,
 ) -> ServiceResult<ResourceRoleId> {
     let existing = catalogs::list_resources(pool, admin, catalog, PageRequest::first(500))
@@ -240,6 +242,7 @@ async fn member_role(
                     ..Default::default()
                 },
                 false,
+                keys,
                 now,
             )
             .await?
@@ -300,7 +303,12 @@ async fn package(
 }
 
 /// The walkthrough's package and two more, in catalog General.
-async fn seed_packages(pool: &PgPool, tenant: &Tenant, now: DateTime<Utc>) -> ServiceResult<()> {
+async fn seed_packages(
+    pool: &PgPool,
+    tenant: &Tenant,
+    keys: &Keys,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     let admin = admin_caller(pool, tenant).await?;
     let general = {
         let mut conn = pool.acquire().await?;
@@ -325,7 +333,7 @@ async fn seed_packages(pool: &PgPool, tenant: &Tenant, now: DateTime<Utc>) -> Se
         now,
     )
     .await?;
-    let role = member_role(pool, &admin, general, windows, now).await?;
+    let role = member_role(pool, &admin, general, windows, keys, now).await?;
     // Access ends on a fixed date about a year ahead (the walkthrough's "01.01.2022").
     let year_ahead = (now + Duration::days(365)).date_naive();
     let on_date = year_ahead
@@ -378,7 +386,7 @@ async fn seed_packages(pool: &PgPool, tenant: &Tenant, now: DateTime<Utc>) -> Se
         now,
     )
     .await?;
-    let role = member_role(pool, &admin, general, crm, now).await?;
+    let role = member_role(pool, &admin, general, crm, keys, now).await?;
     package(
         pool,
         &admin,
@@ -405,7 +413,7 @@ async fn seed_packages(pool: &PgPool, tenant: &Tenant, now: DateTime<Utc>) -> Se
         now,
     )
     .await?;
-    let role = member_role(pool, &admin, general, finance, now).await?;
+    let role = member_role(pool, &admin, general, finance, keys, now).await?;
     package(
         pool,
         &admin,

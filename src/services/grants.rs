@@ -2,7 +2,10 @@
 //! in the calling transaction as membership rows whose source is the assignment, so
 //! ending the assignment removes exactly what it delivered. Connector roles become
 //! ordered outbox rows (one sequence per assignment and role) delivered by the
-//! scheduler. A role without a connector is recorded as delivered at once.
+//! scheduler. A role without a connector is recorded as delivered at once. A group
+//! that holds a role or approves for another catalog is never delivered through a
+//! resource that no tenant admin added (`authz::may_deliver_into_group`): the grant
+//! fails with that reason instead, every time it is tried.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -15,7 +18,8 @@ use crate::db::catalogs::{Resource, ResourceRole};
 use crate::db::groups::Relation;
 use crate::db::outbox::NewOutbox;
 use crate::db::{self, Conn};
-use crate::domain::ids::{AssignmentId, OutboxId, PackageId, ResourceRoleId, TenantId};
+use crate::domain::authz::{GroupPrivilege, may_deliver_into_group};
+use crate::domain::ids::{AssignmentId, GroupId, OutboxId, PackageId, ResourceRoleId, TenantId};
 use crate::domain::request::RequestState;
 
 /// A resource role with its resource.
@@ -125,15 +129,125 @@ async fn enqueue_call(
     Ok(())
 }
 
-/// Applies every role of `targets` for the assignment.
+/// Roles that delivery refuses, each with the reason recorded on its grant.
+#[derive(Clone, Debug, Default)]
+pub struct Refusals(Vec<(ResourceRoleId, String)>);
+
+impl Refusals {
+    pub fn reason(&self, role: ResourceRoleId) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, reason)| reason.as_str())
+    }
+
+    pub fn reasons(&self) -> Vec<&str> {
+        self.0.iter().map(|(_, reason)| reason.as_str()).collect()
+    }
+}
+
+/// The roles of `targets` that may not be delivered now: group roles whose group
+/// carries power and whose resource no tenant admin added. Resources a tenant admin
+/// added need no look-up, so ordinary deliveries cost nothing more.
+pub async fn refusals(
+    conn: &mut Conn,
+    tenant: TenantId,
+    targets: &[RoleTarget],
+) -> ServiceResult<Refusals> {
+    let unvouched: Vec<(&RoleTarget, GroupId)> = targets
+        .iter()
+        .filter(|t| !t.resource.added_by_tenant_admin)
+        .filter_map(|t| t.resource.group_id.map(|g| (t, g)))
+        .collect();
+    if unvouched.is_empty() {
+        return Ok(Refusals::default());
+    }
+    let mut groups: Vec<GroupId> = unvouched.iter().map(|(_, g)| *g).collect();
+    groups.sort();
+    groups.dedup();
+    let facts = db::groups::privilege_facts(conn, tenant, &groups).await?;
+    let policies = facts.policies();
+    let mut refused = Vec::new();
+    for (t, group) in unvouched {
+        let privilege = GroupPrivilege::assess(
+            group,
+            t.resource.catalog_id,
+            &facts.holding_roles,
+            &policies,
+        );
+        if let Err(reason) = may_deliver_into_group(
+            &t.resource.display_name,
+            t.resource.added_by_tenant_admin,
+            privilege,
+        ) {
+            refused.push((t.role.id, reason));
+        }
+    }
+    Ok(Refusals(refused))
+}
+
+/// The state of an assignment, and of the request that created it, from its live
+/// grants: some still on their way → delivering; none failed → delivered; some failed
+/// → partially delivered while any applied, else delivery failed.
+pub fn delivery_state(pending: bool, delivered: usize, failed: usize) -> RequestState {
+    if pending {
+        RequestState::Delivering
+    } else if failed == 0 {
+        RequestState::Delivered
+    } else if delivered > 0 {
+        RequestState::PartiallyDelivered
+    } else {
+        RequestState::DeliveryFailed
+    }
+}
+
+/// The state a new assignment of `targets` starts in: refused roles have failed,
+/// connector roles wait for their call, the others are applied at once.
+pub fn first_state(targets: &[RoleTarget], refused: &Refusals) -> RequestState {
+    let allowed = |t: &&RoleTarget| refused.reason(t.role.id).is_none();
+    let applied = targets.iter().filter(allowed).count();
+    let pending = targets.iter().filter(allowed).any(is_deferred);
+    delivery_state(pending, applied, targets.len() - applied)
+}
+
+/// Applies every role of `targets` for the assignment that delivery allows now.
 pub async fn grant(
     conn: &mut Conn,
     a: &AssignmentRow,
     targets: &[RoleTarget],
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
+    let refused = refusals(conn, a.tenant_id, targets).await?;
+    grant_except(conn, a, targets, &refused, now).await
+}
+
+/// Applies every role of `targets` but the `refused` ones, whose grants fail with
+/// their reason (audited on the assignment).
+pub async fn grant_except(
+    conn: &mut Conn,
+    a: &AssignmentRow,
+    targets: &[RoleTarget],
+    refused: &Refusals,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     for t in targets {
-        if let Some(group) = t.resource.group_id {
+        if let Some(reason) = refused.reason(t.role.id) {
+            set_grant(conn, a, t.role.id, "failed", Some(reason.to_string()), now).await?;
+            audit::record(
+                conn,
+                a.tenant_id,
+                Actor::System,
+                Entry {
+                    action: "assignment.grantRefused",
+                    target_type: "assignment",
+                    target_id: Some(a.id.0),
+                    details: json!({"resourceRoleId": t.role.id, "resourceId": t.resource.id,
+                                    "groupId": t.resource.group_id, "reason": reason}),
+                },
+                now,
+            )
+            .await?;
+        } else if let Some(group) = t.resource.group_id {
             db::groups::add(
                 conn,
                 relation(&t.role),
@@ -255,15 +369,7 @@ pub async fn refresh_state(
     let pending = live.iter().any(|g| g.state == "pending");
     let failed = live.iter().filter(|g| g.state == "failed").count();
     let delivered = live.iter().filter(|g| g.state == "delivered").count();
-    let state = if pending {
-        "delivering"
-    } else if failed == 0 {
-        "delivered"
-    } else if delivered > 0 {
-        "partiallyDelivered"
-    } else {
-        "deliveryFailed"
-    };
+    let state = delivery_state(pending, delivered, failed).as_str();
     if a.state != state {
         a.state = state.into();
         a.updated_at = now;
@@ -349,8 +455,10 @@ pub async fn package_roles_changed(
     }
     let added_targets = targets(conn, tenant, added).await?;
     let removed_targets = targets(conn, tenant, removed).await?;
+    // What delivery refuses depends on the roles, not on who holds them.
+    let refused = refusals(conn, tenant, &added_targets).await?;
     for a in &holders {
-        grant(conn, a, &added_targets, now).await?;
+        grant_except(conn, a, &added_targets, &refused, now).await?;
         revoke(conn, a, &removed_targets, now).await?;
         audit::record(
             conn,
@@ -368,4 +476,88 @@ pub async fn package_roles_changed(
         refresh_state(conn, tenant, a.id, now).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::{CatalogId, ResourceId};
+
+    fn target(group: bool, connector: bool) -> RoleTarget {
+        let (tenant, resource) = (TenantId::new(), ResourceId::new());
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        RoleTarget {
+            role: ResourceRole {
+                tenant_id: tenant,
+                id: ResourceRoleId::new(),
+                resource_id: resource,
+                display_name: "Member".into(),
+                group_relation: group.then(|| "member".into()),
+                created_at: now,
+            },
+            resource: Resource {
+                tenant_id: tenant,
+                id: resource,
+                catalog_id: CatalogId::new(),
+                kind: if group { "group" } else { "application" }.into(),
+                group_id: group.then(GroupId::new),
+                display_name: "Team".into(),
+                description: String::new(),
+                connector_url: connector.then(|| "https://hooks.example.com".into()),
+                connector_secret: connector.then(|| "0123456789abcdef".into()),
+                added_by_tenant_admin: false,
+                created_at: now,
+                updated_at: now,
+            },
+        }
+    }
+
+    fn refusing(targets: &[&RoleTarget]) -> Refusals {
+        Refusals(
+            targets
+                .iter()
+                .map(|t| (t.role.id, "refused".to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_state_follows_the_grants() {
+        assert_eq!(delivery_state(true, 0, 1), RequestState::Delivering);
+        assert_eq!(delivery_state(false, 2, 0), RequestState::Delivered);
+        assert_eq!(delivery_state(false, 0, 0), RequestState::Delivered);
+        assert_eq!(
+            delivery_state(false, 1, 1),
+            RequestState::PartiallyDelivered
+        );
+        assert_eq!(delivery_state(false, 0, 2), RequestState::DeliveryFailed);
+    }
+
+    #[test]
+    fn refused_roles_fail_from_the_start() {
+        let (group, other, hook) = (
+            target(true, false),
+            target(true, false),
+            target(false, true),
+        );
+        let all = [group.clone(), other.clone(), hook.clone()];
+        assert_eq!(
+            first_state(&all[..2], &Refusals::default()),
+            RequestState::Delivered
+        );
+        assert_eq!(
+            first_state(&all[..2], &refusing(&[&group])),
+            RequestState::PartiallyDelivered
+        );
+        assert_eq!(
+            first_state(&all[..2], &refusing(&[&group, &other])),
+            RequestState::DeliveryFailed
+        );
+        assert_eq!(
+            first_state(&all, &refusing(&[&group, &other])),
+            RequestState::Delivering,
+            "the connector call is still to come"
+        );
+        assert_eq!(refusing(&[&group]).reason(other.role.id), None);
+    }
 }

@@ -55,6 +55,12 @@ impl From<DbError> for ServiceError {
                     None => Self::Internal(anyhow::Error::new(e)),
                 }
             }
+            // The edge refuses control characters in what people send; this is the
+            // safety net for any path that missed it.
+            DbError::UnstorableText => Self::Domain(DomainError::field(
+                "input",
+                crate::domain::values::NO_CONTROL_CHARACTERS,
+            )),
             DbError::Other(e) => Self::Internal(anyhow::Error::new(e)),
         }
     }

@@ -269,7 +269,7 @@ async fn open_stage(
         request_id: request.id,
         stage_index: i32::try_from(index).unwrap_or(0),
         state: StageState::Pending.as_str().into(),
-        decision_rule: spec.decision.as_str().into(),
+        decision_rule: spec.decision,
         approver_ids: approvers.clone(),
         require_justification: spec.require_justification,
         opened_at: now,
@@ -437,12 +437,10 @@ pub async fn deliver_add(
     }
     let targets = grants::package_targets(conn, tenant, request.package_id).await?;
     // Group roles and roles without a connector are applied in this transaction;
-    // connector roles are called by the scheduler afterwards.
-    let state = if targets.iter().any(grants::is_deferred) {
-        RequestState::Delivering
-    } else {
-        RequestState::Delivered
-    };
+    // connector roles are called by the scheduler afterwards; roles that delivery
+    // refuses (a group that carries power) fail at once.
+    let refused = grants::refusals(conn, tenant, &targets).await?;
+    let state = grants::first_state(&targets, &refused);
     let assignment = AssignmentRow {
         tenant_id: tenant,
         id: AssignmentId::new(),
@@ -463,27 +461,9 @@ pub async fn deliver_add(
     request.assignment_id = Some(assignment.id);
     request.state = state.as_str().into();
     request.updated_at = now;
-    request.completed_at = (state == RequestState::Delivered).then_some(now);
+    request.completed_at = (state != RequestState::Delivering).then_some(now);
     db::requests::save(conn, request).await?;
     db::assignments::insert(conn, &assignment).await?;
-    grants::grant(conn, &assignment, &targets, now).await?;
-    if state == RequestState::Delivered {
-        notify::enqueue(
-            conn,
-            tenant,
-            target,
-            &Notice::AccessDelivered {
-                request_id: request.id,
-            },
-            now,
-        )
-        .await?;
-    }
-    let action = if state == RequestState::Delivered {
-        "assignmentRequest.delivered"
-    } else {
-        "assignmentRequest.delivering"
-    };
     trail.add(
         tenant,
         actor,
@@ -496,14 +476,33 @@ pub async fn deliver_add(
         },
         now,
     );
-    note(
-        trail,
-        actor,
-        action,
-        request,
-        json!({"assignmentId": assignment.id}),
-        now,
-    );
+    grants::grant_except(conn, &assignment, &targets, &refused, now).await?;
+    let notice = match state {
+        RequestState::Delivered => Some(Notice::AccessDelivered {
+            request_id: request.id,
+        }),
+        RequestState::PartiallyDelivered | RequestState::DeliveryFailed => {
+            Some(Notice::DeliveryFailed {
+                request_id: request.id,
+            })
+        }
+        _ => None,
+    };
+    if let Some(notice) = notice {
+        notify::enqueue(conn, tenant, target, &notice, now).await?;
+    }
+    let action = match state {
+        RequestState::Delivered => "assignmentRequest.delivered",
+        RequestState::PartiallyDelivered => "assignmentRequest.partiallyDelivered",
+        RequestState::DeliveryFailed => "assignmentRequest.deliveryFailed",
+        _ => "assignmentRequest.delivering",
+    };
+    let mut details = json!({"assignmentId": assignment.id});
+    let reasons = refused.reasons();
+    if !reasons.is_empty() {
+        details["reason"] = json!(reasons.join("; "));
+    }
+    note(trail, actor, action, request, details, now);
     Ok(())
 }
 
@@ -1095,7 +1094,7 @@ async fn already_decided(
 ) -> ServiceResult<DomainError> {
     let last = view.stages.last();
     let decisive = last.and_then(|s| {
-        let rule = DecisionRule::parse(&s.stage.decision_rule).unwrap_or_default();
+        let rule = s.stage.decision_rule;
         match s.stage.state.as_str() {
             "denied" => s.decisions.iter().find(|d| d.decision == "deny"),
             "approved" if rule == DecisionRule::AnyOne => {
@@ -1259,7 +1258,7 @@ async fn decide_current(
         .filter_map(|d| Decision::parse(&d.decision).map(|x| (d.approver_id.0, x)))
         .collect();
     decisions.push((me.0, decision));
-    let rule = DecisionRule::parse(&stage.stage.decision_rule).unwrap_or_default();
+    let rule = stage.stage.decision_rule;
     let mut stage_row = stage.stage.clone();
     let mut opened: Option<StageRow> = None;
     match stage_outcome(rule, &stage_row.approver_ids, &decisions) {

@@ -291,11 +291,13 @@ pub async fn open_session(
 }
 
 /// Resolves a session cookie to its caller in tenant `slug`. A session of another
-/// tenant, a revoked or expired one, or one whose user is deactivated, is refused.
+/// tenant, a revoked or expired one, one unused for longer than `idle`, or one whose
+/// user is deactivated, is refused.
 pub async fn authenticate(
     pool: &PgPool,
     slug: &str,
     token: &str,
+    idle: std::time::Duration,
     now: DateTime<Utc>,
 ) -> ServiceResult<SessionAuth> {
     let denied = || ServiceError::Unauthenticated("Please sign in.".into());
@@ -305,7 +307,12 @@ pub async fn authenticate(
         .ok_or_else(tenant_not_found)?;
     let session = db::sessions::session_by_hash(&mut conn, &links::hash(token))
         .await?
-        .filter(|s| s.tenant_id == tenant.id && s.revoked_at.is_none() && s.expires_at > now)
+        .filter(|s| {
+            s.tenant_id == tenant.id
+                && s.revoked_at.is_none()
+                && s.expires_at > now
+                && !idle_too_long(s.last_seen_at, idle, now)
+        })
         .ok_or_else(denied)?;
     let user = db::users::get(&mut conn, tenant.id, session.user_id)
         .await?
@@ -323,6 +330,12 @@ pub async fn authenticate(
         session_id: session.id,
         csrf_token: session.csrf_token,
     })
+}
+
+/// Whether a session last seen at `last_seen` has gone unused for longer than `idle`.
+/// `last_seen` is written at most once a minute, so the limit holds to within a minute.
+fn idle_too_long(last_seen: DateTime<Utc>, idle: std::time::Duration, now: DateTime<Utc>) -> bool {
+    Duration::from_std(idle).is_ok_and(|idle| now - last_seen > idle)
 }
 
 /// Ends the caller's session.
@@ -380,6 +393,14 @@ mod tests {
         assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
         assert_eq!(key("2001:db8:1:2:bbbb::7"), key("2001:db8:1:2:aaaa::1"));
         assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+    }
+
+    #[test]
+    fn sessions_unused_for_longer_than_the_idle_limit_are_refused() {
+        let seen = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).expect("time");
+        let hour = std::time::Duration::from_secs(3600);
+        assert!(!idle_too_long(seen, hour, seen + Duration::minutes(60)));
+        assert!(idle_too_long(seen, hour, seen + Duration::minutes(61)));
     }
 
     #[test]

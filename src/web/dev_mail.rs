@@ -1,8 +1,12 @@
-//! The demo's dev mailbox pages (mounted only in demo mode): `/dev/mail` lists the
-//! emails kept instead of sent, `/dev/mail/{id}` shows one with the links of its text
-//! part clickable, and `/dev/mail/{id}/html` serves its HTML part for a sandboxed
-//! iframe, under a CSP of its own that allows the inline styles emails use and no
-//! script at all.
+//! The demo's dev mailbox pages (mounted only in demo mode), under a path with a
+//! random key made for each run and printed at start-up (`/dev/mail/{key}`): the
+//! list of the demo tenant's emails kept instead of sent, `/dev/mail/{key}/{id}` one of
+//! them with the links of its text part clickable, and `/dev/mail/{key}/{id}/html` its
+//! HTML part for a sandboxed iframe, under a CSP of its own that allows the inline
+//! styles emails use and no script at all.
+//!
+//! Invariant: without the key nothing here answers but 404 (the mail holds working
+//! sign-in and approval links), and only the demo tenant's mail is ever shown.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -22,9 +26,9 @@ use crate::web::shell::Shell;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/dev/mail", get(list_mail))
-        .route("/dev/mail/{id}", get(show_mail))
-        .route("/dev/mail/{id}/html", get(show_mail_html))
+        .route("/dev/mail/{key}", get(list_mail))
+        .route("/dev/mail/{key}/{id}", get(show_mail))
+        .route("/dev/mail/{key}/{id}/html", get(show_mail_html))
 }
 
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -43,6 +47,7 @@ struct Row {
 #[template(path = "dev/mail_list.html")]
 struct MailListPage {
     shell: Shell,
+    base: String,
     smtp: bool,
     messages: Vec<Row>,
     next: Option<Uuid>,
@@ -59,6 +64,7 @@ struct Segment {
 #[template(path = "dev/mail_show.html")]
 struct MailShowPage {
     shell: Shell,
+    base: String,
     id: Uuid,
     subject: String,
     from: String,
@@ -132,7 +138,22 @@ fn failed(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-async fn list_mail(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
+/// The mailbox's path and the demo tenant, when `key` is this run's key.
+fn mailbox(state: &AppState, key: &str) -> Option<(String, String)> {
+    let path = state.dev_mail_path()?;
+    let tenant = state.demo_tenant()?;
+    let expected = path.rsplit('/').next().unwrap_or_default();
+    crate::web::session::same_secret(key, expected).then(|| (path, tenant.to_string()))
+}
+
+async fn list_mail(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let Some((base, tenant)) = mailbox(&state, &key) else {
+        return not_found();
+    };
     let before = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => match Uuid::parse_str(c) {
@@ -150,9 +171,10 @@ async fn list_mail(State(state): State<AppState>, Query(q): Query<ListQuery>) ->
         limit: PageRequest::DEFAULT,
         before,
     };
-    match dev_mailbox::list(state.pool(), page).await {
+    match dev_mailbox::list(state.pool(), &tenant, page).await {
         Ok(page) => MailListPage {
             shell: Shell::public("Dev mailbox"),
+            base,
             smtp: state.settings().smtp_url.is_some(),
             next: page.next,
             messages: page
@@ -172,22 +194,27 @@ async fn list_mail(State(state): State<AppState>, Query(q): Query<ListQuery>) ->
     }
 }
 
-async fn load(state: &AppState, id: &str) -> Result<DevMessage, Response> {
+async fn load(state: &AppState, key: &str, id: &str) -> Result<(String, DevMessage), Response> {
+    let (base, tenant) = mailbox(state, key).ok_or_else(not_found)?;
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
-    match dev_mailbox::get(state.pool(), id).await {
-        Ok(Some(m)) => Ok(m),
+    match dev_mailbox::get(state.pool(), &tenant, id).await {
+        Ok(Some(m)) => Ok((base, m)),
         Ok(None) => Err(not_found()),
         Err(e) => Err(failed(e)),
     }
 }
 
-async fn show_mail(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let m = match load(&state, &id).await {
-        Ok(m) => m,
+async fn show_mail(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+) -> Response {
+    let (base, m) = match load(&state, &key, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     MailShowPage {
         shell: Shell::public(m.subject.clone()),
+        base,
         id: m.id,
         subject: m.subject,
         from: format!("{} <{}>", m.from_name, state.settings().mail_from),
@@ -200,9 +227,12 @@ async fn show_mail(State(state): State<AppState>, Path(id): Path<String>) -> Res
     .into_response()
 }
 
-async fn show_mail_html(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let m = match load(&state, &id).await {
-        Ok(m) => m,
+async fn show_mail_html(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+) -> Response {
+    let (_, m) = match load(&state, &key, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let mut response = m.html_body.into_response();

@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+use crate::db::DbError;
+use crate::domain::values::NO_CONTROL_CHARACTERS;
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::ServiceError;
 
@@ -25,6 +27,9 @@ pub enum AppError {
     /// seconds.
     #[error("rate limited")]
     TooManyRequests { retry_after: u64 },
+    /// The body is larger than this endpoint takes (413).
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl From<DomainError> for AppError {
@@ -89,6 +94,9 @@ impl Problem {
                     "This API token is making calls faster than its limit allows. Retry in {retry_after} s (see the Retry-After header) and spread calls out."
                 ),
             ),
+            AppError::TooLarge(detail) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", detail)
+            }
             AppError::Service(ServiceError::Unauthenticated(detail)) => {
                 Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
             }
@@ -118,6 +126,20 @@ impl Problem {
                     )
                 }
             },
+            // The edge refuses control characters; this catches any that still reach
+            // PostgreSQL, which cannot store them, as the person's mistake, not ours.
+            AppError::Service(ServiceError::Internal(cause)) if unstorable_text(cause) => {
+                let mut p = Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    format!("input: {NO_CONTROL_CHARACTERS}"),
+                );
+                p.errors = Some(BTreeMap::from([(
+                    "input".to_string(),
+                    NO_CONTROL_CHARACTERS.to_string(),
+                )]));
+                p
+            }
             AppError::Service(ServiceError::Internal(_)) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -149,12 +171,26 @@ impl IntoResponse for Problem {
     }
 }
 
+/// Whether `cause` is PostgreSQL refusing a character it cannot store in text
+/// (SQLSTATE 22021 `character_not_in_repertoire`: NUL in text; 22P05
+/// `untranslatable_character`: `\u0000` in jsonb).
+pub fn unstorable_text(cause: &anyhow::Error) -> bool {
+    cause.chain().any(|e| {
+        e.downcast_ref::<sqlx::Error>()
+            .is_some_and(crate::db::is_unstorable_text)
+            || matches!(e.downcast_ref::<DbError>(), Some(DbError::UnstorableText))
+    })
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Service(ServiceError::Internal(cause)) = &self {
+        let problem = Problem::from_error(&self);
+        if let AppError::Service(ServiceError::Internal(cause)) = &self
+            && problem.status_code().is_server_error()
+        {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
-        let mut response = Problem::from_error(&self).into_response();
+        let mut response = problem.into_response();
         if let AppError::TooManyRequests { retry_after } = self {
             response
                 .headers_mut()

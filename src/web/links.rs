@@ -327,7 +327,7 @@ async fn show_link(
     };
     match &view.status {
         LinkStatus::Open => {
-            let csrf = csrf::for_page(&headers, state.settings());
+            let csrf = csrf::for_page(&headers, state.settings(), state.keys());
             decide_page(&state, &view, decision, &token, &csrf, String::new(), None)
         }
         LinkStatus::Decided(message) => decided(&state, StatusCode::OK, &view, message.clone()),
@@ -371,7 +371,12 @@ async fn decide_link(
             );
         }
     };
-    if !csrf::verify(&headers, form.csrf_token.as_deref()) {
+    if !csrf::verify(
+        &headers,
+        state.settings(),
+        state.keys(),
+        form.csrf_token.as_deref(),
+    ) {
         return notice(
             StatusCode::FORBIDDEN,
             "This form has expired",
@@ -439,7 +444,7 @@ async fn decide_link(
             )
         }
         Err(LinkError::Invalid(v, message)) => {
-            let csrf = csrf::for_page(&headers, state.settings());
+            let csrf = csrf::for_page(&headers, state.settings(), state.keys());
             decide_page(
                 &state,
                 &v,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod csrf;
 pub mod dev_mail;
+pub mod edge;
 pub mod error;
 pub mod links;
 pub mod pages;
@@ -44,19 +45,25 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            edge::request_deadline,
+        ))
+        .layer(middleware::from_fn(edge::refuse_control_characters))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .layer(middleware::from_fn(record_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            // Never the raw path: emailed links carry their tokens in it.
+            let path = edge::loggable_path(req.uri().path());
+            tracing::info_span!("http", method = %req.method(), path = %path, request_id = %id)
+        }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }
@@ -90,7 +97,23 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus text: requests by route and status, latency histogram, pool gauges.
-async fn metrics(State(state): State<AppState>) -> Response {
+/// With `PORTICO_METRICS_TOKEN` set, only for `Authorization: Bearer <token>`.
+async fn metrics(State(state): State<AppState>, headers: header::HeaderMap) -> Response {
+    if let Some(expected) = &state.settings().metrics_token {
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !same_digest(sent, expected.expose()) {
+            return error::Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Send the metrics token as 'Authorization: Bearer <PORTICO_METRICS_TOKEN>'.",
+            )
+            .into_response();
+        }
+    }
     let pool = state.pool();
     metrics::gauge!("portico_db_pool_connections").set(f64::from(pool.size()));
     metrics::gauge!("portico_db_pool_idle_connections").set(pool.num_idle() as f64);
@@ -99,6 +122,20 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics().render(),
     )
         .into_response()
+}
+
+/// Compares the SHA-256 digests of two secrets in constant time, so neither where they
+/// differ nor the expected length shows in the answer's timing.
+fn same_digest(sent: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (
+        Sha256::digest(sent.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {
@@ -116,6 +153,21 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("portico_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Answers only requests addressed to this server by its base URL's name (or an address
+/// or `localhost`, or `PORTICO_ALLOWED_HOSTS`): a page whose own domain was made to
+/// resolve here (DNS rebinding) can neither read nor drive a local instance.
+async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if csrf::host_allowed(req.headers(), state.settings()) {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "This server does not answer to that host name. Use the address in PORTICO_BASE_URL.",
+        )
+            .into_response()
+    }
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {

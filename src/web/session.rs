@@ -5,9 +5,10 @@
 //! cookie, and `PageError`, the HTML error page.
 //!
 //! Invariant: no state-changing handler of the portals runs unless the request's
-//! `csrf_token` field equals the session's token (or, before sign-in, the
-//! `portico_csrf_pre` cookie), compared in constant time, and its Origin, when sent,
-//! is this site.
+//! `csrf_token` field equals the session's secret signed under the server key (or,
+//! before sign-in, the `portico_csrf_pre` cookie's nonce signed the same way),
+//! compared in constant time, and its Origin, when sent, is this site. On https sites
+//! every cookie is `__Host-`-prefixed.
 
 use std::net::IpAddr;
 
@@ -31,6 +32,9 @@ pub const SESSION_COOKIE: &str = "portico_session";
 pub const PRE_CSRF_COOKIE: &str = "portico_csrf_pre";
 pub const FLASH_COOKIE: &str = "portico_flash";
 pub const CSRF_FIELD: &str = "csrf_token";
+/// Purposes of the CSRF signatures (a token made for one never passes for another).
+const SESSION_CSRF: &str = "csrf/session";
+const PRE_SESSION_CSRF: &str = "csrf/pre-session";
 
 /// Largest form body accepted (CSV imports included).
 const MAX_FORM: usize = 2 * 1024 * 1024;
@@ -50,6 +54,22 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim_matches('"'))
 }
 
+/// The name a cookie has on the wire: `__Host-`-prefixed on https sites, so the
+/// browser accepts it only from this exact origin over https (no subdomain, no plain
+/// http page can plant or overwrite it).
+pub fn wire_name(secure: bool, name: &str) -> std::borrow::Cow<'_, str> {
+    if secure {
+        format!("__Host-{name}").into()
+    } else {
+        name.into()
+    }
+}
+
+/// The value of this site's cookie `name` (by its wire name).
+pub fn read_cookie<'a>(state: &AppState, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookie(headers, &wire_name(secure(state), name))
+}
+
 /// Whether cookies must be `Secure` (the site is served over https).
 pub fn secure(state: &AppState) -> bool {
     state
@@ -61,6 +81,7 @@ pub fn secure(state: &AppState) -> bool {
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure on https sites.
 pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> String {
+    let name = wire_name(secure(state), name);
     let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
@@ -105,8 +126,12 @@ fn flash_redirect(state: &AppState, location: &str, kind: &str, message: &str) -
     r
 }
 
-fn read_flash(headers: &HeaderMap) -> Option<Flash> {
-    let raw = decode(cookie(headers, FLASH_COOKIE)?);
+fn read_flash(state: &AppState, headers: &HeaderMap) -> Option<Flash> {
+    parse_flash(read_cookie(state, headers, FLASH_COOKIE)?)
+}
+
+fn parse_flash(value: &str) -> Option<Flash> {
+    let raw = decode(value);
     let (kind, message) = raw.split_once(':')?;
     let kind = if kind == "error" { "error" } else { "ok" };
     (!message.is_empty()).then(|| Flash {
@@ -121,7 +146,7 @@ pub async fn clear_flash(
     req: Request,
     next: Next,
 ) -> Response {
-    let had_flash = cookie(req.headers(), FLASH_COOKIE).is_some();
+    let had_flash = read_cookie(&state, req.headers(), FLASH_COOKIE).is_some();
     let mut response = next.run(req).await;
     if had_flash
         && !response.status().is_redirection()
@@ -218,10 +243,12 @@ pub fn error_page(status: StatusCode, message: &str, slug: Option<&str>) -> Resp
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        if let AppError::Service(ServiceError::Internal(cause)) = &self.error {
+        let problem = Problem::from_error(&self.error);
+        if let AppError::Service(ServiceError::Internal(cause)) = &self.error
+            && problem.status_code().is_server_error()
+        {
             tracing::error!(error = format!("{cause:#}"), "page failed");
         }
-        let problem = Problem::from_error(&self.error);
         error_page(problem.status_code(), &problem.detail, self.slug.as_deref())
     }
 }
@@ -312,19 +339,25 @@ impl FromRequestParts<AppState> for SessionCaller {
         let Some(slug) = slug_of(parts) else {
             return Err(PageError::not_found().into_response());
         };
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
+        let Some(token) =
+            read_cookie(state, &parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty())
+        else {
             // An unknown tenant is a 404 whether or not anyone is signed in.
             if let Err(e) = services::sessions::tenant(state.pool(), &slug).await {
                 return Err(PageError::from(e).into_response());
             }
             return Err(sign_in_redirect(&slug, parts));
         };
-        match services::sessions::authenticate(state.pool(), &slug, token, state.now()).await {
+        let idle = state.settings().session_idle;
+        match services::sessions::authenticate(state.pool(), &slug, token, idle, state.now()).await
+        {
             Ok(auth) => Ok(Self {
                 caller: auth.caller,
                 session_id: auth.session_id,
-                csrf: auth.csrf_token,
-                flash: read_flash(&parts.headers),
+                // Forms carry the session's secret signed under the server key, so
+                // neither a leaked session row nor a guessed value passes the check.
+                csrf: state.keys().sign(SESSION_CSRF, &auth.csrf_token),
+                flash: read_flash(state, &parts.headers),
                 htmx_target: parts
                     .headers
                     .get("hx-target")
@@ -430,35 +463,10 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Whether the request may come from where it says: a missing Origin is fine; one
-/// naming another site (or "null") is not.
+/// Whether the request may come from where it says (`csrf::origin_allowed`: the base
+/// URL's origin; a missing Origin is fine).
 fn origin_allowed(headers: &HeaderMap, state: &AppState) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let origin = origin.to_str().unwrap_or("null").trim_end_matches('/');
-    let from_base = state
-        .settings()
-        .base_url
-        .as_ref()
-        .map(|u| u.origin().ascii_serialization());
-    if from_base.as_deref() == Some(origin) {
-        return true;
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    url::Url::parse(origin)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .and_then(|u| {
-            u.host_str().map(|h| match u.port() {
-                Some(p) => format!("{h}:{p}"),
-                None => h.to_string(),
-            })
-        })
-        .is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host))
+    super::csrf::origin_allowed(headers, state.settings())
 }
 
 fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), Box<Response>> {
@@ -555,27 +563,28 @@ impl FromRequest<AppState> for PreSessionForm {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         check_origin(req.headers(), state).map_err(|r| *r)?;
-        let cookie_token = cookie(req.headers(), PRE_CSRF_COOKIE)
+        let nonce = read_cookie(state, req.headers(), PRE_CSRF_COOKIE)
             .unwrap_or_default()
             .to_string();
         let client_ip = super::client_ip::of_request(req.extensions(), req.headers(), state);
         let form = read_form(req, state).await?;
-        if !same_secret(form.get(CSRF_FIELD).unwrap_or_default(), &cookie_token) {
+        let sent = form.get(CSRF_FIELD).unwrap_or_default();
+        if nonce.len() < 32 || !state.keys().verify(PRE_SESSION_CSRF, &nonce, sent) {
             return Err(csrf_refused(None));
         }
         Ok(Self { form, client_ip })
     }
 }
 
-/// The pre-session CSRF token of this browser, and the `Set-Cookie` to send when it
-/// is new.
+/// The pre-session CSRF token of this browser (its cookie's random nonce signed under
+/// the server key), and the `Set-Cookie` to send when the nonce is new.
 pub fn pre_session_token(headers: &HeaderMap, state: &AppState) -> (String, Option<String>) {
-    match cookie(headers, PRE_CSRF_COOKIE).filter(|t| t.len() >= 32) {
-        Some(t) => (t.to_string(), None),
+    match read_cookie(state, headers, PRE_CSRF_COOKIE).filter(|t| t.len() >= 32) {
+        Some(nonce) => (state.keys().sign(PRE_SESSION_CSRF, nonce), None),
         None => {
-            let t = services::links::new_token();
-            let c = set_cookie(state, PRE_CSRF_COOKIE, &t, None);
-            (t, Some(c))
+            let nonce = services::links::new_token();
+            let c = set_cookie(state, PRE_CSRF_COOKIE, &nonce, None);
+            (state.keys().sign(PRE_SESSION_CSRF, &nonce), Some(c))
         }
     }
 }
@@ -625,14 +634,9 @@ mod tests {
 
     #[test]
     fn flash_messages_survive_the_cookie() {
-        let mut h = HeaderMap::new();
         let v = encode("ok:Catalog “HR” created; 2 = 2");
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_str(&format!("portico_flash={v}")).expect("header"),
-        );
         assert_eq!(
-            read_flash(&h).map(|f| f.message),
+            parse_flash(&v).map(|f| f.message),
             Some("Catalog “HR” created; 2 = 2".to_string())
         );
     }

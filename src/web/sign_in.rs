@@ -40,11 +40,17 @@ async fn tenant_root(Path(slug): Path<String>) -> Redirect {
     Redirect::permanent(&format!("/t/{slug}/"))
 }
 
-/// Where to go after sign-in: a path inside this tenant, else its home.
+/// Where to go after sign-in: a path inside this tenant, else its home. Control
+/// characters are refused: a CR/LF would break the `Location` header.
 fn safe_next(slug: &str, next: Option<&str>) -> String {
     let home = format!("/t/{slug}/");
     match next {
-        Some(n) if n.starts_with(&home) && !n.contains("//") && !n.contains('\\') => {
+        Some(n)
+            if n.starts_with(&home)
+                && !n.contains("//")
+                && !n.contains('\\')
+                && !n.contains(char::is_control) =>
+        {
             let n = n.to_string();
             if n.contains("/sign-in") || n.contains("/sign-out") {
                 home
@@ -309,5 +315,9 @@ mod tests {
         assert_eq!(safe_next("acme", Some("/t/other/admin")), "/t/acme/");
         assert_eq!(safe_next("acme", Some("/t/acme//evil.test")), "/t/acme/");
         assert_eq!(safe_next("acme", None), "/t/acme/");
+        assert_eq!(
+            safe_next("acme", Some("/t/acme/admin\r\nSet-Cookie: x=1")),
+            "/t/acme/"
+        );
     }
 }

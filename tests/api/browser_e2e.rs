@@ -33,7 +33,7 @@ async fn an_employee_requests_windows_11_testing_and_both_stages_approve_it_in_a
         ..AppOptions::default()
     })
     .await;
-    portico::services::demo::seed(&app.pool, app.now())
+    portico::services::demo::seed(&app.pool, app.state.keys(), app.now())
         .await
         .expect("seed the demo tenant");
 

@@ -313,6 +313,29 @@ async fn serve_without_a_base_url_fails_naming_the_setting() {
 }
 
 #[tokio::test]
+async fn serve_refuses_to_log_emails_unless_allowed_naming_the_setting() {
+    let app = TestApp::spawn().await;
+    let url = app.database_url();
+
+    let out = portico(
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("PORTICO_BIND", "127.0.0.1:0"),
+            ("PORTICO_BASE_URL", "http://portico.test"),
+            ("PORTICO_SMTP_URL", "log"),
+            ("PORTICO_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ],
+        &["serve"],
+    )
+    .await;
+
+    assert!(!out.status.success());
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("PORTICO_ALLOW_MAIL_LOG"), "{lines:?}");
+}
+
+#[tokio::test]
 async fn a_malformed_bind_address_fails_naming_the_setting() {
     let app = TestApp::spawn().await;
     let url = app.database_url();
@@ -333,4 +356,24 @@ async fn a_malformed_bind_address_fails_naming_the_setting() {
     let lines = stderr_lines(&out);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("PORTICO_BIND"), "{lines:?}");
+}
+
+#[tokio::test]
+async fn demo_refuses_to_listen_beyond_loopback_without_public() {
+    let out = portico(
+        &[
+            ("PORTICO_BIND", "0.0.0.0:0"),
+            ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+        ],
+        &["demo"],
+    )
+    .await;
+    assert!(!out.status.success());
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("PORTICO_BIND") && lines[0].contains("--public"),
+        "{lines:?}"
+    );
+    assert!(stdout(&out).is_empty());
 }

@@ -26,10 +26,8 @@ fn serve(database_url: &str, smtp_url: &str) -> Child {
         .env("PORTICO_BIND", "127.0.0.1:0")
         .env("PORTICO_BASE_URL", "http://portico.test")
         .env("PORTICO_SMTP_URL", smtp_url)
-        .env(
-            "PORTICO_SECRET_KEY",
-            "crash-test-secret-key-0123456789abcdef",
-        )
+        // The key the fixtures sealed the webhook secret with.
+        .env("PORTICO_SECRET_KEY", crate::helpers::TEST_SECRET_KEY)
         .env("PORTICO_SCHEDULER_INTERVAL_MS", "50")
         .env("PORTICO_OUTBOX_LEASE_SECONDS", "2")
         .env("PORTICO_WEBHOOK_ALLOW_PRIVATE", "true")

@@ -1,6 +1,7 @@
 //! Catalog fixtures written straight through the persistence layer, so request tests
 //! do not depend on the admin endpoints: a group resource, an application resource
-//! with a webhook connector, packages and policies.
+//! with a webhook connector, packages and policies. Resources are set up as a tenant
+//! admin would add them.
 
 use portico::db;
 use portico::db::catalogs::{Resource, ResourceRole};
@@ -57,6 +58,7 @@ pub async fn group_resource(
         description: String::new(),
         connector_url: None,
         connector_secret: None,
+        added_by_tenant_admin: true,
         created_at: now,
         updated_at: now,
     };
@@ -87,16 +89,23 @@ pub async fn webhook_resource(
     secret: &str,
 ) -> (Uuid, Uuid) {
     let now = app.now();
+    let id = ResourceId::new();
+    // Stored as the service stores it: sealed, bound to this tenant and resource.
+    let sealed = app.state.keys().seal(
+        secret,
+        &portico::services::catalogs::connector_secret_context(TenantId(t.id), id),
+    );
     let resource = Resource {
         tenant_id: TenantId(t.id),
-        id: ResourceId::new(),
+        id,
         catalog_id: CatalogId(catalog),
         kind: "application".into(),
         group_id: None,
         display_name: "Ticketing".into(),
         description: String::new(),
         connector_url: Some(url.into()),
-        connector_secret: Some(secret.into()),
+        connector_secret: Some(sealed),
+        added_by_tenant_admin: true,
         created_at: now,
         updated_at: now,
     };

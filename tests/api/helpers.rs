@@ -211,6 +211,10 @@ impl Drop for TestApp {
     }
 }
 
+/// The secret key of test servers (servers that share a database need the same one to
+/// open each other's sealed secrets).
+pub const TEST_SECRET_KEY: &str = "test-secret-key-test-secret-key-0123";
+
 /// Settings for tests: loopback port 0, fast scheduler, private webhooks allowed, and
 /// an API rate no test reaches unless it sets its own (tests drive one admin token
 /// harder than any client should).
@@ -218,7 +222,7 @@ pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = [
         ("PORTICO_BIND", "127.0.0.1:0"),
         ("PORTICO_BASE_URL", "http://portico.test"),
-        ("PORTICO_SECRET_KEY", "test-secret-key-test-secret-key-0123"),
+        ("PORTICO_SECRET_KEY", TEST_SECRET_KEY),
         ("PORTICO_SMTP_URL", "log"),
         ("PORTICO_SCHEDULER_INTERVAL_MS", "100"),
         ("PORTICO_WEBHOOK_ALLOW_PRIVATE", "true"),

@@ -533,19 +533,25 @@ async fn the_demo_dev_mailbox_keeps_emails_and_shows_their_links() {
         },
     )
     .await;
+    let mailbox = app.state.dev_mail_path().expect("demo mode has a mailbox");
+    // Another tenant's mail (its sign-in and approval links) never shows in the demo's.
+    let other = pending_request(&app, "fabrikam", |_| json!({})).await;
     let p = pending_request(&app, "contoso", |_| json!({})).await;
 
-    let mut list = String::new();
-    for _ in 0..300 {
-        list = app
-            .client
-            .get(format!("{}/dev/mail", app.address))
+    let app = &app;
+    let page = |path: String| async move {
+        app.client
+            .get(format!("{}{path}", app.address))
             .send()
             .await
-            .expect("list")
+            .expect("get")
             .text()
             .await
-            .expect("body");
+            .expect("body")
+    };
+    let mut list = String::new();
+    for _ in 0..300 {
+        list = page(mailbox.clone()).await;
         if list.contains("Approval needed") {
             break;
         }
@@ -556,14 +562,19 @@ async fn the_demo_dev_mailbox_keeps_emails_and_shows_their_links() {
         "{list}"
     );
     assert!(list.contains(&p.manager_email), "{list}");
+    wait_for_dev_mail(&app, &other.manager_email).await;
+    let list = page(mailbox.clone()).await;
+    assert!(list.contains(&p.manager_email), "{list}");
+    assert!(!list.contains(&other.manager_email), "{list}");
     let at = list.find("Approval needed").expect("subject");
-    let href = list[..at].rfind("href=\"/dev/mail/").expect("link") + 6;
-    let id = &list[href + "/dev/mail/".len()..];
+    let prefix = format!("href=\"{mailbox}/");
+    let href = list[..at].rfind(&prefix).expect("link") + prefix.len();
+    let id = &list[href..];
     let id = &id[..id.find('"').expect("end")];
 
     let shown = app
         .client
-        .get(format!("{}/dev/mail/{id}", app.address))
+        .get(format!("{}{mailbox}/{id}", app.address))
         .send()
         .await
         .expect("show");
@@ -577,7 +588,7 @@ async fn the_demo_dev_mailbox_keeps_emails_and_shows_their_links() {
     assert!(shown.contains("sandbox="), "{shown}");
     let html = app
         .client
-        .get(format!("{}/dev/mail/{id}/html", app.address))
+        .get(format!("{}{mailbox}/{id}/html", app.address))
         .send()
         .await
         .expect("html");
@@ -597,18 +608,45 @@ async fn the_demo_dev_mailbox_keeps_emails_and_shows_their_links() {
             .contains("Windows 11 Testing")
     );
 
-    let missing = app
-        .client
-        .get(format!("{}/dev/mail/{}", app.address, Uuid::now_v7()))
-        .send()
-        .await
-        .expect("missing");
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    for path in [
+        format!("{mailbox}/{}", Uuid::now_v7()),
+        "/dev/mail".to_string(),
+        format!("/dev/mail/{id}"),
+        format!("/dev/mail/{}", "A".repeat(43)),
+        format!("/dev/mail/{}/{id}", "A".repeat(43)),
+        format!("/dev/mail/{}/{id}/html", "A".repeat(43)),
+    ] {
+        let missing = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("missing");
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+/// Waits until the dev mailbox table holds an email to `to` (any tenant).
+async fn wait_for_dev_mail(app: &TestApp, to: &str) {
+    for _ in 0..300 {
+        let n: i64 =
+            sqlx::query_scalar("select count(*) from dev_mail_messages where to_address = $1")
+                .bind(to)
+                .fetch_one(&app.pool)
+                .await
+                .expect("count");
+        if n > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no email to {to} in the dev mailbox");
 }
 
 #[tokio::test]
 async fn the_dev_mailbox_exists_only_in_demo_mode() {
     let app = TestApp::spawn().await;
+    assert!(app.state.dev_mail_path().is_none());
     let res = app
         .client
         .get(format!("{}/dev/mail", app.address))

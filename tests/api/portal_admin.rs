@@ -146,7 +146,7 @@ pub async fn sign_in_token(app: &TestApp, email: &str) -> Option<String> {
 }
 
 /// The number of sign-in emails queued for `email`.
-async fn links_sent(app: &TestApp, email: &str) -> i64 {
+pub async fn links_sent(app: &TestApp, email: &str) -> i64 {
     sqlx::query_scalar(
         "select count(*) from outbox o join users u on u.tenant_id = o.tenant_id and u.id = (o.payload->>'to')::uuid
           where o.payload->'notice'->>'template' = 'signInLink' and lower(u.email) = lower($1)",

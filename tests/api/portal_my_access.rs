@@ -13,7 +13,7 @@ use crate::portal_admin::sign_in;
 
 async fn demo() -> TestApp {
     let app = TestApp::spawn_demo("contoso").await;
-    portico::services::demo::seed(&app.pool, app.now())
+    portico::services::demo::seed(&app.pool, app.state.keys(), app.now())
         .await
         .expect("seed");
     app

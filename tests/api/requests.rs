@@ -230,6 +230,48 @@ async fn all_needs_every_approver_while_any_one_needs_one() {
 }
 
 #[tokio::test]
+async fn an_unknown_decision_rule_in_the_database_never_falls_back_to_any_one() {
+    // A stage whose rule this version cannot read (a newer version's value, a bad
+    // restore) must not be decided by the weakest rule.
+    let app = TestApp::spawn().await;
+    let p = people(&app).await;
+    let both = json!([{"type": "user", "id": p.manager.0}, {"type": "user", "id": p.other.0}]);
+    let all = group_package(
+        &app,
+        &p.t,
+        "All",
+        open_policy(json!({"approval": {"stages": [{"approvers": both, "decision": "all"}]}})),
+    )
+    .await;
+    let (_, r) = request(&app, &p.employee.1, all.package, json!({})).await;
+    sqlx::query("alter table request_stages drop constraint request_stages_rule_check")
+        .execute(&app.pool)
+        .await
+        .expect("drop check");
+    sqlx::query("update request_stages set decision_rule = 'majority' where request_id = $1")
+        .bind(uuid_of(&r["id"]))
+        .execute(&app.pool)
+        .await
+        .expect("unknown rule");
+
+    let (status, _) = decide(&app, &p.manager.1, &r, "approve", None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let state: String = sqlx::query_scalar("select state from assignment_requests where id = $1")
+        .bind(uuid_of(&r["id"]))
+        .fetch_one(&app.pool)
+        .await
+        .expect("state");
+    assert_eq!(state, "pendingApproval");
+    let decisions: i64 =
+        sqlx::query_scalar("select count(*) from stage_decisions where request_id = $1")
+            .bind(uuid_of(&r["id"]))
+            .fetch_one(&app.pool)
+            .await
+            .expect("decisions");
+    assert_eq!(decisions, 0);
+}
+
+#[tokio::test]
 async fn the_target_never_approves_their_own_request_fallbacks_and_then_admins_do() {
     let app = TestApp::spawn().await;
     let p = people(&app).await;

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
 use crate::helpers::TestApp;
-use crate::portal_admin::{Answer, Browser, input_value, sign_in_token};
+use crate::portal_admin::{Answer, Browser, input_value, links_sent, sign_in_token};
 
 /// A browser whose requests say they were forwarded for `xff`.
 fn browser_from(app: &TestApp, xff: &str) -> Browser {
@@ -25,17 +25,6 @@ async fn ask_for_link(b: &Browser, email: &str) -> Answer {
     let csrf = input_value(&page.body, "csrf_token").expect("csrf field");
     b.post_raw("/sign-in", &[("csrf_token", &csrf), ("email", email)])
         .await
-}
-
-async fn links_sent(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar(
-        "select count(*) from outbox o join users u on u.tenant_id = o.tenant_id and u.id = (o.payload->>'to')::uuid
-          where o.payload->'notice'->>'template' = 'signInLink' and lower(u.email) = lower($1)",
-    )
-    .bind(email)
-    .fetch_one(&app.pool)
-    .await
-    .expect("count")
 }
 
 /// The client addresses the sign-in limit has counted, in order.

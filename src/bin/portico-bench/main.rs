@@ -333,8 +333,8 @@ async fn generate(pool: &PgPool, args: &Args) -> anyhow::Result<Data> {
     let statements = [
         "insert into groups (tenant_id, id, display_name, description, created_at, updated_at)
          select $1, group_id, 'Group ' || i, '', now(), now() from bench_packages".to_string(),
-        "insert into resources (tenant_id, id, catalog_id, kind, group_id, display_name, description, created_at, updated_at)
-         select $1, resource_id, $2, 'group', group_id, 'Group ' || i, '', now(), now() from bench_packages".to_string(),
+        "insert into resources (tenant_id, id, catalog_id, kind, group_id, display_name, description, added_by_tenant_admin, created_at, updated_at)
+         select $1, resource_id, $2, 'group', group_id, 'Group ' || i, '', true, now(), now() from bench_packages".to_string(),
         "insert into resource_roles (tenant_id, id, resource_id, display_name, group_relation, created_at)
          select $1, member_role, resource_id, 'Member', 'member', now() from bench_packages
          union all select $1, owner_role, resource_id, 'Owner', 'owner', now() from bench_packages".to_string(),

@@ -670,6 +670,7 @@ async fn add_resource(
         id,
         input,
         state.settings().webhook_allow_private,
+        state.keys(),
         state.now(),
     )
     .await;

@@ -191,7 +191,7 @@ async fn show_request(
             StageView {
                 n: st.stage_index + 1,
                 state: Badge::state(&st.state),
-                rule: if st.decision_rule == "all" {
+                rule: if st.decision_rule == crate::domain::policy::DecisionRule::All {
                     "Every approver must approve".into()
                 } else {
                     "Any one approver decides".into()

@@ -297,7 +297,9 @@ async fn list_resources(
 }
 
 /// Add a resource (tenant admins and the catalog's owners). A group resource gets the
-/// roles Member and Owner; 409 when the group is already in the catalog.
+/// roles Member and Owner; 409 when the group is already in the catalog. Only a tenant
+/// admin or an owner of the group may add a group, and only a tenant admin a group that
+/// holds a role or approves or reviews for another catalog (403 naming the rule).
 #[utoipa::path(post, path = "/catalogs/{id}/resources", tag = "catalogs", params(("id" = Uuid, Path)),
     request_body = ResourceBody,
     responses((status = 201, body = Resource), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -315,6 +317,7 @@ async fn add_resource(
         id,
         body.into(),
         allow_private,
+        state.keys(),
         state.now(),
     )
     .await?;

@@ -87,6 +87,7 @@ pub fn router() -> axum::Router<AppState> {
             }),
         )
         .fallback(|| async { AppError::NotFound })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
 }
 
 /// JSON body whose errors are problem+json: malformed JSON is 400; a wrong type or an
@@ -112,7 +113,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| AppError::BadRequest(format!("The body could not be read: {e}")))?;
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::TooLarge(format!(
+                        "The body is larger than the {} KiB the API takes.",
+                        MAX_JSON_BODY / 1024
+                    ))
+                } else {
+                    AppError::BadRequest(format!("The body could not be read: {e}"))
+                }
+            })?;
+        if has_escaped_control(&bytes) {
+            return Err(control_character_error(&bytes));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(value) => Ok(Self(value)),
@@ -142,6 +155,69 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
         }
     }
+}
+
+/// The largest JSON body the API reads; a larger one answers 413.
+pub const MAX_JSON_BODY: usize = 2 * 1024 * 1024;
+
+/// Whether a JSON text escapes a control character that text fields may not hold
+/// (`\u0000`, and every C0 control but tab, CR and LF, or DEL). JSON cannot hold them
+/// raw in strings, so a scan of the escapes finds them without parsing.
+fn has_escaped_control(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if json.get(i + 1) == Some(&b'u')
+            && let Some(code) = json
+                .get(i + 2..i + 6)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .and_then(char::from_u32)
+            && crate::domain::values::has_control_characters(&code.to_string(), true)
+        {
+            return true;
+        }
+        // Skip the escaped character, so `\\u0000` (a backslash, then text) is not read
+        // as an escape.
+        i += 2;
+    }
+    false
+}
+
+/// The 422 for a body with a control character, naming the first field that has one.
+fn control_character_error(json: &[u8]) -> AppError {
+    fn find(value: &serde_json::Value, path: String) -> Option<String> {
+        use crate::domain::values::has_control_characters;
+        match value {
+            serde_json::Value::String(s) if has_control_characters(s, true) => Some(path),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| find(v, format!("{path}[{i}]"))),
+            serde_json::Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if has_control_characters(k, true) {
+                    Some(path.clone()).filter(|p| !p.is_empty())
+                } else {
+                    find(v, here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    let field = serde_json::from_slice::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| find(&v, String::new()))
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| "body".into());
+    AppError::field(&field, crate::domain::values::NO_CONTROL_CHARACTERS)
 }
 
 /// Path parameters; a malformed id answers 404 like an unknown one.

@@ -126,7 +126,7 @@ impl From<RequestView> for Request {
                 .map(|s| StageRep {
                     index: s.stage.stage_index,
                     state: s.stage.state,
-                    decision_rule: s.stage.decision_rule,
+                    decision_rule: s.stage.decision_rule.as_str().into(),
                     approver_ids: s.stage.approver_ids,
                     decisions: s
                         .decisions
