@@ -227,7 +227,7 @@ pub async fn insert_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
     .bind(s.request_id)
     .bind(s.stage_index)
     .bind(&s.state)
-    .bind(&s.decision_rule)
+    .bind(s.decision_rule)
     .bind(&s.approver_ids)
     .bind(s.require_justification)
     .bind(s.opened_at)

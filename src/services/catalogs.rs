@@ -493,9 +493,10 @@ pub async fn check_webhook_url(raw: &str, allow_private: bool) -> Result<String,
             .await
             {
                 let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
-                if !ips.is_empty() && ips.iter().all(|ip| is_private(*ip)) {
+                // As at delivery: one non-public answer refuses the name.
+                if ips.iter().any(|ip| is_private(*ip)) {
                     return Err(format!(
-                        "'{name}' resolves only to loopback, private or link-local addresses; a webhook must reach a public address \
+                        "'{name}' resolves to a loopback, private or otherwise non-public address; a webhook must reach a public address \
                          (operators of closed networks can allow this with PORTICO_WEBHOOK_ALLOW_PRIVATE=true)"
                     ));
                 }

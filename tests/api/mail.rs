@@ -562,7 +562,7 @@ async fn the_demo_dev_mailbox_keeps_emails_and_shows_their_links() {
         "{list}"
     );
     assert!(list.contains(&p.manager_email), "{list}");
-    wait_for_dev_mail(&app, &other.manager_email).await;
+    wait_for_dev_mail(app, &other.manager_email).await;
     let list = page(mailbox.clone()).await;
     assert!(list.contains(&p.manager_email), "{list}");
     assert!(!list.contains(&other.manager_email), "{list}");
