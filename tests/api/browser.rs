@@ -161,6 +161,31 @@ pub(crate) async fn click_text(c: &Client, tag: &str, text: &str) {
         .unwrap_or_else(|e| panic!("click <{tag}> “{text}”: {e}"));
 }
 
+/// Finds `css`/`xpath` and runs `act` on the element, finding it again when an htmx swap
+/// replaced it in between (a stale element is the page moving on, not a failure).
+pub(crate) async fn on_fresh<T, F, Fut>(
+    c: &Client,
+    locator: Locator<'_>,
+    act: F,
+) -> Result<T, String>
+where
+    F: Fn(fantoccini::elements::Element) -> Fut,
+    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+{
+    let mut last = String::new();
+    for _ in 0..50 {
+        match c.find(locator).await {
+            Ok(el) => match act(el).await {
+                Ok(v) => return Ok(v),
+                Err(e) => last = e.to_string(),
+            },
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(last)
+}
+
 pub(crate) async fn type_into(c: &Client, css: &str, text: &str) {
     let el = wait_for(c, css).await;
     el.clear().await.ok();
@@ -282,13 +307,15 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
         "If you want to upgrade your system to Windows 11, request access to this package.",
     )
     .await;
-    let member = c
-        .find(Locator::XPath(
+    on_fresh(
+        c,
+        Locator::XPath(
             "//div[@class='role-group'][p[contains(., 'Windows 11 Testing')]]//input[following-sibling::label[starts-with(normalize-space(.), 'Member')]]",
-        ))
-        .await
-        .map_err(|e| format!("the Member role checkbox: {e}"))?;
-    member.click().await.map_err(|e| e.to_string())?;
+        ),
+        |el| async move { el.click().await.map(|_| ()) },
+    )
+    .await
+    .map_err(|e| format!("the Member role checkbox: {e}"))?;
     shots.take(c, "package-basics").await;
     click_text(c, "button", "Create access package").await;
     wait_heading(c, "Windows 11 Testing").await;
@@ -304,11 +331,13 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
     click_text(c, "button", "Add approval stage").await;
     wait_for(c, "#stage-1").await;
     type_into(c, "#find-s1-approvers", "Megan").await;
-    let search = c
-        .find(Locator::Css("#stage-1 button[value='find:s1.approvers']"))
-        .await
-        .map_err(|e| format!("the stage 2 search button: {e}"))?;
-    search.click().await.map_err(|e| e.to_string())?;
+    on_fresh(
+        c,
+        Locator::Css("#stage-1 button[value='find:s1.approvers']"),
+        |el| async move { el.click().await.map(|_| ()) },
+    )
+    .await
+    .map_err(|e| format!("the stage 2 search button: {e}"))?;
     click_text(c, "button", "Add Megan Bowen").await;
     wait_for(c, "#stage-1 input[name='s1.approvers'][value^='user:']").await;
     c.execute(
@@ -320,13 +349,19 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
     shots.take(c, "policy-approval-stages").await;
     click_text(c, "button", "Update summary").await;
     wait_for(c, "#step-review").await;
-    let summary = c
-        .find(Locator::Css("#step-review"))
+    // The summary is swapped in by htmx: read it until the update has landed.
+    let mut summary = String::new();
+    for _ in 0..50 {
+        summary = on_fresh(c, Locator::Css("#step-review"), |el| async move {
+            el.text().await
+        })
         .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("the summary: {e}"))?;
+        if summary.contains("Stage 2: Megan Bowen") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     if !summary.contains("Stage 2: Megan Bowen") {
         return Err(format!("the summary shows both stages: {summary}"));
     }
