@@ -190,25 +190,29 @@ async fn any_deny_ends_the_request() {
     );
 }
 
+/// A package with one stage that the manager and the other person decide under `rule`.
+async fn two_approver_package(
+    app: &TestApp,
+    p: &People,
+    name: &str,
+    rule: &str,
+) -> fixtures::GroupPackage {
+    let both = json!([{"type": "user", "id": p.manager.0}, {"type": "user", "id": p.other.0}]);
+    group_package(
+        app,
+        &p.t,
+        name,
+        open_policy(json!({"approval": {"stages": [{"approvers": both, "decision": rule}]}})),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn all_needs_every_approver_while_any_one_needs_one() {
     let app = TestApp::spawn().await;
     let p = people(&app).await;
-    let both = json!([{"type": "user", "id": p.manager.0}, {"type": "user", "id": p.other.0}]);
-    let all = group_package(
-        &app,
-        &p.t,
-        "All",
-        open_policy(json!({"approval": {"stages": [{"approvers": both, "decision": "all"}]}})),
-    )
-    .await;
-    let any = group_package(
-        &app,
-        &p.t,
-        "Any",
-        open_policy(json!({"approval": {"stages": [{"approvers": both, "decision": "anyOne"}]}})),
-    )
-    .await;
+    let all = two_approver_package(&app, &p, "All", "all").await;
+    let any = two_approver_package(&app, &p, "Any", "anyOne").await;
 
     let (_, r_all) = request(&app, &p.employee.1, all.package, json!({})).await;
     let (_, after_first) = decide(&app, &p.manager.1, &r_all, "approve", None).await;
@@ -235,14 +239,7 @@ async fn an_unknown_decision_rule_in_the_database_never_falls_back_to_any_one() 
     // restore) must not be decided by the weakest rule.
     let app = TestApp::spawn().await;
     let p = people(&app).await;
-    let both = json!([{"type": "user", "id": p.manager.0}, {"type": "user", "id": p.other.0}]);
-    let all = group_package(
-        &app,
-        &p.t,
-        "All",
-        open_policy(json!({"approval": {"stages": [{"approvers": both, "decision": "all"}]}})),
-    )
-    .await;
+    let all = two_approver_package(&app, &p, "All", "all").await;
     let (_, r) = request(&app, &p.employee.1, all.package, json!({})).await;
     sqlx::query("alter table request_stages drop constraint request_stages_rule_check")
         .execute(&app.pool)
