@@ -4,6 +4,7 @@
 pub mod authz;
 pub mod error;
 pub mod ids;
+pub mod lifecycle;
 pub mod policy;
 pub mod request;
 pub mod review;

@@ -1,0 +1,1317 @@
+//! The request lifecycle (DOMAIN.md §6–§8) as one pure state machine: given what is
+//! known of a request and its stages, an event and `now`, [`step`] answers the request's
+//! new state, the change to its current stage, what the service must do next (open a
+//! stage, deliver, extend), the audit events and the notices to send — or why not.
+//!
+//! Services load the facts, call [`step`], persist what it returns and carry out the
+//! follow-up it names; they hold no lifecycle rule of their own. The follow-ups that
+//! need the database (resolving a stage's approvers, applying grants) come back as
+//! events: [`Event::StageOpened`], [`Event::Delivered`], [`Event::Extended`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::error::{DomainError, FieldErrors};
+use super::policy::{DecisionRule, MAX_ALL_APPROVERS};
+use super::request::{
+    ApproverSource, Decision, RequestState, RequestType, StageOutcome, StageState,
+    parse_justification, stage_outcome, string_enum,
+};
+
+/// What the machine needs to know of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub kind: RequestType,
+    pub state: RequestState,
+    /// The start of the access asked for (adds only).
+    pub start: Option<DateTime<Utc>>,
+    /// How many approval stages the request's policy has.
+    pub policy_stages: usize,
+}
+
+/// One recorded decision on a stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub approver: Uuid,
+    pub decision: Decision,
+    pub at: DateTime<Utc>,
+}
+
+/// What the machine needs to know of an approval stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stage {
+    pub index: usize,
+    pub state: StageState,
+    pub rule: DecisionRule,
+    pub approvers: Vec<Uuid>,
+    pub decisions: Vec<Decided>,
+    pub require_justification: bool,
+}
+
+/// Something that happens to a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The request was just written in state `submitted`. `extension_requires_approval`
+    /// is the policy's switch; it matters for extensions only.
+    Submitted { extension_requires_approval: bool },
+    /// The service resolved the approvers of stage `index` (see
+    /// [`super::request::select_approvers`]) and opens it.
+    StageOpened {
+        index: usize,
+        rule: DecisionRule,
+        approvers: Vec<Uuid>,
+        source: ApproverSource,
+        due_at: DateTime<Utc>,
+    },
+    /// An approver decided the open stage.
+    Decided {
+        approver: Uuid,
+        decision: Decision,
+        justification: Option<String>,
+    },
+    /// The open stage reached its due time.
+    StageTimedOut,
+    /// Escalation time: `added` are the escalation approvers not yet on the stage.
+    Escalated { added: Vec<Uuid> },
+    /// Approvers added to the open stage because the ones on it were deactivated.
+    ApproversReplaced { added: Vec<Uuid> },
+    /// The requestor, the target or a manager of the catalog cancels.
+    Canceled,
+    /// Delivery checked the request again and found it can no longer be granted.
+    DeliveryRefused { reason: String },
+    /// The assignment was created; `state` is what its grants allow now
+    /// (delivering, delivered, partially delivered or delivery failed).
+    Delivered {
+        state: RequestState,
+        refusals: Vec<String>,
+    },
+    /// The grants of the created assignment settled later (connector calls).
+    GrantsSettled { state: RequestState },
+    /// An extension was applied to its assignment; `assignment_live` is false when the
+    /// assignment had ended meanwhile.
+    Extended { assignment_live: bool },
+}
+
+/// What the service must do after persisting a transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Then {
+    Nothing,
+    /// Resolve the approvers of this stage and feed [`Event::StageOpened`].
+    OpenStage(usize),
+    /// Create the assignment and grant its roles, then feed [`Event::Delivered`] (or
+    /// [`Event::DeliveryRefused`] when the recheck fails).
+    Deliver,
+    /// Move the assignment's end, then feed [`Event::Extended`].
+    Extend,
+}
+
+/// The change to the request's current stage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageChange {
+    pub index: usize,
+    /// The stage's new state, when it changes.
+    pub state: Option<StageState>,
+    /// A decision to record.
+    pub decision: Option<(Uuid, Decision, Option<String>)>,
+    /// Approvers added to the stage.
+    pub added_approvers: Vec<Uuid>,
+    /// The stage's escalation has run.
+    pub escalated: bool,
+}
+
+string_enum!(Action {
+    Created = "assignmentRequest.created",
+    StageOpened = "assignmentRequest.stageOpened",
+    Decided = "assignmentRequest.decided",
+    Denied = "assignmentRequest.denied",
+    Approved = "assignmentRequest.approved",
+    Scheduled = "assignmentRequest.scheduled",
+    Expired = "assignmentRequest.expired",
+    Escalated = "assignmentRequest.escalated",
+    ApproversAdded = "assignmentRequest.approversAdded",
+    Canceled = "assignmentRequest.canceled",
+    Delivering = "assignmentRequest.delivering",
+    Delivered = "assignmentRequest.delivered",
+    PartiallyDelivered = "assignmentRequest.partiallyDelivered",
+    DeliveryFailed = "assignmentRequest.deliveryFailed",
+    StateChanged = "assignmentRequest.stateChanged",
+});
+
+/// An audit event about the request. `by_system` events are Portico's own doing; the
+/// others are the caller's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    pub action: Action,
+    pub by_system: bool,
+    pub details: Value,
+}
+
+/// Why approvers are asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    Opened,
+    Escalated,
+}
+
+/// What a person is told about the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Told {
+    Submitted,
+    Denied,
+    Expired,
+    Delivered,
+    DeliveryFailed,
+}
+
+/// A notice to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tell {
+    /// The requestor, while they are an active user.
+    Requestor(Told),
+    /// The person the access is for.
+    Target(Told),
+    /// Personal approve/deny links to these approvers of stage `stage`.
+    Approvers {
+        stage: usize,
+        who: Vec<Uuid>,
+        reason: Ask,
+    },
+}
+
+/// The outcome of an event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    /// The request's state afterwards.
+    pub state: RequestState,
+    /// The request reached a final state now (set its completion time).
+    pub completed: bool,
+    pub stage: Option<StageChange>,
+    pub then: Then,
+    pub notes: Vec<Note>,
+    pub tell: Vec<Tell>,
+}
+
+impl Transition {
+    fn to(state: RequestState) -> Self {
+        Self {
+            state,
+            completed: state.is_final(),
+            stage: None,
+            then: Then::Nothing,
+            notes: Vec::new(),
+            tell: Vec::new(),
+        }
+    }
+
+    fn note(mut self, action: Action, by_system: bool, details: Value) -> Self {
+        self.notes.push(Note {
+            action,
+            by_system,
+            details,
+        });
+        self
+    }
+
+    fn tell(mut self, tell: Tell) -> Self {
+        self.tell.push(tell);
+        self
+    }
+
+    /// Whether the request's state changes.
+    pub fn changes(&self, from: RequestState) -> bool {
+        self.state != from
+    }
+}
+
+/// Why an event cannot happen.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A rule refuses it; the error says why in words a person can act on.
+    Rule(DomainError),
+    /// The stage was already decided; the service names the approver.
+    AlreadyDecided {
+        approver: Uuid,
+        decision: Decision,
+        at: DateTime<Utc>,
+    },
+}
+
+impl Refusal {
+    /// The refusal as an error, with the deciding approver's name when there is one.
+    pub fn explain(self, approver_name: &str) -> DomainError {
+        match self {
+            Self::Rule(e) => e,
+            Self::AlreadyDecided { decision, at, .. } => DomainError::conflict(format!(
+                "This stage was already {} by {approver_name} at {}; your decision was not recorded.",
+                match decision {
+                    Decision::Approve => "approved",
+                    Decision::Deny => "denied",
+                },
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            )),
+        }
+    }
+}
+
+impl From<DomainError> for Refusal {
+    fn from(e: DomainError) -> Self {
+        Self::Rule(e)
+    }
+}
+
+fn conflict(message: impl Into<String>) -> Refusal {
+    Refusal::Rule(DomainError::conflict(message))
+}
+
+/// The delivery states: the request has its assignment.
+fn is_delivery(state: RequestState) -> bool {
+    matches!(
+        state,
+        RequestState::Delivering
+            | RequestState::Delivered
+            | RequestState::PartiallyDelivered
+            | RequestState::DeliveryFailed
+    )
+}
+
+/// The next state of `request` after `event`.
+pub fn step(
+    request: &Request,
+    stages: &[Stage],
+    event: Event,
+    now: DateTime<Utc>,
+) -> Result<Transition, Refusal> {
+    match event {
+        Event::Submitted {
+            extension_requires_approval,
+        } => submitted(request, extension_requires_approval, now),
+        Event::StageOpened {
+            index,
+            rule,
+            approvers,
+            source,
+            due_at,
+        } => stage_opened(request, index, rule, approvers, source, due_at),
+        Event::Decided {
+            approver,
+            decision,
+            justification,
+        } => decided(request, stages, approver, decision, justification, now),
+        Event::StageTimedOut => {
+            let stage = open_stage(request, stages)?;
+            let mut t = Transition::to(RequestState::Expired)
+                .note(Action::Expired, true, json!({"stage": stage.index}))
+                .tell(Tell::Requestor(Told::Expired));
+            t.stage = Some(StageChange {
+                index: stage.index,
+                state: Some(StageState::Expired),
+                ..StageChange::default()
+            });
+            Ok(t)
+        }
+        Event::Escalated { added } => {
+            let stage = open_stage(request, stages)?;
+            let added = new_approvers(stage, added);
+            let mut t = Transition::to(request.state)
+                .note(
+                    Action::Escalated,
+                    true,
+                    json!({"stage": stage.index, "addedApproverIds": added}),
+                )
+                .tell(Tell::Approvers {
+                    stage: stage.index,
+                    who: added.clone(),
+                    reason: Ask::Escalated,
+                });
+            t.stage = Some(StageChange {
+                index: stage.index,
+                added_approvers: added,
+                escalated: true,
+                ..StageChange::default()
+            });
+            Ok(t)
+        }
+        Event::ApproversReplaced { added } => {
+            let stage = open_stage(request, stages)?;
+            let added = new_approvers(stage, added);
+            let mut t = Transition::to(request.state).note(
+                Action::ApproversAdded,
+                true,
+                json!({"stage": stage.index, "approverIds": added, "reason": "approverDeactivated"}),
+            );
+            t.stage = Some(StageChange {
+                index: stage.index,
+                added_approvers: added,
+                ..StageChange::default()
+            });
+            Ok(t)
+        }
+        Event::Canceled => {
+            if !request.state.is_open() {
+                return Err(conflict(format!(
+                    "This request is already {}; only submitted, pending or scheduled requests can be canceled.",
+                    request.state
+                )));
+            }
+            let mut t =
+                Transition::to(RequestState::Canceled).note(Action::Canceled, false, json!({}));
+            t.stage = stages
+                .iter()
+                .find(|s| s.state == StageState::Pending)
+                .map(|s| StageChange {
+                    index: s.index,
+                    state: Some(StageState::Canceled),
+                    ..StageChange::default()
+                });
+            Ok(t)
+        }
+        Event::DeliveryRefused { reason } => {
+            awaiting_delivery(request)?;
+            Ok(Transition::to(RequestState::DeliveryFailed)
+                .note(Action::DeliveryFailed, true, json!({"reason": reason}))
+                .tell(Tell::Requestor(Told::DeliveryFailed)))
+        }
+        Event::Delivered { state, refusals } => {
+            awaiting_delivery(request)?;
+            if !is_delivery(state) {
+                return Err(conflict(format!(
+                    "A new assignment cannot start as {state}."
+                )));
+            }
+            let (action, told) = delivery_outcome(state);
+            let mut t = Transition::to(state);
+            t.completed = state != RequestState::Delivering;
+            let mut details = json!({});
+            if !refusals.is_empty() {
+                details["reason"] = json!(refusals.join("; "));
+            }
+            t = t.note(action, false, details);
+            if let Some(told) = told {
+                t = t.tell(Tell::Target(told));
+            }
+            Ok(t)
+        }
+        Event::GrantsSettled { state } => {
+            if !is_delivery(request.state) || !is_delivery(state) || state == request.state {
+                return Ok(Transition {
+                    completed: false,
+                    ..Transition::to(request.state)
+                });
+            }
+            let mut t =
+                Transition::to(state).note(Action::StateChanged, true, json!({"state": state}));
+            t.completed = state != RequestState::Delivering;
+            if let (_, Some(told)) = delivery_outcome(state) {
+                t = t.tell(Tell::Target(told));
+            }
+            Ok(t)
+        }
+        Event::Extended { assignment_live } => {
+            if !request.kind.is_update() {
+                return Err(conflict("Only an extension request extends an assignment."));
+            }
+            awaiting_delivery(request)?;
+            Ok(if assignment_live {
+                Transition::to(RequestState::Delivered).note(Action::Delivered, false, json!({}))
+            } else {
+                Transition::to(RequestState::DeliveryFailed).note(
+                    Action::DeliveryFailed,
+                    true,
+                    json!({"reason": "the assignment has ended"}),
+                )
+            })
+        }
+    }
+}
+
+fn submitted(
+    request: &Request,
+    extension_requires_approval: bool,
+    now: DateTime<Utc>,
+) -> Result<Transition, Refusal> {
+    if request.state != RequestState::Submitted {
+        return Err(conflict(format!(
+            "This request is already {}; it was submitted before.",
+            request.state
+        )));
+    }
+    if request.kind.is_remove() {
+        return Err(conflict(
+            "A removal ends the assignment directly; it does not go through approval.",
+        ));
+    }
+    let needs_approval = request.kind.is_self_service()
+        && request.policy_stages > 0
+        && (request.kind.is_add() || extension_requires_approval);
+    if needs_approval {
+        let mut t = Transition::to(RequestState::Submitted);
+        t.then = Then::OpenStage(0);
+        if request.kind.is_add() {
+            t = t.tell(Tell::Requestor(Told::Submitted));
+        }
+        return Ok(t);
+    }
+    Ok(approved(request, now, Vec::new()))
+}
+
+/// Every stage approved (or none needed): extend, wait for the start, or deliver.
+fn approved(request: &Request, now: DateTime<Utc>, notes: Vec<Note>) -> Transition {
+    let mut t = Transition::to(request.state);
+    t.notes = notes;
+    if request.kind.is_update() {
+        t.then = Then::Extend;
+    } else if request.start.is_some_and(|s| s > now) {
+        t.state = RequestState::Scheduled;
+        t = t.note(
+            Action::Scheduled,
+            false,
+            json!({"startDateTime": request.start}),
+        );
+    } else {
+        t.then = Then::Deliver;
+    }
+    t
+}
+
+fn stage_opened(
+    request: &Request,
+    index: usize,
+    rule: DecisionRule,
+    approvers: Vec<Uuid>,
+    source: ApproverSource,
+    due_at: DateTime<Utc>,
+) -> Result<Transition, Refusal> {
+    if !matches!(
+        request.state,
+        RequestState::Submitted | RequestState::PendingApproval
+    ) {
+        return Err(conflict(format!(
+            "This request is {}; no approval stage can open.",
+            request.state
+        )));
+    }
+    if index >= request.policy_stages {
+        return Err(conflict(format!(
+            "The policy has {} approval stages; stage {} does not exist.",
+            request.policy_stages,
+            index + 1
+        )));
+    }
+    if rule == DecisionRule::All && approvers.len() > MAX_ALL_APPROVERS {
+        return Err(conflict(format!(
+            "Approval stage {} requires every approver, but its approvers resolve to {} people (at most {} are allowed); ask an admin to narrow the stage.",
+            index + 1,
+            approvers.len(),
+            MAX_ALL_APPROVERS
+        )));
+    }
+    Ok(Transition::to(RequestState::PendingApproval)
+        .note(
+            Action::StageOpened,
+            true,
+            json!({"stage": index, "approverIds": approvers, "approverSource": format!("{source:?}"), "dueAt": due_at}),
+        )
+        .tell(Tell::Approvers {
+            stage: index,
+            who: approvers,
+            reason: Ask::Opened,
+        }))
+}
+
+fn decided(
+    request: &Request,
+    stages: &[Stage],
+    approver: Uuid,
+    decision: Decision,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Transition, Refusal> {
+    let stage = match open_stage(request, stages) {
+        Ok(stage) => stage,
+        Err(refusal) => return Err(decided_before(stages).unwrap_or(refusal)),
+    };
+    if !stage.approvers.contains(&approver) {
+        return Err(Refusal::Rule(DomainError::forbidden(
+            "You are not an approver of the current stage of this request.",
+        )));
+    }
+    if stage.decisions.iter().any(|d| d.approver == approver) {
+        return Err(conflict(
+            "You already decided this stage; the other approvers' decisions are awaited.",
+        ));
+    }
+    let mut errors = FieldErrors::new();
+    let justification = parse_justification(
+        justification.as_deref(),
+        stage.require_justification,
+        "justification",
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(Refusal::Rule(DomainError::Validation(errors)));
+    }
+    let mut change = StageChange {
+        index: stage.index,
+        decision: Some((approver, decision, justification.clone())),
+        ..StageChange::default()
+    };
+    let decided_note = Note {
+        action: Action::Decided,
+        by_system: false,
+        details: json!({"stage": stage.index, "decision": decision.as_str(), "justification": justification}),
+    };
+    let mut decisions: Vec<(Uuid, Decision)> = stage
+        .decisions
+        .iter()
+        .map(|d| (d.approver, d.decision))
+        .collect();
+    decisions.push((approver, decision));
+    let mut t = match stage_outcome(stage.rule, &stage.approvers, &decisions) {
+        StageOutcome::Pending => {
+            let mut t = Transition::to(request.state);
+            t.notes.push(decided_note);
+            t
+        }
+        StageOutcome::Denied => {
+            change.state = Some(StageState::Denied);
+            let mut t = Transition::to(RequestState::Denied);
+            t.notes.push(decided_note);
+            t.note(Action::Denied, false, json!({"stage": stage.index}))
+                .tell(Tell::Requestor(Told::Denied))
+        }
+        StageOutcome::Approved => {
+            change.state = Some(StageState::Approved);
+            let next = stage.index + 1;
+            if next < request.policy_stages {
+                let mut t = Transition::to(request.state);
+                t.notes.push(decided_note);
+                t.then = Then::OpenStage(next);
+                t
+            } else {
+                let approved_note = Note {
+                    action: Action::Approved,
+                    by_system: false,
+                    details: json!({}),
+                };
+                approved(request, now, vec![decided_note, approved_note])
+            }
+        }
+    };
+    t.stage = Some(change);
+    Ok(t)
+}
+
+/// The stage that is open for decisions.
+fn open_stage<'a>(request: &Request, stages: &'a [Stage]) -> Result<&'a Stage, Refusal> {
+    stages
+        .last()
+        .filter(|s| {
+            s.state == StageState::Pending && request.state == RequestState::PendingApproval
+        })
+        .ok_or_else(|| {
+            conflict(format!(
+                "This request is {} and can no longer be decided.",
+                request.state
+            ))
+        })
+}
+
+/// The decision that closed the last stage, for telling a late approver who decided.
+fn decided_before(stages: &[Stage]) -> Option<Refusal> {
+    let s = stages.last()?;
+    let d = match s.state {
+        StageState::Denied => s.decisions.iter().find(|d| d.decision == Decision::Deny),
+        StageState::Approved if s.rule == DecisionRule::AnyOne => {
+            s.decisions.iter().find(|d| d.decision == Decision::Approve)
+        }
+        StageState::Approved => s.decisions.last(),
+        _ => None,
+    }?;
+    Some(Refusal::AlreadyDecided {
+        approver: d.approver,
+        decision: d.decision,
+        at: d.at,
+    })
+}
+
+/// `added` without the approvers already on the stage, each once.
+fn new_approvers(stage: &Stage, added: Vec<Uuid>) -> Vec<Uuid> {
+    added.into_iter().fold(Vec::new(), |mut acc, id| {
+        if !stage.approvers.contains(&id) && !acc.contains(&id) {
+            acc.push(id);
+        }
+        acc
+    })
+}
+
+/// Delivery follows approval (or submission without approval, or a scheduled start).
+fn awaiting_delivery(request: &Request) -> Result<(), Refusal> {
+    if matches!(
+        request.state,
+        RequestState::Submitted | RequestState::PendingApproval | RequestState::Scheduled
+    ) {
+        Ok(())
+    } else {
+        Err(conflict(format!(
+            "This request is {}; it is not waiting for delivery.",
+            request.state
+        )))
+    }
+}
+
+fn delivery_outcome(state: RequestState) -> (Action, Option<Told>) {
+    match state {
+        RequestState::Delivered => (Action::Delivered, Some(Told::Delivered)),
+        RequestState::PartiallyDelivered => {
+            (Action::PartiallyDelivered, Some(Told::DeliveryFailed))
+        }
+        RequestState::DeliveryFailed => (Action::DeliveryFailed, Some(Told::DeliveryFailed)),
+        _ => (Action::Delivering, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn request(kind: RequestType, state: RequestState, stages: usize) -> Request {
+        Request {
+            kind,
+            state,
+            start: None,
+            policy_stages: stages,
+        }
+    }
+
+    fn stage(index: usize, rule: DecisionRule, approvers: &[u128]) -> Stage {
+        Stage {
+            index,
+            state: StageState::Pending,
+            rule,
+            approvers: approvers.iter().map(|a| id(*a)).collect(),
+            decisions: Vec::new(),
+            require_justification: false,
+        }
+    }
+
+    fn decided_by(mut s: Stage, who: u128, decision: Decision) -> Stage {
+        s.decisions.push(Decided {
+            approver: id(who),
+            decision,
+            at: now() - Duration::hours(1),
+        });
+        s
+    }
+
+    fn decide(who: u128, decision: Decision) -> Event {
+        Event::Decided {
+            approver: id(who),
+            decision,
+            justification: None,
+        }
+    }
+
+    fn actions(t: &Transition) -> Vec<&'static str> {
+        t.notes.iter().map(|n| n.action.as_str()).collect()
+    }
+
+    fn refusal_text(r: Refusal) -> String {
+        r.explain("Ann").to_string()
+    }
+
+    use Decision::{Approve, Deny};
+    use DecisionRule::{All, AnyOne};
+    use RequestState as S;
+    use RequestType as K;
+
+    /// Every accepted transition: (what, request, stages, event, new state, stage
+    /// state, then, audit actions, notices).
+    #[test]
+    fn accepted_transitions() {
+        let pending = S::PendingApproval;
+        let one = || vec![stage(0, AnyOne, &[1, 2])];
+        let all = || vec![stage(0, All, &[1, 2])];
+        let mut future = request(K::UserAdd, S::Submitted, 0);
+        future.start = Some(now() + Duration::days(2));
+        let no_extension_approval = Event::Submitted {
+            extension_requires_approval: false,
+        };
+        let with_extension_approval = Event::Submitted {
+            extension_requires_approval: true,
+        };
+        type Row = (
+            &'static str,
+            Request,
+            Vec<Stage>,
+            Event,
+            RequestState,
+            Option<StageState>,
+            Then,
+            Vec<&'static str>,
+            Vec<Tell>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "a user's add with stages opens stage 1 and tells the requestor",
+                request(K::UserAdd, S::Submitted, 2),
+                vec![],
+                no_extension_approval.clone(),
+                S::Submitted,
+                None,
+                Then::OpenStage(0),
+                vec![],
+                vec![Tell::Requestor(Told::Submitted)],
+            ),
+            (
+                "a user's add without stages is delivered",
+                request(K::UserAdd, S::Submitted, 0),
+                vec![],
+                no_extension_approval.clone(),
+                S::Submitted,
+                None,
+                Then::Deliver,
+                vec![],
+                vec![],
+            ),
+            (
+                "an admin's add skips the stages",
+                request(K::AdminAdd, S::Submitted, 2),
+                vec![],
+                no_extension_approval.clone(),
+                S::Submitted,
+                None,
+                Then::Deliver,
+                vec![],
+                vec![],
+            ),
+            (
+                "an add starting later waits for its start",
+                future,
+                vec![],
+                no_extension_approval.clone(),
+                S::Scheduled,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.scheduled"],
+                vec![],
+            ),
+            (
+                "a user's extension needing approval opens stage 1, silently",
+                request(K::UserUpdate, S::Submitted, 1),
+                vec![],
+                with_extension_approval.clone(),
+                S::Submitted,
+                None,
+                Then::OpenStage(0),
+                vec![],
+                vec![],
+            ),
+            (
+                "a user's extension without approval is applied",
+                request(K::UserUpdate, S::Submitted, 1),
+                vec![],
+                no_extension_approval.clone(),
+                S::Submitted,
+                None,
+                Then::Extend,
+                vec![],
+                vec![],
+            ),
+            (
+                "an admin's extension is applied even when approval is required",
+                request(K::AdminUpdate, S::Submitted, 1),
+                vec![],
+                with_extension_approval,
+                S::Submitted,
+                None,
+                Then::Extend,
+                vec![],
+                vec![],
+            ),
+            (
+                "an opened stage asks its approvers",
+                request(K::UserAdd, S::Submitted, 1),
+                vec![],
+                Event::StageOpened {
+                    index: 0,
+                    rule: AnyOne,
+                    approvers: vec![id(1)],
+                    source: ApproverSource::Approvers,
+                    due_at: now() + Duration::days(14),
+                },
+                pending,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.stageOpened"],
+                vec![Tell::Approvers {
+                    stage: 0,
+                    who: vec![id(1)],
+                    reason: Ask::Opened,
+                }],
+            ),
+            (
+                "one approval decides an anyOne stage; the last stage delivers",
+                request(K::UserAdd, pending, 1),
+                one(),
+                decide(1, Approve),
+                pending,
+                Some(StageState::Approved),
+                Then::Deliver,
+                vec!["assignmentRequest.decided", "assignmentRequest.approved"],
+                vec![],
+            ),
+            (
+                "an approved stage before the last opens the next",
+                request(K::UserAdd, pending, 2),
+                one(),
+                decide(2, Approve),
+                pending,
+                Some(StageState::Approved),
+                Then::OpenStage(1),
+                vec!["assignmentRequest.decided"],
+                vec![],
+            ),
+            (
+                "an approved extension is applied",
+                request(K::UserUpdate, pending, 1),
+                one(),
+                decide(1, Approve),
+                pending,
+                Some(StageState::Approved),
+                Then::Extend,
+                vec!["assignmentRequest.decided", "assignmentRequest.approved"],
+                vec![],
+            ),
+            (
+                "a deny ends the request and tells the requestor",
+                request(K::UserAdd, pending, 2),
+                one(),
+                decide(1, Deny),
+                S::Denied,
+                Some(StageState::Denied),
+                Then::Nothing,
+                vec!["assignmentRequest.decided", "assignmentRequest.denied"],
+                vec![Tell::Requestor(Told::Denied)],
+            ),
+            (
+                "an all stage waits for every approver",
+                request(K::UserAdd, pending, 1),
+                all(),
+                decide(1, Approve),
+                pending,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.decided"],
+                vec![],
+            ),
+            (
+                "the last approval of an all stage decides it",
+                request(K::UserAdd, pending, 1),
+                vec![decided_by(stage(0, All, &[1, 2]), 1, Approve)],
+                decide(2, Approve),
+                pending,
+                Some(StageState::Approved),
+                Then::Deliver,
+                vec!["assignmentRequest.decided", "assignmentRequest.approved"],
+                vec![],
+            ),
+            (
+                "one deny decides an all stage",
+                request(K::UserAdd, pending, 1),
+                vec![decided_by(stage(0, All, &[1, 2]), 1, Approve)],
+                decide(2, Deny),
+                S::Denied,
+                Some(StageState::Denied),
+                Then::Nothing,
+                vec!["assignmentRequest.decided", "assignmentRequest.denied"],
+                vec![Tell::Requestor(Told::Denied)],
+            ),
+            (
+                "a stage that times out expires the request",
+                request(K::UserAdd, pending, 1),
+                one(),
+                Event::StageTimedOut,
+                S::Expired,
+                Some(StageState::Expired),
+                Then::Nothing,
+                vec!["assignmentRequest.expired"],
+                vec![Tell::Requestor(Told::Expired)],
+            ),
+            (
+                "escalation adds approvers not already on the stage and asks them",
+                request(K::UserAdd, pending, 1),
+                one(),
+                Event::Escalated {
+                    added: vec![id(2), id(3), id(3)],
+                },
+                pending,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.escalated"],
+                vec![Tell::Approvers {
+                    stage: 0,
+                    who: vec![id(3)],
+                    reason: Ask::Escalated,
+                }],
+            ),
+            (
+                "approvers replacing deactivated ones join the stage",
+                request(K::UserAdd, pending, 1),
+                one(),
+                Event::ApproversReplaced { added: vec![id(4)] },
+                pending,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.approversAdded"],
+                vec![],
+            ),
+            (
+                "a pending request is canceled with its open stage",
+                request(K::UserAdd, pending, 1),
+                one(),
+                Event::Canceled,
+                S::Canceled,
+                Some(StageState::Canceled),
+                Then::Nothing,
+                vec!["assignmentRequest.canceled"],
+                vec![],
+            ),
+            (
+                "a scheduled request is canceled",
+                request(K::UserAdd, S::Scheduled, 0),
+                vec![],
+                Event::Canceled,
+                S::Canceled,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.canceled"],
+                vec![],
+            ),
+            (
+                "delivery refused at the recheck fails and tells the requestor",
+                request(K::UserAdd, S::Scheduled, 0),
+                vec![],
+                Event::DeliveryRefused {
+                    reason: "the target user is deactivated".into(),
+                },
+                S::DeliveryFailed,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.deliveryFailed"],
+                vec![Tell::Requestor(Told::DeliveryFailed)],
+            ),
+            (
+                "a delivered assignment tells the target",
+                request(K::UserAdd, S::Submitted, 0),
+                vec![],
+                Event::Delivered {
+                    state: S::Delivered,
+                    refusals: vec![],
+                },
+                S::Delivered,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.delivered"],
+                vec![Tell::Target(Told::Delivered)],
+            ),
+            (
+                "connector grants leave it delivering, nobody told yet",
+                request(K::UserAdd, pending, 1),
+                vec![],
+                Event::Delivered {
+                    state: S::Delivering,
+                    refusals: vec![],
+                },
+                S::Delivering,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.delivering"],
+                vec![],
+            ),
+            (
+                "refused roles make it partially delivered",
+                request(K::UserAdd, S::Scheduled, 0),
+                vec![],
+                Event::Delivered {
+                    state: S::PartiallyDelivered,
+                    refusals: vec!["a privileged group".into()],
+                },
+                S::PartiallyDelivered,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.partiallyDelivered"],
+                vec![Tell::Target(Told::DeliveryFailed)],
+            ),
+            (
+                "grants settling later move a delivering request",
+                request(K::UserAdd, S::Delivering, 0),
+                vec![],
+                Event::GrantsSettled {
+                    state: S::Delivered,
+                },
+                S::Delivered,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.stateChanged"],
+                vec![Tell::Target(Told::Delivered)],
+            ),
+            (
+                "grants settling to the same state change nothing",
+                request(K::UserAdd, S::Delivered, 0),
+                vec![],
+                Event::GrantsSettled {
+                    state: S::Delivered,
+                },
+                S::Delivered,
+                None,
+                Then::Nothing,
+                vec![],
+                vec![],
+            ),
+            (
+                "grants of a request not in delivery change nothing",
+                request(K::UserAdd, S::Canceled, 0),
+                vec![],
+                Event::GrantsSettled {
+                    state: S::Delivered,
+                },
+                S::Canceled,
+                None,
+                Then::Nothing,
+                vec![],
+                vec![],
+            ),
+            (
+                "an applied extension is delivered",
+                request(K::UserUpdate, pending, 1),
+                vec![],
+                Event::Extended {
+                    assignment_live: true,
+                },
+                S::Delivered,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.delivered"],
+                vec![],
+            ),
+            (
+                "an extension of an ended assignment fails",
+                request(K::UserUpdate, S::Submitted, 0),
+                vec![],
+                Event::Extended {
+                    assignment_live: false,
+                },
+                S::DeliveryFailed,
+                None,
+                Then::Nothing,
+                vec!["assignmentRequest.deliveryFailed"],
+                vec![],
+            ),
+        ];
+        for (what, req, stages, event, state, stage_state, then, audit, tell) in rows {
+            let t = step(&req, &stages, event, now())
+                .unwrap_or_else(|r| panic!("{what}: refused: {}", refusal_text(r)));
+            assert_eq!(t.state, state, "{what}: state");
+            assert_eq!(
+                t.stage.as_ref().and_then(|s| s.state),
+                stage_state,
+                "{what}: stage"
+            );
+            assert_eq!(t.then, then, "{what}: then");
+            assert_eq!(actions(&t), audit, "{what}: audit");
+            assert_eq!(t.tell, tell, "{what}: notices");
+            let completes = state.is_final() && t.changes(req.state);
+            assert_eq!(t.completed, completes, "{what}: completion");
+        }
+    }
+
+    /// Every refused transition, with the words the person gets.
+    #[test]
+    fn refused_transitions() {
+        let pending = S::PendingApproval;
+        let one = || vec![stage(0, AnyOne, &[1, 2])];
+        let mut justified = stage(0, AnyOne, &[1]);
+        justified.require_justification = true;
+        let mut closed = decided_by(stage(0, AnyOne, &[1, 2]), 2, Approve);
+        closed.state = StageState::Approved;
+        let too_many: Vec<Uuid> = (0..=MAX_ALL_APPROVERS as u128).map(id).collect();
+        let rows: Vec<(&'static str, Request, Vec<Stage>, Event, &'static str)> = vec![
+            (
+                "a removal never goes through the machine's submission",
+                request(K::UserRemove, S::Submitted, 1),
+                vec![],
+                Event::Submitted {
+                    extension_requires_approval: false,
+                },
+                "does not go through approval",
+            ),
+            (
+                "a request is submitted once",
+                request(K::UserAdd, pending, 1),
+                vec![],
+                Event::Submitted {
+                    extension_requires_approval: false,
+                },
+                "submitted before",
+            ),
+            (
+                "a non-approver cannot decide",
+                request(K::UserAdd, pending, 1),
+                one(),
+                decide(9, Approve),
+                "not an approver of the current stage",
+            ),
+            (
+                "an approver decides once",
+                request(K::UserAdd, pending, 1),
+                vec![decided_by(stage(0, All, &[1, 2]), 1, Approve)],
+                decide(1, Deny),
+                "already decided this stage",
+            ),
+            (
+                "a stage requiring a justification refuses a decision without one",
+                request(K::UserAdd, pending, 1),
+                vec![justified],
+                decide(1, Approve),
+                "the input is not valid",
+            ),
+            (
+                "a late approver is told who decided",
+                request(K::UserAdd, S::Delivered, 1),
+                vec![closed],
+                decide(1, Deny),
+                "already approved by Ann",
+            ),
+            (
+                "a canceled request cannot be decided",
+                request(K::UserAdd, S::Canceled, 1),
+                vec![],
+                decide(1, Approve),
+                "is canceled and can no longer be decided",
+            ),
+            (
+                "a delivered request cannot be canceled",
+                request(K::UserAdd, S::Delivered, 0),
+                vec![],
+                Event::Canceled,
+                "already delivered",
+            ),
+            (
+                "a denied request cannot time out",
+                request(K::UserAdd, S::Denied, 1),
+                vec![],
+                Event::StageTimedOut,
+                "can no longer be decided",
+            ),
+            (
+                "an expired request is not escalated",
+                request(K::UserAdd, S::Expired, 1),
+                vec![],
+                Event::Escalated { added: vec![id(3)] },
+                "can no longer be decided",
+            ),
+            (
+                "an all stage over the cap does not open",
+                request(K::UserAdd, S::Submitted, 1),
+                vec![],
+                Event::StageOpened {
+                    index: 0,
+                    rule: All,
+                    approvers: too_many,
+                    source: ApproverSource::Approvers,
+                    due_at: now(),
+                },
+                "at most 25 are allowed",
+            ),
+            (
+                "no stage opens past the policy's last",
+                request(K::UserAdd, pending, 1),
+                vec![],
+                Event::StageOpened {
+                    index: 1,
+                    rule: AnyOne,
+                    approvers: vec![id(1)],
+                    source: ApproverSource::Approvers,
+                    due_at: now(),
+                },
+                "stage 2 does not exist",
+            ),
+            (
+                "a denied request is never delivered",
+                request(K::UserAdd, S::Denied, 1),
+                vec![],
+                Event::Delivered {
+                    state: S::Delivered,
+                    refusals: vec![],
+                },
+                "not waiting for delivery",
+            ),
+            (
+                "a new assignment does not start expired",
+                request(K::UserAdd, S::Submitted, 0),
+                vec![],
+                Event::Delivered {
+                    state: S::Expired,
+                    refusals: vec![],
+                },
+                "cannot start as expired",
+            ),
+            (
+                "only extensions extend",
+                request(K::UserAdd, S::Submitted, 0),
+                vec![],
+                Event::Extended {
+                    assignment_live: true,
+                },
+                "Only an extension request",
+            ),
+        ];
+        for (what, req, stages, event, words) in rows {
+            match step(&req, &stages, event, now()) {
+                Ok(t) => panic!("{what}: accepted as {}", t.state),
+                Err(r) => {
+                    let text = refusal_text(r);
+                    assert!(text.contains(words), "{what}: {text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn completion_follows_final_states() {
+        let t = step(
+            &request(K::UserAdd, S::Submitted, 0),
+            &[],
+            Event::Delivered {
+                state: S::Delivering,
+                refusals: vec![],
+            },
+            now(),
+        )
+        .unwrap_or_else(|r| panic!("{}", refusal_text(r)));
+        assert!(!t.completed);
+        let t = step(
+            &request(K::UserAdd, S::PendingApproval, 1),
+            &[stage(0, AnyOne, &[1])],
+            decide(1, Deny),
+            now(),
+        )
+        .unwrap_or_else(|r| panic!("{}", refusal_text(r)));
+        assert!(t.completed);
+        let change = t.stage.unwrap_or_default();
+        assert_eq!(change.decision, Some((id(1), Deny, None)));
+    }
+}
