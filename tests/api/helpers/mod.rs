@@ -1,9 +1,14 @@
 //! TestApp: a fresh database per test (from `DATABASE_URL`, or a private cluster under
 //! the target directory), a real server on port 0, a manual clock and a recording
 //! mailer. Logs stay silent unless `TEST_LOG` is set.
+//! Beside it: `portal`, a cookie-carrying form client that signs in by emailed link,
+//! and `browser`, the toolkit for tests in a real headless Chromium.
 
 // A toolkit shared by every test module: not each module uses each helper.
 #![allow(dead_code)]
+
+pub mod browser;
+pub mod portal;
 
 use std::collections::HashMap;
 use std::str::FromStr;
