@@ -216,3 +216,88 @@ async fn the_audit_log_filters_by_target_and_time() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("enter the id of an object"));
 }
+
+#[tokio::test]
+async fn a_csv_import_of_five_hundred_users_finds_their_managers_in_the_file_and_the_directory() {
+    let app = TestApp::spawn().await;
+    let (t, b) = admin_of(&app, "acme").await;
+    let (boss, _) = app
+        .user(&t, "boss@acme.test", json!({"displayName": "Boss"}))
+        .await;
+    // Excel's way: a byte-order mark, CRLF line ends, quoted names with commas and
+    // quotes. Rows come last-first, so most managers are on a later line; the first
+    // person reports to a user already in the directory.
+    let mut file = String::from("\u{feff}email,displayName,department,jobTitle,managerEmail\r\n");
+    for i in (0..500).rev() {
+        let manager = if i == 0 {
+            "BOSS@acme.test".to_string()
+        } else {
+            format!("user{}@acme.test", i / 2)
+        };
+        file.push_str(&format!(
+            "user{i}@acme.test,\"Person {i}, \"\"Team {}\"\"\",Engineering,Engineer,{manager}\r\n",
+            i % 10
+        ));
+    }
+    let imported = b.post("/admin/users/import", &[("csv", &file)]).await;
+    assert_eq!(imported.status, StatusCode::SEE_OTHER, "{}", imported.body);
+
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select u.email, u.display_name, m.email from users u
+           left join users m on m.tenant_id = u.tenant_id and m.id = u.manager_id
+          where u.tenant_id = $1 and u.email like 'user%'",
+    )
+    .bind(t.id)
+    .fetch_all(&app.pool)
+    .await
+    .expect("imported users");
+    assert_eq!(rows.len(), 500);
+    for (email, name, manager) in &rows {
+        let i: usize = email
+            .trim_start_matches("user")
+            .trim_end_matches("@acme.test")
+            .parse()
+            .expect("a numbered user");
+        assert_eq!(name, &format!("Person {i}, \"Team {}\"", i % 10));
+        let expected = if i == 0 {
+            "boss@acme.test".to_string()
+        } else {
+            format!("user{}@acme.test", i / 2)
+        };
+        assert_eq!(manager.as_deref(), Some(expected.as_str()), "{email}");
+    }
+    let reports: i64 =
+        sqlx::query_scalar("select count(*) from users where tenant_id = $1 and manager_id = $2")
+            .bind(t.id)
+            .bind(boss)
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(reports, 1);
+
+    // One unknown manager anywhere in the file imports none of them.
+    let again = file
+        .replace("user", "again")
+        .replace("BOSS@acme.test", "nobody@acme.test");
+    let refused = b.post("/admin/users/import", &[("csv", &again)]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .body
+            .contains("there is no user nobody@acme.test in the directory or in this file"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("<td>501</td>"),
+        "the last line is named"
+    );
+    let agains: i64 = sqlx::query_scalar(
+        "select count(*) from users where tenant_id = $1 and email like 'again%'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(agains, 0);
+}
