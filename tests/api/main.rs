@@ -33,6 +33,7 @@ mod portal_sign_in;
 mod requests;
 mod reviews;
 mod roles;
+mod scheduler;
 mod security;
 mod security_edge;
 mod security_escalation;
