@@ -4,6 +4,7 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod backlog;
 pub mod catalogs;
 pub mod dev_mail;
 pub mod embedded;

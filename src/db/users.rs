@@ -109,6 +109,22 @@ pub async fn by_email(conn: &mut Conn, tenant: TenantId, email: &str) -> DbResul
     .await?)
 }
 
+/// The users with any of these email addresses (compared without case), in one query.
+pub async fn by_emails(
+    conn: &mut Conn,
+    tenant: TenantId,
+    emails: &[String],
+) -> DbResult<Vec<User>> {
+    let lowered: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from users where tenant_id = $1 and lower(email) = any($2)"
+    )))
+    .bind(tenant)
+    .bind(lowered)
+    .fetch_all(conn)
+    .await?)
+}
+
 pub async fn get_many(conn: &mut Conn, tenant: TenantId, ids: &[UserId]) -> DbResult<Vec<User>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from users where tenant_id = $1 and id = any($2)"

@@ -2,16 +2,13 @@
 //! warnings, escalation, stage time-outs, approver reminders. Each claims its due rows
 //! with `FOR UPDATE SKIP LOCKED` through `services::lifecycle`.
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::services::{ServiceError, lifecycle};
+use crate::services::{ServiceResult, lifecycle};
 use crate::startup::AppState;
 
 pub const BATCH: usize = lifecycle::BATCH as usize;
-
-fn err(e: ServiceError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
-}
 
 /// Two batches at once, each in its own transaction: they claim disjoint assignments
 /// (SKIP LOCKED) and take only shared locks on what they reference, so they cannot
@@ -21,25 +18,30 @@ pub async fn expire(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usiz
         lifecycle::expire_due(state.pool(), now),
         lifecycle::expire_due(state.pool(), now)
     );
-    Ok(a.map_err(err)? + b.map_err(err)?)
+    let expired = |n: ServiceResult<usize>| n.context("expiring assignments");
+    Ok(expired(a)? + expired(b)?)
 }
 
 pub async fn warn(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    lifecycle::warn_due(state.pool(), now).await.map_err(err)
+    lifecycle::warn_due(state.pool(), now)
+        .await
+        .context("warning of expiring assignments")
 }
 
 pub async fn escalate(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
     lifecycle::escalate_due(state.pool(), now)
         .await
-        .map_err(err)
+        .context("escalating approval stages")
 }
 
 pub async fn time_out(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
     lifecycle::time_out_due(state.pool(), now)
         .await
-        .map_err(err)
+        .context("timing out approval stages")
 }
 
 pub async fn remind(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    lifecycle::remind_due(state.pool(), now).await.map_err(err)
+    lifecycle::remind_due(state.pool(), now)
+        .await
+        .context("reminding approvers")
 }

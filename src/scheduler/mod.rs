@@ -1,7 +1,9 @@
 //! Time-driven work, one file per job. Each job is `run_once(&state, now)`: it claims
 //! due rows with `FOR UPDATE SKIP LOCKED` (so any number of replicas can run it), acts
 //! through `services`, and returns how much it did. The loop runs every
-//! `PORTICO_SCHEDULER_INTERVAL_MS` until the cancellation token fires.
+//! `PORTICO_SCHEDULER_INTERVAL_MS` until the cancellation token fires. Every run is
+//! counted and timed by job for `/metrics`, with its failures; after each tick, each
+//! job's lag (how long its oldest due item has waited) is measured too.
 
 pub mod emails;
 pub mod lifecycle;
@@ -9,58 +11,172 @@ pub mod reviews;
 pub mod scheduled;
 pub mod webhooks;
 
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::db::backlog::{self, DueWork};
 use crate::startup::AppState;
 
-/// One pass of the lifecycle jobs; repeats right away while a job finds a full batch.
-/// Stage time-outs run before escalations and reminders: a stage past its due time
-/// expires.
-pub async fn tick_lifecycle(state: &AppState) {
-    for _ in 0..20 {
+/// One job of the scheduler: its name in logs and metrics, its batch and its work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Job {
+    Scheduled,
+    Expiry,
+    ExpiryWarnings,
+    StageTimeouts,
+    Escalations,
+    ApprovalReminders,
+    Reviews,
+    Webhooks,
+    Emails,
+}
+
+/// The lifecycle jobs in their order: stage time-outs run before escalations and
+/// reminders, so a stage past its due time expires.
+const LIFECYCLE: [Job; 7] = [
+    Job::Scheduled,
+    Job::Expiry,
+    Job::ExpiryWarnings,
+    Job::StageTimeouts,
+    Job::Escalations,
+    Job::ApprovalReminders,
+    Job::Reviews,
+];
+
+/// The delivery jobs: connector calls and emails.
+const DELIVERY: [Job; 2] = [Job::Webhooks, Job::Emails];
+
+impl Job {
+    fn name(self) -> &'static str {
+        match self {
+            Job::Scheduled => "scheduled",
+            Job::Expiry => "expiry",
+            Job::ExpiryWarnings => "expiryWarnings",
+            Job::StageTimeouts => "stageTimeouts",
+            Job::Escalations => "escalations",
+            Job::ApprovalReminders => "approvalReminders",
+            Job::Reviews => "reviews",
+            Job::Webhooks => "webhooks",
+            Job::Emails => "emails",
+        }
+    }
+
+    /// A run that did this much found a full batch: more work is waiting.
+    fn batch(self) -> usize {
+        match self {
+            Job::Scheduled => scheduled::BATCH,
+            Job::Expiry
+            | Job::ExpiryWarnings
+            | Job::StageTimeouts
+            | Job::Escalations
+            | Job::ApprovalReminders => lifecycle::BATCH,
+            Job::Reviews => reviews::BATCH,
+            Job::Webhooks => webhooks::BATCH,
+            Job::Emails => emails::BATCH,
+        }
+    }
+
+    fn due_work(self) -> DueWork {
+        match self {
+            Job::Scheduled => DueWork::ScheduledRequests,
+            Job::Expiry => DueWork::Expiries,
+            Job::ExpiryWarnings => DueWork::ExpiryWarnings,
+            Job::StageTimeouts => DueWork::StageTimeouts,
+            Job::Escalations => DueWork::Escalations,
+            Job::ApprovalReminders => DueWork::ApprovalReminders,
+            Job::Reviews => DueWork::Reviews,
+            Job::Webhooks => DueWork::Outbox("webhook"),
+            Job::Emails => DueWork::Outbox("email"),
+        }
+    }
+
+    async fn run_once(self, state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        match self {
+            Job::Scheduled => scheduled::run_once(state, now).await,
+            Job::Expiry => lifecycle::expire(state, now).await,
+            Job::ExpiryWarnings => lifecycle::warn(state, now).await,
+            Job::StageTimeouts => lifecycle::time_out(state, now).await,
+            Job::Escalations => lifecycle::escalate(state, now).await,
+            Job::ApprovalReminders => lifecycle::remind(state, now).await,
+            Job::Reviews => reviews::run_once(state, now).await,
+            Job::Webhooks => webhooks::run_once(state, now).await,
+            Job::Emails => emails::run_once(state, now).await,
+        }
+    }
+
+    /// Runs the job once and records it: `portico_scheduler_job_runs_total`,
+    /// `…_failures_total` and `…_duration_seconds` by job; a failure is logged with its
+    /// cause chain. Returns whether the run found a full batch.
+    async fn run(self, state: &AppState, now: DateTime<Utc>) -> bool {
+        let job = self.name();
+        let started = Instant::now();
+        let result = self.run_once(state, now).await;
+        metrics::histogram!("portico_scheduler_job_duration_seconds", "job" => job)
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("portico_scheduler_job_runs_total", "job" => job).increment(1);
+        match result {
+            Ok(n) => n >= self.batch(),
+            Err(e) => {
+                metrics::counter!("portico_scheduler_job_failures_total", "job" => job)
+                    .increment(1);
+                tracing::error!(error = format!("{e:#}"), job, "scheduler job failed");
+                false
+            }
+        }
+    }
+
+    /// Sets `portico_scheduler_job_lag_seconds`: how long the oldest item the job has
+    /// yet to do has been due (0 when none is).
+    async fn record_lag(self, state: &AppState, now: DateTime<Utc>) {
+        let job = self.name();
+        let oldest = match state.pool().acquire().await {
+            Ok(mut conn) => backlog::oldest_due(&mut conn, self.due_work(), now)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(anyhow::Error::from(e)),
+        };
+        match oldest {
+            Ok(oldest) => {
+                let lag = oldest.map_or(0.0, |due| {
+                    (now - due).num_milliseconds().max(0) as f64 / 1000.0
+                });
+                metrics::gauge!("portico_scheduler_job_lag_seconds", "job" => job).set(lag);
+            }
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), job, "scheduler lag not measured");
+            }
+        }
+    }
+}
+
+/// Runs `jobs` in order until none finds a full batch (at most `passes` times, and
+/// while `go_on` allows), then records each one's lag.
+async fn tick_jobs(state: &AppState, jobs: &[Job], passes: usize, go_on: impl Fn() -> bool) {
+    for _ in 0..passes {
+        if !go_on() {
+            break;
+        }
         let now = state.now();
-        let jobs = [
-            (
-                "scheduled",
-                scheduled::run_once(state, now).await,
-                scheduled::BATCH,
-            ),
-            (
-                "expiry",
-                lifecycle::expire(state, now).await,
-                lifecycle::BATCH,
-            ),
-            (
-                "expiryWarnings",
-                lifecycle::warn(state, now).await,
-                lifecycle::BATCH,
-            ),
-            (
-                "stageTimeouts",
-                lifecycle::time_out(state, now).await,
-                lifecycle::BATCH,
-            ),
-            (
-                "escalations",
-                lifecycle::escalate(state, now).await,
-                lifecycle::BATCH,
-            ),
-            (
-                "approvalReminders",
-                lifecycle::remind(state, now).await,
-                lifecycle::BATCH,
-            ),
-            (
-                "reviews",
-                reviews::run_once(state, now).await,
-                reviews::BATCH,
-            ),
-        ];
-        if !report(jobs) {
+        let mut busy = false;
+        for job in jobs {
+            busy |= job.run(state, now).await;
+        }
+        if !busy {
             break;
         }
     }
+    let now = state.now();
+    for job in jobs {
+        job.record_lag(state, now).await;
+    }
+}
+
+/// One pass of the lifecycle jobs; repeats right away while a job finds a full batch.
+pub async fn tick_lifecycle(state: &AppState) {
+    tick_jobs(state, &LIFECYCLE, 20, || true).await;
 }
 
 const DELIVERY_PASS: std::time::Duration = std::time::Duration::from_secs(10);
@@ -70,33 +186,11 @@ const DELIVERY_PASS: std::time::Duration = std::time::Duration::from_secs(10);
 /// Repeats while a job finds a full batch, for at most `DELIVERY_PASS` (so a stop
 /// request is honoured soon even under a steady stream of emails).
 pub async fn tick_delivery(state: &AppState) {
-    let started = std::time::Instant::now();
-    while started.elapsed() < DELIVERY_PASS {
-        let now = state.now();
-        let jobs = [
-            (
-                "webhooks",
-                webhooks::run_once(state, now).await,
-                webhooks::BATCH,
-            ),
-            ("emails", emails::run_once(state, now).await, emails::BATCH),
-        ];
-        if !report(jobs) {
-            break;
-        }
-    }
-}
-
-/// Logs failures; whether any job found a full batch (more work waiting).
-fn report<const N: usize>(jobs: [(&str, anyhow::Result<usize>, usize); N]) -> bool {
-    let mut busy = false;
-    for (job, result, batch) in jobs {
-        match result {
-            Ok(n) => busy |= n >= batch,
-            Err(e) => tracing::error!(error = format!("{e:#}"), job, "scheduler job failed"),
-        }
-    }
-    busy
+    let started = Instant::now();
+    tick_jobs(state, &DELIVERY, usize::MAX, || {
+        started.elapsed() < DELIVERY_PASS
+    })
+    .await;
 }
 
 /// Every job once (lifecycle, then delivery).

@@ -4,6 +4,7 @@
 //! and reminders are claimed with `FOR UPDATE SKIP LOCKED`, and an instance is unique per
 //! (policy, period), so it starts once.
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::services;
@@ -15,16 +16,15 @@ pub const BATCH: usize = 50;
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let pool = state.pool();
     let limit = i64::try_from(BATCH).unwrap_or(i64::MAX);
-    let internal = |e: services::ServiceError| anyhow::anyhow!("{e}");
     // Closing first frees a policy whose next period starts as the last one ends.
     let closed = services::reviews::close_due(pool, now, limit)
         .await
-        .map_err(internal)?;
+        .context("closing ended reviews")?;
     let started = services::reviews::start_due(pool, now, BATCH)
         .await
-        .map_err(internal)?;
+        .context("starting reviews")?;
     let reminded = services::reviews::remind_due(pool, now, limit)
         .await
-        .map_err(internal)?;
+        .context("reminding reviewers")?;
     Ok(closed.max(started).max(reminded))
 }

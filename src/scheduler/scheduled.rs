@@ -1,5 +1,6 @@
 //! Delivers `scheduled` requests whose start has come.
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::services;
@@ -11,5 +12,5 @@ pub const BATCH: usize = 100;
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
     services::requests::deliver_due_scheduled(state.pool(), now)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("delivering scheduled requests")
 }

@@ -4,6 +4,7 @@
 //! assignment shows it. Crash-safe: a claimed row whose process dies is retried when
 //! its lease ends.
 
+use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -13,7 +14,7 @@ use crate::db::assignments::GrantRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self};
 use crate::domain::ids::{AssignmentId, ResourceId, ResourceRoleId, TenantId, UserId};
-use crate::services::{self, ServiceError};
+use crate::services;
 use crate::startup::AppState;
 
 pub const BATCH: usize = 20;
@@ -55,10 +56,6 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<us
         }
     }
     Ok(count)
-}
-
-fn internal(e: ServiceError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
 }
 
 async fn deliver(state: &AppState, row: &OutboxRow, now: DateTime<Utc>) -> anyhow::Result<()> {
@@ -181,7 +178,7 @@ async fn finish(
     }
     services::grants::refresh_state(&mut tx, tenant, call.assignment_id, now)
         .await
-        .map_err(internal)?;
+        .context("refreshing the assignment's state")?;
     tx.commit().await?;
     Ok(())
 }

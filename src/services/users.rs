@@ -1,6 +1,8 @@
 //! Directory users: tenant admins create, change and deactivate them; every member may
 //! look users up (to pick approvers); guests may not search the directory.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
@@ -326,71 +328,78 @@ const IMPORT_COLUMNS: [&str; 5] = [
     "managerEmail",
 ];
 
-/// Splits CSV text (RFC 4180: commas, double-quoted fields with `""` escapes and line
-/// breaks inside quotes, CRLF or LF) into records with the line each starts on. Blank
-/// lines are skipped.
+/// Splits CSV text (RFC 4180, read by the `csv` crate: commas, double-quoted fields
+/// with `""` escapes and line breaks inside quotes, CRLF or LF, a leading byte-order
+/// mark) into records with the line each starts on. Blank lines are skipped. A quote
+/// left open at the end of the text is refused: it would swallow every line after it.
 pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, RowError> {
+    let unreadable = |line: u64, e: &dyn std::fmt::Display| RowError {
+        line: usize::try_from(line).unwrap_or(usize::MAX),
+        email: String::new(),
+        message: format!("this line cannot be read as CSV: {e}"),
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let bytes = text.as_bytes();
     let mut records = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut line = 1;
-    let mut start = 1;
-    let mut touched = false;
-    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push('\n');
-                }
-                _ => field.push(c),
-            }
-            continue;
+    // Where the last record starts, and on which line. A record's position is where
+    // the reader began it, which may be on the line end of the one before or on blank
+    // lines (the reader's own line count misses a CRLF's LF there); its first line is
+    // where its text begins.
+    let (mut start, mut line) = (0, 1);
+    for record in reader.records() {
+        let record = record.map_err(|e| unreadable(e.position().map_or(1, |p| p.line()), &e))?;
+        let mut begins = record
+            .position()
+            .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX))
+            .max(start);
+        while matches!(bytes.get(begins), Some(b'\r' | b'\n')) {
+            begins += 1;
         }
-        match c {
-            '"' if field.is_empty() => {
-                in_quotes = true;
-                touched = true;
-            }
-            ',' => {
-                record.push(std::mem::take(&mut field));
-                touched = true;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' | '\r' => {
-                if touched || !field.is_empty() {
-                    record.push(std::mem::take(&mut field));
-                    records.push((start, std::mem::take(&mut record)));
-                }
-                touched = false;
-                line += 1;
-                start = line;
-            }
-            _ => {
-                field.push(c);
-                touched = true;
-            }
-        }
+        line += bytes
+            .get(start..begins)
+            .map_or(0, |skipped| skipped.iter().filter(|b| **b == b'\n').count());
+        start = begins;
+        records.push((line, record.iter().map(str::to_string).collect()));
     }
-    if in_quotes {
+    if let Some((line, _)) = records.last()
+        && ends_inside_quotes(text.get(start..).unwrap_or_default())
+    {
         return Err(RowError {
-            line: start,
+            line: *line,
             email: String::new(),
             message: "a quoted field is not closed (a \" is missing)".into(),
         });
     }
-    if touched || !field.is_empty() {
-        record.push(field);
-        records.push((start, record));
-    }
     Ok(records)
+}
+
+/// Whether `record`, the text of a file's last record, ends inside a quoted field (the
+/// csv reader ends such a field at the end of the text without a word). Follows the
+/// reader's rule: a quote opens a field only as its first character.
+fn ends_inside_quotes(record: &str) -> bool {
+    let mut in_quotes = false;
+    let mut field_start = true;
+    let mut chars = record.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if in_quotes && chars.peek() == Some(&'"') => {
+                chars.next();
+            }
+            '"' if in_quotes => in_quotes = false,
+            '"' if field_start => in_quotes = true,
+            ',' | '\n' | '\r' if !in_quotes => {
+                field_start = true;
+                continue;
+            }
+            _ => {}
+        }
+        field_start = false;
+    }
+    in_quotes
 }
 
 /// A parsed import row.
@@ -486,6 +495,8 @@ pub async fn import_csv(
         return Ok(ImportOutcome::Rejected(errors));
     }
     let mut parsed: Vec<ImportRow> = Vec::new();
+    // The rows' addresses (lowercase) and where each is in `parsed`.
+    let mut in_file: HashMap<String, usize> = HashMap::new();
     for (line, values) in rows {
         let line = *line;
         let get = |name: &str| {
@@ -538,10 +549,7 @@ pub async fn import_csv(
             if manager.as_deref() == Some(key.as_str()) {
                 problems.push("a user cannot be their own manager".into());
             }
-            if let Some(first) = parsed
-                .iter()
-                .find(|r| r.email.as_str().eq_ignore_ascii_case(&key))
-            {
+            if let Some(first) = in_file.get(&key).and_then(|i| parsed.get(*i)) {
                 problems.push(format!(
                     "this email address is already on line {}",
                     first.line
@@ -549,24 +557,34 @@ pub async fn import_csv(
             }
         }
         match (email, name, problems.is_empty()) {
-            (Some(email), Some(display_name), true) => parsed.push(ImportRow {
-                line,
-                email,
-                display_name,
-                department,
-                job_title,
-                manager,
-            }),
+            (Some(email), Some(display_name), true) => {
+                in_file.insert(email.as_str().to_lowercase(), parsed.len());
+                parsed.push(ImportRow {
+                    line,
+                    email,
+                    display_name,
+                    department,
+                    job_title,
+                    manager,
+                });
+            }
             _ => errors.push(reject(line, &raw_email, problems.join("; "))),
         }
     }
     let mut tx = pool.begin().await?;
-    let mut existing_managers: Vec<(String, UserId)> = Vec::new();
+    // One query for every address the file names: its users' (which must be new) and
+    // their managers' (which must exist unless the file adds them).
+    let mut named: Vec<String> = in_file.keys().cloned().collect();
+    named.extend(parsed.iter().filter_map(|r| r.manager.clone()));
+    named.sort_unstable();
+    named.dedup();
+    let existing: HashMap<String, UserId> = db::users::by_emails(&mut tx, tenant, &named)
+        .await?
+        .into_iter()
+        .map(|u| (u.email.to_lowercase(), u.id))
+        .collect();
     for row in &parsed {
-        if db::users::by_email(&mut tx, tenant, row.email.as_str())
-            .await?
-            .is_some()
-        {
+        if existing.contains_key(&row.email.as_str().to_lowercase()) {
             errors.push(reject(
                 row.line,
                 row.email.as_str(),
@@ -574,19 +592,14 @@ pub async fn import_csv(
             ));
         }
         if let Some(m) = &row.manager
-            && !parsed
-                .iter()
-                .any(|r| r.email.as_str().eq_ignore_ascii_case(m))
-            && !existing_managers.iter().any(|(e, _)| e == m)
+            && !in_file.contains_key(m)
+            && !existing.contains_key(m)
         {
-            match db::users::by_email(&mut tx, tenant, m).await? {
-                Some(u) => existing_managers.push((m.clone(), u.id)),
-                None => errors.push(reject(
-                    row.line,
-                    row.email.as_str(),
-                    format!("managerEmail: there is no user {m} in the directory or in this file"),
-                )),
-            }
+            errors.push(reject(
+                row.line,
+                row.email.as_str(),
+                format!("managerEmail: there is no user {m} in the directory or in this file"),
+            ));
         }
     }
     // Managers inside the file must not form a loop.
@@ -602,11 +615,11 @@ pub async fn import_csv(
                 ));
                 break;
             }
-            seen.push(m.clone());
-            next = parsed
-                .iter()
-                .find(|r| r.email.as_str().eq_ignore_ascii_case(&m))
+            next = in_file
+                .get(&m)
+                .and_then(|i| parsed.get(*i))
                 .and_then(|r| r.manager.clone());
+            seen.push(m);
         }
     }
     if !errors.is_empty() {
@@ -636,16 +649,10 @@ pub async fn import_csv(
     }
     for (row, i) in parsed.iter().zip(0..) {
         let Some(m) = &row.manager else { continue };
-        let manager = created
-            .iter()
-            .find(|u| u.email.eq_ignore_ascii_case(m))
-            .map(|u| u.id)
-            .or_else(|| {
-                existing_managers
-                    .iter()
-                    .find(|(e, _)| e == m)
-                    .map(|(_, id)| *id)
-            });
+        let manager = match in_file.get(m) {
+            Some(j) => created.get(*j).map(|u| u.id),
+            None => existing.get(m).copied(),
+        };
         if let Some(user) = created.get_mut(i) {
             user.manager_id = manager;
             db::users::update(&mut tx, user).await?;
@@ -692,5 +699,32 @@ mod csv_tests {
     fn an_unclosed_quote_names_its_line() {
         let err = parse_csv("email,displayName\na@x.test,\"open").expect_err("refused");
         assert_eq!(err.line, 2);
+        let err =
+            parse_csv("email,displayName\na@x.test,\"open\nb@x.test,B\n").expect_err("refused");
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("not closed"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_byte_order_mark_crlf_and_quoted_headers_read_as_plain_csv() {
+        let rows = parse_csv(
+            "\u{feff}\"email\",displayName\r\n\"a@x.test\",\"Ada, \"\"the\"\" first\"\r\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            rows,
+            vec![
+                (1, vec!["email".to_string(), "displayName".into()]),
+                (2, vec!["a@x.test".to_string(), "Ada, \"the\" first".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn quotes_that_do_not_open_a_field_are_kept_as_text() {
+        let rows = parse_csv("email,displayName\na@x.test,O\"Neil\nb@x.test,\"closed\"\n")
+            .expect("parses");
+        assert_eq!(rows[1].1[1], "O\"Neil");
+        assert_eq!(rows[2].1[1], "closed");
     }
 }

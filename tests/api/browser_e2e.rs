@@ -16,7 +16,7 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
-use crate::browser::{
+use crate::helpers::browser::{
     Shots, browser, click, click_text, start_driver, tempdir, type_into, wait_for, wait_heading,
 };
 use crate::helpers::{AppOptions, TestApp};

@@ -17,8 +17,34 @@ use crate::helpers::TestApp;
 use crate::mailbox::{Mime, SmtpCatcher};
 use crate::webhooks::{Receiver, webhook_package};
 
-fn serve(database_url: &str, smtp_url: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_portico"))
+/// A `portico serve` child process, killed when dropped: a failing test leaves no
+/// server behind on its database.
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn serve(database_url: &str, smtp_url: &str) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_portico"))
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -35,7 +61,8 @@ fn serve(database_url: &str, smtp_url: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start portico serve")
+        .expect("start portico serve");
+    Server(child)
 }
 
 async fn emails_left(app: &TestApp) -> i64 {

@@ -517,15 +517,15 @@ async fn emails_to_deactivated_users_and_for_decided_stages_are_not_sent() {
 
 #[tokio::test]
 async fn the_demo_dev_mailbox_keeps_emails_and_shows_their_links() {
-    let db_options = fresh_database().await;
-    let pool = portico::db::connect(db_options.clone(), 8)
+    let database = fresh_database().await;
+    let pool = portico::db::connect(database.options.clone(), 8)
         .await
         .expect("connect");
     let clock = Arc::new(portico::clock::SystemClock);
     let dev = portico::email::dev_mailbox::DevMailbox::new(pool.clone(), clock);
     let app = TestApp::spawn_on_with(
         pool,
-        db_options,
+        database.options.clone(),
         AppOptions {
             mailer: Some(Arc::new(dev)),
             demo_tenant: Some("contoso".into()),

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::helpers::TestApp;
-use crate::portal_admin::sign_in;
+use crate::helpers::portal::sign_in;
 
 async fn demo() -> TestApp {
     let app = TestApp::spawn_demo("contoso").await;

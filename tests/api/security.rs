@@ -9,8 +9,8 @@ use reqwest::header::{COOKIE, HOST, SET_COOKIE};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::helpers::portal::{input_value, links_sent};
 use crate::helpers::{TestApp, test_settings, uuid_of};
-use crate::portal_admin::{input_value, links_sent};
 
 // ---------------------------------------------------------------------------------
 // Host names

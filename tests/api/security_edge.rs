@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::TestApp;
-use crate::portal_admin::sign_in;
+use crate::helpers::portal::sign_in;
 
 fn host_port(app: &TestApp) -> String {
     app.address.trim_start_matches("http://").to_string()

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fixtures;
+use crate::helpers::portal::sign_in;
 use crate::helpers::{TestApp, TestTenant, uuid_of};
-use crate::portal_admin::sign_in;
 
 const NOT_OWNER: &str = "Only a tenant admin or an owner of the group may add it to a catalog";
 const PRIVILEGED: &str = "so only a tenant admin may add it to a catalog";

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::portal_admin::{Browser, input_value, sign_in};
+use crate::helpers::portal::{Browser, input_value, sign_in};
 
 const REFUSED: &str = "must not contain control characters";
 

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
 use crate::helpers::TestApp;
-use crate::portal_admin::{Answer, Browser, input_value, links_sent, sign_in_token};
+use crate::helpers::portal::{Browser, ask_for_link, input_value, links_sent, sign_in_token};
 
 /// A browser whose requests say they were forwarded for `xff`.
 fn browser_from(app: &TestApp, xff: &str) -> Browser {
@@ -17,14 +17,6 @@ fn browser_from(app: &TestApp, xff: &str) -> Browser {
         HeaderValue::from_str(xff).expect("header"),
     );
     Browser::with_headers(app, "acme", headers)
-}
-
-async fn ask_for_link(b: &Browser, email: &str) -> Answer {
-    let page = b.get("/sign-in").await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let csrf = input_value(&page.body, "csrf_token").expect("csrf field");
-    b.post_raw("/sign-in", &[("csrf_token", &csrf), ("email", email)])
-        .await
 }
 
 /// The client addresses the sign-in limit has counted, in order.

@@ -437,7 +437,7 @@ async fn a_failing_targets_answer_body_is_never_recorded_or_shown() {
         stored.iter().flatten().all(|e| !e.contains("SECRET-BODY")),
         "{stored:?}"
     );
-    let admin = crate::portal_admin::sign_in(&app, "contoso", &t.admin_email).await;
+    let admin = crate::helpers::portal::sign_in(&app, "contoso", &t.admin_email).await;
     let page = admin
         .get(&format!("/admin/packages/{package}/assignments"))
         .await;

@@ -1,167 +1,31 @@
 //! TestApp: a fresh database per test (from `DATABASE_URL`, or a private cluster under
-//! the target directory), a real server on port 0, a manual clock and a recording
-//! mailer. Logs stay silent unless `TEST_LOG` is set.
+//! the target directory) that is dropped when the test ends, a real server on port 0,
+//! a manual clock and a recording mailer. Logs stay silent unless `TEST_LOG` is set.
+//! Beside it: `portal`, a cookie-carrying form client that signs in by emailed link,
+//! and `browser`, the toolkit for tests in a real headless Chromium.
 
 // A toolkit shared by every test module: not each module uses each helper.
 #![allow(dead_code)]
 
+pub mod browser;
+mod database;
+pub mod portal;
+
 use std::collections::HashMap;
-use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+pub use database::{TestDatabase, fresh_database};
 use portico::clock::ManualClock;
 use portico::config::Settings;
-use portico::db::embedded::{ClusterOptions, PrivateCluster};
 use portico::email::{Mailer, RecordingMailer};
 use portico::services;
 use portico::startup::{AppState, Application, Dependencies};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
+use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection, PgPool};
-use tokio::sync::{OnceCell, oneshot};
-
-/// Where test databases are created.
-fn admin_options() -> PgConnectOptions {
-    static SHARED: OnceLock<PgConnectOptions> = OnceLock::new();
-    SHARED
-        .get_or_init(|| match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => {
-                PgConnectOptions::from_str(&url).expect("DATABASE_URL is a PostgreSQL URL")
-            }
-            _ => {
-                // A cluster shared by all test processes, left running for the next run.
-                let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("portico-test-pg");
-                let cluster = PrivateCluster::start(
-                    &dir,
-                    ClusterOptions {
-                        stop_on_drop: false,
-                        adopt: false,
-                        server_settings: vec![
-                            ("fsync".into(), "off".into()),
-                            ("synchronous_commit".into(), "off".into()),
-                            ("full_page_writes".into(), "off".into()),
-                        ],
-                    },
-                )
-                .expect("start the private test cluster (or set DATABASE_URL)");
-                cluster.connect_options("postgres")
-            }
-        })
-        .clone()
-}
-
-fn migrations_hash() -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for m in portico::db::migrator().iter() {
-        hasher.update(m.version.to_le_bytes());
-        hasher.update(&*m.checksum);
-    }
-    hex::encode(&hasher.finalize()[..8])
-}
-
-/// A migrated template database, built once per migration set (also across processes).
-async fn template() -> &'static str {
-    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
-    TEMPLATE
-        .get_or_init(|| async {
-            let name = format!("portico_tpl_{}", migrations_hash());
-            let admin = admin_options();
-            let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
-                .await
-                .expect("connect to the test server");
-            sqlx::query("select pg_advisory_lock(727274)")
-                .execute(&mut conn)
-                .await
-                .expect("lock");
-            let exists: bool =
-                sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                    .bind(&name)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("check template");
-            if !exists {
-                let building = format!("{name}_building");
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "drop database if exists {building}"
-                )))
-                .execute(&mut conn)
-                .await
-                .expect("drop half-built template");
-                sqlx::query(sqlx::AssertSqlSafe(format!("create database {building}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create template");
-                let pool = portico::db::connect(admin.clone().database(&building), 2)
-                    .await
-                    .expect("connect to template");
-                portico::db::migrate(&pool).await.expect("migrate template");
-                pool.close().await;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "alter database {building} rename to {name}"
-                )))
-                .execute(&mut conn)
-                .await
-                .expect("publish template");
-                drop_stale_databases(&mut conn).await;
-            }
-            sqlx::query("select pg_advisory_unlock(727274)")
-                .execute(&mut conn)
-                .await
-                .expect("unlock");
-            let _ = conn.close().await;
-            name
-        })
-        .await
-}
-
-/// Test databases are named with their creation time; those older than a day go.
-async fn drop_stale_databases(conn: &mut PgConnection) {
-    let cutoff = Utc::now().timestamp() - 86_400;
-    let names: Vec<String> =
-        sqlx::query_scalar("select datname from pg_database where datname like 'portico_test_%'")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap_or_default();
-    for name in names {
-        let created = name
-            .split('_')
-            .nth(2)
-            .and_then(|t| t.parse::<i64>().ok())
-            .unwrap_or(0);
-        if created < cutoff {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "drop database if exists {name}"
-            )))
-            .execute(&mut *conn)
-            .await;
-        }
-    }
-}
-
-/// A new, migrated database of its own; returns its connection options.
-pub async fn fresh_database() -> PgConnectOptions {
-    let template = template().await;
-    let name = format!(
-        "portico_test_{}_{}",
-        Utc::now().timestamp(),
-        uuid::Uuid::now_v7().simple()
-    );
-    let admin = admin_options();
-    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
-        .await
-        .expect("connect to the test server");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "create database {name} template {template}"
-    )))
-    .execute(&mut conn)
-    .await
-    .expect("create the test database");
-    let _ = conn.close().await;
-    admin.database(&name)
-}
+use tokio::sync::oneshot;
 
 pub fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -201,6 +65,9 @@ pub struct TestApp {
     pub mailer: RecordingMailer,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
+    /// Declared last, so it goes after the rest: when it is the database's last holder,
+    /// the database is dropped once the server has been told to stop.
+    database: Option<TestDatabase>,
 }
 
 impl Drop for TestApp {
@@ -264,11 +131,11 @@ impl TestApp {
     /// A server built with `options` (another mailer, settings, demo mode).
     pub async fn spawn_with(options: AppOptions) -> TestApp {
         init_logs();
-        let db_options = fresh_database().await;
-        let pool = portico::db::connect(db_options.clone(), 8)
+        let database = fresh_database().await;
+        let pool = portico::db::connect(database.options.clone(), 8)
             .await
             .expect("connect to the test database");
-        Self::spawn_on_with(pool, db_options, options).await
+        Self::spawn_on_with(pool, database.options.clone(), options).await
     }
 
     /// A server in demo mode for tenant `slug` (its dev sign-in page is on).
@@ -280,7 +147,8 @@ impl TestApp {
         .await
     }
 
-    /// Another server on the same database (replica tests).
+    /// Another server on the same database (replica tests); the database stays until
+    /// the last server on it is gone.
     pub async fn spawn_on(pool: PgPool, db_options: PgConnectOptions) -> TestApp {
         Self::spawn_on_with(pool, db_options, AppOptions::default()).await
     }
@@ -290,6 +158,10 @@ impl TestApp {
         db_options: PgConnectOptions,
         options: AppOptions,
     ) -> TestApp {
+        let database = TestDatabase::held(&db_options);
+        if let Some(database) = &database {
+            database.close_with(&pool);
+        }
         let clock = Arc::new(ManualClock::new(start_time()));
         let mailer = RecordingMailer::new();
         let mut attempt = 0;
@@ -343,6 +215,7 @@ impl TestApp {
             mailer,
             state,
             shutdown: Some(tx),
+            database,
         }
     }
 

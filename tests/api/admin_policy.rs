@@ -1,0 +1,176 @@
+//! The policy editor of the admin portal: draft buttons (add a stage, find and pick an
+//! approver), validation errors at their fields with 422, and the saved policy shown
+//! again.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::fixtures;
+use crate::helpers::TestApp;
+use crate::helpers::portal::{Answer, Browser, setup};
+
+fn policy_fields(approver: &str, timeout: &str) -> Vec<(String, String)> {
+    [
+        ("op", "save"),
+        ("displayName", "Initial policy"),
+        ("scope", "allMembers"),
+        ("requestsEnabled", "true"),
+        ("stageCount", "2"),
+        ("s0.approvers", "manager"),
+        ("s0.decision", "anyOne"),
+        ("s0.timeoutDays", "14"),
+        ("s1.approvers", approver),
+        ("s1.decision", "anyOne"),
+        ("s1.timeoutDays", timeout),
+        ("questionCount", "1"),
+        ("q0.text", "Which device?"),
+        ("q0.kind", "choice"),
+        ("q0.options", "Laptop\nDesktop"),
+        ("q0.required", "true"),
+        ("expiration", "afterDays"),
+        ("expiration.days", "90"),
+        ("extension.allowed", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+async fn post_owned(b: &Browser, path: &str, fields: &[(String, String)]) -> Answer {
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    b.post(path, &pairs).await
+}
+
+#[tokio::test]
+async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let b = &s.b;
+    let package = fixtures::package(
+        &app,
+        &s.t,
+        s.general,
+        "Windows 11 Testing",
+        &[s.member_role],
+    )
+    .await;
+    let (megan, _) = app
+        .user(
+            &s.t,
+            "megan@acme.test",
+            json!({"displayName": "Megan Bowen"}),
+        )
+        .await;
+    let path = format!("/admin/packages/{package}/policies/new");
+    let editor = b.get(&path).await;
+    assert_eq!(editor.status, StatusCode::OK);
+    assert!(editor.body.contains("Review + create"));
+
+    // Draft buttons: add a stage, add the manager, search and pick a user.
+    let added = post_owned(
+        b,
+        &path,
+        &[
+            ("op".into(), "add-stage".into()),
+            ("scope".into(), "allMembers".into()),
+        ],
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::OK);
+    assert!(added.body.contains("Stage 1"));
+    let found = post_owned(
+        b,
+        &path,
+        &[
+            ("op".into(), "find:s0.approvers".into()),
+            ("stageCount".into(), "1".into()),
+            ("find:s0.approvers".into(), "megan".into()),
+        ],
+    )
+    .await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(
+        found
+            .body
+            .contains(&format!("pick:s0.approvers:user:{megan}"))
+    );
+    let picked = post_owned(
+        b,
+        &path,
+        &[
+            ("op".into(), format!("pick:s0.approvers:user:{megan}")),
+            ("stageCount".into(), "1".into()),
+        ],
+    )
+    .await;
+    assert!(picked.body.contains(&format!("value=\"user:{megan}\"")));
+    assert!(picked.body.contains("Megan Bowen"));
+
+    // A timeout of 30 days is refused at its field with 422; nothing is saved.
+    let user = format!("user:{megan}");
+    let refused = post_owned(b, &path, &policy_fields(&user, "30")).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains("a stage times out after 1 to 14 days")
+    );
+    assert!(refused.body.contains("id=\"s1-timeout-error\""));
+    assert!(refused.body.contains("Approval stage 2 timeout days"));
+    let none: i64 = sqlx::query_scalar("select count(*) from policies where package_id = $1")
+        .bind(package)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(none, 0);
+    // Not a number at all: the same place.
+    let nan = post_owned(b, &path, &policy_fields(&user, "soon")).await;
+    assert_eq!(nan.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        nan.body
+            .contains("enter the timeout in days as a whole number")
+    );
+
+    let saved = post_owned(b, &path, &policy_fields(&user, "7")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let settings: serde_json::Value =
+        sqlx::query_scalar("select settings from policies where package_id = $1")
+            .bind(package)
+            .fetch_one(&app.pool)
+            .await
+            .expect("policy");
+    assert_eq!(
+        settings["approval"]["stages"][0]["approvers"][0]["type"],
+        "manager"
+    );
+    assert_eq!(
+        settings["approval"]["stages"][1]["approvers"][0]["id"],
+        megan.to_string()
+    );
+    assert_eq!(settings["approval"]["stages"][1]["timeoutDays"], 7);
+    assert_eq!(settings["questions"][0]["options"][1], "Desktop");
+    assert_eq!(settings["expiration"]["days"], 90);
+
+    // Editing shows the saved policy again.
+    let pid: Uuid = sqlx::query_scalar("select id from policies where package_id = $1")
+        .bind(package)
+        .fetch_one(&app.pool)
+        .await
+        .expect("id");
+    let edit = b
+        .get(&format!("/admin/packages/{package}/policies/{pid}"))
+        .await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(edit.body.contains("Megan Bowen"));
+    assert!(edit.body.contains("Which device?"));
+    assert!(edit.body.contains("Stage 2: Megan Bowen"));
+}
