@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{Conn, DbResult, Page, PageRequest};
+use crate::domain::assignment::{AssignmentState, GrantState, RemovalReason};
 use crate::domain::ids::{
     AssignmentId, CatalogId, PackageId, PolicyId, RequestId, ResourceRoleId, TenantId, UserId,
 };
@@ -18,11 +19,11 @@ pub struct AssignmentRow {
     pub package_id: PackageId,
     pub policy_id: PolicyId,
     pub target_user_id: UserId,
-    pub state: String,
+    pub state: AssignmentState,
     pub start_at: DateTime<Utc>,
     pub end_at: Option<DateTime<Utc>>,
     pub request_id: RequestId,
-    pub removal_reason: Option<String>,
+    pub removal_reason: Option<RemovalReason>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -41,11 +42,11 @@ pub async fn insert(conn: &mut Conn, a: &AssignmentRow) -> DbResult<()> {
     .bind(a.package_id)
     .bind(a.policy_id)
     .bind(a.target_user_id)
-    .bind(&a.state)
+    .bind(a.state)
     .bind(a.start_at)
     .bind(a.end_at)
     .bind(a.request_id)
-    .bind(&a.removal_reason)
+    .bind(a.removal_reason)
     .bind(a.created_at)
     .bind(a.updated_at)
     .bind(a.ended_at)
@@ -61,9 +62,9 @@ pub async fn update(conn: &mut Conn, a: &AssignmentRow) -> DbResult<()> {
     )
     .bind(a.tenant_id)
     .bind(a.id)
-    .bind(&a.state)
+    .bind(a.state)
     .bind(a.end_at)
-    .bind(&a.removal_reason)
+    .bind(a.removal_reason)
     .bind(a.updated_at)
     .bind(a.ended_at)
     .execute(conn)
@@ -147,7 +148,7 @@ pub async fn active_of_package(
 pub struct AssignmentFilter<'a> {
     pub package: Option<PackageId>,
     pub target: Option<UserId>,
-    pub state: Option<&'a str>,
+    pub state: Option<AssignmentState>,
     pub catalogs: Option<&'a [CatalogId]>,
 }
 
@@ -184,7 +185,7 @@ pub struct GrantRow {
     pub tenant_id: TenantId,
     pub assignment_id: AssignmentId,
     pub resource_role_id: ResourceRoleId,
-    pub state: String,
+    pub state: GrantState,
     pub error: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
@@ -199,7 +200,7 @@ pub async fn upsert_grant(conn: &mut Conn, g: &GrantRow) -> DbResult<()> {
     .bind(g.tenant_id)
     .bind(g.assignment_id)
     .bind(g.resource_role_id)
-    .bind(&g.state)
+    .bind(g.state)
     .bind(&g.error)
     .bind(g.updated_at)
     .execute(conn)

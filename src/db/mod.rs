@@ -89,9 +89,32 @@ macro_rules! sqlx_text_enum {
                 })
             }
         }
+        impl sqlx::postgres::PgHasArrayType for $name {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <String as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+            fn array_compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <String as sqlx::postgres::PgHasArrayType>::array_compatible(ty)
+            }
+        }
     )*};
 }
-sqlx_text_enum!(crate::domain::policy::DecisionRule);
+sqlx_text_enum!(
+    crate::domain::policy::DecisionRule,
+    crate::domain::request::RequestType,
+    crate::domain::request::RequestState,
+    crate::domain::request::StageState,
+    crate::domain::request::Decision,
+    crate::domain::assignment::AssignmentState,
+    crate::domain::assignment::RemovalReason,
+    crate::domain::assignment::GrantState,
+    crate::domain::review::ReviewState,
+    crate::domain::review::IfNoResponseValue,
+    crate::domain::review::ItemDecision,
+    crate::domain::review::AppliedResult,
+    crate::domain::outbox::OutboxKind,
+    crate::domain::outbox::OutboxState
+);
 
 pub type Tx<'a> = sqlx::Transaction<'a, Postgres>;
 pub use sqlx::PgConnection as Conn;

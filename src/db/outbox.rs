@@ -6,14 +6,15 @@ use sqlx::FromRow;
 
 use super::{Conn, DbResult};
 use crate::domain::ids::{OutboxId, TenantId};
+use crate::domain::outbox::{OutboxKind, OutboxState};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct OutboxRow {
     pub tenant_id: TenantId,
     pub id: OutboxId,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub payload: serde_json::Value,
-    pub state: String,
+    pub state: OutboxState,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -25,7 +26,7 @@ pub struct OutboxRow {
 pub struct NewOutbox<'a> {
     pub id: OutboxId,
     pub tenant: TenantId,
-    pub kind: &'a str,
+    pub kind: OutboxKind,
     pub payload: &'a serde_json::Value,
     pub sequence_key: Option<&'a str>,
 }
@@ -75,7 +76,7 @@ pub async fn supersede_pending(
 /// sequence only, skipping rows another process holds.
 pub async fn claim(
     conn: &mut Conn,
-    kind: &str,
+    kind: OutboxKind,
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: i64,
@@ -166,7 +167,7 @@ pub async fn fail(
 /// Queues many rows of one kind in one statement (batch jobs).
 pub async fn enqueue_many(
     conn: &mut Conn,
-    kind: &str,
+    kind: OutboxKind,
     rows: &[(TenantId, serde_json::Value)],
     now: DateTime<Utc>,
 ) -> DbResult<()> {
@@ -205,8 +206,8 @@ pub async fn forget_email_token(conn: &mut Conn, tenant: TenantId, id: OutboxId)
 pub async fn list(
     conn: &mut Conn,
     tenant: TenantId,
-    state: Option<&str>,
-    kind: Option<&str>,
+    state: Option<OutboxState>,
+    kind: Option<OutboxKind>,
     page: super::PageRequest,
 ) -> DbResult<super::Page<OutboxRow>> {
     let rows: Vec<OutboxRow> = sqlx::query_as(

@@ -10,14 +10,15 @@ use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::ids::{
     AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId,
 };
-use crate::domain::request::Answer;
+use crate::domain::policy::DecisionRule;
+use crate::domain::request::{Answer, Decision, RequestState, RequestType, StageState};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct RequestRow {
     pub tenant_id: TenantId,
     pub id: RequestId,
-    pub request_type: String,
-    pub state: String,
+    pub request_type: RequestType,
+    pub state: RequestState,
     pub package_id: PackageId,
     pub policy_id: PolicyId,
     pub requestor_id: Option<UserId>,
@@ -47,8 +48,8 @@ pub async fn save(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
     )
     .bind(r.tenant_id)
     .bind(r.id)
-    .bind(&r.request_type)
-    .bind(&r.state)
+    .bind(r.request_type)
+    .bind(r.state)
     .bind(r.package_id)
     .bind(r.policy_id)
     .bind(r.requestor_id)
@@ -75,7 +76,7 @@ pub async fn update(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
     )
     .bind(r.tenant_id)
     .bind(r.id)
-    .bind(&r.state)
+    .bind(r.state)
     .bind(r.assignment_id)
     .bind(r.schedule_start)
     .bind(r.schedule_end)
@@ -132,7 +133,7 @@ pub struct RequestFilter<'a> {
     pub involving: Option<UserId>,
     pub package: Option<PackageId>,
     pub target: Option<UserId>,
-    pub state: Option<&'a str>,
+    pub state: Option<RequestState>,
     /// Only packages of these catalogs.
     pub catalogs: Option<&'a [CatalogId]>,
 }
@@ -204,8 +205,8 @@ pub struct StageRow {
     pub tenant_id: TenantId,
     pub request_id: RequestId,
     pub stage_index: i32,
-    pub state: String,
-    pub decision_rule: crate::domain::policy::DecisionRule,
+    pub state: StageState,
+    pub decision_rule: DecisionRule,
     pub approver_ids: Vec<Uuid>,
     pub require_justification: bool,
     pub opened_at: DateTime<Utc>,
@@ -226,7 +227,7 @@ pub async fn insert_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
     .bind(s.tenant_id)
     .bind(s.request_id)
     .bind(s.stage_index)
-    .bind(&s.state)
+    .bind(s.state)
     .bind(s.decision_rule)
     .bind(&s.approver_ids)
     .bind(s.require_justification)
@@ -248,7 +249,7 @@ pub async fn update_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
     .bind(s.tenant_id)
     .bind(s.request_id)
     .bind(s.stage_index)
-    .bind(&s.state)
+    .bind(s.state)
     .bind(&s.approver_ids)
     .bind(s.escalated_at)
     .bind(s.completed_at)
@@ -278,7 +279,7 @@ pub struct DecisionRow {
     pub request_id: RequestId,
     pub stage_index: i32,
     pub approver_id: UserId,
-    pub decision: String,
+    pub decision: Decision,
     pub justification: Option<String>,
     pub decided_at: DateTime<Utc>,
 }
@@ -292,7 +293,7 @@ pub async fn insert_decision(conn: &mut Conn, d: &DecisionRow) -> DbResult<()> {
     .bind(d.request_id)
     .bind(d.stage_index)
     .bind(d.approver_id)
-    .bind(&d.decision)
+    .bind(d.decision)
     .bind(&d.justification)
     .bind(d.decided_at)
     .execute(conn)
@@ -321,7 +322,7 @@ struct StageDecision {
     #[sqlx(flatten)]
     stage: StageRow,
     d_approver_id: Option<UserId>,
-    d_decision: Option<String>,
+    d_decision: Option<Decision>,
     d_justification: Option<String>,
     d_decided_at: Option<DateTime<Utc>>,
 }
@@ -508,8 +509,8 @@ pub async fn insert_many(conn: &mut Conn, rows: &[RequestRow]) -> DbResult<()> {
     )
     .bind(rows.iter().map(|r| r.tenant_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.request_type.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.state.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.request_type).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.state).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.package_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.policy_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.requestor_id).collect::<Vec<_>>())

@@ -12,6 +12,8 @@ use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::ids::{
     AccessReviewId, AssignmentId, CatalogId, PackageId, PolicyId, ReviewItemId, TenantId, UserId,
 };
+use crate::domain::request::Decision;
+use crate::domain::review::{AppliedResult, IfNoResponseValue, ItemDecision, ReviewState};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct ReviewRow {
@@ -23,9 +25,9 @@ pub struct ReviewRow {
     pub start_at: DateTime<Utc>,
     pub end_at: DateTime<Utc>,
     pub remind_at: DateTime<Utc>,
-    pub state: String,
+    pub state: ReviewState,
     pub auto_apply: bool,
-    pub if_no_response: String,
+    pub if_no_response: IfNoResponseValue,
     pub require_justification: bool,
     pub stopped_early: bool,
     pub reminded_at: Option<DateTime<Utc>>,
@@ -53,9 +55,9 @@ pub async fn insert(conn: &mut Conn, r: &ReviewRow) -> DbResult<bool> {
     .bind(r.start_at)
     .bind(r.end_at)
     .bind(r.remind_at)
-    .bind(&r.state)
+    .bind(r.state)
     .bind(r.auto_apply)
-    .bind(&r.if_no_response)
+    .bind(r.if_no_response)
     .bind(r.require_justification)
     .bind(r.stopped_early)
     .bind(r.reminded_at)
@@ -75,7 +77,7 @@ pub async fn update(conn: &mut Conn, r: &ReviewRow) -> DbResult<()> {
     )
     .bind(r.tenant_id)
     .bind(r.id)
-    .bind(&r.state)
+    .bind(r.state)
     .bind(r.stopped_early)
     .bind(r.reminded_at)
     .bind(r.completed_at)
@@ -133,7 +135,7 @@ pub async fn lock_shared(
 /// Filters of a review list; every filter narrows.
 #[derive(Clone, Debug, Default)]
 pub struct ReviewFilter<'a> {
-    pub state: Option<&'a str>,
+    pub state: Option<ReviewState>,
     pub package: Option<PackageId>,
     pub policy: Option<PolicyId>,
     /// Only instances where this user reviews an item.
@@ -207,12 +209,12 @@ pub struct ItemRow {
     pub assignment_id: AssignmentId,
     pub target_user_id: UserId,
     pub reviewer_ids: Vec<Uuid>,
-    pub recommendation: Option<String>,
-    pub decision: String,
+    pub recommendation: Option<Decision>,
+    pub decision: ItemDecision,
     pub justification: Option<String>,
     pub decided_by: Option<UserId>,
     pub decided_at: Option<DateTime<Utc>>,
-    pub applied_result: Option<String>,
+    pub applied_result: Option<AppliedResult>,
 }
 
 const ITEM_COLUMNS: &str = "tenant_id, id, review_id, assignment_id, target_user_id, reviewer_ids, recommendation, decision,
@@ -230,12 +232,12 @@ pub async fn insert_item(conn: &mut Conn, i: &ItemRow) -> DbResult<()> {
     .bind(i.assignment_id)
     .bind(i.target_user_id)
     .bind(&i.reviewer_ids)
-    .bind(&i.recommendation)
-    .bind(&i.decision)
+    .bind(i.recommendation)
+    .bind(i.decision)
     .bind(&i.justification)
     .bind(i.decided_by)
     .bind(i.decided_at)
-    .bind(&i.applied_result)
+    .bind(i.applied_result)
     .execute(conn)
     .await?;
     Ok(())
@@ -249,11 +251,11 @@ pub async fn update_item(conn: &mut Conn, i: &ItemRow) -> DbResult<()> {
     )
     .bind(i.tenant_id)
     .bind(i.id)
-    .bind(&i.decision)
+    .bind(i.decision)
     .bind(&i.justification)
     .bind(i.decided_by)
     .bind(i.decided_at)
-    .bind(&i.applied_result)
+    .bind(i.applied_result)
     .execute(conn)
     .await?;
     Ok(())

@@ -9,7 +9,6 @@
 //! events: [`Event::StageOpened`], [`Event::Delivered`], [`Event::Extended`].
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -17,8 +16,9 @@ use super::error::{DomainError, FieldErrors};
 use super::policy::{DecisionRule, MAX_ALL_APPROVERS};
 use super::request::{
     ApproverSource, Decision, RequestState, RequestType, StageOutcome, StageState,
-    parse_justification, stage_outcome, string_enum,
+    parse_justification, stage_outcome,
 };
+use super::string_enum;
 
 /// What the machine needs to know of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]

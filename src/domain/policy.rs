@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::FieldErrors;
+use super::string_enum;
 
 fn yes() -> bool {
     true
@@ -79,31 +80,20 @@ pub struct Approval {
     pub stages: Vec<Stage>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum DecisionRule {
-    /// The first decision wins (Entra's rule).
-    #[default]
-    AnyOne,
-    /// Every resolved approver must approve.
-    All,
-}
-
-impl DecisionRule {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AnyOne => "anyOne",
-            Self::All => "all",
-        }
+string_enum!(
+    /// How a stage's approvals decide it. No default: a rule that cannot be read is an
+    /// error, never the weakest rule.
+    DecisionRule {
+        /// The first decision wins (Entra's rule).
+        AnyOne = "anyOne",
+        /// Every resolved approver must approve.
+        All = "all",
     }
+);
 
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "anyOne" => Some(Self::AnyOne),
-            "all" => Some(Self::All),
-            _ => None,
-        }
-    }
+/// A stage without a `decision` in its settings: the first decision wins.
+fn any_one() -> DecisionRule {
+    DecisionRule::AnyOne
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,7 +127,7 @@ pub struct Stage {
     pub approvers: Vec<ApproverRef>,
     #[serde(default)]
     pub fallback_approvers: Vec<ApproverRef>,
-    #[serde(default)]
+    #[serde(default = "any_one")]
     pub decision: DecisionRule,
     #[serde(default = "fourteen")]
     pub timeout_days: i64,

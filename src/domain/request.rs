@@ -8,39 +8,8 @@ use uuid::Uuid;
 
 use super::error::{DomainError, FieldErrors};
 use super::policy::{DecisionRule, Expiration, PolicySettings, Question, QuestionKind};
+use super::string_enum;
 use super::values::{NO_CONTROL_CHARACTERS, has_control_characters};
-
-macro_rules! string_enum {
-    ($name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),*
-        }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text),*
-                }
-            }
-
-            pub fn parse(raw: &str) -> Option<Self> {
-                match raw {
-                    $($text => Some(Self::$variant),)*
-                    _ => None,
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use string_enum;
 
 string_enum!(RequestType {
     UserAdd = "userAdd",

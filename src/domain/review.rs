@@ -9,12 +9,12 @@
 //! month has one), with no rounding of either end.
 
 use chrono::{DateTime, Datelike, Duration, Months, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::DomainError;
 use super::policy::{IfNoResponse, Recurrence, ReviewSettings, ReviewerKind};
-use super::request::{Decision, string_enum};
+use super::request::Decision;
+use super::string_enum;
 
 /// A sign-in older than this makes Portico recommend deny.
 pub const INACTIVITY_DAYS: i64 = 30;

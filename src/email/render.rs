@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use crate::config::Settings;
 use crate::db::requests::{DecisionRow, RequestRow, StageRow};
 use crate::db::{self, Conn, DbError};
+use crate::domain::assignment::{AssignmentState, RemovalReason};
 use crate::domain::ids::{RequestId, TenantId, UserId};
+use crate::domain::request::{Decision, RequestState, StageState};
 use crate::email::Email;
 use crate::services::notify::{AskReason, Notice};
 
@@ -73,10 +75,10 @@ impl AnswerLine {
 }
 
 /// One decision on a stage.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct DecisionLine {
     pub approver: String,
-    pub decision: String,
+    pub decision: Decision,
     pub justification: Option<String>,
     pub at: String,
 }
@@ -116,7 +118,7 @@ pub struct Mail {
     pub for_self: bool,
     pub justification: Option<String>,
     pub answers: Vec<AnswerLine>,
-    pub request_state: String,
+    pub request_state: Option<RequestState>,
     pub stage_number: i32,
     pub stage_count: usize,
     pub due: String,
@@ -315,7 +317,8 @@ pub async fn render(
                     "request {request_id} has no stage {stage_index}"
                 )));
             };
-            if stage.state != "pending" || request.state != "pendingApproval" {
+            if stage.state != StageState::Pending || request.state != RequestState::PendingApproval
+            {
                 return Ok(Rendered::Skip(format!(
                     "stage {} of request {request_id} is no longer waiting for a decision",
                     stage_index + 1
@@ -379,15 +382,15 @@ async fn load_assignment(
     m.start = Some(when(a.start_at));
     m.end = a.end_at.map(when);
     m.links.extend = format!("{portal}/access/{}/extend", a.id);
-    m.ended_because = match (a.state.as_str(), a.removal_reason.as_deref()) {
-        ("expired", _) => "it reached its end date",
-        (_, Some("admin")) => "an administrator removed it",
-        (_, Some("user")) => "you asked to remove it",
-        (_, Some("review")) => "an access review decided it should end",
-        (_, Some("userDeactivated")) => "your account was deactivated",
-        (_, Some("incompatible")) => "it conflicts with other access you hold",
-        (_, Some("policyChanged")) => "its policy changed",
-        _ => "it was removed",
+    m.ended_because = match (a.state, a.removal_reason) {
+        (AssignmentState::Expired, _) => "it reached its end date",
+        (_, Some(RemovalReason::Admin)) => "an administrator removed it",
+        (_, Some(RemovalReason::User)) => "you asked to remove it",
+        (_, Some(RemovalReason::Review)) => "an access review decided it should end",
+        (_, Some(RemovalReason::UserDeactivated)) => "your account was deactivated",
+        (_, Some(RemovalReason::Incompatible)) => "it conflicts with other access you hold",
+        (_, Some(RemovalReason::PolicyChanged)) => "its policy changed",
+        (_, None) => "it was removed",
     }
     .into();
     Ok(())
@@ -442,7 +445,7 @@ async fn load_request(
             value: a.value.clone(),
         })
         .collect();
-    m.request_state = request.state.clone();
+    m.request_state = Some(request.state);
     m.stage_count = policy
         .map(|p| p.settings.0.approval.stages.len())
         .unwrap_or(stages.len())
@@ -453,11 +456,7 @@ async fn load_request(
         .iter()
         .map(|d| DecisionLine {
             approver: name(d.approver_id),
-            decision: if d.decision == "deny" {
-                "denied".into()
-            } else {
-                "approved".into()
-            },
+            decision: d.decision,
             justification: d.justification.clone(),
             at: when(d.decided_at),
         })
@@ -485,7 +484,7 @@ mod tests {
                 question: "Which device?".into(),
                 value: "Laptop 42".into(),
             }],
-            request_state: "pendingApproval".into(),
+            request_state: Some(RequestState::PendingApproval),
             stage_number: 1,
             stage_count: 2,
             due: "2027-01-11 09:00 UTC".into(),
@@ -496,7 +495,7 @@ mod tests {
             ended_because: "it reached its end date".into(),
             decisions: vec![DecisionLine {
                 approver: "Megan Bowen".into(),
-                decision: "denied".into(),
+                decision: Decision::Deny,
                 justification: Some("Not now".into()),
                 at: "2027-01-05 10:00 UTC".into(),
             }],

@@ -13,6 +13,7 @@ use super::webhooks::backoff;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self};
 use crate::domain::ids::{TenantId, UserId};
+use crate::domain::outbox::OutboxKind;
 use crate::email::render::{self, RenderError, Rendered};
 use crate::services::notify::Notice;
 use crate::startup::AppState;
@@ -38,7 +39,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<us
         let mut conn = state.pool().acquire().await?;
         db::outbox::claim(
             &mut conn,
-            "email",
+            OutboxKind::Email,
             now,
             Duration::seconds(LEASE_SECONDS),
             BATCH as i64,

@@ -13,7 +13,9 @@ use crate::connectors::webhook;
 use crate::db::assignments::GrantRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self};
+use crate::domain::assignment::{GrantCall, GrantState};
 use crate::domain::ids::{AssignmentId, ResourceId, ResourceRoleId, TenantId, UserId};
+use crate::domain::outbox::OutboxKind;
 use crate::services;
 use crate::startup::AppState;
 
@@ -24,7 +26,7 @@ const GIVE_UP_AFTER_HOURS: i64 = 24;
 #[serde(rename_all = "camelCase")]
 struct Call {
     #[serde(rename = "type")]
-    kind: String,
+    kind: GrantCall,
     assignment_id: AssignmentId,
     resource_role_id: ResourceRoleId,
     resource_id: ResourceId,
@@ -47,7 +49,14 @@ pub fn backoff(attempt: i32) -> Duration {
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let rows = {
         let mut conn = state.pool().acquire().await?;
-        db::outbox::claim(&mut conn, "webhook", now, lease(state), BATCH as i64).await?
+        db::outbox::claim(
+            &mut conn,
+            OutboxKind::Webhook,
+            now,
+            lease(state),
+            BATCH as i64,
+        )
+        .await?
     };
     let count = rows.len();
     for row in rows {
@@ -130,25 +139,16 @@ async fn finish(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let mut tx = state.pool().begin().await?;
-    let grant_state = |ok: bool| match (call.kind.as_str(), ok) {
-        ("grant", true) => "delivered",
-        ("revoke", true) => "revoked",
-        _ => "failed",
-    };
     let current = db::assignments::grants_of(&mut tx, tenant, &[call.assignment_id])
         .await?
         .into_iter()
         .find(|g| g.resource_role_id == call.resource_role_id);
-    let expected = if call.kind == "grant" {
-        "pending"
-    } else {
-        "revoking"
-    };
-    let update_grant = |state: &str, error: Option<String>| GrantRow {
+    let expected = call.kind.awaiting();
+    let update_grant = |state: GrantState, error: Option<String>| GrantRow {
         tenant_id: tenant,
         assignment_id: call.assignment_id,
         resource_role_id: call.resource_role_id,
-        state: state.into(),
+        state,
         error,
         updated_at: now,
     };
@@ -156,8 +156,11 @@ async fn finish(
         Ok(()) => {
             db::outbox::complete(&mut tx, tenant, row.id, now).await?;
             if current.as_ref().is_some_and(|g| g.state == expected) {
-                db::assignments::upsert_grant(&mut tx, &update_grant(grant_state(true), None))
-                    .await?;
+                db::assignments::upsert_grant(
+                    &mut tx,
+                    &update_grant(call.kind.settled(true), None),
+                )
+                .await?;
             }
         }
         Err((error, permanent)) => {
@@ -166,9 +169,9 @@ async fn finish(
             db::outbox::fail(&mut tx, tenant, row.id, &error, retry_at, now).await?;
             if let Some(g) = current.as_ref().filter(|g| g.state == expected) {
                 let state = if give_up {
-                    grant_state(false)
+                    call.kind.settled(false)
                 } else {
-                    g.state.as_str()
+                    g.state
                 };
                 db::assignments::upsert_grant(&mut tx, &update_grant(state, Some(error.clone())))
                     .await?;

@@ -19,7 +19,7 @@ use crate::db::{self, Conn};
 use crate::domain::DomainError;
 use crate::domain::ids::UserId;
 use crate::domain::policy::DecisionRule;
-use crate::domain::request::{Answer, Decision};
+use crate::domain::request::{Answer, Decision, RequestState, StageState};
 
 /// Tokens are 43 characters; anything much longer is not worth a lookup.
 const MAX_TOKEN_LEN: usize = 128;
@@ -62,7 +62,7 @@ pub struct LinkView {
     pub stage_count: usize,
     pub due_at: DateTime<Utc>,
     pub require_justification: bool,
-    pub request_state: String,
+    pub request_state: RequestState,
     /// Decisions on the link's stage, oldest first.
     pub decisions: Vec<DecisionInfo>,
     pub status: LinkStatus,
@@ -252,13 +252,11 @@ async fn view(
         .max(stages.len());
     let infos: Vec<DecisionInfo> = decisions
         .iter()
-        .filter_map(|d| {
-            Some(DecisionInfo {
-                approver: name(d.approver_id),
-                decision: Decision::parse(&d.decision)?,
-                justification: d.justification.clone(),
-                at: d.decided_at,
-            })
+        .map(|d| DecisionInfo {
+            approver: name(d.approver_id),
+            decision: d.decision,
+            justification: d.justification.clone(),
+            at: d.decided_at,
         })
         .collect();
     let verb = |d: Decision| match d {
@@ -268,8 +266,8 @@ async fn view(
     let mine = decisions.iter().find(|d| d.approver_id == link.approver_id);
     let rule = stage.decision_rule;
     let status = if let Some(d) = mine {
-        let what = Decision::parse(&d.decision).map(verb).unwrap_or("decided");
-        let rest = if stage.state == "pending" {
+        let what = verb(d.decision);
+        let rest = if stage.state == StageState::Pending {
             " The other approvers' decisions are awaited."
         } else {
             ""
@@ -280,9 +278,9 @@ async fn view(
         ))
     } else if link.used_at.is_some() {
         LinkStatus::Decided("This link has already been used.".into())
-    } else if matches!(stage.state.as_str(), "approved" | "denied") {
-        let decisive = match stage.state.as_str() {
-            "denied" => infos.iter().find(|d| d.decision == Decision::Deny),
+    } else if matches!(stage.state, StageState::Approved | StageState::Denied) {
+        let decisive = match stage.state {
+            StageState::Denied => infos.iter().find(|d| d.decision == Decision::Deny),
             _ if rule == DecisionRule::AnyOne => {
                 infos.iter().find(|d| d.decision == Decision::Approve)
             }
@@ -297,9 +295,12 @@ async fn view(
             ),
             None => format!("This stage was already {}.", stage.state),
         })
-    } else if stage.state == "expired" || request.state == "expired" || link.expires_at <= now {
+    } else if stage.state == StageState::Expired
+        || request.state == RequestState::Expired
+        || link.expires_at <= now
+    {
         LinkStatus::Expired
-    } else if stage.state != "pending" || request.state != "pendingApproval" {
+    } else if stage.state != StageState::Pending || request.state != RequestState::PendingApproval {
         let at = request
             .completed_at
             .or(stage.completed_at)
@@ -307,9 +308,9 @@ async fn view(
             .unwrap_or_default();
         LinkStatus::Decided(format!(
             "This request was {}{at} and no longer needs a decision.",
-            match request.state.as_str() {
-                "canceled" => "canceled",
-                "denied" => "denied",
+            match request.state {
+                RequestState::Canceled => "canceled",
+                RequestState::Denied => "denied",
                 _ => "already decided",
             }
         ))
@@ -332,7 +333,7 @@ async fn view(
         stage_count,
         due_at: stage.due_at,
         require_justification: stage.require_justification,
-        request_state: request.state.clone(),
+        request_state: request.state,
         decisions: infos,
         status,
         tenant,

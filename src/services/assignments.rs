@@ -13,6 +13,7 @@ use crate::db::assignments::{AssignmentFilter, AssignmentRow, GrantRow};
 use crate::db::requests::RequestRow;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::DomainError;
+use crate::domain::assignment::{AssignmentState, GrantState, RemovalReason};
 use crate::domain::authz::Action;
 use crate::domain::ids::{AssignmentId, CatalogId, RequestId, TenantId, UserId};
 use crate::domain::request::{RequestState, RequestType};
@@ -52,16 +53,16 @@ pub async fn end(
     a: &mut AssignmentRow,
     request_type: RequestType,
     requestor: Option<UserId>,
-    state: &str,
-    reason: Option<&str>,
+    state: AssignmentState,
+    reason: Option<RemovalReason>,
     actor: Actor,
     now: DateTime<Utc>,
 ) -> ServiceResult<RequestRow> {
     let request = RequestRow {
         tenant_id: a.tenant_id,
         id: RequestId::new(),
-        request_type: request_type.as_str().into(),
-        state: RequestState::Delivered.as_str().into(),
+        request_type,
+        state: RequestState::Delivered,
         package_id: a.package_id,
         policy_id: a.policy_id,
         requestor_id: requestor,
@@ -77,12 +78,12 @@ pub async fn end(
     };
     db::requests::save(conn, &request).await?;
     grants::revoke_all(conn, a, now).await?;
-    a.state = state.into();
-    a.removal_reason = reason.map(str::to_string);
+    a.state = state;
+    a.removal_reason = reason;
     a.ended_at = Some(now);
     a.updated_at = now;
     db::assignments::update(conn, a).await?;
-    if reason != Some("userDeactivated") {
+    if reason != Some(RemovalReason::UserDeactivated) {
         let notice = Notice::AccessEnded {
             assignment_id: a.id,
         };
@@ -96,7 +97,7 @@ pub async fn end(
             action: "assignmentRequest.created",
             target_type: "assignmentRequest",
             target_id: Some(request.id.0),
-            details: json!({"requestType": request.request_type, "assignmentId": a.id, "state": "delivered"}),
+            details: json!({"requestType": request.request_type, "assignmentId": a.id, "state": request.state}),
         },
         now,
     )
@@ -166,19 +167,12 @@ pub async fn list(
     q: ListQuery<'_>,
     page: PageRequest,
 ) -> ServiceResult<Page<AssignmentView>> {
-    if let Some(s) = q.state
-        && !matches!(
-            s,
-            "delivering"
-                | "delivered"
-                | "partiallyDelivered"
-                | "deliveryFailed"
-                | "expired"
-                | "removed"
-        )
-    {
-        return Err(DomainError::field("state", format!("unknown assignment state '{s}'")).into());
-    }
+    let state = match q.state {
+        None => None,
+        Some(s) => Some(AssignmentState::parse(s).ok_or_else(|| {
+            DomainError::field("state", format!("unknown assignment state '{s}'"))
+        })?),
+    };
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
     let managed: Vec<CatalogId> = caller
@@ -192,7 +186,7 @@ pub async fn list(
     let mut filter = AssignmentFilter {
         package: q.package,
         target: q.target,
-        state: q.state,
+        state,
         catalogs: None,
     };
     if q.mine {
@@ -239,10 +233,7 @@ pub async fn reprocess(
         }
         return Err(DomainError::NotFound("assignment").into());
     }
-    if !matches!(
-        a.state.as_str(),
-        "partiallyDelivered" | "deliveryFailed" | "delivering"
-    ) {
+    if !a.state.may_reprocess() {
         return Err(DomainError::conflict(format!(
             "This assignment is {}; only assignments whose grants failed can be reprocessed.",
             a.state
@@ -252,7 +243,7 @@ pub async fn reprocess(
     let failed: Vec<_> = db::assignments::grants_of(&mut tx, tenant, &[id])
         .await?
         .into_iter()
-        .filter(|g| g.state == "failed")
+        .filter(|g| g.state == GrantState::Failed)
         .map(|g| g.resource_role_id)
         .collect();
     let targets = grants::targets(&mut tx, tenant, &failed).await?;

@@ -18,8 +18,10 @@ use crate::db::catalogs::{Resource, ResourceRole};
 use crate::db::groups::Relation;
 use crate::db::outbox::NewOutbox;
 use crate::db::{self, Conn};
+use crate::domain::assignment::{AssignmentState, Delivery, GrantCall, GrantState};
 use crate::domain::authz::{GroupPrivilege, may_deliver_into_group};
 use crate::domain::ids::{AssignmentId, GroupId, OutboxId, PackageId, ResourceRoleId, TenantId};
+use crate::domain::outbox::OutboxKind;
 use crate::domain::request::RequestState;
 
 /// A resource role with its resource.
@@ -78,7 +80,7 @@ async fn set_grant(
     conn: &mut Conn,
     a: &AssignmentRow,
     role: ResourceRoleId,
-    state: &str,
+    state: GrantState,
     error: Option<String>,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
@@ -88,7 +90,7 @@ async fn set_grant(
             tenant_id: a.tenant_id,
             assignment_id: a.id,
             resource_role_id: role,
-            state: state.into(),
+            state,
             error,
             updated_at: now,
         },
@@ -101,7 +103,7 @@ async fn enqueue_call(
     conn: &mut Conn,
     a: &AssignmentRow,
     target: &RoleTarget,
-    kind: &str,
+    kind: GrantCall,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let id = OutboxId::new();
@@ -119,7 +121,7 @@ async fn enqueue_call(
         NewOutbox {
             id,
             tenant: a.tenant_id,
-            kind: "webhook",
+            kind: OutboxKind::Webhook,
             payload: &payload,
             sequence_key: Some(&key),
         },
@@ -186,28 +188,13 @@ pub async fn refusals(
     Ok(Refusals(refused))
 }
 
-/// The state of an assignment, and of the request that created it, from its live
-/// grants: some still on their way → delivering; none failed → delivered; some failed
-/// → partially delivered while any applied, else delivery failed.
-pub fn delivery_state(pending: bool, delivered: usize, failed: usize) -> RequestState {
-    if pending {
-        RequestState::Delivering
-    } else if failed == 0 {
-        RequestState::Delivered
-    } else if delivered > 0 {
-        RequestState::PartiallyDelivered
-    } else {
-        RequestState::DeliveryFailed
-    }
-}
-
 /// The state a new assignment of `targets` starts in: refused roles have failed,
 /// connector roles wait for their call, the others are applied at once.
-pub fn first_state(targets: &[RoleTarget], refused: &Refusals) -> RequestState {
+pub fn first_state(targets: &[RoleTarget], refused: &Refusals) -> Delivery {
     let allowed = |t: &&RoleTarget| refused.reason(t.role.id).is_none();
     let applied = targets.iter().filter(allowed).count();
     let pending = targets.iter().filter(allowed).any(is_deferred);
-    delivery_state(pending, applied, targets.len() - applied)
+    Delivery::of(pending, applied, targets.len() - applied)
 }
 
 /// Applies every role of `targets` for the assignment that delivery allows now.
@@ -232,7 +219,15 @@ pub async fn grant_except(
 ) -> ServiceResult<()> {
     for t in targets {
         if let Some(reason) = refused.reason(t.role.id) {
-            set_grant(conn, a, t.role.id, "failed", Some(reason.to_string()), now).await?;
+            set_grant(
+                conn,
+                a,
+                t.role.id,
+                GrantState::Failed,
+                Some(reason.to_string()),
+                now,
+            )
+            .await?;
             audit::record(
                 conn,
                 a.tenant_id,
@@ -258,12 +253,12 @@ pub async fn grant_except(
                 now,
             )
             .await?;
-            set_grant(conn, a, t.role.id, "delivered", None, now).await?;
+            set_grant(conn, a, t.role.id, GrantState::Delivered, None, now).await?;
         } else if t.resource.connector_url.is_some() {
-            set_grant(conn, a, t.role.id, "pending", None, now).await?;
-            enqueue_call(conn, a, t, "grant", now).await?;
+            set_grant(conn, a, t.role.id, GrantState::Pending, None, now).await?;
+            enqueue_call(conn, a, t, GrantCall::Grant, now).await?;
         } else {
-            set_grant(conn, a, t.role.id, "delivered", None, now).await?;
+            set_grant(conn, a, t.role.id, GrantState::Delivered, None, now).await?;
         }
     }
     Ok(())
@@ -292,19 +287,19 @@ pub async fn revoke(
                 Some(a.id.0),
             )
             .await?;
-            set_grant(conn, a, t.role.id, "revoked", None, now).await?;
+            set_grant(conn, a, t.role.id, GrantState::Revoked, None, now).await?;
             continue;
         }
         if t.resource.connector_url.is_none() {
-            set_grant(conn, a, t.role.id, "revoked", None, now).await?;
+            set_grant(conn, a, t.role.id, GrantState::Revoked, None, now).await?;
             continue;
         }
         let key = sequence_key(a.id, t.role.id);
         let superseded = db::outbox::supersede_pending(conn, a.tenant_id, &key, now).await? > 0;
         let never_applied = superseded
             || matches!(
-                current.map(|g| g.state.as_str()),
-                Some("failed") | Some("revoked") | None
+                current.map(|g| g.state),
+                Some(GrantState::Failed | GrantState::Revoked) | None
             );
         let held_elsewhere = db::assignments::role_held_elsewhere(
             conn,
@@ -315,10 +310,10 @@ pub async fn revoke(
         )
         .await?;
         if never_applied || held_elsewhere {
-            set_grant(conn, a, t.role.id, "revoked", None, now).await?;
+            set_grant(conn, a, t.role.id, GrantState::Revoked, None, now).await?;
         } else {
-            set_grant(conn, a, t.role.id, "revoking", None, now).await?;
-            enqueue_call(conn, a, t, "revoke", now).await?;
+            set_grant(conn, a, t.role.id, GrantState::Revoking, None, now).await?;
+            enqueue_call(conn, a, t, GrantCall::Revoke, now).await?;
         }
     }
     Ok(())
@@ -333,7 +328,7 @@ pub async fn revoke_all(
     let roles: Vec<ResourceRoleId> = db::assignments::grants_of(conn, a.tenant_id, &[a.id])
         .await?
         .into_iter()
-        .filter(|g| g.state != "revoked")
+        .filter(|g| g.state != GrantState::Revoked)
         .map(|g| g.resource_role_id)
         .collect();
     let targets = targets(conn, a.tenant_id, &roles).await?;
@@ -355,22 +350,19 @@ pub async fn refresh_state(
     let Some(mut a) = db::assignments::get(conn, tenant, assignment).await? else {
         return Ok(());
     };
-    if !matches!(
-        a.state.as_str(),
-        "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
-    ) {
+    if !a.state.is_active() {
         return Ok(());
     }
     let grants = db::assignments::grants_of(conn, tenant, &[assignment]).await?;
-    let live: Vec<&GrantRow> = grants
-        .iter()
-        .filter(|g| g.state != "revoked" && g.state != "revoking")
-        .collect();
-    let pending = live.iter().any(|g| g.state == "pending");
-    let failed = live.iter().filter(|g| g.state == "failed").count();
-    let delivered = live.iter().filter(|g| g.state == "delivered").count();
-    let state = delivery_state(pending, delivered, failed).as_str();
-    if a.state != state {
+    let live: Vec<&GrantRow> = grants.iter().filter(|g| g.state.is_live()).collect();
+    let count = |state: GrantState| live.iter().filter(|g| g.state == state).count();
+    let pending = count(GrantState::Pending) > 0;
+    let state = Delivery::of(
+        pending,
+        count(GrantState::Delivered),
+        count(GrantState::Failed),
+    );
+    if a.state != AssignmentState::from(state) {
         a.state = state.into();
         a.updated_at = now;
         db::assignments::update(conn, &a).await?;
@@ -389,31 +381,22 @@ pub async fn refresh_state(
         .await?;
     }
     if let Some(mut r) = db::requests::get(conn, tenant, a.request_id).await?
-        && matches!(
-            RequestState::parse(&r.state),
-            Some(
-                RequestState::Delivering
-                    | RequestState::Delivered
-                    | RequestState::PartiallyDelivered
-                    | RequestState::DeliveryFailed
-            )
-        )
-        && r.state != state
+        && r.state.delivery().is_some_and(|d| d != state)
     {
-        r.state = state.into();
+        r.state = RequestState::from(state);
         r.updated_at = now;
-        r.completed_at = if state == "delivering" {
+        r.completed_at = if state == Delivery::Delivering {
             None
         } else {
             Some(now)
         };
         db::requests::update(conn, &r).await?;
         let notice = match state {
-            "delivered" => Some(Notice::AccessDelivered { request_id: r.id }),
-            "partiallyDelivered" | "deliveryFailed" => {
+            Delivery::Delivered => Some(Notice::AccessDelivered { request_id: r.id }),
+            Delivery::PartiallyDelivered | Delivery::DeliveryFailed => {
                 Some(Notice::DeliveryFailed { request_id: r.id })
             }
-            _ => None,
+            Delivery::Delivering => None,
         };
         if let Some(notice) = notice {
             notify::enqueue(conn, tenant, r.target_user_id, &notice, now).await?;
@@ -522,18 +505,6 @@ mod tests {
     }
 
     #[test]
-    fn the_state_follows_the_grants() {
-        assert_eq!(delivery_state(true, 0, 1), RequestState::Delivering);
-        assert_eq!(delivery_state(false, 2, 0), RequestState::Delivered);
-        assert_eq!(delivery_state(false, 0, 0), RequestState::Delivered);
-        assert_eq!(
-            delivery_state(false, 1, 1),
-            RequestState::PartiallyDelivered
-        );
-        assert_eq!(delivery_state(false, 0, 2), RequestState::DeliveryFailed);
-    }
-
-    #[test]
     fn refused_roles_fail_from_the_start() {
         let (group, other, hook) = (
             target(true, false),
@@ -543,19 +514,19 @@ mod tests {
         let all = [group.clone(), other.clone(), hook.clone()];
         assert_eq!(
             first_state(&all[..2], &Refusals::default()),
-            RequestState::Delivered
+            Delivery::Delivered
         );
         assert_eq!(
             first_state(&all[..2], &refusing(&[&group])),
-            RequestState::PartiallyDelivered
+            Delivery::PartiallyDelivered
         );
         assert_eq!(
             first_state(&all[..2], &refusing(&[&group, &other])),
-            RequestState::DeliveryFailed
+            Delivery::DeliveryFailed
         );
         assert_eq!(
             first_state(&all, &refusing(&[&group, &other])),
-            RequestState::Delivering,
+            Delivery::Delivering,
             "the connector call is still to come"
         );
         assert_eq!(refusing(&[&group]).reason(other.role.id), None);

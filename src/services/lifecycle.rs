@@ -17,6 +17,7 @@ use crate::db::audit::AuditEvent;
 use crate::db::requests::{RequestRow, StageDue};
 use crate::db::{self};
 use crate::domain::ids::{AssignmentId, AuditEventId, RequestId, TenantId};
+use crate::domain::outbox::OutboxKind;
 use crate::domain::request::{RequestState, RequestType, StageState};
 
 pub const BATCH: i64 = 200;
@@ -45,8 +46,8 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
         .map(|a| RequestRow {
             tenant_id: a.tenant_id,
             id: RequestId::new(),
-            request_type: RequestType::SystemRemove.as_str().into(),
-            state: RequestState::Delivered.as_str().into(),
+            request_type: RequestType::SystemRemove,
+            state: RequestState::Delivered,
             package_id: a.package_id,
             policy_id: a.policy_id,
             requestor_id: None,
@@ -69,7 +70,7 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
             "assignmentRequest.created",
             "assignmentRequest",
             r.id.0,
-            json!({"requestType": "systemRemove", "assignmentId": a.id, "state": "delivered"}),
+            json!({"requestType": r.request_type, "assignmentId": a.id, "state": r.state}),
             now,
         ));
         events.push(system_event(
@@ -77,7 +78,7 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
             "assignment.ended",
             "assignment",
             a.id.0,
-            json!({"state": "expired", "removalReason": null, "requestId": r.id}),
+            json!({"state": a.state, "removalReason": null, "requestId": r.id}),
             now,
         ));
     }
@@ -86,7 +87,7 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
         .iter()
         .map(|a| (a.tenant_id, json!({"to": a.target_user_id, "notice": Notice::AccessEnded { assignment_id: a.id }})))
         .collect();
-    db::outbox::enqueue_many(&mut tx, "email", &emails, now).await?;
+    db::outbox::enqueue_many(&mut tx, OutboxKind::Email, &emails, now).await?;
     tx.commit().await?;
     Ok(ended.len())
 }
@@ -202,13 +203,13 @@ pub async fn time_out_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<us
     let count = due.len();
     for mut stage in due {
         let tenant = stage.tenant_id;
-        stage.state = StageState::Expired.as_str().into();
+        stage.state = StageState::Expired;
         stage.completed_at = Some(now);
         db::requests::update_stage(&mut tx, &stage).await?;
         let Some(mut request) = db::requests::get(&mut tx, tenant, stage.request_id).await? else {
             continue;
         };
-        request.state = RequestState::Expired.as_str().into();
+        request.state = RequestState::Expired;
         request.completed_at = Some(now);
         request.updated_at = now;
         db::requests::update(&mut tx, &request).await?;

@@ -11,6 +11,7 @@ use super::ServiceResult;
 use crate::db::outbox::NewOutbox;
 use crate::db::{self, Conn};
 use crate::domain::ids::{AssignmentId, OutboxId, RequestId, TenantId, UserId};
+use crate::domain::outbox::OutboxKind;
 
 /// Why an approver is asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +107,7 @@ pub async fn enqueue(
         NewOutbox {
             id: OutboxId::new(),
             tenant,
-            kind: "email",
+            kind: OutboxKind::Email,
             payload: &payload,
             sequence_key: None,
         },

@@ -7,9 +7,16 @@ use super::{Caller, ServiceResult};
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, Page, PageRequest};
 use crate::domain::DomainError;
+use crate::domain::outbox::{OutboxKind, OutboxState};
 
-pub const STATES: [&str; 4] = ["pending", "done", "failed", "superseded"];
-pub const KINDS: [&str; 2] = ["email", "webhook"];
+/// `values` as a list for a message: "a, b, c".
+fn one_of<T: Copy + std::fmt::Display>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub async fn list(
     pool: &PgPool,
@@ -21,24 +28,27 @@ pub async fn list(
     if !caller.roles.is_tenant_admin() {
         return Err(DomainError::forbidden("Only tenant admins can see the outbox.").into());
     }
-    if let Some(s) = state
-        && !STATES.contains(&s)
-    {
-        return Err(DomainError::field(
-            "state",
-            format!("unknown state '{s}'; use one of {}", STATES.join(", ")),
-        )
-        .into());
-    }
-    if let Some(k) = kind
-        && !KINDS.contains(&k)
-    {
-        return Err(DomainError::field(
-            "kind",
-            format!("unknown kind '{k}'; use one of {}", KINDS.join(", ")),
-        )
-        .into());
-    }
+    let state = match state {
+        None => None,
+        Some(s) => Some(OutboxState::parse(s).ok_or_else(|| {
+            DomainError::field(
+                "state",
+                format!(
+                    "unknown state '{s}'; use one of {}",
+                    one_of(OutboxState::ALL)
+                ),
+            )
+        })?),
+    };
+    let kind = match kind {
+        None => None,
+        Some(k) => Some(OutboxKind::parse(k).ok_or_else(|| {
+            DomainError::field(
+                "kind",
+                format!("unknown kind '{k}'; use one of {}", one_of(OutboxKind::ALL)),
+            )
+        })?),
+    };
     let mut conn = pool.acquire().await?;
     Ok(db::outbox::list(&mut conn, caller.tenant_id(), state, kind, page).await?)
 }

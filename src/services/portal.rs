@@ -29,6 +29,7 @@ use crate::domain::ids::{
 };
 use crate::domain::policy::ApproverKind;
 use crate::domain::request::{AnswerInput, Decision, RequestType};
+use crate::domain::review::ItemDecision;
 
 fn missing(what: &'static str) -> ServiceError {
     ServiceError::Domain(DomainError::NotFound(what))
@@ -498,12 +499,7 @@ pub async fn my_assignment(
     let assignment = db::assignments::get(&mut conn, tenant, id)
         .await?
         .filter(|a| a.target_user_id == caller.user_id())
-        .filter(|a| {
-            matches!(
-                a.state.as_str(),
-                "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
-            )
-        })
+        .filter(|a| a.state.is_active())
         .ok_or_else(|| missing("assignment"))?;
     let package = db::packages::get(&mut conn, tenant, assignment.package_id)
         .await?
@@ -750,11 +746,13 @@ pub async fn accept_recommendations(
 ) -> ServiceResult<usize> {
     let detail = my_review(pool, caller, id).await?;
     let mut n = 0;
-    for item in detail.items.iter().filter(|i| i.decision == "notReviewed") {
-        let decision = match item.recommendation.as_deref() {
-            Some("approve") => Decision::Approve,
-            Some("deny") => Decision::Deny,
-            _ => continue,
+    for item in detail
+        .items
+        .iter()
+        .filter(|i| i.decision == ItemDecision::NotReviewed)
+    {
+        let Some(decision) = item.recommendation else {
+            continue;
         };
         reviews::decide(
             pool,

@@ -20,6 +20,7 @@ use crate::db::packages::{AccessPackage, Policy};
 use crate::db::requests::{DecisionRow, RequestFilter, RequestRow, StageRow};
 use crate::db::users::User;
 use crate::db::{self, Conn, Page, PageRequest};
+use crate::domain::assignment::{AssignmentState, Delivery, RemovalReason};
 use crate::domain::authz::{Action, Role};
 use crate::domain::ids::{
     AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId,
@@ -268,7 +269,7 @@ async fn open_stage(
         tenant_id: tenant,
         request_id: request.id,
         stage_index: i32::try_from(index).unwrap_or(0),
-        state: StageState::Pending.as_str().into(),
+        state: StageState::Pending,
         decision_rule: spec.decision,
         approver_ids: approvers.clone(),
         require_justification: spec.require_justification,
@@ -281,7 +282,7 @@ async fn open_stage(
         escalated_at: None,
         completed_at: None,
     };
-    request.state = RequestState::PendingApproval.as_str().into();
+    request.state = RequestState::PendingApproval;
     request.updated_at = now;
     db::requests::save(conn, request).await?;
     db::requests::insert_stage(conn, &stage).await?;
@@ -360,13 +361,12 @@ async fn approved(
     recheck: bool,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let ty = RequestType::parse(&request.request_type)
-        .ok_or_else(|| anyhow::anyhow!("bad request type"))?;
+    let ty = request.request_type;
     if ty.is_update() {
         return apply_extension(conn, request, actor, now).await;
     }
     if request.schedule_start.is_some_and(|s| s > now) {
-        request.state = RequestState::Scheduled.as_str().into();
+        request.state = RequestState::Scheduled;
         request.updated_at = now;
         db::requests::save(conn, request).await?;
         note(
@@ -411,7 +411,7 @@ pub async fn deliver_add(
                 .map(|c| format!("separation of duties: incompatible with {c}"))
         };
         if let Some(problem) = problem {
-            request.state = RequestState::DeliveryFailed.as_str().into();
+            request.state = RequestState::DeliveryFailed;
             request.updated_at = now;
             request.completed_at = Some(now);
             db::requests::save(conn, request).await?;
@@ -447,7 +447,7 @@ pub async fn deliver_add(
         package_id: request.package_id,
         policy_id: policy.id,
         target_user_id: target,
-        state: state.as_str().into(),
+        state: state.into(),
         start_at: now,
         end_at: request.schedule_end,
         request_id: request.id,
@@ -459,9 +459,9 @@ pub async fn deliver_add(
     // The request is written once, in its final state (both keys between it and the
     // assignment are checked at commit).
     request.assignment_id = Some(assignment.id);
-    request.state = state.as_str().into();
+    request.state = state.into();
     request.updated_at = now;
-    request.completed_at = (state != RequestState::Delivering).then_some(now);
+    request.completed_at = (state != Delivery::Delivering).then_some(now);
     db::requests::save(conn, request).await?;
     db::assignments::insert(conn, &assignment).await?;
     trail.add(
@@ -478,24 +478,22 @@ pub async fn deliver_add(
     );
     grants::grant_except(conn, &assignment, &targets, &refused, now).await?;
     let notice = match state {
-        RequestState::Delivered => Some(Notice::AccessDelivered {
+        Delivery::Delivered => Some(Notice::AccessDelivered {
             request_id: request.id,
         }),
-        RequestState::PartiallyDelivered | RequestState::DeliveryFailed => {
-            Some(Notice::DeliveryFailed {
-                request_id: request.id,
-            })
-        }
-        _ => None,
+        Delivery::PartiallyDelivered | Delivery::DeliveryFailed => Some(Notice::DeliveryFailed {
+            request_id: request.id,
+        }),
+        Delivery::Delivering => None,
     };
     if let Some(notice) = notice {
         notify::enqueue(conn, tenant, target, &notice, now).await?;
     }
     let action = match state {
-        RequestState::Delivered => "assignmentRequest.delivered",
-        RequestState::PartiallyDelivered => "assignmentRequest.partiallyDelivered",
-        RequestState::DeliveryFailed => "assignmentRequest.deliveryFailed",
-        _ => "assignmentRequest.delivering",
+        Delivery::Delivered => "assignmentRequest.delivered",
+        Delivery::PartiallyDelivered => "assignmentRequest.partiallyDelivered",
+        Delivery::DeliveryFailed => "assignmentRequest.deliveryFailed",
+        Delivery::Delivering => "assignmentRequest.delivering",
     };
     let mut details = json!({"assignmentId": assignment.id});
     let reasons = refused.reasons();
@@ -519,11 +517,8 @@ async fn apply_extension(
     let mut a = db::assignments::lock(conn, tenant, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("assignment vanished"))?;
-    if !matches!(
-        a.state.as_str(),
-        "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
-    ) {
-        request.state = RequestState::DeliveryFailed.as_str().into();
+    if !a.state.is_active() {
+        request.state = RequestState::DeliveryFailed;
         request.completed_at = Some(now);
         request.updated_at = now;
         db::requests::update(conn, request).await?;
@@ -554,7 +549,7 @@ async fn apply_extension(
         now,
     )
     .await?;
-    request.state = RequestState::Delivered.as_str().into();
+    request.state = RequestState::Delivered;
     request.completed_at = Some(now);
     request.updated_at = now;
     db::requests::update(conn, request).await?;
@@ -691,13 +686,10 @@ pub async fn submit(
                 .await?
                 .ok_or_else(|| DomainError::conflict("The user does not have this access package, so there is nothing to remove."))?,
         };
-        if !matches!(
-            a.state.as_str(),
-            "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
-        ) {
+        if !a.state.is_active() {
             return Err(DomainError::conflict(format!(
                 "This assignment has already {}.",
-                if a.state == "expired" {
+                if a.state == AssignmentState::Expired {
                     "expired"
                 } else {
                     "been removed"
@@ -705,13 +697,17 @@ pub async fn submit(
             ))
             .into());
         }
-        let reason = if by_user { "user" } else { "admin" };
+        let reason = if by_user {
+            RemovalReason::User
+        } else {
+            RemovalReason::Admin
+        };
         let ended = assignments::end(
             &mut tx,
             &mut a,
             ty,
             Some(caller.user_id()),
-            "removed",
+            AssignmentState::Removed,
             Some(reason),
             actor,
             now,
@@ -835,8 +831,8 @@ async fn submit_add(
     let mut request = RequestRow {
         tenant_id: tenant,
         id: RequestId::new(),
-        request_type: input.request_type.as_str().into(),
-        state: RequestState::Submitted.as_str().into(),
+        request_type: input.request_type,
+        state: RequestState::Submitted,
         package_id: package.id,
         policy_id: policy.id,
         requestor_id: Some(caller.user_id()),
@@ -900,10 +896,7 @@ async fn submit_update(
 ) -> ServiceResult<(RequestRow, Option<StageRow>)> {
     let tenant = caller.tenant_id();
     let by_user = input.request_type.is_self_service();
-    if !matches!(
-        a.state.as_str(),
-        "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
-    ) {
+    if !a.state.is_active() {
         return Err(DomainError::conflict(
             "This assignment has ended; request the access package again instead.",
         )
@@ -925,8 +918,8 @@ async fn submit_update(
     let mut request = RequestRow {
         tenant_id: tenant,
         id: RequestId::new(),
-        request_type: input.request_type.as_str().into(),
-        state: RequestState::Submitted.as_str().into(),
+        request_type: input.request_type,
+        state: RequestState::Submitted,
         package_id: a.package_id,
         policy_id: a.policy_id,
         requestor_id: Some(caller.user_id()),
@@ -1011,11 +1004,13 @@ pub async fn list(
     q: ListQuery<'_>,
     page: PageRequest,
 ) -> ServiceResult<Page<RequestView>> {
-    if let Some(s) = q.state
-        && RequestState::parse(s).is_none()
-    {
-        return Err(DomainError::field("state", format!("unknown request state '{s}'")).into());
-    }
+    let state =
+        match q.state {
+            None => None,
+            Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
+                DomainError::field("state", format!("unknown request state '{s}'"))
+            })?),
+        };
     let tenant = caller.tenant_id();
     let managed: Vec<CatalogId> = caller
         .roles
@@ -1029,7 +1024,7 @@ pub async fn list(
         involving: None,
         package: q.package,
         target: q.target,
-        state: q.state,
+        state,
         catalogs: None,
     };
     if q.mine || (!caller.roles.is_tenant_admin() && managed.is_empty()) {
@@ -1095,12 +1090,12 @@ async fn already_decided(
     let last = view.stages.last();
     let decisive = last.and_then(|s| {
         let rule = s.stage.decision_rule;
-        match s.stage.state.as_str() {
-            "denied" => s.decisions.iter().find(|d| d.decision == "deny"),
-            "approved" if rule == DecisionRule::AnyOne => {
-                s.decisions.iter().find(|d| d.decision == "approve")
+        match s.stage.state {
+            StageState::Denied => s.decisions.iter().find(|d| d.decision == Decision::Deny),
+            StageState::Approved if rule == DecisionRule::AnyOne => {
+                s.decisions.iter().find(|d| d.decision == Decision::Approve)
             }
-            "approved" => s.decisions.last(),
+            StageState::Approved => s.decisions.last(),
             _ => None,
         }
     });
@@ -1109,7 +1104,7 @@ async fn already_decided(
             .await?
             .map(|u| u.display_name)
             .unwrap_or_else(|| d.approver_id.to_string());
-        let verb = if d.decision == "deny" {
+        let verb = if d.decision == Decision::Deny {
             "denied"
         } else {
             "approved"
@@ -1207,10 +1202,9 @@ async fn decide_current(
     let mut request = current.request.clone();
     let tenant = request.tenant_id;
     let id = request.id;
-    let open = current
-        .stages
-        .last()
-        .filter(|s| s.stage.state == "pending" && request.state == "pendingApproval");
+    let open = current.stages.last().filter(|s| {
+        s.stage.state == StageState::Pending && request.state == RequestState::PendingApproval
+    });
     let Some(stage) = open else {
         return Err(already_decided(tx, tenant, &current).await?.into());
     };
@@ -1239,7 +1233,7 @@ async fn decide_current(
         request_id: id,
         stage_index: stage.stage.stage_index,
         approver_id: me,
-        decision: decision.as_str().into(),
+        decision,
         justification: justification.clone(),
         decided_at: now,
     };
@@ -1255,7 +1249,7 @@ async fn decide_current(
     let mut decisions: Vec<(Uuid, Decision)> = stage
         .decisions
         .iter()
-        .filter_map(|d| Decision::parse(&d.decision).map(|x| (d.approver_id.0, x)))
+        .map(|d| (d.approver_id.0, d.decision))
         .collect();
     decisions.push((me.0, decision));
     let rule = stage.stage.decision_rule;
@@ -1264,10 +1258,10 @@ async fn decide_current(
     match stage_outcome(rule, &stage_row.approver_ids, &decisions) {
         StageOutcome::Pending => {}
         StageOutcome::Denied => {
-            stage_row.state = StageState::Denied.as_str().into();
+            stage_row.state = StageState::Denied;
             stage_row.completed_at = Some(now);
             db::requests::update_stage(tx, &stage_row).await?;
-            request.state = RequestState::Denied.as_str().into();
+            request.state = RequestState::Denied;
             request.completed_at = Some(now);
             request.updated_at = now;
             db::requests::update(tx, &request).await?;
@@ -1290,7 +1284,7 @@ async fn decide_current(
             .await?;
         }
         StageOutcome::Approved => {
-            stage_row.state = StageState::Approved.as_str().into();
+            stage_row.state = StageState::Approved;
             stage_row.completed_at = Some(now);
             db::requests::update_stage(tx, &stage_row).await?;
             let policy = db::packages::get_policy(tx, tenant, request.policy_id)
@@ -1360,7 +1354,7 @@ pub async fn cancel(
         let catalog = catalog_of(&mut tx, tenant, request.package_id).await?;
         caller.require(Action::ManageAssignments(catalog))?;
     }
-    if !RequestState::parse(&request.state).is_some_and(RequestState::is_open) {
+    if !request.state.is_open() {
         return Err(DomainError::conflict(format!(
             "This request is already {}; only submitted, pending or scheduled requests can be canceled.",
             request.state
@@ -1382,14 +1376,14 @@ pub async fn cancel_row(
 ) -> ServiceResult<()> {
     let tenant = request.tenant_id;
     for s in db::requests::stages_of(conn, tenant, &[request.id]).await? {
-        if s.state == "pending" {
+        if s.state == StageState::Pending {
             let mut s = s;
-            s.state = StageState::Canceled.as_str().into();
+            s.state = StageState::Canceled;
             s.completed_at = Some(now);
             db::requests::update_stage(conn, &s).await?;
         }
     }
-    request.state = RequestState::Canceled.as_str().into();
+    request.state = RequestState::Canceled;
     request.completed_at = Some(now);
     request.updated_at = now;
     db::requests::update(conn, request).await?;

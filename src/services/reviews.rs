@@ -21,15 +21,14 @@ use super::{Actor, Caller, ServiceError, ServiceResult, assignments, validated};
 use crate::db::reviews::{ItemRow, ReviewFilter, ReviewRow};
 use crate::db::users::User;
 use crate::db::{self, Conn, Page, PageRequest};
+use crate::domain::assignment::{AssignmentState, RemovalReason};
 use crate::domain::authz::{Action, Role};
 use crate::domain::ids::{
     AccessReviewId, CatalogId, GroupId, PackageId, PolicyId, ReviewItemId, TenantId, UserId,
 };
 use crate::domain::policy::{ReviewSettings, ReviewerKind, ReviewerRef};
 use crate::domain::request::{Decision, RequestType, parse_justification};
-use crate::domain::review::{
-    self, AppliedResult, IfNoResponseValue, ItemDecision, Outcome, ReviewState,
-};
+use crate::domain::review::{self, AppliedResult, ItemDecision, Outcome, ReviewState};
 use crate::domain::{DomainError, FieldErrors};
 
 fn not_found() -> ServiceError {
@@ -38,12 +37,6 @@ fn not_found() -> ServiceError {
 
 fn item_not_found() -> ServiceError {
     ServiceError::Domain(DomainError::NotFound("access review item"))
-}
-
-fn state_of(r: &ReviewRow) -> ServiceResult<ReviewState> {
-    ReviewState::parse(&r.state).ok_or_else(|| {
-        anyhow::anyhow!("access review {} has unknown state {}", r.id, r.state).into()
-    })
 }
 
 /// What an audit event is about.
@@ -161,15 +154,15 @@ pub async fn list(
     q: ListQuery<'_>,
     page: PageRequest,
 ) -> ServiceResult<Page<ReviewRow>> {
-    if let Some(s) = q.state
-        && ReviewState::parse(s).is_none()
-    {
-        return Err(DomainError::field(
-            "state",
-            format!("unknown access review state '{s}' (use inProgress, completed or applied)"),
-        )
-        .into());
-    }
+    let state = match q.state {
+        None => None,
+        Some(s) => Some(ReviewState::parse(s).ok_or_else(|| {
+            DomainError::field(
+                "state",
+                format!("unknown access review state '{s}' (use inProgress, completed or applied)"),
+            )
+        })?),
+    };
     let me = caller.user_id();
     let catalogs: Vec<CatalogId> = caller
         .roles
@@ -177,7 +170,7 @@ pub async fn list(
         .filter(|c| caller.roles.allows(Action::ReadCatalog(*c)))
         .collect();
     let filter = ReviewFilter {
-        state: q.state,
+        state,
         package: q.package,
         policy: q.policy,
         reviewer: q.mine.then_some(me),
@@ -247,7 +240,7 @@ pub async fn decide(
     if !item.reviewer_ids.contains(&caller.user_id().0) {
         return Err(DomainError::forbidden("You are not a reviewer of this item.").into());
     }
-    review::check_open_for_decisions(state_of(&review)?, review.end_at, now)?;
+    review::check_open_for_decisions(review.state, review.end_at, now)?;
     let mut errors = FieldErrors::new();
     let justification = parse_justification(
         justification.as_deref(),
@@ -257,7 +250,7 @@ pub async fn decide(
     );
     validated(errors)?;
     let before = json!({"decision": item.decision, "decidedBy": item.decided_by, "justification": item.justification});
-    item.decision = ItemDecision::from(decision).as_str().into();
+    item.decision = ItemDecision::from(decision);
     item.justification = justification;
     item.decided_by = Some(caller.user_id());
     item.decided_at = Some(now);
@@ -319,8 +312,7 @@ async fn complete(
     actor: Actor,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let state = state_of(r)?.complete()?;
-    r.state = state.as_str().into();
+    r.state = r.state.complete()?;
     r.stopped_early = stopped_early;
     r.completed_at = Some(now);
     db::reviews::update(conn, r).await?;
@@ -348,24 +340,16 @@ async fn apply_results(
     actor: Actor,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let state = state_of(r)?.apply()?;
+    let state = r.state.apply()?;
     let tenant = r.tenant_id;
-    let if_no_response = IfNoResponseValue::parse(&r.if_no_response)
-        .ok_or_else(|| anyhow::anyhow!("access review {} has unknown ifNoResponse", r.id))?
-        .into();
+    let if_no_response = r.if_no_response.into();
     let (mut kept, mut removed, mut ended) = (0_usize, 0_usize, 0_usize);
     for mut item in db::reviews::lock_all_items(conn, tenant, r.id).await? {
-        let decision = ItemDecision::parse(&item.decision)
-            .ok_or_else(|| anyhow::anyhow!("item {} has unknown decision", item.id))?;
-        let recommendation = item.recommendation.as_deref().and_then(Decision::parse);
-        let outcome = review::outcome(decision, recommendation, if_no_response);
+        let outcome = review::outcome(item.decision, item.recommendation, if_no_response);
         let mut assignment = db::assignments::lock(conn, tenant, item.assignment_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("assignment {} vanished", item.assignment_id))?;
-        let active = matches!(
-            assignment.state.as_str(),
-            "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
-        );
+        let active = assignment.state.is_active();
         let mut request_id = None;
         let result = match (active, outcome) {
             (false, _) => AppliedResult::AlreadyEnded,
@@ -376,8 +360,8 @@ async fn apply_results(
                     &mut assignment,
                     RequestType::SystemRemove,
                     None,
-                    "removed",
-                    Some("review"),
+                    AssignmentState::Removed,
+                    Some(RemovalReason::Review),
                     actor,
                     now,
                 )
@@ -391,7 +375,7 @@ async fn apply_results(
             AppliedResult::Removed => removed += 1,
             AppliedResult::AlreadyEnded => ended += 1,
         }
-        item.applied_result = Some(result.as_str().into());
+        item.applied_result = Some(result);
         db::reviews::update_item(conn, &item).await?;
         record(
             conn,
@@ -400,12 +384,12 @@ async fn apply_results(
             "accessReviewItem.applied",
             Target::Item(item.id),
             json!({"accessReviewId": r.id, "assignmentId": item.assignment_id, "decision": item.decision,
-                   "recommendation": item.recommendation, "result": result.as_str(), "requestId": request_id}),
+                   "recommendation": item.recommendation, "result": result, "requestId": request_id}),
             now,
         )
         .await?;
     }
-    r.state = state.as_str().into();
+    r.state = state;
     r.applied_at = Some(now);
     db::reviews::update(conn, r).await?;
     record(
@@ -536,11 +520,9 @@ async fn start(
         start_at: period.start,
         end_at: period.end,
         remind_at: review::remind_at(period.start, period.end),
-        state: ReviewState::InProgress.as_str().into(),
+        state: ReviewState::InProgress,
         auto_apply: settings.auto_apply,
-        if_no_response: IfNoResponseValue::from(settings.if_no_response)
-            .as_str()
-            .into(),
+        if_no_response: settings.if_no_response.into(),
         require_justification: settings.require_justification,
         stopped_early: false,
         reminded_at: None,
@@ -576,8 +558,8 @@ async fn start(
             assignment_id: a.id,
             target_user_id: a.target_user_id,
             reviewer_ids: reviewers.clone(),
-            recommendation: recommendation.map(|d| d.as_str().to_string()),
-            decision: ItemDecision::NotReviewed.as_str().into(),
+            recommendation,
+            decision: ItemDecision::NotReviewed,
             justification: None,
             decided_by: None,
             decided_at: None,

@@ -11,6 +11,7 @@ use super::audit::{self, Entry};
 use super::{Actor, Caller, ServiceError, ServiceResult, validated};
 use crate::db::users::User;
 use crate::db::{self, Conn, Page, PageRequest};
+use crate::domain::assignment::{AssignmentState, RemovalReason};
 use crate::domain::authz::Action;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::request::RequestType;
@@ -269,8 +270,8 @@ async fn end_access_of_deactivated(
             &mut a,
             RequestType::SystemRemove,
             None,
-            "removed",
-            Some("userDeactivated"),
+            AssignmentState::Removed,
+            Some(RemovalReason::UserDeactivated),
             Actor::System,
             now,
         )

@@ -15,7 +15,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::csrf::{self, CsrfToken};
-use crate::domain::request::Decision;
+use crate::domain::request::{Decision, RequestState};
 use crate::services::approval_links::{self, LinkError, LinkStatus, LinkView};
 use crate::startup::AppState;
 use crate::web::shell::Shell;
@@ -29,15 +29,6 @@ pub fn router() -> Router<AppState> {
 
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// The decision a link URL names: `approve` or `deny`.
-fn parse_decision(raw: &str) -> Option<Decision> {
-    match raw {
-        "approve" => Some(Decision::Approve),
-        "deny" => Some(Decision::Deny),
-        _ => None,
-    }
 }
 
 struct ShownAnswer {
@@ -157,18 +148,20 @@ fn portal_url(state: &AppState, v: &LinkView) -> String {
 }
 
 /// A request state in words, after a decision.
-fn state_text(state: &str) -> &'static str {
+fn state_text(state: RequestState) -> &'static str {
     match state {
-        "pendingApproval" => "waiting for the next approval stage",
-        "scheduled" => "approved; access starts at the requested time",
-        "delivering" => "approved; access is being delivered",
-        "delivered" => "approved and delivered",
-        "partiallyDelivered" => "approved; part of the access could not be delivered yet",
-        "deliveryFailed" => "approved, but the access could not be delivered",
-        "denied" => "denied",
-        "canceled" => "canceled",
-        "expired" => "expired",
-        _ => "being processed",
+        RequestState::PendingApproval => "waiting for the next approval stage",
+        RequestState::Scheduled => "approved; access starts at the requested time",
+        RequestState::Delivering => "approved; access is being delivered",
+        RequestState::Delivered => "approved and delivered",
+        RequestState::PartiallyDelivered => {
+            "approved; part of the access could not be delivered yet"
+        }
+        RequestState::DeliveryFailed => "approved, but the access could not be delivered",
+        RequestState::Denied => "denied",
+        RequestState::Canceled => "canceled",
+        RequestState::Expired => "expired",
+        RequestState::Submitted => "being processed",
     }
 }
 
@@ -317,7 +310,7 @@ async fn show_link(
     Path((token, decision)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(decision) = parse_decision(&decision) else {
+    let Some(decision) = Decision::parse(&decision) else {
         return unknown();
     };
     let view = match approval_links::open(state.pool(), &token, state.now()).await {
@@ -349,7 +342,7 @@ async fn decide_link(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(decision) = parse_decision(&decision) else {
+    let Some(decision) = Decision::parse(&decision) else {
         return unknown();
     };
     if !csrf::origin_allowed(&headers, state.settings()) {
@@ -407,7 +400,7 @@ async fn decide_link(
                     shell: Shell::public("Decision recorded"),
                     heading: "Decision recorded".into(),
                     message,
-                    state_text: Some(state_text(&v.request_state)),
+                    state_text: Some(state_text(v.request_state)),
                     portal: portal_url(&state, &v),
                     s: Shown::of(&v),
                 },

@@ -45,6 +45,14 @@ async fn post_owned(b: &Browser, path: &str, fields: &[(String, String)]) -> Ans
     b.post(path, &pairs).await
 }
 
+async fn policies_of(app: &TestApp, package: Uuid) -> i64 {
+    sqlx::query_scalar("select count(*) from policies where package_id = $1")
+        .bind(package)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count")
+}
+
 #[tokio::test]
 async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors() {
     let app = TestApp::spawn().await;
@@ -126,12 +134,7 @@ async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors
     );
     assert!(refused.body.contains("id=\"s1-timeout-error\""));
     assert!(refused.body.contains("Approval stage 2 timeout days"));
-    let none: i64 = sqlx::query_scalar("select count(*) from policies where package_id = $1")
-        .bind(package)
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
-    assert_eq!(none, 0);
+    assert_eq!(policies_of(&app, package).await, 0);
     // Not a number at all: the same place.
     let nan = post_owned(b, &path, &policy_fields(&user, "soon")).await;
     assert_eq!(nan.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -173,4 +176,27 @@ async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors
     assert!(edit.body.contains("Megan Bowen"));
     assert!(edit.body.contains("Which device?"));
     assert!(edit.body.contains("Stage 2: Megan Bowen"));
+}
+
+#[tokio::test]
+async fn the_policy_editor_refuses_a_decision_rule_it_does_not_know() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let package = fixtures::package(&app, &s.t, s.general, "Windows 11 Testing", &[]).await;
+    let path = format!("/admin/packages/{package}/policies/new");
+    let mut fields = policy_fields("manager", "7");
+    for (k, v) in &mut fields {
+        if k == "s1.decision" {
+            *v = "majority".into();
+        }
+    }
+    let refused = post_owned(&s.b, &path, &fields).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an unknown rule is never read as anyOne: {}",
+        refused.body
+    );
+    assert!(refused.body.contains("Approval stage 2 decision"));
+    assert_eq!(policies_of(&app, package).await, 0);
 }

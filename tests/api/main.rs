@@ -39,5 +39,6 @@ mod security_edge;
 mod security_escalation;
 mod security_input;
 mod security_rate_limits;
+mod states;
 mod tenancy;
 mod webhooks;

@@ -13,6 +13,7 @@ use super::{
     Badge, Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when, when_opt,
 };
 use crate::domain::DomainError;
+use crate::domain::assignment::{AssignmentState, GrantState};
 use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
 use crate::services::admin::{AssignmentsPage, DirectAssignment};
 use crate::services::{self, ServiceError};
@@ -35,15 +36,6 @@ pub fn router() -> Router<AppState> {
             post(reprocess_assignment),
         )
 }
-
-const STATES: [&str; 6] = [
-    "delivering",
-    "delivered",
-    "partiallyDelivered",
-    "deliveryFailed",
-    "expired",
-    "removed",
-];
 
 struct GrantView {
     role: String,
@@ -110,15 +102,12 @@ fn view(
         .iter()
         .map(|v| {
             let a = &v.assignment;
-            let active = matches!(
-                a.state.as_str(),
-                "delivering" | "delivered" | "partiallyDelivered" | "deliveryFailed"
-            );
+            let active = a.state.is_active();
             AssignmentRow {
                 user: pkg.names.user(a.target_user_id.0),
                 email: pkg.names.user_email(a.target_user_id.0),
-                state: Badge::state(&a.state),
-                reason: a.removal_reason.clone().unwrap_or_default(),
+                state: Badge::state(a.state),
+                reason: a.removal_reason.map(|r| r.to_string()).unwrap_or_default(),
                 policy: pkg.names.policy(a.policy_id.0),
                 start: when(&a.start_at),
                 end: when_opt(&a.end_at),
@@ -127,15 +116,13 @@ fn view(
                     .iter()
                     .map(|g| GrantView {
                         role: pkg.names.role(g.resource_role_id.0),
-                        state: Badge::state(&g.state),
+                        state: Badge::state(g.state),
                         error: g.error.clone().unwrap_or_default(),
                     })
                     .collect(),
                 active,
-                failed: matches!(
-                    a.state.as_str(),
-                    "partiallyDelivered" | "deliveryFailed" | "delivering"
-                ) && v.grants.iter().any(|g| g.state == "failed"),
+                failed: a.state.may_reprocess()
+                    && v.grants.iter().any(|g| g.state == GrantState::Failed),
                 remove: who.url(&format!("/admin/assignments/{}/remove", a.id)),
                 reprocess: who.url(&format!("/admin/assignments/{}/reprocess", a.id)),
             }
@@ -152,7 +139,10 @@ fn view(
         package_name: pkg.package.package.display_name.clone(),
         package_href: who.url(&format!("/admin/packages/{id}")),
         state: state.clone().unwrap_or_default(),
-        states: STATES.iter().map(|s| (*s, super::state_label(s))).collect(),
+        states: AssignmentState::ALL
+            .iter()
+            .map(|s| (s.as_str(), super::state_label(s)))
+            .collect(),
         rows,
         pager: Pager::new(&filtered, page, p.assignments.next),
         can_manage: pkg.can_assign,
@@ -174,7 +164,7 @@ fn view(
 fn state_filter(q: &Params) -> Result<Option<String>, crate::web::session::PageError> {
     match q.get("state") {
         None => Ok(None),
-        Some(s) if STATES.contains(&s.as_str()) => Ok(Some(s)),
+        Some(s) if AssignmentState::parse(&s).is_some() => Ok(Some(s)),
         Some(s) => Err(crate::web::session::PageError::bad_request(format!(
             "'{s}' is not an assignment state."
         ))),
@@ -232,7 +222,7 @@ async fn add_assignment(
                     &format!(
                         "Assigned to {}: the request is {}.",
                         form.text("email").trim(),
-                        super::state_label(&r.request.state).to_lowercase()
+                        super::state_label(r.request.state).to_lowercase()
                     ),
                 ));
             }

@@ -141,8 +141,10 @@ pub struct Badge {
 }
 
 impl Badge {
-    /// The badge of a request, assignment, grant or stage state.
-    pub fn state(state: &str) -> Self {
+    /// The badge of a request, assignment, grant or stage state (by its `as_str`
+    /// name), or of another status word.
+    pub fn state(state: impl AsRef<str>) -> Self {
+        let state = state.as_ref();
         let tone = match state {
             "delivered" | "approved" | "approve" | "active" | "enabled" => "ok",
             "pendingApproval" | "pending" | "submitted" | "scheduled" | "delivering"
@@ -165,8 +167,8 @@ impl Badge {
 }
 
 /// `pendingApproval` → "Pending approval".
-pub fn state_label(state: &str) -> String {
-    field_label(state)
+pub fn state_label(state: impl AsRef<str>) -> String {
+    field_label(state.as_ref())
 }
 
 /// Links to the first and the next page of a list.

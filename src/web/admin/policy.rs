@@ -551,7 +551,13 @@ impl Draft {
             stages.push(Stage {
                 approvers: s.approvers.iter().filter_map(Entry::approver).collect(),
                 fallback_approvers: s.fallback.iter().filter_map(Entry::approver).collect(),
-                decision: DecisionRule::parse(&s.decision).unwrap_or_default(),
+                decision: DecisionRule::parse(&s.decision).unwrap_or_else(|| {
+                    errors.add(
+                        &at("decision"),
+                        "choose whether the first decision or every approver's counts",
+                    );
+                    DecisionRule::All
+                }),
                 timeout_days,
                 require_justification: s.justification,
                 escalation,

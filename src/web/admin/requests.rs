@@ -22,19 +22,6 @@ pub fn router() -> Router<AppState> {
         .route("/t/{slug}/admin/requests/{rid}", get(show_request))
 }
 
-const STATES: [&str; 10] = [
-    "submitted",
-    "pendingApproval",
-    "scheduled",
-    "delivering",
-    "delivered",
-    "partiallyDelivered",
-    "deliveryFailed",
-    "denied",
-    "canceled",
-    "expired",
-];
-
 struct RequestRow {
     href: String,
     created: String,
@@ -103,13 +90,13 @@ async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Param
             RequestRow {
                 href: format!("{base}/{}", r.id),
                 created: when(&r.created_at),
-                kind: state_label(&r.request_type),
+                kind: state_label(r.request_type),
                 package: p.names.package(r.package_id.0),
                 target: p.names.user(r.target_user_id.0),
                 requestor: r
                     .requestor_id
                     .map_or_else(|| "Portico".to_string(), |u| p.names.user(u.0)),
-                state: Badge::state(&r.state),
+                state: Badge::state(r.state),
             }
         })
         .collect();
@@ -118,7 +105,10 @@ async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Param
         state: filter.unwrap_or_default(),
         package: package.map(|p| p.to_string()).unwrap_or_default(),
         package_name: package.map(|id| p.names.package(id.0)).unwrap_or_default(),
-        states: STATES.iter().map(|s| (*s, state_label(s))).collect(),
+        states: RequestState::ALL
+            .iter()
+            .map(|s| (s.as_str(), state_label(s)))
+            .collect(),
         rows,
         pager: Pager::new(&filtered, &page, p.requests.next),
         base,
@@ -190,7 +180,7 @@ async fn show_request(
             let st = &s.stage;
             StageView {
                 n: st.stage_index + 1,
-                state: Badge::state(&st.state),
+                state: Badge::state(st.state),
                 rule: if st.decision_rule == crate::domain::policy::DecisionRule::All {
                     "Every approver must approve".into()
                 } else {
@@ -214,7 +204,7 @@ async fn show_request(
                     .iter()
                     .map(|d| DecisionView {
                         who: n.user(d.approver_id.0),
-                        decision: Badge::state(&d.decision),
+                        decision: Badge::state(d.decision),
                         justification: d.justification.clone().unwrap_or_default(),
                         at: when(&d.decided_at),
                     })
@@ -236,8 +226,8 @@ async fn show_request(
             .as_ref()
             .map(|x| x.display_name.clone())
             .unwrap_or_default(),
-        kind: state_label(&r.request_type),
-        state: Badge::state(&r.state),
+        kind: state_label(r.request_type),
+        state: Badge::state(r.state),
         target: format!(
             "{} ({})",
             n.user(r.target_user_id.0),

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiPath, ApiQuery, List, Pagination};
+use crate::domain::assignment::{AssignmentState, GrantState, RemovalReason};
 use crate::domain::ids::{AssignmentId, PackageId, UserId};
 use crate::services;
 use crate::services::assignments::AssignmentView;
@@ -29,7 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct Grant {
     pub resource_role_id: Uuid,
     /// pending | delivered | failed | revoking | revoked
-    pub state: String,
+    #[schema(value_type = String)]
+    pub state: GrantState,
     pub error: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
@@ -42,13 +44,15 @@ pub struct Assignment {
     pub policy_id: Uuid,
     pub target_user_id: Uuid,
     /// delivering | delivered | partiallyDelivered | deliveryFailed | expired | removed
-    pub state: String,
+    #[schema(value_type = String)]
+    pub state: AssignmentState,
     pub start_date_time: DateTime<Utc>,
     pub end_date_time: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub request_id: Uuid,
     /// admin | user | review | userDeactivated | incompatible | policyChanged
-    pub removal_reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub removal_reason: Option<RemovalReason>,
     pub ended_at: Option<DateTime<Utc>>,
     pub grants: Vec<Grant>,
 }

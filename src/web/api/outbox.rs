@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{ApiQuery, List, Pagination};
 use crate::db::outbox::OutboxRow;
+use crate::domain::outbox::{OutboxKind, OutboxState};
 use crate::services;
 use crate::startup::AppState;
 use crate::web::auth::ApiCaller;
@@ -25,9 +26,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct OutboxItem {
     pub id: Uuid,
     /// email | webhook
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: OutboxKind,
     /// pending | done | failed | superseded
-    pub state: String,
+    #[schema(value_type = String)]
+    pub state: OutboxState,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -38,7 +41,7 @@ pub struct OutboxItem {
 
 impl From<OutboxRow> for OutboxItem {
     fn from(r: OutboxRow) -> Self {
-        let recipient_id = if r.kind == "email" {
+        let recipient_id = if r.kind == OutboxKind::Email {
             r.payload
                 .get("to")
                 .and_then(|v| v.as_str())

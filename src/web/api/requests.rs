@@ -11,7 +11,10 @@ use uuid::Uuid;
 
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
 use crate::domain::ids::{AssignmentId, PackageId, PolicyId, RequestId, UserId};
-use crate::domain::request::{Answer, AnswerInput, Decision as DomainDecision, RequestType};
+use crate::domain::policy::DecisionRule;
+use crate::domain::request::{
+    Answer, AnswerInput, Decision as DomainDecision, RequestState, RequestType, StageState,
+};
 use crate::services;
 use crate::services::requests::{ApprovalView, RequestInput, RequestView};
 use crate::startup::AppState;
@@ -32,7 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct DecisionRep {
     pub approver_id: Uuid,
     /// approve | deny
-    pub decision: String,
+    #[schema(value_type = String)]
+    pub decision: DomainDecision,
     pub justification: Option<String>,
     pub decided_at: DateTime<Utc>,
 }
@@ -42,9 +46,11 @@ pub struct DecisionRep {
 pub struct StageRep {
     pub index: i32,
     /// pending | approved | denied | expired | canceled
-    pub state: String,
+    #[schema(value_type = String)]
+    pub state: StageState,
     /// anyOne | all
-    pub decision_rule: String,
+    #[schema(value_type = String)]
+    pub decision_rule: DecisionRule,
     pub approver_ids: Vec<Uuid>,
     pub decisions: Vec<DecisionRep>,
     pub require_justification: bool,
@@ -85,8 +91,10 @@ impl From<Answer> for AnswerRep {
 #[serde(rename_all = "camelCase")]
 pub struct Request {
     pub id: Uuid,
-    pub request_type: String,
-    pub state: String,
+    #[schema(value_type = String)]
+    pub request_type: RequestType,
+    #[schema(value_type = String)]
+    pub state: RequestState,
     pub access_package_id: Uuid,
     pub policy_id: Uuid,
     pub requestor_id: Option<Uuid>,
@@ -126,7 +134,7 @@ impl From<RequestView> for Request {
                 .map(|s| StageRep {
                     index: s.stage.stage_index,
                     state: s.stage.state,
-                    decision_rule: s.stage.decision_rule.as_str().into(),
+                    decision_rule: s.stage.decision_rule,
                     approver_ids: s.stage.approver_ids,
                     decisions: s
                         .decisions

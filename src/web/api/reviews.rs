@@ -14,6 +14,7 @@ use super::{ApiJson, ApiPath, ApiQuery, List, Pagination};
 use crate::db::reviews::{ItemRow, ReviewRow};
 use crate::domain::ids::{AccessReviewId, PackageId, PolicyId, ReviewItemId};
 use crate::domain::request::Decision;
+use crate::domain::review::{AppliedResult, IfNoResponseValue, ItemDecision, ReviewState};
 use crate::services;
 use crate::startup::AppState;
 use crate::web::auth::ApiCaller;
@@ -40,14 +41,16 @@ pub struct AccessReview {
     pub start_date_time: DateTime<Utc>,
     pub end_date_time: DateTime<Utc>,
     /// inProgress | completed | applied
-    pub state: String,
+    #[schema(value_type = String)]
+    pub state: ReviewState,
     /// When reviewers with undecided items are (or were) reminded.
     pub remind_date_time: DateTime<Utc>,
     pub reminded_date_time: Option<DateTime<Utc>>,
     /// The policy's settings when this instance started.
     pub auto_apply: bool,
     /// keep | remove | recommendation
-    pub if_no_response: String,
+    #[schema(value_type = String)]
+    pub if_no_response: IfNoResponseValue,
     pub require_justification: bool,
     pub stopped_early: bool,
     pub created_at: DateTime<Utc>,
@@ -89,14 +92,17 @@ pub struct AccessReviewItem {
     pub target_user_id: Uuid,
     pub reviewer_ids: Vec<Uuid>,
     /// approve | deny | null (from the target user's last sign-in)
-    pub recommendation: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub recommendation: Option<Decision>,
     /// notReviewed | approve | deny (the last decision counts)
-    pub decision: String,
+    #[schema(value_type = String)]
+    pub decision: ItemDecision,
     pub justification: Option<String>,
     pub decided_by: Option<Uuid>,
     pub decided_at: Option<DateTime<Utc>>,
     /// kept | removed | alreadyEnded, once the results are applied.
-    pub applied_result: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub applied_result: Option<AppliedResult>,
 }
 
 impl From<ItemRow> for AccessReviewItem {

@@ -12,6 +12,7 @@ use axum::routing::get;
 use crate::domain::DomainError;
 use crate::domain::ids::AssignmentId;
 use crate::domain::policy::Expiration;
+use crate::domain::request::RequestState;
 use crate::services::portal::AccessDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
@@ -66,7 +67,7 @@ async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageR
             AccessRow {
                 package: list.names.package(a.package_id.0),
                 package_href: who.url(&format!("/packages/{}", a.package_id)),
-                state: Badge::state(&a.state),
+                state: Badge::state(a.state),
                 start: when(&a.start_at),
                 end: a
                     .end_at
@@ -163,7 +164,7 @@ async fn extend_access(
         .await
     {
         Ok(view) => {
-            let message = if view.request.state == "pendingApproval" {
+            let message = if view.request.state == RequestState::PendingApproval {
                 "Extension requested; your approvers have been asked."
             } else {
                 "Your access has been extended."

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use super::requests::{StageBlock, stage_blocks};
 use crate::domain::DomainError;
 use crate::domain::ids::RequestId;
-use crate::domain::request::Decision;
+use crate::domain::request::{Decision, RequestState, StageState};
 use crate::services::portal::RequestDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
@@ -70,7 +70,7 @@ async fn list_approvals(
                 requestor: list.names.user(r.target_user_id.0),
                 stage: format!("Stage {}", stage + 1),
                 due: s.map(|s| when(&s.stage.due_at)).unwrap_or_default(),
-                state: Badge::state(&r.state),
+                state: Badge::state(r.state),
             }
         })
         .collect();
@@ -119,8 +119,8 @@ fn approval_page(
     let r = &d.view.request;
     let me = who.caller.user_id();
     let open = d.view.stages.last().filter(|s| {
-        s.stage.state == "pending"
-            && r.state == "pendingApproval"
+        s.stage.state == StageState::Pending
+            && r.state == RequestState::PendingApproval
             && s.stage.approver_ids.contains(&me.0)
             && !s.decisions.iter().any(|x| x.approver_id == me)
     });
@@ -130,7 +130,7 @@ fn approval_page(
         action: who.url(&format!("/approvals/{}/decide", r.id)),
         package: d.names.package(r.package_id.0),
         requestor: d.names.user(r.target_user_id.0),
-        state: Badge::state(&r.state),
+        state: Badge::state(r.state),
         created: when(&r.created_at),
         justification: r.justification.clone().unwrap_or_default(),
         answers: r
@@ -177,11 +177,7 @@ async fn decide_approval(
     let who = &posted.who;
     let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
     let note = posted.form.text("justification");
-    let decision = match posted.form.get("decision") {
-        Some("approve") => Some(Decision::Approve),
-        Some("deny") => Some(Decision::Deny),
-        _ => None,
-    };
+    let decision = posted.form.get("decision").and_then(Decision::parse);
     let result = match decision {
         Some(d) => {
             services::portal::decide_approval(

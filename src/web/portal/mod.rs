@@ -22,6 +22,7 @@ use super::admin::{Badge, when_opt};
 use super::session::{PageResult, SessionCaller};
 use super::shell::{Section, Shell};
 use crate::db::requests::RequestRow;
+use crate::domain::request::{RequestState, RequestType, StageState};
 use crate::services::portal::Names;
 use crate::services::requests::RequestView;
 use crate::services::{self};
@@ -56,11 +57,13 @@ pub struct StageDot {
 }
 
 /// The kind of a request in words.
-pub fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "userAdd" | "adminAdd" | "systemAdd" => "Access",
-        "userUpdate" | "adminUpdate" => "Extension",
-        _ => "Removal",
+pub fn kind_label(kind: RequestType) -> &'static str {
+    if kind.is_add() {
+        "Access"
+    } else if kind.is_update() {
+        "Extension"
+    } else {
+        "Removal"
     }
 }
 
@@ -69,7 +72,7 @@ pub fn progress(v: &RequestView, names: &Names) -> (Vec<StageDot>, String) {
     let total = names
         .policy(v.request.policy_id)
         .map_or(v.stages.len(), |p| {
-            if kind_label(&v.request.request_type) == "Access" {
+            if v.request.request_type.is_add() {
                 p.settings.0.approval.stages.len()
             } else {
                 v.stages.len()
@@ -84,7 +87,7 @@ pub fn progress(v: &RequestView, names: &Names) -> (Vec<StageDot>, String) {
             .find(|s| usize::try_from(s.stage.stage_index).ok() == Some(i))
             .map_or_else(
                 || Badge::neutral("Not started"),
-                |s| Badge::state(&s.stage.state),
+                |s| Badge::state(s.stage.state),
             );
         dots.push(StageDot {
             label: format!("Stage {}", i + 1),
@@ -92,7 +95,10 @@ pub fn progress(v: &RequestView, names: &Names) -> (Vec<StageDot>, String) {
         });
     }
     let waiting = match v.stages.last() {
-        Some(s) if s.stage.state == "pending" && v.request.state == "pendingApproval" => {
+        Some(s)
+            if s.stage.state == StageState::Pending
+                && v.request.state == RequestState::PendingApproval =>
+        {
             let who: Vec<String> = s
                 .stage
                 .approver_ids
@@ -119,8 +125,8 @@ pub fn request_line(slug: &str, v: &RequestView, names: &Names, base: &str) -> R
     RequestLine {
         href: format!("/t/{slug}{base}/{}", r.id),
         package: names.package(r.package_id.0),
-        kind: kind_label(&r.request_type).into(),
-        state: Badge::state(&r.state),
+        kind: kind_label(r.request_type).into(),
+        state: Badge::state(r.state),
         created: super::admin::when(&r.created_at),
         waiting,
         progress,

@@ -13,7 +13,7 @@ use axum::routing::get;
 use crate::domain::DomainError;
 use crate::domain::ids::{PackageId, PolicyId};
 use crate::domain::policy::{Expiration, QuestionKind};
-use crate::domain::request::AnswerInput;
+use crate::domain::request::{AnswerInput, RequestState};
 use crate::services::portal::{PackageDetail, RequestForm};
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
@@ -359,12 +359,14 @@ async fn submit_request(
     match services::portal::request_package(state.pool(), &who.caller, id, input, state.now()).await
     {
         Ok(view) => {
-            let message = match view.request.state.as_str() {
-                "delivered" => "Request delivered: you have the access now.",
-                "pendingApproval" => {
+            let message = match view.request.state {
+                RequestState::Delivered => "Request delivered: you have the access now.",
+                RequestState::PendingApproval => {
                     "Request submitted. Your approvers have been asked; you will get an email when they decide."
                 }
-                "scheduled" => "Request approved; your access starts at the time you chose.",
+                RequestState::Scheduled => {
+                    "Request approved; your access starts at the time you chose."
+                }
                 _ => "Request submitted.",
             };
             Ok(redirect_with_flash(

@@ -10,7 +10,6 @@ use axum::routing::{get, post};
 
 use super::{RequestLine, StageDot, kind_label, progress, request_line};
 use crate::domain::ids::RequestId;
-use crate::domain::request::RequestState;
 use crate::services::{self};
 use crate::startup::AppState;
 use crate::web::admin::{Badge, Pager, Params, parse_id, when, when_opt};
@@ -76,7 +75,7 @@ pub fn stage_blocks(
         .iter()
         .map(|s| StageBlock {
             n: s.stage.stage_index + 1,
-            state: Badge::state(&s.stage.state),
+            state: Badge::state(s.stage.state),
             approvers: s
                 .stage
                 .approver_ids
@@ -90,7 +89,7 @@ pub fn stage_blocks(
                 .iter()
                 .map(|d| DecisionLine {
                     who: names.user(d.approver_id.0),
-                    decision: Badge::state(&d.decision),
+                    decision: Badge::state(d.decision),
                     justification: d.justification.clone().unwrap_or_default(),
                     at: when(&d.decided_at),
                 })
@@ -131,7 +130,7 @@ async fn show_request(
         .map_err(|e| who.fail(e))?;
     let r = &d.view.request;
     let (dots, waiting) = progress(&d.view, &d.names);
-    let open = RequestState::parse(&r.state).is_some_and(RequestState::is_open);
+    let open = r.state.is_open();
     Ok(RequestPage {
         shell: who.shell("Request", Section::MyRequests),
         slug: who.slug().to_string(),
@@ -142,8 +141,8 @@ async fn show_request(
             .policy(r.policy_id)
             .map(|p| p.display_name.clone())
             .unwrap_or_default(),
-        kind: kind_label(&r.request_type).into(),
-        state: Badge::state(&r.state),
+        kind: kind_label(r.request_type).into(),
+        state: Badge::state(r.state),
         created: when(&r.created_at),
         completed: when_opt(&r.completed_at),
         schedule: match (r.schedule_start, r.schedule_end) {

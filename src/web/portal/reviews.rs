@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 
 use crate::domain::ids::{AccessReviewId, ReviewItemId};
 use crate::domain::request::Decision;
+use crate::domain::review::{ItemDecision, ReviewState};
 use crate::services::{self};
 use crate::startup::AppState;
 use crate::web::admin::{Badge, Pager, Params, parse_id, when};
@@ -51,7 +52,7 @@ async fn list_reviews(State(state): State<AppState>, who: SessionCaller, q: Para
         .map(|r| ReviewRowView {
             href: who.url(&format!("/reviews/{}", r.id)),
             package: list.names.package(r.package_id.0),
-            state: Badge::state(&r.state),
+            state: Badge::state(r.state),
             period: format!("{} – {}", when(&r.start_at), when(&r.end_at)),
         })
         .collect();
@@ -103,12 +104,12 @@ async fn show_review(
         .map(|i| ItemView {
             id: i.id.to_string(),
             user: d.names.user(i.target_user_id.0),
-            recommendation: match i.recommendation.as_deref() {
-                Some("approve") => "Approve (signed in within 30 days)".into(),
-                Some("deny") => "Deny (no sign-in for 30 days)".into(),
-                _ => "None (sign-in unknown)".into(),
+            recommendation: match i.recommendation {
+                Some(Decision::Approve) => "Approve (signed in within 30 days)".into(),
+                Some(Decision::Deny) => "Deny (no sign-in for 30 days)".into(),
+                None => "None (sign-in unknown)".into(),
             },
-            decision: Badge::state(&i.decision),
+            decision: Badge::state(i.decision),
             decided: i
                 .decided_by
                 .map(|u| format!("by {}", d.names.user(u.0)))
@@ -118,15 +119,15 @@ async fn show_review(
     let recommendations = d
         .items
         .iter()
-        .filter(|i| i.decision == "notReviewed" && i.recommendation.is_some())
+        .filter(|i| i.decision == ItemDecision::NotReviewed && i.recommendation.is_some())
         .count();
     Ok(ReviewPage {
         shell: who.shell("Access review", Section::Reviews),
         slug: who.slug().to_string(),
         package: d.names.package(r.package_id.0),
-        state: Badge::state(&r.state),
+        state: Badge::state(r.state),
         period: format!("{} – {}", when(&r.start_at), when(&r.end_at)),
-        open: r.state == "inProgress" && r.end_at > state.now(),
+        open: r.state == ReviewState::InProgress && r.end_at > state.now(),
         require_justification: r.require_justification,
         decide: who.url(&format!("/reviews/{id}/decide")),
         accept: who.url(&format!("/reviews/{id}/accept")),
@@ -144,10 +145,8 @@ async fn decide_item(
     let who = &posted.who;
     let id: AccessReviewId = parse_id(&id).map_err(|e| who.fail(e))?;
     let item: ReviewItemId = parse_id(&posted.form.text("item")).map_err(|e| who.fail(e))?;
-    let decision = match posted.form.get("decision") {
-        Some("approve") => Decision::Approve,
-        Some("deny") => Decision::Deny,
-        _ => return Err(who.fail(PageError::bad_request("Choose Approve or Deny."))),
+    let Some(decision) = posted.form.get("decision").and_then(Decision::parse) else {
+        return Err(who.fail(PageError::bad_request("Choose Approve or Deny.")));
     };
     services::portal::decide_review_item(
         state.pool(),

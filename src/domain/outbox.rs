@@ -1,0 +1,22 @@
+//! The outbox (ARCHITECTURE.md): what a row delivers and where its delivery stands.
+
+use super::string_enum;
+
+string_enum!(
+    /// What an outbox row delivers.
+    OutboxKind {
+        Email = "email",
+        Webhook = "webhook",
+    }
+);
+
+string_enum!(
+    /// Where an outbox row's delivery stands: waiting (or retrying), done, failed for
+    /// good, or replaced by a later row of its sequence before it was sent.
+    OutboxState {
+        Pending = "pending",
+        Done = "done",
+        Failed = "failed",
+        Superseded = "superseded",
+    }
+);
