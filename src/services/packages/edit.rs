@@ -18,7 +18,8 @@ use crate::domain::ids::{CatalogId, GroupId, PackageId, ResourceRoleId, TenantId
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::audit::{self, Entry};
-use crate::services::{Caller, ServiceError, ServiceResult, grants, validated};
+use crate::services::roles::Principal;
+use crate::services::{Caller, ServiceError, ServiceResult, grants, principals, validated};
 
 const PACKAGE_HISTORY: &str =
     "This access package has a request history; hide it or disable its policies instead.";
@@ -377,4 +378,47 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The admin portal's package form as typed: incompatible groups are kept by id and
+/// added by name.
+#[derive(Clone, Debug, Default)]
+pub struct PackageForm {
+    pub fields: PackageFields,
+    pub add_incompatible_group: Option<String>,
+}
+
+/// Saves a package's edit form (adding the incompatible group named, if any).
+pub async fn update_package(
+    pool: &PgPool,
+    caller: &Caller,
+    id: PackageId,
+    mut form: PackageForm,
+    now: DateTime<Utc>,
+) -> ServiceResult<PackageView> {
+    if let Some(name) = form
+        .add_incompatible_group
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+    {
+        match principals::resolve_principal(pool, caller, name, "addIncompatibleGroup").await? {
+            Principal::Group(g) => {
+                let groups = form
+                    .fields
+                    .incompatible_group_ids
+                    .get_or_insert_with(Vec::new);
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+            Principal::User(_) => {
+                return Err(DomainError::field(
+                    "addIncompatibleGroup",
+                    "enter the exact name of a group, not a person",
+                )
+                .into());
+            }
+        }
+    }
+    update(pool, caller, id, form.fields, now).await
 }

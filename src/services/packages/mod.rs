@@ -10,7 +10,7 @@
 mod edit;
 mod policies;
 
-pub use edit::{create, delete, update};
+pub use edit::{PackageForm, create, delete, update, update_package};
 pub use policies::{create_policy, delete_policy, get_policy, list_policies, replace_policy};
 
 use sqlx::PgPool;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::query::{catalog_of, view, visible};
+use super::query::{catalog_of, own, view, visible};
 use super::{RequestView, not_found, record};
 use crate::db::requests::RequestRow;
 use crate::db::{self, Conn};
@@ -79,4 +79,18 @@ pub async fn cancel_row(
         now,
     )
     .await
+}
+
+/// Cancels one of the caller's own open requests (the requester portal).
+pub async fn cancel_my_request(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RequestId,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    {
+        let mut conn = pool.acquire().await?;
+        own(&mut conn, caller, id).await?;
+    }
+    cancel(pool, caller, id, now).await
 }

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::deliver::approved;
-use super::query::visible;
+use super::query::{as_approver, visible};
 use super::{RequestView, StageView, not_found, note, record, tell_requestor, views};
 use crate::db::groups::Relation;
 use crate::db::links::ApprovalLink;
@@ -506,4 +506,20 @@ pub async fn replace_deactivated_approver(
             json!({"stage": stage.stage_index, "approverIds": added, "reason": "approverDeactivated"}), now).await?;
     }
     Ok(())
+}
+
+/// The caller's decision on a request they approve (the requester portal).
+pub async fn decide_approval(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RequestId,
+    decision: Decision,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    {
+        let mut conn = pool.acquire().await?;
+        as_approver(&mut conn, caller, id).await?;
+    }
+    decide(pool, caller, id, decision, justification, now).await
 }

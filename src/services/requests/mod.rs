@@ -11,13 +11,15 @@ mod engine;
 mod query;
 mod submit;
 
-pub use cancel::{cancel, cancel_row};
+pub use cancel::{cancel, cancel_my_request, cancel_row};
 pub use deliver::{deliver_add, deliver_due_scheduled};
 pub(crate) use engine::resolve;
-pub use engine::{ask_approvers, decide, decide_locked, replace_deactivated_approver};
-pub use query::{ApprovalView, ListQuery, approvals, get, list};
+pub use engine::{
+    ask_approvers, decide, decide_approval, decide_locked, replace_deactivated_approver,
+};
+pub use query::{ApprovalView, ListQuery, approvals, as_approver, get, list, own};
 pub(crate) use submit::in_scope;
-pub use submit::submit;
+pub use submit::{RequestForm, request_package, submit};
 
 use chrono::{DateTime, Utc};
 

@@ -11,7 +11,7 @@ use crate::domain::DomainError;
 use crate::domain::authz::Action;
 use crate::domain::ids::{CatalogId, PackageId, RequestId, TenantId, UserId};
 use crate::domain::request::RequestState;
-use crate::services::{Caller, ServiceResult};
+use crate::services::{Caller, ServiceError, ServiceResult};
 
 pub(super) async fn view(
     conn: &mut Conn,
@@ -158,4 +158,38 @@ pub async fn approvals(
         items,
         next: pairs.next,
     })
+}
+
+/// The caller's own request (they are its target or its requestor); else 404.
+pub async fn own(conn: &mut Conn, caller: &Caller, id: RequestId) -> ServiceResult<RequestRow> {
+    db::requests::get(conn, caller.tenant_id(), id)
+        .await?
+        .filter(|r| {
+            r.target_user_id == caller.user_id() || r.requestor_id == Some(caller.user_id())
+        })
+        .ok_or_else(not_found)
+}
+
+/// A request the caller approves (or approved) at some stage, with its stages; else
+/// 404.
+pub async fn as_approver(
+    conn: &mut Conn,
+    caller: &Caller,
+    id: RequestId,
+) -> ServiceResult<RequestView> {
+    let missing = || ServiceError::Domain(DomainError::NotFound("approval"));
+    let tenant = caller.tenant_id();
+    let row = db::requests::get(conn, tenant, id)
+        .await?
+        .ok_or_else(missing)?;
+    views(conn, tenant, vec![row])
+        .await?
+        .into_iter()
+        .next()
+        .filter(|v| {
+            v.stages
+                .iter()
+                .any(|s| s.stage.approver_ids.contains(&caller.user_id().0))
+        })
+        .ok_or_else(missing)
 }

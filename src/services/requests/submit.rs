@@ -17,11 +17,11 @@ use crate::db::requests::{RequestRow, StageRow};
 use crate::db::users::User;
 use crate::db::{self, Conn};
 use crate::domain::authz::Action;
-use crate::domain::ids::RequestId;
+use crate::domain::ids::{PackageId, PolicyId, RequestId};
 use crate::domain::policy::PolicySettings;
 use crate::domain::request::{
-    Eligibility, RequestState, RequestType, check_answers, check_eligibility, extended_end,
-    parse_justification, resolve_schedule,
+    AnswerInput, Eligibility, RequestState, RequestType, check_answers, check_eligibility,
+    extended_end, parse_justification, resolve_schedule,
 };
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::assignments;
@@ -426,4 +426,48 @@ async fn submit_update(
     }
     apply_extension(conn, &mut request, caller.actor(), now).await?;
     Ok((request, None))
+}
+
+/// What the requester portal's request form sent.
+#[derive(Clone, Debug, Default)]
+pub struct RequestForm {
+    pub policy_id: Option<PolicyId>,
+    pub justification: Option<String>,
+    pub answers: Vec<AnswerInput>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// Requests the package for the caller (a `userAdd` request).
+pub async fn request_package(
+    pool: &PgPool,
+    caller: &Caller,
+    package: PackageId,
+    form: RequestForm,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    {
+        // Another tenant's (or no) package reads as missing, not as a form error.
+        let mut conn = pool.acquire().await?;
+        db::packages::get(&mut conn, caller.tenant_id(), package)
+            .await?
+            .ok_or(DomainError::NotFound("access package"))?;
+    }
+    submit(
+        pool,
+        caller,
+        RequestInput {
+            request_type: RequestType::UserAdd,
+            access_package_id: Some(package),
+            policy_id: form.policy_id,
+            target_user_id: None,
+            assignment_id: None,
+            justification: form.justification,
+            answers: form.answers,
+            start: form.start,
+            end: form.end,
+        },
+        now,
+    )
+    .await
 }

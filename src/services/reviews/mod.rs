@@ -277,6 +277,68 @@ pub async fn decide(
     Ok(item)
 }
 
+/// An instance where the caller reviews at least one item, with their items; else 404.
+pub async fn my_items(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AccessReviewId,
+) -> ServiceResult<(ReviewRow, Vec<ItemRow>)> {
+    let review = get(pool, caller, id).await?;
+    let items = items(pool, caller, id, true, PageRequest::first(PageRequest::MAX))
+        .await?
+        .items;
+    if items.is_empty() {
+        return Err(not_found());
+    }
+    Ok((review, items))
+}
+
+/// The caller's decision on one of their own items of a review (the requester portal).
+pub async fn decide_review_item(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AccessReviewId,
+    item: ReviewItemId,
+    decision: Decision,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<ItemRow> {
+    my_items(pool, caller, id).await?;
+    decide(pool, caller, id, item, decision, justification, now).await
+}
+
+/// Takes the recommendation of every item of the caller's that has one and is not
+/// decided yet; the number of items decided.
+pub async fn accept_recommendations(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AccessReviewId,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<usize> {
+    let (_, items) = my_items(pool, caller, id).await?;
+    let mut n = 0;
+    for item in items.iter().filter(|i| i.decision == "notReviewed") {
+        let decision = match item.recommendation.as_deref() {
+            Some("approve") => Decision::Approve,
+            Some("deny") => Decision::Deny,
+            _ => continue,
+        };
+        decide(
+            pool,
+            caller,
+            id,
+            item.id,
+            decision,
+            justification.clone(),
+            now,
+        )
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Ends an instance before its end (tenant admins and the catalog's assignment
 /// managers); applies the results at once when the review applies automatically.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
