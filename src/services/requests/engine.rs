@@ -28,6 +28,7 @@ use crate::domain::{DomainError, FieldErrors};
 use crate::services::audit::Trail;
 use crate::services::links;
 use crate::services::notify::{self, AskReason, Notice};
+use crate::services::views::names::{person, unknown_person};
 use crate::services::{Actor, Caller, ServiceResult, validated};
 
 /// Active users named by approver references, resolved for `target`.
@@ -223,8 +224,7 @@ async fn already_decided(
     if let Some(d) = decisive {
         let who = db::users::get(conn, tenant, d.approver_id)
             .await?
-            .map(|u| u.display_name)
-            .unwrap_or_else(|| d.approver_id.to_string());
+            .map_or_else(|| unknown_person(d.approver_id.0), |u| person(&u));
         let verb = if d.decision == "deny" {
             "denied"
         } else {
