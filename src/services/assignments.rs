@@ -343,6 +343,37 @@ pub async fn assign_directly(
     .await
 }
 
+/// Submits a request of `request_type` about the existing assignment `id`.
+#[allow(clippy::too_many_arguments)]
+async fn request_about(
+    pool: &PgPool,
+    caller: &Caller,
+    request_type: RequestType,
+    id: AssignmentId,
+    package: PackageId,
+    target: Option<UserId>,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    requests::submit(
+        pool,
+        caller,
+        RequestInput {
+            request_type,
+            access_package_id: Some(package),
+            policy_id: None,
+            target_user_id: target,
+            assignment_id: Some(id),
+            justification,
+            answers: Vec::new(),
+            start: None,
+            end: None,
+        },
+        now,
+    )
+    .await
+}
+
 /// Removes an assignment (an `adminRemove` request).
 pub async fn remove_assignment(
     pool: &PgPool,
@@ -350,21 +381,16 @@ pub async fn remove_assignment(
     id: AssignmentId,
     now: DateTime<Utc>,
 ) -> ServiceResult<RequestView> {
-    let a = get(pool, caller, id).await?;
-    requests::submit(
+    let a = get(pool, caller, id).await?.assignment;
+    let ty = RequestType::AdminRemove;
+    request_about(
         pool,
         caller,
-        RequestInput {
-            request_type: RequestType::AdminRemove,
-            access_package_id: Some(a.assignment.package_id),
-            policy_id: None,
-            target_user_id: Some(a.assignment.target_user_id),
-            assignment_id: Some(id),
-            justification: None,
-            answers: Vec::new(),
-            start: None,
-            end: None,
-        },
+        ty,
+        id,
+        a.package_id,
+        Some(a.target_user_id),
+        None,
         now,
     )
     .await
@@ -382,23 +408,8 @@ pub async fn extend_access(
         let mut conn = pool.acquire().await?;
         own_active(&mut conn, caller, id).await?.package_id
     };
-    requests::submit(
-        pool,
-        caller,
-        RequestInput {
-            request_type: RequestType::UserUpdate,
-            access_package_id: Some(package),
-            policy_id: None,
-            target_user_id: None,
-            assignment_id: Some(id),
-            justification,
-            answers: Vec::new(),
-            start: None,
-            end: None,
-        },
-        now,
-    )
-    .await
+    let ty = RequestType::UserUpdate;
+    request_about(pool, caller, ty, id, package, None, justification, now).await
 }
 
 /// Gives up one of the caller's assignments (a `userRemove` request).
@@ -412,20 +423,14 @@ pub async fn remove_access(
         let mut conn = pool.acquire().await?;
         own_active(&mut conn, caller, id).await?.package_id
     };
-    requests::submit(
+    request_about(
         pool,
         caller,
-        RequestInput {
-            request_type: RequestType::UserRemove,
-            access_package_id: Some(package),
-            policy_id: None,
-            target_user_id: None,
-            assignment_id: Some(id),
-            justification: None,
-            answers: Vec::new(),
-            start: None,
-            end: None,
-        },
+        RequestType::UserRemove,
+        id,
+        package,
+        None,
+        None,
         now,
     )
     .await

@@ -14,8 +14,25 @@ use crate::domain::ids::{PackageId, RequestId, TenantId};
 use crate::services::requests::{self, RequestView};
 use crate::services::{Caller, ServiceResult, packages};
 
-/// Names of everything the requests mention: packages, policies, targets, requestors,
-/// approvers and deciders.
+/// The package and people a request mentions: its target, requestor, approvers and
+/// deciders.
+fn mentioned(wanted: &mut Wanted, v: &RequestView) {
+    wanted.package(v.request.package_id.0);
+    wanted.user(v.request.target_user_id.0);
+    if let Some(u) = v.request.requestor_id {
+        wanted.user(u.0);
+    }
+    for s in &v.stages {
+        for a in &s.stage.approver_ids {
+            wanted.user(*a);
+        }
+        for d in &s.decisions {
+            wanted.user(d.approver_id.0);
+        }
+    }
+}
+
+/// Names of everything the requests mention, their policies included.
 async fn names_of(
     conn: &mut Conn,
     tenant: TenantId,
@@ -23,20 +40,8 @@ async fn names_of(
 ) -> ServiceResult<Names> {
     let mut wanted = Wanted::default();
     for v in views {
-        wanted.package(v.request.package_id.0);
+        mentioned(&mut wanted, v);
         wanted.policy(v.request.policy_id);
-        wanted.user(v.request.target_user_id.0);
-        if let Some(u) = v.request.requestor_id {
-            wanted.user(u.0);
-        }
-        for s in &v.stages {
-            for a in &s.stage.approver_ids {
-                wanted.user(*a);
-            }
-            for d in &s.decisions {
-                wanted.user(d.approver_id.0);
-            }
-        }
     }
     wanted.resolve(conn, tenant).await
 }
@@ -78,11 +83,7 @@ pub async fn requests_page(
     .await?;
     let mut wanted = Wanted::default();
     for r in &list.items {
-        wanted.user(r.request.target_user_id.0);
-        if let Some(u) = r.request.requestor_id {
-            wanted.user(u.0);
-        }
-        wanted.package(r.request.package_id.0);
+        mentioned(&mut wanted, r);
     }
     let mut conn = pool.acquire().await?;
     let names = wanted.resolve(&mut conn, caller.tenant_id()).await?;
@@ -110,19 +111,7 @@ pub async fn request_page(
         .await
         .ok();
     let mut wanted = Wanted::default();
-    wanted.user(request.request.target_user_id.0);
-    if let Some(u) = request.request.requestor_id {
-        wanted.user(u.0);
-    }
-    wanted.package(request.request.package_id.0);
-    for s in &request.stages {
-        for a in &s.stage.approver_ids {
-            wanted.user(*a);
-        }
-        for d in &s.decisions {
-            wanted.user(d.approver_id.0);
-        }
-    }
+    mentioned(&mut wanted, &request);
     let mut conn = pool.acquire().await?;
     let names = wanted.resolve(&mut conn, caller.tenant_id()).await?;
     Ok(RequestPage {
