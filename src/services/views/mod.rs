@@ -4,11 +4,11 @@
 //! through `names` in batches (one query per kind), so no handler touches the
 //! database. Writes live in the aggregates' own services.
 //!
-//! Invariant of the requester portal's functions (`my_*`, `approval(s)`, `overview`,
-//! and the portal's `packages`/`package`): everything returned is the caller's own —
-//! their requests and assignments, stages where they are an approver, review items
-//! where they are a reviewer — whatever admin roles they also hold; anything else reads
-//! as missing (404), like another tenant's id.
+//! Invariant of the requester portal's read models (`my_*`, `approval(s)`, `overview`):
+//! everything returned is the caller's own — their requests and assignments, stages
+//! where they are an approver, review items where they are a reviewer — whatever admin
+//! roles they also hold; anything else reads as missing (404), like another tenant's
+//! id. The portal's `packages`/`package` show what the caller may browse and request.
 
 pub mod assignments;
 pub mod audit;
