@@ -11,6 +11,7 @@ use sqlx::PgPool;
 
 use super::audit::{self, Entry};
 use super::requests::{self, RequestView};
+use super::views::Names;
 use super::{Actor, ServiceError, ServiceResult, links};
 use crate::db::links::ApprovalLink;
 use crate::db::requests::RequestRow;
@@ -237,13 +238,8 @@ async fn view(
     people.extend(request.requestor_id);
     people.extend(decisions.iter().map(|d| d.approver_id));
     let users = db::users::get_many(conn, tenant_id, &people).await?;
-    let name = |id: UserId| {
-        users
-            .iter()
-            .find(|u| u.id == id)
-            .map(|u| u.display_name.clone())
-            .unwrap_or_else(|| "a former user".into())
-    };
+    let names = Names::of_users(&users);
+    let name = |id: UserId| names.user(id.0);
     let approver_active = users.iter().any(|u| u.id == link.approver_id && u.active);
     let stage_count = db::packages::get_policy(conn, tenant_id, request.policy_id)
         .await?

@@ -1,5 +1,7 @@
 //! Assignments: reading them, ending them (each end is itself a request, so the history
-//! of an assignment is a list of requests), and reprocessing failed grants.
+//! of an assignment is a list of requests), and reprocessing failed grants; the
+//! portals' actions on assignments (an admin's direct assignment or removal, a holder's
+//! extension or removal of their own) are requests too.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -8,14 +10,17 @@ use sqlx::types::Json;
 
 use super::audit::{self, Entry};
 use super::notify::{self, Notice};
-use super::{Actor, Caller, ServiceError, ServiceResult, grants};
+use super::requests::{self, RequestInput, RequestView};
+use super::{Actor, Caller, ServiceError, ServiceResult, grants, principals};
 use crate::db::assignments::{AssignmentFilter, AssignmentRow, GrantRow};
 use crate::db::requests::RequestRow;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::DomainError;
 use crate::domain::assignment::{AssignmentState, GrantState, RemovalReason};
 use crate::domain::authz::Action;
-use crate::domain::ids::{AssignmentId, CatalogId, RequestId, TenantId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId,
+};
 use crate::domain::request::{RequestState, RequestType};
 
 /// An assignment with its grants.
@@ -268,4 +273,151 @@ pub async fn reprocess(
     let view = views(&mut tx, tenant, vec![a]).await?.remove(0);
     tx.commit().await?;
     Ok(view)
+}
+
+/// One of the caller's own active assignments; else 404.
+pub async fn own_active(
+    conn: &mut Conn,
+    caller: &Caller,
+    id: AssignmentId,
+) -> ServiceResult<AssignmentRow> {
+    db::assignments::get(conn, caller.tenant_id(), id)
+        .await?
+        .filter(|a| a.target_user_id == caller.user_id())
+        .filter(|a| a.state.is_active())
+        .ok_or(ServiceError::Domain(DomainError::NotFound("assignment")))
+}
+
+/// A direct assignment by an admin, naming the person by email.
+#[derive(Clone, Debug)]
+pub struct DirectAssignment {
+    pub email: String,
+    pub policy_id: Option<PolicyId>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub justification: Option<String>,
+}
+
+/// Assigns the package to the user with that email (an `adminAdd` request).
+pub async fn assign_directly(
+    pool: &PgPool,
+    caller: &Caller,
+    package: PackageId,
+    input: DirectAssignment,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let user = {
+        let mut conn = pool.acquire().await?;
+        principals::user_by_email(&mut conn, caller.tenant_id(), &input.email, "email").await?
+    };
+    requests::submit(
+        pool,
+        caller,
+        RequestInput {
+            request_type: RequestType::AdminAdd,
+            access_package_id: Some(package),
+            policy_id: input.policy_id,
+            target_user_id: Some(user.id),
+            assignment_id: None,
+            justification: input.justification,
+            answers: Vec::new(),
+            start: input.start,
+            end: input.end,
+        },
+        now,
+    )
+    .await
+}
+
+/// Submits a request of `request_type` about the existing assignment `id`.
+#[allow(clippy::too_many_arguments)]
+async fn request_about(
+    pool: &PgPool,
+    caller: &Caller,
+    request_type: RequestType,
+    id: AssignmentId,
+    package: PackageId,
+    target: Option<UserId>,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    requests::submit(
+        pool,
+        caller,
+        RequestInput {
+            request_type,
+            access_package_id: Some(package),
+            policy_id: None,
+            target_user_id: target,
+            assignment_id: Some(id),
+            justification,
+            answers: Vec::new(),
+            start: None,
+            end: None,
+        },
+        now,
+    )
+    .await
+}
+
+/// Removes an assignment (an `adminRemove` request).
+pub async fn remove_assignment(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AssignmentId,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let a = get(pool, caller, id).await?.assignment;
+    let ty = RequestType::AdminRemove;
+    request_about(
+        pool,
+        caller,
+        ty,
+        id,
+        a.package_id,
+        Some(a.target_user_id),
+        None,
+        now,
+    )
+    .await
+}
+
+/// Asks to extend one of the caller's assignments (a `userUpdate` request).
+pub async fn extend_access(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AssignmentId,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let package = {
+        let mut conn = pool.acquire().await?;
+        own_active(&mut conn, caller, id).await?.package_id
+    };
+    let ty = RequestType::UserUpdate;
+    request_about(pool, caller, ty, id, package, None, justification, now).await
+}
+
+/// Gives up one of the caller's assignments (a `userRemove` request).
+pub async fn remove_access(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AssignmentId,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let package = {
+        let mut conn = pool.acquire().await?;
+        own_active(&mut conn, caller, id).await?.package_id
+    };
+    request_about(
+        pool,
+        caller,
+        RequestType::UserRemove,
+        id,
+        package,
+        None,
+        None,
+        now,
+    )
+    .await
 }

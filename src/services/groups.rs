@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use super::audit::{self, Entry};
-use super::{Caller, ServiceError, ServiceResult, validated};
+use super::{Caller, ServiceError, ServiceResult, principals, validated};
 use crate::db::groups::{Group, MemberRow, Relation};
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::authz::Action;
@@ -363,4 +363,63 @@ pub async fn remove_member(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Adds a direct member named by email.
+pub async fn add_group_member(
+    pool: &PgPool,
+    caller: &Caller,
+    group: GroupId,
+    email: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<bool> {
+    caller.require(Action::ManageDirectory)?;
+    let user = {
+        let mut conn = pool.acquire().await?;
+        principals::user_by_email(&mut conn, caller.tenant_id(), email, "email").await?
+    };
+    add_member(pool, caller, group, user.id, now).await
+}
+
+/// A direct owner to add (named by email) or to remove.
+pub enum OwnerChange {
+    Add(String),
+    Remove(UserId),
+}
+
+/// Adds or removes a direct owner.
+pub async fn change_group_owner(
+    pool: &PgPool,
+    caller: &Caller,
+    group: GroupId,
+    owner: OwnerChange,
+    now: DateTime<Utc>,
+) -> ServiceResult<GroupView> {
+    caller.require(Action::ManageDirectory)?;
+    let current = get(pool, caller, group).await?;
+    let mut owners = current.owner_ids.clone();
+    match owner {
+        OwnerChange::Add(email) => {
+            let user = {
+                let mut conn = pool.acquire().await?;
+                principals::user_by_email(&mut conn, caller.tenant_id(), &email, "ownerEmail")
+                    .await?
+            };
+            if !owners.contains(&user.id) {
+                owners.push(user.id);
+            }
+        }
+        OwnerChange::Remove(id) => owners.retain(|o| *o != id),
+    }
+    update(
+        pool,
+        caller,
+        group,
+        GroupFields {
+            owner_ids: Some(owners),
+            ..GroupFields::default()
+        },
+        now,
+    )
+    .await
 }

@@ -2,7 +2,6 @@
 //! `domain`, persist, write the audit event and any outbox rows, commit. The web
 //! portals, the JSON API, the CLI and the scheduler all call these same functions.
 
-pub mod admin;
 pub mod approval_links;
 pub mod assignments;
 pub mod audit;
@@ -15,7 +14,7 @@ pub mod links;
 pub mod notify;
 pub mod outbox;
 pub mod packages;
-pub mod portal;
+pub mod principals;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
@@ -23,6 +22,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod views;
 
 use crate::db::DbError;
 use crate::db::tenants::Tenant;
@@ -135,4 +135,19 @@ impl Caller {
 /// Turns collected field errors into a validation error, or passes.
 pub fn validated(errors: FieldErrors) -> Result<(), ServiceError> {
     errors.into_result().map_err(ServiceError::from)
+}
+
+/// Moves a field error from one field name to another (a form names a field
+/// differently from the API).
+pub(crate) fn rename_field(e: ServiceError, from: &str, to: &str) -> ServiceError {
+    match e {
+        ServiceError::Domain(DomainError::Validation(errors)) => {
+            let mut renamed = FieldErrors::new();
+            for (k, v) in errors.0 {
+                renamed.add(if k == from { to.to_string() } else { k }, v);
+            }
+            DomainError::Validation(renamed).into()
+        }
+        other => other,
+    }
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use super::audit::{self, Entry};
-use super::{Caller, ServiceError, ServiceResult, validated};
+use super::{Caller, ServiceError, ServiceResult, principals, rename_field, validated};
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Page, PageRequest};
 use crate::domain::authz::{Action, Role, RoleGrant, Roles};
@@ -180,4 +180,42 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Who a role is granted to, as typed in a form: a user's email or a group's exact name.
+#[derive(Clone, Debug)]
+pub struct GrantInput {
+    pub role: Option<String>,
+    pub principal: String,
+}
+
+/// Grants a catalog role to the user with that email (or the group with that exact
+/// name).
+pub async fn grant_catalog_role(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog: CatalogId,
+    input: GrantInput,
+    now: DateTime<Utc>,
+) -> ServiceResult<RoleAssignment> {
+    let role = input
+        .role
+        .as_deref()
+        .and_then(Role::parse)
+        .filter(|r| r.is_catalog_scoped())
+        .ok_or_else(|| DomainError::field("role", "choose one of the catalog roles"))?;
+    let principal =
+        principals::resolve_principal(pool, caller, &input.principal, "principal").await?;
+    create(
+        pool,
+        caller,
+        NewRoleAssignment {
+            role,
+            principal,
+            catalog_id: Some(catalog),
+        },
+        now,
+    )
+    .await
+    .map_err(|e| rename_field(e, "principal.id", "principal"))
 }

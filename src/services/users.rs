@@ -252,6 +252,79 @@ pub async fn deactivate(
     .await
 }
 
+/// The admin portal's user form as typed: the manager is named by email ("" = none).
+#[derive(Clone, Debug, Default)]
+pub struct UserForm {
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub manager_email: Option<String>,
+    pub guest: bool,
+}
+
+async fn user_fields(pool: &PgPool, caller: &Caller, form: UserForm) -> ServiceResult<UserFields> {
+    let manager_id = match form.manager_email.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(email) => {
+            let mut conn = pool.acquire().await?;
+            Some(
+                super::principals::user_by_email(
+                    &mut conn,
+                    caller.tenant_id(),
+                    email,
+                    "managerEmail",
+                )
+                .await?
+                .id,
+            )
+        }
+    };
+    Ok(UserFields {
+        email: form.email,
+        display_name: form.display_name,
+        department: Some(form.department),
+        job_title: Some(form.job_title),
+        manager_id: Some(manager_id),
+        kind: Some(if form.guest {
+            UserKind::Guest
+        } else {
+            UserKind::Member
+        }),
+        external_id: None,
+        active: None,
+    })
+}
+
+/// Creates a user from the user form.
+pub async fn create_user(
+    pool: &PgPool,
+    caller: &Caller,
+    form: UserForm,
+    now: DateTime<Utc>,
+) -> ServiceResult<User> {
+    caller.require(Action::ManageDirectory)?;
+    let fields = user_fields(pool, caller, form).await?;
+    create(pool, caller, fields, now)
+        .await
+        .map_err(|e| super::rename_field(e, "managerId", "managerEmail"))
+}
+
+/// Saves the user form of an existing user.
+pub async fn update_user(
+    pool: &PgPool,
+    caller: &Caller,
+    id: UserId,
+    form: UserForm,
+    now: DateTime<Utc>,
+) -> ServiceResult<User> {
+    caller.require(Action::ManageDirectory)?;
+    let fields = user_fields(pool, caller, form).await?;
+    update(pool, caller, id, fields, now)
+        .await
+        .map_err(|e| super::rename_field(e, "managerId", "managerEmail"))
+}
+
 /// What deactivation ends at once: every assignment (reason `userDeactivated`), open
 /// requests made by or for the user, API tokens, and their say in pending approvals.
 async fn end_access_of_deactivated(

@@ -15,7 +15,8 @@ use super::{
 use crate::domain::DomainError;
 use crate::domain::assignment::{AssignmentState, GrantState};
 use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
-use crate::services::admin::{AssignmentsPage, DirectAssignment};
+use crate::services::assignments::DirectAssignment;
+use crate::services::views::assignments::AssignmentsPage;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
 use crate::web::session::{AdminCaller, FormData, PageResult, Posted, redirect_with_flash};
@@ -108,7 +109,7 @@ fn view(
                 email: pkg.names.user_email(a.target_user_id.0),
                 state: Badge::state(a.state),
                 reason: a.removal_reason.map(|r| r.to_string()).unwrap_or_default(),
-                policy: pkg.names.policy(a.policy_id.0),
+                policy: pkg.names.policy_name(a.policy_id.0),
                 start: when(&a.start_at),
                 end: when_opt(&a.end_at),
                 grants: v
@@ -180,10 +181,15 @@ async fn list_assignments(
     let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
     let filter = state_filter(&q).map_err(|e| who.fail(e))?;
     let page = q.page().map_err(|e| who.fail(e))?;
-    let p =
-        services::admin::assignments_page(state.pool(), &who.caller, id, filter.as_deref(), page)
-            .await
-            .map_err(|e| who.fail(e))?;
+    let p = services::views::assignments::assignments_page(
+        state.pool(),
+        &who.caller,
+        id,
+        filter.as_deref(),
+        page,
+    )
+    .await
+    .map_err(|e| who.fail(e))?;
     Ok(view(&who, p, filter, &page, None, Errors::none()).into_response())
 }
 
@@ -212,8 +218,14 @@ async fn add_assignment(
             end,
             justification: form.opt("justification"),
         };
-        match services::admin::assign_directly(state.pool(), &who.caller, id, input, state.now())
-            .await
+        match services::assignments::assign_directly(
+            state.pool(),
+            &who.caller,
+            id,
+            input,
+            state.now(),
+        )
+        .await
         {
             Ok(r) => {
                 return Ok(redirect_with_flash(
@@ -233,9 +245,10 @@ async fn add_assignment(
     }
     // Schedule fields of the API are named start/end here too.
     let page = crate::db::PageRequest::first(25);
-    let p = services::admin::assignments_page(state.pool(), &who.caller, id, None, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let p =
+        services::views::assignments::assignments_page(state.pool(), &who.caller, id, None, page)
+            .await
+            .map_err(|e| who.fail(e))?;
     Ok(invalid(view(&who, p, None, &page, Some(&form), errors)))
 }
 
@@ -245,7 +258,7 @@ async fn remove_assignment(
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
     let aid: AssignmentId = parse_id(&aid).map_err(|e| who.fail(e))?;
-    let r = services::admin::remove_assignment(state.pool(), &who.caller, aid, state.now())
+    let r = services::assignments::remove_assignment(state.pool(), &who.caller, aid, state.now())
         .await
         .map_err(|e| who.fail(e))?;
     Ok(redirect_with_flash(

@@ -15,8 +15,9 @@ use crate::db::catalogs::Catalog;
 use crate::domain::DomainError;
 use crate::domain::authz::Action;
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, RoleAssignmentId};
-use crate::services::admin::{CatalogPage, GrantInput};
 use crate::services::catalogs::{CatalogFields, NewConnector, NewResource, ResourceKind};
+use crate::services::roles::GrantInput;
+use crate::services::views::catalogs::CatalogPage;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
 use crate::web::session::{
@@ -361,7 +362,7 @@ async fn show_catalog(
     Path((_, id)): Path<(String, String)>,
 ) -> PageResult {
     let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let page = services::admin::catalog_page(state.pool(), &who.caller, id)
+    let page = services::views::catalogs::catalog_page(state.pool(), &who.caller, id)
         .await
         .map_err(|e| who.fail(e))?;
     Ok(catalog_detail(&who, page, None, None).into_response())
@@ -464,7 +465,7 @@ async fn grant_role(
         role: form.opt("role"),
         principal: form.text("principal"),
     };
-    match services::admin::grant_catalog_role(state.pool(), &who.caller, id, input, state.now())
+    match services::roles::grant_catalog_role(state.pool(), &who.caller, id, input, state.now())
         .await
     {
         Ok(r) => Ok(redirect_with_flash(
@@ -474,7 +475,7 @@ async fn grant_role(
         )),
         Err(e) => {
             let errors = form_errors(e).map_err(|e| who.fail(e))?;
-            let page = services::admin::catalog_page(state.pool(), &who.caller, id)
+            let page = services::views::catalogs::catalog_page(state.pool(), &who.caller, id)
                 .await
                 .map_err(|e| who.fail(e))?;
             Ok(invalid(catalog_detail(
@@ -612,10 +613,15 @@ async fn new_resource(
     }
     let query = q.get("q").unwrap_or_default();
     let groups = if kind == "group" {
-        let hits =
-            services::admin::search_principals(state.pool(), &who.caller, &query, false, true)
-                .await
-                .map_err(|e| who.fail(e))?;
+        let hits = services::views::directory::search_principals(
+            state.pool(),
+            &who.caller,
+            &query,
+            false,
+            true,
+        )
+        .await
+        .map_err(|e| who.fail(e))?;
         Some(
             hits.into_iter()
                 .map(|h| GroupHit {
@@ -741,7 +747,7 @@ async fn remove_resource(
             "Resource removed from the catalog.",
         )),
         Err(ServiceError::Domain(DomainError::Conflict(message))) => {
-            let page = services::admin::catalog_page(state.pool(), &who.caller, id)
+            let page = services::views::catalogs::catalog_page(state.pool(), &who.caller, id)
                 .await
                 .map_err(|e| who.fail(e))?;
             Ok((

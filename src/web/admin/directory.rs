@@ -17,8 +17,9 @@ use super::{
 use crate::db::users::User;
 use crate::domain::authz::Action;
 use crate::domain::ids::{GroupId, UserId};
-use crate::services::admin::{OwnerChange, UserForm};
 use crate::services::groups::GroupFields;
+use crate::services::groups::OwnerChange;
+use crate::services::users::UserForm;
 use crate::services::users::{ImportOutcome, RowError};
 use crate::services::{self};
 use crate::startup::AppState;
@@ -230,7 +231,7 @@ async fn create_user(
     State(state): State<AppState>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    match services::admin::create_user(state.pool(), &who.caller, user_input(&form), state.now())
+    match services::users::create_user(state.pool(), &who.caller, user_input(&form), state.now())
         .await
     {
         Ok(u) => Ok(redirect_with_flash(
@@ -251,7 +252,7 @@ async fn edit_user(
     Path((_, uid)): Path<(String, String)>,
 ) -> PageResult {
     let uid: UserId = parse_id(&uid).map_err(|e| who.fail(e))?;
-    let p = services::admin::user_page(state.pool(), &who.caller, uid)
+    let p = services::views::directory::user_page(state.pool(), &who.caller, uid)
         .await
         .map_err(|e| who.fail(e))?;
     Ok(user_form(
@@ -269,7 +270,7 @@ async fn update_user(
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
     let uid: UserId = parse_id(&uid).map_err(|e| who.fail(e))?;
-    match services::admin::update_user(
+    match services::users::update_user(
         state.pool(),
         &who.caller,
         uid,
@@ -285,7 +286,7 @@ async fn update_user(
         )),
         Err(e) => {
             let errors = form_errors(e).map_err(|e| who.fail(e))?;
-            let p = services::admin::user_page(state.pool(), &who.caller, uid)
+            let p = services::views::directory::user_page(state.pool(), &who.caller, uid)
                 .await
                 .map_err(|e| who.fail(e))?;
             Ok(invalid(user_form(
@@ -502,7 +503,7 @@ async fn group_page(
     errors: Errors,
 ) -> Result<GroupPage, PageError> {
     require_directory(who)?;
-    let p = services::admin::group_page(state.pool(), &who.caller, gid, page)
+    let p = services::views::directory::group_page(state.pool(), &who.caller, gid, page)
         .await
         .map_err(|e| who.fail(e))?;
     let base = who.url(&format!("/admin/groups/{gid}"));
@@ -524,7 +525,7 @@ async fn group_page(
                     .iter()
                     .map(|s| match s {
                         None => "Direct".to_string(),
-                        Some(a) => format!("Assignment of {}", p.names.policy(*a)),
+                        Some(a) => format!("Assignment of {}", p.names.assignment_package(*a)),
                     })
                     .collect(),
                 direct: m.sources.iter().any(Option::is_none),
@@ -568,7 +569,7 @@ async fn add_member(
 ) -> PageResult {
     let gid: GroupId = parse_id(&gid).map_err(|e| who.fail(e))?;
     let email = form.text("email");
-    match services::admin::add_group_member(state.pool(), &who.caller, gid, &email, state.now())
+    match services::groups::add_group_member(state.pool(), &who.caller, gid, &email, state.now())
         .await
     {
         Ok(added) => Ok(redirect_with_flash(
@@ -614,7 +615,7 @@ async fn add_owner(
 ) -> PageResult {
     let gid: GroupId = parse_id(&gid).map_err(|e| who.fail(e))?;
     let change = OwnerChange::Add(form.text("ownerEmail"));
-    match services::admin::change_group_owner(state.pool(), &who.caller, gid, change, state.now())
+    match services::groups::change_group_owner(state.pool(), &who.caller, gid, change, state.now())
         .await
     {
         Ok(_) => Ok(redirect_with_flash(
@@ -639,7 +640,7 @@ async fn remove_owner(
 ) -> PageResult {
     let gid: GroupId = parse_id(&gid).map_err(|e| who.fail(e))?;
     let uid: UserId = parse_id(&uid).map_err(|e| who.fail(e))?;
-    services::admin::change_group_owner(
+    services::groups::change_group_owner(
         state.pool(),
         &who.caller,
         gid,
@@ -715,7 +716,7 @@ async fn audit_log(State(state): State<AppState>, who: AdminCaller, q: Params) -
     } else {
         format!("{base}?{}", query.join("&"))
     };
-    let p = services::admin::audit_page(state.pool(), &who.caller, target, after, page)
+    let p = services::views::audit::audit_page(state.pool(), &who.caller, target, after, page)
         .await
         .map_err(|e| who.fail(e))?;
     let rows = p

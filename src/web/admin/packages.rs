@@ -13,8 +13,9 @@ use axum::routing::get;
 use super::{Errors, Pager, Params, form_errors, invalid, parse_id};
 use crate::domain::authz::Action;
 use crate::domain::ids::{CatalogId, GroupId, PackageId, ResourceRoleId};
-use crate::services::admin::{PackageForm, PackageFormOptions, PackagePage};
+use crate::services::packages::PackageForm;
 use crate::services::packages::{PackageFields, PackageView};
+use crate::services::views::packages::{PackageFormOptions, PackagePage};
 use crate::services::{self};
 use crate::startup::AppState;
 use crate::web::session::{
@@ -68,10 +69,15 @@ struct PackageRowsFragment {
 async fn list_packages(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
     let page = q.page().map_err(|e| who.fail(e))?;
     let query = q.get("q").unwrap_or_default();
-    let (list, names) =
-        services::admin::package_list(state.pool(), &who.caller, None, Some(query.as_str()), page)
-            .await
-            .map_err(|e| who.fail(e))?;
+    let (list, names) = services::views::packages::package_list(
+        state.pool(),
+        &who.caller,
+        None,
+        Some(query.as_str()),
+        page,
+    )
+    .await
+    .map_err(|e| who.fail(e))?;
     let base = who.url("/admin/packages");
     let filtered = if query.is_empty() {
         base.clone()
@@ -302,7 +308,7 @@ async fn new_package(State(state): State<AppState>, who: AdminCaller, q: Params)
     let catalog = match chosen {
         Some(c) => c,
         None => {
-            let catalogs = services::admin::package_catalogs(state.pool(), &who.caller)
+            let catalogs = services::views::catalogs::package_catalogs(state.pool(), &who.caller)
                 .await
                 .map_err(|e| who.fail(e))?;
             if catalogs.is_empty() {
@@ -327,9 +333,10 @@ async fn new_package(State(state): State<AppState>, who: AdminCaller, q: Params)
             .into_response());
         }
     };
-    let options = services::admin::package_form_options(state.pool(), &who.caller, catalog, &[])
-        .await
-        .map_err(|e| who.fail(e))?;
+    let options =
+        services::views::packages::package_form_options(state.pool(), &who.caller, catalog, &[])
+            .await
+            .map_err(|e| who.fail(e))?;
     Ok(package_form(&who, &options, None, PackageValues::empty(), Errors::none()).into_response())
 }
 
@@ -374,7 +381,7 @@ async fn create_package(
                 )));
             };
             let values = PackageValues::from_form(&form);
-            let options = services::admin::package_form_options(
+            let options = services::views::packages::package_form_options(
                 state.pool(),
                 &who.caller,
                 catalog,
@@ -487,7 +494,7 @@ async fn show_package(
     Path((_, id)): Path<(String, String)>,
 ) -> PageResult {
     let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let page = services::admin::package_page(state.pool(), &who.caller, id)
+    let page = services::views::packages::package_page(state.pool(), &who.caller, id)
         .await
         .map_err(|e| who.fail(e))?;
     Ok(package_detail(&who, page).into_response())
@@ -502,7 +509,7 @@ async fn edit_package(
     let view = services::packages::get(state.pool(), &who.caller, id)
         .await
         .map_err(|e| who.fail(e))?;
-    let options = services::admin::package_form_options(
+    let options = services::views::packages::package_form_options(
         state.pool(),
         &who.caller,
         view.package.catalog_id,
@@ -530,7 +537,9 @@ async fn update_package(
         fields: package_fields(&form, None),
         add_incompatible_group: form.opt("addIncompatibleGroup"),
     };
-    match services::admin::update_package(state.pool(), &who.caller, id, input, state.now()).await {
+    match services::packages::update_package(state.pool(), &who.caller, id, input, state.now())
+        .await
+    {
         Ok(v) => Ok(redirect_with_flash(
             &state,
             &who.url(&format!("/admin/packages/{id}")),
@@ -542,7 +551,7 @@ async fn update_package(
                 .await
                 .map_err(|e| who.fail(e))?;
             let values = PackageValues::from_form(&form);
-            let options = services::admin::package_form_options(
+            let options = services::views::packages::package_form_options(
                 state.pool(),
                 &who.caller,
                 view.package.catalog_id,

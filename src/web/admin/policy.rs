@@ -24,8 +24,10 @@ use crate::domain::policy::{
     IfNoResponse, PolicySettings, PrincipalKind, PrincipalRef, Question, QuestionKind, Recurrence,
     RequestorScope, Requestors, ReviewSettings, ReviewerKind, ReviewerRef, Stage,
 };
-use crate::services::admin::{Names, PrincipalHit, describe_approver, describe_reviewer};
 use crate::services::packages::PolicyInput;
+use crate::services::views::Names;
+use crate::services::views::directory::PrincipalHit;
+use crate::services::views::packages::{describe_approver, describe_reviewer};
 use crate::services::{self};
 use crate::startup::AppState;
 use crate::web::session::{AdminCaller, FormData, PageResult, Posted, redirect_with_flash};
@@ -1261,7 +1263,7 @@ fn render(
 }
 
 async fn show(state: &AppState, who: &AdminCaller, target: Target) -> PageResult {
-    let editor = services::admin::policy_editor(
+    let editor = services::views::packages::policy_editor(
         state.pool(),
         &who.caller,
         target.package,
@@ -1367,7 +1369,7 @@ async fn redraw(
     status_invalid: bool,
 ) -> PageResult {
     let settings = draft.settings_for_names();
-    let editor = services::admin::policy_editor(
+    let editor = services::views::packages::policy_editor(
         state.pool(),
         &who.caller,
         target.package,
@@ -1381,9 +1383,15 @@ async fn redraw(
         if term.is_empty() {
             continue;
         }
-        let found = services::admin::search_principals(state.pool(), &who.caller, term, true, true)
-            .await
-            .map_err(|e| who.fail(e))?;
+        let found = services::views::directory::search_principals(
+            state.pool(),
+            &who.caller,
+            term,
+            true,
+            true,
+        )
+        .await
+        .map_err(|e| who.fail(e))?;
         hits.push((key.clone(), found));
     }
     let page = render(

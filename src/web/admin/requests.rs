@@ -64,10 +64,15 @@ async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Param
             ))
         })?),
     };
-    let p =
-        services::admin::requests_page(state.pool(), &who.caller, package, filter.as_deref(), page)
-            .await
-            .map_err(|e| who.fail(e))?;
+    let p = services::views::requests::requests_page(
+        state.pool(),
+        &who.caller,
+        package,
+        filter.as_deref(),
+        page,
+    )
+    .await
+    .map_err(|e| who.fail(e))?;
     let base = who.url("/admin/requests");
     let mut query = Vec::new();
     if let Some(s) = &filter {
@@ -161,7 +166,7 @@ async fn show_request(
     Path((_, rid)): Path<(String, String)>,
 ) -> PageResult {
     let rid: RequestId = parse_id(&rid).map_err(|e| who.fail(e))?;
-    let p = services::admin::request_page(state.pool(), &who.caller, rid)
+    let p = services::views::requests::request_page(state.pool(), &who.caller, rid)
         .await
         .map_err(|e| who.fail(e))?;
     let r = &p.request.request;

@@ -13,7 +13,7 @@ use crate::domain::DomainError;
 use crate::domain::ids::AssignmentId;
 use crate::domain::policy::Expiration;
 use crate::domain::request::RequestState;
-use crate::services::portal::AccessDetail;
+use crate::services::views::assignments::AccessDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
 use crate::web::admin::{Badge, Errors, form_errors, invalid, parse_id, when, when_opt};
@@ -52,7 +52,7 @@ struct AccessPage {
 }
 
 async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageResult {
-    let list = services::portal::my_access(state.pool(), &who.caller)
+    let list = services::views::assignments::my_access(state.pool(), &who.caller)
         .await
         .map_err(|e| who.fail(e))?;
     let rows = list
@@ -146,7 +146,7 @@ async fn extend_form(
     Path((_, id)): Path<(String, String)>,
 ) -> PageResult {
     let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::my_assignment(state.pool(), &who.caller, id)
+    let d = services::views::assignments::my_assignment(state.pool(), &who.caller, id)
         .await
         .map_err(|e| who.fail(e))?;
     Ok(extend_page(&who, &d, String::new(), Errors::none(), String::new()).into_response())
@@ -160,8 +160,14 @@ async fn extend_access(
     let who = &posted.who;
     let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
     let justification = posted.form.opt("justification");
-    match services::portal::extend_access(state.pool(), &who.caller, id, justification, state.now())
-        .await
+    match services::assignments::extend_access(
+        state.pool(),
+        &who.caller,
+        id,
+        justification,
+        state.now(),
+    )
+    .await
     {
         Ok(view) => {
             let message = if view.request.state == RequestState::PendingApproval {
@@ -186,7 +192,7 @@ async fn extend_access(
                     axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 ),
             };
-            let d = services::portal::my_assignment(state.pool(), &who.caller, id)
+            let d = services::views::assignments::my_assignment(state.pool(), &who.caller, id)
                 .await
                 .map_err(|e| who.fail(e))?;
             let page = extend_page(who, &d, posted.form.text("justification"), errors, refusal);
@@ -215,7 +221,7 @@ async fn remove_form(
     Path((_, id)): Path<(String, String)>,
 ) -> PageResult {
     let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::my_assignment(state.pool(), &who.caller, id)
+    let d = services::views::assignments::my_assignment(state.pool(), &who.caller, id)
         .await
         .map_err(|e| who.fail(e))?;
     Ok(RemovePage {
@@ -235,7 +241,7 @@ async fn remove_access(
 ) -> PageResult {
     let who = &posted.who;
     let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
-    services::portal::remove_access(state.pool(), &who.caller, id, state.now())
+    services::assignments::remove_access(state.pool(), &who.caller, id, state.now())
         .await
         .map_err(|e| who.fail(e))?;
     Ok(redirect_with_flash(

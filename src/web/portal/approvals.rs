@@ -14,7 +14,7 @@ use super::requests::{StageBlock, stage_blocks};
 use crate::domain::DomainError;
 use crate::domain::ids::RequestId;
 use crate::domain::request::{Decision, RequestState, StageState};
-use crate::services::portal::RequestDetail;
+use crate::services::views::requests::RequestDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
 use crate::web::admin::{Badge, Errors, Pager, Params, form_errors, invalid, parse_id, when};
@@ -54,7 +54,7 @@ async fn list_approvals(
 ) -> PageResult {
     let page = q.page().map_err(|e| who.fail(e))?;
     let decided = q.get("tab").as_deref() == Some("decided");
-    let list = services::portal::approvals(state.pool(), &who.caller, decided, page)
+    let list = services::views::requests::approvals(state.pool(), &who.caller, decided, page)
         .await
         .map_err(|e| who.fail(e))?;
     let base = who.url("/approvals");
@@ -163,7 +163,7 @@ async fn show_approval(
     Path((_, id)): Path<(String, String)>,
 ) -> PageResult {
     let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::approval(state.pool(), &who.caller, id)
+    let d = services::views::requests::approval(state.pool(), &who.caller, id)
         .await
         .map_err(|e| who.fail(e))?;
     Ok(approval_page(&who, &d, Errors::none(), String::new(), String::new()).into_response())
@@ -180,7 +180,7 @@ async fn decide_approval(
     let decision = posted.form.get("decision").and_then(Decision::parse);
     let result = match decision {
         Some(d) => {
-            services::portal::decide_approval(
+            services::requests::decide_approval(
                 state.pool(),
                 &who.caller,
                 id,
@@ -212,7 +212,7 @@ async fn decide_approval(
                     StatusCode::UNPROCESSABLE_ENTITY,
                 ),
             };
-            let d = services::portal::approval(state.pool(), &who.caller, id)
+            let d = services::views::requests::approval(state.pool(), &who.caller, id)
                 .await
                 .map_err(|e| who.fail(e))?;
             let page = approval_page(who, &d, errors, note, refusal);

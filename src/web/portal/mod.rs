@@ -1,7 +1,7 @@
 //! The requester portal, My Access, at `/t/{slug}/`: the home overview, access
 //! packages to browse and request, the person's requests and access, their approvals
 //! and access reviews. Every handler extracts a `SessionCaller` (anyone signed in),
-//! calls one `services::portal` function and renders one template; what a person sees
+//! calls one `services` function and renders one template; what a person sees
 //! is only their own (the service answers 404 for anything else). Every page works
 //! without JavaScript; htmx only swaps the package list while typing a search.
 
@@ -23,8 +23,8 @@ use super::session::{PageResult, SessionCaller};
 use super::shell::{Section, Shell};
 use crate::db::requests::RequestRow;
 use crate::domain::request::{RequestState, RequestType, StageState};
-use crate::services::portal::Names;
 use crate::services::requests::RequestView;
+use crate::services::views::Names;
 use crate::services::{self};
 use crate::startup::AppState;
 
@@ -157,7 +157,7 @@ struct HomePage {
 }
 
 async fn home(State(state): State<AppState>, who: SessionCaller) -> PageResult {
-    let o = services::portal::overview(state.pool(), &who.caller, state.now())
+    let o = services::views::overview::overview(state.pool(), &who.caller, state.now())
         .await
         .map_err(|e| who.fail(e))?;
     let c = &who.caller;

@@ -14,7 +14,8 @@ use crate::domain::DomainError;
 use crate::domain::ids::{PackageId, PolicyId};
 use crate::domain::policy::{Expiration, QuestionKind};
 use crate::domain::request::{AnswerInput, RequestState};
-use crate::services::portal::{PackageDetail, RequestForm};
+use crate::services::requests::RequestForm;
+use crate::services::views::packages::PackageDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
 use crate::web::admin::{Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when};
@@ -61,9 +62,10 @@ struct PackageCards {
 async fn list_packages(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
     let page = q.page().map_err(|e| who.fail(e))?;
     let search = q.get("q");
-    let found = services::portal::packages(state.pool(), &who.caller, search.as_deref(), page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let found =
+        services::views::packages::packages(state.pool(), &who.caller, search.as_deref(), page)
+            .await
+            .map_err(|e| who.fail(e))?;
     let base = who.url("/packages");
     let filtered = match &search {
         Some(s) => format!(
@@ -298,7 +300,7 @@ async fn show_package(
     Path((_, id)): Path<(String, String)>,
 ) -> PageResult {
     let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::package(state.pool(), &who.caller, id)
+    let d = services::views::packages::package(state.pool(), &who.caller, id)
         .await
         .map_err(|e| who.fail(e))?;
     Ok(render(&who, &d, None, Errors::none(), None).into_response())
@@ -351,12 +353,13 @@ async fn submit_request(
     let mut errors = Errors::none();
     let input = read_form(&posted.form, &mut errors);
     if !errors.is_empty() {
-        let d = services::portal::package(state.pool(), &who.caller, id)
+        let d = services::views::packages::package(state.pool(), &who.caller, id)
             .await
             .map_err(|e| who.fail(e))?;
         return Ok(invalid(render(who, &d, Some(&posted.form), errors, None)));
     }
-    match services::portal::request_package(state.pool(), &who.caller, id, input, state.now()).await
+    match services::requests::request_package(state.pool(), &who.caller, id, input, state.now())
+        .await
     {
         Ok(view) => {
             let message = match view.request.state {
@@ -403,7 +406,7 @@ async fn submit_request(
                     StatusCode::UNPROCESSABLE_ENTITY,
                 ),
             };
-            let d = services::portal::package(state.pool(), &who.caller, id)
+            let d = services::views::packages::package(state.pool(), &who.caller, id)
                 .await
                 .map_err(|e| who.fail(e))?;
             let refusal = refusal.map(|r| {

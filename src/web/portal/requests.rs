@@ -34,7 +34,7 @@ struct RequestsPage {
 
 async fn list_requests(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
     let page = q.page().map_err(|e| who.fail(e))?;
-    let list = services::portal::my_requests(state.pool(), &who.caller, page)
+    let list = services::views::requests::my_requests(state.pool(), &who.caller, page)
         .await
         .map_err(|e| who.fail(e))?;
     let rows = list
@@ -69,7 +69,7 @@ pub struct StageBlock {
 
 pub fn stage_blocks(
     v: &crate::services::requests::RequestView,
-    names: &crate::services::portal::Names,
+    names: &crate::services::views::Names,
 ) -> Vec<StageBlock> {
     v.stages
         .iter()
@@ -125,7 +125,7 @@ async fn show_request(
     Path((_, id)): Path<(String, String)>,
 ) -> PageResult {
     let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::my_request(state.pool(), &who.caller, id)
+    let d = services::views::requests::my_request(state.pool(), &who.caller, id)
         .await
         .map_err(|e| who.fail(e))?;
     let r = &d.view.request;
@@ -171,7 +171,7 @@ async fn cancel_request(
 ) -> PageResult {
     let who = &posted.who;
     let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
-    services::portal::cancel_my_request(state.pool(), &who.caller, id, state.now())
+    services::requests::cancel_my_request(state.pool(), &who.caller, id, state.now())
         .await
         .map_err(|e| who.fail(e))?;
     Ok(redirect_with_flash(

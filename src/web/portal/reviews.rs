@@ -43,7 +43,7 @@ struct ReviewsPage {
 
 async fn list_reviews(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
     let page = q.page().map_err(|e| who.fail(e))?;
-    let list = services::portal::my_reviews(state.pool(), &who.caller, page)
+    let list = services::views::reviews::my_reviews(state.pool(), &who.caller, page)
         .await
         .map_err(|e| who.fail(e))?;
     let rows = list
@@ -94,7 +94,7 @@ async fn show_review(
     Path((_, id)): Path<(String, String)>,
 ) -> PageResult {
     let id: AccessReviewId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::my_review(state.pool(), &who.caller, id)
+    let d = services::views::reviews::my_review(state.pool(), &who.caller, id)
         .await
         .map_err(|e| who.fail(e))?;
     let r = &d.review;
@@ -148,7 +148,7 @@ async fn decide_item(
     let Some(decision) = posted.form.get("decision").and_then(Decision::parse) else {
         return Err(who.fail(PageError::bad_request("Choose Approve or Deny.")));
     };
-    services::portal::decide_review_item(
+    services::reviews::decide_review_item(
         state.pool(),
         &who.caller,
         id,
@@ -173,7 +173,7 @@ async fn accept_all(
 ) -> PageResult {
     let who = &posted.who;
     let id: AccessReviewId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let n = services::portal::accept_recommendations(
+    let n = services::reviews::accept_recommendations(
         state.pool(),
         &who.caller,
         id,

@@ -1,0 +1,290 @@
+//! Catalogs and their resources (DOMAIN.md §4). A catalog that still has access
+//! packages cannot be deleted. This file holds the catalogs themselves; `resources`
+//! their resources and roles, `connector` the webhook connector's URL check and sealed
+//! secret.
+
+mod connector;
+mod resources;
+
+pub use connector::{check_webhook_url, connector_secret_context, seal_legacy_secrets};
+pub use resources::{
+    MAX_ROLES, MIN_SECRET, NewConnector, NewResource, ResourceKind, ResourceView, add_resource,
+    list_resources, remove_resource,
+};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::audit::{self, Entry};
+use super::{Caller, ServiceError, ServiceResult, validated};
+use crate::db::catalogs::Catalog;
+use crate::db::roles::RoleAssignment;
+use crate::db::{self, Conn, DbError, Page, PageRequest};
+use crate::domain::authz::{Action, Role};
+use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId};
+use crate::domain::values::{DisplayName, description};
+use crate::domain::{DomainError, FieldErrors};
+
+/// Fields of a catalog as sent by a client; on create `displayName` is required, on
+/// update absent fields stay unchanged.
+#[derive(Debug, Default, Clone)]
+pub struct CatalogFields {
+    pub display_name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    pub externally_visible: Option<bool>,
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::Domain(DomainError::NotFound("catalog"))
+}
+
+pub(super) fn resource_not_found() -> ServiceError {
+    ServiceError::Domain(DomainError::NotFound("resource"))
+}
+
+fn catalog_json(c: &Catalog) -> Value {
+    json!({"displayName": c.display_name, "description": c.description,
+           "enabled": c.enabled, "externallyVisible": c.externally_visible})
+}
+
+/// The catalog `id` of `tenant`, or 404.
+pub(crate) async fn load(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: CatalogId,
+) -> ServiceResult<Catalog> {
+    db::catalogs::get(conn, tenant, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// Catalogs the caller may read: all for tenant admins, otherwise those where they hold
+/// a catalog role (none at all for requesters: an empty list, not a refusal).
+pub async fn list(
+    pool: &PgPool,
+    caller: &Caller,
+    page: PageRequest,
+) -> ServiceResult<Page<Catalog>> {
+    let tenant = caller.tenant_id();
+    let mut conn = pool.acquire().await?;
+    if caller.roles.is_tenant_admin() {
+        return Ok(db::catalogs::list(&mut conn, tenant, None, page).await?);
+    }
+    let mut readable: Vec<CatalogId> = caller
+        .roles
+        .catalogs()
+        .filter(|c| caller.roles.allows(Action::ReadCatalog(*c)))
+        .collect();
+    readable.sort();
+    readable.dedup();
+    if readable.is_empty() {
+        return Ok(Page {
+            items: Vec::new(),
+            next: None,
+        });
+    }
+    Ok(db::catalogs::list(&mut conn, tenant, Some(&readable), page).await?)
+}
+
+pub async fn get(pool: &PgPool, caller: &Caller, id: CatalogId) -> ServiceResult<Catalog> {
+    let mut conn = pool.acquire().await?;
+    let catalog = load(&mut conn, caller.tenant_id(), id).await?;
+    caller.require(Action::ReadCatalog(id))?;
+    Ok(catalog)
+}
+
+/// Creates a catalog; a creator who is not a tenant admin becomes its owner.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub async fn create(
+    pool: &PgPool,
+    caller: &Caller,
+    fields: CatalogFields,
+    now: DateTime<Utc>,
+) -> ServiceResult<Catalog> {
+    caller.require(Action::CreateCatalog)?;
+    let tenant = caller.tenant_id();
+    let mut errors = FieldErrors::new();
+    let name = match &fields.display_name {
+        None => {
+            errors.add("displayName", "a display name is required");
+            None
+        }
+        Some(n) => errors.check("displayName", DisplayName::parse(n)),
+    };
+    let desc = errors.check(
+        "description",
+        description(fields.description.clone().flatten().as_deref()),
+    );
+    validated(errors)?;
+    let catalog = Catalog {
+        tenant_id: tenant,
+        id: CatalogId::new(),
+        display_name: name.map(DisplayName::into_string).unwrap_or_default(),
+        description: desc.unwrap_or_default(),
+        enabled: fields.enabled.unwrap_or(true),
+        externally_visible: fields.externally_visible.unwrap_or(false),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = pool.begin().await?;
+    db::catalogs::insert(&mut tx, &catalog).await?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "catalog.created",
+            target_type: "catalog",
+            target_id: Some(catalog.id.0),
+            details: json!({"after": catalog_json(&catalog)}),
+        },
+        now,
+    )
+    .await?;
+    if !caller.roles.is_tenant_admin() {
+        let owner = RoleAssignment {
+            tenant_id: tenant,
+            id: RoleAssignmentId::new(),
+            role: Role::CatalogOwner.as_str().into(),
+            user_id: Some(caller.user_id()),
+            group_id: None,
+            catalog_id: Some(catalog.id),
+            created_at: now,
+        };
+        db::roles::insert(&mut tx, &owner).await?;
+        audit::record(
+            &mut tx,
+            tenant,
+            caller.actor(),
+            Entry {
+                action: "roleAssignment.created",
+                target_type: "roleAssignment",
+                target_id: Some(owner.id.0),
+                details: json!({"role": owner.role, "userId": owner.user_id, "groupId": null,
+                                "catalogId": owner.catalog_id, "reason": "catalogCreated"}),
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(catalog)
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn update(
+    pool: &PgPool,
+    caller: &Caller,
+    id: CatalogId,
+    fields: CatalogFields,
+    now: DateTime<Utc>,
+) -> ServiceResult<Catalog> {
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    let before = load(&mut tx, tenant, id).await?;
+    caller.require(Action::EditCatalog(id))?;
+    let mut catalog = before.clone();
+    let mut errors = FieldErrors::new();
+    if let Some(n) = &fields.display_name
+        && let Some(n) = errors.check("displayName", DisplayName::parse(n))
+    {
+        catalog.display_name = n.into_string();
+    }
+    if let Some(d) = &fields.description
+        && let Some(d) = errors.check("description", description(d.as_deref()))
+    {
+        catalog.description = d;
+    }
+    if let Some(enabled) = fields.enabled {
+        catalog.enabled = enabled;
+    }
+    if let Some(visible) = fields.externally_visible {
+        catalog.externally_visible = visible;
+    }
+    validated(errors)?;
+    catalog.updated_at = now;
+    db::catalogs::update(&mut tx, &catalog).await?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "catalog.updated",
+            target_type: "catalog",
+            target_id: Some(id.0),
+            details: json!({"before": catalog_json(&before), "after": catalog_json(&catalog)}),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(catalog)
+}
+
+fn catalog_has_packages(count: i64) -> ServiceError {
+    DomainError::conflict(format!(
+        "This catalog still has {count} access package(s); delete them before deleting the catalog."
+    ))
+    .into()
+}
+
+pub(super) fn history_conflict() -> ServiceError {
+    DomainError::conflict(
+        "Access was delivered through this resource's roles and that history is kept, so it cannot be removed.",
+    )
+    .into()
+}
+
+/// Deletes a catalog without access packages, with its resources (its role
+/// assignments go with it).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn delete(
+    pool: &PgPool,
+    caller: &Caller,
+    id: CatalogId,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    let catalog = load(&mut tx, tenant, id).await?;
+    caller.require(Action::EditCatalog(id))?;
+    let packages = db::catalogs::count_packages(&mut tx, tenant, id).await?;
+    if packages > 0 {
+        return Err(catalog_has_packages(packages));
+    }
+    let resources = db::catalogs::delete_resources_of_catalog(&mut tx, tenant, id)
+        .await
+        .map_err(|e| match e {
+            DbError::ForeignKey(ref c) if c == "access_package_roles_role_fkey" => {
+                catalog_has_packages(1)
+            }
+            DbError::ForeignKey(_) => history_conflict(),
+            other => other.into(),
+        })?;
+    db::catalogs::delete(&mut tx, tenant, id)
+        .await
+        .map_err(|e| match e {
+            // A package created at the same moment.
+            DbError::ForeignKey(ref c) if c == "access_packages_catalog_fkey" => {
+                catalog_has_packages(1)
+            }
+            other => other.into(),
+        })?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "catalog.deleted",
+            target_type: "catalog",
+            target_id: Some(id.0),
+            details: json!({"before": catalog_json(&catalog), "resourcesRemoved": resources}),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

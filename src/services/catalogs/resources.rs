@@ -1,0 +1,414 @@
+//! Resources of a catalog and their roles. A resource whose roles a package uses cannot
+//! be removed; a webhook connector's secret is write-only: stored for signing, never
+//! returned and never written into audit details. A directory group enters a catalog
+//! only by the hand of a tenant admin or of one of its owners, and a group that holds a
+//! role or approves for another catalog only by a tenant admin's
+//! (`Roles::may_add_group`).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::connector::{check_webhook_url, connector_secret_context};
+use super::{history_conflict, load, not_found, resource_not_found};
+use crate::crypto::Keys;
+use crate::db::catalogs::{Resource, ResourceRole};
+use crate::db::groups::Relation;
+use crate::db::{self, Conn, DbError, Page, PageRequest};
+use crate::domain::authz::{Action, GroupPrivilege};
+use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
+use crate::domain::values::{DisplayName, description};
+use crate::domain::{DomainError, FieldErrors};
+use crate::services::audit::{self, Entry};
+use crate::services::{Caller, ServiceError, ServiceResult, validated};
+
+/// What a resource is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceKind {
+    Group,
+    Application,
+    Site,
+    Custom,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Group => "group",
+            Self::Application => "application",
+            Self::Site => "site",
+            Self::Custom => "custom",
+        }
+    }
+}
+
+/// A resource as sent by a client: `kind: group` with `groupId`, or another kind with
+/// its own display name, roles and optional webhook connector.
+#[derive(Debug, Default, Clone)]
+pub struct NewResource {
+    pub kind: Option<ResourceKind>,
+    pub group_id: Option<GroupId>,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub connector: Option<NewConnector>,
+}
+
+/// A webhook connector; the secret never leaves the service once stored.
+#[derive(Default, Clone)]
+pub struct NewConnector {
+    pub url: Option<String>,
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for NewConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewConnector")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A resource with its roles, never with its connector secret; a group resource shows
+/// its group's current name.
+#[derive(Debug, Clone)]
+pub struct ResourceView {
+    pub resource: Resource,
+    pub roles: Vec<ResourceRole>,
+}
+
+pub const MAX_ROLES: usize = 50;
+pub const MIN_SECRET: usize = 16;
+const MAX_SECRET: usize = 1024;
+
+async fn resource_views(
+    conn: &mut Conn,
+    tenant: TenantId,
+    resources: Vec<Resource>,
+) -> ServiceResult<Vec<ResourceView>> {
+    let ids: Vec<ResourceId> = resources.iter().map(|r| r.id).collect();
+    let roles = db::catalogs::roles_of_resources(conn, tenant, &ids).await?;
+    let group_ids: Vec<GroupId> = resources.iter().filter_map(|r| r.group_id).collect();
+    let groups = if group_ids.is_empty() {
+        Vec::new()
+    } else {
+        db::groups::get_many(conn, tenant, &group_ids).await?
+    };
+    Ok(resources
+        .into_iter()
+        .map(|mut resource| {
+            // Write-only: it stays in the database for signing and goes no further.
+            resource.connector_secret = None;
+            if let Some(g) = resource
+                .group_id
+                .and_then(|g| groups.iter().find(|x| x.id == g))
+            {
+                resource.display_name = g.display_name.clone();
+            }
+            let roles = roles
+                .iter()
+                .filter(|r| r.resource_id == resource.id)
+                .cloned()
+                .collect();
+            ResourceView { resource, roles }
+        })
+        .collect())
+}
+
+/// The audit form of a resource: everything but the connector secret.
+fn resource_json(v: &ResourceView) -> Value {
+    let r = &v.resource;
+    json!({
+        "catalogId": r.catalog_id, "kind": r.kind, "displayName": r.display_name,
+        "description": r.description, "groupId": r.group_id,
+        "addedByTenantAdmin": r.added_by_tenant_admin,
+        "roles": v.roles.iter().map(|role| json!({"id": role.id, "displayName": role.display_name})).collect::<Vec<_>>(),
+        "connector": r.connector_url.as_ref().map(|url| json!({"type": "webhook", "url": url})),
+    })
+}
+
+/// Resources of a catalog with their roles (readers of the catalog).
+pub async fn list_resources(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog: CatalogId,
+    page: PageRequest,
+) -> ServiceResult<Page<ResourceView>> {
+    let tenant = caller.tenant_id();
+    let mut conn = pool.acquire().await?;
+    load(&mut conn, tenant, catalog).await?;
+    caller.require(Action::ReadCatalog(catalog))?;
+    let page = db::catalogs::list_resources(&mut conn, tenant, catalog, page).await?;
+    let items = resource_views(&mut conn, tenant, page.items).await?;
+    Ok(Page {
+        items,
+        next: page.next,
+    })
+}
+
+/// Role names of a non-group resource: 1–50 unique (case-insensitive) display names.
+fn check_role_names(names: Option<&[String]>, errors: &mut FieldErrors) -> Vec<String> {
+    let Some(names) = names.filter(|n| !n.is_empty()) else {
+        errors.add(
+            "roles",
+            "name at least one role of the resource (for example \"Reader\")",
+        );
+        return Vec::new();
+    };
+    if names.len() > MAX_ROLES {
+        errors.add("roles", format!("a resource has at most {MAX_ROLES} roles"));
+        return Vec::new();
+    }
+    let mut parsed: Vec<String> = Vec::new();
+    for (i, raw) in names.iter().enumerate() {
+        let field = format!("roles[{i}]");
+        if let Some(name) = errors.check(&field, DisplayName::parse(raw)) {
+            let name = name.into_string();
+            if parsed
+                .iter()
+                .any(|p| p.to_lowercase() == name.to_lowercase())
+            {
+                errors.add(&field, format!("the role '{name}' is named twice"));
+            } else {
+                parsed.push(name);
+            }
+        }
+    }
+    parsed
+}
+
+/// Adds a resource to a catalog (its editors). Group resources get the roles Member
+/// and Owner; other kinds the roles they name. Whether a tenant admin added it is kept:
+/// delivery into a group that carries power depends on it.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog_id))]
+pub async fn add_resource(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog_id: CatalogId,
+    input: NewResource,
+    allow_private_webhooks: bool,
+    keys: &Keys,
+    now: DateTime<Utc>,
+) -> ServiceResult<ResourceView> {
+    let tenant = caller.tenant_id();
+    {
+        let mut conn = pool.acquire().await?;
+        load(&mut conn, tenant, catalog_id).await?;
+    }
+    caller.require(Action::EditCatalog(catalog_id))?;
+    let mut errors = FieldErrors::new();
+    let desc = errors
+        .check("description", description(input.description.as_deref()))
+        .unwrap_or_default();
+    let resource_id = ResourceId::new();
+    let mut resource = Resource {
+        tenant_id: tenant,
+        id: resource_id,
+        catalog_id,
+        kind: String::new(),
+        group_id: None,
+        display_name: String::new(),
+        description: desc,
+        connector_url: None,
+        connector_secret: None,
+        added_by_tenant_admin: caller.roles.is_tenant_admin(),
+        created_at: now,
+        updated_at: now,
+    };
+    let role = |name: &str, relation: Option<&str>| ResourceRole {
+        tenant_id: tenant,
+        id: ResourceRoleId::new(),
+        resource_id,
+        display_name: name.to_string(),
+        group_relation: relation.map(str::to_string),
+        created_at: now,
+    };
+    let roles: Vec<ResourceRole>;
+    match input.kind {
+        None => {
+            errors.add(
+                "kind",
+                "say what the resource is: group, application, site or custom",
+            );
+            return Err(DomainError::Validation(errors).into());
+        }
+        Some(ResourceKind::Group) => {
+            resource.kind = ResourceKind::Group.as_str().into();
+            if input.group_id.is_none() {
+                errors.add(
+                    "groupId",
+                    "a group resource needs the groupId of a directory group",
+                );
+            }
+            if input.roles.as_ref().is_some_and(|r| !r.is_empty()) {
+                errors.add(
+                    "roles",
+                    "group resources always have the roles Member and Owner; leave roles out",
+                );
+            }
+            if input.connector.is_some() {
+                errors.add(
+                    "connector",
+                    "group resources are delivered directly into the group and take no connector",
+                );
+            }
+            resource.group_id = input.group_id;
+            roles = vec![role("Member", Some("member")), role("Owner", Some("owner"))];
+        }
+        Some(kind) => {
+            resource.kind = kind.as_str().into();
+            if input.group_id.is_some() {
+                errors.add("groupId", "only group resources point at a directory group");
+            }
+            match &input.display_name {
+                None => errors.add("displayName", "a display name is required"),
+                Some(n) => {
+                    if let Some(n) = errors.check("displayName", DisplayName::parse(n)) {
+                        resource.display_name = n.into_string();
+                    }
+                }
+            }
+            roles = check_role_names(input.roles.as_deref(), &mut errors)
+                .iter()
+                .map(|name| role(name, None))
+                .collect();
+            if let Some(connector) = &input.connector {
+                match connector.url.as_deref() {
+                    None => {
+                        errors.add("connector.url", "a webhook connector needs the URL to call")
+                    }
+                    Some(url) => match check_webhook_url(url, allow_private_webhooks).await {
+                        Ok(url) => resource.connector_url = Some(url),
+                        Err(message) => errors.add("connector.url", message),
+                    },
+                }
+                match connector.secret.as_deref() {
+                    None => errors.add(
+                        "connector.secret",
+                        format!("a webhook connector needs a signing secret of at least {MIN_SECRET} characters"),
+                    ),
+                    Some(s) if s.chars().count() < MIN_SECRET => errors.add(
+                        "connector.secret",
+                        format!("the secret must have at least {MIN_SECRET} characters"),
+                    ),
+                    Some(s) if s.chars().count() > MAX_SECRET => {
+                        errors.add("connector.secret", format!("the secret has at most {MAX_SECRET} characters"))
+                    }
+                    // Sealed at rest, bound to this tenant and resource.
+                    Some(s) => {
+                        resource.connector_secret =
+                            Some(keys.seal(s, &connector_secret_context(tenant, resource_id)))
+                    }
+                }
+            }
+        }
+    }
+    let mut tx = pool.begin().await?;
+    if let Some(group_id) = resource.group_id {
+        match db::groups::get(&mut tx, tenant, group_id).await? {
+            Some(group) => resource.display_name = group.display_name,
+            None => errors.add("groupId", format!("there is no group with id {group_id}")),
+        }
+    }
+    validated(errors)?;
+    if let Some(group_id) = resource.group_id {
+        let owns =
+            db::groups::is_related(&mut tx, Relation::Owner, tenant, group_id, caller.user_id())
+                .await?;
+        let facts = db::groups::privilege_facts(&mut tx, tenant, &[group_id]).await?;
+        let privilege = GroupPrivilege::assess(
+            group_id,
+            catalog_id,
+            &facts.holding_roles,
+            &facts.policies(),
+        );
+        caller.roles.may_add_group(owns, privilege)?;
+    }
+    db::catalogs::insert_resource(&mut tx, &resource, &roles)
+        .await
+        .map_err(|e| match e {
+            DbError::Unique(ref c) if c == "resources_group_once_key" => ServiceError::Domain(
+                DomainError::conflict("This group is already a resource of this catalog."),
+            ),
+            DbError::Unique(ref c) if c == "resource_roles_name_key" => {
+                DomainError::field("roles", "two roles of a resource cannot have the same name")
+                    .into()
+            }
+            // Deleted while this request was being checked.
+            DbError::ForeignKey(ref c) if c == "resources_catalog_fkey" => not_found(),
+            DbError::ForeignKey(ref c) if c == "resources_group_fkey" => {
+                DomainError::field("groupId", "this group has just been deleted").into()
+            }
+            other => other.into(),
+        })?;
+    resource.connector_secret = None;
+    let view = ResourceView { resource, roles };
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "resource.added",
+            target_type: "resource",
+            target_id: Some(resource_id.0),
+            details: json!({"after": resource_json(&view)}),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Removes a resource that no access package uses (its editors).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog_id, id = %id))]
+pub async fn remove_resource(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog_id: CatalogId,
+    id: ResourceId,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    load(&mut tx, tenant, catalog_id).await?;
+    let resource = db::catalogs::get_resource(&mut tx, tenant, catalog_id, id)
+        .await?
+        .ok_or_else(resource_not_found)?;
+    caller.require(Action::EditCatalog(catalog_id))?;
+    let in_use = || {
+        ServiceError::Domain(DomainError::conflict(
+            "Access packages use roles of this resource; remove those roles from the packages first.",
+        ))
+    };
+    if db::catalogs::resource_in_use(&mut tx, tenant, id).await? {
+        return Err(in_use());
+    }
+    let view = resource_views(&mut tx, tenant, vec![resource])
+        .await?
+        .pop()
+        .ok_or_else(resource_not_found)?;
+    db::catalogs::delete_resource(&mut tx, tenant, id)
+        .await
+        .map_err(|e| match e {
+            DbError::ForeignKey(ref c) if c == "access_package_roles_role_fkey" => in_use(),
+            DbError::ForeignKey(_) => history_conflict(),
+            other => other.into(),
+        })?;
+    audit::record(
+        &mut tx,
+        tenant,
+        caller.actor(),
+        Entry {
+            action: "resource.removed",
+            target_type: "resource",
+            target_id: Some(id.0),
+            details: json!({"before": resource_json(&view)}),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

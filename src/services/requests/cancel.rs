@@ -1,0 +1,96 @@
+//! Cancellation of open requests: by their requestor or target, or by who manages
+//! their catalog; and, inside another use case's transaction, by Portico itself.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::query::{catalog_of, own, view, visible};
+use super::{RequestView, not_found, record};
+use crate::db::requests::RequestRow;
+use crate::db::{self, Conn};
+use crate::domain::DomainError;
+use crate::domain::authz::Action;
+use crate::domain::ids::RequestId;
+use crate::domain::request::{RequestState, StageState};
+use crate::services::{Actor, Caller, ServiceResult};
+
+/// Cancels an open request: its requestor or target, or who manages its catalog.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn cancel(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RequestId,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    let mut request = db::requests::lock(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !visible(&mut tx, caller, &request).await? {
+        return Err(not_found());
+    }
+    let me = caller.user_id();
+    let own = request.requestor_id == Some(me) || request.target_user_id == me;
+    if !own {
+        let catalog = catalog_of(&mut tx, tenant, request.package_id).await?;
+        caller.require(Action::ManageAssignments(catalog))?;
+    }
+    if !request.state.is_open() {
+        return Err(DomainError::conflict(format!(
+            "This request is already {}; only submitted, pending or scheduled requests can be canceled.",
+            request.state
+        ))
+        .into());
+    }
+    cancel_row(&mut tx, &mut request, caller.actor(), now).await?;
+    let result = view(&mut tx, tenant, id).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// Cancels an open request and its pending stage, in the caller's transaction.
+pub async fn cancel_row(
+    conn: &mut Conn,
+    request: &mut RequestRow,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let tenant = request.tenant_id;
+    for s in db::requests::stages_of(conn, tenant, &[request.id]).await? {
+        if s.state == StageState::Pending {
+            let mut s = s;
+            s.state = StageState::Canceled;
+            s.completed_at = Some(now);
+            db::requests::update_stage(conn, &s).await?;
+        }
+    }
+    request.state = RequestState::Canceled;
+    request.completed_at = Some(now);
+    request.updated_at = now;
+    db::requests::update(conn, request).await?;
+    record(
+        conn,
+        actor,
+        "assignmentRequest.canceled",
+        request,
+        json!({}),
+        now,
+    )
+    .await
+}
+
+/// Cancels one of the caller's own open requests (the requester portal).
+pub async fn cancel_my_request(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RequestId,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    {
+        let mut conn = pool.acquire().await?;
+        own(&mut conn, caller, id).await?;
+    }
+    cancel(pool, caller, id, now).await
+}

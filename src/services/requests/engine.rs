@@ -1,0 +1,524 @@
+//! The approval engine: opening stages (approvers resolved when a stage opens, then
+//! fallbacks, then tenant admins; never the target user), approvers' decisions on the
+//! open stage (exactly one outcome under concurrent decisions), and the replacement
+//! of an approver who was deactivated. Escalation and timeouts call `resolve` and
+//! `ask_approvers` from the scheduler's lifecycle jobs.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::deliver::approved;
+use super::query::{as_approver, visible};
+use super::{RequestView, StageView, not_found, note, record, tell_requestor, views};
+use crate::db::groups::Relation;
+use crate::db::links::ApprovalLink;
+use crate::db::requests::{DecisionRow, RequestRow, StageRow};
+use crate::db::users::User;
+use crate::db::{self, Conn};
+use crate::domain::authz::Role;
+use crate::domain::ids::{PackageId, RequestId, TenantId, UserId};
+use crate::domain::policy::{ApproverKind, ApproverRef, DecisionRule, PolicySettings};
+use crate::domain::request::{
+    Decision, RequestState, StageOutcome, StageState, parse_justification, select_approvers,
+    stage_outcome,
+};
+use crate::domain::{DomainError, FieldErrors};
+use crate::services::audit::Trail;
+use crate::services::links;
+use crate::services::notify::{self, AskReason, Notice};
+use crate::services::views::names::{person, unknown_person};
+use crate::services::{Actor, Caller, ServiceResult, validated};
+
+/// Active users named by approver references, resolved for `target`.
+pub(crate) async fn resolve(
+    conn: &mut Conn,
+    tenant: TenantId,
+    refs: &[ApproverRef],
+    target: &User,
+    package: PackageId,
+) -> ServiceResult<Vec<Uuid>> {
+    let mut ids: Vec<UserId> = Vec::new();
+    for r in refs {
+        match r.kind {
+            ApproverKind::Manager => ids.extend(target.manager_id),
+            ApproverKind::SecondLevelManager => {
+                if let Some(m) = target.manager_id
+                    && let Some(manager) = db::users::get(conn, tenant, m).await?
+                {
+                    ids.extend(manager.manager_id);
+                }
+            }
+            ApproverKind::User => ids.extend(r.id.map(UserId)),
+            ApproverKind::Group => {
+                if let Some(g) = r.id {
+                    ids.extend(
+                        db::groups::users_of(
+                            conn,
+                            Relation::Member,
+                            tenant,
+                            &[crate::domain::ids::GroupId(g)],
+                        )
+                        .await?,
+                    );
+                }
+            }
+            ApproverKind::ResourceOwners => {
+                let groups = db::packages::groups_of_package(conn, tenant, package).await?;
+                ids.extend(db::groups::users_of(conn, Relation::Owner, tenant, &groups).await?);
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let active = db::users::get_many(conn, tenant, &ids).await?;
+    // Keep the order of the policy, drop inactive and unknown users.
+    Ok(ids
+        .into_iter()
+        .filter(|id| active.iter().any(|u| u.id == *id && u.active))
+        .map(|id| id.0)
+        .collect())
+}
+
+/// Opens stage `index`: resolves its approvers (fallbacks, then tenant admins; never
+/// the target user) and sets its due and escalation times.
+pub(super) async fn open_stage(
+    conn: &mut Conn,
+    trail: &mut Trail,
+    request: &mut RequestRow,
+    settings: &PolicySettings,
+    index: usize,
+    target: &User,
+    now: DateTime<Utc>,
+) -> ServiceResult<StageRow> {
+    let tenant = request.tenant_id;
+    let spec = settings
+        .approval
+        .stages
+        .get(index)
+        .ok_or_else(|| anyhow::anyhow!("stage {index} is not in the policy"))?;
+    // Fallback approvers and tenant admins are looked up only when the lists before
+    // them leave nobody.
+    let primary = resolve(conn, tenant, &spec.approvers, target, request.package_id).await?;
+    let (mut fallback, mut admins) = (Vec::new(), Vec::new());
+    let (mut approvers, mut source) = select_approvers(&primary, &fallback, &admins, target.id.0);
+    if approvers.is_empty() {
+        fallback = resolve(
+            conn,
+            tenant,
+            &spec.fallback_approvers,
+            target,
+            request.package_id,
+        )
+        .await?;
+        (approvers, source) = select_approvers(&primary, &fallback, &admins, target.id.0);
+    }
+    if approvers.is_empty() {
+        admins = db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
+            .await?
+            .into_iter()
+            .map(|u| u.0)
+            .collect();
+        (approvers, source) = select_approvers(&primary, &fallback, &admins, target.id.0);
+    }
+    if spec.decision == DecisionRule::All
+        && approvers.len() > crate::domain::policy::MAX_ALL_APPROVERS
+    {
+        return Err(DomainError::conflict(format!(
+            "Approval stage {} requires every approver, but its approvers resolve to {} people (at most {} are allowed); ask an admin to narrow the stage.",
+            index + 1,
+            approvers.len(),
+            crate::domain::policy::MAX_ALL_APPROVERS
+        ))
+        .into());
+    }
+    let stage = StageRow {
+        tenant_id: tenant,
+        request_id: request.id,
+        stage_index: i32::try_from(index).unwrap_or(0),
+        state: StageState::Pending,
+        decision_rule: spec.decision,
+        approver_ids: approvers.clone(),
+        require_justification: spec.require_justification,
+        opened_at: now,
+        due_at: now + Duration::days(spec.timeout_days),
+        escalate_at: spec
+            .escalation
+            .as_ref()
+            .map(|e| now + Duration::days(e.after_days)),
+        escalated_at: None,
+        completed_at: None,
+    };
+    request.state = RequestState::PendingApproval;
+    request.updated_at = now;
+    db::requests::save(conn, request).await?;
+    db::requests::insert_stage(conn, &stage).await?;
+    ask_approvers(conn, &stage, &approvers, AskReason::Opened, now).await?;
+    note(
+        trail,
+        Actor::System,
+        "assignmentRequest.stageOpened",
+        request,
+        json!({"stage": index, "approverIds": approvers, "approverSource": format!("{source:?}"), "dueAt": stage.due_at}),
+        now,
+    );
+    Ok(stage)
+}
+
+/// Emails each of `approvers` a personal Approve/Deny link for the stage.
+pub async fn ask_approvers(
+    conn: &mut Conn,
+    stage: &StageRow,
+    approvers: &[Uuid],
+    reason: AskReason,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    for approver in approvers {
+        let token = links::new_token();
+        db::links::insert(
+            conn,
+            &ApprovalLink {
+                tenant_id: stage.tenant_id,
+                id: Uuid::now_v7(),
+                token_hash: links::hash(&token),
+                request_id: stage.request_id,
+                stage_index: stage.stage_index,
+                approver_id: UserId(*approver),
+                expires_at: stage.due_at,
+                used_at: None,
+                created_at: now,
+            },
+        )
+        .await?;
+        let notice = Notice::ApprovalNeeded {
+            request_id: stage.request_id,
+            stage_index: stage.stage_index,
+            token,
+            reason,
+        };
+        notify::enqueue(conn, stage.tenant_id, UserId(*approver), &notice, now).await?;
+    }
+    Ok(())
+}
+
+/// Explains why a request can no longer be decided.
+async fn already_decided(
+    conn: &mut Conn,
+    tenant: TenantId,
+    view: &RequestView,
+) -> ServiceResult<DomainError> {
+    let last = view.stages.last();
+    let decisive = last.and_then(|s| {
+        let rule = s.stage.decision_rule;
+        match s.stage.state {
+            StageState::Denied => s.decisions.iter().find(|d| d.decision == Decision::Deny),
+            StageState::Approved if rule == DecisionRule::AnyOne => {
+                s.decisions.iter().find(|d| d.decision == Decision::Approve)
+            }
+            StageState::Approved => s.decisions.last(),
+            _ => None,
+        }
+    });
+    if let Some(d) = decisive {
+        let who = db::users::get(conn, tenant, d.approver_id)
+            .await?
+            .map_or_else(|| unknown_person(d.approver_id.0), |u| person(&u));
+        let verb = if d.decision == Decision::Deny {
+            "denied"
+        } else {
+            "approved"
+        };
+        return Ok(DomainError::conflict(format!(
+            "This stage was already {verb} by {who} at {}; your decision was not recorded.",
+            d.decided_at.format("%Y-%m-%d %H:%M:%S UTC")
+        )));
+    }
+    Ok(DomainError::conflict(format!(
+        "This request is {} and can no longer be decided.",
+        view.request.state
+    )))
+}
+
+/// An approver's decision on the open stage. Concurrent deciders are serialised by the
+/// row lock on the request: exactly one outcome, the others are told who decided.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn decide(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RequestId,
+    decision: Decision,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let tenant = caller.tenant_id();
+    let mut tx = pool.begin().await?;
+    let request = db::requests::lock(&mut tx, tenant, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let current = views(&mut tx, tenant, vec![request])
+        .await?
+        .pop()
+        .ok_or_else(not_found)?;
+    let me = caller.user_id().0;
+    let approver = current
+        .stages
+        .iter()
+        .any(|s| s.stage.approver_ids.contains(&me));
+    if !approver && !visible(&mut tx, caller, &current.request).await? {
+        return Err(not_found());
+    }
+    let mut trail = Trail::default();
+    let result = decide_current(
+        &mut tx,
+        &mut trail,
+        current,
+        caller.user_id(),
+        caller.actor(),
+        decision,
+        justification,
+        now,
+    )
+    .await?;
+    trail.write(&mut tx).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// The decision of `approver` on a request already locked by the caller's transaction
+/// (the API and the emailed links both end here).
+#[allow(clippy::too_many_arguments)]
+pub async fn decide_locked(
+    tx: &mut Conn,
+    trail: &mut Trail,
+    request: RequestRow,
+    me: UserId,
+    actor: Actor,
+    decision: Decision,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let tenant = request.tenant_id;
+    let current = views(tx, tenant, vec![request])
+        .await?
+        .pop()
+        .ok_or_else(not_found)?;
+    decide_current(tx, trail, current, me, actor, decision, justification, now).await
+}
+
+/// The decision on a locked request whose stages were just read; the answer is built
+/// from what this transaction wrote, without reading it back.
+#[allow(clippy::too_many_arguments)]
+async fn decide_current(
+    tx: &mut Conn,
+    trail: &mut Trail,
+    current: RequestView,
+    me: UserId,
+    actor: Actor,
+    decision: Decision,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    let mut request = current.request.clone();
+    let tenant = request.tenant_id;
+    let id = request.id;
+    let open = current.stages.last().filter(|s| {
+        s.stage.state == StageState::Pending && request.state == RequestState::PendingApproval
+    });
+    let Some(stage) = open else {
+        return Err(already_decided(tx, tenant, &current).await?.into());
+    };
+    if !stage.stage.approver_ids.contains(&me.0) {
+        return Err(DomainError::forbidden(
+            "You are not an approver of the current stage of this request.",
+        )
+        .into());
+    }
+    if stage.decisions.iter().any(|d| d.approver_id == me) {
+        return Err(DomainError::conflict(
+            "You already decided this stage; the other approvers' decisions are awaited.",
+        )
+        .into());
+    }
+    let mut errors = FieldErrors::new();
+    let justification = parse_justification(
+        justification.as_deref(),
+        stage.stage.require_justification,
+        "justification",
+        &mut errors,
+    );
+    validated(errors)?;
+    let row = DecisionRow {
+        tenant_id: tenant,
+        request_id: id,
+        stage_index: stage.stage.stage_index,
+        approver_id: me,
+        decision,
+        justification: justification.clone(),
+        decided_at: now,
+    };
+    db::requests::insert_decision(tx, &row).await?;
+    note(
+        trail,
+        actor,
+        "assignmentRequest.decided",
+        &request,
+        json!({"stage": stage.stage.stage_index, "decision": decision.as_str(), "justification": justification}),
+        now,
+    );
+    let mut decisions: Vec<(Uuid, Decision)> = stage
+        .decisions
+        .iter()
+        .map(|d| (d.approver_id.0, d.decision))
+        .collect();
+    decisions.push((me.0, decision));
+    let rule = stage.stage.decision_rule;
+    let mut stage_row = stage.stage.clone();
+    let mut opened: Option<StageRow> = None;
+    match stage_outcome(rule, &stage_row.approver_ids, &decisions) {
+        StageOutcome::Pending => {}
+        StageOutcome::Denied => {
+            stage_row.state = StageState::Denied;
+            stage_row.completed_at = Some(now);
+            db::requests::update_stage(tx, &stage_row).await?;
+            request.state = RequestState::Denied;
+            request.completed_at = Some(now);
+            request.updated_at = now;
+            db::requests::update(tx, &request).await?;
+            note(
+                trail,
+                actor,
+                "assignmentRequest.denied",
+                &request,
+                json!({"stage": stage_row.stage_index}),
+                now,
+            );
+            tell_requestor(
+                tx,
+                &request,
+                Notice::RequestDenied {
+                    request_id: request.id,
+                },
+                now,
+            )
+            .await?;
+        }
+        StageOutcome::Approved => {
+            stage_row.state = StageState::Approved;
+            stage_row.completed_at = Some(now);
+            db::requests::update_stage(tx, &stage_row).await?;
+            let policy = db::packages::get_policy(tx, tenant, request.policy_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("policy vanished"))?;
+            let next = usize::try_from(stage_row.stage_index + 1).unwrap_or(usize::MAX);
+            if next < policy.settings.0.approval.stages.len() {
+                let target = db::users::get(tx, tenant, request.target_user_id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("target vanished"))?;
+                opened = Some(
+                    open_stage(
+                        tx,
+                        trail,
+                        &mut request,
+                        &policy.settings.0,
+                        next,
+                        &target,
+                        now,
+                    )
+                    .await?,
+                );
+            } else {
+                note(
+                    trail,
+                    actor,
+                    "assignmentRequest.approved",
+                    &request,
+                    json!({}),
+                    now,
+                );
+                approved(tx, trail, &mut request, &policy, actor, true, now).await?;
+            }
+        }
+    }
+    let mut stages: Vec<StageView> = current.stages;
+    if let Some(last) = stages.last_mut() {
+        last.stage = stage_row;
+        last.decisions.push(row);
+    }
+    stages.extend(opened.map(|stage| StageView {
+        stage,
+        decisions: Vec::new(),
+    }));
+    Ok(RequestView { request, stages })
+}
+
+/// A deactivated approver can no longer decide: pending stages left with no active
+/// approver get the fallback approvers, then the tenant admins.
+pub async fn replace_deactivated_approver(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    for mut stage in db::requests::pending_stages_with_approver(conn, tenant, user).await? {
+        let others: Vec<UserId> = stage
+            .approver_ids
+            .iter()
+            .filter(|a| **a != user.0)
+            .map(|a| UserId(*a))
+            .collect();
+        let active = db::users::get_many(conn, tenant, &others).await?;
+        if active.iter().any(|u| u.active) {
+            continue;
+        }
+        let Some(request) = db::requests::get(conn, tenant, stage.request_id).await? else {
+            continue;
+        };
+        let Some(policy) = db::packages::get_policy(conn, tenant, request.policy_id).await? else {
+            continue;
+        };
+        let Some(target) = db::users::get(conn, tenant, request.target_user_id).await? else {
+            continue;
+        };
+        let index = usize::try_from(stage.stage_index).unwrap_or(0);
+        let fallback_refs = policy
+            .settings
+            .0
+            .approval
+            .stages
+            .get(index)
+            .map(|s| s.fallback_approvers.clone())
+            .unwrap_or_default();
+        let fallback = resolve(conn, tenant, &fallback_refs, &target, request.package_id).await?;
+        let admins: Vec<Uuid> =
+            db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
+                .await?
+                .into_iter()
+                .map(|u| u.0)
+                .collect();
+        let (added, _) = select_approvers(&fallback, &[], &admins, target.id.0);
+        let added: Vec<Uuid> = added.into_iter().filter(|a| *a != user.0).collect();
+        stage.approver_ids.extend(added.iter().copied());
+        db::requests::update_stage(conn, &stage).await?;
+        record(conn, Actor::System, "assignmentRequest.approversAdded", &request,
+            json!({"stage": stage.stage_index, "approverIds": added, "reason": "approverDeactivated"}), now).await?;
+    }
+    Ok(())
+}
+
+/// The caller's decision on a request they approve (the requester portal).
+pub async fn decide_approval(
+    pool: &PgPool,
+    caller: &Caller,
+    id: RequestId,
+    decision: Decision,
+    justification: Option<String>,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
+    {
+        let mut conn = pool.acquire().await?;
+        as_approver(&mut conn, caller, id).await?;
+    }
+    decide(pool, caller, id, decision, justification, now).await
+}
