@@ -27,7 +27,8 @@ pub struct Request {
     pub state: RequestState,
     /// The start of the access asked for (adds only).
     pub start: Option<DateTime<Utc>>,
-    /// How many approval stages the request's policy has.
+    /// How many approval stages the request's policy has (read by submission, stage
+    /// opening and decisions only).
     pub policy_stages: usize,
 }
 
@@ -84,14 +85,18 @@ pub enum Event {
     /// The assignment was created; `state` is what its grants allow now
     /// (delivering, delivered, partially delivered or delivery failed).
     Delivered {
+        assignment: Uuid,
         state: RequestState,
         refusals: Vec<String>,
     },
     /// The grants of the created assignment settled later (connector calls).
     GrantsSettled { state: RequestState },
-    /// An extension was applied to its assignment; `assignment_live` is false when the
-    /// assignment had ended meanwhile.
-    Extended { assignment_live: bool },
+    /// An extension was applied to its assignment, which now ends at `end`;
+    /// `assignment_live` is false when the assignment had ended meanwhile.
+    Extended {
+        assignment_live: bool,
+        end: Option<DateTime<Utc>>,
+    },
 }
 
 /// What the service must do after persisting a transition.
@@ -373,7 +378,11 @@ pub fn step(
                 .note(Action::DeliveryFailed, true, json!({"reason": reason}))
                 .tell(Tell::Requestor(Told::DeliveryFailed)))
         }
-        Event::Delivered { state, refusals } => {
+        Event::Delivered {
+            assignment,
+            state,
+            refusals,
+        } => {
             awaiting_delivery(request)?;
             if !is_delivery(state) {
                 return Err(conflict(format!(
@@ -383,7 +392,7 @@ pub fn step(
             let (action, told) = delivery_outcome(state);
             let mut t = Transition::to(state);
             t.completed = state != RequestState::Delivering;
-            let mut details = json!({});
+            let mut details = json!({"assignmentId": assignment});
             if !refusals.is_empty() {
                 details["reason"] = json!(refusals.join("; "));
             }
@@ -408,13 +417,20 @@ pub fn step(
             }
             Ok(t)
         }
-        Event::Extended { assignment_live } => {
+        Event::Extended {
+            assignment_live,
+            end,
+        } => {
             if !request.kind.is_update() {
                 return Err(conflict("Only an extension request extends an assignment."));
             }
             awaiting_delivery(request)?;
             Ok(if assignment_live {
-                Transition::to(RequestState::Delivered).note(Action::Delivered, false, json!({}))
+                Transition::to(RequestState::Delivered).note(
+                    Action::Delivered,
+                    false,
+                    json!({"end": end}),
+                )
             } else {
                 Transition::to(RequestState::DeliveryFailed).note(
                     Action::DeliveryFailed,
@@ -449,7 +465,8 @@ fn submitted(
         let mut t = Transition::to(RequestState::Submitted);
         t.then = Then::OpenStage(0);
         if request.kind.is_add() {
-            t = t.tell(Tell::Requestor(Told::Submitted));
+            // A self-service request is made by its target.
+            t = t.tell(Tell::Target(Told::Submitted));
         }
         return Ok(t);
     }
@@ -765,7 +782,7 @@ mod tests {
         );
         let rows: Vec<Row> = vec![
             (
-                "a user's add with stages opens stage 1 and tells the requestor",
+                "a user's add with stages opens stage 1 and tells the requestor, its target",
                 request(K::UserAdd, S::Submitted, 2),
                 vec![],
                 no_extension_approval.clone(),
@@ -773,7 +790,7 @@ mod tests {
                 None,
                 Then::OpenStage(0),
                 vec![],
-                vec![Tell::Requestor(Told::Submitted)],
+                vec![Tell::Target(Told::Submitted)],
             ),
             (
                 "a user's add without stages is delivered",
@@ -1018,6 +1035,7 @@ mod tests {
                 request(K::UserAdd, S::Submitted, 0),
                 vec![],
                 Event::Delivered {
+                    assignment: id(7),
                     state: S::Delivered,
                     refusals: vec![],
                 },
@@ -1032,6 +1050,7 @@ mod tests {
                 request(K::UserAdd, pending, 1),
                 vec![],
                 Event::Delivered {
+                    assignment: id(7),
                     state: S::Delivering,
                     refusals: vec![],
                 },
@@ -1046,6 +1065,7 @@ mod tests {
                 request(K::UserAdd, S::Scheduled, 0),
                 vec![],
                 Event::Delivered {
+                    assignment: id(7),
                     state: S::PartiallyDelivered,
                     refusals: vec!["a privileged group".into()],
                 },
@@ -1100,6 +1120,7 @@ mod tests {
                 vec![],
                 Event::Extended {
                     assignment_live: true,
+                    end: Some(now()),
                 },
                 S::Delivered,
                 None,
@@ -1113,6 +1134,7 @@ mod tests {
                 vec![],
                 Event::Extended {
                     assignment_live: false,
+                    end: None,
                 },
                 S::DeliveryFailed,
                 None,
@@ -1254,6 +1276,7 @@ mod tests {
                 request(K::UserAdd, S::Denied, 1),
                 vec![],
                 Event::Delivered {
+                    assignment: id(7),
                     state: S::Delivered,
                     refusals: vec![],
                 },
@@ -1264,6 +1287,7 @@ mod tests {
                 request(K::UserAdd, S::Submitted, 0),
                 vec![],
                 Event::Delivered {
+                    assignment: id(7),
                     state: S::Expired,
                     refusals: vec![],
                 },
@@ -1275,6 +1299,7 @@ mod tests {
                 vec![],
                 Event::Extended {
                     assignment_live: true,
+                    end: Some(now()),
                 },
                 "Only an extension request",
             ),
@@ -1296,6 +1321,7 @@ mod tests {
             &request(K::UserAdd, S::Submitted, 0),
             &[],
             Event::Delivered {
+                assignment: id(7),
                 state: S::Delivering,
                 refusals: vec![],
             },

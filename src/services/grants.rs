@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{self, Entry};
-use super::notify::{self, Notice};
 use super::{Actor, ServiceResult};
 use crate::db::assignments::{AssignmentRow, GrantRow};
 use crate::db::catalogs::{Resource, ResourceRole};
@@ -22,7 +21,6 @@ use crate::domain::assignment::{AssignmentState, Delivery, GrantCall, GrantState
 use crate::domain::authz::{GroupPrivilege, may_deliver_into_group};
 use crate::domain::ids::{AssignmentId, GroupId, OutboxId, PackageId, ResourceRoleId, TenantId};
 use crate::domain::outbox::OutboxKind;
-use crate::domain::request::RequestState;
 
 /// A resource role with its resource.
 #[derive(Clone, Debug)]
@@ -380,40 +378,8 @@ pub async fn refresh_state(
         )
         .await?;
     }
-    if let Some(mut r) = db::requests::get(conn, tenant, a.request_id).await?
-        && r.state.delivery().is_some_and(|d| d != state)
-    {
-        r.state = RequestState::from(state);
-        r.updated_at = now;
-        r.completed_at = if state == Delivery::Delivering {
-            None
-        } else {
-            Some(now)
-        };
-        db::requests::update(conn, &r).await?;
-        let notice = match state {
-            Delivery::Delivered => Some(Notice::AccessDelivered { request_id: r.id }),
-            Delivery::PartiallyDelivered | Delivery::DeliveryFailed => {
-                Some(Notice::DeliveryFailed { request_id: r.id })
-            }
-            Delivery::Delivering => None,
-        };
-        if let Some(notice) = notice {
-            notify::enqueue(conn, tenant, r.target_user_id, &notice, now).await?;
-        }
-        audit::record(
-            conn,
-            tenant,
-            Actor::System,
-            Entry {
-                action: "assignmentRequest.stateChanged",
-                target_type: "assignmentRequest",
-                target_id: Some(r.id.0),
-                details: json!({"state": state}),
-            },
-            now,
-        )
-        .await?;
+    if let Some(r) = db::requests::get(conn, tenant, a.request_id).await? {
+        super::requests::grants_settled(conn, r, state.into(), now).await?;
     }
     Ok(())
 }

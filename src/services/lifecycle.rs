@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::notify::{self, AskReason, Notice};
-use super::requests::{ask_approvers, record, resolve, tell_requestor};
-use super::{Actor, ServiceResult, grants};
+use super::requests::{self, ask_approvers, resolve};
+use super::{ServiceResult, grants};
 use sqlx::types::Json;
 
 use crate::db::audit::AuditEvent;
@@ -18,7 +18,7 @@ use crate::db::requests::{RequestRow, StageDue};
 use crate::db::{self};
 use crate::domain::ids::{AssignmentId, AuditEventId, RequestId, TenantId};
 use crate::domain::outbox::OutboxKind;
-use crate::domain::request::{RequestState, RequestType, StageState};
+use crate::domain::request::{RequestState, RequestType};
 
 pub const BATCH: i64 = 200;
 /// Expiry is set-based, so its batches are larger.
@@ -145,7 +145,7 @@ pub async fn escalate_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<us
     let mut tx = pool.begin().await?;
     let due = db::requests::claim_due_stages(&mut tx, StageDue::Escalation, now, BATCH).await?;
     let count = due.len();
-    for mut stage in due {
+    for stage in due {
         let tenant = stage.tenant_id;
         let Some(request) = db::requests::get(&mut tx, tenant, stage.request_id).await? else {
             continue;
@@ -168,28 +168,12 @@ pub async fn escalate_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<us
             .map(|e| e.approvers.clone())
             .unwrap_or_default();
         let resolved = resolve(&mut tx, tenant, &refs, &target, request.package_id).await?;
+        // Never the target; the stage's own approvers are left out by the lifecycle.
         let added: Vec<Uuid> = resolved
             .into_iter()
-            .filter(|id| *id != target.id.0 && !stage.approver_ids.contains(id))
-            .fold(Vec::new(), |mut acc, id| {
-                if !acc.contains(&id) {
-                    acc.push(id);
-                }
-                acc
-            });
-        stage.approver_ids.extend(added.iter().copied());
-        stage.escalated_at = Some(now);
-        db::requests::update_stage(&mut tx, &stage).await?;
-        ask_approvers(&mut tx, &stage, &added, AskReason::Escalated, now).await?;
-        record(
-            &mut tx,
-            Actor::System,
-            "assignmentRequest.escalated",
-            &request,
-            json!({"stage": stage.stage_index, "addedApproverIds": added}),
-            now,
-        )
-        .await?;
+            .filter(|id| *id != target.id.0)
+            .collect();
+        requests::escalate_stage(&mut tx, &request, stage, added, now).await?;
     }
     tx.commit().await?;
     Ok(count)
@@ -201,36 +185,12 @@ pub async fn time_out_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<us
     let mut tx = pool.begin().await?;
     let due = db::requests::claim_due_stages(&mut tx, StageDue::Timeout, now, BATCH).await?;
     let count = due.len();
-    for mut stage in due {
+    for stage in due {
         let tenant = stage.tenant_id;
-        stage.state = StageState::Expired;
-        stage.completed_at = Some(now);
-        db::requests::update_stage(&mut tx, &stage).await?;
-        let Some(mut request) = db::requests::get(&mut tx, tenant, stage.request_id).await? else {
+        let Some(request) = db::requests::get(&mut tx, tenant, stage.request_id).await? else {
             continue;
         };
-        request.state = RequestState::Expired;
-        request.completed_at = Some(now);
-        request.updated_at = now;
-        db::requests::update(&mut tx, &request).await?;
-        record(
-            &mut tx,
-            Actor::System,
-            "assignmentRequest.expired",
-            &request,
-            json!({"stage": stage.stage_index}),
-            now,
-        )
-        .await?;
-        tell_requestor(
-            &mut tx,
-            &request,
-            Notice::RequestExpired {
-                request_id: request.id,
-            },
-            now,
-        )
-        .await?;
+        requests::time_out_stage(&mut tx, request, stage, now).await?;
     }
     tx.commit().await?;
     Ok(count)

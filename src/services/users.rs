@@ -353,7 +353,9 @@ async fn end_access_of_deactivated(
     }
     let mut canceled = Vec::new();
     for id in db::requests::open_of_user(conn, tenant, user.id).await? {
-        if let Some(mut r) = db::requests::lock(conn, tenant, id).await? {
+        if let Some(mut r) = db::requests::lock(conn, tenant, id).await?
+            && r.state.is_open()
+        {
             super::requests::cancel_row(conn, &mut r, Actor::System, now).await?;
             canceled.push(id);
         }

@@ -2,17 +2,17 @@
 //! their catalog; and, inside another use case's transaction, by Portico itself.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::PgPool;
 
 use super::query::{catalog_of, own, view, visible};
-use super::{RequestView, not_found, record};
+use super::transition::{carry_out, row_facts, set_state, step};
+use super::{RequestView, not_found};
 use crate::db::requests::RequestRow;
 use crate::db::{self, Conn};
-use crate::domain::DomainError;
 use crate::domain::authz::Action;
 use crate::domain::ids::RequestId;
-use crate::domain::request::{RequestState, StageState};
+use crate::domain::lifecycle::Event;
+use crate::services::audit::Trail;
 use crate::services::{Actor, Caller, ServiceResult};
 
 /// Cancels an open request: its requestor or target, or who manages its catalog.
@@ -37,20 +37,14 @@ pub async fn cancel(
         let catalog = catalog_of(&mut tx, tenant, request.package_id).await?;
         caller.require(Action::ManageAssignments(catalog))?;
     }
-    if !request.state.is_open() {
-        return Err(DomainError::conflict(format!(
-            "This request is already {}; only submitted, pending or scheduled requests can be canceled.",
-            request.state
-        ))
-        .into());
-    }
     cancel_row(&mut tx, &mut request, caller.actor(), now).await?;
     let result = view(&mut tx, tenant, id).await?;
     tx.commit().await?;
     Ok(result)
 }
 
-/// Cancels an open request and its pending stage, in the caller's transaction.
+/// Cancels an open request and its pending stage, in the caller's transaction; a
+/// request that is no longer open is refused with its state.
 pub async fn cancel_row(
     conn: &mut Conn,
     request: &mut RequestRow,
@@ -58,27 +52,25 @@ pub async fn cancel_row(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let tenant = request.tenant_id;
-    for s in db::requests::stages_of(conn, tenant, &[request.id]).await? {
-        if s.state == StageState::Pending {
-            let mut s = s;
-            s.state = StageState::Canceled;
-            s.completed_at = Some(now);
-            db::requests::update_stage(conn, &s).await?;
+    let stages = db::requests::stages_of(conn, tenant, &[request.id]).await?;
+    let facts: Vec<_> = stages.iter().map(row_facts).collect();
+    let t = step(conn, request, 0, &facts, Event::Canceled, now).await?;
+    if let Some(change) = &t.stage
+        && let Some(state) = change.state
+    {
+        for mut s in stages {
+            if usize::try_from(s.stage_index).ok() == Some(change.index) {
+                s.state = state;
+                s.completed_at = Some(now);
+                db::requests::update_stage(conn, &s).await?;
+            }
         }
     }
-    request.state = RequestState::Canceled;
-    request.completed_at = Some(now);
-    request.updated_at = now;
+    set_state(request, &t, now);
     db::requests::update(conn, request).await?;
-    record(
-        conn,
-        actor,
-        "assignmentRequest.canceled",
-        request,
-        json!({}),
-        now,
-    )
-    .await
+    let mut trail = Trail::default();
+    carry_out(conn, &mut trail, request, &t, actor, None, now).await?;
+    trail.write(conn).await
 }
 
 /// Cancels one of the caller's own open requests (the requester portal).

@@ -6,47 +6,51 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{incompatible_access, note, record, tell_requestor};
+use super::engine::open_stage;
+use super::incompatible_access;
+use super::transition::{carry_out, set_state, step};
 use crate::db::assignments::AssignmentRow;
 use crate::db::packages::Policy;
-use crate::db::requests::RequestRow;
+use crate::db::requests::{RequestRow, StageRow};
 use crate::db::{self, Conn};
-use crate::domain::assignment::Delivery;
 use crate::domain::ids::AssignmentId;
+use crate::domain::lifecycle::{Event, Then};
 use crate::domain::request::RequestState;
 use crate::services::audit::{self, Entry, Trail};
-use crate::services::notify::{self, Notice};
 use crate::services::{Actor, ServiceResult, grants};
 
-/// Everything approved: deliver now, or wait for the start.
-pub(super) async fn approved(
+/// Does what the machine named after a transition: opens the next stage (returned),
+/// delivers or extends. `recheck` as for [`deliver_add`].
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn follow(
     conn: &mut Conn,
     trail: &mut Trail,
     request: &mut RequestRow,
     policy: &Policy,
+    then: Then,
     actor: Actor,
     recheck: bool,
     now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    let ty = request.request_type;
-    if ty.is_update() {
-        return apply_extension(conn, request, actor, now).await;
+) -> ServiceResult<Option<StageRow>> {
+    match then {
+        Then::Nothing => Ok(None),
+        Then::OpenStage(index) => {
+            let target = db::users::get(conn, request.tenant_id, request.target_user_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("target of request {} vanished", request.id))?;
+            let settings = &policy.settings.0;
+            let stage = open_stage(conn, trail, request, settings, index, &target, now).await?;
+            Ok(Some(stage))
+        }
+        Then::Deliver => {
+            deliver_add(conn, trail, request, policy, actor, recheck, now).await?;
+            Ok(None)
+        }
+        Then::Extend => {
+            apply_extension(conn, request, actor, now).await?;
+            Ok(None)
+        }
     }
-    if request.schedule_start.is_some_and(|s| s > now) {
-        request.state = RequestState::Scheduled;
-        request.updated_at = now;
-        db::requests::save(conn, request).await?;
-        note(
-            trail,
-            actor,
-            "assignmentRequest.scheduled",
-            request,
-            json!({"startDateTime": request.schedule_start}),
-            now,
-        );
-        return Ok(());
-    }
-    deliver_add(conn, trail, request, policy, actor, recheck, now).await
 }
 
 /// Creates the assignment and delivers its roles. With `recheck` (a decision or the
@@ -77,28 +81,12 @@ pub async fn deliver_add(
             incompatible_access(&facts)
                 .map(|c| format!("separation of duties: incompatible with {c}"))
         };
-        if let Some(problem) = problem {
-            request.state = RequestState::DeliveryFailed;
-            request.updated_at = now;
-            request.completed_at = Some(now);
+        if let Some(reason) = problem {
+            let refused = Event::DeliveryRefused { reason };
+            let t = step(conn, request, 0, &[], refused, now).await?;
+            set_state(request, &t, now);
             db::requests::save(conn, request).await?;
-            tell_requestor(
-                conn,
-                request,
-                Notice::DeliveryFailed {
-                    request_id: request.id,
-                },
-                now,
-            )
-            .await?;
-            note(
-                trail,
-                Actor::System,
-                "assignmentRequest.deliveryFailed",
-                request,
-                json!({"reason": problem}),
-                now,
-            );
+            carry_out(conn, trail, request, &t, actor, None, now).await?;
             return Ok(());
         }
     }
@@ -123,12 +111,16 @@ pub async fn deliver_add(
         updated_at: now,
         ended_at: None,
     };
+    let delivered = Event::Delivered {
+        assignment: assignment.id.0,
+        state: state.into(),
+        refusals: refused.reasons().into_iter().map(str::to_string).collect(),
+    };
+    let t = step(conn, request, 0, &[], delivered, now).await?;
     // The request is written once, in its final state (both keys between it and the
     // assignment are checked at commit).
     request.assignment_id = Some(assignment.id);
-    request.state = state.into();
-    request.updated_at = now;
-    request.completed_at = (state != Delivery::Delivering).then_some(now);
+    set_state(request, &t, now);
     db::requests::save(conn, request).await?;
     db::assignments::insert(conn, &assignment).await?;
     trail.add(
@@ -144,30 +136,7 @@ pub async fn deliver_add(
         now,
     );
     grants::grant_except(conn, &assignment, &targets, &refused, now).await?;
-    let notice = match state {
-        Delivery::Delivered => Some(Notice::AccessDelivered {
-            request_id: request.id,
-        }),
-        Delivery::PartiallyDelivered | Delivery::DeliveryFailed => Some(Notice::DeliveryFailed {
-            request_id: request.id,
-        }),
-        Delivery::Delivering => None,
-    };
-    if let Some(notice) = notice {
-        notify::enqueue(conn, tenant, target, &notice, now).await?;
-    }
-    let action = match state {
-        Delivery::Delivered => "assignmentRequest.delivered",
-        Delivery::PartiallyDelivered => "assignmentRequest.partiallyDelivered",
-        Delivery::DeliveryFailed => "assignmentRequest.deliveryFailed",
-        Delivery::Delivering => "assignmentRequest.delivering",
-    };
-    let mut details = json!({"assignmentId": assignment.id});
-    let reasons = refused.reasons();
-    if !reasons.is_empty() {
-        details["reason"] = json!(reasons.join("; "));
-    }
-    note(trail, actor, action, request, details, now);
+    carry_out(conn, trail, request, &t, actor, None, now).await?;
     Ok(())
 }
 
@@ -184,51 +153,36 @@ pub(super) async fn apply_extension(
     let mut a = db::assignments::lock(conn, tenant, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("assignment vanished"))?;
-    if !a.state.is_active() {
-        request.state = RequestState::DeliveryFailed;
-        request.completed_at = Some(now);
-        request.updated_at = now;
-        db::requests::update(conn, request).await?;
-        return record(
+    let mut trail = Trail::default();
+    let live = a.state.is_active();
+    if live {
+        let before = a.end_at;
+        a.end_at = request.schedule_end;
+        a.updated_at = now;
+        db::assignments::update(conn, &a).await?;
+        audit::record(
             conn,
-            Actor::System,
-            "assignmentRequest.deliveryFailed",
-            request,
-            json!({"reason": "the assignment has ended"}),
+            tenant,
+            actor,
+            Entry {
+                action: "assignment.extended",
+                target_type: "assignment",
+                target_id: Some(a.id.0),
+                details: json!({"before": {"end": before}, "after": {"end": a.end_at}, "requestId": request.id}),
+            },
             now,
         )
-        .await;
+        .await?;
     }
-    let before = a.end_at;
-    a.end_at = request.schedule_end;
-    a.updated_at = now;
-    db::assignments::update(conn, &a).await?;
-    audit::record(
-        conn,
-        tenant,
-        actor,
-        Entry {
-            action: "assignment.extended",
-            target_type: "assignment",
-            target_id: Some(a.id.0),
-            details: json!({"before": {"end": before}, "after": {"end": a.end_at}, "requestId": request.id}),
-        },
-        now,
-    )
-    .await?;
-    request.state = RequestState::Delivered;
-    request.completed_at = Some(now);
-    request.updated_at = now;
+    let extended = Event::Extended {
+        assignment_live: live,
+        end: a.end_at,
+    };
+    let t = step(conn, request, 0, &[], extended, now).await?;
+    set_state(request, &t, now);
     db::requests::update(conn, request).await?;
-    record(
-        conn,
-        actor,
-        "assignmentRequest.delivered",
-        request,
-        json!({"end": a.end_at}),
-        now,
-    )
-    .await
+    carry_out(conn, &mut trail, request, &t, actor, None, now).await?;
+    trail.write(conn).await
 }
 
 /// Delivers scheduled requests whose start has come (scheduler job).
@@ -255,4 +209,23 @@ pub async fn deliver_due_scheduled(pool: &PgPool, now: DateTime<Utc>) -> Service
     trail.write(&mut tx).await?;
     tx.commit().await?;
     Ok(count)
+}
+
+/// The grants of a request's assignment settled after its delivery (connector calls):
+/// the request follows their state, and its target is told the outcome.
+pub async fn grants_settled(
+    conn: &mut Conn,
+    mut request: RequestRow,
+    state: RequestState,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let t = step(conn, &request, 0, &[], Event::GrantsSettled { state }, now).await?;
+    if !t.changes(request.state) {
+        return Ok(());
+    }
+    set_state(&mut request, &t, now);
+    db::requests::update(conn, &request).await?;
+    let mut trail = Trail::default();
+    carry_out(conn, &mut trail, &request, &t, Actor::System, None, now).await?;
+    trail.write(conn).await
 }

@@ -5,13 +5,13 @@
 //! `ask_approvers` from the scheduler's lifecycle jobs.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::deliver::approved;
+use super::deliver::follow;
 use super::query::{as_approver, visible};
-use super::{RequestView, StageView, not_found, note, record, tell_requestor, views};
+use super::transition::{carry_out, facts, row_facts, set_state, stage_facts, step};
+use super::{RequestView, StageView, not_found, views};
 use crate::db::groups::Relation;
 use crate::db::links::ApprovalLink;
 use crate::db::requests::{DecisionRow, RequestRow, StageRow};
@@ -19,17 +19,13 @@ use crate::db::users::User;
 use crate::db::{self, Conn};
 use crate::domain::authz::Role;
 use crate::domain::ids::{PackageId, RequestId, TenantId, UserId};
-use crate::domain::policy::{ApproverKind, ApproverRef, DecisionRule, PolicySettings};
-use crate::domain::request::{
-    Decision, RequestState, StageOutcome, StageState, parse_justification, select_approvers,
-    stage_outcome,
-};
-use crate::domain::{DomainError, FieldErrors};
+use crate::domain::lifecycle::{self, Event};
+use crate::domain::policy::{ApproverKind, ApproverRef, PolicySettings};
+use crate::domain::request::{Decision, StageState, select_approvers};
 use crate::services::audit::Trail;
 use crate::services::links;
 use crate::services::notify::{self, AskReason, Notice};
-use crate::services::views::names::{person, unknown_person};
-use crate::services::{Actor, Caller, ServiceResult, validated};
+use crate::services::{Actor, Caller, ServiceResult};
 
 /// Active users named by approver references, resolved for `target`.
 pub(crate) async fn resolve(
@@ -123,27 +119,33 @@ pub(super) async fn open_stage(
             .collect();
         (approvers, source) = select_approvers(&primary, &fallback, &admins, target.id.0);
     }
-    if spec.decision == DecisionRule::All
-        && approvers.len() > crate::domain::policy::MAX_ALL_APPROVERS
-    {
-        return Err(DomainError::conflict(format!(
-            "Approval stage {} requires every approver, but its approvers resolve to {} people (at most {} are allowed); ask an admin to narrow the stage.",
-            index + 1,
-            approvers.len(),
-            crate::domain::policy::MAX_ALL_APPROVERS
-        ))
-        .into());
-    }
+    let due_at = now + Duration::days(spec.timeout_days);
+    let opened = Event::StageOpened {
+        index,
+        rule: spec.decision,
+        approvers: approvers.clone(),
+        source,
+        due_at,
+    };
+    let t = step(
+        conn,
+        request,
+        settings.approval.stages.len(),
+        &[],
+        opened,
+        now,
+    )
+    .await?;
     let stage = StageRow {
         tenant_id: tenant,
         request_id: request.id,
         stage_index: i32::try_from(index).unwrap_or(0),
         state: StageState::Pending,
         decision_rule: spec.decision,
-        approver_ids: approvers.clone(),
+        approver_ids: approvers,
         require_justification: spec.require_justification,
         opened_at: now,
-        due_at: now + Duration::days(spec.timeout_days),
+        due_at,
         escalate_at: spec
             .escalation
             .as_ref()
@@ -151,19 +153,11 @@ pub(super) async fn open_stage(
         escalated_at: None,
         completed_at: None,
     };
-    request.state = RequestState::PendingApproval;
+    set_state(request, &t, now);
     request.updated_at = now;
     db::requests::save(conn, request).await?;
     db::requests::insert_stage(conn, &stage).await?;
-    ask_approvers(conn, &stage, &approvers, AskReason::Opened, now).await?;
-    note(
-        trail,
-        Actor::System,
-        "assignmentRequest.stageOpened",
-        request,
-        json!({"stage": index, "approverIds": approvers, "approverSource": format!("{source:?}"), "dueAt": stage.due_at}),
-        now,
-    );
+    carry_out(conn, trail, request, &t, Actor::System, Some(&stage), now).await?;
     Ok(stage)
 }
 
@@ -201,44 +195,6 @@ pub async fn ask_approvers(
         notify::enqueue(conn, stage.tenant_id, UserId(*approver), &notice, now).await?;
     }
     Ok(())
-}
-
-/// Explains why a request can no longer be decided.
-async fn already_decided(
-    conn: &mut Conn,
-    tenant: TenantId,
-    view: &RequestView,
-) -> ServiceResult<DomainError> {
-    let last = view.stages.last();
-    let decisive = last.and_then(|s| {
-        let rule = s.stage.decision_rule;
-        match s.stage.state {
-            StageState::Denied => s.decisions.iter().find(|d| d.decision == Decision::Deny),
-            StageState::Approved if rule == DecisionRule::AnyOne => {
-                s.decisions.iter().find(|d| d.decision == Decision::Approve)
-            }
-            StageState::Approved => s.decisions.last(),
-            _ => None,
-        }
-    });
-    if let Some(d) = decisive {
-        let who = db::users::get(conn, tenant, d.approver_id)
-            .await?
-            .map_or_else(|| unknown_person(d.approver_id.0), |u| person(&u));
-        let verb = if d.decision == Decision::Deny {
-            "denied"
-        } else {
-            "approved"
-        };
-        return Ok(DomainError::conflict(format!(
-            "This stage was already {verb} by {who} at {}; your decision was not recorded.",
-            d.decided_at.format("%Y-%m-%d %H:%M:%S UTC")
-        )));
-    }
-    Ok(DomainError::conflict(format!(
-        "This request is {} and can no longer be decided.",
-        view.request.state
-    )))
 }
 
 /// An approver's decision on the open stage. Concurrent deciders are serialised by the
@@ -322,125 +278,51 @@ async fn decide_current(
 ) -> ServiceResult<RequestView> {
     let mut request = current.request.clone();
     let tenant = request.tenant_id;
-    let id = request.id;
-    let open = current.stages.last().filter(|s| {
-        s.stage.state == StageState::Pending && request.state == RequestState::PendingApproval
-    });
-    let Some(stage) = open else {
-        return Err(already_decided(tx, tenant, &current).await?.into());
+    let policy = db::packages::get_policy(tx, tenant, request.policy_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("policy of request {} vanished", request.id))?;
+    let stages: Vec<lifecycle::Stage> = current.stages.iter().map(stage_facts).collect();
+    let decided = Event::Decided {
+        approver: me.0,
+        decision,
+        justification,
     };
-    if !stage.stage.approver_ids.contains(&me.0) {
-        return Err(DomainError::forbidden(
-            "You are not an approver of the current stage of this request.",
-        )
-        .into());
-    }
-    if stage.decisions.iter().any(|d| d.approver_id == me) {
-        return Err(DomainError::conflict(
-            "You already decided this stage; the other approvers' decisions are awaited.",
-        )
-        .into());
-    }
-    let mut errors = FieldErrors::new();
-    let justification = parse_justification(
-        justification.as_deref(),
-        stage.stage.require_justification,
-        "justification",
-        &mut errors,
-    );
-    validated(errors)?;
+    let policy_stages = policy.settings.0.approval.stages.len();
+    let t = step(tx, &request, policy_stages, &stages, decided, now).await?;
+    let (mut stage_row, change) = match (current.stages.last(), &t.stage) {
+        (Some(last), Some(change)) => (last.stage.clone(), change.clone()),
+        _ => {
+            return Err(
+                anyhow::anyhow!("request {}: a decision without its stage", request.id).into(),
+            );
+        }
+    };
+    let Some((_, _, justification)) = change.decision else {
+        return Err(
+            anyhow::anyhow!("request {}: a decision without its record", request.id).into(),
+        );
+    };
     let row = DecisionRow {
         tenant_id: tenant,
-        request_id: id,
-        stage_index: stage.stage.stage_index,
+        request_id: request.id,
+        stage_index: stage_row.stage_index,
         approver_id: me,
         decision,
-        justification: justification.clone(),
+        justification,
         decided_at: now,
     };
     db::requests::insert_decision(tx, &row).await?;
-    note(
-        trail,
-        actor,
-        "assignmentRequest.decided",
-        &request,
-        json!({"stage": stage.stage.stage_index, "decision": decision.as_str(), "justification": justification}),
-        now,
-    );
-    let mut decisions: Vec<(Uuid, Decision)> = stage
-        .decisions
-        .iter()
-        .map(|d| (d.approver_id.0, d.decision))
-        .collect();
-    decisions.push((me.0, decision));
-    let rule = stage.stage.decision_rule;
-    let mut stage_row = stage.stage.clone();
-    let mut opened: Option<StageRow> = None;
-    match stage_outcome(rule, &stage_row.approver_ids, &decisions) {
-        StageOutcome::Pending => {}
-        StageOutcome::Denied => {
-            stage_row.state = StageState::Denied;
-            stage_row.completed_at = Some(now);
-            db::requests::update_stage(tx, &stage_row).await?;
-            request.state = RequestState::Denied;
-            request.completed_at = Some(now);
-            request.updated_at = now;
-            db::requests::update(tx, &request).await?;
-            note(
-                trail,
-                actor,
-                "assignmentRequest.denied",
-                &request,
-                json!({"stage": stage_row.stage_index}),
-                now,
-            );
-            tell_requestor(
-                tx,
-                &request,
-                Notice::RequestDenied {
-                    request_id: request.id,
-                },
-                now,
-            )
-            .await?;
-        }
-        StageOutcome::Approved => {
-            stage_row.state = StageState::Approved;
-            stage_row.completed_at = Some(now);
-            db::requests::update_stage(tx, &stage_row).await?;
-            let policy = db::packages::get_policy(tx, tenant, request.policy_id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("policy vanished"))?;
-            let next = usize::try_from(stage_row.stage_index + 1).unwrap_or(usize::MAX);
-            if next < policy.settings.0.approval.stages.len() {
-                let target = db::users::get(tx, tenant, request.target_user_id)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("target vanished"))?;
-                opened = Some(
-                    open_stage(
-                        tx,
-                        trail,
-                        &mut request,
-                        &policy.settings.0,
-                        next,
-                        &target,
-                        now,
-                    )
-                    .await?,
-                );
-            } else {
-                note(
-                    trail,
-                    actor,
-                    "assignmentRequest.approved",
-                    &request,
-                    json!({}),
-                    now,
-                );
-                approved(tx, trail, &mut request, &policy, actor, true, now).await?;
-            }
-        }
+    if let Some(state) = change.state {
+        stage_row.state = state;
+        stage_row.completed_at = Some(now);
+        db::requests::update_stage(tx, &stage_row).await?;
     }
+    if t.changes(request.state) {
+        set_state(&mut request, &t, now);
+        db::requests::update(tx, &request).await?;
+    }
+    carry_out(tx, trail, &request, &t, actor, None, now).await?;
+    let opened = follow(tx, trail, &mut request, &policy, t.then, actor, true, now).await?;
     let mut stages: Vec<StageView> = current.stages;
     if let Some(last) = stages.last_mut() {
         last.stage = stage_row;
@@ -499,10 +381,26 @@ pub async fn replace_deactivated_approver(
                 .collect();
         let (added, _) = select_approvers(&fallback, &[], &admins, target.id.0);
         let added: Vec<Uuid> = added.into_iter().filter(|a| *a != user.0).collect();
-        stage.approver_ids.extend(added.iter().copied());
+        let replaced = Event::ApproversReplaced { added };
+        let t = step(conn, &request, 0, &[row_facts(&stage)], replaced, now).await?;
+        if let Some(change) = &t.stage {
+            stage
+                .approver_ids
+                .extend(change.added_approvers.iter().copied());
+        }
         db::requests::update_stage(conn, &stage).await?;
-        record(conn, Actor::System, "assignmentRequest.approversAdded", &request,
-            json!({"stage": stage.stage_index, "approverIds": added, "reason": "approverDeactivated"}), now).await?;
+        let mut trail = Trail::default();
+        carry_out(
+            conn,
+            &mut trail,
+            &request,
+            &t,
+            Actor::System,
+            Some(&stage),
+            now,
+        )
+        .await?;
+        trail.write(conn).await?;
     }
     Ok(())
 }
@@ -521,4 +419,69 @@ pub async fn decide_approval(
         as_approver(&mut conn, caller, id).await?;
     }
     decide(pool, caller, id, decision, justification, now).await
+}
+
+/// Escalation time of an open stage: `added` (the resolved escalation approvers) join
+/// it and are asked. A stage whose request is no longer pending is only marked as
+/// escalated, so it is not claimed again.
+pub async fn escalate_stage(
+    conn: &mut Conn,
+    request: &RequestRow,
+    mut stage: StageRow,
+    added: Vec<Uuid>,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    stage.escalated_at = Some(now);
+    let event = Event::Escalated { added };
+    let t = match lifecycle::step(&facts(request, 0), &[row_facts(&stage)], event, now) {
+        Ok(t) => t,
+        Err(refusal) => {
+            tracing::warn!(request = %request.id, reason = %refusal.explain(""), "escalation skipped");
+            return Ok(db::requests::update_stage(conn, &stage).await?);
+        }
+    };
+    if let Some(change) = &t.stage {
+        stage
+            .approver_ids
+            .extend(change.added_approvers.iter().copied());
+    }
+    db::requests::update_stage(conn, &stage).await?;
+    let mut trail = Trail::default();
+    carry_out(
+        conn,
+        &mut trail,
+        request,
+        &t,
+        Actor::System,
+        Some(&stage),
+        now,
+    )
+    .await?;
+    trail.write(conn).await
+}
+
+/// The open stage reached its due time: it and its request expire, and the requestor
+/// is told. A stage whose request is no longer pending only closes.
+pub async fn time_out_stage(
+    conn: &mut Conn,
+    mut request: RequestRow,
+    mut stage: StageRow,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let open = [row_facts(&stage)];
+    stage.state = StageState::Expired;
+    stage.completed_at = Some(now);
+    let t = match lifecycle::step(&facts(&request, 0), &open, Event::StageTimedOut, now) {
+        Ok(t) => t,
+        Err(refusal) => {
+            tracing::warn!(request = %request.id, reason = %refusal.explain(""), "time-out of a stage whose request is not pending");
+            return Ok(db::requests::update_stage(conn, &stage).await?);
+        }
+    };
+    db::requests::update_stage(conn, &stage).await?;
+    set_state(&mut request, &t, now);
+    db::requests::update(conn, &request).await?;
+    let mut trail = Trail::default();
+    carry_out(conn, &mut trail, &request, &t, Actor::System, None, now).await?;
+    trail.write(conn).await
 }

@@ -10,12 +10,14 @@ mod deliver;
 mod engine;
 mod query;
 mod submit;
+mod transition;
 
 pub use cancel::{cancel, cancel_my_request, cancel_row};
-pub use deliver::{deliver_add, deliver_due_scheduled};
+pub use deliver::{deliver_add, deliver_due_scheduled, grants_settled};
 pub(crate) use engine::resolve;
 pub use engine::{
-    ask_approvers, decide, decide_approval, decide_locked, replace_deactivated_approver,
+    ask_approvers, decide, decide_approval, decide_locked, escalate_stage,
+    replace_deactivated_approver, time_out_stage,
 };
 pub use query::{ApprovalView, ListQuery, approvals, as_approver, get, list, own};
 pub(crate) use submit::in_scope;
@@ -89,19 +91,6 @@ pub async fn views(
             RequestView { request, stages }
         })
         .collect())
-}
-
-pub(crate) async fn record(
-    conn: &mut Conn,
-    actor: Actor,
-    action: &str,
-    request: &RequestRow,
-    details: serde_json::Value,
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    let mut trail = Trail::default();
-    note(&mut trail, actor, action, request, details, now);
-    trail.write(conn).await
 }
 
 /// Adds an event about `request` to the transaction's trail.

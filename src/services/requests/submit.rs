@@ -8,8 +8,9 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::deliver::{apply_extension, approved};
+use super::deliver::follow;
 use super::engine::open_stage;
+use super::transition::{carry_out, set_state, step};
 use super::{RequestInput, RequestView, StageView, incompatible_access, note};
 use crate::db::assignments::AssignmentRow;
 use crate::db::packages::{AccessPackage, Policy};
@@ -19,6 +20,7 @@ use crate::db::{self, Conn};
 use crate::domain::assignment::{AssignmentState, RemovalReason};
 use crate::domain::authz::Action;
 use crate::domain::ids::{PackageId, PolicyId, RequestId};
+use crate::domain::lifecycle::{Event, Then};
 use crate::domain::policy::PolicySettings;
 use crate::domain::request::{
     AnswerInput, Eligibility, RequestState, RequestType, check_answers, check_eligibility,
@@ -27,7 +29,6 @@ use crate::domain::request::{
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::assignments;
 use crate::services::audit::Trail;
-use crate::services::notify::{self, Notice};
 use crate::services::{Caller, ServiceResult, validated};
 
 /// Whether `user` falls in the policy's requestor scope (the rule is in `domain`).
@@ -324,7 +325,7 @@ async fn submit_add(
         completed_at: None,
     };
     // The request is written once its state after this transaction is known (by
-    // `open_stage`, `approved` or `deliver_add`).
+    // `submitted`, `open_stage` or `deliver_add`).
     note(
         trail,
         caller.actor(),
@@ -334,32 +335,54 @@ async fn submit_add(
                "targetUserId": target.id, "justification": request.justification}),
         now,
     );
-    if by_user && !settings.approval.stages.is_empty() {
-        // The requestor is the target, active and locked by this transaction.
-        notify::enqueue(
-            conn,
-            tenant,
-            target.id,
-            &Notice::RequestSubmitted {
-                request_id: request.id,
-            },
-            now,
-        )
-        .await?;
-        let stage = open_stage(conn, trail, &mut request, settings, 0, target, now).await?;
-        return Ok((request, Some(stage)));
+    let opened = submitted(conn, trail, caller, &mut request, &policy, target, now).await?;
+    Ok((request, opened))
+}
+
+/// The machine's answer to a new request: open the first stage, wait for the start,
+/// deliver or extend.
+async fn submitted(
+    conn: &mut Conn,
+    trail: &mut Trail,
+    caller: &Caller,
+    request: &mut RequestRow,
+    policy: &Policy,
+    target: &User,
+    now: DateTime<Utc>,
+) -> ServiceResult<Option<StageRow>> {
+    let settings = &policy.settings.0;
+    let event = Event::Submitted {
+        extension_requires_approval: settings.extension.require_approval,
+    };
+    let t = step(
+        conn,
+        request,
+        settings.approval.stages.len(),
+        &[],
+        event,
+        now,
+    )
+    .await?;
+    set_state(request, &t, now);
+    if t.then == Then::Nothing {
+        db::requests::save(conn, request).await?;
     }
-    approved(
+    carry_out(conn, trail, request, &t, caller.actor(), None, now).await?;
+    if let Then::OpenStage(index) = t.then {
+        let stage = open_stage(conn, trail, request, settings, index, target, now).await?;
+        return Ok(Some(stage));
+    }
+    follow(
         conn,
         trail,
-        &mut request,
-        &policy,
+        request,
+        policy,
+        t.then,
         caller.actor(),
         false,
         now,
     )
-    .await?;
-    Ok((request, None))
+    .await
 }
 
 async fn submit_update(
@@ -419,12 +442,8 @@ async fn submit_update(
         json!({"requestType": request.request_type, "assignmentId": a.id, "newEnd": new_end}),
         now,
     );
-    if by_user && settings.extension.require_approval && !settings.approval.stages.is_empty() {
-        let stage = open_stage(conn, trail, &mut request, settings, 0, target, now).await?;
-        return Ok((request, Some(stage)));
-    }
-    apply_extension(conn, &mut request, caller.actor(), now).await?;
-    Ok((request, None))
+    let opened = submitted(conn, trail, caller, &mut request, &policy, target, now).await?;
+    Ok((request, opened))
 }
 
 /// What the requester portal's request form sent.
