@@ -1,0 +1,126 @@
+//! `PageError`, the portals' HTML error page: 4xx with a message a person can act on,
+//! 5xx logged with its cause and shown generically, with a link to the start page of
+//! its tenant when it names one.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::DomainError;
+use crate::services::ServiceError;
+use crate::web::error::{AppError, Problem};
+use crate::web::shell::Shell;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    shell: Shell,
+    status: u16,
+    heading: String,
+    message: String,
+    home: String,
+}
+
+/// An error answered as an HTML page: 4xx with a message a person can act on, 5xx
+/// logged with its cause and shown generically.
+#[derive(Debug)]
+pub struct PageError {
+    pub error: AppError,
+    pub slug: Option<String>,
+}
+
+impl PageError {
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        DomainError::forbidden(message).into()
+    }
+
+    pub fn not_found() -> Self {
+        AppError::NotFound.into()
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        AppError::BadRequest(message.into()).into()
+    }
+
+    pub fn in_tenant(mut self, slug: &str) -> Self {
+        self.slug = Some(slug.to_string());
+        self
+    }
+}
+
+impl From<AppError> for PageError {
+    fn from(error: AppError) -> Self {
+        Self { error, slug: None }
+    }
+}
+
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+impl From<DomainError> for PageError {
+    fn from(e: DomainError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+/// The HTML page for a status and message.
+pub fn error_page(status: StatusCode, message: &str, slug: Option<&str>) -> Response {
+    let heading = match status.as_u16() {
+        400 => "That request could not be understood",
+        403 => "You may not do this",
+        404 => "Not found",
+        409 => "This cannot be done right now",
+        410 => "This link has expired",
+        422 => "Please check what you entered",
+        405 => "Use this page's forms",
+        429 => "Too many attempts",
+        _ if status.is_server_error() => "Something went wrong",
+        _ => "That did not work",
+    };
+    let home = slug.map_or_else(|| "/".to_string(), |s| format!("/t/{s}/"));
+    let shell = Shell::public(heading);
+    let page = ErrorPage {
+        shell,
+        status: status.as_u16(),
+        heading: heading.into(),
+        message: message.into(),
+        home,
+    };
+    (status, page).into_response()
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let problem = Problem::from_error(&self.error);
+        if let AppError::Service(ServiceError::Internal(cause)) = &self.error
+            && problem.status_code().is_server_error()
+        {
+            tracing::error!(error = format!("{cause:#}"), "page failed");
+        }
+        error_page(problem.status_code(), &problem.detail, self.slug.as_deref())
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+/// Any unknown address outside the API.
+pub async fn not_found_page() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "There is nothing at this address. Check the link, or start again from the home page.",
+        None,
+    )
+}
+
+/// A page asked for with a method it does not answer (such as a GET of a form's target).
+pub async fn method_not_allowed_page() -> Response {
+    error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This address only takes forms sent from its page. Go back and use the page's buttons.",
+        None,
+    )
+}
