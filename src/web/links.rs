@@ -19,16 +19,13 @@ use crate::domain::request::Decision;
 use crate::services::approval_links::{self, LinkError, LinkStatus, LinkView};
 use crate::startup::AppState;
 use crate::web::shell::Shell;
+use crate::web::view::{request_outcome, when};
 
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/links/{token}/{decision}",
         get(show_link).post(decide_link),
     )
-}
-
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// The decision a link URL names: `approve` or `deny`.
@@ -154,22 +151,6 @@ struct NoticePage {
 
 fn portal_url(state: &AppState, v: &LinkView) -> String {
     format!("{}/t/{}/", state.settings().public_url(), v.tenant.slug)
-}
-
-/// A request state in words, after a decision.
-fn state_text(state: &str) -> &'static str {
-    match state {
-        "pendingApproval" => "waiting for the next approval stage",
-        "scheduled" => "approved; access starts at the requested time",
-        "delivering" => "approved; access is being delivered",
-        "delivered" => "approved and delivered",
-        "partiallyDelivered" => "approved; part of the access could not be delivered yet",
-        "deliveryFailed" => "approved, but the access could not be delivered",
-        "denied" => "denied",
-        "canceled" => "canceled",
-        "expired" => "expired",
-        _ => "being processed",
-    }
 }
 
 /// Link pages carry a token in their URL: keep them out of caches, indexes and the
@@ -407,7 +388,7 @@ async fn decide_link(
                     shell: Shell::public("Decision recorded"),
                     heading: "Decision recorded".into(),
                     message,
-                    state_text: Some(state_text(&v.request_state)),
+                    state_text: Some(request_outcome(&v.request_state)),
                     portal: portal_url(&state, &v),
                     s: Shown::of(&v),
                 },

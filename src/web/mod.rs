@@ -16,6 +16,7 @@ pub mod portal;
 pub mod session;
 pub mod shell;
 pub mod sign_in;
+pub mod view;
 
 use std::time::Instant;
 

@@ -9,16 +9,17 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use super::{
-    Badge, Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when, when_opt,
-};
+use super::parse_id;
 use crate::domain::DomainError;
 use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
 use crate::services::admin::{AssignmentsPage, DirectAssignment};
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::session::{AdminCaller, FormData, PageResult, Posted, redirect_with_flash};
+use crate::web::session::{AdminCaller, FormData, PageResult, Params, Posted, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{
+    Badge, Errors, Pager, form_errors, invalid, parse_when, state_label, when, when_opt,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -120,8 +121,8 @@ fn view(
                 state: Badge::state(&a.state),
                 reason: a.removal_reason.clone().unwrap_or_default(),
                 policy: pkg.names.policy(a.policy_id.0),
-                start: when(&a.start_at),
-                end: when_opt(&a.end_at),
+                start: when(a.start_at),
+                end: when_opt(a.end_at),
                 grants: v
                     .grants
                     .iter()
@@ -152,7 +153,7 @@ fn view(
         package_name: pkg.package.package.display_name.clone(),
         package_href: who.url(&format!("/admin/packages/{id}")),
         state: state.clone().unwrap_or_default(),
-        states: STATES.iter().map(|s| (*s, super::state_label(s))).collect(),
+        states: STATES.iter().map(|s| (*s, state_label(s))).collect(),
         rows,
         pager: Pager::new(&filtered, page, p.assignments.next),
         can_manage: pkg.can_assign,
@@ -232,7 +233,7 @@ async fn add_assignment(
                     &format!(
                         "Assigned to {}: the request is {}.",
                         form.text("email").trim(),
-                        super::state_label(&r.request.state).to_lowercase()
+                        state_label(&r.request.state).to_lowercase()
                     ),
                 ));
             }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use super::{Badge, Errors, Pager, Params, form_errors, invalid, parse_id};
+use super::parse_id;
 use crate::db::catalogs::Catalog;
 use crate::domain::DomainError;
 use crate::domain::authz::Action;
@@ -20,9 +20,10 @@ use crate::services::catalogs::{CatalogFields, NewConnector, NewResource, Resour
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
 use crate::web::session::{
-    AdminCaller, FormData, PageResult, Posted, redirect_with_error, redirect_with_flash,
+    AdminCaller, FormData, PageResult, Params, Posted, redirect_with_error, redirect_with_flash,
 };
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Errors, Pager, form_errors, invalid};
 
 pub fn router() -> Router<AppState> {
     Router::new()

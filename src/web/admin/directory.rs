@@ -11,9 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use uuid::Uuid;
 
-use super::{
-    Badge, Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when, when_opt,
-};
+use super::parse_id;
 use crate::db::users::User;
 use crate::domain::authz::Action;
 use crate::domain::ids::{GroupId, UserId};
@@ -23,9 +21,10 @@ use crate::services::users::{ImportOutcome, RowError};
 use crate::services::{self};
 use crate::startup::AppState;
 use crate::web::session::{
-    AdminCaller, FormData, PageError, PageResult, Posted, redirect_with_flash,
+    AdminCaller, FormData, PageError, PageResult, Params, Posted, redirect_with_flash,
 };
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Errors, Pager, form_errors, invalid, parse_when, when, when_opt};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -130,7 +129,7 @@ async fn list_users(State(state): State<AppState>, who: AdminCaller, q: Params) 
                     Badge::state("deactivated")
                 },
                 guest: u.is_guest(),
-                last_sign_in: when_opt(&u.last_sign_in_at),
+                last_sign_in: when_opt(u.last_sign_in_at),
             })
             .collect(),
         query,
@@ -197,7 +196,7 @@ fn user_form(
         deactivate: user.map_or_else(String::new, |(u, _)| format!("{base}/{}/deactivate", u.id)),
         editing: user.is_some(),
         active: user.is_none_or(|(u, _)| u.active),
-        last_sign_in: user.map_or_else(String::new, |(u, _)| when_opt(&u.last_sign_in_at)),
+        last_sign_in: user.map_or_else(String::new, |(u, _)| when_opt(u.last_sign_in_at)),
         heading,
         errors,
         email,
@@ -723,7 +722,7 @@ async fn audit_log(State(state): State<AppState>, who: AdminCaller, q: Params) -
         .items
         .iter()
         .map(|e| EventRow {
-            at: when(&e.at),
+            at: when(e.at),
             actor: match (e.actor_type.as_str(), e.actor_id) {
                 ("system", _) => "Portico".to_string(),
                 (kind, Some(id)) => {

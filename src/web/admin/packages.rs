@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::{Errors, Pager, Params, form_errors, invalid, parse_id};
+use super::parse_id;
 use crate::domain::authz::Action;
 use crate::domain::ids::{CatalogId, GroupId, PackageId, ResourceRoleId};
 use crate::services::admin::{PackageForm, PackageFormOptions, PackagePage};
@@ -18,9 +18,10 @@ use crate::services::packages::{PackageFields, PackageView};
 use crate::services::{self};
 use crate::startup::AppState;
 use crate::web::session::{
-    AdminCaller, FormData, PageError, PageResult, Posted, redirect_with_flash,
+    AdminCaller, FormData, PageError, PageResult, Params, Posted, redirect_with_flash,
 };
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Errors, Pager, form_errors, invalid};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -15,9 +15,10 @@ use crate::domain::policy::Expiration;
 use crate::services::portal::AccessDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::admin::{Badge, Errors, form_errors, invalid, parse_id, when, when_opt};
+use crate::web::admin::parse_id;
 use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Errors, form_errors, invalid, when, when_opt};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -67,10 +68,8 @@ async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageR
                 package: list.names.package(a.package_id.0),
                 package_href: who.url(&format!("/packages/{}", a.package_id)),
                 state: Badge::state(&a.state),
-                start: when(&a.start_at),
-                end: a
-                    .end_at
-                    .map_or_else(|| "Does not expire".to_string(), |e| when(&e)),
+                start: when(a.start_at),
+                end: a.end_at.map_or_else(|| "Does not expire".to_string(), when),
                 extend: extensible.then(|| who.url(&format!("/access/{}/extend", a.id))),
                 remove: who.url(&format!("/access/{}/remove", a.id)),
             }
@@ -113,14 +112,14 @@ fn extend_page(
         slug: who.slug().to_string(),
         action: who.url(&format!("/access/{}/extend", d.assignment.id)),
         package: d.package.clone(),
-        end: when_opt(&d.assignment.end_at),
+        end: when_opt(d.assignment.end_at),
         rule: match s.expiration {
             Expiration::Never => "This access does not expire.".into(),
             Expiration::AfterDays { days } => format!("An extension adds {days} days."),
             Expiration::AfterHours { hours } => format!("An extension adds {hours} hours."),
             Expiration::OnDate { date } => format!(
                 "Access under this policy ends on {} at the latest.",
-                when(&date)
+                when(date)
             ),
         } + if s.extension.require_approval {
             " Your approvers decide."
@@ -222,7 +221,7 @@ async fn remove_form(
         slug: who.slug().to_string(),
         action: who.url(&format!("/access/{id}/remove")),
         package: d.package,
-        end: when_opt(&d.assignment.end_at),
+        end: when_opt(d.assignment.end_at),
     }
     .into_response())
 }

@@ -10,16 +10,19 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use super::requests::{StageBlock, stage_blocks};
+use super::requests::stage_entries;
 use crate::domain::DomainError;
 use crate::domain::ids::RequestId;
 use crate::domain::request::Decision;
 use crate::services::portal::RequestDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::admin::{Badge, Errors, Pager, Params, form_errors, invalid, parse_id, when};
-use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::admin::parse_id;
+use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{
+    Badge, Errors, Pager, RequestTable, RequestTableRow, StageEntry, form_errors, invalid, when,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,22 +31,13 @@ pub fn router() -> Router<AppState> {
         .route("/t/{slug}/approvals/{id}/decide", post(decide_approval))
 }
 
-struct ApprovalRow {
-    href: String,
-    package: String,
-    requestor: String,
-    stage: String,
-    due: String,
-    state: Badge,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/approvals.html")]
 struct ApprovalsPage {
     shell: Shell,
     base: String,
     decided: bool,
-    rows: Vec<ApprovalRow>,
+    table: RequestTable,
     pager: Pager,
 }
 
@@ -64,12 +58,14 @@ async fn list_approvals(
         .map(|(stage, v)| {
             let r = &v.request;
             let s = v.stages.iter().find(|s| s.stage.stage_index == *stage);
-            ApprovalRow {
+            RequestTableRow {
                 href: format!("{base}/{}", r.id),
-                package: list.names.package(r.package_id.0),
-                requestor: list.names.user(r.target_user_id.0),
-                stage: format!("Stage {}", stage + 1),
-                due: s.map(|s| when(&s.stage.due_at)).unwrap_or_default(),
+                link: list.names.package(r.package_id.0),
+                cells: vec![
+                    list.names.user(r.target_user_id.0),
+                    format!("Stage {}", stage + 1),
+                    s.map(|s| when(s.stage.due_at)).unwrap_or_default(),
+                ],
                 state: Badge::state(&r.state),
             }
         })
@@ -84,7 +80,16 @@ async fn list_approvals(
         pager: Pager::new(&filtered, &page, list.next),
         base,
         decided,
-        rows,
+        table: RequestTable {
+            caption: if decided {
+                "Requests you decided"
+            } else {
+                "Requests waiting for your decision"
+            }
+            .into(),
+            headings: vec!["Access package", "For", "Stage", "Due", "State"],
+            rows,
+        },
     }
     .into_response())
 }
@@ -101,7 +106,7 @@ struct ApprovalPage {
     created: String,
     justification: String,
     answers: Vec<(String, String)>,
-    stages: Vec<StageBlock>,
+    stages: Vec<StageEntry>,
     /// The open stage the person may still decide: (number, due, justification required).
     open: Option<(i32, String, &'static str)>,
     errors: Errors,
@@ -131,7 +136,7 @@ fn approval_page(
         package: d.names.package(r.package_id.0),
         requestor: d.names.user(r.target_user_id.0),
         state: Badge::state(&r.state),
-        created: when(&r.created_at),
+        created: when(r.created_at),
         justification: r.justification.clone().unwrap_or_default(),
         answers: r
             .answers
@@ -139,11 +144,11 @@ fn approval_page(
             .iter()
             .map(|a| (a.question.clone(), a.value.clone()))
             .collect(),
-        stages: stage_blocks(&d.view, &d.names),
+        stages: stage_entries(&d.view, &d.names),
         open: open.map(|s| {
             (
                 s.stage.stage_index + 1,
-                when(&s.stage.due_at),
+                when(s.stage.due_at),
                 if s.stage.require_justification {
                     "Required for this stage."
                 } else {

@@ -18,9 +18,9 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::admin::{Badge, when_opt};
 use super::session::{PageResult, SessionCaller};
 use super::shell::{Section, Shell};
+use super::view::{Badge, request_kind, when, when_opt};
 use crate::db::requests::RequestRow;
 use crate::services::portal::Names;
 use crate::services::requests::RequestView;
@@ -55,21 +55,12 @@ pub struct StageDot {
     pub state: Badge,
 }
 
-/// The kind of a request in words.
-pub fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "userAdd" | "adminAdd" | "systemAdd" => "Access",
-        "userUpdate" | "adminUpdate" => "Extension",
-        _ => "Removal",
-    }
-}
-
 /// Stage-by-stage progress and who is deciding now, in words.
 pub fn progress(v: &RequestView, names: &Names) -> (Vec<StageDot>, String) {
     let total = names
         .policy(v.request.policy_id)
         .map_or(v.stages.len(), |p| {
-            if kind_label(&v.request.request_type) == "Access" {
+            if request_kind(&v.request.request_type) == "Access" {
                 p.settings.0.approval.stages.len()
             } else {
                 v.stages.len()
@@ -105,7 +96,7 @@ pub fn progress(v: &RequestView, names: &Names) -> (Vec<StageDot>, String) {
                 s.stage.stage_index + 1,
                 total,
                 who.join(", "),
-                super::admin::when(&s.stage.due_at)
+                when(s.stage.due_at)
             )
         }
         _ => String::new(),
@@ -119,9 +110,9 @@ pub fn request_line(slug: &str, v: &RequestView, names: &Names, base: &str) -> R
     RequestLine {
         href: format!("/t/{slug}{base}/{}", r.id),
         package: names.package(r.package_id.0),
-        kind: kind_label(&r.request_type).into(),
+        kind: request_kind(&r.request_type).into(),
         state: Badge::state(&r.state),
-        created: super::admin::when(&r.created_at),
+        created: when(r.created_at),
         waiting,
         progress,
     }
@@ -169,7 +160,7 @@ async fn home(State(state): State<AppState>, who: SessionCaller) -> PageResult {
             .iter()
             .map(|a| Ending {
                 package: o.names.package(a.package_id.0),
-                end: when_opt(&a.end_at),
+                end: when_opt(a.end_at),
                 extend: who.url(&format!("/access/{}/extend", a.id)),
             })
             .collect(),

@@ -17,9 +17,12 @@ use crate::domain::request::AnswerInput;
 use crate::services::portal::{PackageDetail, RequestForm};
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::admin::{Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when};
-use crate::web::session::{FormData, PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::admin::parse_id;
+use crate::web::session::{
+    FormData, PageResult, Params, Posted, SessionCaller, redirect_with_flash,
+};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Errors, Pager, form_errors, invalid, parse_when, when};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -166,7 +169,7 @@ fn duration(e: &Expiration) -> String {
         Expiration::Never => "Access does not expire.".into(),
         Expiration::AfterDays { days } => format!("Access lasts {days} days."),
         Expiration::AfterHours { hours } => format!("Access lasts {hours} hours."),
-        Expiration::OnDate { date } => format!("Access ends on {}.", when(date)),
+        Expiration::OnDate { date } => format!("Access ends on {}.", when(*date)),
     }
 }
 

@@ -8,14 +8,15 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use super::{RequestLine, StageDot, kind_label, progress, request_line};
+use super::{RequestLine, StageDot, progress, request_line};
 use crate::domain::ids::RequestId;
 use crate::domain::request::RequestState;
 use crate::services::{self};
 use crate::startup::AppState;
-use crate::web::admin::{Badge, Pager, Params, parse_id, when, when_opt};
-use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::admin::parse_id;
+use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Pager, StageEntry, request_kind, stage_timeline, when, when_opt};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -53,50 +54,27 @@ async fn list_requests(State(state): State<AppState>, who: SessionCaller, q: Par
     .into_response())
 }
 
-pub struct DecisionLine {
-    pub who: String,
-    pub decision: Badge,
-    pub justification: String,
-    pub at: String,
-}
-
-pub struct StageBlock {
-    pub n: i32,
-    pub state: Badge,
-    pub approvers: String,
-    pub due: String,
-    pub decisions: Vec<DecisionLine>,
-}
-
-pub fn stage_blocks(
+/// The stage timeline of a request in the requester portal: approvers and due time on
+/// one line.
+pub fn stage_entries(
     v: &crate::services::requests::RequestView,
     names: &crate::services::portal::Names,
-) -> Vec<StageBlock> {
-    v.stages
-        .iter()
-        .map(|s| StageBlock {
-            n: s.stage.stage_index + 1,
-            state: Badge::state(&s.stage.state),
-            approvers: s
-                .stage
-                .approver_ids
-                .iter()
-                .map(|a| names.user(*a))
-                .collect::<Vec<_>>()
-                .join(", "),
-            due: when(&s.stage.due_at),
-            decisions: s
-                .decisions
-                .iter()
-                .map(|d| DecisionLine {
-                    who: names.user(d.approver_id.0),
-                    decision: Badge::state(&d.decision),
-                    justification: d.justification.clone().unwrap_or_default(),
-                    at: when(&d.decided_at),
-                })
-                .collect(),
-        })
-        .collect()
+) -> Vec<StageEntry> {
+    stage_timeline(
+        &v.stages,
+        |id| names.user(id),
+        |st| {
+            let approvers: Vec<String> = st.approver_ids.iter().map(|a| names.user(*a)).collect();
+            (
+                format!(
+                    "Approvers: {} · due {}",
+                    approvers.join(", "),
+                    when(st.due_at)
+                ),
+                None,
+            )
+        },
+    )
 }
 
 #[derive(Template, WebTemplate)]
@@ -116,7 +94,7 @@ struct RequestPage {
     answers: Vec<(String, String)>,
     waiting: String,
     progress: Vec<StageDot>,
-    stages: Vec<StageBlock>,
+    stages: Vec<StageEntry>,
     cancel: Option<String>,
 }
 
@@ -142,13 +120,13 @@ async fn show_request(
             .policy(r.policy_id)
             .map(|p| p.display_name.clone())
             .unwrap_or_default(),
-        kind: kind_label(&r.request_type).into(),
+        kind: request_kind(&r.request_type).into(),
         state: Badge::state(&r.state),
-        created: when(&r.created_at),
-        completed: when_opt(&r.completed_at),
+        created: when(r.created_at),
+        completed: when_opt(r.completed_at),
         schedule: match (r.schedule_start, r.schedule_end) {
             (None, None) => String::new(),
-            (s, e) => format!("from {} until {}", when_opt(&s), when_opt(&e)),
+            (s, e) => format!("from {} until {}", when_opt(s), when_opt(e)),
         },
         justification: r.justification.clone().unwrap_or_default(),
         answers: r
@@ -159,7 +137,7 @@ async fn show_request(
             .collect(),
         waiting,
         progress: dots,
-        stages: super::requests::stage_blocks(&d.view, &d.names),
+        stages: stage_entries(&d.view, &d.names),
         cancel: open.then(|| who.url(&format!("/requests/{}/cancel", r.id))),
     }
     .into_response())

@@ -13,9 +13,12 @@ use crate::domain::ids::{AccessReviewId, ReviewItemId};
 use crate::domain::request::Decision;
 use crate::services::{self};
 use crate::startup::AppState;
-use crate::web::admin::{Badge, Pager, Params, parse_id, when};
-use crate::web::session::{PageError, PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::admin::parse_id;
+use crate::web::session::{
+    PageError, PageResult, Params, Posted, SessionCaller, redirect_with_flash,
+};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Pager, when};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,7 +55,7 @@ async fn list_reviews(State(state): State<AppState>, who: SessionCaller, q: Para
             href: who.url(&format!("/reviews/{}", r.id)),
             package: list.names.package(r.package_id.0),
             state: Badge::state(&r.state),
-            period: format!("{} – {}", when(&r.start_at), when(&r.end_at)),
+            period: format!("{} – {}", when(r.start_at), when(r.end_at)),
         })
         .collect();
     Ok(ReviewsPage {
@@ -125,7 +128,7 @@ async fn show_review(
         slug: who.slug().to_string(),
         package: d.names.package(r.package_id.0),
         state: Badge::state(&r.state),
-        period: format!("{} – {}", when(&r.start_at), when(&r.end_at)),
+        period: format!("{} – {}", when(r.start_at), when(r.end_at)),
         open: r.state == "inProgress" && r.end_at > state.now(),
         require_justification: r.require_justification,
         decide: who.url(&format!("/reviews/{id}/decide")),

@@ -1,13 +1,17 @@
 //! Form data as the pages read it: `FormData` keeps every field of an
 //! `application/x-www-form-urlencoded` body (repeated ones too) and reads values in
-//! the shapes forms send them.
+//! the shapes forms send them; `Params` is the same for a query string.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
+use uuid::Uuid;
+
 use super::page_error::PageError;
+use crate::db::PageRequest;
 use crate::startup::AppState;
 
 /// Largest form body accepted (CSV imports included).
@@ -82,6 +86,38 @@ pub(super) async fn read_form(req: Request, state: &AppState) -> Result<FormData
         return Err(PageError::bad_request("The form is larger than 2 MB.").into_response());
     }
     Ok(FormData::parse(&bytes))
+}
+
+/// Query parameters (never refused as a whole: each value is checked where used).
+pub struct Params(pub FormData);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(FormData::parse(
+            parts.uri.query().unwrap_or_default().as_bytes(),
+        )))
+    }
+}
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.opt(name)
+    }
+
+    /// `?cursor=` of a list page (25 items a page).
+    pub fn page(&self) -> Result<PageRequest, PageError> {
+        let before = match self.0.opt("cursor") {
+            None => None,
+            Some(c) => Some(Uuid::parse_str(&c).map_err(|_| {
+                PageError::bad_request(
+                    "This page link is broken (its cursor is not one a list gave).",
+                )
+            })?),
+        };
+        Ok(PageRequest { limit: 25, before })
+    }
 }
 
 #[cfg(test)]

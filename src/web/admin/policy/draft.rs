@@ -11,8 +11,8 @@ use crate::domain::policy::{
     Recurrence, RequestorScope, ReviewerKind, ReviewerRef,
 };
 use crate::services::admin::{Names, describe_approver, describe_reviewer};
-use crate::web::admin::input_time;
 use crate::web::session::FormData;
+use crate::web::view::input_time;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Entry {
@@ -274,7 +274,7 @@ impl Draft {
             }
             Expiration::OnDate { date } => {
                 d.expiration = "onDate".into();
-                d.date = input_time(&Some(*date));
+                d.date = input_time(Some(*date));
             }
         }
         d.custom_schedule = s.allow_custom_schedule;
@@ -282,7 +282,7 @@ impl Draft {
         d.extension_approval = s.extension.require_approval;
         if let Some(r) = &s.review {
             d.review = true;
-            d.review_start = input_time(&Some(r.start_date));
+            d.review_start = input_time(Some(r.start_date));
             d.recurrence = recurrence_key(r.recurrence).into();
             d.review_duration = r.duration_days.to_string();
             d.reviewers = r.reviewers.iter().map(Entry::from_reviewer).collect();

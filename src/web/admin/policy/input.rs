@@ -10,7 +10,7 @@ use crate::domain::policy::{
     Question, QuestionKind, Recurrence, RequestorScope, Requestors, ReviewSettings, Stage,
 };
 use crate::services::packages::PolicyInput;
-use crate::web::admin::{Errors, parse_when};
+use crate::web::view::{Errors, parse_when};
 
 impl Draft {
     /// The settings the draft describes, or the problems of values that are not even

@@ -24,12 +24,13 @@ use axum::routing::get;
 
 use self::draft::Draft;
 use self::page::render;
-use super::{Errors, form_errors, invalid, parse_id};
+use super::parse_id;
 use crate::db::packages::Policy;
 use crate::domain::ids::{PackageId, PolicyId};
 use crate::services::{self};
 use crate::startup::AppState;
 use crate::web::session::{AdminCaller, PageResult, Posted, redirect_with_flash};
+use crate::web::view::{Errors, form_errors, invalid};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -9,9 +9,9 @@ use super::draft::{Draft, Entry, MAX_DRAFT_STAGES};
 use super::summary::{SummaryPart, summary};
 use crate::domain::policy::PrincipalKind;
 use crate::services::admin::{Names, PrincipalHit};
-use crate::web::admin::Errors;
 use crate::web::session::AdminCaller;
 use crate::web::shell::{Section, Shell};
+use crate::web::view::Errors;
 
 struct EntryView {
     value: String,
