@@ -8,7 +8,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -28,12 +29,26 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-/// The decision a link URL names: `approve` or `deny`.
-fn parse_decision(raw: &str) -> Option<Decision> {
-    match raw {
-        "approve" => Some(Decision::Approve),
-        "deny" => Some(Decision::Deny),
-        _ => None,
+/// The path of a link page, `/links/{token}/{decision}`; a decision other than
+/// `approve` or `deny` answers like an unknown token.
+struct LinkPath {
+    token: String,
+    decision: Decision,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for LinkPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((token, decision)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let decision = match decision.as_str() {
+            "approve" => Decision::Approve,
+            "deny" => Decision::Deny,
+            _ => return Err(unknown()),
+        };
+        Ok(Self { token, decision })
     }
 }
 
@@ -295,12 +310,9 @@ fn decide_page(
 /// GET: shows the request and the confirmation form; decides nothing.
 async fn show_link(
     State(state): State<AppState>,
-    Path((token, decision)): Path<(String, String)>,
+    LinkPath { token, decision }: LinkPath,
     headers: HeaderMap,
 ) -> Response {
-    let Some(decision) = parse_decision(&decision) else {
-        return unknown();
-    };
     let view = match approval_links::open(state.pool(), &token, state.now()).await {
         Ok(Some(v)) => v,
         Ok(None) => return unknown(),
@@ -326,13 +338,10 @@ struct DecideForm {
 /// POST: decides, after the Origin and CSRF checks.
 async fn decide_link(
     State(state): State<AppState>,
-    Path((token, decision)): Path<(String, String)>,
+    LinkPath { token, decision }: LinkPath,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(decision) = parse_decision(&decision) else {
-        return unknown();
-    };
     if !csrf::origin_allowed(&headers, state.settings()) {
         return notice(
             StatusCode::FORBIDDEN,

@@ -5,16 +5,16 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use super::parse_id;
 use crate::domain::DomainError;
 use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
 use crate::services::admin::{AssignmentsPage, DirectAssignment};
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
+use crate::web::path::Ids;
 use crate::web::session::{AdminCaller, FormData, PageResult, Params, Posted, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{
@@ -185,25 +185,22 @@ fn state_filter(q: &Params) -> Result<Option<String>, crate::web::session::PageE
 async fn list_assignments(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<PackageId>,
     q: Params,
 ) -> PageResult {
-    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let filter = state_filter(&q).map_err(|e| who.fail(e))?;
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let filter = state_filter(&q)?;
+    let page = q.page()?;
     let p =
         services::admin::assignments_page(state.pool(), &who.caller, id, filter.as_deref(), page)
-            .await
-            .map_err(|e| who.fail(e))?;
+            .await?;
     Ok(view(&who, p, filter, &page, None, Errors::none()).into_response())
 }
 
 async fn add_assignment(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<PackageId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
     let mut errors = Errors::none();
     let start = parse_when(&form.text("start")).unwrap_or_else(|m| {
         errors.add("start", m);
@@ -239,26 +236,21 @@ async fn add_assignment(
             }
             // The state of things blocking it (already assigned, disabled…) is told at the form.
             Err(ServiceError::Domain(DomainError::Conflict(m))) => errors.add("email", m),
-            Err(e) => errors = form_errors(e).map_err(|e| who.fail(e))?,
+            Err(e) => errors = form_errors(e)?,
         }
     }
     // Schedule fields of the API are named start/end here too.
     let page = crate::db::PageRequest::first(25);
-    let p = services::admin::assignments_page(state.pool(), &who.caller, id, None, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let p = services::admin::assignments_page(state.pool(), &who.caller, id, None, page).await?;
     Ok(invalid(view(&who, p, None, &page, Some(&form), errors)))
 }
 
 async fn remove_assignment(
     State(state): State<AppState>,
-    Path((_, aid)): Path<(String, String)>,
+    Ids(aid): Ids<AssignmentId>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let aid: AssignmentId = parse_id(&aid).map_err(|e| who.fail(e))?;
-    let r = services::admin::remove_assignment(state.pool(), &who.caller, aid, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    let r = services::admin::remove_assignment(state.pool(), &who.caller, aid, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!(
@@ -271,13 +263,10 @@ async fn remove_assignment(
 
 async fn reprocess_assignment(
     State(state): State<AppState>,
-    Path((_, aid)): Path<(String, String)>,
+    Ids(aid): Ids<AssignmentId>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let aid: AssignmentId = parse_id(&aid).map_err(|e| who.fail(e))?;
-    let v = services::assignments::reprocess(state.pool(), &who.caller, aid, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    let v = services::assignments::reprocess(state.pool(), &who.caller, aid, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!(

@@ -13,15 +13,13 @@ mod packages;
 mod policy;
 mod requests;
 
-use std::str::FromStr;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::session::{AdminCaller, PageError, PageResult};
+use super::session::{AdminCaller, PageResult};
 use super::shell::{Section, Shell};
 use crate::domain::authz::Action;
 use crate::startup::AppState;
@@ -36,11 +34,6 @@ pub fn router() -> Router<AppState> {
         .merge(assignments::router())
         .merge(requests::router())
         .merge(directory::router())
-}
-
-/// An id from the path; a malformed one is a 404 like an unknown one.
-pub fn parse_id<T: FromStr>(raw: &str) -> Result<T, PageError> {
-    raw.parse().map_err(|_| PageError::not_found())
 }
 
 // ---------------------------------------------------------------------------------

@@ -4,16 +4,16 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::parse_id;
 use crate::domain::ids::{PackageId, RequestId};
 use crate::domain::policy::DecisionRule;
 use crate::domain::request::RequestState;
 use crate::services::{self};
 use crate::startup::AppState;
+use crate::web::path::Ids;
 use crate::web::session::{AdminCaller, PageError, PageResult, Params};
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{
@@ -54,28 +54,26 @@ struct RequestsView {
 }
 
 async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     let filter = match q.get("state") {
         None => None,
         Some(s) if RequestState::parse(&s).is_some() => Some(s),
         Some(s) => {
-            return Err(who.fail(PageError::bad_request(format!(
+            return Err(PageError::bad_request(format!(
                 "'{s}' is not a request state."
-            ))));
+            )));
         }
     };
     let package: Option<PackageId> = match q.get("package") {
         None => None,
-        Some(p) => Some(p.parse().map_err(|_| {
-            who.fail(PageError::bad_request(
-                "The package filter is not a package id.",
-            ))
-        })?),
+        Some(p) => Some(
+            p.parse()
+                .map_err(|_| PageError::bad_request("The package filter is not a package id."))?,
+        ),
     };
     let p =
         services::admin::requests_page(state.pool(), &who.caller, package, filter.as_deref(), page)
-            .await
-            .map_err(|e| who.fail(e))?;
+            .await?;
     let base = who.url("/admin/requests");
     let mut query = Vec::new();
     if let Some(s) = &filter {
@@ -149,12 +147,9 @@ struct RequestView {
 async fn show_request(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, rid)): Path<(String, String)>,
+    Ids(rid): Ids<RequestId>,
 ) -> PageResult {
-    let rid: RequestId = parse_id(&rid).map_err(|e| who.fail(e))?;
-    let p = services::admin::request_page(state.pool(), &who.caller, rid)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let p = services::admin::request_page(state.pool(), &who.caller, rid).await?;
     let r = &p.request.request;
     let n = &p.names;
     let answers = r

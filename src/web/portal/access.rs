@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
@@ -15,7 +15,7 @@ use crate::domain::policy::Expiration;
 use crate::services::portal::AccessDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::admin::parse_id;
+use crate::web::path::Ids;
 use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{Badge, Errors, form_errors, invalid, when, when_opt};
@@ -52,9 +52,7 @@ struct AccessPage {
 }
 
 async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageResult {
-    let list = services::portal::my_access(state.pool(), &who.caller)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let list = services::portal::my_access(state.pool(), &who.caller).await?;
     let rows = list
         .items
         .iter()
@@ -141,22 +139,18 @@ fn extend_page(
 async fn extend_form(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AssignmentId>,
 ) -> PageResult {
-    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::my_assignment(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::portal::my_assignment(state.pool(), &who.caller, id).await?;
     Ok(extend_page(&who, &d, String::new(), Errors::none(), String::new()).into_response())
 }
 
 async fn extend_access(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AssignmentId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
     let justification = posted.form.opt("justification");
     match services::portal::extend_access(state.pool(), &who.caller, id, justification, state.now())
         .await
@@ -179,14 +173,12 @@ async fn extend_access(
                     (Errors::none(), m, axum::http::StatusCode::CONFLICT)
                 }
                 other => (
-                    form_errors(other).map_err(|e| who.fail(e))?,
+                    form_errors(other)?,
                     String::new(),
                     axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 ),
             };
-            let d = services::portal::my_assignment(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let d = services::portal::my_assignment(state.pool(), &who.caller, id).await?;
             let page = extend_page(who, &d, posted.form.text("justification"), errors, refusal);
             if status == axum::http::StatusCode::CONFLICT {
                 Ok((status, page).into_response())
@@ -210,12 +202,9 @@ struct RemovePage {
 async fn remove_form(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AssignmentId>,
 ) -> PageResult {
-    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::my_assignment(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::portal::my_assignment(state.pool(), &who.caller, id).await?;
     Ok(RemovePage {
         shell: who.shell("Remove access", Section::MyAccess),
         slug: who.slug().to_string(),
@@ -228,14 +217,11 @@ async fn remove_form(
 
 async fn remove_access(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AssignmentId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
-    services::portal::remove_access(state.pool(), &who.caller, id, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    services::portal::remove_access(state.pool(), &who.caller, id, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url("/access"),

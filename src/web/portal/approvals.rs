@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use crate::domain::request::Decision;
 use crate::services::portal::RequestDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::admin::parse_id;
+use crate::web::path::Ids;
 use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{
@@ -46,11 +46,9 @@ async fn list_approvals(
     who: SessionCaller,
     q: Params,
 ) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     let decided = q.get("tab").as_deref() == Some("decided");
-    let list = services::portal::approvals(state.pool(), &who.caller, decided, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let list = services::portal::approvals(state.pool(), &who.caller, decided, page).await?;
     let base = who.url("/approvals");
     let rows = list
         .items
@@ -165,22 +163,18 @@ fn approval_page(
 async fn show_approval(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<RequestId>,
 ) -> PageResult {
-    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::approval(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::portal::approval(state.pool(), &who.caller, id).await?;
     Ok(approval_page(&who, &d, Errors::none(), String::new(), String::new()).into_response())
 }
 
 async fn decide_approval(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<RequestId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
     let note = posted.form.text("justification");
     let decision = match posted.form.get("decision") {
         Some("approve") => Some(Decision::Approve),
@@ -216,14 +210,12 @@ async fn decide_approval(
                     (Errors::none(), m, StatusCode::CONFLICT)
                 }
                 other => (
-                    form_errors(other).map_err(|e| who.fail(e))?,
+                    form_errors(other)?,
                     String::new(),
                     StatusCode::UNPROCESSABLE_ENTITY,
                 ),
             };
-            let d = services::portal::approval(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let d = services::portal::approval(state.pool(), &who.caller, id).await?;
             let page = approval_page(who, &d, errors, note, refusal);
             if status == StatusCode::CONFLICT {
                 Ok((status, page).into_response())

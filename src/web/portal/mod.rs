@@ -142,9 +142,7 @@ struct HomePage {
 }
 
 async fn home(State(state): State<AppState>, who: SessionCaller) -> PageResult {
-    let o = services::portal::overview(state.pool(), &who.caller, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    let o = services::portal::overview(state.pool(), &who.caller, state.now()).await?;
     let c = &who.caller;
     Ok(HomePage {
         shell: who.shell("My Access", Section::Home),

@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
@@ -13,7 +13,7 @@ use crate::domain::ids::RequestId;
 use crate::domain::request::RequestState;
 use crate::services::{self};
 use crate::startup::AppState;
-use crate::web::admin::parse_id;
+use crate::web::path::Ids;
 use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{Badge, Pager, StageEntry, request_kind, stage_timeline, when, when_opt};
@@ -35,10 +35,8 @@ struct RequestsPage {
 }
 
 async fn list_requests(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
-    let list = services::portal::my_requests(state.pool(), &who.caller, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let page = q.page()?;
+    let list = services::portal::my_requests(state.pool(), &who.caller, page).await?;
     let rows = list
         .page
         .items
@@ -101,12 +99,9 @@ struct RequestPage {
 async fn show_request(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<RequestId>,
 ) -> PageResult {
-    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::my_request(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::portal::my_request(state.pool(), &who.caller, id).await?;
     let r = &d.view.request;
     let (dots, waiting) = progress(&d.view, &d.names);
     let open = RequestState::parse(&r.state).is_some_and(RequestState::is_open);
@@ -145,14 +140,11 @@ async fn show_request(
 
 async fn cancel_request(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<RequestId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
-    services::portal::cancel_my_request(state.pool(), &who.caller, id, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    services::portal::cancel_my_request(state.pool(), &who.caller, id, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/requests/{id}")),

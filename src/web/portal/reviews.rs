@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
@@ -13,7 +13,7 @@ use crate::domain::ids::{AccessReviewId, ReviewItemId};
 use crate::domain::request::Decision;
 use crate::services::{self};
 use crate::startup::AppState;
-use crate::web::admin::parse_id;
+use crate::web::path::Ids;
 use crate::web::session::{
     PageError, PageResult, Params, Posted, SessionCaller, redirect_with_flash,
 };
@@ -44,10 +44,8 @@ struct ReviewsPage {
 }
 
 async fn list_reviews(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
-    let list = services::portal::my_reviews(state.pool(), &who.caller, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let page = q.page()?;
+    let list = services::portal::my_reviews(state.pool(), &who.caller, page).await?;
     let rows = list
         .items
         .iter()
@@ -93,12 +91,9 @@ struct ReviewPage {
 async fn show_review(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AccessReviewId>,
 ) -> PageResult {
-    let id: AccessReviewId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::portal::my_review(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::portal::my_review(state.pool(), &who.caller, id).await?;
     let r = &d.review;
     let items: Vec<ItemView> = d
         .items
@@ -141,16 +136,15 @@ async fn show_review(
 
 async fn decide_item(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AccessReviewId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: AccessReviewId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let item: ReviewItemId = parse_id(&posted.form.text("item")).map_err(|e| who.fail(e))?;
+    let item: ReviewItemId = posted.form.id("item")?.ok_or_else(PageError::not_found)?;
     let decision = match posted.form.get("decision") {
         Some("approve") => Decision::Approve,
         Some("deny") => Decision::Deny,
-        _ => return Err(who.fail(PageError::bad_request("Choose Approve or Deny."))),
+        _ => return Err(PageError::bad_request("Choose Approve or Deny.")),
     };
     services::portal::decide_review_item(
         state.pool(),
@@ -161,8 +155,7 @@ async fn decide_item(
         posted.form.opt("justification"),
         state.now(),
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/reviews/{id}")),
@@ -172,11 +165,10 @@ async fn decide_item(
 
 async fn accept_all(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AccessReviewId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: AccessReviewId = parse_id(&id).map_err(|e| who.fail(e))?;
     let n = services::portal::accept_recommendations(
         state.pool(),
         &who.caller,
@@ -184,8 +176,7 @@ async fn accept_all(
         posted.form.opt("justification"),
         state.now(),
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/reviews/{id}")),

@@ -1,8 +1,11 @@
 //! Who is calling a portal page: `SessionCaller` (anyone signed in to the tenant of
-//! the path, from the `portico_session` cookie) and `AdminCaller` (someone holding an
-//! admin role).
+//! the path, from the `portico_session` cookie), `AdminCaller` (someone holding an
+//! admin role) and, before sign-in, `TenantSlug` (the tenant the sign-in pages name).
+//! Each records its tenant for the request's error pages. A request authenticates its
+//! session once: the caller is kept in the request's extensions for any later
+//! extractor that needs it (`web::path::Ids`, `Posted`).
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
@@ -10,7 +13,7 @@ use uuid::Uuid;
 use super::cookies::{SESSION_COOKIE, encode, read_cookie};
 use super::csrf::SESSION_CSRF;
 use super::flash::read_flash;
-use super::page_error::PageError;
+use super::page_error::{PageError, remember_tenant};
 use crate::services::{self, Caller, ServiceError};
 use crate::startup::AppState;
 use crate::web::shell::{Flash, Section, Shell};
@@ -49,11 +52,6 @@ impl SessionCaller {
         format!("/t/{}{path}", self.caller.tenant.slug)
     }
 
-    /// An error page of this tenant.
-    pub fn fail(&self, e: impl Into<PageError>) -> PageError {
-        e.into().in_tenant(self.slug())
-    }
-
     pub fn shell(&self, title: impl Into<String>, section: Section) -> Shell {
         Shell::signed_in(title, &self.caller, &self.csrf, self.flash.clone(), section)
     }
@@ -75,6 +73,9 @@ impl FromRequestParts<AppState> for SessionCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(known) = parts.extensions.get::<SessionCaller>() {
+            return Ok(known.clone());
+        }
         let Some(slug) = slug_of(parts) else {
             return Err(PageError::not_found().into_response());
         };
@@ -88,24 +89,32 @@ impl FromRequestParts<AppState> for SessionCaller {
             return Err(sign_in_redirect(&slug, parts));
         };
         let idle = state.settings().session_idle;
-        match services::sessions::authenticate(state.pool(), &slug, token, idle, state.now()).await
-        {
-            Ok(auth) => Ok(Self {
-                caller: auth.caller,
-                session_id: auth.session_id,
-                // Forms carry the session's secret signed under the server key, so
-                // neither a leaked session row nor a guessed value passes the check.
-                csrf: state.keys().sign(SESSION_CSRF, &auth.csrf_token),
-                flash: read_flash(state, &parts.headers),
-                htmx_target: parts
-                    .headers
-                    .get("hx-target")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
-            }),
-            Err(ServiceError::Unauthenticated(_)) => Err(sign_in_redirect(&slug, parts)),
-            Err(e) => Err(PageError::from(e).in_tenant(&slug).into_response()),
-        }
+        let auth =
+            match services::sessions::authenticate(state.pool(), &slug, token, idle, state.now())
+                .await
+            {
+                Ok(auth) => auth,
+                Err(ServiceError::Unauthenticated(_)) => {
+                    return Err(sign_in_redirect(&slug, parts));
+                }
+                Err(e) => return Err(PageError::from(e).in_tenant(&slug).into_response()),
+            };
+        let who = Self {
+            caller: auth.caller,
+            session_id: auth.session_id,
+            // Forms carry the session's secret signed under the server key, so
+            // neither a leaked session row nor a guessed value passes the check.
+            csrf: state.keys().sign(SESSION_CSRF, &auth.csrf_token),
+            flash: read_flash(state, &parts.headers),
+            htmx_target: parts
+                .headers
+                .get("hx-target")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        };
+        remember_tenant(who.slug());
+        parts.extensions.insert(who.clone());
+        Ok(who)
     }
 }
 
@@ -132,7 +141,6 @@ impl FromRequestParts<AppState> for AdminCaller {
             return Err(PageError::forbidden(
                 "The admin portal is for people with an administrative role (tenant admin, catalog creator, or a role in a catalog). Ask a tenant admin if you need one.",
             )
-            .in_tenant(who.slug())
             .into_response());
         }
         Ok(Self(who))
@@ -153,5 +161,28 @@ impl HasSession for SessionCaller {
 impl HasSession for AdminCaller {
     fn session(&self) -> &SessionCaller {
         &self.0
+    }
+}
+
+/// The `{slug}` of a tenant's sign-in page, before anyone is signed in: the request's
+/// error pages link to that tenant's home (whether or not it exists, as the slug is
+/// all the page has).
+pub struct TenantSlug(pub String);
+
+impl FromRequestParts<AppState> for TenantSlug {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Some((_, slug)) = params.into_iter().find(|(k, _)| k == "slug") else {
+            return Err(PageError::not_found().into_response());
+        };
+        remember_tenant(&slug);
+        Ok(Self(slug))
     }
 }

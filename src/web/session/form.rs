@@ -2,12 +2,13 @@
 //! `application/x-www-form-urlencoded` body (repeated ones too) and reads values in
 //! the shapes forms send them; `Params` is the same for a query string.
 
+use std::str::FromStr;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-
 use uuid::Uuid;
 
 use super::page_error::PageError;
@@ -60,6 +61,14 @@ impl FormData {
             .collect()
     }
 
+    /// The typed id in field `name`, `None` when absent or blank; a malformed one is a
+    /// 404 like an unknown one.
+    pub fn id<T: FromStr>(&self, name: &str) -> Result<Option<T>, PageError> {
+        self.opt(name)
+            .map(|raw| raw.parse().map_err(|_| PageError::not_found()))
+            .transpose()
+    }
+
     /// A checkbox: sent (with any value but "false"/"off") means checked.
     pub fn checked(&self, name: &str) -> bool {
         self.all(name)
@@ -106,6 +115,11 @@ impl Params {
         self.0.opt(name)
     }
 
+    /// The typed id in parameter `name` (see `FormData::id`).
+    pub fn id<T: FromStr>(&self, name: &str) -> Result<Option<T>, PageError> {
+        self.0.id(name)
+    }
+
     /// `?cursor=` of a list page (25 items a page).
     pub fn page(&self) -> Result<PageRequest, PageError> {
         let before = match self.0.opt("cursor") {
@@ -132,5 +146,15 @@ mod tests {
         assert_eq!(f.opt("c"), None);
         assert!(f.checked("d"));
         assert!(!f.checked("e"));
+    }
+
+    #[test]
+    fn ids_in_forms_are_typed_or_not_found() {
+        use crate::domain::ids::CatalogId;
+        let id = CatalogId::new();
+        let f = FormData::parse(format!("a={id}&b=x&c=+").as_bytes());
+        assert_eq!(f.id::<CatalogId>("a").ok().flatten(), Some(id));
+        assert!(f.id::<CatalogId>("b").is_err());
+        assert!(matches!(f.id::<CatalogId>("c"), Ok(None)));
     }
 }

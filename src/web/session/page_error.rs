@@ -1,16 +1,43 @@
 //! `PageError`, the portals' HTML error page: 4xx with a message a person can act on,
-//! 5xx logged with its cause and shown generically, with a link to the start page of
-//! its tenant when it names one.
+//! 5xx logged with its cause and shown generically. The page's "start page" link
+//! leads to the tenant of the request once it is known: `tenant_scope` gives every
+//! portal request a slot for it, the caller extractors fill it (`remember_tenant`),
+//! and every `PageError` answered during that request reads it. So a handler turns
+//! any service error into its tenant's error page with a plain `?`.
+
+use std::cell::RefCell;
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::DomainError;
 use crate::services::ServiceError;
 use crate::web::error::{AppError, Problem};
 use crate::web::shell::Shell;
+
+tokio::task_local! {
+    /// The slug of the tenant the current request was resolved to.
+    static TENANT: RefCell<Option<String>>;
+}
+
+/// Middleware of the portals: a fresh tenant slot for each request.
+pub async fn tenant_scope(req: Request, next: Next) -> Response {
+    TENANT.scope(RefCell::new(None), next.run(req)).await
+}
+
+/// Records the tenant of the current request, for its error pages. Outside
+/// `tenant_scope` (no portal request) there is nothing to record.
+pub(super) fn remember_tenant(slug: &str) {
+    let _ = TENANT.try_with(|t| *t.borrow_mut() = Some(slug.to_string()));
+}
+
+fn remembered_tenant() -> Option<String> {
+    TENANT.try_with(|t| t.borrow().clone()).ok().flatten()
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
@@ -23,7 +50,8 @@ struct ErrorPage {
 }
 
 /// An error answered as an HTML page: 4xx with a message a person can act on, 5xx
-/// logged with its cause and shown generically.
+/// logged with its cause and shown generically. Its home link is `slug`'s, else the
+/// request's tenant's (see the module header), else the landing page.
 #[derive(Debug)]
 pub struct PageError {
     pub error: AppError,
@@ -43,6 +71,7 @@ impl PageError {
         AppError::BadRequest(message.into()).into()
     }
 
+    /// The page links to `slug`'s home, whatever the request's tenant.
     pub fn in_tenant(mut self, slug: &str) -> Self {
         self.slug = Some(slug.to_string());
         self
@@ -101,7 +130,8 @@ impl IntoResponse for PageError {
         {
             tracing::error!(error = format!("{cause:#}"), "page failed");
         }
-        error_page(problem.status_code(), &problem.detail, self.slug.as_deref())
+        let slug = self.slug.or_else(remembered_tenant);
+        error_page(problem.status_code(), &problem.detail, slug.as_deref())
     }
 }
 
@@ -123,4 +153,41 @@ pub async fn method_not_allowed_page() -> Response {
         "This address only takes forms sent from its page. Go back and use the page's buttons.",
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn start_link(page: Response) -> String {
+        let bytes = axum::body::to_bytes(page.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let html = String::from_utf8(bytes.to_vec()).expect("utf-8");
+        let end = html.find("\">Go to the start page").expect("start link");
+        let start = html[..end].rfind('"').expect("href") + 1;
+        html[start..end].to_string()
+    }
+
+    #[tokio::test]
+    async fn an_error_page_links_home_to_the_tenant_of_its_request() {
+        let page = TENANT
+            .scope(RefCell::new(None), async {
+                remember_tenant("contoso");
+                PageError::not_found().into_response()
+            })
+            .await;
+        assert_eq!(start_link(page).await, "/t/contoso/");
+        let named = TENANT
+            .scope(RefCell::new(None), async {
+                remember_tenant("contoso");
+                PageError::not_found().in_tenant("fabrikam").into_response()
+            })
+            .await;
+        assert_eq!(start_link(named).await, "/t/fabrikam/");
+        // Outside a portal request nothing is remembered.
+        remember_tenant("contoso");
+        let outside = PageError::not_found().into_response();
+        assert_eq!(start_link(outside).await, "/");
+    }
 }

@@ -18,39 +18,55 @@ mod page;
 mod summary;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use self::draft::Draft;
 use self::page::render;
-use super::parse_id;
 use crate::db::packages::Policy;
 use crate::domain::ids::{PackageId, PolicyId};
 use crate::services::{self};
 use crate::startup::AppState;
-use crate::web::session::{AdminCaller, PageResult, Posted, redirect_with_flash};
+use crate::web::path::{Ids, PathIds};
+use crate::web::session::{AdminCaller, PageError, PageResult, Posted, redirect_with_flash};
 use crate::web::view::{Errors, form_errors, invalid};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/t/{slug}/admin/packages/{id}/policies/new",
-            get(new_policy).post(post_new_policy),
+            get(edit_policy).post(save_policy),
         )
         .route(
             "/t/{slug}/admin/packages/{id}/policies/{pid}",
-            get(edit_policy).post(post_policy),
+            get(edit_policy).post(save_policy),
         )
 }
 
-/// The policy a page edits: a new one of `package`, or `policy`.
+/// The policy a page edits, named by its path: a new one of the package
+/// (`…/{id}/policies/new`) or an existing one (`…/{id}/policies/{pid}`).
 pub(super) struct Target {
     pub(super) package: PackageId,
     pub(super) policy: Option<PolicyId>,
 }
 
-async fn show(state: &AppState, who: &AdminCaller, target: Target) -> PageResult {
+impl PathIds for Target {
+    fn from_values(values: &[&str]) -> Option<Self> {
+        let (package, policy) = match values {
+            [package] => (package.parse().ok()?, None),
+            [package, policy] => (package.parse().ok()?, Some(policy.parse().ok()?)),
+            _ => return None,
+        };
+        Some(Self { package, policy })
+    }
+}
+
+async fn edit_policy(
+    State(state): State<AppState>,
+    who: AdminCaller,
+    Ids(target): Ids<Target>,
+) -> PageResult {
     let editor = services::admin::policy_editor(
         state.pool(),
         &who.caller,
@@ -58,14 +74,13 @@ async fn show(state: &AppState, who: &AdminCaller, target: Target) -> PageResult
         target.policy,
         None,
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     let draft = match &editor.policy {
         Some(p) => Draft::from_policy(p),
         None => Draft::new_policy(),
     };
     Ok(render(
-        who,
+        &who,
         &target,
         &editor.package.package.display_name,
         draft,
@@ -74,76 +89,6 @@ async fn show(state: &AppState, who: &AdminCaller, target: Target) -> PageResult
         Errors::none(),
     )
     .into_response())
-}
-
-async fn new_policy(
-    State(state): State<AppState>,
-    who: AdminCaller,
-    Path((_, id)): Path<(String, String)>,
-) -> PageResult {
-    let package: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
-    show(
-        &state,
-        &who,
-        Target {
-            package,
-            policy: None,
-        },
-    )
-    .await
-}
-
-async fn edit_policy(
-    State(state): State<AppState>,
-    who: AdminCaller,
-    Path((_, id, pid)): Path<(String, String, String)>,
-) -> PageResult {
-    let package: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let policy: PolicyId = parse_id(&pid).map_err(|e| who.fail(e))?;
-    show(
-        &state,
-        &who,
-        Target {
-            package,
-            policy: Some(policy),
-        },
-    )
-    .await
-}
-
-async fn post_new_policy(
-    State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
-    posted: Posted<AdminCaller>,
-) -> PageResult {
-    let package: PackageId = parse_id(&id).map_err(|e| posted.who.fail(e))?;
-    submit(
-        &state,
-        posted,
-        Target {
-            package,
-            policy: None,
-        },
-    )
-    .await
-}
-
-async fn post_policy(
-    State(state): State<AppState>,
-    Path((_, id, pid)): Path<(String, String, String)>,
-    posted: Posted<AdminCaller>,
-) -> PageResult {
-    let package: PackageId = parse_id(&id).map_err(|e| posted.who.fail(e))?;
-    let policy: PolicyId = parse_id(&pid).map_err(|e| posted.who.fail(e))?;
-    submit(
-        &state,
-        posted,
-        Target {
-            package,
-            policy: Some(policy),
-        },
-    )
-    .await
 }
 
 /// Re-renders the draft after a draft-changing button (200), running the searches
@@ -164,16 +109,14 @@ async fn redraw(
         target.policy,
         Some(&settings),
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     let mut hits = Vec::new();
     for (key, term) in &draft.searches {
         if term.is_empty() {
             continue;
         }
-        let found = services::admin::search_principals(state.pool(), &who.caller, term, true, true)
-            .await
-            .map_err(|e| who.fail(e))?;
+        let found =
+            services::admin::search_principals(state.pool(), &who.caller, term, true, true).await?;
         hits.push((key.clone(), found));
     }
     let page = render(
@@ -192,21 +135,26 @@ async fn redraw(
     })
 }
 
-async fn submit(state: &AppState, posted: Posted<AdminCaller>, target: Target) -> PageResult {
-    let Posted { who, form } = posted;
+/// A draft button (the draft again, changed) or Save (a redirect, or the draft with
+/// its problems, 422).
+async fn save_policy(
+    State(state): State<AppState>,
+    Ids(target): Ids<Target>,
+    Posted { who, form }: Posted<AdminCaller>,
+) -> PageResult {
     let mut draft = Draft::from_form(&form);
     let op = form.text("op");
     if op != "save" {
         if !draft.apply(&op) {
-            return Err(who.fail(crate::web::session::PageError::bad_request(
+            return Err(PageError::bad_request(
                 "That button is not one of this form's.",
-            )));
+            ));
         }
-        return redraw(state, &who, &target, draft, Errors::none(), false).await;
+        return redraw(&state, &who, &target, draft, Errors::none(), false).await;
     }
     let input = match draft.to_input() {
         Ok(input) => input,
-        Err(errors) => return redraw(state, &who, &target, draft, errors, true).await,
+        Err(errors) => return redraw(&state, &who, &target, draft, errors, true).await,
     };
     let saved = match target.policy {
         Some(id) => {
@@ -225,10 +173,10 @@ async fn submit(state: &AppState, posted: Posted<AdminCaller>, target: Target) -
         }
     };
     match saved {
-        Ok(p) => Ok(saved_redirect(state, &who, &target, &p)),
+        Ok(p) => Ok(saved_redirect(&state, &who, &target, &p)),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
-            redraw(state, &who, &target, draft, errors, true).await
+            let errors = form_errors(e)?;
+            redraw(&state, &who, &target, draft, errors, true).await
         }
     }
 }
