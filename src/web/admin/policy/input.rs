@@ -12,6 +12,10 @@ use crate::domain::policy::{
 use crate::services::packages::PolicyInput;
 use crate::web::view::{Errors, parse_when};
 
+/// The problem of a stage whose decision rule is neither "anyOne" nor "all".
+pub(super) const UNKNOWN_DECISION_RULE: &str =
+    "choose whether any one approver decides or every approver must approve";
+
 impl Draft {
     /// The settings the draft describes, or the problems of values that are not even
     /// numbers or dates (reported at the API's field paths).
@@ -53,10 +57,15 @@ impl Draft {
             } else {
                 None
             };
+            // No rule is assumed: a missing or unknown one is the person's to choose.
+            let decision = DecisionRule::parse(&s.decision).unwrap_or_else(|| {
+                errors.add(&at("decision"), UNKNOWN_DECISION_RULE);
+                DecisionRule::All
+            });
             stages.push(Stage {
                 approvers: s.approvers.iter().filter_map(Entry::approver).collect(),
                 fallback_approvers: s.fallback.iter().filter_map(Entry::approver).collect(),
-                decision: DecisionRule::parse(&s.decision).unwrap_or_default(),
+                decision,
                 timeout_days,
                 require_justification: s.justification,
                 escalation,
@@ -307,5 +316,29 @@ mod tests {
         ]);
         let errors = Draft::from_form(&f).to_input().expect_err("invalid");
         assert!(errors.has("approval.stages[0].timeoutDays"));
+    }
+
+    #[test]
+    fn an_unknown_or_missing_decision_rule_is_a_problem_at_its_field() {
+        for decision in [Some("mostly"), Some(""), None] {
+            let mut pairs = vec![
+                ("stageCount", "1"),
+                ("s0.approvers", "manager"),
+                ("s0.timeoutDays", "14"),
+            ];
+            if let Some(d) = decision {
+                pairs.push(("s0.decision", d));
+            }
+            let errors = Draft::from_form(&form(&pairs))
+                .to_input()
+                .expect_err("no rule is assumed");
+            assert_eq!(
+                errors
+                    .get("approval.stages[0].decision")
+                    .map(String::as_str),
+                Some(UNKNOWN_DECISION_RULE),
+                "{decision:?}"
+            );
+        }
     }
 }
