@@ -52,23 +52,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn form_times_are_utc() {
-        let t = parse_when("2027-02-01T10:30")
-            .expect("parses")
-            .expect("some");
-        assert_eq!(when(t), "2027-02-01 10:30 UTC");
-        assert_eq!(input_time(Some(t)), "2027-02-01T10:30");
-        assert_eq!(parse_when(" "), Ok(None));
-        assert!(parse_when("tomorrow").is_err());
-    }
-
-    #[test]
-    fn times_read_to_the_minute_or_the_second() {
+    fn times_are_utc_to_the_minute_or_the_second() {
         let t = parse_when("2027-02-01T10:30:05")
             .expect("parses")
             .expect("some");
         assert_eq!(when(t), "2027-02-01 10:30 UTC");
         assert_eq!(when_with_seconds(t), "2027-02-01 10:30:05 UTC");
+        assert_eq!(input_time(Some(t)), "2027-02-01T10:30");
+        assert_eq!(
+            parse_when("2027-02-01T10:30").map(|t| t.map(when)),
+            Ok(Some("2027-02-01 10:30 UTC".into()))
+        );
         assert_eq!(when_opt(None), "—");
+        assert_eq!(parse_when(" "), Ok(None));
+        assert!(parse_when("tomorrow").is_err());
     }
 }
