@@ -8,9 +8,6 @@
 //! wrote; text written by people (justification, answers) is indented on every line, so
 //! it can never forge a line that starts in column 1.
 
-use askama::Template;
-use chrono::{DateTime, Utc};
-
 use crate::config::Settings;
 use crate::db::requests::{DecisionRow, RequestRow, StageRow};
 use crate::db::{self, Conn, DbError};
@@ -19,6 +16,8 @@ use crate::domain::ids::{RequestId, TenantId, UserId};
 use crate::domain::request::{Decision, RequestState, StageState};
 use crate::email::Email;
 use crate::services::notify::{AskReason, Notice};
+use crate::web::view::when;
+use askama::Template;
 
 /// Why a row could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -43,11 +42,6 @@ pub enum Rendered {
 /// The `Message-ID` of the email of outbox row `id`: stable across retries.
 pub fn message_id(outbox_id: impl std::fmt::Display) -> String {
     format!("<{outbox_id}@portico>")
-}
-
-/// Formats a time for people: minutes, UTC.
-pub fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// Indents every line after the first, so text written by people never starts a line

@@ -23,16 +23,13 @@ use crate::db::dev_mail::DevMessage;
 use crate::email::dev_mailbox;
 use crate::startup::AppState;
 use crate::web::shell::Shell;
+use crate::web::view::when_with_seconds;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/dev/mail/{key}", get(list_mail))
         .route("/dev/mail/{key}/{id}", get(show_mail))
         .route("/dev/mail/{key}/{id}/html", get(show_mail_html))
-}
-
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 struct Row {
@@ -182,7 +179,7 @@ async fn list_mail(
                 .into_iter()
                 .map(|m| Row {
                     id: m.id,
-                    at: when(m.created_at),
+                    at: when_with_seconds(m.created_at),
                     to: m.to_address,
                     from: m.from_name,
                     subject: m.subject,
@@ -221,7 +218,7 @@ async fn show_mail(
         to: m.to_address,
         reply_to: m.reply_to,
         message_id: m.message_id,
-        at: when(m.created_at),
+        at: when_with_seconds(m.created_at),
         text: linkify(&m.text_body),
     }
     .into_response()

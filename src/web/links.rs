@@ -8,17 +8,19 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::csrf::{self, CsrfToken};
-use crate::domain::request::{Decision, RequestState};
+use crate::domain::request::Decision;
 use crate::services::approval_links::{self, LinkError, LinkStatus, LinkView};
 use crate::startup::AppState;
 use crate::web::shell::Shell;
+use crate::web::view::{request_outcome, when};
 
 pub fn router() -> Router<AppState> {
     Router::new().route(
@@ -27,8 +29,27 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+/// The path of a link page, `/links/{token}/{decision}`; a decision other than
+/// `approve` or `deny` answers like an unknown token.
+struct LinkPath {
+    token: String,
+    decision: Decision,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for LinkPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((token, decision)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let decision = match decision.as_str() {
+            "approve" => Decision::Approve,
+            "deny" => Decision::Deny,
+            _ => return Err(unknown()),
+        };
+        Ok(Self { token, decision })
+    }
 }
 
 struct ShownAnswer {
@@ -145,24 +166,6 @@ struct NoticePage {
 
 fn portal_url(state: &AppState, v: &LinkView) -> String {
     format!("{}/t/{}/", state.settings().public_url(), v.tenant.slug)
-}
-
-/// A request state in words, after a decision.
-fn state_text(state: RequestState) -> &'static str {
-    match state {
-        RequestState::PendingApproval => "waiting for the next approval stage",
-        RequestState::Scheduled => "approved; access starts at the requested time",
-        RequestState::Delivering => "approved; access is being delivered",
-        RequestState::Delivered => "approved and delivered",
-        RequestState::PartiallyDelivered => {
-            "approved; part of the access could not be delivered yet"
-        }
-        RequestState::DeliveryFailed => "approved, but the access could not be delivered",
-        RequestState::Denied => "denied",
-        RequestState::Canceled => "canceled",
-        RequestState::Expired => "expired",
-        RequestState::Submitted => "being processed",
-    }
 }
 
 /// Link pages carry a token in their URL: keep them out of caches, indexes and the
@@ -307,12 +310,9 @@ fn decide_page(
 /// GET: shows the request and the confirmation form; decides nothing.
 async fn show_link(
     State(state): State<AppState>,
-    Path((token, decision)): Path<(String, String)>,
+    LinkPath { token, decision }: LinkPath,
     headers: HeaderMap,
 ) -> Response {
-    let Some(decision) = Decision::parse(&decision) else {
-        return unknown();
-    };
     let view = match approval_links::open(state.pool(), &token, state.now()).await {
         Ok(Some(v)) => v,
         Ok(None) => return unknown(),
@@ -338,13 +338,10 @@ struct DecideForm {
 /// POST: decides, after the Origin and CSRF checks.
 async fn decide_link(
     State(state): State<AppState>,
-    Path((token, decision)): Path<(String, String)>,
+    LinkPath { token, decision }: LinkPath,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(decision) = Decision::parse(&decision) else {
-        return unknown();
-    };
     if !csrf::origin_allowed(&headers, state.settings()) {
         return notice(
             StatusCode::FORBIDDEN,
@@ -400,7 +397,7 @@ async fn decide_link(
                     shell: Shell::public("Decision recorded"),
                     heading: "Decision recorded".into(),
                     message,
-                    state_text: Some(state_text(v.request_state)),
+                    state_text: Some(request_outcome(v.request_state)),
                     portal: portal_url(&state, &v),
                     s: Shown::of(&v),
                 },

@@ -12,10 +12,12 @@ pub mod edge;
 pub mod error;
 pub mod links;
 pub mod pages;
+pub mod path;
 pub mod portal;
 pub mod session;
 pub mod shell;
 pub mod sign_in;
+pub mod view;
 
 use std::time::Instant;
 
@@ -69,7 +71,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The browser portals under `/t/{slug}/`: sign-in, My Access and the admin portal (the flash
-/// cookie is cleared once a page has shown it). Unknown pages answer an HTML 404.
+/// cookie is cleared once a page has shown it; each request has a slot for its tenant, so its
+/// error pages link to that tenant's home). Unknown pages answer an HTML 404.
 fn portals(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(sign_in::router())
@@ -78,6 +81,7 @@ fn portals(state: AppState) -> Router<AppState> {
         .fallback(session::not_found_page)
         .method_not_allowed_fallback(session::method_not_allowed_page)
         .layer(middleware::from_fn_with_state(state, session::clear_flash))
+        .layer(middleware::from_fn(session::tenant_scope))
 }
 
 /// The process is up.

@@ -12,8 +12,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::session::{
-    PageError, PageResult, Posted, PreSessionForm, SESSION_COOKIE, SessionCaller, clear_cookie,
-    error_page, pre_session_token, redirect_with_flash, set_cookie, with_cookies,
+    PageError, PageResult, Posted, PreSessionForm, SESSION_COOKIE, SessionCaller, TenantSlug,
+    clear_cookie, error_page, pre_session_token, redirect_with_flash, set_cookie, with_cookies,
 };
 use super::shell::Shell;
 use crate::domain::ids::UserId;
@@ -85,13 +85,11 @@ fn is_demo(state: &AppState, slug: &str) -> bool {
 
 async fn sign_in_form(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    TenantSlug(slug): TenantSlug,
     Query(q): Query<NextQuery>,
     headers: HeaderMap,
 ) -> PageResult {
-    let tenant = services::sessions::tenant(state.pool(), &slug)
-        .await
-        .map_err(|e| PageError::from(e).in_tenant(&slug))?;
+    let tenant = services::sessions::tenant(state.pool(), &slug).await?;
     let (csrf, cookie) = pre_session_token(&headers, &state);
     let page = SignInPage {
         shell: Shell::tenant("Sign in", &slug, &tenant.display_name),
@@ -115,12 +113,10 @@ struct SentPage {
 
 async fn send_link(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    TenantSlug(slug): TenantSlug,
     PreSessionForm { form, client_ip }: PreSessionForm,
 ) -> PageResult {
-    let tenant = services::sessions::tenant(state.pool(), &slug)
-        .await
-        .map_err(|e| PageError::from(e).in_tenant(&slug))?;
+    let tenant = services::sessions::tenant(state.pool(), &slug).await?;
     let email = form.text("email");
     let outcome =
         services::sessions::request_link(state.pool(), &slug, &email, client_ip, state.now()).await;
@@ -148,7 +144,7 @@ async fn send_link(
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
-        Err(e) => Err(PageError::from(e).in_tenant(&slug)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -171,15 +167,12 @@ fn link_gone(slug: &str, state: &LinkState) -> Response {
 
 async fn confirm_link(
     State(state): State<AppState>,
-    Path((slug, token)): Path<(String, String)>,
+    TenantSlug(slug): TenantSlug,
+    Path((_, token)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> PageResult {
-    let tenant = services::sessions::tenant(state.pool(), &slug)
-        .await
-        .map_err(|e| PageError::from(e).in_tenant(&slug))?;
-    let link = services::sessions::check_link(state.pool(), &slug, &token, state.now())
-        .await
-        .map_err(|e| PageError::from(e).in_tenant(&slug))?;
+    let tenant = services::sessions::tenant(state.pool(), &slug).await?;
+    let link = services::sessions::check_link(state.pool(), &slug, &token, state.now()).await?;
     if link != LinkState::Valid {
         return Ok(link_gone(&slug, &link));
     }
@@ -203,12 +196,11 @@ fn session_started(state: &AppState, opened: &OpenedSession, to: &str) -> Respon
 /// The link's POST, from the confirmation page (its double-submit CSRF token).
 async fn use_link(
     State(state): State<AppState>,
-    Path((slug, token)): Path<(String, String)>,
+    TenantSlug(slug): TenantSlug,
+    Path((_, token)): Path<(String, String)>,
     _form: PreSessionForm,
 ) -> PageResult {
-    let opened = services::sessions::consume_link(state.pool(), &slug, &token, state.now())
-        .await
-        .map_err(|e| PageError::from(e).in_tenant(&slug))?;
+    let opened = services::sessions::consume_link(state.pool(), &slug, &token, state.now()).await?;
     match opened {
         Ok(opened) => Ok(session_started(&state, &opened, &format!("/t/{slug}/"))),
         Err(link) => Ok(link_gone(&slug, &link)),
@@ -250,12 +242,12 @@ struct DevUser {
 
 async fn dev_sign_in_form(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    TenantSlug(slug): TenantSlug,
     Query(q): Query<NextQuery>,
     headers: HeaderMap,
 ) -> PageResult {
     if !is_demo(&state, &slug) {
-        return Err(PageError::not_found().in_tenant(&slug));
+        return Err(PageError::not_found());
     }
     let tenant = services::sessions::tenant(state.pool(), &slug).await?;
     let users = services::sessions::dev_users(state.pool(), &slug).await?;
@@ -284,19 +276,17 @@ async fn dev_sign_in_form(
 
 async fn dev_sign_in(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    TenantSlug(slug): TenantSlug,
     PreSessionForm { form, .. }: PreSessionForm,
 ) -> PageResult {
     if !is_demo(&state, &slug) {
-        return Err(PageError::not_found().in_tenant(&slug));
+        return Err(PageError::not_found());
     }
     let user: UserId = form
         .get("userId")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| PageError::bad_request("Pick a user to sign in as.").in_tenant(&slug))?;
-    let opened = services::sessions::dev_sign_in(state.pool(), &slug, user, state.now())
-        .await
-        .map_err(|e| PageError::from(e).in_tenant(&slug))?;
+        .ok_or_else(|| PageError::bad_request("Pick a user to sign in as."))?;
+    let opened = services::sessions::dev_sign_in(state.pool(), &slug, user, state.now()).await?;
     Ok(session_started(
         &state,
         &opened,

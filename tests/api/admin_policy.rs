@@ -1,6 +1,6 @@
 //! The policy editor of the admin portal: draft buttons (add a stage, find and pick an
-//! approver), validation errors at their fields with 422, and the saved policy shown
-//! again.
+//! approver), validation errors at their fields with 422 (a decision rule it does not
+//! know included: nothing is assumed), and the saved policy shown again.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -179,24 +179,53 @@ async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors
 }
 
 #[tokio::test]
-async fn the_policy_editor_refuses_a_decision_rule_it_does_not_know() {
+async fn a_policy_posted_with_an_unknown_decision_rule_is_refused_at_that_field() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
-    let package = fixtures::package(&app, &s.t, s.general, "Windows 11 Testing", &[]).await;
+    let package = fixtures::package(
+        &app,
+        &s.t,
+        s.general,
+        "Windows 11 Testing",
+        &[s.member_role],
+    )
+    .await;
     let path = format!("/admin/packages/{package}/policies/new");
-    let mut fields = policy_fields("manager", "7");
-    for (k, v) in &mut fields {
-        if k == "s1.decision" {
-            *v = "majority".into();
+    let with_rule = |rule: &str| {
+        let mut fields = policy_fields("secondLevelManager", "7");
+        for (k, v) in &mut fields {
+            if k == "s1.decision" {
+                *v = rule.to_string();
+            }
         }
-    }
-    let refused = post_owned(&s.b, &path, &fields).await;
+        fields
+    };
+
+    let refused = post_owned(&s.b, &path, &with_rule("mostApprovers")).await;
+
     assert_eq!(
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,
-        "an unknown rule is never read as anyOne: {}",
+        "{}",
         refused.body
     );
-    assert!(refused.body.contains("Approval stage 2 decision"));
-    assert_eq!(policies_of(&app, package).await, 0);
+    for shown in [
+        "choose whether any one approver decides or every approver must approve",
+        "id=\"s1-decision-error\"",
+        "Approval stage 2 decision",
+    ] {
+        assert!(refused.body.contains(shown), "{shown}: {}", refused.body);
+    }
+    // The same form with a rule it knows saves that rule, and only that policy: the
+    // refused one was not saved, least of all as "any one approver".
+    let created = post_owned(&s.b, &path, &with_rule("all")).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let rules: Vec<Option<String>> = sqlx::query_scalar(
+        "select settings #>> '{approval,stages,1,decision}' from policies where package_id = $1",
+    )
+    .bind(package)
+    .fetch_all(&app.pool)
+    .await
+    .expect("rules");
+    assert_eq!(rules, vec![Some("all".to_string())]);
 }

@@ -5,13 +5,10 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use super::{
-    Badge, Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when, when_opt,
-};
 use crate::domain::DomainError;
 use crate::domain::assignment::{AssignmentState, GrantState};
 use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
@@ -19,8 +16,12 @@ use crate::services::assignments::DirectAssignment;
 use crate::services::views::assignments::AssignmentsPage;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::session::{AdminCaller, FormData, PageResult, Posted, redirect_with_flash};
+use crate::web::path::Ids;
+use crate::web::session::{AdminCaller, FormData, PageResult, Params, Posted, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{
+    Badge, Errors, Pager, form_errors, invalid, parse_when, state_label, when, when_opt,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -107,11 +108,11 @@ fn view(
             AssignmentRow {
                 user: pkg.names.user(a.target_user_id.0),
                 email: pkg.names.user_email(a.target_user_id.0),
-                state: Badge::state(a.state),
+                state: Badge::state(&a.state),
                 reason: a.removal_reason.map(|r| r.to_string()).unwrap_or_default(),
                 policy: pkg.names.policy_name(a.policy_id.0),
-                start: when(&a.start_at),
-                end: when_opt(&a.end_at),
+                start: when(a.start_at),
+                end: when_opt(a.end_at),
                 grants: v
                     .grants
                     .iter()
@@ -142,7 +143,7 @@ fn view(
         state: state.clone().unwrap_or_default(),
         states: AssignmentState::ALL
             .iter()
-            .map(|s| (s.as_str(), super::state_label(s)))
+            .map(|s| (s.as_str(), state_label(s)))
             .collect(),
         rows,
         pager: Pager::new(&filtered, page, p.assignments.next),
@@ -175,12 +176,11 @@ fn state_filter(q: &Params) -> Result<Option<String>, crate::web::session::PageE
 async fn list_assignments(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<PackageId>,
     q: Params,
 ) -> PageResult {
-    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let filter = state_filter(&q).map_err(|e| who.fail(e))?;
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let filter = state_filter(&q)?;
+    let page = q.page()?;
     let p = services::views::assignments::assignments_page(
         state.pool(),
         &who.caller,
@@ -188,17 +188,15 @@ async fn list_assignments(
         filter.as_deref(),
         page,
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     Ok(view(&who, p, filter, &page, None, Errors::none()).into_response())
 }
 
 async fn add_assignment(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<PackageId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
     let mut errors = Errors::none();
     let start = parse_when(&form.text("start")).unwrap_or_else(|m| {
         errors.add("start", m);
@@ -234,33 +232,30 @@ async fn add_assignment(
                     &format!(
                         "Assigned to {}: the request is {}.",
                         form.text("email").trim(),
-                        super::state_label(r.request.state).to_lowercase()
+                        state_label(&r.request.state).to_lowercase()
                     ),
                 ));
             }
             // The state of things blocking it (already assigned, disabled…) is told at the form.
             Err(ServiceError::Domain(DomainError::Conflict(m))) => errors.add("email", m),
-            Err(e) => errors = form_errors(e).map_err(|e| who.fail(e))?,
+            Err(e) => errors = form_errors(e)?,
         }
     }
     // Schedule fields of the API are named start/end here too.
     let page = crate::db::PageRequest::first(25);
     let p =
         services::views::assignments::assignments_page(state.pool(), &who.caller, id, None, page)
-            .await
-            .map_err(|e| who.fail(e))?;
+            .await?;
     Ok(invalid(view(&who, p, None, &page, Some(&form), errors)))
 }
 
 async fn remove_assignment(
     State(state): State<AppState>,
-    Path((_, aid)): Path<(String, String)>,
+    Ids(aid): Ids<AssignmentId>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let aid: AssignmentId = parse_id(&aid).map_err(|e| who.fail(e))?;
     let r = services::assignments::remove_assignment(state.pool(), &who.caller, aid, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+        .await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!(
@@ -273,13 +268,10 @@ async fn remove_assignment(
 
 async fn reprocess_assignment(
     State(state): State<AppState>,
-    Path((_, aid)): Path<(String, String)>,
+    Ids(aid): Ids<AssignmentId>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let aid: AssignmentId = parse_id(&aid).map_err(|e| who.fail(e))?;
-    let v = services::assignments::reprocess(state.pool(), &who.caller, aid, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    let v = services::assignments::reprocess(state.pool(), &who.caller, aid, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!(

@@ -5,12 +5,11 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use super::{Badge, Errors, Pager, Params, form_errors, invalid, parse_id};
 use crate::db::catalogs::Catalog;
 use crate::domain::DomainError;
 use crate::domain::authz::Action;
@@ -20,10 +19,12 @@ use crate::services::roles::GrantInput;
 use crate::services::views::catalogs::CatalogPage;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
+use crate::web::path::Ids;
 use crate::web::session::{
-    AdminCaller, FormData, PageResult, Posted, redirect_with_error, redirect_with_flash,
+    AdminCaller, FormData, PageResult, Params, Posted, redirect_with_error, redirect_with_flash,
 };
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Errors, Pager, form_errors, invalid};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -87,10 +88,8 @@ fn enabled_badge(c: &Catalog) -> Badge {
 }
 
 async fn list_catalogs(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
-    let list = services::catalogs::list(state.pool(), &who.caller, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let page = q.page()?;
+    let list = services::catalogs::list(state.pool(), &who.caller, page).await?;
     let base = who.url("/admin/catalogs");
     Ok(CatalogsPage {
         shell: who.shell("Catalogs", Section::Catalogs),
@@ -179,9 +178,7 @@ fn catalog_form(
 }
 
 async fn new_catalog(who: AdminCaller) -> PageResult {
-    who.caller
-        .require(Action::CreateCatalog)
-        .map_err(|e| who.fail(e))?;
+    who.caller.require(Action::CreateCatalog)?;
     Ok(catalog_form(&who, None, None, Errors::none()).into_response())
 }
 
@@ -212,7 +209,7 @@ async fn create_catalog(
             &format!("Catalog “{}” created.", c.display_name),
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
             Ok(invalid(catalog_form(&who, None, Some(&form), errors)))
         }
     }
@@ -359,36 +356,27 @@ fn catalog_detail(
 async fn show_catalog(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<CatalogId>,
 ) -> PageResult {
-    let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let page = services::views::catalogs::catalog_page(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let page = services::views::catalogs::catalog_page(state.pool(), &who.caller, id).await?;
     Ok(catalog_detail(&who, page, None, None).into_response())
 }
 
 async fn edit_catalog(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<CatalogId>,
 ) -> PageResult {
-    let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let catalog = services::catalogs::get(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
-    who.caller
-        .require(Action::EditCatalog(id))
-        .map_err(|e| who.fail(e))?;
+    let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
+    who.caller.require(Action::EditCatalog(id))?;
     Ok(catalog_form(&who, Some(&catalog), None, Errors::none()).into_response())
 }
 
 async fn update_catalog(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<CatalogId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
     match services::catalogs::update(
         state.pool(),
         &who.caller,
@@ -404,10 +392,8 @@ async fn update_catalog(
             &format!("Catalog “{}” saved.", c.display_name),
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
-            let current = services::catalogs::get(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
+            let current = services::catalogs::get(state.pool(), &who.caller, id).await?;
             Ok(invalid(catalog_form(
                 &who,
                 Some(&current),
@@ -420,10 +406,9 @@ async fn update_catalog(
 
 async fn toggle_catalog(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<CatalogId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
     let enabled = form.get("enabled") == Some("true");
     let c = services::catalogs::update(
         state.pool(),
@@ -435,8 +420,7 @@ async fn toggle_catalog(
         },
         state.now(),
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     let message = if c.enabled {
         format!(
             "Catalog “{}” enabled: its packages can be requested.",
@@ -457,10 +441,9 @@ async fn toggle_catalog(
 
 async fn grant_role(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<CatalogId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
     let input = GrantInput {
         role: form.opt("role"),
         principal: form.text("principal"),
@@ -474,10 +457,9 @@ async fn grant_role(
             &format!("{} granted.", role_title(&r.role)),
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
-            let page = services::views::catalogs::catalog_page(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
+            let page =
+                services::views::catalogs::catalog_page(state.pool(), &who.caller, id).await?;
             Ok(invalid(catalog_detail(
                 &who,
                 page,
@@ -490,14 +472,10 @@ async fn grant_role(
 
 async fn revoke_role(
     State(state): State<AppState>,
-    Path((_, id, rid)): Path<(String, String, String)>,
+    Ids((id, rid)): Ids<(CatalogId, RoleAssignmentId)>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let rid: RoleAssignmentId = parse_id(&rid).map_err(|e| who.fail(e))?;
-    services::roles::delete(state.pool(), &who.caller, rid, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    services::roles::delete(state.pool(), &who.caller, rid, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/admin/catalogs/{id}")),
@@ -595,21 +573,16 @@ fn resource_form(
 async fn new_resource(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<CatalogId>,
     q: Params,
 ) -> PageResult {
-    let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let catalog = services::catalogs::get(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
-    who.caller
-        .require(Action::EditCatalog(id))
-        .map_err(|e| who.fail(e))?;
+    let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
+    who.caller.require(Action::EditCatalog(id))?;
     let kind = q.get("kind").unwrap_or_else(|| "group".into());
     if parse_kind(&kind).is_none() {
-        return Err(who.fail(crate::web::session::PageError::bad_request(
+        return Err(crate::web::session::PageError::bad_request(
             "Choose a kind of resource: group, application, site or custom.",
-        )));
+        ));
     }
     let query = q.get("q").unwrap_or_default();
     let groups = if kind == "group" {
@@ -620,8 +593,7 @@ async fn new_resource(
             false,
             true,
         )
-        .await
-        .map_err(|e| who.fail(e))?;
+        .await?;
         Some(
             hits.into_iter()
                 .map(|h| GroupHit {
@@ -646,10 +618,9 @@ fn role_lines(raw: &str) -> Vec<String> {
 
 async fn add_resource(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<CatalogId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
     let kind_raw = form.text("kind");
     let kind = parse_kind(&kind_raw);
     let input = match kind {
@@ -700,7 +671,7 @@ async fn add_resource(
             &m,
         )),
         Err(e) => {
-            let raw = form_errors(e).map_err(|e| who.fail(e))?;
+            let raw = form_errors(e)?;
             // Each role's problem is shown at the roles field.
             let mut errors = Errors::none();
             for (field, message) in raw.iter() {
@@ -715,9 +686,7 @@ async fn add_resource(
                     None => errors.add(field, message.clone()),
                 }
             }
-            let catalog = services::catalogs::get(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
             let kind = kind.map_or("group", |k| k.as_str());
             Ok(invalid(resource_form(
                 &who,
@@ -734,11 +703,9 @@ async fn add_resource(
 
 async fn remove_resource(
     State(state): State<AppState>,
-    Path((_, id, rid)): Path<(String, String, String)>,
+    Ids((id, rid)): Ids<(CatalogId, ResourceId)>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let id: CatalogId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let rid: ResourceId = parse_id(&rid).map_err(|e| who.fail(e))?;
     match services::catalogs::remove_resource(state.pool(), &who.caller, id, rid, state.now()).await
     {
         Ok(()) => Ok(redirect_with_flash(
@@ -747,16 +714,15 @@ async fn remove_resource(
             "Resource removed from the catalog.",
         )),
         Err(ServiceError::Domain(DomainError::Conflict(message))) => {
-            let page = services::views::catalogs::catalog_page(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let page =
+                services::views::catalogs::catalog_page(state.pool(), &who.caller, id).await?;
             Ok((
                 StatusCode::CONFLICT,
                 catalog_detail(&who, page, Some(message), None),
             )
                 .into_response())
         }
-        Err(e) => Err(who.fail(e)),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -6,14 +6,11 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use uuid::Uuid;
 
-use super::{
-    Badge, Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when, when_opt,
-};
 use crate::db::users::User;
 use crate::domain::authz::Action;
 use crate::domain::ids::{GroupId, UserId};
@@ -23,10 +20,12 @@ use crate::services::users::UserForm;
 use crate::services::users::{ImportOutcome, RowError};
 use crate::services::{self};
 use crate::startup::AppState;
+use crate::web::path::Ids;
 use crate::web::session::{
-    AdminCaller, FormData, PageError, PageResult, Posted, redirect_with_flash,
+    AdminCaller, FormData, PageError, PageResult, Params, Posted, redirect_with_flash,
 };
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Errors, Pager, form_errors, invalid, parse_when, when, when_opt};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -64,9 +63,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn require_directory(who: &AdminCaller) -> Result<(), PageError> {
-    who.caller
-        .require(Action::ManageDirectory)
-        .map_err(|e| who.fail(e))?;
+    who.caller.require(Action::ManageDirectory)?;
     Ok(())
 }
 
@@ -107,11 +104,9 @@ struct UsersPage {
 
 async fn list_users(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
     require_directory(&who)?;
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     let query = q.get("q").unwrap_or_default();
-    let list = services::users::list(state.pool(), &who.caller, Some(query.as_str()), page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let list = services::users::list(state.pool(), &who.caller, Some(query.as_str()), page).await?;
     let base = who.url("/admin/users");
     Ok(UsersPage {
         shell: who.shell("Users", Section::Users),
@@ -131,7 +126,7 @@ async fn list_users(State(state): State<AppState>, who: AdminCaller, q: Params) 
                     Badge::state("deactivated")
                 },
                 guest: u.is_guest(),
-                last_sign_in: when_opt(&u.last_sign_in_at),
+                last_sign_in: when_opt(u.last_sign_in_at),
             })
             .collect(),
         query,
@@ -198,7 +193,7 @@ fn user_form(
         deactivate: user.map_or_else(String::new, |(u, _)| format!("{base}/{}/deactivate", u.id)),
         editing: user.is_some(),
         active: user.is_none_or(|(u, _)| u.active),
-        last_sign_in: user.map_or_else(String::new, |(u, _)| when_opt(&u.last_sign_in_at)),
+        last_sign_in: user.map_or_else(String::new, |(u, _)| when_opt(u.last_sign_in_at)),
         heading,
         errors,
         email,
@@ -240,7 +235,7 @@ async fn create_user(
             &format!("User {} created.", u.display_name),
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
             Ok(invalid(user_form(&who, None, Some(&form), errors)))
         }
     }
@@ -249,12 +244,9 @@ async fn create_user(
 async fn edit_user(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, uid)): Path<(String, String)>,
+    Ids(uid): Ids<UserId>,
 ) -> PageResult {
-    let uid: UserId = parse_id(&uid).map_err(|e| who.fail(e))?;
-    let p = services::views::directory::user_page(state.pool(), &who.caller, uid)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let p = services::views::directory::user_page(state.pool(), &who.caller, uid).await?;
     Ok(user_form(
         &who,
         Some((&p.user, p.manager.as_ref())),
@@ -266,10 +258,9 @@ async fn edit_user(
 
 async fn update_user(
     State(state): State<AppState>,
-    Path((_, uid)): Path<(String, String)>,
+    Ids(uid): Ids<UserId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let uid: UserId = parse_id(&uid).map_err(|e| who.fail(e))?;
     match services::users::update_user(
         state.pool(),
         &who.caller,
@@ -285,10 +276,8 @@ async fn update_user(
             &format!("User {} saved.", u.display_name),
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
-            let p = services::views::directory::user_page(state.pool(), &who.caller, uid)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
+            let p = services::views::directory::user_page(state.pool(), &who.caller, uid).await?;
             Ok(invalid(user_form(
                 &who,
                 Some((&p.user, p.manager.as_ref())),
@@ -301,13 +290,10 @@ async fn update_user(
 
 async fn deactivate_user(
     State(state): State<AppState>,
-    Path((_, uid)): Path<(String, String)>,
+    Ids(uid): Ids<UserId>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let uid: UserId = parse_id(&uid).map_err(|e| who.fail(e))?;
-    let u = services::users::deactivate(state.pool(), &who.caller, uid, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    let u = services::users::deactivate(state.pool(), &who.caller, uid, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/admin/users/{uid}")),
@@ -345,9 +331,7 @@ async fn import_users(
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
     let csv = form.text("csv");
-    let outcome = services::users::import_csv(state.pool(), &who.caller, &csv, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    let outcome = services::users::import_csv(state.pool(), &who.caller, &csv, state.now()).await?;
     match outcome {
         ImportOutcome::Imported(users) => Ok(redirect_with_flash(
             &state,
@@ -386,11 +370,10 @@ struct GroupsPage {
 
 async fn list_groups(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
     require_directory(&who)?;
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     let query = q.get("q").unwrap_or_default();
-    let list = services::groups::list(state.pool(), &who.caller, Some(query.as_str()), page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let list =
+        services::groups::list(state.pool(), &who.caller, Some(query.as_str()), page).await?;
     let base = who.url("/admin/groups");
     Ok(GroupsPage {
         shell: who.shell("Groups", Section::Groups),
@@ -451,7 +434,7 @@ async fn create_group(
             &format!("Group “{}” created.", g.group.display_name),
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
             Ok(invalid(GroupFormPage {
                 shell: who.shell("New group", Section::Groups),
                 csrf: who.csrf.clone(),
@@ -503,9 +486,7 @@ async fn group_page(
     errors: Errors,
 ) -> Result<GroupPage, PageError> {
     require_directory(who)?;
-    let p = services::views::directory::group_page(state.pool(), &who.caller, gid, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let p = services::views::directory::group_page(state.pool(), &who.caller, gid, page).await?;
     let base = who.url(&format!("/admin/groups/{gid}"));
     Ok(GroupPage {
         shell: who.shell(p.group.group.display_name.clone(), Section::Groups),
@@ -552,11 +533,10 @@ async fn group_page(
 async fn show_group(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, gid)): Path<(String, String)>,
+    Ids(gid): Ids<GroupId>,
     q: Params,
 ) -> PageResult {
-    let gid: GroupId = parse_id(&gid).map_err(|e| who.fail(e))?;
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     Ok(group_page(&state, &who, gid, page, None, Errors::none())
         .await?
         .into_response())
@@ -564,10 +544,9 @@ async fn show_group(
 
 async fn add_member(
     State(state): State<AppState>,
-    Path((_, gid)): Path<(String, String)>,
+    Ids(gid): Ids<GroupId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let gid: GroupId = parse_id(&gid).map_err(|e| who.fail(e))?;
     let email = form.text("email");
     match services::groups::add_group_member(state.pool(), &who.caller, gid, &email, state.now())
         .await
@@ -582,7 +561,7 @@ async fn add_member(
             },
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
             let page = crate::db::PageRequest::first(25);
             Ok(invalid(
                 group_page(&state, &who, gid, page, Some(&form), errors).await?,
@@ -593,14 +572,10 @@ async fn add_member(
 
 async fn remove_member(
     State(state): State<AppState>,
-    Path((_, gid, uid)): Path<(String, String, String)>,
+    Ids((gid, uid)): Ids<(GroupId, UserId)>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let gid: GroupId = parse_id(&gid).map_err(|e| who.fail(e))?;
-    let uid: UserId = parse_id(&uid).map_err(|e| who.fail(e))?;
-    services::groups::remove_member(state.pool(), &who.caller, gid, uid, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    services::groups::remove_member(state.pool(), &who.caller, gid, uid, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/admin/groups/{gid}")),
@@ -610,10 +585,9 @@ async fn remove_member(
 
 async fn add_owner(
     State(state): State<AppState>,
-    Path((_, gid)): Path<(String, String)>,
+    Ids(gid): Ids<GroupId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let gid: GroupId = parse_id(&gid).map_err(|e| who.fail(e))?;
     let change = OwnerChange::Add(form.text("ownerEmail"));
     match services::groups::change_group_owner(state.pool(), &who.caller, gid, change, state.now())
         .await
@@ -624,7 +598,7 @@ async fn add_owner(
             "Owner added.",
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
             let page = crate::db::PageRequest::first(25);
             Ok(invalid(
                 group_page(&state, &who, gid, page, Some(&form), errors).await?,
@@ -635,11 +609,9 @@ async fn add_owner(
 
 async fn remove_owner(
     State(state): State<AppState>,
-    Path((_, gid, uid)): Path<(String, String, String)>,
+    Ids((gid, uid)): Ids<(GroupId, UserId)>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let gid: GroupId = parse_id(&gid).map_err(|e| who.fail(e))?;
-    let uid: UserId = parse_id(&uid).map_err(|e| who.fail(e))?;
     services::groups::change_group_owner(
         state.pool(),
         &who.caller,
@@ -647,8 +619,7 @@ async fn remove_owner(
         OwnerChange::Remove(uid),
         state.now(),
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/admin/groups/{gid}")),
@@ -681,7 +652,7 @@ struct AuditPage {
 }
 
 async fn audit_log(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     let base = who.url("/admin/audit");
     let target_raw = q.get("target").unwrap_or_default();
     let after_raw = q.get("after").unwrap_or_default();
@@ -716,15 +687,14 @@ async fn audit_log(State(state): State<AppState>, who: AdminCaller, q: Params) -
     } else {
         format!("{base}?{}", query.join("&"))
     };
-    let p = services::views::audit::audit_page(state.pool(), &who.caller, target, after, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let p =
+        services::views::audit::audit_page(state.pool(), &who.caller, target, after, page).await?;
     let rows = p
         .events
         .items
         .iter()
         .map(|e| EventRow {
-            at: when(&e.at),
+            at: when(e.at),
             actor: match (e.actor_type.as_str(), e.actor_id) {
                 ("system", _) => "Portico".to_string(),
                 (kind, Some(id)) => {

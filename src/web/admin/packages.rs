@@ -6,11 +6,10 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::{Errors, Pager, Params, form_errors, invalid, parse_id};
 use crate::domain::authz::Action;
 use crate::domain::ids::{CatalogId, GroupId, PackageId, ResourceRoleId};
 use crate::services::packages::PackageForm;
@@ -18,10 +17,12 @@ use crate::services::packages::{PackageFields, PackageView};
 use crate::services::views::packages::{PackageFormOptions, PackagePage};
 use crate::services::{self};
 use crate::startup::AppState;
+use crate::web::path::Ids;
 use crate::web::session::{
-    AdminCaller, FormData, PageError, PageResult, Posted, redirect_with_flash,
+    AdminCaller, FormData, PageError, PageResult, Params, Posted, redirect_with_flash,
 };
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Errors, Pager, form_errors, invalid};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -67,7 +68,7 @@ struct PackageRowsFragment {
 }
 
 async fn list_packages(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     let query = q.get("q").unwrap_or_default();
     let (list, names) = services::views::packages::package_list(
         state.pool(),
@@ -76,8 +77,7 @@ async fn list_packages(State(state): State<AppState>, who: AdminCaller, q: Param
         Some(query.as_str()),
         page,
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     let base = who.url("/admin/packages");
     let filtered = if query.is_empty() {
         base.clone()
@@ -301,20 +301,15 @@ struct ChooseCatalogPage {
 }
 
 async fn new_package(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
-    let chosen: Option<CatalogId> = match q.get("catalog") {
-        Some(raw) => Some(parse_id(&raw).map_err(|e| who.fail(e))?),
-        None => None,
-    };
-    let catalog = match chosen {
+    let catalog = match q.id::<CatalogId>("catalog")? {
         Some(c) => c,
         None => {
-            let catalogs = services::views::catalogs::package_catalogs(state.pool(), &who.caller)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let catalogs =
+                services::views::catalogs::package_catalogs(state.pool(), &who.caller).await?;
             if catalogs.is_empty() {
-                return Err(who.fail(PageError::forbidden(
+                return Err(PageError::forbidden(
                     "You may not create access packages: you are not an owner or access package manager of any catalog.",
-                )));
+                ));
             }
             return Ok(ChooseCatalogPage {
                 shell: who.shell("New access package", Section::Packages),
@@ -335,8 +330,7 @@ async fn new_package(State(state): State<AppState>, who: AdminCaller, q: Params)
     };
     let options =
         services::views::packages::package_form_options(state.pool(), &who.caller, catalog, &[])
-            .await
-            .map_err(|e| who.fail(e))?;
+            .await?;
     Ok(package_form(&who, &options, None, PackageValues::empty(), Errors::none()).into_response())
 }
 
@@ -374,11 +368,11 @@ async fn create_package(
             ),
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
             let Some(catalog) = catalog else {
-                return Err(who.fail(PageError::bad_request(
+                return Err(PageError::bad_request(
                     "Choose the catalog of the access package first.",
-                )));
+                ));
             };
             let values = PackageValues::from_form(&form);
             let options = services::views::packages::package_form_options(
@@ -387,8 +381,7 @@ async fn create_package(
                 catalog,
                 &values.groups,
             )
-            .await
-            .map_err(|e| who.fail(e))?;
+            .await?;
             Ok(invalid(package_form(
                 &who,
                 &options,
@@ -491,32 +484,25 @@ fn package_detail(who: &AdminCaller, p: PackagePage) -> PackageDetailPage {
 async fn show_package(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<PackageId>,
 ) -> PageResult {
-    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let page = services::views::packages::package_page(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let page = services::views::packages::package_page(state.pool(), &who.caller, id).await?;
     Ok(package_detail(&who, page).into_response())
 }
 
 async fn edit_package(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<PackageId>,
 ) -> PageResult {
-    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let view = services::packages::get(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let view = services::packages::get(state.pool(), &who.caller, id).await?;
     let options = services::views::packages::package_form_options(
         state.pool(),
         &who.caller,
         view.package.catalog_id,
         &view.incompatible_group_ids,
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     Ok(package_form(
         &who,
         &options,
@@ -529,10 +515,9 @@ async fn edit_package(
 
 async fn update_package(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<PackageId>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
     let input = PackageForm {
         fields: package_fields(&form, None),
         add_incompatible_group: form.opt("addIncompatibleGroup"),
@@ -546,10 +531,8 @@ async fn update_package(
             &format!("Access package “{}” saved.", v.package.display_name),
         )),
         Err(e) => {
-            let errors = form_errors(e).map_err(|e| who.fail(e))?;
-            let view = services::packages::get(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let errors = form_errors(e)?;
+            let view = services::packages::get(state.pool(), &who.caller, id).await?;
             let values = PackageValues::from_form(&form);
             let options = services::views::packages::package_form_options(
                 state.pool(),
@@ -557,8 +540,7 @@ async fn update_package(
                 view.package.catalog_id,
                 &values.groups,
             )
-            .await
-            .map_err(|e| who.fail(e))?;
+            .await?;
             Ok(invalid(package_form(
                 &who,
                 &options,

@@ -4,32 +4,27 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::{Badge, Pager, Params, parse_id, state_label, when, when_opt};
 use crate::domain::ids::{PackageId, RequestId};
+use crate::domain::policy::DecisionRule;
 use crate::domain::request::RequestState;
 use crate::services::{self};
 use crate::startup::AppState;
-use crate::web::session::{AdminCaller, PageError, PageResult};
+use crate::web::path::Ids;
+use crate::web::session::{AdminCaller, PageError, PageResult, Params};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{
+    Badge, Pager, RequestTable, RequestTableRow, StageEntry, stage_timeline, state_label, when,
+    when_opt,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/t/{slug}/admin/requests", get(list_requests))
         .route("/t/{slug}/admin/requests/{rid}", get(show_request))
-}
-
-struct RequestRow {
-    href: String,
-    created: String,
-    kind: String,
-    package: String,
-    target: String,
-    requestor: String,
-    state: Badge,
 }
 
 #[derive(Template, WebTemplate)]
@@ -41,28 +36,27 @@ struct RequestsView {
     package: String,
     package_name: String,
     states: Vec<(&'static str, String)>,
-    rows: Vec<RequestRow>,
+    table: RequestTable,
     pager: Pager,
 }
 
 async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     let filter = match q.get("state") {
         None => None,
         Some(s) if RequestState::parse(&s).is_some() => Some(s),
         Some(s) => {
-            return Err(who.fail(PageError::bad_request(format!(
+            return Err(PageError::bad_request(format!(
                 "'{s}' is not a request state."
-            ))));
+            )));
         }
     };
     let package: Option<PackageId> = match q.get("package") {
         None => None,
-        Some(p) => Some(p.parse().map_err(|_| {
-            who.fail(PageError::bad_request(
-                "The package filter is not a package id.",
-            ))
-        })?),
+        Some(p) => Some(
+            p.parse()
+                .map_err(|_| PageError::bad_request("The package filter is not a package id."))?,
+        ),
     };
     let p = services::views::requests::requests_page(
         state.pool(),
@@ -71,8 +65,7 @@ async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Param
         filter.as_deref(),
         page,
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     let base = who.url("/admin/requests");
     let mut query = Vec::new();
     if let Some(s) = &filter {
@@ -92,16 +85,17 @@ async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Param
         .iter()
         .map(|v| {
             let r = &v.request;
-            RequestRow {
+            RequestTableRow {
                 href: format!("{base}/{}", r.id),
-                created: when(&r.created_at),
-                kind: state_label(r.request_type),
-                package: p.names.package(r.package_id.0),
-                target: p.names.user(r.target_user_id.0),
-                requestor: r
-                    .requestor_id
-                    .map_or_else(|| "Portico".to_string(), |u| p.names.user(u.0)),
-                state: Badge::state(r.state),
+                link: when(r.created_at),
+                cells: vec![
+                    state_label(&r.request_type),
+                    p.names.package(r.package_id.0),
+                    p.names.user(r.target_user_id.0),
+                    r.requestor_id
+                        .map_or_else(|| "Portico".to_string(), |u| p.names.user(u.0)),
+                ],
+                state: Badge::state(&r.state),
             }
         })
         .collect();
@@ -114,30 +108,15 @@ async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Param
             .iter()
             .map(|s| (s.as_str(), state_label(s)))
             .collect(),
-        rows,
+        table: RequestTable {
+            caption: "Requests".into(),
+            headings: vec!["Created", "Type", "Access package", "For", "By", "State"],
+            rows,
+        },
         pager: Pager::new(&filtered, &page, p.requests.next),
         base,
     }
     .into_response())
-}
-
-struct DecisionView {
-    who: String,
-    decision: Badge,
-    justification: String,
-    at: String,
-}
-
-struct StageView {
-    n: i32,
-    state: Badge,
-    rule: String,
-    approvers: Vec<String>,
-    opened: String,
-    due: String,
-    escalation: String,
-    completed: String,
-    decisions: Vec<DecisionView>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -157,18 +136,15 @@ struct RequestView {
     created: String,
     completed: String,
     schedule: String,
-    stages: Vec<StageView>,
+    stages: Vec<StageEntry>,
 }
 
 async fn show_request(
     State(state): State<AppState>,
     who: AdminCaller,
-    Path((_, rid)): Path<(String, String)>,
+    Ids(rid): Ids<RequestId>,
 ) -> PageResult {
-    let rid: RequestId = parse_id(&rid).map_err(|e| who.fail(e))?;
-    let p = services::views::requests::request_page(state.pool(), &who.caller, rid)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let p = services::views::requests::request_page(state.pool(), &who.caller, rid).await?;
     let r = &p.request.request;
     let n = &p.names;
     let answers = r
@@ -177,49 +153,39 @@ async fn show_request(
         .iter()
         .map(|a| (a.question.clone(), a.value.clone()))
         .collect();
-    let stages = p
-        .request
-        .stages
-        .iter()
-        .map(|s| {
-            let st = &s.stage;
-            StageView {
-                n: st.stage_index + 1,
-                state: Badge::state(st.state),
-                rule: if st.decision_rule == crate::domain::policy::DecisionRule::All {
-                    "Every approver must approve".into()
-                } else {
-                    "Any one approver decides".into()
-                },
-                approvers: st
-                    .approver_ids
-                    .iter()
-                    .map(|a| format!("{} ({})", n.user(*a), n.user_email(*a)))
-                    .collect(),
-                opened: when(&st.opened_at),
-                due: when(&st.due_at),
-                escalation: match (st.escalate_at, st.escalated_at) {
-                    (_, Some(t)) => format!("escalated at {}", when(&t)),
-                    (Some(t), None) => format!("escalates at {}", when(&t)),
-                    _ => String::new(),
-                },
-                completed: when_opt(&st.completed_at),
-                decisions: s
-                    .decisions
-                    .iter()
-                    .map(|d| DecisionView {
-                        who: n.user(d.approver_id.0),
-                        decision: Badge::state(d.decision),
-                        justification: d.justification.clone().unwrap_or_default(),
-                        at: when(&d.decided_at),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+    let stages = stage_timeline(
+        &p.request.stages,
+        |id| n.user(id),
+        |st| {
+            let rule = if st.decision_rule == DecisionRule::All {
+                "Every approver must approve"
+            } else {
+                "Any one approver decides"
+            };
+            let escalation = match (st.escalate_at, st.escalated_at) {
+                (_, Some(t)) => format!(" · escalated at {}", when(t)),
+                (Some(t), None) => format!(" · escalates at {}", when(t)),
+                _ => String::new(),
+            };
+            let approvers: Vec<String> = st
+                .approver_ids
+                .iter()
+                .map(|a| format!("{} ({})", n.user(*a), n.user_email(*a)))
+                .collect();
+            (
+                format!(
+                    "{rule} · opened {} · due {}{escalation} · completed {}",
+                    when(st.opened_at),
+                    when(st.due_at),
+                    when_opt(st.completed_at)
+                ),
+                Some(approvers.join(", ")),
+            )
+        },
+    );
     let schedule = match (r.schedule_start, r.schedule_end) {
         (None, None) => String::new(),
-        (s, e) => format!("from {} until {}", when_opt(&s), when_opt(&e)),
+        (s, e) => format!("from {} until {}", when_opt(s), when_opt(e)),
     };
     Ok(RequestView {
         shell: who.shell("Request", Section::Requests),
@@ -243,8 +209,8 @@ async fn show_request(
             .map_or_else(|| "Portico (system)".to_string(), |u| n.user(u.0)),
         justification: r.justification.clone().unwrap_or_default(),
         answers,
-        created: when(&r.created_at),
-        completed: when_opt(&r.completed_at),
+        created: when(r.created_at),
+        completed: when_opt(r.completed_at),
         schedule,
         stages,
     }

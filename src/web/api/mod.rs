@@ -27,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::error::{AppError, Problem};
+use super::path::PathIds;
 use crate::db::{Page, PageRequest};
 use crate::domain::FieldErrors;
 use crate::startup::AppState;
@@ -220,17 +221,18 @@ fn control_character_error(json: &[u8]) -> AppError {
     AppError::field(&field, crate::domain::values::NO_CONTROL_CHARACTERS)
 }
 
-/// Path parameters; a malformed id answers 404 like an unknown one.
+/// The typed ids of the path (`web::path`); a malformed id answers 404 like an
+/// unknown one.
 pub struct ApiPath<T>(pub T);
 
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+impl<T: PathIds + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
+        super::path::parse(parts, state)
             .await
-            .map(|p| Self(p.0))
-            .map_err(|_| AppError::NotFound)
+            .map(Self)
+            .ok_or(AppError::NotFound)
     }
 }
 

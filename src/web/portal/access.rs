@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
@@ -16,9 +16,10 @@ use crate::domain::request::RequestState;
 use crate::services::views::assignments::AccessDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::admin::{Badge, Errors, form_errors, invalid, parse_id, when, when_opt};
+use crate::web::path::Ids;
 use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Errors, form_errors, invalid, when, when_opt};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,9 +53,7 @@ struct AccessPage {
 }
 
 async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageResult {
-    let list = services::views::assignments::my_access(state.pool(), &who.caller)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let list = services::views::assignments::my_access(state.pool(), &who.caller).await?;
     let rows = list
         .items
         .iter()
@@ -67,11 +66,9 @@ async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageR
             AccessRow {
                 package: list.names.package(a.package_id.0),
                 package_href: who.url(&format!("/packages/{}", a.package_id)),
-                state: Badge::state(a.state),
-                start: when(&a.start_at),
-                end: a
-                    .end_at
-                    .map_or_else(|| "Does not expire".to_string(), |e| when(&e)),
+                state: Badge::state(&a.state),
+                start: when(a.start_at),
+                end: a.end_at.map_or_else(|| "Does not expire".to_string(), when),
                 extend: extensible.then(|| who.url(&format!("/access/{}/extend", a.id))),
                 remove: who.url(&format!("/access/{}/remove", a.id)),
             }
@@ -114,14 +111,14 @@ fn extend_page(
         slug: who.slug().to_string(),
         action: who.url(&format!("/access/{}/extend", d.assignment.id)),
         package: d.package.clone(),
-        end: when_opt(&d.assignment.end_at),
+        end: when_opt(d.assignment.end_at),
         rule: match s.expiration {
             Expiration::Never => "This access does not expire.".into(),
             Expiration::AfterDays { days } => format!("An extension adds {days} days."),
             Expiration::AfterHours { hours } => format!("An extension adds {hours} hours."),
             Expiration::OnDate { date } => format!(
                 "Access under this policy ends on {} at the latest.",
-                when(&date)
+                when(date)
             ),
         } + if s.extension.require_approval {
             " Your approvers decide."
@@ -143,22 +140,18 @@ fn extend_page(
 async fn extend_form(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AssignmentId>,
 ) -> PageResult {
-    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::views::assignments::my_assignment(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::views::assignments::my_assignment(state.pool(), &who.caller, id).await?;
     Ok(extend_page(&who, &d, String::new(), Errors::none(), String::new()).into_response())
 }
 
 async fn extend_access(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AssignmentId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
     let justification = posted.form.opt("justification");
     match services::assignments::extend_access(
         state.pool(),
@@ -187,14 +180,13 @@ async fn extend_access(
                     (Errors::none(), m, axum::http::StatusCode::CONFLICT)
                 }
                 other => (
-                    form_errors(other).map_err(|e| who.fail(e))?,
+                    form_errors(other)?,
                     String::new(),
                     axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 ),
             };
-            let d = services::views::assignments::my_assignment(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let d =
+                services::views::assignments::my_assignment(state.pool(), &who.caller, id).await?;
             let page = extend_page(who, &d, posted.form.text("justification"), errors, refusal);
             if status == axum::http::StatusCode::CONFLICT {
                 Ok((status, page).into_response())
@@ -218,32 +210,26 @@ struct RemovePage {
 async fn remove_form(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AssignmentId>,
 ) -> PageResult {
-    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::views::assignments::my_assignment(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::views::assignments::my_assignment(state.pool(), &who.caller, id).await?;
     Ok(RemovePage {
         shell: who.shell("Remove access", Section::MyAccess),
         slug: who.slug().to_string(),
         action: who.url(&format!("/access/{id}/remove")),
         package: d.package,
-        end: when_opt(&d.assignment.end_at),
+        end: when_opt(d.assignment.end_at),
     }
     .into_response())
 }
 
 async fn remove_access(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AssignmentId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: AssignmentId = parse_id(&id).map_err(|e| who.fail(e))?;
-    services::assignments::remove_access(state.pool(), &who.caller, id, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    services::assignments::remove_access(state.pool(), &who.caller, id, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url("/access"),

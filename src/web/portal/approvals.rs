@@ -5,21 +5,24 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use super::requests::{StageBlock, stage_blocks};
+use super::requests::stage_entries;
 use crate::domain::DomainError;
 use crate::domain::ids::RequestId;
 use crate::domain::request::{Decision, RequestState, StageState};
 use crate::services::views::requests::RequestDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::admin::{Badge, Errors, Pager, Params, form_errors, invalid, parse_id, when};
-use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::path::Ids;
+use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{
+    Badge, Errors, Pager, RequestTable, RequestTableRow, StageEntry, form_errors, invalid, when,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,22 +31,13 @@ pub fn router() -> Router<AppState> {
         .route("/t/{slug}/approvals/{id}/decide", post(decide_approval))
 }
 
-struct ApprovalRow {
-    href: String,
-    package: String,
-    requestor: String,
-    stage: String,
-    due: String,
-    state: Badge,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/approvals.html")]
 struct ApprovalsPage {
     shell: Shell,
     base: String,
     decided: bool,
-    rows: Vec<ApprovalRow>,
+    table: RequestTable,
     pager: Pager,
 }
 
@@ -52,11 +46,10 @@ async fn list_approvals(
     who: SessionCaller,
     q: Params,
 ) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     let decided = q.get("tab").as_deref() == Some("decided");
-    let list = services::views::requests::approvals(state.pool(), &who.caller, decided, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let list =
+        services::views::requests::approvals(state.pool(), &who.caller, decided, page).await?;
     let base = who.url("/approvals");
     let rows = list
         .items
@@ -64,13 +57,15 @@ async fn list_approvals(
         .map(|(stage, v)| {
             let r = &v.request;
             let s = v.stages.iter().find(|s| s.stage.stage_index == *stage);
-            ApprovalRow {
+            RequestTableRow {
                 href: format!("{base}/{}", r.id),
-                package: list.names.package(r.package_id.0),
-                requestor: list.names.user(r.target_user_id.0),
-                stage: format!("Stage {}", stage + 1),
-                due: s.map(|s| when(&s.stage.due_at)).unwrap_or_default(),
-                state: Badge::state(r.state),
+                link: list.names.package(r.package_id.0),
+                cells: vec![
+                    list.names.user(r.target_user_id.0),
+                    format!("Stage {}", stage + 1),
+                    s.map(|s| when(s.stage.due_at)).unwrap_or_default(),
+                ],
+                state: Badge::state(&r.state),
             }
         })
         .collect();
@@ -84,7 +79,16 @@ async fn list_approvals(
         pager: Pager::new(&filtered, &page, list.next),
         base,
         decided,
-        rows,
+        table: RequestTable {
+            caption: if decided {
+                "Requests you decided"
+            } else {
+                "Requests waiting for your decision"
+            }
+            .into(),
+            headings: vec!["Access package", "For", "Stage", "Due", "State"],
+            rows,
+        },
     }
     .into_response())
 }
@@ -101,7 +105,7 @@ struct ApprovalPage {
     created: String,
     justification: String,
     answers: Vec<(String, String)>,
-    stages: Vec<StageBlock>,
+    stages: Vec<StageEntry>,
     /// The open stage the person may still decide: (number, due, justification required).
     open: Option<(i32, String, &'static str)>,
     errors: Errors,
@@ -130,8 +134,8 @@ fn approval_page(
         action: who.url(&format!("/approvals/{}/decide", r.id)),
         package: d.names.package(r.package_id.0),
         requestor: d.names.user(r.target_user_id.0),
-        state: Badge::state(r.state),
-        created: when(&r.created_at),
+        state: Badge::state(&r.state),
+        created: when(r.created_at),
         justification: r.justification.clone().unwrap_or_default(),
         answers: r
             .answers
@@ -139,11 +143,11 @@ fn approval_page(
             .iter()
             .map(|a| (a.question.clone(), a.value.clone()))
             .collect(),
-        stages: stage_blocks(&d.view, &d.names),
+        stages: stage_entries(&d.view, &d.names),
         open: open.map(|s| {
             (
                 s.stage.stage_index + 1,
-                when(&s.stage.due_at),
+                when(s.stage.due_at),
                 if s.stage.require_justification {
                     "Required for this stage."
                 } else {
@@ -160,22 +164,18 @@ fn approval_page(
 async fn show_approval(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<RequestId>,
 ) -> PageResult {
-    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::views::requests::approval(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::views::requests::approval(state.pool(), &who.caller, id).await?;
     Ok(approval_page(&who, &d, Errors::none(), String::new(), String::new()).into_response())
 }
 
 async fn decide_approval(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<RequestId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
     let note = posted.form.text("justification");
     let decision = posted.form.get("decision").and_then(Decision::parse);
     let result = match decision {
@@ -207,14 +207,12 @@ async fn decide_approval(
                     (Errors::none(), m, StatusCode::CONFLICT)
                 }
                 other => (
-                    form_errors(other).map_err(|e| who.fail(e))?,
+                    form_errors(other)?,
                     String::new(),
                     StatusCode::UNPROCESSABLE_ENTITY,
                 ),
             };
-            let d = services::views::requests::approval(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let d = services::views::requests::approval(state.pool(), &who.caller, id).await?;
             let page = approval_page(who, &d, errors, note, refusal);
             if status == StatusCode::CONFLICT {
                 Ok((status, page).into_response())

@@ -18,11 +18,11 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::admin::{Badge, when_opt};
 use super::session::{PageResult, SessionCaller};
 use super::shell::{Section, Shell};
+use super::view::{Badge, request_kind, when, when_opt};
 use crate::db::requests::RequestRow;
-use crate::domain::request::{RequestState, RequestType, StageState};
+use crate::domain::request::{RequestState, StageState};
 use crate::services::requests::RequestView;
 use crate::services::views::Names;
 use crate::services::{self};
@@ -56,23 +56,12 @@ pub struct StageDot {
     pub state: Badge,
 }
 
-/// The kind of a request in words.
-pub fn kind_label(kind: RequestType) -> &'static str {
-    if kind.is_add() {
-        "Access"
-    } else if kind.is_update() {
-        "Extension"
-    } else {
-        "Removal"
-    }
-}
-
 /// Stage-by-stage progress and who is deciding now, in words.
 pub fn progress(v: &RequestView, names: &Names) -> (Vec<StageDot>, String) {
     let total = names
         .policy(v.request.policy_id)
         .map_or(v.stages.len(), |p| {
-            if v.request.request_type.is_add() {
+            if request_kind(v.request.request_type) == "Access" {
                 p.settings.0.approval.stages.len()
             } else {
                 v.stages.len()
@@ -111,7 +100,7 @@ pub fn progress(v: &RequestView, names: &Names) -> (Vec<StageDot>, String) {
                 s.stage.stage_index + 1,
                 total,
                 who.join(", "),
-                super::admin::when(&s.stage.due_at)
+                when(s.stage.due_at)
             )
         }
         _ => String::new(),
@@ -125,9 +114,9 @@ pub fn request_line(slug: &str, v: &RequestView, names: &Names, base: &str) -> R
     RequestLine {
         href: format!("/t/{slug}{base}/{}", r.id),
         package: names.package(r.package_id.0),
-        kind: kind_label(r.request_type).into(),
-        state: Badge::state(r.state),
-        created: super::admin::when(&r.created_at),
+        kind: request_kind(r.request_type).into(),
+        state: Badge::state(&r.state),
+        created: when(r.created_at),
         waiting,
         progress,
     }
@@ -157,9 +146,7 @@ struct HomePage {
 }
 
 async fn home(State(state): State<AppState>, who: SessionCaller) -> PageResult {
-    let o = services::views::overview::overview(state.pool(), &who.caller, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    let o = services::views::overview::overview(state.pool(), &who.caller, state.now()).await?;
     let c = &who.caller;
     Ok(HomePage {
         shell: who.shell("My Access", Section::Home),
@@ -175,7 +162,7 @@ async fn home(State(state): State<AppState>, who: SessionCaller) -> PageResult {
             .iter()
             .map(|a| Ending {
                 package: o.names.package(a.package_id.0),
-                end: when_opt(&a.end_at),
+                end: when_opt(a.end_at),
                 extend: who.url(&format!("/access/{}/extend", a.id)),
             })
             .collect(),

@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -18,9 +18,12 @@ use crate::services::requests::RequestForm;
 use crate::services::views::packages::PackageDetail;
 use crate::services::{self, ServiceError};
 use crate::startup::AppState;
-use crate::web::admin::{Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when};
-use crate::web::session::{FormData, PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::path::Ids;
+use crate::web::session::{
+    FormData, PageResult, Params, Posted, SessionCaller, redirect_with_flash,
+};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Errors, Pager, form_errors, invalid, parse_when, when};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -60,12 +63,11 @@ struct PackageCards {
 }
 
 async fn list_packages(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
+    let page = q.page()?;
     let search = q.get("q");
     let found =
         services::views::packages::packages(state.pool(), &who.caller, search.as_deref(), page)
-            .await
-            .map_err(|e| who.fail(e))?;
+            .await?;
     let base = who.url("/packages");
     let filtered = match &search {
         Some(s) => format!(
@@ -168,7 +170,7 @@ fn duration(e: &Expiration) -> String {
         Expiration::Never => "Access does not expire.".into(),
         Expiration::AfterDays { days } => format!("Access lasts {days} days."),
         Expiration::AfterHours { hours } => format!("Access lasts {hours} hours."),
-        Expiration::OnDate { date } => format!("Access ends on {}.", when(date)),
+        Expiration::OnDate { date } => format!("Access ends on {}.", when(*date)),
     }
 }
 
@@ -297,16 +299,13 @@ fn render(
 async fn show_package(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<PackageId>,
 ) -> PageResult {
-    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::views::packages::package(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::views::packages::package(state.pool(), &who.caller, id).await?;
     Ok(render(&who, &d, None, Errors::none(), None).into_response())
 }
 
-async fn request_form(who: SessionCaller, Path((_, id)): Path<(String, String)>) -> Response {
+async fn request_form(who: SessionCaller, Ids(id): Ids<PackageId>) -> Response {
     Redirect::to(&who.url(&format!("/packages/{id}#request"))).into_response()
 }
 
@@ -345,17 +344,14 @@ fn read_form(form: &FormData, errors: &mut Errors) -> RequestForm {
 
 async fn submit_request(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<PackageId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: PackageId = parse_id(&id).map_err(|e| who.fail(e))?;
     let mut errors = Errors::none();
     let input = read_form(&posted.form, &mut errors);
     if !errors.is_empty() {
-        let d = services::views::packages::package(state.pool(), &who.caller, id)
-            .await
-            .map_err(|e| who.fail(e))?;
+        let d = services::views::packages::package(state.pool(), &who.caller, id).await?;
         return Ok(invalid(render(who, &d, Some(&posted.form), errors, None)));
     }
     match services::requests::request_package(state.pool(), &who.caller, id, input, state.now())
@@ -400,15 +396,9 @@ async fn submit_request(
                     }),
                     StatusCode::FORBIDDEN,
                 ),
-                other => (
-                    form_errors(other).map_err(|e| who.fail(e))?,
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                ),
+                other => (form_errors(other)?, None, StatusCode::UNPROCESSABLE_ENTITY),
             };
-            let d = services::views::packages::package(state.pool(), &who.caller, id)
-                .await
-                .map_err(|e| who.fail(e))?;
+            let d = services::views::packages::package(state.pool(), &who.caller, id).await?;
             let refusal = refusal.map(|r| {
                 // A refusal about the state of things links to what to do instead.
                 standing_refusal(who, &d)

@@ -4,17 +4,18 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use super::{RequestLine, StageDot, kind_label, progress, request_line};
+use super::{RequestLine, StageDot, progress, request_line};
 use crate::domain::ids::RequestId;
 use crate::services::{self};
 use crate::startup::AppState;
-use crate::web::admin::{Badge, Pager, Params, parse_id, when, when_opt};
-use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::path::Ids;
+use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Pager, StageEntry, request_kind, stage_timeline, when, when_opt};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,10 +34,8 @@ struct RequestsPage {
 }
 
 async fn list_requests(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
-    let list = services::views::requests::my_requests(state.pool(), &who.caller, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let page = q.page()?;
+    let list = services::views::requests::my_requests(state.pool(), &who.caller, page).await?;
     let rows = list
         .page
         .items
@@ -52,50 +51,27 @@ async fn list_requests(State(state): State<AppState>, who: SessionCaller, q: Par
     .into_response())
 }
 
-pub struct DecisionLine {
-    pub who: String,
-    pub decision: Badge,
-    pub justification: String,
-    pub at: String,
-}
-
-pub struct StageBlock {
-    pub n: i32,
-    pub state: Badge,
-    pub approvers: String,
-    pub due: String,
-    pub decisions: Vec<DecisionLine>,
-}
-
-pub fn stage_blocks(
+/// The stage timeline of a request in the requester portal: approvers and due time on
+/// one line.
+pub fn stage_entries(
     v: &crate::services::requests::RequestView,
     names: &crate::services::views::Names,
-) -> Vec<StageBlock> {
-    v.stages
-        .iter()
-        .map(|s| StageBlock {
-            n: s.stage.stage_index + 1,
-            state: Badge::state(s.stage.state),
-            approvers: s
-                .stage
-                .approver_ids
-                .iter()
-                .map(|a| names.user(*a))
-                .collect::<Vec<_>>()
-                .join(", "),
-            due: when(&s.stage.due_at),
-            decisions: s
-                .decisions
-                .iter()
-                .map(|d| DecisionLine {
-                    who: names.user(d.approver_id.0),
-                    decision: Badge::state(d.decision),
-                    justification: d.justification.clone().unwrap_or_default(),
-                    at: when(&d.decided_at),
-                })
-                .collect(),
-        })
-        .collect()
+) -> Vec<StageEntry> {
+    stage_timeline(
+        &v.stages,
+        |id| names.user(id),
+        |st| {
+            let approvers: Vec<String> = st.approver_ids.iter().map(|a| names.user(*a)).collect();
+            (
+                format!(
+                    "Approvers: {} · due {}",
+                    approvers.join(", "),
+                    when(st.due_at)
+                ),
+                None,
+            )
+        },
+    )
 }
 
 #[derive(Template, WebTemplate)]
@@ -115,19 +91,16 @@ struct RequestPage {
     answers: Vec<(String, String)>,
     waiting: String,
     progress: Vec<StageDot>,
-    stages: Vec<StageBlock>,
+    stages: Vec<StageEntry>,
     cancel: Option<String>,
 }
 
 async fn show_request(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<RequestId>,
 ) -> PageResult {
-    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::views::requests::my_request(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::views::requests::my_request(state.pool(), &who.caller, id).await?;
     let r = &d.view.request;
     let (dots, waiting) = progress(&d.view, &d.names);
     let open = r.state.is_open();
@@ -141,13 +114,13 @@ async fn show_request(
             .policy(r.policy_id)
             .map(|p| p.display_name.clone())
             .unwrap_or_default(),
-        kind: kind_label(r.request_type).into(),
-        state: Badge::state(r.state),
-        created: when(&r.created_at),
-        completed: when_opt(&r.completed_at),
+        kind: request_kind(r.request_type).into(),
+        state: Badge::state(&r.state),
+        created: when(r.created_at),
+        completed: when_opt(r.completed_at),
         schedule: match (r.schedule_start, r.schedule_end) {
             (None, None) => String::new(),
-            (s, e) => format!("from {} until {}", when_opt(&s), when_opt(&e)),
+            (s, e) => format!("from {} until {}", when_opt(s), when_opt(e)),
         },
         justification: r.justification.clone().unwrap_or_default(),
         answers: r
@@ -158,7 +131,7 @@ async fn show_request(
             .collect(),
         waiting,
         progress: dots,
-        stages: super::requests::stage_blocks(&d.view, &d.names),
+        stages: stage_entries(&d.view, &d.names),
         cancel: open.then(|| who.url(&format!("/requests/{}/cancel", r.id))),
     }
     .into_response())
@@ -166,14 +139,11 @@ async fn show_request(
 
 async fn cancel_request(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<RequestId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: RequestId = parse_id(&id).map_err(|e| who.fail(e))?;
-    services::requests::cancel_my_request(state.pool(), &who.caller, id, state.now())
-        .await
-        .map_err(|e| who.fail(e))?;
+    services::requests::cancel_my_request(state.pool(), &who.caller, id, state.now()).await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/requests/{id}")),

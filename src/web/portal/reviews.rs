@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
@@ -14,9 +14,12 @@ use crate::domain::request::Decision;
 use crate::domain::review::{ItemDecision, ReviewState};
 use crate::services::{self};
 use crate::startup::AppState;
-use crate::web::admin::{Badge, Pager, Params, parse_id, when};
-use crate::web::session::{PageError, PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::path::Ids;
+use crate::web::session::{
+    PageError, PageResult, Params, Posted, SessionCaller, redirect_with_flash,
+};
 use crate::web::shell::{Section, Shell};
+use crate::web::view::{Badge, Pager, when};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -42,18 +45,16 @@ struct ReviewsPage {
 }
 
 async fn list_reviews(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
-    let page = q.page().map_err(|e| who.fail(e))?;
-    let list = services::views::reviews::my_reviews(state.pool(), &who.caller, page)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let page = q.page()?;
+    let list = services::views::reviews::my_reviews(state.pool(), &who.caller, page).await?;
     let rows = list
         .items
         .iter()
         .map(|r| ReviewRowView {
             href: who.url(&format!("/reviews/{}", r.id)),
             package: list.names.package(r.package_id.0),
-            state: Badge::state(r.state),
-            period: format!("{} – {}", when(&r.start_at), when(&r.end_at)),
+            state: Badge::state(&r.state),
+            period: format!("{} – {}", when(r.start_at), when(r.end_at)),
         })
         .collect();
     Ok(ReviewsPage {
@@ -91,12 +92,9 @@ struct ReviewPage {
 async fn show_review(
     State(state): State<AppState>,
     who: SessionCaller,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AccessReviewId>,
 ) -> PageResult {
-    let id: AccessReviewId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let d = services::views::reviews::my_review(state.pool(), &who.caller, id)
-        .await
-        .map_err(|e| who.fail(e))?;
+    let d = services::views::reviews::my_review(state.pool(), &who.caller, id).await?;
     let r = &d.review;
     let items: Vec<ItemView> = d
         .items
@@ -125,8 +123,8 @@ async fn show_review(
         shell: who.shell("Access review", Section::Reviews),
         slug: who.slug().to_string(),
         package: d.names.package(r.package_id.0),
-        state: Badge::state(r.state),
-        period: format!("{} – {}", when(&r.start_at), when(&r.end_at)),
+        state: Badge::state(&r.state),
+        period: format!("{} – {}", when(r.start_at), when(r.end_at)),
         open: r.state == ReviewState::InProgress && r.end_at > state.now(),
         require_justification: r.require_justification,
         decide: who.url(&format!("/reviews/{id}/decide")),
@@ -139,14 +137,15 @@ async fn show_review(
 
 async fn decide_item(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AccessReviewId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: AccessReviewId = parse_id(&id).map_err(|e| who.fail(e))?;
-    let item: ReviewItemId = parse_id(&posted.form.text("item")).map_err(|e| who.fail(e))?;
-    let Some(decision) = posted.form.get("decision").and_then(Decision::parse) else {
-        return Err(who.fail(PageError::bad_request("Choose Approve or Deny.")));
+    let item: ReviewItemId = posted.form.id("item")?.ok_or_else(PageError::not_found)?;
+    let decision = match posted.form.get("decision") {
+        Some("approve") => Decision::Approve,
+        Some("deny") => Decision::Deny,
+        _ => return Err(PageError::bad_request("Choose Approve or Deny.")),
     };
     services::reviews::decide_review_item(
         state.pool(),
@@ -157,8 +156,7 @@ async fn decide_item(
         posted.form.opt("justification"),
         state.now(),
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/reviews/{id}")),
@@ -168,11 +166,10 @@ async fn decide_item(
 
 async fn accept_all(
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    Ids(id): Ids<AccessReviewId>,
     posted: Posted<SessionCaller>,
 ) -> PageResult {
     let who = &posted.who;
-    let id: AccessReviewId = parse_id(&id).map_err(|e| who.fail(e))?;
     let n = services::reviews::accept_recommendations(
         state.pool(),
         &who.caller,
@@ -180,8 +177,7 @@ async fn accept_all(
         posted.form.opt("justification"),
         state.now(),
     )
-    .await
-    .map_err(|e| who.fail(e))?;
+    .await?;
     Ok(redirect_with_flash(
         &state,
         &who.url(&format!("/reviews/{id}")),
