@@ -16,7 +16,7 @@ use crate::domain::ids::{TenantId, UserId};
 use crate::domain::outbox::OutboxKind;
 use crate::email::render::{self, RenderError, Rendered};
 use crate::services::notify::Notice;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const BATCH: usize = 50;
 /// Longer than a batch of sends can take (each bounded by the SMTP timeout), so no

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::backlog::{self, DueWork};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One job of the scheduler: its name in logs and metrics, its batch and its work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use crate::domain::assignment::{GrantCall, GrantState};
 use crate::domain::ids::{AssignmentId, ResourceId, ResourceRoleId, TenantId, UserId};
 use crate::domain::outbox::OutboxKind;
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const BATCH: usize = 20;
 const GIVE_UP_AFTER_HOURS: i64 = 24;

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::db::PageRequest;
 use crate::db::dev_mail::DevMessage;
 use crate::email::dev_mailbox;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::shell::Shell;
 
 pub fn router() -> Router<AppState> {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::csrf::{self, CsrfToken};
 use crate::domain::request::{Decision, RequestState};
 use crate::services::approval_links::{self, LinkError, LinkStatus, LinkView};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::shell::Shell;
 
 pub fn router() -> Router<AppState> {

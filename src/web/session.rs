@@ -26,7 +26,7 @@ use super::error::{AppError, Problem};
 use super::shell::{Flash, Section, Shell};
 use crate::domain::DomainError;
 use crate::services::{self, Caller, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "portico_session";
 pub const PRE_CSRF_COOKIE: &str = "portico_csrf_pre";

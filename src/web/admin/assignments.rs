@@ -18,7 +18,7 @@ use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
 use crate::services::assignments::DirectAssignment;
 use crate::services::views::assignments::AssignmentsPage;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::session::{AdminCaller, FormData, PageResult, Posted, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
 

@@ -22,7 +22,7 @@ use crate::services::groups::OwnerChange;
 use crate::services::users::UserForm;
 use crate::services::users::{ImportOutcome, RowError};
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::session::{
     AdminCaller, FormData, PageError, PageResult, Posted, redirect_with_flash,
 };

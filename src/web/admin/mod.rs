@@ -32,7 +32,7 @@ use crate::db::PageRequest;
 use crate::domain::authz::Action;
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::ServiceError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

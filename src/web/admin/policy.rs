@@ -29,7 +29,7 @@ use crate::services::views::Names;
 use crate::services::views::directory::PrincipalHit;
 use crate::services::views::packages::{describe_approver, describe_reviewer};
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::session::{AdminCaller, FormData, PageResult, Posted, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
 

@@ -12,7 +12,7 @@ use super::{Badge, Pager, Params, parse_id, state_label, when, when_opt};
 use crate::domain::ids::{PackageId, RequestId};
 use crate::domain::request::RequestState;
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::session::{AdminCaller, PageError, PageResult};
 use crate::web::shell::{Section, Shell};
 

@@ -29,7 +29,7 @@ use uuid::Uuid;
 use super::error::{AppError, Problem};
 use crate::db::{Page, PageRequest};
 use crate::domain::FieldErrors;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -15,7 +15,7 @@ use crate::domain::policy::Expiration;
 use crate::domain::request::RequestState;
 use crate::services::views::assignments::AccessDetail;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::admin::{Badge, Errors, form_errors, invalid, parse_id, when, when_opt};
 use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};

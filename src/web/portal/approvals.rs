@@ -16,7 +16,7 @@ use crate::domain::ids::RequestId;
 use crate::domain::request::{Decision, RequestState, StageState};
 use crate::services::views::requests::RequestDetail;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::admin::{Badge, Errors, Pager, Params, form_errors, invalid, parse_id, when};
 use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};

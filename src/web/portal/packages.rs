@@ -17,7 +17,7 @@ use crate::domain::request::{AnswerInput, RequestState};
 use crate::services::requests::RequestForm;
 use crate::services::views::packages::PackageDetail;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::admin::{Errors, Pager, Params, form_errors, invalid, parse_id, parse_when, when};
 use crate::web::session::{FormData, PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};

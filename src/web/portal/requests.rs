@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use super::{RequestLine, StageDot, kind_label, progress, request_line};
 use crate::domain::ids::RequestId;
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::admin::{Badge, Pager, Params, parse_id, when, when_opt};
 use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};

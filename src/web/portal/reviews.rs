@@ -13,7 +13,7 @@ use crate::domain::ids::{AccessReviewId, ReviewItemId};
 use crate::domain::request::Decision;
 use crate::domain::review::{ItemDecision, ReviewState};
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::admin::{Badge, Pager, Params, parse_id, when};
 use crate::web::session::{PageError, PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
