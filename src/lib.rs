@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod email;
+pub mod paging;
 pub mod rate_limit;
 pub mod scheduler;
 pub mod services;

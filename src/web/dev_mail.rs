@@ -18,9 +18,9 @@ use axum::routing::get;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::db::PageRequest;
 use crate::db::dev_mail::DevMessage;
 use crate::email::dev_mailbox;
+use crate::paging::PageRequest;
 use crate::state::AppState;
 use crate::web::shell::Shell;
 

@@ -86,7 +86,7 @@ fn view(
     who: &AdminCaller,
     p: AssignmentsPage,
     state: Option<String>,
-    page: &crate::db::PageRequest,
+    page: &crate::paging::PageRequest,
     form: Option<&FormData>,
     errors: Errors,
 ) -> AssignmentsView {
@@ -244,7 +244,7 @@ async fn add_assignment(
         }
     }
     // Schedule fields of the API are named start/end here too.
-    let page = crate::db::PageRequest::first(25);
+    let page = crate::paging::PageRequest::first(25);
     let p =
         services::views::assignments::assignments_page(state.pool(), &who.caller, id, None, page)
             .await

@@ -498,7 +498,7 @@ async fn group_page(
     state: &AppState,
     who: &AdminCaller,
     gid: GroupId,
-    page: crate::db::PageRequest,
+    page: crate::paging::PageRequest,
     form: Option<&FormData>,
     errors: Errors,
 ) -> Result<GroupPage, PageError> {
@@ -583,7 +583,7 @@ async fn add_member(
         )),
         Err(e) => {
             let errors = form_errors(e).map_err(|e| who.fail(e))?;
-            let page = crate::db::PageRequest::first(25);
+            let page = crate::paging::PageRequest::first(25);
             Ok(invalid(
                 group_page(&state, &who, gid, page, Some(&form), errors).await?,
             ))
@@ -625,7 +625,7 @@ async fn add_owner(
         )),
         Err(e) => {
             let errors = form_errors(e).map_err(|e| who.fail(e))?;
-            let page = crate::db::PageRequest::first(25);
+            let page = crate::paging::PageRequest::first(25);
             Ok(invalid(
                 group_page(&state, &who, gid, page, Some(&form), errors).await?,
             ))

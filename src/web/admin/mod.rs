@@ -28,9 +28,9 @@ use uuid::Uuid;
 
 use super::session::{AdminCaller, FormData, PageError, PageResult};
 use super::shell::{Section, Shell};
-use crate::db::PageRequest;
 use crate::domain::authz::Action;
 use crate::domain::{DomainError, FieldErrors};
+use crate::paging::PageRequest;
 use crate::services::ServiceError;
 use crate::state::AppState;
 

@@ -27,8 +27,8 @@ use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::error::{AppError, Problem};
-use crate::db::{Page, PageRequest};
 use crate::domain::FieldErrors;
+use crate::paging::{Page, PageRequest};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
