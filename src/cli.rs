@@ -11,7 +11,7 @@ use crate::config::{Secret, Settings};
 use crate::domain::ids::TokenId;
 use crate::domain::values::{DisplayName, EmailAddress, Slug};
 use crate::email::Mailer;
-use crate::email::dev_mailbox::DevMailbox;
+use crate::services::dev_mail::DevMailbox;
 use crate::services::{self, ServiceError};
 use crate::startup::{Application, Database, Dependencies, shutdown_signal};
 

@@ -8,7 +8,6 @@ use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
@@ -20,77 +19,8 @@ use crate::connectors::outbound::Outbound;
 use crate::crypto::Keys;
 use crate::db::{self, embedded::ClusterOptions, embedded::PrivateCluster};
 use crate::email::{LogMailer, Mailer};
-use crate::web::auth::ApiRateLimit;
-
-/// Shared, cheap to clone; holds no global state, so tests build many apps per process.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-struct Inner {
-    pool: PgPool,
-    settings: Settings,
-    clock: Arc<dyn Clock>,
-    mailer: Arc<dyn Mailer>,
-    metrics: PrometheusHandle,
-    http: Outbound,
-    api_limit: ApiRateLimit,
-    keys: Keys,
-    demo_tenant: Option<String>,
-    /// `/dev/mail/{random key of this run}` in demo mode.
-    dev_mail_path: Option<String>,
-}
-
-impl AppState {
-    pub fn pool(&self) -> &PgPool {
-        &self.0.pool
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.0.settings
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.0.clock.now()
-    }
-
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.0.clock
-    }
-
-    pub fn mailer(&self) -> &Arc<dyn Mailer> {
-        &self.0.mailer
-    }
-
-    /// The client for every outbound call (webhook connectors and later ones): public
-    /// addresses only, no redirects, bounded time.
-    pub fn http(&self) -> &Outbound {
-        &self.0.http
-    }
-
-    /// The per-token API rate limit of this process.
-    pub fn api_limit(&self) -> &ApiRateLimit {
-        &self.0.api_limit
-    }
-
-    /// Keys derived from `PORTICO_SECRET_KEY` (CSRF signatures, sealed secrets).
-    pub fn keys(&self) -> &Keys {
-        &self.0.keys
-    }
-
-    pub fn metrics(&self) -> &PrometheusHandle {
-        &self.0.metrics
-    }
-
-    /// In demo mode, where the dev mailbox is (a path with a key made for this run).
-    pub fn dev_mail_path(&self) -> Option<String> {
-        self.0.dev_mail_path.clone()
-    }
-
-    /// In demo mode, the slug of the demo tenant.
-    pub fn demo_tenant(&self) -> Option<&str> {
-        self.0.demo_tenant.as_deref()
-    }
-}
+use crate::rate_limit::ApiRateLimit;
+use crate::state::{AppState, Inner};
 
 /// The metrics recorder is process-wide by the `metrics` crate's design; every app in
 /// the process renders from the same registry.
@@ -300,7 +230,7 @@ impl Application {
         let http =
             Outbound::new(settings.webhook_allow_private).context("building the HTTP client")?;
         let api_limit = ApiRateLimit::new(settings.api_rate_per_second, settings.api_burst);
-        let state = AppState(Arc::new(Inner {
+        let state = AppState::new(Inner {
             pool,
             settings,
             clock: deps.clock,
@@ -314,7 +244,7 @@ impl Application {
                 .as_ref()
                 .map(|_| format!("/dev/mail/{}", crate::services::links::new_token())),
             demo_tenant: deps.demo_tenant,
-        }));
+        });
         Ok(Self {
             listener,
             state,

@@ -2,7 +2,6 @@
 //! `PORTICO_SMTP_URL=log`, a dev mailbox in demo, and a recorder in tests (which read
 //! what was sent and follow its links, as a person would).
 
-pub mod dev_mailbox;
 pub mod render;
 pub mod smtp;
 

@@ -1,43 +1,17 @@
-//! Turns an outbox email row (recipient + `Notice`) into an `Email`: loads what the
-//! message names through `crate::db` (always within the row's tenant), renders the
-//! askama pair `templates/email/<name>.html` + `<name>.txt`, and builds the portal links
-//! from `PORTICO_BASE_URL`.
+//! Renders a prepared `Mail` model for a `Notice` through the askama pair
+//! `templates/email/<name>.html` + `<name>.txt`. The model (names, dates, absolute
+//! portal links) is built by `services::mail`; nothing here reads the database.
 //!
 //! Invariant of the text part of an approval email: the `Approve: ` and `Deny: ` lines
 //! start in column 1, hold the bare absolute URL and come before anything a requestor
 //! wrote; text written by people (justification, answers) is indented on every line, so
 //! it can never forge a line that starts in column 1.
 
-use crate::config::Settings;
-use crate::db::requests::{DecisionRow, RequestRow, StageRow};
-use crate::db::{self, Conn, DbError};
-use crate::domain::assignment::{AssignmentState, RemovalReason};
-use crate::domain::ids::{RequestId, TenantId, UserId};
-use crate::domain::request::{Decision, RequestState, StageState};
-use crate::email::Email;
-use crate::services::notify::{AskReason, Notice};
-use crate::web::view::when;
 use askama::Template;
 
-/// Why a row could not be rendered.
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    /// The database did not answer: try again later.
-    #[error("loading the email's data: {0}")]
-    Transient(#[from] DbError),
-    /// The row can never be rendered (what it names is gone, or a template failed).
-    #[error("{0}")]
-    Permanent(String),
-}
-
-/// What to do with a row.
-#[derive(Debug)]
-pub enum Rendered {
-    Send(Box<Email>),
-    /// Nothing to send any more (recipient deactivated, stage already decided); the
-    /// reason is logged.
-    Skip(String),
-}
+use crate::domain::request::{Decision, RequestState};
+use crate::services::notify::{AskReason, Notice};
+pub(crate) use crate::web::view::when;
 
 /// The `Message-ID` of the email of outbox row `id`: stable across retries.
 pub fn message_id(outbox_id: impl std::fmt::Display) -> String {
@@ -179,12 +153,8 @@ email_pair! {
     SignInLinkHtml SignInLinkText "email/sign_in_link.html" "email/sign_in_link.txt";
 }
 
-fn permanent(what: impl Into<String>) -> RenderError {
-    RenderError::Permanent(what.into())
-}
-
 /// Renders the subject and both parts of `notice` for `mail`.
-pub fn render_parts(notice: &Notice, m: &Mail) -> Result<(String, String, String), RenderError> {
+pub fn render_parts(notice: &Notice, m: &Mail) -> Result<(String, String, String), String> {
     fn pair(html: impl Template, text: impl Template) -> Result<(String, String), askama::Error> {
         Ok((html.render()?, text.render()?))
     }
@@ -251,213 +221,8 @@ pub fn render_parts(notice: &Notice, m: &Mail) -> Result<(String, String, String
             pair(SignInLinkHtml { m }, SignInLinkText { m }),
         ),
     };
-    let (html, text) = parts.map_err(|e| permanent(format!("rendering the email: {e}")))?;
+    let (html, text) = parts.map_err(|e| format!("rendering the email: {e}"))?;
     Ok((subject, text, html))
-}
-
-/// Loads, renders and addresses the email of one outbox row.
-pub async fn render(
-    conn: &mut Conn,
-    settings: &Settings,
-    tenant_id: TenantId,
-    to: UserId,
-    notice: &Notice,
-    message_id: String,
-) -> Result<Rendered, RenderError> {
-    let tenant = db::tenants::get(conn, tenant_id)
-        .await
-        .map_err(|e| match e {
-            DbError::NotFound => permanent("the tenant no longer exists"),
-            other => RenderError::Transient(other),
-        })?;
-    let Some(recipient) = db::users::get(conn, tenant_id, to).await? else {
-        return Err(permanent(format!("there is no user {to} in the tenant")));
-    };
-    if !recipient.active {
-        return Ok(Rendered::Skip("the recipient is deactivated".into()));
-    }
-    let base = settings.public_url();
-    let portal = format!("{base}/t/{}", tenant.slug);
-    let mut m = Mail {
-        tenant: tenant.display_name.clone(),
-        recipient: recipient.display_name.clone(),
-        links: Links {
-            portal: format!("{portal}/"),
-            access: format!("{portal}/access"),
-            ..Links::default()
-        },
-        ..Mail::default()
-    };
-    match notice {
-        Notice::RequestSubmitted { request_id }
-        | Notice::RequestApproved { request_id }
-        | Notice::RequestDenied { request_id }
-        | Notice::RequestExpired { request_id }
-        | Notice::RequestCanceled { request_id }
-        | Notice::AccessDelivered { request_id }
-        | Notice::DeliveryFailed { request_id } => {
-            load_request(conn, tenant_id, *request_id, &portal, &mut m).await?;
-        }
-        Notice::ApprovalNeeded {
-            request_id,
-            stage_index,
-            token,
-            reason,
-        } => {
-            let (request, stages) =
-                load_request(conn, tenant_id, *request_id, &portal, &mut m).await?;
-            let Some(stage) = stages.iter().find(|s| s.stage_index == *stage_index) else {
-                return Err(permanent(format!(
-                    "request {request_id} has no stage {stage_index}"
-                )));
-            };
-            if stage.state != StageState::Pending || request.state != RequestState::PendingApproval
-            {
-                return Ok(Rendered::Skip(format!(
-                    "stage {} of request {request_id} is no longer waiting for a decision",
-                    stage_index + 1
-                )));
-            }
-            m.stage_number = stage.stage_index + 1;
-            m.due = when(stage.due_at);
-            m.reason = match reason {
-                AskReason::Opened => "opened",
-                AskReason::Escalated => "escalated",
-                AskReason::Reminder => "reminder",
-            }
-            .into();
-            m.links.approve = format!("{base}/links/{token}/approve");
-            m.links.deny = format!("{base}/links/{token}/deny");
-        }
-        Notice::AccessExpiring {
-            assignment_id,
-            days_left,
-            can_extend,
-        } => {
-            load_assignment(conn, tenant_id, *assignment_id, &portal, &mut m).await?;
-            m.days_left = *days_left;
-            m.can_extend = *can_extend;
-        }
-        Notice::AccessEnded { assignment_id } => {
-            load_assignment(conn, tenant_id, *assignment_id, &portal, &mut m).await?;
-        }
-        Notice::ReviewStarted { review_id } | Notice::ReviewReminder { review_id } => {
-            m.links.review = format!("{portal}/reviews/{review_id}");
-        }
-        Notice::SignInLink { token } => {
-            m.links.sign_in = format!("{portal}/sign-in/{token}");
-        }
-    }
-    let (subject, text, html) = render_parts(notice, &m)?;
-    Ok(Rendered::Send(Box::new(Email {
-        message_id,
-        tenant: tenant.slug.clone(),
-        from_name: tenant.display_name,
-        to: recipient.email,
-        reply_to: tenant.reply_to,
-        subject,
-        text,
-        html,
-    })))
-}
-
-/// Loads the assignment and the request that created it into `m`.
-async fn load_assignment(
-    conn: &mut Conn,
-    tenant: TenantId,
-    id: crate::domain::ids::AssignmentId,
-    portal: &str,
-    m: &mut Mail,
-) -> Result<(), RenderError> {
-    let Some(a) = db::assignments::get(conn, tenant, id).await? else {
-        return Err(permanent(format!("there is no assignment {id}")));
-    };
-    load_request(conn, tenant, a.request_id, portal, m).await?;
-    m.start = Some(when(a.start_at));
-    m.end = a.end_at.map(when);
-    m.links.extend = format!("{portal}/access/{}/extend", a.id);
-    m.ended_because = match (a.state, a.removal_reason) {
-        (AssignmentState::Expired, _) => "it reached its end date",
-        (_, Some(RemovalReason::Admin)) => "an administrator removed it",
-        (_, Some(RemovalReason::User)) => "you asked to remove it",
-        (_, Some(RemovalReason::Review)) => "an access review decided it should end",
-        (_, Some(RemovalReason::UserDeactivated)) => "your account was deactivated",
-        (_, Some(RemovalReason::Incompatible)) => "it conflicts with other access you hold",
-        (_, Some(RemovalReason::PolicyChanged)) => "its policy changed",
-        (_, None) => "it was removed",
-    }
-    .into();
-    Ok(())
-}
-
-/// Loads the request, its package, people, answers and stages into `m`.
-async fn load_request(
-    conn: &mut Conn,
-    tenant: TenantId,
-    id: RequestId,
-    portal: &str,
-    m: &mut Mail,
-) -> Result<(RequestRow, Vec<StageRow>), RenderError> {
-    let Some(request) = db::requests::get(conn, tenant, id).await? else {
-        return Err(permanent(format!("there is no request {id}")));
-    };
-    let package = db::packages::get(conn, tenant, request.package_id)
-        .await?
-        .ok_or_else(|| permanent(format!("there is no access package {}", request.package_id)))?;
-    let mut people = vec![request.target_user_id];
-    people.extend(request.requestor_id);
-    let (stages, decisions) = db::requests::stages_and_decisions(conn, tenant, &[id]).await?;
-    let last = stages.last().map(|s| s.stage_index);
-    let last_decisions: Vec<&DecisionRow> = decisions
-        .iter()
-        .filter(|d| Some(d.stage_index) == last)
-        .collect();
-    people.extend(last_decisions.iter().map(|d| d.approver_id));
-    let users = db::users::get_many(conn, tenant, &people).await?;
-    let name = |u: UserId| {
-        users
-            .iter()
-            .find(|x| x.id == u)
-            .map(|x| x.display_name.clone())
-            .unwrap_or_else(|| "a former user".into())
-    };
-    let policy = db::packages::get_policy(conn, tenant, request.policy_id).await?;
-    m.package = package.display_name;
-    m.target = name(request.target_user_id);
-    m.requestor = request
-        .requestor_id
-        .map(name)
-        .unwrap_or_else(|| "Portico".into());
-    m.for_self = request.requestor_id == Some(request.target_user_id);
-    m.justification = request.justification.clone();
-    m.answers = request
-        .answers
-        .0
-        .iter()
-        .map(|a| AnswerLine {
-            question: a.question.clone(),
-            value: a.value.clone(),
-        })
-        .collect();
-    m.request_state = Some(request.state);
-    m.stage_count = policy
-        .map(|p| p.settings.0.approval.stages.len())
-        .unwrap_or(stages.len())
-        .max(stages.len());
-    m.start = request.schedule_start.map(when);
-    m.end = request.schedule_end.map(when);
-    m.decisions = last_decisions
-        .iter()
-        .map(|d| DecisionLine {
-            approver: name(d.approver_id),
-            decision: d.decision,
-            justification: d.justification.clone(),
-            at: when(d.decided_at),
-        })
-        .collect();
-    m.links.request = format!("{portal}/requests/{id}");
-    m.links.approvals = format!("{portal}/approvals/{id}");
-    Ok((request, stages))
 }
 
 #[cfg(test)]

@@ -10,13 +10,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use super::webhooks::backoff;
-use crate::db::outbox::OutboxRow;
-use crate::db::{self};
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::outbox::OutboxKind;
-use crate::email::render::{self, RenderError, Rendered};
+use crate::email::render::message_id;
+use crate::services::delivery::{self, Claimed};
+use crate::services::mail::{self, RenderError, Rendered};
 use crate::services::notify::Notice;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const BATCH: usize = 50;
 /// Longer than a batch of sends can take (each bounded by the SMTP timeout), so no
@@ -35,17 +35,14 @@ struct Payload {
 
 #[tracing::instrument(skip_all)]
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let rows = {
-        let mut conn = state.pool().acquire().await?;
-        db::outbox::claim(
-            &mut conn,
-            OutboxKind::Email,
-            now,
-            Duration::seconds(LEASE_SECONDS),
-            BATCH as i64,
-        )
-        .await?
-    };
+    let rows = delivery::claim(
+        state.pool(),
+        OutboxKind::Email,
+        now,
+        Duration::seconds(LEASE_SECONDS),
+        BATCH as i64,
+    )
+    .await?;
     let count = rows.len();
     let mut rows = rows.into_iter();
     let mut running = tokio::task::JoinSet::new();
@@ -79,25 +76,25 @@ enum Outcome {
     Failed(String, bool),
 }
 
-async fn deliver(state: &AppState, row: &OutboxRow, now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn deliver(state: &AppState, row: &Claimed, now: DateTime<Utc>) -> anyhow::Result<()> {
     let outcome = attempt(state, row).await;
     finish(state, row.tenant_id, row, outcome, now).await
 }
 
-async fn attempt(state: &AppState, row: &OutboxRow) -> Outcome {
+async fn attempt(state: &AppState, row: &Claimed) -> Outcome {
     let payload: Payload = match serde_json::from_value(row.payload.clone()) {
         Ok(p) => p,
         Err(e) => return Outcome::Failed(format!("unreadable email payload: {e}"), true),
     };
     let rendered = match state.pool().acquire().await {
         Ok(mut conn) => {
-            render::render(
+            mail::render(
                 &mut conn,
                 state.settings(),
                 row.tenant_id,
                 payload.to,
                 &payload.notice,
-                render::message_id(row.id),
+                message_id(row.id),
             )
             .await
         }
@@ -126,31 +123,26 @@ async fn attempt(state: &AppState, row: &OutboxRow) -> Outcome {
 async fn finish(
     state: &AppState,
     tenant: TenantId,
-    row: &OutboxRow,
+    row: &Claimed,
     outcome: Outcome,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     match outcome {
         Outcome::Sent => {
-            let mut conn = state.pool().acquire().await?;
-            db::outbox::complete_email(&mut conn, tenant, row.id, now).await?;
+            delivery::complete_email(state.pool(), tenant, row.id, now).await?;
             metrics::counter!("portico_emails_sent_total").increment(1);
         }
         Outcome::Skipped(reason) => {
-            let mut conn = state.pool().acquire().await?;
-            db::outbox::complete_email(&mut conn, tenant, row.id, now).await?;
+            delivery::complete_email(state.pool(), tenant, row.id, now).await?;
             tracing::info!(outbox = %row.id, reason = %reason, "email not sent");
         }
         Outcome::Failed(error, permanent) => {
             let give_up = permanent || now - row.created_at >= Duration::hours(GIVE_UP_AFTER_HOURS);
             let retry_at = (!give_up).then(|| now + backoff(row.attempts));
-            let mut tx = state.pool().begin().await?;
-            db::outbox::fail(&mut tx, tenant, row.id, &error, retry_at, now).await?;
+            delivery::fail_email(state.pool(), tenant, row.id, &error, retry_at, now).await?;
             if give_up {
-                db::outbox::forget_email_token(&mut tx, tenant, row.id).await?;
                 metrics::counter!("portico_emails_failed_total").increment(1);
             }
-            tx.commit().await?;
             tracing::warn!(outbox = %row.id, attempt = row.attempts, final = give_up, error = %error, "email not delivered");
         }
     }

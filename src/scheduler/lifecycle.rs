@@ -6,7 +6,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::services::{ServiceResult, lifecycle};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const BATCH: usize = lifecycle::BATCH as usize;
 

@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::backlog::{self, DueWork};
-use crate::startup::AppState;
+use crate::services::backlog::{self, DueWork};
+use crate::state::AppState;
 
 /// One job of the scheduler: its name in logs and metrics, its batch and its work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,13 +132,7 @@ impl Job {
     /// yet to do has been due (0 when none is).
     async fn record_lag(self, state: &AppState, now: DateTime<Utc>) {
         let job = self.name();
-        let oldest = match state.pool().acquire().await {
-            Ok(mut conn) => backlog::oldest_due(&mut conn, self.due_work(), now)
-                .await
-                .map_err(anyhow::Error::from),
-            Err(e) => Err(anyhow::Error::from(e)),
-        };
-        match oldest {
+        match backlog::oldest_due(state.pool(), self.due_work(), now).await {
             Ok(oldest) => {
                 let lag = oldest.map_or(0.0, |due| {
                     (now - due).num_milliseconds().max(0) as f64 / 1000.0

@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const BATCH: usize = 50;
 

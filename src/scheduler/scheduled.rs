@@ -4,7 +4,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const BATCH: usize = 100;
 

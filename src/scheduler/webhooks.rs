@@ -4,20 +4,17 @@
 //! assignment shows it. Crash-safe: a claimed row whose process dies is retried when
 //! its lease ends.
 
-use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::connectors::webhook;
-use crate::db::assignments::GrantRow;
-use crate::db::outbox::OutboxRow;
-use crate::db::{self};
-use crate::domain::assignment::{GrantCall, GrantState};
+use crate::domain::assignment::GrantCall;
 use crate::domain::ids::{AssignmentId, ResourceId, ResourceRoleId, TenantId, UserId};
 use crate::domain::outbox::OutboxKind;
 use crate::services;
-use crate::startup::AppState;
+use crate::services::delivery::{self, CallOutcome, Claimed};
+use crate::state::AppState;
 
 pub const BATCH: usize = 20;
 const GIVE_UP_AFTER_HOURS: i64 = 24;
@@ -47,17 +44,14 @@ pub fn backoff(attempt: i32) -> Duration {
 
 #[tracing::instrument(skip_all)]
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let rows = {
-        let mut conn = state.pool().acquire().await?;
-        db::outbox::claim(
-            &mut conn,
-            OutboxKind::Webhook,
-            now,
-            lease(state),
-            BATCH as i64,
-        )
-        .await?
-    };
+    let rows = delivery::claim(
+        state.pool(),
+        OutboxKind::Webhook,
+        now,
+        lease(state),
+        BATCH as i64,
+    )
+    .await?;
     let count = rows.len();
     for row in rows {
         if let Err(e) = deliver(state, &row, now).await {
@@ -67,22 +61,18 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<us
     Ok(count)
 }
 
-async fn deliver(state: &AppState, row: &OutboxRow, now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn deliver(state: &AppState, row: &Claimed, now: DateTime<Utc>) -> anyhow::Result<()> {
     let tenant = row.tenant_id;
     let call: Call = serde_json::from_value(row.payload.clone())?;
-    let (resource, role, user, slug) = {
-        let mut conn = state.pool().acquire().await?;
-        let resource = db::catalogs::get_resources(&mut conn, tenant, &[call.resource_id])
-            .await?
-            .pop();
-        let role = db::catalogs::get_roles(&mut conn, tenant, &[call.resource_role_id])
-            .await?
-            .pop();
-        let user = db::users::get(&mut conn, tenant, call.user_id).await?;
-        let slug = db::tenants::get(&mut conn, tenant).await?.slug;
-        (resource, role, user, slug)
-    };
-    let (Some(resource), Some(role), Some(user)) = (resource, role, user) else {
+    let target = delivery::call_target(
+        state.pool(),
+        tenant,
+        call.resource_id,
+        call.resource_role_id,
+        call.user_id,
+    )
+    .await?;
+    let Some(target) = target else {
         return finish(
             state,
             tenant,
@@ -94,12 +84,12 @@ async fn deliver(state: &AppState, row: &OutboxRow, now: DateTime<Utc>) -> anyho
         .await;
     };
     let (Some(url), Some(stored)) = (
-        resource.connector_url.as_deref(),
-        resource.connector_secret.as_deref(),
+        target.connector_url.as_deref(),
+        target.connector_secret.as_deref(),
     ) else {
         return finish(state, tenant, row, &call, Ok(()), now).await;
     };
-    let context = services::catalogs::connector_secret_context(tenant, resource.id);
+    let context = services::catalogs::connector_secret_context(tenant, target.resource_id);
     let secret = match state.keys().open(stored, &context) {
         Ok(secret) => secret,
         // Retried like an unreachable target: setting the secret again (or restoring
@@ -110,10 +100,10 @@ async fn deliver(state: &AppState, row: &OutboxRow, now: DateTime<Utc>) -> anyho
     let body = serde_json::to_vec(&json!({
         "id": id,
         "type": call.kind,
-        "tenant": slug,
-        "resource": {"id": resource.id, "displayName": resource.display_name},
-        "role": {"id": role.id, "displayName": role.display_name},
-        "user": {"id": user.id, "email": user.email, "externalId": user.external_id},
+        "tenant": target.tenant,
+        "resource": {"id": target.resource_id, "displayName": target.resource_name},
+        "role": {"id": target.role_id, "displayName": target.role_name},
+        "user": {"id": target.user_id, "email": target.user_email, "externalId": target.user_external_id},
         "assignmentId": call.assignment_id,
         "occurredAt": call.occurred_at,
     }))?;
@@ -133,57 +123,33 @@ async fn deliver(state: &AppState, row: &OutboxRow, now: DateTime<Utc>) -> anyho
 async fn finish(
     state: &AppState,
     tenant: TenantId,
-    row: &OutboxRow,
+    row: &Claimed,
     call: &Call,
     result: Result<(), (String, bool)>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut tx = state.pool().begin().await?;
-    let current = db::assignments::grants_of(&mut tx, tenant, &[call.assignment_id])
-        .await?
-        .into_iter()
-        .find(|g| g.resource_role_id == call.resource_role_id);
-    let expected = call.kind.awaiting();
-    let update_grant = |state: GrantState, error: Option<String>| GrantRow {
-        tenant_id: tenant,
+    let call = delivery::Call {
+        outbox_id: row.id,
+        kind: call.kind,
         assignment_id: call.assignment_id,
         resource_role_id: call.resource_role_id,
-        state,
-        error,
-        updated_at: now,
     };
     match result {
         Ok(()) => {
-            db::outbox::complete(&mut tx, tenant, row.id, now).await?;
-            if current.as_ref().is_some_and(|g| g.state == expected) {
-                db::assignments::upsert_grant(
-                    &mut tx,
-                    &update_grant(call.kind.settled(true), None),
-                )
-                .await?;
-            }
+            delivery::record_call(state.pool(), tenant, call, CallOutcome::Delivered, now).await
         }
         Err((error, permanent)) => {
             let give_up = permanent || now - row.created_at >= Duration::hours(GIVE_UP_AFTER_HOURS);
             let retry_at = (!give_up).then(|| now + backoff(row.attempts));
-            db::outbox::fail(&mut tx, tenant, row.id, &error, retry_at, now).await?;
-            if let Some(g) = current.as_ref().filter(|g| g.state == expected) {
-                let state = if give_up {
-                    call.kind.settled(false)
-                } else {
-                    g.state
-                };
-                db::assignments::upsert_grant(&mut tx, &update_grant(state, Some(error.clone())))
-                    .await?;
-            }
+            let outcome = CallOutcome::Failed {
+                error: &error,
+                retry_at,
+            };
+            delivery::record_call(state.pool(), tenant, call, outcome, now).await?;
             tracing::warn!(outbox = %row.id, attempt = row.attempts, final = give_up, error = %error, "webhook call failed");
+            Ok(())
         }
     }
-    services::grants::refresh_state(&mut tx, tenant, call.assignment_id, now)
-        .await
-        .context("refreshing the assignment's state")?;
-    tx.commit().await?;
-    Ok(())
 }
 
 #[cfg(test)]

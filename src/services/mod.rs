@@ -5,12 +5,16 @@
 pub mod approval_links;
 pub mod assignments;
 pub mod audit;
+pub mod backlog;
 pub mod catalogs;
+pub mod delivery;
 pub mod demo;
+pub mod dev_mail;
 pub mod grants;
 pub mod groups;
 pub mod lifecycle;
 pub mod links;
+pub mod mail;
 pub mod notify;
 pub mod outbox;
 pub mod packages;

@@ -9,7 +9,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap};
 use ipnet::IpNet;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The client behind a connection from `peer` that carried `forwarded_for` (the
 /// `X-Forwarded-For` values, in header order). When the peer is a trusted proxy, the

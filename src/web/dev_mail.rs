@@ -18,10 +18,9 @@ use axum::routing::get;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::db::PageRequest;
-use crate::db::dev_mail::DevMessage;
-use crate::email::dev_mailbox;
-use crate::startup::AppState;
+use crate::paging::PageRequest;
+use crate::services::dev_mail::{self as dev_mailbox, DevMessage};
+use crate::state::AppState;
 use crate::web::shell::Shell;
 use crate::web::view::when_with_seconds;
 

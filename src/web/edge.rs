@@ -22,7 +22,7 @@ use super::error::{AppError, Problem};
 use super::session::error_page;
 use crate::domain::values::{NO_CONTROL_CHARACTERS, has_control_characters};
 use crate::email::REDACTED;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn is_api(req: &Request) -> bool {
     req.uri().path().starts_with("/api/")

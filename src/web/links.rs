@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::csrf::{self, CsrfToken};
 use crate::domain::request::Decision;
 use crate::services::approval_links::{self, LinkError, LinkStatus, LinkView};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::shell::Shell;
 use crate::web::view::{request_outcome, when};
 

@@ -10,7 +10,7 @@ use axum::routing::get;
 use rust_embed::RustEmbed;
 
 use super::shell::Shell;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(RustEmbed)]
 #[folder = "static/"]

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use super::session::{PageError, SessionCaller};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One typed id of a path.
 pub trait PathId: FromStr {}

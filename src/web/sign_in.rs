@@ -19,7 +19,7 @@ use super::shell::Shell;
 use crate::domain::ids::UserId;
 use crate::services::sessions::{LinkRequest, LinkState, OpenedSession};
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

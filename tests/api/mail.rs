@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use portico::domain::ids::{AssignmentId, RequestId, TenantId, UserId};
-use portico::email::render::{self, Rendered};
+use portico::email::render::message_id;
 use portico::email::{Email, Mailer, SendFuture};
+use portico::services::mail::{self, Rendered};
 use portico::services::notify::{AskReason, Notice};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -166,13 +167,13 @@ async fn every_notice_renders_from_the_database_naming_tenant_package_and_reques
     let settings = app.state.settings().clone();
     let mut rendered = Vec::new();
     for notice in notices {
-        let r = render::render(
+        let r = mail::render(
             &mut conn,
             &settings,
             tenant,
             UserId(p.employee.0),
             &notice,
-            render::message_id("x"),
+            message_id("x"),
         )
         .await
         .expect("renders");
@@ -189,7 +190,7 @@ async fn every_notice_renders_from_the_database_naming_tenant_package_and_reques
             .fetch_one(&app.pool)
             .await
             .expect("approver");
-    let approval = render::render(
+    let approval = mail::render(
         &mut conn,
         &settings,
         tenant,
@@ -200,7 +201,7 @@ async fn every_notice_renders_from_the_database_naming_tenant_package_and_reques
             token: "TOKEN".into(),
             reason: AskReason::Escalated,
         },
-        render::message_id("y"),
+        message_id("y"),
     )
     .await
     .expect("renders");
@@ -479,17 +480,17 @@ async fn emails_to_deactivated_users_and_for_decided_stages_are_not_sent() {
     assert!(status.is_success(), "{status}");
     let mut conn = app.pool.acquire().await.expect("conn");
 
-    let to_deactivated = render::render(
+    let to_deactivated = mail::render(
         &mut conn,
         &settings,
         TenantId(p.t.id),
         UserId(p.employee.0),
         &Notice::RequestSubmitted { request_id },
-        render::message_id("z"),
+        message_id("z"),
     )
     .await
     .expect("renders");
-    let decided_stage = render::render(
+    let decided_stage = mail::render(
         &mut conn,
         &settings,
         TenantId(p.t.id),
@@ -500,7 +501,7 @@ async fn emails_to_deactivated_users_and_for_decided_stages_are_not_sent() {
             token: "TOKEN".into(),
             reason: AskReason::Reminder,
         },
-        render::message_id("z"),
+        message_id("z"),
     )
     .await
     .expect("renders");
@@ -522,7 +523,7 @@ async fn the_demo_dev_mailbox_keeps_emails_and_shows_their_links() {
         .await
         .expect("connect");
     let clock = Arc::new(portico::clock::SystemClock);
-    let dev = portico::email::dev_mailbox::DevMailbox::new(pool.clone(), clock);
+    let dev = portico::services::dev_mail::DevMailbox::new(pool.clone(), clock);
     let app = TestApp::spawn_on_with(
         pool,
         database.options.clone(),

@@ -15,7 +15,7 @@ use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
 use crate::services::assignments::DirectAssignment;
 use crate::services::views::assignments::AssignmentsPage;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{AdminCaller, FormData, PageResult, Params, Posted, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
@@ -87,7 +87,7 @@ fn view(
     who: &AdminCaller,
     p: AssignmentsPage,
     state: Option<String>,
-    page: &crate::db::PageRequest,
+    page: &crate::paging::PageRequest,
     form: Option<&FormData>,
     errors: Errors,
 ) -> AssignmentsView {
@@ -242,7 +242,7 @@ async fn add_assignment(
         }
     }
     // Schedule fields of the API are named start/end here too.
-    let page = crate::db::PageRequest::first(25);
+    let page = crate::paging::PageRequest::first(25);
     let p =
         services::views::assignments::assignments_page(state.pool(), &who.caller, id, None, page)
             .await?;

@@ -18,7 +18,7 @@ use crate::services::catalogs::{CatalogFields, NewConnector, NewResource, Resour
 use crate::services::roles::GrantInput;
 use crate::services::views::catalogs::CatalogPage;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{
     AdminCaller, FormData, PageResult, Params, Posted, redirect_with_error, redirect_with_flash,

@@ -19,7 +19,7 @@ use crate::services::groups::OwnerChange;
 use crate::services::users::UserForm;
 use crate::services::users::{ImportOutcome, RowError};
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{
     AdminCaller, FormData, PageError, PageResult, Params, Posted, redirect_with_flash,
@@ -481,7 +481,7 @@ async fn group_page(
     state: &AppState,
     who: &AdminCaller,
     gid: GroupId,
-    page: crate::db::PageRequest,
+    page: crate::paging::PageRequest,
     form: Option<&FormData>,
     errors: Errors,
 ) -> Result<GroupPage, PageError> {
@@ -562,7 +562,7 @@ async fn add_member(
         )),
         Err(e) => {
             let errors = form_errors(e)?;
-            let page = crate::db::PageRequest::first(25);
+            let page = crate::paging::PageRequest::first(25);
             Ok(invalid(
                 group_page(&state, &who, gid, page, Some(&form), errors).await?,
             ))
@@ -599,7 +599,7 @@ async fn add_owner(
         )),
         Err(e) => {
             let errors = form_errors(e)?;
-            let page = crate::db::PageRequest::first(25);
+            let page = crate::paging::PageRequest::first(25);
             Ok(invalid(
                 group_page(&state, &who, gid, page, Some(&form), errors).await?,
             ))

@@ -22,7 +22,7 @@ use axum::routing::get;
 use super::session::{AdminCaller, PageResult};
 use super::shell::{Section, Shell};
 use crate::domain::authz::Action;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

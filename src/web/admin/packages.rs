@@ -16,7 +16,7 @@ use crate::services::packages::PackageForm;
 use crate::services::packages::{PackageFields, PackageView};
 use crate::services::views::packages::{PackageFormOptions, PackagePage};
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{
     AdminCaller, FormData, PageError, PageResult, Params, Posted, redirect_with_flash,

@@ -12,7 +12,7 @@ use crate::domain::ids::{PackageId, RequestId};
 use crate::domain::policy::DecisionRule;
 use crate::domain::request::RequestState;
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{AdminCaller, PageError, PageResult, Params};
 use crate::web::shell::{Section, Shell};

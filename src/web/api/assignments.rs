@@ -14,7 +14,7 @@ use crate::domain::assignment::{AssignmentState, GrantState, RemovalReason};
 use crate::domain::ids::{AssignmentId, PackageId, UserId};
 use crate::services;
 use crate::services::assignments::AssignmentView;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{ApiQuery, List, Pagination};
 use crate::db::audit::AuditEvent as Row;
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

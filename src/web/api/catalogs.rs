@@ -18,7 +18,7 @@ use crate::services;
 use crate::services::catalogs::{
     CatalogFields, NewConnector, NewResource, ResourceKind, ResourceView,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

@@ -16,7 +16,7 @@ use crate::db::groups::MemberRow;
 use crate::domain::ids::{GroupId, UserId};
 use crate::services;
 use crate::services::groups::{GroupFields, GroupView};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

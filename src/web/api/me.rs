@@ -13,7 +13,7 @@ use super::users::User;
 use crate::db::tenants::Tenant as TenantRow;
 use crate::services;
 use crate::services::tenants::TenantPatch;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

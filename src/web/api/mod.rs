@@ -28,9 +28,9 @@ use uuid::Uuid;
 
 use super::error::{AppError, Problem};
 use super::path::PathIds;
-use crate::db::{Page, PageRequest};
 use crate::domain::FieldErrors;
-use crate::startup::AppState;
+use crate::paging::{Page, PageRequest};
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

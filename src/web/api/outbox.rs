@@ -13,7 +13,7 @@ use super::{ApiQuery, List, Pagination};
 use crate::db::outbox::OutboxRow;
 use crate::domain::outbox::{OutboxKind, OutboxState};
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

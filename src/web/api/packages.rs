@@ -21,7 +21,7 @@ use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId
 use crate::domain::policy::PolicySettings;
 use crate::services;
 use crate::services::packages::{PackageFields, PackageView, PolicyInput};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

@@ -17,7 +17,7 @@ use crate::domain::request::{
 };
 use crate::services;
 use crate::services::requests::{ApprovalView, RequestInput, RequestView};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

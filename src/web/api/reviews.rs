@@ -16,7 +16,7 @@ use crate::domain::ids::{AccessReviewId, PackageId, PolicyId, ReviewItemId};
 use crate::domain::request::Decision;
 use crate::domain::review::{AppliedResult, IfNoResponseValue, ItemDecision, ReviewState};
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

@@ -15,7 +15,7 @@ use crate::domain::authz::Role;
 use crate::domain::ids::{CatalogId, GroupId, RoleAssignmentId, UserId};
 use crate::services;
 use crate::services::roles::{NewRoleAssignment, Principal};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

@@ -16,7 +16,7 @@ use crate::domain::ids::UserId;
 use crate::domain::values::UserKind;
 use crate::services;
 use crate::services::users::UserFields;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
 

@@ -15,7 +15,7 @@ use crate::domain::policy::Expiration;
 use crate::domain::request::RequestState;
 use crate::services::views::assignments::AccessDetail;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};

@@ -16,7 +16,7 @@ use crate::domain::ids::RequestId;
 use crate::domain::request::{Decision, RequestState, StageState};
 use crate::services::views::requests::RequestDetail;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};

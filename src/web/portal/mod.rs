@@ -26,7 +26,7 @@ use crate::domain::request::{RequestState, StageState};
 use crate::services::requests::RequestView;
 use crate::services::views::Names;
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

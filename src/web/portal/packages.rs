@@ -17,7 +17,7 @@ use crate::domain::request::{AnswerInput, RequestState};
 use crate::services::requests::RequestForm;
 use crate::services::views::packages::PackageDetail;
 use crate::services::{self, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{
     FormData, PageResult, Params, Posted, SessionCaller, redirect_with_flash,

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use super::{RequestLine, StageDot, progress, request_line};
 use crate::domain::ids::RequestId;
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};

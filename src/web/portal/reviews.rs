@@ -13,7 +13,7 @@ use crate::domain::ids::{AccessReviewId, ReviewItemId};
 use crate::domain::request::Decision;
 use crate::domain::review::{ItemDecision, ReviewState};
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{
     PageError, PageResult, Params, Posted, SessionCaller, redirect_with_flash,

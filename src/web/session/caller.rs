@@ -15,7 +15,7 @@ use super::csrf::SESSION_CSRF;
 use super::flash::read_flash;
 use super::page_error::{PageError, remember_tenant};
 use crate::services::{self, Caller, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::shell::{Flash, Section, Shell};
 
 /// The tenant slug of the route (`/t/{slug}/…`).

@@ -6,7 +6,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "portico_session";
 

@@ -19,7 +19,7 @@ use super::cookies::{read_cookie, set_cookie};
 use super::form::{FormData, read_form};
 use super::page_error::error_page;
 use crate::services;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const PRE_CSRF_COOKIE: &str = "portico_csrf_pre";
 pub const CSRF_FIELD: &str = "csrf_token";

@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::cookies::{clear_cookie, decode, encode, read_cookie, set_cookie};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::shell::Flash;
 
 pub const FLASH_COOKIE: &str = "portico_flash";

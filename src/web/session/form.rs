@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
 use super::page_error::PageError;
-use crate::db::PageRequest;
-use crate::startup::AppState;
+use crate::paging::PageRequest;
+use crate::state::AppState;
 
 /// Largest form body accepted (CSV imports included).
 const MAX_FORM: usize = 2 * 1024 * 1024;

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use crate::db::PageRequest;
+use crate::paging::PageRequest;
 
 /// Links to the first and the next page of a list.
 #[derive(Clone, Debug, Default)]

@@ -27,7 +27,7 @@ use self::page::render;
 use crate::db::packages::Policy;
 use crate::domain::ids::{PackageId, PolicyId};
 use crate::services::{self};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::path::{Ids, PathIds};
 use crate::web::session::{AdminCaller, PageError, PageResult, Posted, redirect_with_flash};
 use crate::web::view::{Errors, form_errors, invalid};
