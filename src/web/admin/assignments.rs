@@ -108,7 +108,7 @@ fn view(
             AssignmentRow {
                 user: pkg.names.user(a.target_user_id.0),
                 email: pkg.names.user_email(a.target_user_id.0),
-                state: Badge::state(&a.state),
+                state: Badge::state(a.state),
                 reason: a.removal_reason.map(|r| r.to_string()).unwrap_or_default(),
                 policy: pkg.names.policy_name(a.policy_id.0),
                 start: when(a.start_at),
@@ -232,7 +232,7 @@ async fn add_assignment(
                     &format!(
                         "Assigned to {}: the request is {}.",
                         form.text("email").trim(),
-                        state_label(&r.request.state).to_lowercase()
+                        state_label(r.request.state).to_lowercase()
                     ),
                 ));
             }

@@ -89,13 +89,13 @@ async fn list_requests(State(state): State<AppState>, who: AdminCaller, q: Param
                 href: format!("{base}/{}", r.id),
                 link: when(r.created_at),
                 cells: vec![
-                    state_label(&r.request_type),
+                    state_label(r.request_type),
                     p.names.package(r.package_id.0),
                     p.names.user(r.target_user_id.0),
                     r.requestor_id
                         .map_or_else(|| "Portico".to_string(), |u| p.names.user(u.0)),
                 ],
-                state: Badge::state(&r.state),
+                state: Badge::state(r.state),
             }
         })
         .collect();

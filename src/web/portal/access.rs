@@ -66,7 +66,7 @@ async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageR
             AccessRow {
                 package: list.names.package(a.package_id.0),
                 package_href: who.url(&format!("/packages/{}", a.package_id)),
-                state: Badge::state(&a.state),
+                state: Badge::state(a.state),
                 start: when(a.start_at),
                 end: a.end_at.map_or_else(|| "Does not expire".to_string(), when),
                 extend: extensible.then(|| who.url(&format!("/access/{}/extend", a.id))),

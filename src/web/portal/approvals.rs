@@ -65,7 +65,7 @@ async fn list_approvals(
                     format!("Stage {}", stage + 1),
                     s.map(|s| when(s.stage.due_at)).unwrap_or_default(),
                 ],
-                state: Badge::state(&r.state),
+                state: Badge::state(r.state),
             }
         })
         .collect();
@@ -134,7 +134,7 @@ fn approval_page(
         action: who.url(&format!("/approvals/{}/decide", r.id)),
         package: d.names.package(r.package_id.0),
         requestor: d.names.user(r.target_user_id.0),
-        state: Badge::state(&r.state),
+        state: Badge::state(r.state),
         created: when(r.created_at),
         justification: r.justification.clone().unwrap_or_default(),
         answers: r

@@ -115,7 +115,7 @@ pub fn request_line(slug: &str, v: &RequestView, names: &Names, base: &str) -> R
         href: format!("/t/{slug}{base}/{}", r.id),
         package: names.package(r.package_id.0),
         kind: request_kind(r.request_type).into(),
-        state: Badge::state(&r.state),
+        state: Badge::state(r.state),
         created: when(r.created_at),
         waiting,
         progress,

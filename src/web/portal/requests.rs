@@ -115,7 +115,7 @@ async fn show_request(
             .map(|p| p.display_name.clone())
             .unwrap_or_default(),
         kind: request_kind(r.request_type).into(),
-        state: Badge::state(&r.state),
+        state: Badge::state(r.state),
         created: when(r.created_at),
         completed: when_opt(r.completed_at),
         schedule: match (r.schedule_start, r.schedule_end) {

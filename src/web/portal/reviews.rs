@@ -53,7 +53,7 @@ async fn list_reviews(State(state): State<AppState>, who: SessionCaller, q: Para
         .map(|r| ReviewRowView {
             href: who.url(&format!("/reviews/{}", r.id)),
             package: list.names.package(r.package_id.0),
-            state: Badge::state(&r.state),
+            state: Badge::state(r.state),
             period: format!("{} – {}", when(r.start_at), when(r.end_at)),
         })
         .collect();
@@ -123,7 +123,7 @@ async fn show_review(
         shell: who.shell("Access review", Section::Reviews),
         slug: who.slug().to_string(),
         package: d.names.package(r.package_id.0),
-        state: Badge::state(&r.state),
+        state: Badge::state(r.state),
         period: format!("{} – {}", when(r.start_at), when(r.end_at)),
         open: r.state == ReviewState::InProgress && r.end_at > state.now(),
         require_justification: r.require_justification,

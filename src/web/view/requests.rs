@@ -41,7 +41,7 @@ pub fn stage_timeline(
             let (facts, approvers) = details(&s.stage);
             StageEntry {
                 n: s.stage.stage_index + 1,
-                state: Badge::state(&s.stage.state),
+                state: Badge::state(s.stage.state),
                 facts,
                 approvers,
                 decisions: s
@@ -49,7 +49,7 @@ pub fn stage_timeline(
                     .iter()
                     .map(|d| DecisionEntry {
                         who: user(d.approver_id.0),
-                        decision: Badge::state(&d.decision),
+                        decision: Badge::state(d.decision),
                         justification: d.justification.clone().unwrap_or_default(),
                         at: when(d.decided_at),
                     })
