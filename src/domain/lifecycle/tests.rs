@@ -1,0 +1,651 @@
+//! The lifecycle's transition tables: every accepted and every refused event.
+
+use super::*;
+use chrono::{Duration, TimeZone};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn request(kind: RequestType, state: RequestState, stages: usize) -> Request {
+    Request {
+        kind,
+        state,
+        start: None,
+        policy_stages: stages,
+    }
+}
+
+fn stage(index: usize, rule: DecisionRule, approvers: &[u128]) -> Stage {
+    Stage {
+        index,
+        state: StageState::Pending,
+        rule,
+        approvers: approvers.iter().map(|a| id(*a)).collect(),
+        decisions: Vec::new(),
+        require_justification: false,
+    }
+}
+
+fn decided_by(mut s: Stage, who: u128, decision: Decision) -> Stage {
+    s.decisions.push(Decided {
+        approver: id(who),
+        decision,
+        at: now() - Duration::hours(1),
+    });
+    s
+}
+
+fn decide(who: u128, decision: Decision) -> Event {
+    Event::Decided {
+        approver: id(who),
+        decision,
+        justification: None,
+    }
+}
+
+fn actions(t: &Transition) -> Vec<&'static str> {
+    t.notes.iter().map(|n| n.action.as_str()).collect()
+}
+
+fn refusal_text(r: Refusal) -> String {
+    r.explain("Ann").to_string()
+}
+
+use Decision::{Approve, Deny};
+use DecisionRule::{All, AnyOne};
+use RequestState as S;
+use RequestType as K;
+
+/// Every accepted transition: (what, request, stages, event, new state, stage
+/// state, then, audit actions, notices).
+#[test]
+fn accepted_transitions() {
+    let pending = S::PendingApproval;
+    let one = || vec![stage(0, AnyOne, &[1, 2])];
+    let all = || vec![stage(0, All, &[1, 2])];
+    let mut future = request(K::UserAdd, S::Submitted, 0);
+    future.start = Some(now() + Duration::days(2));
+    let no_extension_approval = Event::Submitted {
+        extension_requires_approval: false,
+    };
+    let with_extension_approval = Event::Submitted {
+        extension_requires_approval: true,
+    };
+    type Row = (
+        &'static str,
+        Request,
+        Vec<Stage>,
+        Event,
+        RequestState,
+        Option<StageState>,
+        Then,
+        Vec<&'static str>,
+        Vec<Tell>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "a user's add with stages opens stage 1 and tells the requestor, its target",
+            request(K::UserAdd, S::Submitted, 2),
+            vec![],
+            no_extension_approval.clone(),
+            S::Submitted,
+            None,
+            Then::OpenStage(0),
+            vec![],
+            vec![Tell::Target(Told::Submitted)],
+        ),
+        (
+            "a user's add without stages is delivered",
+            request(K::UserAdd, S::Submitted, 0),
+            vec![],
+            no_extension_approval.clone(),
+            S::Submitted,
+            None,
+            Then::Deliver,
+            vec![],
+            vec![],
+        ),
+        (
+            "an admin's add skips the stages",
+            request(K::AdminAdd, S::Submitted, 2),
+            vec![],
+            no_extension_approval.clone(),
+            S::Submitted,
+            None,
+            Then::Deliver,
+            vec![],
+            vec![],
+        ),
+        (
+            "an add starting later waits for its start",
+            future,
+            vec![],
+            no_extension_approval.clone(),
+            S::Scheduled,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.scheduled"],
+            vec![],
+        ),
+        (
+            "a user's extension needing approval opens stage 1, silently",
+            request(K::UserUpdate, S::Submitted, 1),
+            vec![],
+            with_extension_approval.clone(),
+            S::Submitted,
+            None,
+            Then::OpenStage(0),
+            vec![],
+            vec![],
+        ),
+        (
+            "a user's extension without approval is applied",
+            request(K::UserUpdate, S::Submitted, 1),
+            vec![],
+            no_extension_approval.clone(),
+            S::Submitted,
+            None,
+            Then::Extend,
+            vec![],
+            vec![],
+        ),
+        (
+            "an admin's extension is applied even when approval is required",
+            request(K::AdminUpdate, S::Submitted, 1),
+            vec![],
+            with_extension_approval,
+            S::Submitted,
+            None,
+            Then::Extend,
+            vec![],
+            vec![],
+        ),
+        (
+            "an opened stage asks its approvers",
+            request(K::UserAdd, S::Submitted, 1),
+            vec![],
+            Event::StageOpened {
+                index: 0,
+                rule: AnyOne,
+                approvers: vec![id(1)],
+                source: ApproverSource::Approvers,
+                due_at: now() + Duration::days(14),
+            },
+            pending,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.stageOpened"],
+            vec![Tell::Approvers {
+                stage: 0,
+                who: vec![id(1)],
+                reason: Ask::Opened,
+            }],
+        ),
+        (
+            "one approval decides an anyOne stage; the last stage delivers",
+            request(K::UserAdd, pending, 1),
+            one(),
+            decide(1, Approve),
+            pending,
+            Some(StageState::Approved),
+            Then::Deliver,
+            vec!["assignmentRequest.decided", "assignmentRequest.approved"],
+            vec![],
+        ),
+        (
+            "an approved stage before the last opens the next",
+            request(K::UserAdd, pending, 2),
+            one(),
+            decide(2, Approve),
+            pending,
+            Some(StageState::Approved),
+            Then::OpenStage(1),
+            vec!["assignmentRequest.decided"],
+            vec![],
+        ),
+        (
+            "an approved extension is applied",
+            request(K::UserUpdate, pending, 1),
+            one(),
+            decide(1, Approve),
+            pending,
+            Some(StageState::Approved),
+            Then::Extend,
+            vec!["assignmentRequest.decided", "assignmentRequest.approved"],
+            vec![],
+        ),
+        (
+            "a deny ends the request and tells the requestor",
+            request(K::UserAdd, pending, 2),
+            one(),
+            decide(1, Deny),
+            S::Denied,
+            Some(StageState::Denied),
+            Then::Nothing,
+            vec!["assignmentRequest.decided", "assignmentRequest.denied"],
+            vec![Tell::Requestor(Told::Denied)],
+        ),
+        (
+            "an all stage waits for every approver",
+            request(K::UserAdd, pending, 1),
+            all(),
+            decide(1, Approve),
+            pending,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.decided"],
+            vec![],
+        ),
+        (
+            "the last approval of an all stage decides it",
+            request(K::UserAdd, pending, 1),
+            vec![decided_by(stage(0, All, &[1, 2]), 1, Approve)],
+            decide(2, Approve),
+            pending,
+            Some(StageState::Approved),
+            Then::Deliver,
+            vec!["assignmentRequest.decided", "assignmentRequest.approved"],
+            vec![],
+        ),
+        (
+            "one deny decides an all stage",
+            request(K::UserAdd, pending, 1),
+            vec![decided_by(stage(0, All, &[1, 2]), 1, Approve)],
+            decide(2, Deny),
+            S::Denied,
+            Some(StageState::Denied),
+            Then::Nothing,
+            vec!["assignmentRequest.decided", "assignmentRequest.denied"],
+            vec![Tell::Requestor(Told::Denied)],
+        ),
+        (
+            "a stage that times out expires the request",
+            request(K::UserAdd, pending, 1),
+            one(),
+            Event::StageTimedOut,
+            S::Expired,
+            Some(StageState::Expired),
+            Then::Nothing,
+            vec!["assignmentRequest.expired"],
+            vec![Tell::Requestor(Told::Expired)],
+        ),
+        (
+            "escalation adds approvers not already on the stage and asks them",
+            request(K::UserAdd, pending, 1),
+            one(),
+            Event::Escalated {
+                added: vec![id(2), id(3), id(3)],
+            },
+            pending,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.escalated"],
+            vec![Tell::Approvers {
+                stage: 0,
+                who: vec![id(3)],
+                reason: Ask::Escalated,
+            }],
+        ),
+        (
+            "approvers replacing deactivated ones join the stage",
+            request(K::UserAdd, pending, 1),
+            one(),
+            Event::ApproversReplaced { added: vec![id(4)] },
+            pending,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.approversAdded"],
+            vec![],
+        ),
+        (
+            "a pending request is canceled with its open stage",
+            request(K::UserAdd, pending, 1),
+            one(),
+            Event::Canceled,
+            S::Canceled,
+            Some(StageState::Canceled),
+            Then::Nothing,
+            vec!["assignmentRequest.canceled"],
+            vec![],
+        ),
+        (
+            "a scheduled request is canceled",
+            request(K::UserAdd, S::Scheduled, 0),
+            vec![],
+            Event::Canceled,
+            S::Canceled,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.canceled"],
+            vec![],
+        ),
+        (
+            "delivery refused at the recheck fails and tells the requestor",
+            request(K::UserAdd, S::Scheduled, 0),
+            vec![],
+            Event::DeliveryRefused {
+                reason: "the target user is deactivated".into(),
+            },
+            S::DeliveryFailed,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.deliveryFailed"],
+            vec![Tell::Requestor(Told::DeliveryFailed)],
+        ),
+        (
+            "a delivered assignment tells the target",
+            request(K::UserAdd, S::Submitted, 0),
+            vec![],
+            Event::Delivered {
+                assignment: id(7),
+                state: S::Delivered,
+                refusals: vec![],
+            },
+            S::Delivered,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.delivered"],
+            vec![Tell::Target(Told::Delivered)],
+        ),
+        (
+            "connector grants leave it delivering, nobody told yet",
+            request(K::UserAdd, pending, 1),
+            vec![],
+            Event::Delivered {
+                assignment: id(7),
+                state: S::Delivering,
+                refusals: vec![],
+            },
+            S::Delivering,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.delivering"],
+            vec![],
+        ),
+        (
+            "refused roles make it partially delivered",
+            request(K::UserAdd, S::Scheduled, 0),
+            vec![],
+            Event::Delivered {
+                assignment: id(7),
+                state: S::PartiallyDelivered,
+                refusals: vec!["a privileged group".into()],
+            },
+            S::PartiallyDelivered,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.partiallyDelivered"],
+            vec![Tell::Target(Told::DeliveryFailed)],
+        ),
+        (
+            "grants settling later move a delivering request",
+            request(K::UserAdd, S::Delivering, 0),
+            vec![],
+            Event::GrantsSettled {
+                state: S::Delivered,
+            },
+            S::Delivered,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.stateChanged"],
+            vec![Tell::Target(Told::Delivered)],
+        ),
+        (
+            "grants settling to the same state change nothing",
+            request(K::UserAdd, S::Delivered, 0),
+            vec![],
+            Event::GrantsSettled {
+                state: S::Delivered,
+            },
+            S::Delivered,
+            None,
+            Then::Nothing,
+            vec![],
+            vec![],
+        ),
+        (
+            "grants of a request not in delivery change nothing",
+            request(K::UserAdd, S::Canceled, 0),
+            vec![],
+            Event::GrantsSettled {
+                state: S::Delivered,
+            },
+            S::Canceled,
+            None,
+            Then::Nothing,
+            vec![],
+            vec![],
+        ),
+        (
+            "an applied extension is delivered",
+            request(K::UserUpdate, pending, 1),
+            vec![],
+            Event::Extended {
+                assignment_live: true,
+                end: Some(now()),
+            },
+            S::Delivered,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.delivered"],
+            vec![],
+        ),
+        (
+            "an extension of an ended assignment fails",
+            request(K::UserUpdate, S::Submitted, 0),
+            vec![],
+            Event::Extended {
+                assignment_live: false,
+                end: None,
+            },
+            S::DeliveryFailed,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.deliveryFailed"],
+            vec![],
+        ),
+    ];
+    for (what, req, stages, event, state, stage_state, then, audit, tell) in rows {
+        let t = step(&req, &stages, event, now())
+            .unwrap_or_else(|r| panic!("{what}: refused: {}", refusal_text(r)));
+        assert_eq!(t.state, state, "{what}: state");
+        assert_eq!(
+            t.stage.as_ref().and_then(|s| s.state),
+            stage_state,
+            "{what}: stage"
+        );
+        assert_eq!(t.then, then, "{what}: then");
+        assert_eq!(actions(&t), audit, "{what}: audit");
+        assert_eq!(t.tell, tell, "{what}: notices");
+        let completes = state.is_final() && t.changes(req.state);
+        assert_eq!(t.completed, completes, "{what}: completion");
+    }
+}
+
+/// Every refused transition, with the words the person gets.
+#[test]
+fn refused_transitions() {
+    let pending = S::PendingApproval;
+    let one = || vec![stage(0, AnyOne, &[1, 2])];
+    let mut justified = stage(0, AnyOne, &[1]);
+    justified.require_justification = true;
+    let mut closed = decided_by(stage(0, AnyOne, &[1, 2]), 2, Approve);
+    closed.state = StageState::Approved;
+    let too_many: Vec<Uuid> = (0..=MAX_ALL_APPROVERS as u128).map(id).collect();
+    let rows: Vec<(&'static str, Request, Vec<Stage>, Event, &'static str)> = vec![
+        (
+            "a removal never goes through the machine's submission",
+            request(K::UserRemove, S::Submitted, 1),
+            vec![],
+            Event::Submitted {
+                extension_requires_approval: false,
+            },
+            "does not go through approval",
+        ),
+        (
+            "a request is submitted once",
+            request(K::UserAdd, pending, 1),
+            vec![],
+            Event::Submitted {
+                extension_requires_approval: false,
+            },
+            "submitted before",
+        ),
+        (
+            "a non-approver cannot decide",
+            request(K::UserAdd, pending, 1),
+            one(),
+            decide(9, Approve),
+            "not an approver of the current stage",
+        ),
+        (
+            "an approver decides once",
+            request(K::UserAdd, pending, 1),
+            vec![decided_by(stage(0, All, &[1, 2]), 1, Approve)],
+            decide(1, Deny),
+            "already decided this stage",
+        ),
+        (
+            "a stage requiring a justification refuses a decision without one",
+            request(K::UserAdd, pending, 1),
+            vec![justified],
+            decide(1, Approve),
+            "the input is not valid",
+        ),
+        (
+            "a late approver is told who decided",
+            request(K::UserAdd, S::Delivered, 1),
+            vec![closed],
+            decide(1, Deny),
+            "already approved by Ann",
+        ),
+        (
+            "a canceled request cannot be decided",
+            request(K::UserAdd, S::Canceled, 1),
+            vec![],
+            decide(1, Approve),
+            "is canceled and can no longer be decided",
+        ),
+        (
+            "a delivered request cannot be canceled",
+            request(K::UserAdd, S::Delivered, 0),
+            vec![],
+            Event::Canceled,
+            "already delivered",
+        ),
+        (
+            "a denied request cannot time out",
+            request(K::UserAdd, S::Denied, 1),
+            vec![],
+            Event::StageTimedOut,
+            "can no longer be decided",
+        ),
+        (
+            "an expired request is not escalated",
+            request(K::UserAdd, S::Expired, 1),
+            vec![],
+            Event::Escalated { added: vec![id(3)] },
+            "can no longer be decided",
+        ),
+        (
+            "an all stage over the cap does not open",
+            request(K::UserAdd, S::Submitted, 1),
+            vec![],
+            Event::StageOpened {
+                index: 0,
+                rule: All,
+                approvers: too_many,
+                source: ApproverSource::Approvers,
+                due_at: now(),
+            },
+            "at most 25 are allowed",
+        ),
+        (
+            "no stage opens past the policy's last",
+            request(K::UserAdd, pending, 1),
+            vec![],
+            Event::StageOpened {
+                index: 1,
+                rule: AnyOne,
+                approvers: vec![id(1)],
+                source: ApproverSource::Approvers,
+                due_at: now(),
+            },
+            "stage 2 does not exist",
+        ),
+        (
+            "a denied request is never delivered",
+            request(K::UserAdd, S::Denied, 1),
+            vec![],
+            Event::Delivered {
+                assignment: id(7),
+                state: S::Delivered,
+                refusals: vec![],
+            },
+            "not waiting for delivery",
+        ),
+        (
+            "a new assignment does not start expired",
+            request(K::UserAdd, S::Submitted, 0),
+            vec![],
+            Event::Delivered {
+                assignment: id(7),
+                state: S::Expired,
+                refusals: vec![],
+            },
+            "cannot start as expired",
+        ),
+        (
+            "only extensions extend",
+            request(K::UserAdd, S::Submitted, 0),
+            vec![],
+            Event::Extended {
+                assignment_live: true,
+                end: Some(now()),
+            },
+            "Only an extension request",
+        ),
+    ];
+    for (what, req, stages, event, words) in rows {
+        match step(&req, &stages, event, now()) {
+            Ok(t) => panic!("{what}: accepted as {}", t.state),
+            Err(r) => {
+                let text = refusal_text(r);
+                assert!(text.contains(words), "{what}: {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn completion_follows_final_states() {
+    let t = step(
+        &request(K::UserAdd, S::Submitted, 0),
+        &[],
+        Event::Delivered {
+            assignment: id(7),
+            state: S::Delivering,
+            refusals: vec![],
+        },
+        now(),
+    )
+    .unwrap_or_else(|r| panic!("{}", refusal_text(r)));
+    assert!(!t.completed);
+    let t = step(
+        &request(K::UserAdd, S::PendingApproval, 1),
+        &[stage(0, AnyOne, &[1])],
+        decide(1, Deny),
+        now(),
+    )
+    .unwrap_or_else(|r| panic!("{}", refusal_text(r)));
+    assert!(t.completed);
+    let change = t.stage.unwrap_or_default();
+    assert_eq!(change.decision, Some((id(1), Deny, None)));
+}
