@@ -1,33 +1,14 @@
 //! Assignments (a user holds a package under a policy) and their per-role grants.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 
 use super::{Conn, DbResult, Page, PageRequest};
-use crate::domain::assignment::{AssignmentState, GrantState, RemovalReason};
-use crate::domain::ids::{
-    AssignmentId, CatalogId, PackageId, PolicyId, RequestId, ResourceRoleId, TenantId, UserId,
-};
+use crate::domain::assignment::AssignmentState;
+use crate::domain::ids::{AssignmentId, CatalogId, PackageId, ResourceRoleId, TenantId, UserId};
+pub use crate::model::assignments::{AssignmentRow, GrantRow};
 
 /// States in which an assignment gives access.
 pub const ACTIVE: &str = "('delivering', 'delivered', 'partiallyDelivered', 'deliveryFailed')";
-
-#[derive(Clone, Debug, FromRow)]
-pub struct AssignmentRow {
-    pub tenant_id: TenantId,
-    pub id: AssignmentId,
-    pub package_id: PackageId,
-    pub policy_id: PolicyId,
-    pub target_user_id: UserId,
-    pub state: AssignmentState,
-    pub start_at: DateTime<Utc>,
-    pub end_at: Option<DateTime<Utc>>,
-    pub request_id: RequestId,
-    pub removal_reason: Option<RemovalReason>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub ended_at: Option<DateTime<Utc>>,
-}
 
 const COLUMNS: &str = "tenant_id, id, package_id, policy_id, target_user_id, state, start_at, end_at, request_id, removal_reason, created_at, updated_at, ended_at";
 
@@ -178,16 +159,6 @@ pub async fn list(
     .fetch_all(conn)
     .await?;
     Ok(Page::from_rows(rows, page, |a| a.id.0))
-}
-
-#[derive(Clone, Debug, FromRow)]
-pub struct GrantRow {
-    pub tenant_id: TenantId,
-    pub assignment_id: AssignmentId,
-    pub resource_role_id: ResourceRoleId,
-    pub state: GrantState,
-    pub error: Option<String>,
-    pub updated_at: DateTime<Utc>,
 }
 
 pub async fn upsert_grant(conn: &mut Conn, g: &GrantRow) -> DbResult<()> {

@@ -1,26 +1,11 @@
 //! The audit log: append-only (a trigger refuses UPDATE, DELETE and TRUNCATE).
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::{Conn, DbResult, Page, PageRequest};
-use crate::domain::ids::{AuditEventId, TenantId};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct AuditEvent {
-    pub tenant_id: TenantId,
-    pub id: AuditEventId,
-    pub at: DateTime<Utc>,
-    pub actor_type: String,
-    pub actor_id: Option<Uuid>,
-    pub actor_token_id: Option<Uuid>,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: Option<Uuid>,
-    pub details: serde_json::Value,
-    pub correlation_id: Option<Uuid>,
-}
+use crate::domain::ids::TenantId;
+pub use crate::model::audit::AuditEvent;
 
 const COLUMNS: &str = "tenant_id, id, at, actor_type, actor_id, actor_token_id, action, target_type, target_id, details, correlation_id";
 

@@ -4,19 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{Conn, DbResult, Page, PageRequest};
-use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct Catalog {
-    pub tenant_id: TenantId,
-    pub id: CatalogId,
-    pub display_name: String,
-    pub description: String,
-    pub enabled: bool,
-    pub externally_visible: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+use crate::domain::ids::{CatalogId, ResourceId, ResourceRoleId, TenantId};
+pub use crate::model::catalogs::{Catalog, Resource, ResourceRole};
 
 const CATALOG_COLUMNS: &str =
     "tenant_id, id, display_name, description, enabled, externally_visible, created_at, updated_at";
@@ -96,36 +85,7 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |c| c.id.0))
 }
 
-#[derive(Clone, Debug, FromRow)]
-pub struct Resource {
-    pub tenant_id: TenantId,
-    pub id: ResourceId,
-    pub catalog_id: CatalogId,
-    pub kind: String,
-    pub group_id: Option<GroupId>,
-    pub display_name: String,
-    pub description: String,
-    pub connector_url: Option<String>,
-    pub connector_secret: Option<String>,
-    /// A tenant admin added it: only then may delivery put people into a group that
-    /// holds a role or approves for another catalog.
-    pub added_by_tenant_admin: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
 const RESOURCE_COLUMNS: &str = "tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, added_by_tenant_admin, created_at, updated_at";
-
-#[derive(Clone, Debug, FromRow)]
-pub struct ResourceRole {
-    pub tenant_id: TenantId,
-    pub id: ResourceRoleId,
-    pub resource_id: ResourceId,
-    pub display_name: String,
-    /// `member` / `owner` for group resources.
-    pub group_relation: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
 
 const ROLE_COLUMNS: &str = "tenant_id, id, resource_id, display_name, group_relation, created_at";
 

@@ -1,25 +1,10 @@
 //! The demo's dev mailbox: messages kept instead of sent (`portico demo` without
 //! `PORTICO_SMTP_URL`). Not tenant-owned; only mounted in demo mode.
 
-use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::{Conn, DbResult, Page, PageRequest};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct DevMessage {
-    pub id: Uuid,
-    pub tenant_slug: Option<String>,
-    pub message_id: String,
-    pub from_name: String,
-    pub to_address: String,
-    pub reply_to: Option<String>,
-    pub subject: String,
-    pub text_body: String,
-    pub html_body: String,
-    pub created_at: DateTime<Utc>,
-}
+pub use crate::model::dev_mail::DevMessage;
 
 const COLUMNS: &str = "id, tenant_slug, message_id, from_name, to_address, reply_to, subject, text_body, html_body, created_at";
 

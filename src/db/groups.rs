@@ -3,41 +3,23 @@
 //! while any source remains, so ending an assignment removes only its own rows.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{CatalogId, GroupId, TenantId, UserId};
 use crate::domain::policy::PolicySettings;
+pub use crate::model::groups::{Group, MemberRow, Relation};
 
-#[derive(Clone, Debug, FromRow)]
-pub struct Group {
-    pub tenant_id: TenantId,
-    pub id: GroupId,
-    pub display_name: String,
-    pub description: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+/// The table that holds `relation`.
+fn table(relation: Relation) -> &'static str {
+    match relation {
+        Relation::Member => "group_memberships",
+        Relation::Owner => "group_owners",
+    }
 }
 
 const COLUMNS: &str = "tenant_id, id, display_name, description, created_at, updated_at";
-
-/// Which relation of a user to a group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Relation {
-    Member,
-    Owner,
-}
-
-impl Relation {
-    fn table(self) -> &'static str {
-        match self {
-            Self::Member => "group_memberships",
-            Self::Owner => "group_owners",
-        }
-    }
-}
 
 pub async fn insert(conn: &mut Conn, g: &Group) -> DbResult<()> {
     sqlx::query(
@@ -131,7 +113,7 @@ pub async fn add(
     let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "insert into {} (tenant_id, group_id, user_id, assignment_id, created_at)
          values ($1, $2, $3, $4, $5) on conflict do nothing",
-        relation.table()
+        table(relation)
     )))
     .bind(tenant)
     .bind(group)
@@ -155,7 +137,7 @@ pub async fn remove(
     let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "delete from {} where tenant_id = $1 and group_id = $2 and user_id = $3
            and assignment_id is not distinct from $4",
-        relation.table()
+        table(relation)
     )))
     .bind(tenant)
     .bind(group)
@@ -175,7 +157,7 @@ pub async fn remove_source_everywhere(
     for relation in [Relation::Member, Relation::Owner] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "delete from {} where tenant_id = $1 and assignment_id = $2",
-            relation.table()
+            table(relation)
         )))
         .bind(tenant)
         .bind(assignment)
@@ -183,13 +165,6 @@ pub async fn remove_source_everywhere(
         .await?;
     }
     Ok(())
-}
-
-/// A user with every source of their membership (`None` = direct).
-#[derive(Clone, Debug, FromRow)]
-pub struct MemberRow {
-    pub user_id: UserId,
-    pub sources: Vec<Option<Uuid>>,
 }
 
 pub async fn list_related(
@@ -203,7 +178,7 @@ pub async fn list_related(
         "select user_id, array_agg(assignment_id order by assignment_id nulls first) as sources
          from {} where tenant_id = $1 and group_id = $2 and user_id < $3
          group by user_id order by user_id desc limit $4",
-        relation.table()
+        table(relation)
     )))
     .bind(tenant)
     .bind(group)
@@ -223,7 +198,7 @@ pub async fn users_of(
 ) -> DbResult<Vec<UserId>> {
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select distinct user_id from {} where tenant_id = $1 and group_id = any($2)",
-        relation.table()
+        table(relation)
     )))
     .bind(tenant)
     .bind(groups)
@@ -256,7 +231,7 @@ pub async fn groups_of_user(
 ) -> DbResult<Vec<GroupId>> {
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select distinct group_id from {} where tenant_id = $1 and user_id = $2",
-        relation.table()
+        table(relation)
     )))
     .bind(tenant)
     .bind(user)
@@ -273,7 +248,7 @@ pub async fn is_related(
 ) -> DbResult<bool> {
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select exists (select 1 from {} where tenant_id = $1 and group_id = $2 and user_id = $3)",
-        relation.table()
+        table(relation)
     )))
     .bind(tenant)
     .bind(group)

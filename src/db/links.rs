@@ -1,23 +1,10 @@
 //! Emailed approval links: hashed single-use tokens bound to one approver and stage.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 
 use super::{Conn, DbResult};
-use crate::domain::ids::{RequestId, TenantId, UserId};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct ApprovalLink {
-    pub tenant_id: TenantId,
-    pub id: uuid::Uuid,
-    pub token_hash: Vec<u8>,
-    pub request_id: RequestId,
-    pub stage_index: i32,
-    pub approver_id: UserId,
-    pub expires_at: DateTime<Utc>,
-    pub used_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
+use crate::domain::ids::{TenantId, UserId};
+pub use crate::model::links::ApprovalLink;
 
 pub async fn insert(conn: &mut Conn, l: &ApprovalLink) -> DbResult<()> {
     sqlx::query(

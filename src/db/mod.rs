@@ -101,6 +101,8 @@ macro_rules! sqlx_text_enum {
     )*};
 }
 sqlx_text_enum!(
+    crate::domain::values::UserKind,
+    crate::domain::authz::Role,
     crate::domain::policy::DecisionRule,
     crate::domain::request::RequestType,
     crate::domain::request::RequestState,

@@ -2,25 +2,11 @@
 //! change that caused them, delivered later by the scheduler.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 
 use super::{Conn, DbResult};
 use crate::domain::ids::{OutboxId, TenantId};
 use crate::domain::outbox::{OutboxKind, OutboxState};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct OutboxRow {
-    pub tenant_id: TenantId,
-    pub id: OutboxId,
-    pub kind: OutboxKind,
-    pub payload: serde_json::Value,
-    pub state: OutboxState,
-    pub attempts: i32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-}
+pub use crate::model::outbox::OutboxRow;
 
 /// A row to add; `sequence_key` orders deliveries that must not overtake each other.
 pub struct NewOutbox<'a> {

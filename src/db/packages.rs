@@ -3,23 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
-use sqlx::types::Json;
 
 use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId, TenantId};
-use crate::domain::policy::PolicySettings;
-
-#[derive(Clone, Debug, FromRow)]
-pub struct AccessPackage {
-    pub tenant_id: TenantId,
-    pub id: PackageId,
-    pub catalog_id: CatalogId,
-    pub display_name: String,
-    pub description: String,
-    pub hidden: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+pub use crate::model::packages::{AccessPackage, Policy};
 
 const COLUMNS: &str =
     "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at";
@@ -307,17 +294,6 @@ pub async fn open_work(
     .bind(policy)
     .fetch_one(conn)
     .await?)
-}
-
-#[derive(Clone, Debug, FromRow)]
-pub struct Policy {
-    pub tenant_id: TenantId,
-    pub id: PolicyId,
-    pub package_id: PackageId,
-    pub display_name: String,
-    pub settings: Json<PolicySettings>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 const POLICY_COLUMNS: &str =

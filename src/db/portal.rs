@@ -3,19 +3,10 @@
 //! a package, and the counts of the portal's home page.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 
-use super::packages::AccessPackage;
 use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{PackageId, RequestId, TenantId, UserId};
-
-/// A package of the portal's list with the name of its catalog.
-#[derive(Clone, Debug, FromRow)]
-pub struct ListedPackage {
-    #[sqlx(flatten)]
-    pub package: AccessPackage,
-    pub catalog_name: String,
-}
+pub use crate::model::portal::{Counts, ListedPackage};
 
 /// Packages listed in the portal: not hidden, in an enabled catalog (for guests, an
 /// externally visible one), with at least one policy taking requests; newest first.
@@ -69,14 +60,6 @@ pub async fn open_add_request(
     .bind(user)
     .fetch_optional(conn)
     .await?)
-}
-
-/// What the portal's home page counts for a user.
-#[derive(Clone, Debug, Default, FromRow)]
-pub struct Counts {
-    pub pending_approvals: i64,
-    pub open_requests: i64,
-    pub pending_reviews: i64,
 }
 
 pub async fn counts(

@@ -2,36 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
-use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::users::User;
 use super::{Conn, DbResult, Page, PageRequest};
-use crate::domain::ids::{
-    AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId,
-};
-use crate::domain::policy::DecisionRule;
-use crate::domain::request::{Answer, Decision, RequestState, RequestType, StageState};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct RequestRow {
-    pub tenant_id: TenantId,
-    pub id: RequestId,
-    pub request_type: RequestType,
-    pub state: RequestState,
-    pub package_id: PackageId,
-    pub policy_id: PolicyId,
-    pub requestor_id: Option<UserId>,
-    pub target_user_id: UserId,
-    pub assignment_id: Option<AssignmentId>,
-    pub justification: Option<String>,
-    pub answers: Json<Vec<Answer>>,
-    pub schedule_start: Option<DateTime<Utc>>,
-    pub schedule_end: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-}
+use crate::domain::ids::{CatalogId, PackageId, RequestId, TenantId, UserId};
+use crate::domain::request::{Decision, RequestState};
+pub use crate::model::requests::{DecisionRow, RequestRow, StageRow};
 
 const COLUMNS: &str = "tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id, assignment_id, justification, answers, schedule_start, schedule_end, created_at, updated_at, completed_at";
 
@@ -200,22 +177,6 @@ pub async fn claim_due_scheduled(
     .await?)
 }
 
-#[derive(Clone, Debug, FromRow)]
-pub struct StageRow {
-    pub tenant_id: TenantId,
-    pub request_id: RequestId,
-    pub stage_index: i32,
-    pub state: StageState,
-    pub decision_rule: DecisionRule,
-    pub approver_ids: Vec<Uuid>,
-    pub require_justification: bool,
-    pub opened_at: DateTime<Utc>,
-    pub due_at: DateTime<Utc>,
-    pub escalate_at: Option<DateTime<Utc>>,
-    pub escalated_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
 const STAGE_COLUMNS: &str = "tenant_id, request_id, stage_index, state, decision_rule, approver_ids, require_justification, opened_at, due_at, escalate_at, escalated_at, completed_at";
 
 pub async fn insert_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
@@ -271,17 +232,6 @@ pub async fn stages_of(
     .bind(requests)
     .fetch_all(conn)
     .await?)
-}
-
-#[derive(Clone, Debug, FromRow)]
-pub struct DecisionRow {
-    pub tenant_id: TenantId,
-    pub request_id: RequestId,
-    pub stage_index: i32,
-    pub approver_id: UserId,
-    pub decision: Decision,
-    pub justification: Option<String>,
-    pub decided_at: DateTime<Utc>,
 }
 
 pub async fn insert_decision(conn: &mut Conn, d: &DecisionRow) -> DbResult<()> {

@@ -10,31 +10,10 @@ use super::assignments::AssignmentRow;
 use super::packages::Policy;
 use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::ids::{
-    AccessReviewId, AssignmentId, CatalogId, PackageId, PolicyId, ReviewItemId, TenantId, UserId,
+    AccessReviewId, CatalogId, PackageId, PolicyId, ReviewItemId, TenantId, UserId,
 };
-use crate::domain::request::Decision;
-use crate::domain::review::{AppliedResult, IfNoResponseValue, ItemDecision, ReviewState};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct ReviewRow {
-    pub tenant_id: TenantId,
-    pub id: AccessReviewId,
-    pub package_id: PackageId,
-    pub policy_id: PolicyId,
-    pub period_index: i32,
-    pub start_at: DateTime<Utc>,
-    pub end_at: DateTime<Utc>,
-    pub remind_at: DateTime<Utc>,
-    pub state: ReviewState,
-    pub auto_apply: bool,
-    pub if_no_response: IfNoResponseValue,
-    pub require_justification: bool,
-    pub stopped_early: bool,
-    pub reminded_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub applied_at: Option<DateTime<Utc>>,
-}
+use crate::domain::review::ReviewState;
+pub use crate::model::reviews::{ItemRow, ReviewRow};
 
 const COLUMNS: &str = "tenant_id, id, package_id, policy_id, period_index, start_at, end_at, remind_at, state, auto_apply,
     if_no_response, require_justification, stopped_early, reminded_at, created_at, completed_at, applied_at";
@@ -199,22 +178,6 @@ pub async fn is_reviewer(
     .bind(user)
     .fetch_one(conn)
     .await?)
-}
-
-#[derive(Clone, Debug, FromRow)]
-pub struct ItemRow {
-    pub tenant_id: TenantId,
-    pub id: ReviewItemId,
-    pub review_id: AccessReviewId,
-    pub assignment_id: AssignmentId,
-    pub target_user_id: UserId,
-    pub reviewer_ids: Vec<Uuid>,
-    pub recommendation: Option<Decision>,
-    pub decision: ItemDecision,
-    pub justification: Option<String>,
-    pub decided_by: Option<UserId>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub applied_result: Option<AppliedResult>,
 }
 
 const ITEM_COLUMNS: &str = "tenant_id, id, review_id, assignment_id, target_user_id, reviewer_ids, recommendation, decision,

@@ -1,21 +1,8 @@
 //! Role assignments: a user or a group holds a role, tenant-wide or in one catalog.
 
-use chrono::{DateTime, Utc};
-use sqlx::FromRow;
-
 use super::{Conn, DbResult, Page, PageRequest};
-use crate::domain::ids::{CatalogId, GroupId, RoleAssignmentId, TenantId, UserId};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct RoleAssignment {
-    pub tenant_id: TenantId,
-    pub id: RoleAssignmentId,
-    pub role: String,
-    pub user_id: Option<UserId>,
-    pub group_id: Option<GroupId>,
-    pub catalog_id: Option<CatalogId>,
-    pub created_at: DateTime<Utc>,
-}
+use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId, UserId};
+pub use crate::model::roles::RoleAssignment;
 
 const COLUMNS: &str = "tenant_id, id, role, user_id, group_id, catalog_id, created_at";
 

@@ -2,25 +2,11 @@
 //! them. Only SHA-256 hashes of session and link tokens are stored.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::{Conn, DbResult};
 use crate::domain::ids::{TenantId, UserId};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct Session {
-    pub tenant_id: TenantId,
-    pub id: Uuid,
-    pub user_id: UserId,
-    pub token_hash: Vec<u8>,
-    pub csrf_token: String,
-    pub method: String,
-    pub created_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
+pub use crate::model::sessions::{Session, SignInLink};
 
 const SESSION_COLUMNS: &str = "tenant_id, id, user_id, token_hash, csrf_token, method, created_at, last_seen_at, expires_at, revoked_at";
 
@@ -105,17 +91,6 @@ pub async fn revoke_all_of_user(
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
-}
-
-#[derive(Clone, Debug, FromRow)]
-pub struct SignInLink {
-    pub tenant_id: TenantId,
-    pub id: Uuid,
-    pub user_id: UserId,
-    pub token_hash: Vec<u8>,
-    pub expires_at: DateTime<Utc>,
-    pub used_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
 }
 
 const LINK_COLUMNS: &str = "tenant_id, id, user_id, token_hash, expires_at, used_at, created_at";

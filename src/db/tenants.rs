@@ -1,21 +1,8 @@
 //! Tenants: one organisation each, addressed by slug.
 
-use chrono::{DateTime, Utc};
-use sqlx::FromRow;
-
 use super::{Conn, DbResult};
 use crate::domain::ids::TenantId;
-
-#[derive(Clone, Debug, FromRow)]
-pub struct Tenant {
-    pub id: TenantId,
-    pub slug: String,
-    pub display_name: String,
-    pub reply_to: Option<String>,
-    pub approval_links_require_sign_in: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+pub use crate::model::tenants::Tenant;
 
 const COLUMNS: &str =
     "id, slug, display_name, reply_to, approval_links_require_sign_in, created_at, updated_at";

@@ -5,19 +5,7 @@ use sqlx::FromRow;
 
 use super::{Conn, DbResult};
 use crate::domain::ids::{TenantId, TokenId, UserId};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct ApiToken {
-    pub tenant_id: TenantId,
-    pub id: TokenId,
-    pub user_id: UserId,
-    pub name: String,
-    pub token_hash: Vec<u8>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
+pub use crate::model::tokens::ApiToken;
 
 const COLUMNS: &str =
     "tenant_id, id, user_id, name, token_hash, created_at, last_used_at, expires_at, revoked_at";

@@ -1,33 +1,10 @@
 //! Directory users. Email is unique per tenant, compared case-insensitively.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 
 use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{TenantId, UserId};
-
-#[derive(Clone, Debug, FromRow)]
-pub struct User {
-    pub tenant_id: TenantId,
-    pub id: UserId,
-    pub email: String,
-    pub display_name: String,
-    pub department: Option<String>,
-    pub job_title: Option<String>,
-    pub manager_id: Option<UserId>,
-    pub kind: String,
-    pub active: bool,
-    pub external_id: Option<String>,
-    pub last_sign_in_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl User {
-    pub fn is_guest(&self) -> bool {
-        self.kind == "guest"
-    }
-}
+pub use crate::model::users::User;
 
 pub(crate) const COLUMNS: &str = "tenant_id, id, email, display_name, department, job_title, manager_id, kind, active, external_id, last_sign_in_at, created_at, updated_at";
 

@@ -1,6 +1,7 @@
 //! Parsed inputs: each type can only hold a valid value, so code past the edge never
 //! re-checks them.
 
+use super::string_enum;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -168,29 +169,11 @@ impl fmt::Display for Slug {
     }
 }
 
-/// Directory user kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub enum UserKind {
-    #[default]
-    Member,
-    Guest,
-}
-
-impl UserKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Member => "member",
-            Self::Guest => "guest",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        match raw {
-            "member" => Ok(Self::Member),
-            "guest" => Ok(Self::Guest),
-            other => Err(err(format!("unknown user kind '{other}'"))),
-        }
+string_enum! {
+    /// Directory user kind: members of the organisation, or guests from outside it.
+    UserKind {
+        Member = "member",
+        Guest = "guest",
     }
 }
 

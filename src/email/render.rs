@@ -11,7 +11,7 @@ use askama::Template;
 
 use crate::domain::request::{Decision, RequestState};
 use crate::services::notify::{AskReason, Notice};
-pub(crate) use crate::web::view::when;
+pub(crate) use crate::time_text::when;
 
 /// The `Message-ID` of the email of outbox row `id`: stable across retries.
 pub fn message_id(outbox_id: impl std::fmt::Display) -> String {

@@ -21,6 +21,7 @@ use crate::domain::DomainError;
 use crate::domain::ids::UserId;
 use crate::domain::policy::DecisionRule;
 use crate::domain::request::{Answer, Decision, RequestState, StageState};
+use crate::time_text::when;
 
 /// Tokens are 43 characters; anything much longer is not worth a lookup.
 const MAX_TOKEN_LEN: usize = 128;
@@ -93,10 +94,6 @@ impl From<db::DbError> for LinkError {
     fn from(e: db::DbError) -> Self {
         Self::Service(e.into())
     }
-}
-
-fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 async fn find(conn: &mut Conn, token: &str) -> ServiceResult<Option<ApprovalLink>> {

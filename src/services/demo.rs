@@ -7,6 +7,7 @@
 //! for the demo admin.
 
 use crate::crypto::Keys;
+use crate::domain::values::UserKind;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sqlx::PgPool;
@@ -116,7 +117,7 @@ pub async fn seed(pool: &PgPool, keys: &Keys, now: DateTime<Utc>) -> ServiceResu
                 department: Some((*department).into()),
                 job_title: Some((*title).into()),
                 manager_id,
-                kind: "member".into(),
+                kind: UserKind::Member,
                 active: true,
                 external_id: None,
                 last_sign_in_at: None,

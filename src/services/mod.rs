@@ -12,6 +12,7 @@ pub mod demo;
 pub mod dev_mail;
 pub mod grants;
 pub mod groups;
+pub mod health;
 pub mod lifecycle;
 pub mod links;
 pub mod mail;
@@ -74,6 +75,17 @@ impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
         DbError::from(e).into()
     }
+}
+
+/// Whether `cause` is PostgreSQL refusing a character it cannot store in text
+/// (SQLSTATE 22021 `character_not_in_repertoire`: NUL in text; 22P05
+/// `untranslatable_character`: `\u0000` in jsonb).
+pub fn unstorable_text(cause: &anyhow::Error) -> bool {
+    cause.chain().any(|e| {
+        e.downcast_ref::<sqlx::Error>()
+            .is_some_and(crate::db::is_unstorable_text)
+            || matches!(e.downcast_ref::<DbError>(), Some(DbError::UnstorableText))
+    })
 }
 
 /// Constraint violations that a person can cause, as the message they should see.

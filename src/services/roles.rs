@@ -88,7 +88,7 @@ pub async fn create(
     let row = RoleAssignment {
         tenant_id: tenant,
         id: RoleAssignmentId::new(),
-        role: input.role.as_str().into(),
+        role: input.role,
         user_id,
         group_id,
         catalog_id: input.catalog_id,
@@ -149,8 +149,7 @@ pub async fn delete(
         .ok_or(ServiceError::Domain(DomainError::NotFound(
             "role assignment",
         )))?;
-    let role =
-        Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role {}", row.role))?;
+    let role = row.role;
     caller.require(Action::GrantRole(role, row.catalog_id))?;
     if role == Role::TenantAdmin
         && db::roles::active_holders(&mut tx, tenant, role.as_str(), None)

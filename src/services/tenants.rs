@@ -12,6 +12,7 @@ use crate::db::users::User;
 use crate::db::{self, roles::RoleAssignment};
 use crate::domain::authz::{Action, Role};
 use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId, UserId};
+use crate::domain::values::UserKind;
 use crate::domain::values::{DisplayName, EmailAddress, Slug, optional_text};
 use crate::domain::{DomainError, FieldErrors};
 
@@ -65,7 +66,7 @@ pub async fn create(
         department: None,
         job_title: None,
         manager_id: None,
-        kind: "member".into(),
+        kind: UserKind::Member,
         active: true,
         external_id: None,
         last_sign_in_at: None,
@@ -78,7 +79,7 @@ pub async fn create(
         &RoleAssignment {
             tenant_id: tenant.id,
             id: RoleAssignmentId::new(),
-            role: Role::TenantAdmin.as_str().into(),
+            role: Role::TenantAdmin,
             user_id: Some(admin.id),
             group_id: None,
             catalog_id: None,

@@ -72,7 +72,7 @@ async fn apply(
         user.external_id = v;
     }
     if let Some(kind) = fields.kind {
-        user.kind = kind.as_str().into();
+        user.kind = kind;
     }
     if let Some(manager) = fields.manager_id {
         match manager {
@@ -123,7 +123,7 @@ pub async fn create(
         department: None,
         job_title: None,
         manager_id: None,
-        kind: UserKind::Member.as_str().into(),
+        kind: UserKind::Member,
         active: true,
         external_id: None,
         last_sign_in_at: None,
@@ -713,7 +713,7 @@ pub async fn import_csv(
             department: row.department.clone(),
             job_title: row.job_title.clone(),
             manager_id: None,
-            kind: UserKind::Member.as_str().into(),
+            kind: UserKind::Member,
             active: true,
             external_id: None,
             last_sign_in_at: None,

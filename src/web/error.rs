@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use crate::db::DbError;
 use crate::domain::values::NO_CONTROL_CHARACTERS;
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::ServiceError;
@@ -35,12 +34,6 @@ pub enum AppError {
 impl From<DomainError> for AppError {
     fn from(e: DomainError) -> Self {
         Self::Service(ServiceError::Domain(e))
-    }
-}
-
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Service(e.into())
     }
 }
 
@@ -128,7 +121,9 @@ impl Problem {
             },
             // The edge refuses control characters; this catches any that still reach
             // PostgreSQL, which cannot store them, as the person's mistake, not ours.
-            AppError::Service(ServiceError::Internal(cause)) if unstorable_text(cause) => {
+            AppError::Service(ServiceError::Internal(cause))
+                if crate::services::unstorable_text(cause) =>
+            {
                 let mut p = Self::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "validation",
@@ -169,17 +164,6 @@ impl IntoResponse for Problem {
         }
         response
     }
-}
-
-/// Whether `cause` is PostgreSQL refusing a character it cannot store in text
-/// (SQLSTATE 22021 `character_not_in_repertoire`: NUL in text; 22P05
-/// `untranslatable_character`: `\u0000` in jsonb).
-pub fn unstorable_text(cause: &anyhow::Error) -> bool {
-    cause.chain().any(|e| {
-        e.downcast_ref::<sqlx::Error>()
-            .is_some_and(crate::db::is_unstorable_text)
-            || matches!(e.downcast_ref::<DbError>(), Some(DbError::UnstorableText))
-    })
 }
 
 impl IntoResponse for AppError {

@@ -1,5 +1,6 @@
-//! The layer rules of ARCHITECTURE.md, checked on the source: email and the scheduler
-//! reach the database only through services, `domain` uses no I/O crate, and
+//! The layer rules of ARCHITECTURE.md, checked on the source: the web edge, email and
+//! the scheduler reach the database only through services, email does not use the web
+//! edge, `domain` uses no I/O crate, and
 //! `state.rs` depends on neither `web` nor `scheduler`.
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,22 @@ fn email_and_the_scheduler_reach_the_database_only_through_services() {
             found.join("\n")
         );
     }
+}
+
+#[test]
+fn the_web_edge_reaches_the_database_only_through_services() {
+    let found = offences("src/web", &["crate::db", "sqlx::"]);
+    assert!(
+        found.is_empty(),
+        "src/web reaches the database directly:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn email_renders_without_the_web_edge() {
+    let found = offences("src/email", &["crate::web"]);
+    assert!(found.is_empty(), "{}", found.join("\n"));
 }
 
 #[test]

@@ -5,10 +5,12 @@
 use std::collections::BTreeSet;
 
 use portico::domain::assignment::{AssignmentState, GrantState, RemovalReason};
+use portico::domain::authz::Role;
 use portico::domain::outbox::{OutboxKind, OutboxState};
 use portico::domain::policy::DecisionRule;
 use portico::domain::request::{Decision, RequestState, RequestType, StageState};
 use portico::domain::review::{AppliedResult, IfNoResponseValue, ItemDecision, ReviewState};
+use portico::domain::values::UserKind;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -52,13 +54,13 @@ fn state_columns() -> Vec<(&'static str, &'static str, BTreeSet<&'static str>)> 
         ),
         ("outbox", "state", texts!(OutboxState)),
         ("outbox", "kind", texts!(OutboxKind)),
+        ("users", "kind", texts!(UserKind)),
+        ("role_assignments", "role", texts!(Role)),
     ]
 }
 
-/// Enumerated text columns that hold no state (kinds, roles, relations, methods).
-const NOT_STATES: [(&str, &str); 6] = [
-    ("users", "kind"),
-    ("role_assignments", "role"),
+/// Enumerated text columns that hold no state (kinds, relations, methods).
+const NOT_STATES: [(&str, &str); 4] = [
     ("audit_events", "actor_type"),
     ("resources", "kind"),
     ("resource_roles", "group_relation"),

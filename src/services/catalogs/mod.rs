@@ -147,7 +147,7 @@ pub async fn create(
         let owner = RoleAssignment {
             tenant_id: tenant,
             id: RoleAssignmentId::new(),
-            role: Role::CatalogOwner.as_str().into(),
+            role: Role::CatalogOwner,
             user_id: Some(caller.user_id()),
             group_id: None,
             catalog_id: Some(catalog.id),

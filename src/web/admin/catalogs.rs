@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use crate::db::catalogs::Catalog;
 use crate::domain::DomainError;
 use crate::domain::authz::Action;
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, RoleAssignmentId};
+use crate::model::catalogs::Catalog;
 use crate::services::catalogs::{CatalogFields, NewConnector, NewResource, ResourceKind};
 use crate::services::roles::GrantInput;
 use crate::services::views::catalogs::CatalogPage;
@@ -314,7 +314,7 @@ fn catalog_detail(
     let holders = p.role_holders.as_ref().map(|list| {
         list.iter()
             .map(|r| HolderRow {
-                role: role_title(&r.role),
+                role: role_title(r.role.as_str()),
                 who: match (r.user_id, r.group_id) {
                     (Some(u), _) => format!("{} ({})", p.names.user(u.0), p.names.user_email(u.0)),
                     (None, Some(g)) => format!("Group: {}", p.names.group(g.0)),
@@ -454,7 +454,7 @@ async fn grant_role(
         Ok(r) => Ok(redirect_with_flash(
             &state,
             &who.url(&format!("/admin/catalogs/{id}")),
-            &format!("{} granted.", role_title(&r.role)),
+            &format!("{} granted.", role_title(r.role.as_str())),
         )),
         Err(e) => {
             let errors = form_errors(e)?;

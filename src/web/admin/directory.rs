@@ -11,9 +11,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use uuid::Uuid;
 
-use crate::db::users::User;
 use crate::domain::authz::Action;
 use crate::domain::ids::{GroupId, UserId};
+use crate::model::users::User;
 use crate::services::groups::GroupFields;
 use crate::services::groups::OwnerChange;
 use crate::services::users::UserForm;

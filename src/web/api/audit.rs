@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiQuery, List, Pagination};
-use crate::db::audit::AuditEvent as Row;
+use crate::model::audit::AuditEvent as Row;
 use crate::services;
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;

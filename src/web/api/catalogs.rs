@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
-use crate::db::catalogs::Catalog as CatalogRow;
 use crate::domain::ids::{CatalogId, GroupId, ResourceId};
+use crate::model::catalogs::Catalog as CatalogRow;
 use crate::services;
 use crate::services::catalogs::{
     CatalogFields, NewConnector, NewResource, ResourceKind, ResourceView,

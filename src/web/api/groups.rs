@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
-use crate::db::groups::MemberRow;
 use crate::domain::ids::{GroupId, UserId};
+use crate::model::groups::MemberRow;
 use crate::services;
 use crate::services::groups::{GroupFields, GroupView};
 use crate::state::AppState;

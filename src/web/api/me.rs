@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::ApiJson;
 use super::users::User;
-use crate::db::tenants::Tenant as TenantRow;
+use crate::model::tenants::Tenant as TenantRow;
 use crate::services;
 use crate::services::tenants::TenantPatch;
 use crate::state::AppState;

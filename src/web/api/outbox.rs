@@ -10,8 +10,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiQuery, List, Pagination};
-use crate::db::outbox::OutboxRow;
 use crate::domain::outbox::{OutboxKind, OutboxState};
+use crate::model::outbox::OutboxRow;
 use crate::services;
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;

@@ -15,10 +15,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
-use crate::db::packages::Policy as PolicyRow;
 use crate::domain::FieldErrors;
 use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId};
 use crate::domain::policy::PolicySettings;
+use crate::model::packages::Policy as PolicyRow;
 use crate::services;
 use crate::services::packages::{PackageFields, PackageView, PolicyInput};
 use crate::state::AppState;

@@ -11,10 +11,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiJson, ApiPath, ApiQuery, List, Pagination};
-use crate::db::reviews::{ItemRow, ReviewRow};
 use crate::domain::ids::{AccessReviewId, PackageId, PolicyId, ReviewItemId};
 use crate::domain::request::Decision;
 use crate::domain::review::{AppliedResult, IfNoResponseValue, ItemDecision, ReviewState};
+use crate::model::reviews::{ItemRow, ReviewRow};
 use crate::services;
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;

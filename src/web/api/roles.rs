@@ -10,9 +10,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
-use crate::db::roles::RoleAssignment as Row;
 use crate::domain::authz::Role;
 use crate::domain::ids::{CatalogId, GroupId, RoleAssignmentId, UserId};
+use crate::model::roles::RoleAssignment as Row;
 use crate::services;
 use crate::services::roles::{NewRoleAssignment, Principal};
 use crate::state::AppState;
@@ -68,7 +68,7 @@ impl From<Row> for RoleAssignment {
         };
         Self {
             id: r.id.0,
-            role: r.role,
+            role: r.role.as_str().into(),
             principal,
             catalog_id: r.catalog_id.map(|c| c.0),
             created_at: r.created_at,

@@ -11,9 +11,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
-use crate::db::users::User as UserRow;
 use crate::domain::ids::UserId;
 use crate::domain::values::UserKind;
+use crate::model::users::User as UserRow;
 use crate::services;
 use crate::services::users::UserFields;
 use crate::state::AppState;
@@ -53,7 +53,7 @@ impl From<UserRow> for User {
             department: u.department,
             job_title: u.job_title,
             manager_id: u.manager_id.map(|m| m.0),
-            kind: u.kind,
+            kind: u.kind.as_str().into(),
             active: u.active,
             external_id: u.external_id,
             last_sign_in_at: u.last_sign_in_at,

@@ -5,9 +5,9 @@
 use uuid::Uuid;
 
 use super::states::Badge;
-use super::time::when;
-use crate::db::requests::StageRow;
+use crate::model::requests::StageRow;
 use crate::services::requests::StageView;
+use crate::time_text::when;
 
 /// One decision on a stage.
 pub struct DecisionEntry {

@@ -5,11 +5,11 @@
 
 use uuid::Uuid;
 
-use crate::db::packages::Policy;
 use crate::domain::policy::{
     ApproverKind, ApproverRef, Expiration, IfNoResponse, PrincipalKind, PrincipalRef, QuestionKind,
     Recurrence, RequestorScope, ReviewerKind, ReviewerRef,
 };
+use crate::model::packages::Policy;
 use crate::services::views::Names;
 use crate::services::views::packages::{describe_approver, describe_reviewer};
 use crate::web::session::FormData;

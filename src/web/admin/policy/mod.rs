@@ -24,8 +24,8 @@ use axum::routing::get;
 
 use self::draft::Draft;
 use self::page::render;
-use crate::db::packages::Policy;
 use crate::domain::ids::{PackageId, PolicyId};
+use crate::model::packages::Policy;
 use crate::services::{self};
 use crate::state::AppState;
 use crate::web::path::{Ids, PathIds};

@@ -1,4 +1,4 @@
-//! Times as people read and type them: always UTC, to the minute on pages and in
+//! Times as people read and type them, for pages, emails and messages alike: always UTC, to the minute on pages and in
 //! emails (`when`), to the second where order matters (`when_with_seconds`), and the
 //! `datetime-local` inputs of forms (`input_time`, `parse_when`).
 

@@ -1,0 +1,46 @@
+//! Records kept in `catalogs`: what `db::catalogs` reads and writes and services hand out.
+
+use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Catalog {
+    pub tenant_id: TenantId,
+    pub id: CatalogId,
+    pub display_name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub externally_visible: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Resource {
+    pub tenant_id: TenantId,
+    pub id: ResourceId,
+    pub catalog_id: CatalogId,
+    pub kind: String,
+    pub group_id: Option<GroupId>,
+    pub display_name: String,
+    pub description: String,
+    pub connector_url: Option<String>,
+    pub connector_secret: Option<String>,
+    /// A tenant admin added it: only then may delivery put people into a group that
+    /// holds a role or approves for another catalog.
+    pub added_by_tenant_admin: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ResourceRole {
+    pub tenant_id: TenantId,
+    pub id: ResourceRoleId,
+    pub resource_id: ResourceId,
+    pub display_name: String,
+    /// `member` / `owner` for group resources.
+    pub group_relation: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,20 @@
+//! Records kept in `outbox`: what `db::outbox` reads and writes and services hand out.
+
+use crate::domain::ids::{OutboxId, TenantId};
+use crate::domain::outbox::{OutboxKind, OutboxState};
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct OutboxRow {
+    pub tenant_id: TenantId,
+    pub id: OutboxId,
+    pub kind: OutboxKind,
+    pub payload: serde_json::Value,
+    pub state: OutboxState,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}

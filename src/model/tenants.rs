@@ -1,0 +1,16 @@
+//! Records kept in `tenants`: what `db::tenants` reads and writes and services hand out.
+
+use crate::domain::ids::TenantId;
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub display_name: String,
+    pub reply_to: Option<String>,
+    pub approval_links_require_sign_in: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -1,0 +1,29 @@
+//! Records kept in `users`: what `db::users` reads and writes and services hand out.
+
+use crate::domain::ids::{TenantId, UserId};
+use crate::domain::values::UserKind;
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct User {
+    pub tenant_id: TenantId,
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub manager_id: Option<UserId>,
+    pub kind: UserKind,
+    pub active: bool,
+    pub external_id: Option<String>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn is_guest(&self) -> bool {
+        self.kind == UserKind::Guest
+    }
+}
