@@ -101,6 +101,9 @@ macro_rules! sqlx_text_enum {
     )*};
 }
 sqlx_text_enum!(
+    crate::domain::audit::ActorType,
+    crate::domain::audit::AuditAction,
+    crate::domain::audit::TargetType,
     crate::domain::values::UserKind,
     crate::domain::authz::Role,
     crate::domain::policy::DecisionRule,

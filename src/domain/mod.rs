@@ -2,6 +2,7 @@
 //! parameter). Everything here is plain data and plain functions with unit tests.
 
 pub mod assignment;
+pub mod audit;
 pub mod authz;
 pub mod error;
 pub mod ids;

@@ -1,5 +1,6 @@
 //! Records kept in `audit`: what `db::audit` reads and writes and services hand out.
 
+use crate::domain::audit::{ActorType, AuditAction, TargetType};
 use crate::domain::ids::{AuditEventId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
@@ -10,11 +11,11 @@ pub struct AuditEvent {
     pub tenant_id: TenantId,
     pub id: AuditEventId,
     pub at: DateTime<Utc>,
-    pub actor_type: String,
+    pub actor_type: ActorType,
     pub actor_id: Option<Uuid>,
     pub actor_token_id: Option<Uuid>,
-    pub action: String,
-    pub target_type: String,
+    pub action: AuditAction,
+    pub target_type: TargetType,
     pub target_id: Option<Uuid>,
     pub details: serde_json::Value,
     pub correlation_id: Option<Uuid>,

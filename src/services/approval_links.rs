@@ -18,6 +18,7 @@ use crate::db::requests::RequestRow;
 use crate::db::tenants::Tenant;
 use crate::db::{self, Conn};
 use crate::domain::DomainError;
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::ids::UserId;
 use crate::domain::policy::DecisionRule;
 use crate::domain::request::{Answer, Decision, RequestState, StageState};
@@ -195,9 +196,8 @@ pub async fn decide(
         link.tenant_id,
         actor,
         Entry {
-            action: "approvalLink.used",
-            target_type: "approvalLink",
-            target_id: Some(link.id),
+            action: AuditAction::ApprovalLinkUsed,
+            target: Target::ApprovalLink(link.id),
             details: json!({"requestId": link.request_id, "stage": link.stage_index, "decision": decision.as_str()}),
         },
         now,

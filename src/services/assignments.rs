@@ -17,6 +17,7 @@ use crate::db::requests::RequestRow;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::DomainError;
 use crate::domain::assignment::{AssignmentState, GrantState, RemovalReason};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::ids::{
     AssignmentId, CatalogId, PackageId, PolicyId, RequestId, TenantId, UserId,
@@ -99,9 +100,8 @@ pub async fn end(
         a.tenant_id,
         actor,
         Entry {
-            action: "assignmentRequest.created",
-            target_type: "assignmentRequest",
-            target_id: Some(request.id.0),
+            action: AuditAction::RequestCreated,
+            target: Target::AssignmentRequest(request.id),
             details: json!({"requestType": request.request_type, "assignmentId": a.id, "state": request.state}),
         },
         now,
@@ -112,9 +112,8 @@ pub async fn end(
         a.tenant_id,
         actor,
         Entry {
-            action: "assignment.ended",
-            target_type: "assignment",
-            target_id: Some(a.id.0),
+            action: AuditAction::AssignmentEnded,
+            target: Target::Assignment(a.id),
             details: json!({"state": state, "removalReason": reason, "requestId": request.id}),
         },
         now,
@@ -258,9 +257,8 @@ pub async fn reprocess(
         tenant,
         caller.actor(),
         Entry {
-            action: "assignment.reprocessed",
-            target_type: "assignment",
-            target_id: Some(id.0),
+            action: AuditAction::AssignmentReprocessed,
+            target: Target::Assignment(id),
             details: json!({"resourceRoleIds": failed}),
         },
         now,

@@ -8,42 +8,53 @@ use uuid::Uuid;
 use super::{Actor, Caller, ServiceResult};
 use crate::db::audit::AuditEvent;
 use crate::db::{self, Conn, Page, PageRequest};
+use crate::domain::audit::{ActorType, AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::ids::{AuditEventId, TenantId};
 
 /// What changed, on what.
-pub struct Entry<'a> {
-    pub action: &'a str,
-    pub target_type: &'a str,
-    pub target_id: Option<Uuid>,
+pub struct Entry {
+    pub action: AuditAction,
+    pub target: Target,
     pub details: Value,
+}
+
+impl Entry {
+    pub fn new(action: AuditAction, target: Target, details: Value) -> Self {
+        Self {
+            action,
+            target,
+            details,
+        }
+    }
+
+    fn into_event(self, tenant: TenantId, actor: Actor, now: DateTime<Utc>) -> AuditEvent {
+        let (actor_type, actor_id, actor_token_id) = actor_columns(actor);
+        let (target_type, target_id) = self.target.parts();
+        AuditEvent {
+            tenant_id: tenant,
+            id: AuditEventId::new(),
+            at: now,
+            actor_type,
+            actor_id,
+            actor_token_id,
+            action: self.action,
+            target_type,
+            target_id: Some(target_id),
+            details: self.details,
+            correlation_id: None,
+        }
+    }
 }
 
 pub async fn record(
     conn: &mut Conn,
     tenant: TenantId,
     actor: Actor,
-    entry: Entry<'_>,
+    entry: Entry,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let (actor_type, actor_id, actor_token_id) = actor_columns(actor);
-    db::audit::insert(
-        conn,
-        &AuditEvent {
-            tenant_id: tenant,
-            id: AuditEventId::new(),
-            at: now,
-            actor_type: actor_type.into(),
-            actor_id,
-            actor_token_id,
-            action: entry.action.into(),
-            target_type: entry.target_type.into(),
-            target_id: entry.target_id,
-            details: entry.details,
-            correlation_id: None,
-        },
-    )
-    .await?;
+    db::audit::insert(conn, &entry.into_event(tenant, actor, now)).await?;
     Ok(())
 }
 
@@ -54,21 +65,8 @@ pub async fn record(
 pub struct Trail(Vec<AuditEvent>);
 
 impl Trail {
-    pub fn add(&mut self, tenant: TenantId, actor: Actor, entry: Entry<'_>, now: DateTime<Utc>) {
-        let (actor_type, actor_id, actor_token_id) = actor_columns(actor);
-        self.0.push(AuditEvent {
-            tenant_id: tenant,
-            id: AuditEventId::new(),
-            at: now,
-            actor_type: actor_type.into(),
-            actor_id,
-            actor_token_id,
-            action: entry.action.into(),
-            target_type: entry.target_type.into(),
-            target_id: entry.target_id,
-            details: entry.details,
-            correlation_id: None,
-        });
+    pub fn add(&mut self, tenant: TenantId, actor: Actor, entry: Entry, now: DateTime<Utc>) {
+        self.0.push(entry.into_event(tenant, actor, now));
     }
 
     pub async fn write(self, conn: &mut Conn) -> ServiceResult<()> {
@@ -79,14 +77,14 @@ impl Trail {
     }
 }
 
-fn actor_columns(actor: Actor) -> (&'static str, Option<Uuid>, Option<Uuid>) {
+fn actor_columns(actor: Actor) -> (ActorType, Option<Uuid>, Option<Uuid>) {
     match actor {
-        Actor::User { id, token: None } => ("user", Some(id.0), None),
+        Actor::User { id, token: None } => (ActorType::User, Some(id.0), None),
         Actor::User {
             id,
             token: Some(token),
-        } => ("token", Some(id.0), Some(token.0)),
-        Actor::System => ("system", None, None),
+        } => (ActorType::Token, Some(id.0), Some(token.0)),
+        Actor::System => (ActorType::System, None, None),
     }
 }
 

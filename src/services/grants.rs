@@ -18,6 +18,7 @@ use crate::db::groups::Relation;
 use crate::db::outbox::NewOutbox;
 use crate::db::{self, Conn};
 use crate::domain::assignment::{AssignmentState, Delivery, GrantCall, GrantState};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{GroupPrivilege, may_deliver_into_group};
 use crate::domain::ids::{AssignmentId, GroupId, OutboxId, PackageId, ResourceRoleId, TenantId};
 use crate::domain::outbox::OutboxKind;
@@ -231,9 +232,8 @@ pub async fn grant_except(
                 a.tenant_id,
                 Actor::System,
                 Entry {
-                    action: "assignment.grantRefused",
-                    target_type: "assignment",
-                    target_id: Some(a.id.0),
+                    action: AuditAction::AssignmentGrantRefused,
+                    target: Target::Assignment(a.id),
                     details: json!({"resourceRoleId": t.role.id, "resourceId": t.resource.id,
                                     "groupId": t.resource.group_id, "reason": reason}),
                 },
@@ -369,9 +369,8 @@ pub async fn refresh_state(
             tenant,
             Actor::System,
             Entry {
-                action: "assignment.stateChanged",
-                target_type: "assignment",
-                target_id: Some(a.id.0),
+                action: AuditAction::AssignmentStateChanged,
+                target: Target::Assignment(a.id),
                 details: json!({"state": state}),
             },
             now,
@@ -414,9 +413,8 @@ pub async fn package_roles_changed(
             tenant,
             Actor::System,
             Entry {
-                action: "assignment.rolesChanged",
-                target_type: "assignment",
-                target_id: Some(a.id.0),
+                action: AuditAction::AssignmentRolesChanged,
+                target: Target::Assignment(a.id),
                 details: json!({"addedRoleIds": added, "removedRoleIds": removed}),
             },
             now,

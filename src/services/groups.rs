@@ -9,6 +9,7 @@ use super::audit::{self, Entry};
 use super::{Caller, ServiceError, ServiceResult, principals, validated};
 use crate::db::groups::{Group, MemberRow, Relation};
 use crate::db::{self, Conn, Page, PageRequest};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::ids::{GroupId, TenantId, UserId};
 use crate::domain::values::{DisplayName, description};
@@ -128,9 +129,8 @@ pub async fn create(
         tenant,
         caller.actor(),
         Entry {
-            action: "group.created",
-            target_type: "group",
-            target_id: Some(group.id.0),
+            action: AuditAction::GroupCreated,
+            target: Target::Group(group.id),
             details: json!({"after": {"displayName": group.display_name, "description": group.description, "ownerIds": owners}}),
         },
         now,
@@ -219,9 +219,8 @@ pub async fn update(
         tenant,
         caller.actor(),
         Entry {
-            action: "group.updated",
-            target_type: "group",
-            target_id: Some(id.0),
+            action: AuditAction::GroupUpdated,
+            target: Target::Group(id),
             details: json!({
                 "before": {"displayName": before.display_name, "description": before.description, "ownerIds": before_view.owner_ids},
                 "after": {"displayName": after.group.display_name, "description": after.group.description, "ownerIds": after.owner_ids},
@@ -258,9 +257,8 @@ pub async fn delete(
         tenant,
         caller.actor(),
         Entry {
-            action: "group.deleted",
-            target_type: "group",
-            target_id: Some(id.0),
+            action: AuditAction::GroupDeleted,
+            target: Target::Group(id),
             details: json!({"before": {"displayName": group.display_name}}),
         },
         now,
@@ -317,9 +315,8 @@ pub async fn add_member(
             tenant,
             caller.actor(),
             Entry {
-                action: "group.memberAdded",
-                target_type: "group",
-                target_id: Some(group.0),
+                action: AuditAction::GroupMemberAdded,
+                target: Target::Group(group),
                 details: json!({"userId": user, "source": "direct"}),
             },
             now,
@@ -353,9 +350,8 @@ pub async fn remove_member(
         tenant,
         caller.actor(),
         Entry {
-            action: "group.memberRemoved",
-            target_type: "group",
-            target_id: Some(group.0),
+            action: AuditAction::GroupMemberRemoved,
+            target: Target::Group(group),
             details: json!({"userId": user, "source": "direct"}),
         },
         now,

@@ -13,10 +13,12 @@ use super::requests::{self, ask_approvers, resolve};
 use super::{ServiceResult, grants};
 use sqlx::types::Json;
 
-use crate::db::audit::AuditEvent;
+use super::Actor;
+use super::audit::{Entry, Trail};
 use crate::db::requests::{RequestRow, StageDue};
 use crate::db::{self};
-use crate::domain::ids::{AssignmentId, AuditEventId, RequestId, TenantId};
+use crate::domain::audit::{AuditAction, Target};
+use crate::domain::ids::{AssignmentId, RequestId, TenantId};
 use crate::domain::outbox::OutboxKind;
 use crate::domain::request::{RequestState, RequestType};
 
@@ -63,26 +65,30 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
         })
         .collect();
     db::requests::insert_many(&mut tx, &requests).await?;
-    let mut events = Vec::with_capacity(ended.len() * 2);
+    let mut trail = Trail::default();
     for (a, r) in ended.iter().zip(&requests) {
-        events.push(system_event(
+        trail.add(
             a.tenant_id,
-            "assignmentRequest.created",
-            "assignmentRequest",
-            r.id.0,
-            json!({"requestType": r.request_type, "assignmentId": a.id, "state": r.state}),
+            Actor::System,
+            Entry::new(
+                AuditAction::RequestCreated,
+                Target::AssignmentRequest(r.id),
+                json!({"requestType": r.request_type, "assignmentId": a.id, "state": r.state}),
+            ),
             now,
-        ));
-        events.push(system_event(
+        );
+        trail.add(
             a.tenant_id,
-            "assignment.ended",
-            "assignment",
-            a.id.0,
-            json!({"state": a.state, "removalReason": null, "requestId": r.id}),
+            Actor::System,
+            Entry::new(
+                AuditAction::AssignmentEnded,
+                Target::Assignment(a.id),
+                json!({"state": a.state, "removalReason": null, "requestId": r.id}),
+            ),
             now,
-        ));
+        );
     }
-    db::audit::insert_many(&mut tx, &events).await?;
+    trail.write(&mut tx).await?;
     let emails: Vec<(TenantId, serde_json::Value)> = ended
         .iter()
         .map(|a| (a.tenant_id, json!({"to": a.target_user_id, "notice": Notice::AccessEnded { assignment_id: a.id }})))
@@ -90,29 +96,6 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
     db::outbox::enqueue_many(&mut tx, OutboxKind::Email, &emails, now).await?;
     tx.commit().await?;
     Ok(ended.len())
-}
-
-fn system_event(
-    tenant: TenantId,
-    action: &str,
-    target_type: &str,
-    target: Uuid,
-    details: serde_json::Value,
-    now: DateTime<Utc>,
-) -> AuditEvent {
-    AuditEvent {
-        tenant_id: tenant,
-        id: AuditEventId::new(),
-        at: now,
-        actor_type: "system".into(),
-        actor_id: None,
-        actor_token_id: None,
-        action: action.into(),
-        target_type: target_type.into(),
-        target_id: Some(target),
-        details,
-        correlation_id: None,
-    }
 }
 
 /// Warns holders 14 days and 1 day before the end, each warning once.

@@ -9,6 +9,7 @@ use super::audit::{self, Entry};
 use super::{Caller, ServiceError, ServiceResult, principals, rename_field, validated};
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Page, PageRequest};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{Action, Role, RoleGrant, Roles};
 use crate::domain::ids::{CatalogId, GroupId, RoleAssignmentId, TenantId, UserId};
 use crate::domain::{DomainError, FieldErrors};
@@ -100,9 +101,8 @@ pub async fn create(
         tenant,
         caller.actor(),
         Entry {
-            action: "roleAssignment.created",
-            target_type: "roleAssignment",
-            target_id: Some(row.id.0),
+            action: AuditAction::RoleAssignmentCreated,
+            target: Target::RoleAssignment(row.id),
             details: json!({"role": row.role, "userId": user_id, "groupId": group_id, "catalogId": row.catalog_id}),
         },
         now,
@@ -169,9 +169,8 @@ pub async fn delete(
         tenant,
         caller.actor(),
         Entry {
-            action: "roleAssignment.deleted",
-            target_type: "roleAssignment",
-            target_id: Some(id.0),
+            action: AuditAction::RoleAssignmentDeleted,
+            target: Target::RoleAssignment(id),
             details: json!({"role": row.role, "userId": row.user_id, "groupId": row.group_id, "catalogId": row.catalog_id}),
         },
         now,

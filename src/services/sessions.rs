@@ -27,6 +27,7 @@ use crate::db::tenants::Tenant;
 use crate::db::users::User;
 use crate::db::{self, Conn, PageRequest};
 use crate::domain::DomainError;
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::values::EmailAddress;
 
@@ -275,9 +276,8 @@ pub async fn open_session(
             token: None,
         },
         Entry {
-            action: "session.created",
-            target_type: "user",
-            target_id: Some(user.id.0),
+            action: AuditAction::SessionCreated,
+            target: Target::User(user.id),
             details: json!({"method": method.as_str(), "sessionId": session.id}),
         },
         now,

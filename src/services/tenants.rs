@@ -10,6 +10,7 @@ use super::{Actor, Caller, ServiceError, ServiceResult, validated};
 use crate::db::tenants::Tenant;
 use crate::db::users::User;
 use crate::db::{self, roles::RoleAssignment};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{Action, Role};
 use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId, UserId};
 use crate::domain::values::UserKind;
@@ -107,9 +108,8 @@ pub async fn create(
         tenant.id,
         Actor::System,
         Entry {
-            action: "tenant.created",
-            target_type: "tenant",
-            target_id: Some(tenant.id.0),
+            action: AuditAction::TenantCreated,
+            target: Target::Tenant(tenant.id),
             details: json!({"slug": tenant.slug, "displayName": tenant.display_name,
                             "adminUserId": admin.id, "generalCatalogId": general}),
         },
@@ -176,9 +176,8 @@ pub async fn update(
         after.id,
         caller.actor(),
         Entry {
-            action: "tenant.updated",
-            target_type: "tenant",
-            target_id: Some(after.id.0),
+            action: AuditAction::TenantUpdated,
+            target: Target::Tenant(after.id),
             details: json!({
                 "before": {"displayName": before.display_name, "replyTo": before.reply_to,
                            "approvalLinksRequireSignIn": before.approval_links_require_sign_in},

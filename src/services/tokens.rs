@@ -14,6 +14,7 @@ use crate::db::tenants::Tenant;
 use crate::db::tokens::ApiToken;
 use crate::db::{self};
 use crate::domain::DomainError;
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{Role, RoleGrant, Roles};
 use crate::domain::ids::CatalogId;
 use crate::domain::ids::TokenId;
@@ -74,9 +75,8 @@ pub async fn create(
         tenant.id,
         Actor::System,
         Entry {
-            action: "apiToken.created",
-            target_type: "apiToken",
-            target_id: Some(token.id.0),
+            action: AuditAction::ApiTokenCreated,
+            target: Target::ApiToken(token.id),
             details: json!({"userId": user.id, "name": token.name, "expiresAt": token.expires_at}),
         },
         now,
@@ -110,9 +110,8 @@ pub async fn revoke(
         tenant.id,
         Actor::System,
         Entry {
-            action: "apiToken.revoked",
-            target_type: "apiToken",
-            target_id: Some(id.0),
+            action: AuditAction::ApiTokenRevoked,
+            target: Target::ApiToken(id),
             details: json!({"userId": token.user_id, "name": token.name}),
         },
         now,

@@ -12,6 +12,7 @@ use super::{Actor, Caller, ServiceError, ServiceResult, validated};
 use crate::db::users::User;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::assignment::{AssignmentState, RemovalReason};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::request::RequestType;
@@ -143,9 +144,8 @@ pub async fn create(
         tenant,
         caller.actor(),
         Entry {
-            action: "user.created",
-            target_type: "user",
-            target_id: Some(user.id.0),
+            action: AuditAction::UserCreated,
+            target: Target::User(user.id),
             details: json!({"after": user_json(&user)}),
         },
         now,
@@ -217,9 +217,8 @@ pub async fn update(
         tenant,
         caller.actor(),
         Entry {
-            action: "user.updated",
-            target_type: "user",
-            target_id: Some(user.id.0),
+            action: AuditAction::UserUpdated,
+            target: Target::User(user.id),
             details: json!({"before": user_json(&before), "after": user_json(&user)}),
         },
         now,
@@ -367,9 +366,8 @@ async fn end_access_of_deactivated(
         tenant,
         actor,
         Entry {
-            action: "user.deactivated",
-            target_type: "user",
-            target_id: Some(user.id.0),
+            action: AuditAction::UserDeactivated,
+            target: Target::User(user.id),
             details: json!({"tokensRevoked": revoked, "sessionsRevoked": sessions, "assignmentsRemoved": removed, "requestsCanceled": canceled}),
         },
         now,
@@ -740,9 +738,8 @@ pub async fn import_csv(
             tenant,
             caller.actor(),
             Entry {
-                action: "user.created",
-                target_type: "user",
-                target_id: Some(user.id.0),
+                action: AuditAction::UserCreated,
+                target: Target::User(user.id),
                 details: json!({"after": user_json(user), "source": "csvImport"}),
             },
             now,

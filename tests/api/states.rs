@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use portico::domain::assignment::{AssignmentState, GrantState, RemovalReason};
+use portico::domain::audit::ActorType;
 use portico::domain::authz::Role;
 use portico::domain::outbox::{OutboxKind, OutboxState};
 use portico::domain::policy::DecisionRule;
@@ -56,12 +57,12 @@ fn state_columns() -> Vec<(&'static str, &'static str, BTreeSet<&'static str>)> 
         ("outbox", "kind", texts!(OutboxKind)),
         ("users", "kind", texts!(UserKind)),
         ("role_assignments", "role", texts!(Role)),
+        ("audit_events", "actor_type", texts!(ActorType)),
     ]
 }
 
 /// Enumerated text columns that hold no state (kinds, relations, methods).
-const NOT_STATES: [(&str, &str); 4] = [
-    ("audit_events", "actor_type"),
+const NOT_STATES: [(&str, &str); 3] = [
     ("resources", "kind"),
     ("resource_roles", "group_relation"),
     ("sessions", "method"),

@@ -21,6 +21,7 @@ use super::{Caller, ServiceError, ServiceResult, validated};
 use crate::db::catalogs::Catalog;
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{Action, Role};
 use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId};
 use crate::domain::values::{DisplayName, description};
@@ -135,9 +136,8 @@ pub async fn create(
         tenant,
         caller.actor(),
         Entry {
-            action: "catalog.created",
-            target_type: "catalog",
-            target_id: Some(catalog.id.0),
+            action: AuditAction::CatalogCreated,
+            target: Target::Catalog(catalog.id),
             details: json!({"after": catalog_json(&catalog)}),
         },
         now,
@@ -159,9 +159,8 @@ pub async fn create(
             tenant,
             caller.actor(),
             Entry {
-                action: "roleAssignment.created",
-                target_type: "roleAssignment",
-                target_id: Some(owner.id.0),
+                action: AuditAction::RoleAssignmentCreated,
+                target: Target::RoleAssignment(owner.id),
                 details: json!({"role": owner.role, "userId": owner.user_id, "groupId": null,
                                 "catalogId": owner.catalog_id, "reason": "catalogCreated"}),
             },
@@ -211,9 +210,8 @@ pub async fn update(
         tenant,
         caller.actor(),
         Entry {
-            action: "catalog.updated",
-            target_type: "catalog",
-            target_id: Some(id.0),
+            action: AuditAction::CatalogUpdated,
+            target: Target::Catalog(id),
             details: json!({"before": catalog_json(&before), "after": catalog_json(&catalog)}),
         },
         now,
@@ -277,9 +275,8 @@ pub async fn delete(
         tenant,
         caller.actor(),
         Entry {
-            action: "catalog.deleted",
-            target_type: "catalog",
-            target_id: Some(id.0),
+            action: AuditAction::CatalogDeleted,
+            target: Target::Catalog(id),
             details: json!({"before": catalog_json(&catalog), "resourcesRemoved": resources}),
         },
         now,

@@ -15,6 +15,7 @@ use crate::crypto::Keys;
 use crate::db::catalogs::{Resource, ResourceRole};
 use crate::db::groups::Relation;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{Action, GroupPrivilege};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
 use crate::domain::values::{DisplayName, description};
@@ -349,9 +350,8 @@ pub async fn add_resource(
         tenant,
         caller.actor(),
         Entry {
-            action: "resource.added",
-            target_type: "resource",
-            target_id: Some(resource_id.0),
+            action: AuditAction::ResourceAdded,
+            target: Target::Resource(resource_id),
             details: json!({"after": resource_json(&view)}),
         },
         now,
@@ -401,9 +401,8 @@ pub async fn remove_resource(
         tenant,
         caller.actor(),
         Entry {
-            action: "resource.removed",
-            target_type: "resource",
-            target_id: Some(id.0),
+            action: AuditAction::ResourceRemoved,
+            target: Target::Resource(id),
             details: json!({"before": resource_json(&view)}),
         },
         now,

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::db::packages::AccessPackage;
 use crate::db::{self, Conn, DbError};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::ids::{CatalogId, GroupId, PackageId, ResourceRoleId, TenantId};
 use crate::domain::values::{DisplayName, description};
@@ -231,9 +232,8 @@ pub async fn create(
         tenant,
         caller.actor(),
         Entry {
-            action: "accessPackage.created",
-            target_type: "accessPackage",
-            target_id: Some(id.0),
+            action: AuditAction::PackageCreated,
+            target: Target::AccessPackage(id),
             details: json!({"after": package_json(&view)}),
         },
         now,
@@ -328,9 +328,8 @@ pub async fn update(
         tenant,
         caller.actor(),
         Entry {
-            action: "accessPackage.updated",
-            target_type: "accessPackage",
-            target_id: Some(id.0),
+            action: AuditAction::PackageUpdated,
+            target: Target::AccessPackage(id),
             details: json!({"before": package_json(&before), "after": package_json(&after)}),
         },
         now,
@@ -368,9 +367,8 @@ pub async fn delete(
         tenant,
         caller.actor(),
         Entry {
-            action: "accessPackage.deleted",
-            target_type: "accessPackage",
-            target_id: Some(id.0),
+            action: AuditAction::PackageDeleted,
+            target: Target::AccessPackage(id),
             details: json!({"before": package_json(&before)}),
         },
         now,

@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use super::{PolicyInput, history_conflict, is_history_fkey, load_visible, open_work_conflict};
 use crate::db::packages::Policy;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::ids::{GroupId, PackageId, PolicyId, TenantId, UserId};
 use crate::domain::policy::{PolicySettings, PrincipalKind};
@@ -145,9 +146,8 @@ pub async fn create_policy(
         tenant,
         caller.actor(),
         Entry {
-            action: "policy.created",
-            target_type: "policy",
-            target_id: Some(policy.id.0),
+            action: AuditAction::PolicyCreated,
+            target: Target::Policy(policy.id),
             details: json!({"after": policy_json(&policy)}),
         },
         now,
@@ -191,9 +191,8 @@ pub async fn replace_policy(
         tenant,
         caller.actor(),
         Entry {
-            action: "policy.updated",
-            target_type: "policy",
-            target_id: Some(id.0),
+            action: AuditAction::PolicyUpdated,
+            target: Target::Policy(id),
             details: json!({"before": policy_json(&before), "after": policy_json(&after)}),
         },
         now,
@@ -235,9 +234,8 @@ pub async fn delete_policy(
         tenant,
         caller.actor(),
         Entry {
-            action: "policy.deleted",
-            target_type: "policy",
-            target_id: Some(id.0),
+            action: AuditAction::PolicyDeleted,
+            target: Target::Policy(id),
             details: json!({"before": policy_json(&policy)}),
         },
         now,

@@ -13,6 +13,7 @@ use crate::db::assignments::AssignmentRow;
 use crate::db::packages::Policy;
 use crate::db::requests::{RequestRow, StageRow};
 use crate::db::{self, Conn};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::ids::AssignmentId;
 use crate::domain::lifecycle::{Event, Then};
 use crate::domain::request::RequestState;
@@ -127,9 +128,8 @@ pub async fn deliver_add(
         tenant,
         actor,
         Entry {
-            action: "assignment.created",
-            target_type: "assignment",
-            target_id: Some(assignment.id.0),
+            action: AuditAction::AssignmentCreated,
+            target: Target::Assignment(assignment.id),
             details: json!({"requestId": request.id, "accessPackageId": request.package_id, "targetUserId": target,
                             "start": assignment.start_at, "end": assignment.end_at, "state": assignment.state}),
         },
@@ -165,9 +165,8 @@ pub(super) async fn apply_extension(
             tenant,
             actor,
             Entry {
-                action: "assignment.extended",
-                target_type: "assignment",
-                target_id: Some(a.id.0),
+                action: AuditAction::AssignmentExtended,
+                target: Target::Assignment(a.id),
                 details: json!({"before": {"end": before}, "after": {"end": a.end_at}, "requestId": request.id}),
             },
             now,

@@ -31,6 +31,7 @@ use super::{Actor, ServiceError, ServiceResult};
 use crate::db::requests::{DecisionRow, RequestRow, StageRow};
 use crate::db::{self, Conn};
 use crate::domain::DomainError;
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::ids::{AssignmentId, PackageId, PolicyId, RequestId, TenantId, UserId};
 use crate::domain::request::{AnswerInput, RequestType};
 
@@ -97,7 +98,7 @@ pub async fn views(
 pub(crate) fn note(
     trail: &mut Trail,
     actor: Actor,
-    action: &str,
+    action: impl Into<AuditAction>,
     request: &RequestRow,
     details: serde_json::Value,
     now: DateTime<Utc>,
@@ -105,12 +106,11 @@ pub(crate) fn note(
     trail.add(
         request.tenant_id,
         actor,
-        Entry {
-            action,
-            target_type: "assignmentRequest",
-            target_id: Some(request.id.0),
+        Entry::new(
+            action.into(),
+            Target::AssignmentRequest(request.id),
             details,
-        },
+        ),
         now,
     );
 }

@@ -18,6 +18,7 @@ use crate::db::requests::{RequestRow, StageRow};
 use crate::db::users::User;
 use crate::db::{self, Conn};
 use crate::domain::assignment::{AssignmentState, RemovalReason};
+use crate::domain::audit::AuditAction;
 use crate::domain::authz::Action;
 use crate::domain::ids::{PackageId, PolicyId, RequestId};
 use crate::domain::lifecycle::{Event, Then};
@@ -329,7 +330,7 @@ async fn submit_add(
     note(
         trail,
         caller.actor(),
-        "assignmentRequest.created",
+        AuditAction::RequestCreated,
         &request,
         json!({"requestType": request.request_type, "accessPackageId": package.id, "policyId": policy.id,
                "targetUserId": target.id, "justification": request.justification}),
@@ -437,7 +438,7 @@ async fn submit_update(
     note(
         trail,
         caller.actor(),
-        "assignmentRequest.created",
+        AuditAction::RequestCreated,
         &request,
         json!({"requestType": request.request_type, "assignmentId": a.id, "newEnd": new_end}),
         now,

@@ -123,7 +123,7 @@ pub(super) async fn carry_out(
     }
     for n in &t.notes {
         let by = if n.by_system { Actor::System } else { actor };
-        note(trail, by, n.action.as_str(), row, n.details.clone(), now);
+        note(trail, by, n.action, row, n.details.clone(), now);
     }
     Ok(())
 }

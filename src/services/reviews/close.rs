@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{Target, record};
+use super::record;
 use crate::db::reviews::ReviewRow;
 use crate::db::{self, Conn};
 use crate::domain::assignment::{AssignmentState, RemovalReason};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::request::RequestType;
 use crate::domain::review::{self, AppliedResult, Outcome};
 use crate::services::{Actor, ServiceResult, assignments};
@@ -31,8 +32,8 @@ pub(super) async fn complete(
         conn,
         r.tenant_id,
         actor,
-        "accessReview.completed",
-        Target::Review(r.id),
+        AuditAction::ReviewCompleted,
+        Target::AccessReview(r.id),
         json!({"stoppedEarly": stopped_early, "endDateTime": r.end_at}),
         now,
     )
@@ -92,8 +93,8 @@ pub(super) async fn apply_results(
             conn,
             tenant,
             actor,
-            "accessReviewItem.applied",
-            Target::Item(item.id),
+            AuditAction::ReviewItemApplied,
+            Target::AccessReviewItem(item.id),
             json!({"accessReviewId": r.id, "assignmentId": item.assignment_id, "decision": item.decision,
                    "recommendation": item.recommendation, "result": result, "requestId": request_id}),
             now,
@@ -107,8 +108,8 @@ pub(super) async fn apply_results(
         conn,
         tenant,
         actor,
-        "accessReview.applied",
-        Target::Review(r.id),
+        AuditAction::ReviewApplied,
+        Target::AccessReview(r.id),
         json!({"kept": kept, "removed": removed, "alreadyEnded": ended, "ifNoResponse": r.if_no_response}),
         now,
     )

@@ -26,6 +26,7 @@ use super::audit::{self, Entry};
 use super::{Actor, Caller, ServiceError, ServiceResult, validated};
 use crate::db::reviews::{ItemRow, ReviewFilter, ReviewRow};
 use crate::db::{self, Conn, Page, PageRequest};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::ids::{AccessReviewId, CatalogId, PackageId, PolicyId, ReviewItemId, TenantId};
 use crate::domain::request::{Decision, parse_justification};
@@ -40,36 +41,20 @@ fn item_not_found() -> ServiceError {
     ServiceError::Domain(DomainError::NotFound("access review item"))
 }
 
-/// What an audit event is about.
-#[derive(Clone, Copy)]
-pub(super) enum Target {
-    Review(AccessReviewId),
-    Item(ReviewItemId),
-}
-
 pub(super) async fn record(
     conn: &mut Conn,
     tenant: TenantId,
     actor: Actor,
-    action: &str,
+    action: AuditAction,
     target: Target,
     details: serde_json::Value,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let (target_type, id) = match target {
-        Target::Review(id) => ("accessReview", id.0),
-        Target::Item(id) => ("accessReviewItem", id.0),
-    };
     audit::record(
         conn,
         tenant,
         actor,
-        Entry {
-            action,
-            target_type,
-            target_id: Some(id),
-            details,
-        },
+        Entry::new(action, target, details),
         now,
     )
     .await
@@ -260,8 +245,8 @@ pub async fn decide(
         &mut tx,
         tenant,
         caller.actor(),
-        "accessReviewItem.decided",
-        Target::Item(item.id),
+        AuditAction::ReviewItemDecided,
+        Target::AccessReviewItem(item.id),
         json!({"accessReviewId": id, "assignmentId": item.assignment_id, "before": before,
                "after": {"decision": item.decision, "decidedBy": item.decided_by, "justification": item.justification}}),
         now,

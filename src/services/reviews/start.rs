@@ -10,10 +10,11 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Target, record};
+use super::record;
 use crate::db::reviews::{ItemRow, ReviewRow};
 use crate::db::users::User;
 use crate::db::{self, Conn};
+use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Role;
 use crate::domain::ids::{AccessReviewId, GroupId, PolicyId, ReviewItemId, TenantId, UserId};
 use crate::domain::policy::{ReviewSettings, ReviewerKind, ReviewerRef};
@@ -187,8 +188,8 @@ async fn start(
             &mut tx,
             tenant,
             Actor::System,
-            "accessReviewItem.created",
-            Target::Item(item.id),
+            AuditAction::ReviewItemCreated,
+            Target::AccessReviewItem(item.id),
             json!({"accessReviewId": row.id, "assignmentId": a.id, "targetUserId": a.target_user_id,
                    "reviewerIds": reviewers, "reviewerSource": source.as_str(), "recommendation": item.recommendation}),
             now,
@@ -216,8 +217,8 @@ async fn start(
         &mut tx,
         tenant,
         Actor::System,
-        "accessReview.started",
-        Target::Review(row.id),
+        AuditAction::ReviewStarted,
+        Target::AccessReview(row.id),
         json!({"accessPackageId": row.package_id, "policyId": row.policy_id, "periodIndex": index,
                "startDateTime": row.start_at, "endDateTime": row.end_at, "items": assignments.len(),
                "reviewerIds": notified}),
@@ -314,8 +315,8 @@ pub async fn remind_due(pool: &PgPool, now: DateTime<Utc>, limit: i64) -> Servic
                 &mut tx,
                 tenant,
                 Actor::System,
-                "accessReview.reminded",
-                Target::Review(id),
+                AuditAction::ReviewReminded,
+                Target::AccessReview(id),
                 json!({"reviewerIds": reviewers}),
                 now,
             )

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use uuid::Uuid;
 
+use crate::domain::audit::ActorType;
 use crate::domain::authz::Action;
 use crate::domain::ids::{GroupId, UserId};
 use crate::model::users::User;
@@ -695,22 +696,16 @@ async fn audit_log(State(state): State<AppState>, who: AdminCaller, q: Params) -
         .iter()
         .map(|e| EventRow {
             at: when(e.at),
-            actor: match (e.actor_type.as_str(), e.actor_id) {
-                ("system", _) => "Portico".to_string(),
-                (kind, Some(id)) => {
-                    let name = p.names.user(id);
-                    if kind == "token" {
-                        format!("{name} (API token)")
-                    } else {
-                        name
-                    }
-                }
+            actor: match (e.actor_type, e.actor_id) {
+                (ActorType::System, _) => "Portico".to_string(),
+                (ActorType::Token, Some(id)) => format!("{} (API token)", p.names.user(id)),
+                (ActorType::User, Some(id)) => p.names.user(id),
                 (kind, None) => kind.to_string(),
             },
-            action: e.action.clone(),
+            action: e.action.to_string(),
             target: match e.target_id {
                 Some(t) => format!("{} {t}", e.target_type),
-                None => e.target_type.clone(),
+                None => e.target_type.to_string(),
             },
             target_href: e
                 .target_id
