@@ -72,12 +72,17 @@ pub fn router(state: AppState) -> Router {
 
 /// The browser portals under `/t/{slug}/`: sign-in, My Access and the admin portal (the flash
 /// cookie is cleared once a page has shown it; each request has a slot for its tenant, so its
-/// error pages link to that tenant's home). Unknown pages answer an HTML 404.
+/// error pages link to that tenant's home). A form sent from another site is refused before
+/// any extractor runs (no session is looked up for it). Unknown pages answer an HTML 404.
 fn portals(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(sign_in::router())
         .merge(portal::router())
         .merge(admin::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::refuse_foreign_origin,
+        ))
         .fallback(session::not_found_page)
         .method_not_allowed_fallback(session::method_not_allowed_page)
         .layer(middleware::from_fn_with_state(state, session::clear_flash))

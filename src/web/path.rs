@@ -59,9 +59,10 @@ pub async fn parse<T: PathIds, S: Send + Sync>(parts: &mut Parts, state: &S) -> 
     T::from_values(&values)
 }
 
-/// The typed ids of a portal page's path. The caller is resolved first, so an
-/// anonymous visitor is sent to sign in as on any page, and a malformed id answers
-/// the tenant's 404 page.
+/// The typed ids of a portal page's path. Well-formed ids need no session: the page's
+/// caller extractor resolves it (after the Origin check of a posted form). Only a
+/// malformed id resolves the caller here, so an anonymous visitor is sent to sign in
+/// as on any page and a signed-in one sees the tenant's 404 page.
 pub struct Ids<T>(pub T);
 
 impl<T: PathIds + Send> FromRequestParts<AppState> for Ids<T> {
@@ -71,11 +72,11 @@ impl<T: PathIds + Send> FromRequestParts<AppState> for Ids<T> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(ids) = parse(parts, state).await {
+            return Ok(Self(ids));
+        }
         SessionCaller::from_request_parts(parts, state).await?;
-        parse(parts, state)
-            .await
-            .map(Self)
-            .ok_or_else(|| PageError::not_found().into_response())
+        Err(PageError::not_found().into_response())
     }
 }
 

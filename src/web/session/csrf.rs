@@ -1,6 +1,8 @@
 //! The portals' posted forms and their CSRF checks: `Posted` for a signed-in caller,
 //! `PreSessionForm` for the sign-in pages (a signed double-submit cookie, as there is
-//! no session yet), both after the Origin check of `web::csrf`.
+//! no session yet), both after the Origin check of `web::csrf`. That check also runs
+//! as the portals' middleware (`refuse_foreign_origin`) ahead of every extractor, so a
+//! form from another site is refused before any session is looked up or touched.
 //!
 //! Invariant: no state-changing handler of the portals runs unless the request's
 //! `csrf_token` field equals the session's secret signed under the server key (or,
@@ -10,8 +12,9 @@
 
 use std::net::IpAddr;
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::Response;
 
 use super::caller::HasSession;
@@ -48,6 +51,22 @@ fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), Box<Respons
             None,
         )))
     }
+}
+
+/// Middleware of the portals' routes: a request with an unsafe method (anything but
+/// GET, HEAD, OPTIONS and TRACE) whose Origin is not this site is refused here, before
+/// any extractor runs, so it never causes a session lookup or last-seen write.
+pub async fn refuse_foreign_origin(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !req.method().is_safe()
+        && let Err(refused) = check_origin(req.headers(), &state)
+    {
+        return *refused;
+    }
+    next.run(req).await
 }
 
 fn csrf_refused(slug: Option<&str>) -> Response {

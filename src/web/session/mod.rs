@@ -8,8 +8,9 @@
 //! Invariant (kept by `csrf`): no state-changing handler of the portals runs unless
 //! the request's `csrf_token` field equals the session's secret signed under the server
 //! key (or, before sign-in, the `portico_csrf_pre` cookie's nonce signed the same way),
-//! compared in constant time, and its Origin, when sent, is this site. On https sites
-//! every cookie is `__Host-`-prefixed (`cookies`).
+//! compared in constant time, and its Origin, when sent, is this site. The Origin is
+//! checked first, by the portals' middleware `refuse_foreign_origin`, before any
+//! session is looked up. On https sites every cookie is `__Host-`-prefixed (`cookies`).
 
 mod caller;
 mod cookies;
@@ -20,7 +21,9 @@ mod page_error;
 
 pub use caller::{AdminCaller, HasSession, SessionCaller, TenantSlug};
 pub use cookies::{SESSION_COOKIE, clear_cookie, cookie, set_cookie, with_cookies};
-pub use csrf::{CSRF_FIELD, Posted, PreSessionForm, pre_session_token, same_secret};
+pub use csrf::{
+    CSRF_FIELD, Posted, PreSessionForm, pre_session_token, refuse_foreign_origin, same_secret,
+};
 pub use flash::{clear_flash, redirect_with_error, redirect_with_flash};
 pub use form::{FormData, Params};
 pub use page_error::{

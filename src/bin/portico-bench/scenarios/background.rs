@@ -1,0 +1,99 @@
+//! Work the server's scheduler does in the background: delivering a burst of queued
+//! emails, and expiring many assignments that end at the same moment.
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use sqlx::PgPool;
+
+use super::drain_emails;
+use crate::report::Row;
+use crate::seed::Data;
+use crate::{Args, sink};
+
+/// Scenarios 8 and 9.
+pub(super) async fn run(
+    args: &Args,
+    pool: &PgPool,
+    data: &Data,
+    mail: &sink::Sink,
+    report: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    // 8. Email delivery: K emails queued at once (access-delivered notices of existing
+    //    requests); time until the SMTP sink has accepted all of them.
+    drain_emails(pool, Duration::from_secs(600)).await?;
+    let before = mail.received();
+    let k = sqlx::query(
+        "insert into outbox (tenant_id, id, kind, payload, next_attempt_at, created_at)
+         select tenant_id, gen_random_uuid(), 'email',
+                jsonb_build_object('to', target_user_id, 'notice', jsonb_build_object('template', 'accessDelivered', 'requestId', id)),
+                now(), now()
+         from assignment_requests where tenant_id = $1 and state = 'delivered' order by id limit $2",
+    )
+    .bind(data.tenant)
+    .bind(args.emails)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let t0 = Instant::now();
+    while mail.received() < before + k {
+        if t0.elapsed() > Duration::from_secs(600) {
+            bail!(
+                "the emails were not delivered within 10 minutes ({} of {k})",
+                mail.received() - before
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = t0.elapsed();
+    report.push(Row {
+        name: format!("emails ({k} queued, SMTP)"),
+        throughput: k as f64 / took.as_secs_f64(),
+        p50: took.as_secs_f64() * 1000.0,
+        p95: took.as_secs_f64() * 1000.0,
+        p99: took.as_secs_f64() * 1000.0,
+        ceiling: None,
+    });
+
+    // 9. Expiry: K assignments end at the same moment; time until all are revoked.
+    let k = args.expiring.min(args.assignments);
+    let ends_at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    sqlx::query(
+        "update assignments set end_at = $3 where tenant_id = $1 and id in (
+             select id from assignments where tenant_id = $1 and state = 'delivered' order by id limit $2)",
+    )
+    .bind(data.tenant)
+    .bind(k)
+    .bind(ends_at)
+    .execute(pool)
+    .await?;
+    let wait = (ends_at - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait).await;
+    let t0 = Instant::now();
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "select count(*) from assignments where tenant_id = $1 and end_at = $2 and state <> 'expired'",
+        )
+        .bind(data.tenant)
+        .bind(ends_at)
+        .fetch_one(pool)
+        .await?;
+        if left == 0 {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(600) {
+            bail!("expiry did not finish within 10 minutes ({left} left)");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = t0.elapsed();
+    report.push(Row {
+        name: format!("expiry ({k} at once)"),
+        throughput: k as f64 / took.as_secs_f64(),
+        p50: took.as_secs_f64() * 1000.0,
+        p95: took.as_secs_f64() * 1000.0,
+        p99: took.as_secs_f64() * 1000.0,
+        ceiling: None,
+    });
+    Ok(())
+}

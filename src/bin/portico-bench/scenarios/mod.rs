@@ -1,0 +1,60 @@
+//! The scenarios, run in order against one server: `requests` (submitting and
+//! approving access requests), `reads` (API lists and the catalog page) and
+//! `background` (email delivery and expiry, done by the server's scheduler).
+
+mod background;
+mod reads;
+mod requests;
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use sqlx::PgPool;
+
+use crate::report::Row;
+use crate::seed::Data;
+use crate::{Args, sink};
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_scenarios(
+    args: &Args,
+    pool: &PgPool,
+    client: &reqwest::Client,
+    base: &str,
+    data: &Data,
+    mail: &sink::Sink,
+    report: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let chunks: Vec<Vec<(i64, String)>> = data
+        .requesters
+        .chunks(data.requesters.len().div_ceil(args.clients).max(1))
+        .map(|c| c.to_vec())
+        .collect();
+
+    requests::run(args, pool, client, base, data, mail, &chunks, report).await?;
+
+    // The read scenarios run without the emails of the writes above being sent beside them.
+    drain_emails(pool, Duration::from_secs(600)).await?;
+
+    reads::run(args, client, base, data, &chunks, report).await?;
+    background::run(args, pool, data, mail, report).await
+}
+
+/// Waits until no email is waiting in the outbox.
+async fn drain_emails(pool: &PgPool, limit: Duration) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "select count(*) from outbox where kind = 'email' and state = 'pending'",
+        )
+        .fetch_one(pool)
+        .await?;
+        if left == 0 {
+            return Ok(());
+        }
+        if t0.elapsed() > limit {
+            bail!("{left} emails still queued after {} s", limit.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

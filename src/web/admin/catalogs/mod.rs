@@ -1,0 +1,67 @@
+//! Catalogs, one page a file: `list` (the catalogs an admin sees), `form` (create,
+//! edit, enable/disable), `detail` (a catalog with its resources, packages and role
+//! holders), `roles` (granting and revoking catalog roles) and `resources` (groups
+//! picked from the directory; applications, sites and custom resources with their
+//! roles and an optional webhook connector).
+
+mod detail;
+mod form;
+mod list;
+mod resources;
+mod roles;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::model::catalogs::Catalog;
+use crate::state::AppState;
+use crate::web::view::Badge;
+
+use detail::show_catalog;
+use form::{create_catalog, edit_catalog, new_catalog, toggle_catalog, update_catalog};
+use list::list_catalogs;
+use resources::{add_resource, new_resource, remove_resource};
+use roles::{grant_role, revoke_role};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/t/{slug}/admin/catalogs",
+            get(list_catalogs).post(create_catalog),
+        )
+        .route("/t/{slug}/admin/catalogs/new", get(new_catalog))
+        .route("/t/{slug}/admin/catalogs/{id}", get(show_catalog))
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/edit",
+            get(edit_catalog).post(update_catalog),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/enabled",
+            post(toggle_catalog),
+        )
+        .route("/t/{slug}/admin/catalogs/{id}/roles", post(grant_role))
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/roles/{rid}/revoke",
+            post(revoke_role),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/resources/new",
+            get(new_resource),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/resources",
+            post(add_resource),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/resources/{rid}/remove",
+            post(remove_resource),
+        )
+}
+
+fn enabled_badge(c: &Catalog) -> Badge {
+    if c.enabled {
+        Badge::state("enabled")
+    } else {
+        Badge::state("disabled")
+    }
+}
