@@ -2,6 +2,7 @@
 //! decision rule, timeout and optional escalation.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::error::FieldErrors;
@@ -14,9 +15,11 @@ fn fourteen() -> i64 {
     14
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ApprovalSchema)]
 pub struct Approval {
+    /// 0 to 3 stages in series.
     #[serde(default)]
     pub stages: Vec<Stage>,
 }
@@ -24,6 +27,16 @@ pub struct Approval {
 string_enum!(
     /// How a stage's approvals decide it. No default: a rule that cannot be read is an
     /// error, never the weakest rule.
+    //
+    // The schema reads the values' names from `rename_all`: the macro hands each
+    // variant's own `rename` to the derive in a form it does not see (a test checks
+    // that both agree).
+    #[derive(ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    #[schema(
+        as = DecisionSchema,
+        description = "How a stage's approvals decide it: anyOne (the first decision wins) or all (every resolved approver must approve)."
+    )]
     DecisionRule {
         /// The first decision wins (Entra's rule).
         AnyOne = "anyOne",
@@ -37,8 +50,9 @@ fn any_one() -> DecisionRule {
     DecisionRule::AnyOne
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ApproverTypeSchema)]
 pub enum ApproverKind {
     Manager,
     SecondLevelManager,
@@ -47,31 +61,41 @@ pub enum ApproverKind {
     ResourceOwners,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ApproverSchema)]
 pub struct ApproverRef {
     #[serde(rename = "type")]
     pub kind: ApproverKind,
+    /// For `user` and `group` approvers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = EscalationSchema)]
 pub struct Escalation {
+    /// At least 1 and less than the stage's timeoutDays.
     pub after_days: i64,
     pub approvers: Vec<ApproverRef>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = StageSchema)]
 pub struct Stage {
     pub approvers: Vec<ApproverRef>,
+    /// Used when the approvers resolve to nobody. Default [].
     #[serde(default)]
     pub fallback_approvers: Vec<ApproverRef>,
+    /// Default anyOne.
     #[serde(default = "any_one")]
     pub decision: DecisionRule,
+    /// 1–14, default 14.
     #[serde(default = "fourteen")]
+    #[schema(minimum = 1, maximum = 14, default = 14)]
     pub timeout_days: i64,
+    /// Approvers must justify their decision. Default false.
     #[serde(default)]
     pub require_justification: bool,
     #[serde(default)]

@@ -2,23 +2,22 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::error::FieldErrors;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
+#[schema(as = ExpirationSchema)]
 pub enum Expiration {
     #[default]
     Never,
-    AfterDays {
-        days: i64,
-    },
-    AfterHours {
-        hours: i64,
-    },
-    OnDate {
-        date: DateTime<Utc>,
-    },
+    /// 1–3660 days.
+    AfterDays { days: i64 },
+    /// 1–8760 hours.
+    AfterHours { hours: i64 },
+    /// A time in the future.
+    OnDate { date: DateTime<Utc> },
 }
 
 impl Expiration {
@@ -60,8 +59,9 @@ impl Expiration {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ExtensionSchema)]
 pub struct Extension {
     #[serde(default)]
     pub allowed: bool,

@@ -2,6 +2,9 @@
 //! expiration, extension and access reviews, with every limit checked and each problem
 //! reported against its field path (`approval.stages[0].timeoutDays`). Each concern has
 //! its module; `PolicySettings` gathers them and `validate` checks them all.
+//!
+//! The types derive `ToSchema`, so the API's OpenAPI description is generated from them;
+//! `#[schema(as = ...)]` keeps the component names the API has published all along.
 
 mod approval;
 mod expiration;
@@ -11,6 +14,7 @@ mod review;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::FieldErrors;
@@ -29,22 +33,27 @@ fn yes() -> bool {
 }
 
 /// Everything a policy says besides its name; stored as one document.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicySettings {
+    /// Default "".
     #[serde(default)]
     pub description: String,
     pub requestors: Requestors,
+    /// Default true.
     #[serde(default = "yes")]
     pub requests_enabled: bool,
+    /// Default false.
     #[serde(default)]
     pub require_justification: bool,
     #[serde(default)]
     pub approval: Approval,
     #[serde(default)]
     pub questions: Vec<Question>,
+    /// Default {"type": "never"}.
     #[serde(default)]
     pub expiration: Expiration,
+    /// Default false.
     #[serde(default)]
     pub allow_custom_schedule: bool,
     #[serde(default)]

@@ -1,27 +1,32 @@
 //! Questions a requestor answers: short or long text, or a choice among options.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::error::FieldErrors;
 
 pub const MAX_QUESTIONS: usize = 20;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = QuestionKindSchema)]
 pub enum QuestionKind {
     ShortText,
     LongText,
     Choice,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = QuestionSchema)]
 pub struct Question {
+    /// Given by Portico; send it back on PUT to keep it.
     #[serde(default)]
     pub id: Option<Uuid>,
     pub text: String,
     pub kind: QuestionKind,
+    /// At least two, for `choice` questions only.
     #[serde(default)]
     pub options: Vec<String>,
     #[serde(default)]

@@ -1,12 +1,14 @@
 //! Who may request under a policy: a scope, and for `specific` the users and groups.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::error::FieldErrors;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RequestorScopeSchema)]
 pub enum RequestorScope {
     None,
     Specific,
@@ -14,24 +16,28 @@ pub enum RequestorScope {
     AllUsers,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = PrincipalTypeSchema)]
 pub enum PrincipalKind {
     User,
     Group,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = PrincipalSchema)]
 pub struct PrincipalRef {
     #[serde(rename = "type")]
     pub kind: PrincipalKind,
     pub id: Uuid,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RequestorsSchema)]
 pub struct Requestors {
     pub scope: RequestorScope,
+    /// Users and groups who may request (scope `specific` only).
     #[serde(default)]
     pub principals: Vec<PrincipalRef>,
 }

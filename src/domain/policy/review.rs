@@ -3,12 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::error::FieldErrors;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RecurrenceSchema)]
 pub enum Recurrence {
     Weekly,
     Monthly,
@@ -30,8 +32,9 @@ impl Recurrence {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReviewerTypeSchema)]
 pub enum ReviewerKind {
     #[serde(rename = "self")]
     Myself,
@@ -40,27 +43,32 @@ pub enum ReviewerKind {
     Group,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReviewerSchema)]
 pub struct ReviewerRef {
     #[serde(rename = "type")]
     pub kind: ReviewerKind,
+    /// For `user` and `group` reviewers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = IfNoResponseSchema)]
 pub enum IfNoResponse {
     Keep,
     Remove,
     Recommendation,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReviewSchema)]
 pub struct ReviewSettings {
     pub start_date: DateTime<Utc>,
     pub recurrence: Recurrence,
+    /// 1 to the length of one recurrence period.
     pub duration_days: i64,
     pub reviewers: Vec<ReviewerRef>,
     #[serde(default)]

@@ -175,3 +175,11 @@ fn decider_groups_are_the_approver_and_reviewer_groups_not_requestors() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_decision_schema_lists_the_values_as_spelled_in_json() {
+    use utoipa::PartialSchema;
+    let schema = serde_json::to_value(DecisionRule::schema()).expect("schema");
+    let values: Vec<&str> = DecisionRule::ALL.iter().map(|d| d.as_str()).collect();
+    assert_eq!(schema["enum"], json!(values));
+}
