@@ -205,8 +205,8 @@ async fn delete_package(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A policy as answered: its ids, its name and every setting (defaults and nulls included).
-#[derive(Serialize)]
+/// An assignment policy as answered: every setting, defaults and nulls included.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Policy {
     pub id: Uuid,
@@ -284,7 +284,7 @@ fn parse_tracked<T: DeserializeOwned>(value: &Value) -> Result<T, AppError> {
 
 /// Policies of an access package, newest first (anyone who may see the package).
 #[utoipa::path(get, path = "/accessPackages/{id}/policies", tag = "policies", params(("id" = Uuid, Path), Pagination),
-    responses((status = 200, body = PolicyListSchema), (status = 404, body = Problem)))]
+    responses((status = 200, body = PolicyList), (status = 404, body = Problem)))]
 async fn list_policies(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -298,7 +298,7 @@ async fn list_policies(
 /// Add an assignment policy to an access package; questions get ids.
 #[utoipa::path(post, path = "/accessPackages/{id}/policies", tag = "policies", params(("id" = Uuid, Path)),
     request_body = PolicyBodySchema,
-    responses((status = 201, body = PolicySchema), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = Policy), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem)))]
 async fn create_policy(
     State(state): State<AppState>,
@@ -312,7 +312,7 @@ async fn create_policy(
 }
 
 #[utoipa::path(get, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path)),
-    responses((status = 200, body = PolicySchema), (status = 404, body = Problem)))]
+    responses((status = 200, body = Policy), (status = 404, body = Problem)))]
 async fn get_policy(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -330,7 +330,7 @@ async fn get_policy(
 /// requests and active assignments stay under the policy.
 #[utoipa::path(put, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path)),
     request_body = PolicyBodySchema,
-    responses((status = 200, body = PolicySchema), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = Policy), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem)))]
 async fn put_policy(
     State(state): State<AppState>,
@@ -355,222 +355,7 @@ async fn delete_policy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-// OpenAPI description of a policy. `PolicySettings` lives in `domain`, which knows
-// nothing of OpenAPI, so its shape is described here; the serde attributes keep the
-// names in step with the real (de)serialization.
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-enum RequestorScopeSchema {
-    None,
-    Specific,
-    AllMembers,
-    AllUsers,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-enum PrincipalTypeSchema {
-    User,
-    Group,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-struct PrincipalSchema {
-    #[serde(rename = "type")]
-    kind: PrincipalTypeSchema,
-    id: Uuid,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct RequestorsSchema {
-    scope: RequestorScopeSchema,
-    /// Users and groups who may request (scope `specific` only).
-    #[serde(default)]
-    principals: Vec<PrincipalSchema>,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-enum ApproverTypeSchema {
-    Manager,
-    SecondLevelManager,
-    User,
-    Group,
-    ResourceOwners,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-struct ApproverSchema {
-    #[serde(rename = "type")]
-    kind: ApproverTypeSchema,
-    /// For `user` and `group` approvers only.
-    id: Option<Uuid>,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-enum DecisionSchema {
-    AnyOne,
-    All,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct EscalationSchema {
-    /// At least 1 and less than the stage's timeoutDays.
-    after_days: i64,
-    approvers: Vec<ApproverSchema>,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct StageSchema {
-    approvers: Vec<ApproverSchema>,
-    /// Used when the approvers resolve to nobody. Default [].
-    #[serde(default)]
-    fallback_approvers: Vec<ApproverSchema>,
-    /// Default anyOne.
-    #[serde(default)]
-    decision: Option<DecisionSchema>,
-    /// 1–14, default 14.
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 14, default = 14)]
-    timeout_days: Option<i64>,
-    /// Approvers must justify their decision. Default false.
-    #[serde(default)]
-    require_justification: Option<bool>,
-    escalation: Option<EscalationSchema>,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct ApprovalSchema {
-    /// 0 to 3 stages in series.
-    #[serde(default)]
-    stages: Vec<StageSchema>,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-enum QuestionKindSchema {
-    ShortText,
-    LongText,
-    Choice,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct QuestionSchema {
-    /// Given by Portico; send it back on PUT to keep it.
-    id: Option<Uuid>,
-    text: String,
-    kind: QuestionKindSchema,
-    /// At least two, for `choice` questions only.
-    #[serde(default)]
-    options: Vec<String>,
-    #[serde(default)]
-    required: Option<bool>,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(tag = "type", rename_all = "camelCase")]
-enum ExpirationSchema {
-    Never,
-    /// 1–3660 days.
-    AfterDays {
-        days: i64,
-    },
-    /// 1–8760 hours.
-    AfterHours {
-        hours: i64,
-    },
-    /// A time in the future.
-    OnDate {
-        date: DateTime<Utc>,
-    },
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct ExtensionSchema {
-    allowed: bool,
-    require_approval: bool,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-enum RecurrenceSchema {
-    Weekly,
-    Monthly,
-    Quarterly,
-    SemiAnnual,
-    Annual,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-enum ReviewerTypeSchema {
-    #[serde(rename = "self")]
-    Myself,
-    Manager,
-    User,
-    Group,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-struct ReviewerSchema {
-    #[serde(rename = "type")]
-    kind: ReviewerTypeSchema,
-    /// For `user` and `group` reviewers only.
-    id: Option<Uuid>,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-enum IfNoResponseSchema {
-    Keep,
-    Remove,
-    Recommendation,
-}
-
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct ReviewSchema {
-    start_date: DateTime<Utc>,
-    recurrence: RecurrenceSchema,
-    /// 1 to the length of one recurrence period.
-    duration_days: i64,
-    reviewers: Vec<ReviewerSchema>,
-    #[serde(default)]
-    fallback_reviewers: Vec<ReviewerSchema>,
-    if_no_response: IfNoResponseSchema,
-    #[serde(default)]
-    auto_apply: Option<bool>,
-    #[serde(default)]
-    require_justification: Option<bool>,
-}
-
+// What `PolicyBody` parses, for the OpenAPI description: the name beside the settings.
 /// An assignment policy as sent (POST, PUT); see API.md "Bodies".
 #[allow(dead_code)]
 #[derive(Serialize, ToSchema)]
@@ -578,50 +363,8 @@ struct ReviewSchema {
 #[schema(as = PolicyBody)]
 struct PolicyBodySchema {
     display_name: String,
-    /// Default "".
-    #[serde(default)]
-    description: Option<String>,
-    requestors: RequestorsSchema,
-    /// Default true.
-    #[serde(default)]
-    requests_enabled: Option<bool>,
-    /// Default false.
-    #[serde(default)]
-    require_justification: Option<bool>,
-    #[serde(default)]
-    approval: Option<ApprovalSchema>,
-    #[serde(default)]
-    questions: Vec<QuestionSchema>,
-    /// Default {"type": "never"}.
-    #[serde(default)]
-    expiration: Option<ExpirationSchema>,
-    /// Default false.
-    #[serde(default)]
-    allow_custom_schedule: Option<bool>,
-    #[serde(default)]
-    extension: Option<ExtensionSchema>,
-    review: Option<ReviewSchema>,
-}
-
-/// An assignment policy as answered: every setting, defaults and nulls included.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = Policy)]
-struct PolicySchema {
-    id: Uuid,
-    access_package_id: Uuid,
     #[serde(flatten)]
-    body: PolicyBodySchema,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+    settings: PolicySettings,
 }
 
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = PolicyList)]
-struct PolicyListSchema {
-    items: Vec<PolicySchema>,
-    next_cursor: Option<String>,
-}
+crate::list_schema!(PolicyList, Policy);
