@@ -13,7 +13,7 @@ pub async fn insert(conn: &mut Conn, r: &RoleAssignment) -> DbResult<()> {
     )
     .bind(r.tenant_id)
     .bind(r.id)
-    .bind(&r.role)
+    .bind(r.role)
     .bind(r.user_id)
     .bind(r.group_id)
     .bind(r.catalog_id)

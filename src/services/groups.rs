@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::audit::{self, Entry};
 use super::{Caller, ServiceError, ServiceResult, principals, validated};
 use crate::db::groups::{Group, MemberRow, Relation};
 use crate::db::{self, Conn, Page, PageRequest};
@@ -14,6 +13,7 @@ use crate::domain::authz::Action;
 use crate::domain::ids::{GroupId, TenantId, UserId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
+use crate::services::tx::Work;
 
 #[derive(Debug, Default, Clone)]
 pub struct GroupFields {
@@ -96,7 +96,7 @@ pub async fn create(
     fields: GroupFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<GroupView> {
-    caller.require(Action::ManageDirectory)?;
+    let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
     let mut errors = FieldErrors::new();
     let name = match &fields.display_name {
@@ -111,8 +111,8 @@ pub async fn create(
         description(fields.description.clone().flatten().as_deref()),
     );
     let owners = fields.owner_ids.clone().unwrap_or_default();
-    let mut tx = pool.begin().await?;
-    check_users_exist(&mut tx, tenant, &owners, "ownerIds", &mut errors).await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    check_users_exist(work.conn(), tenant, &owners, "ownerIds", &mut errors).await?;
     validated(errors)?;
     let group = Group {
         tenant_id: tenant,
@@ -122,22 +122,11 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    db::groups::insert(&mut tx, &group).await?;
-    set_direct_owners(&mut tx, tenant, group.id, &owners, now).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::GroupCreated,
-            target: Target::Group(group.id),
-            details: json!({"after": {"displayName": group.display_name, "description": group.description, "ownerIds": owners}}),
-        },
-        now,
-    )
-    .await?;
-    let view = view(&mut tx, tenant, group).await?;
-    tx.commit().await?;
+    db::groups::insert(work.conn(), &group).await?;
+    set_direct_owners(work.conn(), tenant, group.id, &owners, now).await?;
+    work.audit(AuditAction::GroupCreated, Target::Group(group.id), json!({"after": {"displayName": group.display_name, "description": group.description, "ownerIds": owners}}));
+    let view = view(work.conn(), tenant, group).await?;
+    work.commit(caller.permitted(permit)).await?;
     Ok(view)
 }
 
@@ -185,13 +174,13 @@ pub async fn update(
     fields: GroupFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<GroupView> {
-    caller.require(Action::ManageDirectory)?;
+    let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let before = db::groups::get(&mut tx, tenant, id)
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let before = db::groups::get(work.conn(), tenant, id)
         .await?
         .ok_or_else(not_found)?;
-    let before_view = view(&mut tx, tenant, before.clone()).await?;
+    let before_view = view(work.conn(), tenant, before.clone()).await?;
     let mut group = before.clone();
     let mut errors = FieldErrors::new();
     if let Some(n) = &fields.display_name
@@ -205,31 +194,20 @@ pub async fn update(
         group.description = d;
     }
     if let Some(owners) = &fields.owner_ids {
-        check_users_exist(&mut tx, tenant, owners, "ownerIds", &mut errors).await?;
+        check_users_exist(work.conn(), tenant, owners, "ownerIds", &mut errors).await?;
     }
     validated(errors)?;
     group.updated_at = now;
-    db::groups::update(&mut tx, &group).await?;
+    db::groups::update(work.conn(), &group).await?;
     if let Some(owners) = &fields.owner_ids {
-        set_direct_owners(&mut tx, tenant, id, owners, now).await?;
+        set_direct_owners(work.conn(), tenant, id, owners, now).await?;
     }
-    let after = view(&mut tx, tenant, group).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::GroupUpdated,
-            target: Target::Group(id),
-            details: json!({
+    let after = view(work.conn(), tenant, group).await?;
+    work.audit(AuditAction::GroupUpdated, Target::Group(id), json!({
                 "before": {"displayName": before.display_name, "description": before.description, "ownerIds": before_view.owner_ids},
                 "after": {"displayName": after.group.display_name, "description": after.group.description, "ownerIds": after.owner_ids},
-            }),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+            }));
+    work.commit(caller.permitted(permit)).await?;
     Ok(after)
 }
 
@@ -240,31 +218,24 @@ pub async fn delete(
     id: GroupId,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    caller.require(Action::ManageDirectory)?;
+    let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let group = db::groups::get(&mut tx, tenant, id)
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let group = db::groups::get(work.conn(), tenant, id)
         .await?
         .ok_or_else(not_found)?;
-    db::groups::delete(&mut tx, tenant, id).await.map_err(|e| match e {
+    db::groups::delete(work.conn(), tenant, id).await.map_err(|e| match e {
         db::DbError::ForeignKey(_) => ServiceError::Domain(DomainError::conflict(
             "This group is used as a resource, an approver or an incompatible group; remove it from there first.",
         )),
         other => other.into(),
     })?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::GroupDeleted,
-            target: Target::Group(id),
-            details: json!({"before": {"displayName": group.display_name}}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    work.audit(
+        AuditAction::GroupDeleted,
+        Target::Group(id),
+        json!({"before": {"displayName": group.display_name}}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(())
 }
 
@@ -297,33 +268,35 @@ pub async fn add_member(
     user: UserId,
     now: DateTime<Utc>,
 ) -> ServiceResult<bool> {
-    caller.require(Action::ManageDirectory)?;
+    let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    db::groups::get(&mut tx, tenant, group)
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    db::groups::get(work.conn(), tenant, group)
         .await?
         .ok_or_else(not_found)?;
-    if db::users::get(&mut tx, tenant, user).await?.is_none() {
+    if db::users::get(work.conn(), tenant, user).await?.is_none() {
         return Err(
             DomainError::field("userId", format!("there is no user with id {user}")).into(),
         );
     }
-    let added = db::groups::add(&mut tx, Relation::Member, tenant, group, user, None, now).await?;
+    let added = db::groups::add(
+        work.conn(),
+        Relation::Member,
+        tenant,
+        group,
+        user,
+        None,
+        now,
+    )
+    .await?;
     if added {
-        audit::record(
-            &mut tx,
-            tenant,
-            caller.actor(),
-            Entry {
-                action: AuditAction::GroupMemberAdded,
-                target: Target::Group(group),
-                details: json!({"userId": user, "source": "direct"}),
-            },
-            now,
-        )
-        .await?;
+        work.audit(
+            AuditAction::GroupMemberAdded,
+            Target::Group(group),
+            json!({"userId": user, "source": "direct"}),
+        );
     }
-    tx.commit().await?;
+    work.commit(caller.permitted(permit)).await?;
     Ok(added)
 }
 
@@ -336,28 +309,21 @@ pub async fn remove_member(
     user: UserId,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    caller.require(Action::ManageDirectory)?;
+    let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    db::groups::get(&mut tx, tenant, group)
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    db::groups::get(work.conn(), tenant, group)
         .await?
         .ok_or_else(not_found)?;
-    if !db::groups::remove(&mut tx, Relation::Member, tenant, group, user, None).await? {
+    if !db::groups::remove(work.conn(), Relation::Member, tenant, group, user, None).await? {
         return Err(DomainError::NotFound("direct membership").into());
     }
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::GroupMemberRemoved,
-            target: Target::Group(group),
-            details: json!({"userId": user, "source": "direct"}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    work.audit(
+        AuditAction::GroupMemberRemoved,
+        Target::Group(group),
+        json!({"userId": user, "source": "direct"}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(())
 }
 

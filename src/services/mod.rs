@@ -26,6 +26,7 @@ pub mod roles;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;
+pub mod tx;
 pub mod users;
 pub mod views;
 

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::audit::{self, Entry};
 use super::{Caller, ServiceError, ServiceResult, principals, rename_field, validated};
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Page, PageRequest};
@@ -13,6 +12,7 @@ use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{Action, Role, RoleGrant, Roles};
 use crate::domain::ids::{CatalogId, GroupId, RoleAssignmentId, TenantId, UserId};
 use crate::domain::{DomainError, FieldErrors};
+use crate::services::tx::Work;
 
 /// Who holds a role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,10 +61,12 @@ pub async fn create(
         _ => {}
     }
     validated(errors.clone())?;
-    caller.require(Action::GrantRole(input.role, input.catalog_id))?;
-    let mut tx = pool.begin().await?;
+    let permit = caller.require(Action::GrantRole(input.role, input.catalog_id))?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     if let Some(catalog) = input.catalog_id
-        && db::catalogs::get(&mut tx, tenant, catalog).await?.is_none()
+        && db::catalogs::get(work.conn(), tenant, catalog)
+            .await?
+            .is_none()
     {
         errors.add(
             "catalogId",
@@ -73,13 +75,13 @@ pub async fn create(
     }
     let (user_id, group_id) = match input.principal {
         Principal::User(u) => {
-            if db::users::get(&mut tx, tenant, u).await?.is_none() {
+            if db::users::get(work.conn(), tenant, u).await?.is_none() {
                 errors.add("principal.id", format!("there is no user with id {u}"));
             }
             (Some(u), None)
         }
         Principal::Group(g) => {
-            if db::groups::get(&mut tx, tenant, g).await?.is_none() {
+            if db::groups::get(work.conn(), tenant, g).await?.is_none() {
                 errors.add("principal.id", format!("there is no group with id {g}"));
             }
             (None, Some(g))
@@ -95,20 +97,9 @@ pub async fn create(
         catalog_id: input.catalog_id,
         created_at: now,
     };
-    db::roles::insert(&mut tx, &row).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::RoleAssignmentCreated,
-            target: Target::RoleAssignment(row.id),
-            details: json!({"role": row.role, "userId": user_id, "groupId": group_id, "catalogId": row.catalog_id}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    db::roles::insert(work.conn(), &row).await?;
+    work.audit(AuditAction::RoleAssignmentCreated, Target::RoleAssignment(row.id), json!({"role": row.role, "userId": user_id, "groupId": group_id, "catalogId": row.catalog_id}));
+    work.commit(caller.permitted(permit)).await?;
     Ok(row)
 }
 
@@ -143,16 +134,16 @@ pub async fn delete(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let row = db::roles::get(&mut tx, tenant, id)
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let row = db::roles::get(work.conn(), tenant, id)
         .await?
         .ok_or(ServiceError::Domain(DomainError::NotFound(
             "role assignment",
         )))?;
     let role = row.role;
-    caller.require(Action::GrantRole(role, row.catalog_id))?;
+    let permit = caller.require(Action::GrantRole(role, row.catalog_id))?;
     if role == Role::TenantAdmin
-        && db::roles::active_holders(&mut tx, tenant, role.as_str(), None)
+        && db::roles::active_holders(work.conn(), tenant, role.as_str(), None)
             .await?
             .len()
             <= 1
@@ -163,20 +154,9 @@ pub async fn delete(
         )
         .into());
     }
-    db::roles::delete(&mut tx, tenant, id).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::RoleAssignmentDeleted,
-            target: Target::RoleAssignment(id),
-            details: json!({"role": row.role, "userId": row.user_id, "groupId": row.group_id, "catalogId": row.catalog_id}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    db::roles::delete(work.conn(), tenant, id).await?;
+    work.audit(AuditAction::RoleAssignmentDeleted, Target::RoleAssignment(id), json!({"role": row.role, "userId": row.user_id, "groupId": row.group_id, "catalogId": row.catalog_id}));
+    work.commit(caller.permitted(permit)).await?;
     Ok(())
 }
 

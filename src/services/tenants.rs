@@ -16,6 +16,7 @@ use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId, UserId};
 use crate::domain::values::UserKind;
 use crate::domain::values::{DisplayName, EmailAddress, Slug, optional_text};
 use crate::domain::{DomainError, FieldErrors};
+use crate::services::tx::Work;
 
 /// A new tenant and its first admin.
 pub struct NewTenant {
@@ -143,9 +144,9 @@ pub async fn update(
     patch: TenantPatch,
     now: DateTime<Utc>,
 ) -> ServiceResult<Tenant> {
-    caller.require(Action::ManageDirectory)?;
-    let mut tx = pool.begin().await?;
-    let before = db::tenants::get(&mut tx, caller.tenant_id()).await?;
+    let permit = caller.require(Action::ManageDirectory)?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let before = db::tenants::get(work.conn(), caller.tenant_id()).await?;
     let mut after = before.clone();
     let mut errors = FieldErrors::new();
     if let Some(name) = &patch.display_name
@@ -170,24 +171,17 @@ pub async fn update(
     }
     validated(errors)?;
     after.updated_at = now;
-    db::tenants::update(&mut tx, &after).await?;
-    audit::record(
-        &mut tx,
-        after.id,
-        caller.actor(),
-        Entry {
-            action: AuditAction::TenantUpdated,
-            target: Target::Tenant(after.id),
-            details: json!({
-                "before": {"displayName": before.display_name, "replyTo": before.reply_to,
-                           "approvalLinksRequireSignIn": before.approval_links_require_sign_in},
-                "after": {"displayName": after.display_name, "replyTo": after.reply_to,
-                          "approvalLinksRequireSignIn": after.approval_links_require_sign_in},
-            }),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    db::tenants::update(work.conn(), &after).await?;
+    work.audit(
+        AuditAction::TenantUpdated,
+        Target::Tenant(after.id),
+        json!({
+            "before": {"displayName": before.display_name, "replyTo": before.reply_to,
+                       "approvalLinksRequireSignIn": before.approval_links_require_sign_in},
+            "after": {"displayName": after.display_name, "replyTo": after.reply_to,
+                      "approvalLinksRequireSignIn": after.approval_links_require_sign_in},
+        }),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(after)
 }

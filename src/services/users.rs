@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::audit::{self, Entry};
 use super::{Actor, Caller, ServiceError, ServiceResult, validated};
 use crate::db::users::User;
 use crate::db::{self, Conn, Page, PageRequest};
@@ -18,6 +17,7 @@ use crate::domain::ids::{TenantId, UserId};
 use crate::domain::request::RequestType;
 use crate::domain::values::{DisplayName, EmailAddress, UserKind, optional_text};
 use crate::domain::{DomainError, FieldErrors};
+use crate::services::tx::Work;
 
 /// Fields of a user as sent by a client; on create `email` and `displayName` are
 /// required, on update absent fields stay unchanged and `Some(None)` clears.
@@ -107,7 +107,7 @@ pub async fn create(
     fields: UserFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<User> {
-    caller.require(Action::ManageDirectory)?;
+    let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
     let mut errors = FieldErrors::new();
     if fields.email.is_none() {
@@ -131,27 +131,20 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = pool.begin().await?;
-    apply(&mut tx, tenant, &mut user, &fields, &mut errors).await?;
-    if errors.is_empty() && email_taken(&mut tx, tenant, &user).await? {
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    apply(work.conn(), tenant, &mut user, &fields, &mut errors).await?;
+    if errors.is_empty() && email_taken(work.conn(), tenant, &user).await? {
         errors.add("email", "a user with this email address already exists");
     }
     validated(errors)?;
     // A user created through the API is active; `active: false` is ignored here.
-    db::users::insert(&mut tx, &user).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::UserCreated,
-            target: Target::User(user.id),
-            details: json!({"after": user_json(&user)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    db::users::insert(work.conn(), &user).await?;
+    work.audit(
+        AuditAction::UserCreated,
+        Target::User(user.id),
+        json!({"after": user_json(&user)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(user)
 }
 
@@ -193,16 +186,16 @@ pub async fn update(
     fields: UserFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<User> {
-    caller.require(Action::ManageDirectory)?;
+    let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let before = db::users::lock(&mut tx, tenant, id)
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let before = db::users::lock(work.conn(), tenant, id)
         .await?
         .ok_or(ServiceError::Domain(DomainError::NotFound("user")))?;
     let mut user = before.clone();
     let mut errors = FieldErrors::new();
-    apply(&mut tx, tenant, &mut user, &fields, &mut errors).await?;
-    if errors.is_empty() && email_taken(&mut tx, tenant, &user).await? {
+    apply(work.conn(), tenant, &mut user, &fields, &mut errors).await?;
+    if errors.is_empty() && email_taken(work.conn(), tenant, &user).await? {
         errors.add("email", "a user with this email address already exists");
     }
     validated(errors)?;
@@ -211,23 +204,16 @@ pub async fn update(
         user.active = active;
     }
     user.updated_at = now;
-    db::users::update(&mut tx, &user).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::UserUpdated,
-            target: Target::User(user.id),
-            details: json!({"before": user_json(&before), "after": user_json(&user)}),
-        },
-        now,
-    )
-    .await?;
+    db::users::update(work.conn(), &user).await?;
+    work.audit(
+        AuditAction::UserUpdated,
+        Target::User(user.id),
+        json!({"before": user_json(&before), "after": user_json(&user)}),
+    );
     if deactivating {
-        end_access_of_deactivated(&mut tx, tenant, &user, caller.actor(), now).await?;
+        end_access_of_deactivated(&mut work, &user).await?;
     }
-    tx.commit().await?;
+    work.commit(caller.permitted(permit)).await?;
     Ok(user)
 }
 
@@ -326,13 +312,9 @@ pub async fn update_user(
 
 /// What deactivation ends at once: every assignment (reason `userDeactivated`), open
 /// requests made by or for the user, API tokens, and their say in pending approvals.
-async fn end_access_of_deactivated(
-    conn: &mut Conn,
-    tenant: TenantId,
-    user: &User,
-    actor: Actor,
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
+async fn end_access_of_deactivated(work: &mut Work, user: &User) -> ServiceResult<()> {
+    let (tenant, now) = (work.tenant(), work.now());
+    let conn = work.conn();
     let revoked = db::tokens::revoke_all_of_user(conn, tenant, user.id, now).await?;
     let sessions = db::sessions::revoke_all_of_user(conn, tenant, user.id, now).await?;
     let mut removed = Vec::new();
@@ -361,18 +343,7 @@ async fn end_access_of_deactivated(
     }
     db::links::expire_all_of_user(conn, tenant, user.id, now).await?;
     super::requests::replace_deactivated_approver(conn, tenant, user.id, now).await?;
-    audit::record(
-        conn,
-        tenant,
-        actor,
-        Entry {
-            action: AuditAction::UserDeactivated,
-            target: Target::User(user.id),
-            details: json!({"tokensRevoked": revoked, "sessionsRevoked": sessions, "assignmentsRemoved": removed, "requestsCanceled": canceled}),
-        },
-        now,
-    )
-    .await?;
+    work.audit(AuditAction::UserDeactivated, Target::User(user.id), json!({"tokensRevoked": revoked, "sessionsRevoked": sessions, "assignmentsRemoved": removed, "requestsCanceled": canceled}));
     Ok(())
 }
 
@@ -497,7 +468,7 @@ pub async fn import_csv(
     csv: &str,
     now: DateTime<Utc>,
 ) -> ServiceResult<ImportOutcome> {
-    caller.require(Action::ManageDirectory)?;
+    let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
     let reject = |line: usize, email: &str, message: String| RowError {
         line,
@@ -645,14 +616,14 @@ pub async fn import_csv(
             _ => errors.push(reject(line, &raw_email, problems.join("; "))),
         }
     }
-    let mut tx = pool.begin().await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     // One query for every address the file names: its users' (which must be new) and
     // their managers' (which must exist unless the file adds them).
     let mut named: Vec<String> = in_file.keys().cloned().collect();
     named.extend(parsed.iter().filter_map(|r| r.manager.clone()));
     named.sort_unstable();
     named.dedup();
-    let existing: HashMap<String, UserId> = db::users::by_emails(&mut tx, tenant, &named)
+    let existing: HashMap<String, UserId> = db::users::by_emails(work.conn(), tenant, &named)
         .await?
         .into_iter()
         .map(|u| (u.email.to_lowercase(), u.id))
@@ -718,7 +689,7 @@ pub async fn import_csv(
             created_at: now,
             updated_at: now,
         };
-        db::users::insert(&mut tx, &user).await?;
+        db::users::insert(work.conn(), &user).await?;
         created.push(user);
     }
     for (row, i) in parsed.iter().zip(0..) {
@@ -729,24 +700,17 @@ pub async fn import_csv(
         };
         if let Some(user) = created.get_mut(i) {
             user.manager_id = manager;
-            db::users::update(&mut tx, user).await?;
+            db::users::update(work.conn(), user).await?;
         }
     }
     for user in &created {
-        audit::record(
-            &mut tx,
-            tenant,
-            caller.actor(),
-            Entry {
-                action: AuditAction::UserCreated,
-                target: Target::User(user.id),
-                details: json!({"after": user_json(user), "source": "csvImport"}),
-            },
-            now,
-        )
-        .await?;
+        work.audit(
+            AuditAction::UserCreated,
+            Target::User(user.id),
+            json!({"after": user_json(user), "source": "csvImport"}),
+        );
     }
-    tx.commit().await?;
+    work.commit(caller.permitted(permit)).await?;
     Ok(ImportOutcome::Imported(created))
 }
 

@@ -89,3 +89,24 @@ fn the_shared_state_depends_on_neither_web_nor_scheduler() {
     let found = offences("src/state.rs", &["crate::web", "crate::scheduler"]);
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+/// The use cases that act for an administrator change things only through
+/// `services::tx::Work`, and commit only with the authority their role check returned.
+#[test]
+fn admin_use_cases_commit_only_with_a_permit() {
+    let admin = [
+        "src/services/catalogs",
+        "src/services/packages",
+        "src/services/groups.rs",
+        "src/services/roles.rs",
+        "src/services/users.rs",
+    ];
+    for dir in admin {
+        let found = offences(dir, &[".begin()", "Authority::system", "audit::record("]);
+        assert!(
+            found.is_empty(),
+            "{dir} opens a transaction or commits without a permit:\n{}",
+            found.join("\n")
+        );
+    }
+}

@@ -16,7 +16,6 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::audit::{self, Entry};
 use super::{Caller, ServiceError, ServiceResult, validated};
 use crate::db::catalogs::Catalog;
 use crate::db::roles::RoleAssignment;
@@ -26,6 +25,7 @@ use crate::domain::authz::{Action, Role};
 use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
+use crate::services::tx::Work;
 
 /// Fields of a catalog as sent by a client; on create `displayName` is required, on
 /// update absent fields stay unchanged.
@@ -104,7 +104,7 @@ pub async fn create(
     fields: CatalogFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<Catalog> {
-    caller.require(Action::CreateCatalog)?;
+    let permit = caller.require(Action::CreateCatalog)?;
     let tenant = caller.tenant_id();
     let mut errors = FieldErrors::new();
     let name = match &fields.display_name {
@@ -129,20 +129,13 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = pool.begin().await?;
-    db::catalogs::insert(&mut tx, &catalog).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::CatalogCreated,
-            target: Target::Catalog(catalog.id),
-            details: json!({"after": catalog_json(&catalog)}),
-        },
-        now,
-    )
-    .await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    db::catalogs::insert(work.conn(), &catalog).await?;
+    work.audit(
+        AuditAction::CatalogCreated,
+        Target::Catalog(catalog.id),
+        json!({"after": catalog_json(&catalog)}),
+    );
     if !caller.roles.is_tenant_admin() {
         let owner = RoleAssignment {
             tenant_id: tenant,
@@ -153,22 +146,15 @@ pub async fn create(
             catalog_id: Some(catalog.id),
             created_at: now,
         };
-        db::roles::insert(&mut tx, &owner).await?;
-        audit::record(
-            &mut tx,
-            tenant,
-            caller.actor(),
-            Entry {
-                action: AuditAction::RoleAssignmentCreated,
-                target: Target::RoleAssignment(owner.id),
-                details: json!({"role": owner.role, "userId": owner.user_id, "groupId": null,
+        db::roles::insert(work.conn(), &owner).await?;
+        work.audit(
+            AuditAction::RoleAssignmentCreated,
+            Target::RoleAssignment(owner.id),
+            json!({"role": owner.role, "userId": owner.user_id, "groupId": null,
                                 "catalogId": owner.catalog_id, "reason": "catalogCreated"}),
-            },
-            now,
-        )
-        .await?;
+        );
     }
-    tx.commit().await?;
+    work.commit(caller.permitted(permit)).await?;
     Ok(catalog)
 }
 
@@ -181,9 +167,9 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> ServiceResult<Catalog> {
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let before = load(&mut tx, tenant, id).await?;
-    caller.require(Action::EditCatalog(id))?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let before = load(work.conn(), tenant, id).await?;
+    let permit = caller.require(Action::EditCatalog(id))?;
     let mut catalog = before.clone();
     let mut errors = FieldErrors::new();
     if let Some(n) = &fields.display_name
@@ -204,20 +190,13 @@ pub async fn update(
     }
     validated(errors)?;
     catalog.updated_at = now;
-    db::catalogs::update(&mut tx, &catalog).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::CatalogUpdated,
-            target: Target::Catalog(id),
-            details: json!({"before": catalog_json(&before), "after": catalog_json(&catalog)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    db::catalogs::update(work.conn(), &catalog).await?;
+    work.audit(
+        AuditAction::CatalogUpdated,
+        Target::Catalog(id),
+        json!({"before": catalog_json(&before), "after": catalog_json(&catalog)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(catalog)
 }
 
@@ -245,14 +224,14 @@ pub async fn delete(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let catalog = load(&mut tx, tenant, id).await?;
-    caller.require(Action::EditCatalog(id))?;
-    let packages = db::catalogs::count_packages(&mut tx, tenant, id).await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let catalog = load(work.conn(), tenant, id).await?;
+    let permit = caller.require(Action::EditCatalog(id))?;
+    let packages = db::catalogs::count_packages(work.conn(), tenant, id).await?;
     if packages > 0 {
         return Err(catalog_has_packages(packages));
     }
-    let resources = db::catalogs::delete_resources_of_catalog(&mut tx, tenant, id)
+    let resources = db::catalogs::delete_resources_of_catalog(work.conn(), tenant, id)
         .await
         .map_err(|e| match e {
             DbError::ForeignKey(ref c) if c == "access_package_roles_role_fkey" => {
@@ -261,7 +240,7 @@ pub async fn delete(
             DbError::ForeignKey(_) => history_conflict(),
             other => other.into(),
         })?;
-    db::catalogs::delete(&mut tx, tenant, id)
+    db::catalogs::delete(work.conn(), tenant, id)
         .await
         .map_err(|e| match e {
             // A package created at the same moment.
@@ -270,18 +249,11 @@ pub async fn delete(
             }
             other => other.into(),
         })?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::CatalogDeleted,
-            target: Target::Catalog(id),
-            details: json!({"before": catalog_json(&catalog), "resourcesRemoved": resources}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    work.audit(
+        AuditAction::CatalogDeleted,
+        Target::Catalog(id),
+        json!({"before": catalog_json(&catalog), "resourcesRemoved": resources}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(())
 }

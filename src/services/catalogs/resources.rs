@@ -20,7 +20,7 @@ use crate::domain::authz::{Action, GroupPrivilege};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
-use crate::services::audit::{self, Entry};
+use crate::services::tx::Work;
 use crate::services::{Caller, ServiceError, ServiceResult, validated};
 
 /// What a resource is.
@@ -197,7 +197,7 @@ pub async fn add_resource(
         let mut conn = pool.acquire().await?;
         load(&mut conn, tenant, catalog_id).await?;
     }
-    caller.require(Action::EditCatalog(catalog_id))?;
+    let permit = caller.require(Action::EditCatalog(catalog_id))?;
     let mut errors = FieldErrors::new();
     let desc = errors
         .check("description", description(input.description.as_deref()))
@@ -305,19 +305,24 @@ pub async fn add_resource(
             }
         }
     }
-    let mut tx = pool.begin().await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     if let Some(group_id) = resource.group_id {
-        match db::groups::get(&mut tx, tenant, group_id).await? {
+        match db::groups::get(work.conn(), tenant, group_id).await? {
             Some(group) => resource.display_name = group.display_name,
             None => errors.add("groupId", format!("there is no group with id {group_id}")),
         }
     }
     validated(errors)?;
     if let Some(group_id) = resource.group_id {
-        let owns =
-            db::groups::is_related(&mut tx, Relation::Owner, tenant, group_id, caller.user_id())
-                .await?;
-        let facts = db::groups::privilege_facts(&mut tx, tenant, &[group_id]).await?;
+        let owns = db::groups::is_related(
+            work.conn(),
+            Relation::Owner,
+            tenant,
+            group_id,
+            caller.user_id(),
+        )
+        .await?;
+        let facts = db::groups::privilege_facts(work.conn(), tenant, &[group_id]).await?;
         let privilege = GroupPrivilege::assess(
             group_id,
             catalog_id,
@@ -326,7 +331,7 @@ pub async fn add_resource(
         );
         caller.roles.may_add_group(owns, privilege)?;
     }
-    db::catalogs::insert_resource(&mut tx, &resource, &roles)
+    db::catalogs::insert_resource(work.conn(), &resource, &roles)
         .await
         .map_err(|e| match e {
             DbError::Unique(ref c) if c == "resources_group_once_key" => ServiceError::Domain(
@@ -345,19 +350,12 @@ pub async fn add_resource(
         })?;
     resource.connector_secret = None;
     let view = ResourceView { resource, roles };
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::ResourceAdded,
-            target: Target::Resource(resource_id),
-            details: json!({"after": resource_json(&view)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    work.audit(
+        AuditAction::ResourceAdded,
+        Target::Resource(resource_id),
+        json!({"after": resource_json(&view)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(view)
 }
 
@@ -371,43 +369,36 @@ pub async fn remove_resource(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    load(&mut tx, tenant, catalog_id).await?;
-    let resource = db::catalogs::get_resource(&mut tx, tenant, catalog_id, id)
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    load(work.conn(), tenant, catalog_id).await?;
+    let resource = db::catalogs::get_resource(work.conn(), tenant, catalog_id, id)
         .await?
         .ok_or_else(resource_not_found)?;
-    caller.require(Action::EditCatalog(catalog_id))?;
+    let permit = caller.require(Action::EditCatalog(catalog_id))?;
     let in_use = || {
         ServiceError::Domain(DomainError::conflict(
             "Access packages use roles of this resource; remove those roles from the packages first.",
         ))
     };
-    if db::catalogs::resource_in_use(&mut tx, tenant, id).await? {
+    if db::catalogs::resource_in_use(work.conn(), tenant, id).await? {
         return Err(in_use());
     }
-    let view = resource_views(&mut tx, tenant, vec![resource])
+    let view = resource_views(work.conn(), tenant, vec![resource])
         .await?
         .pop()
         .ok_or_else(resource_not_found)?;
-    db::catalogs::delete_resource(&mut tx, tenant, id)
+    db::catalogs::delete_resource(work.conn(), tenant, id)
         .await
         .map_err(|e| match e {
             DbError::ForeignKey(ref c) if c == "access_package_roles_role_fkey" => in_use(),
             DbError::ForeignKey(_) => history_conflict(),
             other => other.into(),
         })?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::ResourceRemoved,
-            target: Target::Resource(id),
-            details: json!({"before": resource_json(&view)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    work.audit(
+        AuditAction::ResourceRemoved,
+        Target::Resource(id),
+        json!({"before": resource_json(&view)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(())
 }

@@ -18,8 +18,8 @@ use crate::domain::authz::Action;
 use crate::domain::ids::{CatalogId, GroupId, PackageId, ResourceRoleId, TenantId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
-use crate::services::audit::{self, Entry};
 use crate::services::roles::Principal;
+use crate::services::tx::Work;
 use crate::services::{Caller, ServiceError, ServiceResult, grants, principals, validated};
 
 const PACKAGE_HISTORY: &str =
@@ -145,7 +145,7 @@ pub async fn create(
 ) -> ServiceResult<PackageView> {
     let tenant = caller.tenant_id();
     let mut errors = FieldErrors::new();
-    let mut tx = pool.begin().await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     let catalog = match fields.catalog_id {
         None => {
             errors.add(
@@ -155,16 +155,17 @@ pub async fn create(
             None
         }
         Some(id) => {
-            let found = db::catalogs::get(&mut tx, tenant, id).await?;
+            let found = db::catalogs::get(work.conn(), tenant, id).await?;
             if found.is_none() {
                 errors.add("catalogId", format!("there is no catalog with id {id}"));
             }
             found
         }
     };
-    if let Some(c) = &catalog {
-        caller.require(Action::ManagePackages(c.id))?;
-    }
+    let permit = match &catalog {
+        Some(c) => Some(caller.require(Action::ManagePackages(c.id))?),
+        None => None,
+    };
     let name = match &fields.display_name {
         None => {
             errors.add("displayName", "a display name is required");
@@ -180,12 +181,12 @@ pub async fn create(
     let roles = match &catalog {
         Some(c) => {
             let ids = fields.resource_role_ids.clone().unwrap_or_default();
-            check_roles(&mut tx, tenant, c.id, &ids, &mut errors).await?
+            check_roles(work.conn(), tenant, c.id, &ids, &mut errors).await?
         }
         None => Vec::new(),
     };
     let other_packages = check_incompatible_packages(
-        &mut tx,
+        work.conn(),
         tenant,
         id,
         &fields.incompatible_package_ids.clone().unwrap_or_default(),
@@ -193,14 +194,14 @@ pub async fn create(
     )
     .await?;
     let groups = check_incompatible_groups(
-        &mut tx,
+        work.conn(),
         tenant,
         &fields.incompatible_group_ids.clone().unwrap_or_default(),
         &mut errors,
     )
     .await?;
     validated(errors)?;
-    let Some(catalog) = catalog else {
+    let (Some(catalog), Some(permit)) = (catalog, permit) else {
         return Err(
             DomainError::field("catalogId", "name the catalog of the access package").into(),
         );
@@ -215,31 +216,24 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    db::packages::insert(&mut tx, &package)
+    db::packages::insert(work.conn(), &package)
         .await
         .map_err(package_write_error)?;
     for role in &roles {
-        db::packages::add_role(&mut tx, tenant, id, *role, now)
+        db::packages::add_role(work.conn(), tenant, id, *role, now)
             .await
             .map_err(package_write_error)?;
     }
-    db::packages::set_incompatible(&mut tx, tenant, id, &other_packages, &groups)
+    db::packages::set_incompatible(work.conn(), tenant, id, &other_packages, &groups)
         .await
         .map_err(package_write_error)?;
-    let view = view(&mut tx, tenant, package).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::PackageCreated,
-            target: Target::AccessPackage(id),
-            details: json!({"after": package_json(&view)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let view = view(work.conn(), tenant, package).await?;
+    work.audit(
+        AuditAction::PackageCreated,
+        Target::AccessPackage(id),
+        json!({"after": package_json(&view)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(view)
 }
 
@@ -252,10 +246,10 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> ServiceResult<PackageView> {
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let (package, catalog) = load_visible(&mut tx, caller, id).await?;
-    caller.require(Action::ManagePackages(catalog.id))?;
-    let before = view(&mut tx, tenant, package.clone()).await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (package, catalog) = load_visible(work.conn(), caller, id).await?;
+    let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    let before = view(work.conn(), tenant, package.clone()).await?;
     let mut package = package;
     let mut errors = FieldErrors::new();
     if let Some(c) = fields.catalog_id
@@ -280,20 +274,20 @@ pub async fn update(
         package.hidden = hidden;
     }
     let roles = match &fields.resource_role_ids {
-        Some(ids) => check_roles(&mut tx, tenant, catalog.id, ids, &mut errors).await?,
+        Some(ids) => check_roles(work.conn(), tenant, catalog.id, ids, &mut errors).await?,
         None => before.resource_role_ids.clone(),
     };
     let other_packages = match &fields.incompatible_package_ids {
-        Some(ids) => check_incompatible_packages(&mut tx, tenant, id, ids, &mut errors).await?,
+        Some(ids) => check_incompatible_packages(work.conn(), tenant, id, ids, &mut errors).await?,
         None => before.incompatible_package_ids.clone(),
     };
     let groups = match &fields.incompatible_group_ids {
-        Some(ids) => check_incompatible_groups(&mut tx, tenant, ids, &mut errors).await?,
+        Some(ids) => check_incompatible_groups(work.conn(), tenant, ids, &mut errors).await?,
         None => before.incompatible_group_ids.clone(),
     };
     validated(errors)?;
     package.updated_at = now;
-    db::packages::update(&mut tx, &package).await?;
+    db::packages::update(work.conn(), &package).await?;
     let added: Vec<ResourceRoleId> = roles
         .iter()
         .filter(|r| !before.resource_role_ids.contains(r))
@@ -307,35 +301,36 @@ pub async fn update(
         .collect();
     if !added.is_empty() || !removed.is_empty() {
         for role in &added {
-            db::packages::add_role(&mut tx, tenant, id, *role, now)
+            db::packages::add_role(work.conn(), tenant, id, *role, now)
                 .await
                 .map_err(package_write_error)?;
         }
         for role in &removed {
-            db::packages::remove_role(&mut tx, tenant, id, *role).await?;
+            db::packages::remove_role(work.conn(), tenant, id, *role).await?;
         }
-        grants::package_roles_changed(&mut tx, tenant, id, &added, &removed, caller.actor(), now)
-            .await?;
+        grants::package_roles_changed(
+            work.conn(),
+            tenant,
+            id,
+            &added,
+            &removed,
+            caller.actor(),
+            now,
+        )
+        .await?;
     }
     if fields.incompatible_package_ids.is_some() || fields.incompatible_group_ids.is_some() {
-        db::packages::set_incompatible(&mut tx, tenant, id, &other_packages, &groups)
+        db::packages::set_incompatible(work.conn(), tenant, id, &other_packages, &groups)
             .await
             .map_err(package_write_error)?;
     }
-    let after = view(&mut tx, tenant, package).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::PackageUpdated,
-            target: Target::AccessPackage(id),
-            details: json!({"before": package_json(&before), "after": package_json(&after)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let after = view(work.conn(), tenant, package).await?;
+    work.audit(
+        AuditAction::PackageUpdated,
+        Target::AccessPackage(id),
+        json!({"before": package_json(&before), "after": package_json(&after)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(after)
 }
 
@@ -348,33 +343,26 @@ pub async fn delete(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let (package, catalog) = load_visible(&mut tx, caller, id).await?;
-    caller.require(Action::ManagePackages(catalog.id))?;
-    let (assignments, requests) = db::packages::open_work(&mut tx, tenant, id, None).await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (package, catalog) = load_visible(work.conn(), caller, id).await?;
+    let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    let (assignments, requests) = db::packages::open_work(work.conn(), tenant, id, None).await?;
     if assignments > 0 || requests > 0 {
         return Err(open_work_conflict("access package", assignments, requests));
     }
-    let before = view(&mut tx, tenant, package).await?;
-    db::packages::delete(&mut tx, tenant, id)
+    let before = view(work.conn(), tenant, package).await?;
+    db::packages::delete(work.conn(), tenant, id)
         .await
         .map_err(|e| match e {
             DbError::ForeignKey(ref c) if is_history_fkey(c) => history_conflict(PACKAGE_HISTORY),
             other => other.into(),
         })?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::PackageDeleted,
-            target: Target::AccessPackage(id),
-            details: json!({"before": package_json(&before)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    work.audit(
+        AuditAction::PackageDeleted,
+        Target::AccessPackage(id),
+        json!({"before": package_json(&before)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(())
 }
 

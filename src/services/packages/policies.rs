@@ -16,7 +16,7 @@ use crate::domain::ids::{GroupId, PackageId, PolicyId, TenantId, UserId};
 use crate::domain::policy::{PolicySettings, PrincipalKind};
 use crate::domain::values::DisplayName;
 use crate::domain::{DomainError, FieldErrors};
-use crate::services::audit::{self, Entry};
+use crate::services::tx::Work;
 use crate::services::{Caller, ServiceError, ServiceResult, validated};
 
 fn policy_not_found() -> ServiceError {
@@ -125,10 +125,10 @@ pub async fn create_policy(
     now: DateTime<Utc>,
 ) -> ServiceResult<Policy> {
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let (_, catalog) = load_visible(&mut tx, caller, package_id).await?;
-    caller.require(Action::ManagePackages(catalog.id))?;
-    let display_name = check_policy(&mut tx, tenant, &input, None, now).await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (_, catalog) = load_visible(work.conn(), caller, package_id).await?;
+    let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    let display_name = check_policy(work.conn(), tenant, &input, None, now).await?;
     let mut settings = input.settings;
     settings.assign_question_ids();
     let policy = Policy {
@@ -140,20 +140,13 @@ pub async fn create_policy(
         created_at: now,
         updated_at: now,
     };
-    db::packages::insert_policy(&mut tx, &policy).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::PolicyCreated,
-            target: Target::Policy(policy.id),
-            details: json!({"after": policy_json(&policy)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    db::packages::insert_policy(work.conn(), &policy).await?;
+    work.audit(
+        AuditAction::PolicyCreated,
+        Target::Policy(policy.id),
+        json!({"after": policy_json(&policy)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(policy)
 }
 
@@ -168,15 +161,16 @@ pub async fn replace_policy(
     now: DateTime<Utc>,
 ) -> ServiceResult<Policy> {
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let before = db::packages::get_policy(&mut tx, tenant, id)
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let before = db::packages::get_policy(work.conn(), tenant, id)
         .await?
         .ok_or_else(policy_not_found)?;
-    let (_, catalog) = load_visible(&mut tx, caller, before.package_id)
+    let (_, catalog) = load_visible(work.conn(), caller, before.package_id)
         .await
         .map_err(as_policy_not_found)?;
-    caller.require(Action::ManagePackages(catalog.id))?;
-    let display_name = check_policy(&mut tx, tenant, &input, Some(&before.settings.0), now).await?;
+    let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    let display_name =
+        check_policy(work.conn(), tenant, &input, Some(&before.settings.0), now).await?;
     let mut settings = input.settings;
     settings.assign_question_ids();
     let after = Policy {
@@ -185,20 +179,13 @@ pub async fn replace_policy(
         updated_at: now,
         ..before.clone()
     };
-    db::packages::update_policy(&mut tx, &after).await?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::PolicyUpdated,
-            target: Target::Policy(id),
-            details: json!({"before": policy_json(&before), "after": policy_json(&after)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    db::packages::update_policy(work.conn(), &after).await?;
+    work.audit(
+        AuditAction::PolicyUpdated,
+        Target::Policy(id),
+        json!({"before": policy_json(&before), "after": policy_json(&after)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(after)
 }
 
@@ -210,37 +197,30 @@ pub async fn delete_policy(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let policy = db::packages::get_policy(&mut tx, tenant, id)
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let policy = db::packages::get_policy(work.conn(), tenant, id)
         .await?
         .ok_or_else(policy_not_found)?;
-    let (_, catalog) = load_visible(&mut tx, caller, policy.package_id)
+    let (_, catalog) = load_visible(work.conn(), caller, policy.package_id)
         .await
         .map_err(as_policy_not_found)?;
-    caller.require(Action::ManagePackages(catalog.id))?;
+    let permit = caller.require(Action::ManagePackages(catalog.id))?;
     let (assignments, requests) =
-        db::packages::open_work(&mut tx, tenant, policy.package_id, Some(id)).await?;
+        db::packages::open_work(work.conn(), tenant, policy.package_id, Some(id)).await?;
     if assignments > 0 || requests > 0 {
         return Err(open_work_conflict("policy", assignments, requests));
     }
-    db::packages::delete_policy(&mut tx, tenant, id)
+    db::packages::delete_policy(work.conn(), tenant, id)
         .await
         .map_err(|e| match e {
             DbError::ForeignKey(ref c) if is_history_fkey(c) => history_conflict(POLICY_HISTORY),
             other => other.into(),
         })?;
-    audit::record(
-        &mut tx,
-        tenant,
-        caller.actor(),
-        Entry {
-            action: AuditAction::PolicyDeleted,
-            target: Target::Policy(id),
-            details: json!({"before": policy_json(&policy)}),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    work.audit(
+        AuditAction::PolicyDeleted,
+        Target::Policy(id),
+        json!({"before": policy_json(&policy)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
     Ok(())
 }

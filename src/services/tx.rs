@@ -1,0 +1,109 @@
+//! The scaffold of a use case that changes something: open the transaction, load and
+//! check, change, note the audit events and emails as the change goes, and commit them
+//! all together (`Work`).
+//!
+//! Committing takes an `Authority`: for a person, it is built from the `Permit` that
+//! their role check returned (`Caller::permitted`), so a use case that never checks has
+//! nothing to commit with and does not compile; Portico's own work commits as
+//! `Authority::system()`, which the admin use cases may not use (tests/api/
+//! architecture.rs). Dropping a `Work` without committing rolls everything back.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::audit::{Entry, Trail};
+use super::notify::{self, Notice};
+use super::{Actor, Caller, ServiceResult};
+use crate::db::Conn;
+use crate::domain::audit::{AuditAction, Target};
+use crate::domain::authz::Permit;
+use crate::domain::ids::{TenantId, UserId};
+
+/// Who commits a change, and the proof they may.
+#[derive(Clone, Copy, Debug)]
+pub struct Authority {
+    actor: Actor,
+}
+
+impl Authority {
+    /// Portico acting on its own (the scheduler, the CLI's set-up, sign-in links).
+    pub fn system() -> Self {
+        Self {
+            actor: Actor::System,
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+}
+
+impl Caller {
+    /// The authority to commit a change the caller's role check allowed.
+    pub fn permitted(&self, permit: Permit) -> Authority {
+        tracing::debug!(action = ?permit.action(), "permitted");
+        Authority {
+            actor: self.actor(),
+        }
+    }
+}
+
+/// One use case's transaction, with the audit events and emails that go with it.
+#[must_use = "a change is kept only when its work is committed"]
+pub struct Work {
+    tx: Transaction<'static, Postgres>,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+    events: Vec<Entry>,
+    emails: Vec<(UserId, Notice)>,
+}
+
+impl Work {
+    pub async fn begin(pool: &PgPool, tenant: TenantId, now: DateTime<Utc>) -> ServiceResult<Self> {
+        Ok(Self {
+            tx: pool.begin().await?,
+            tenant,
+            now,
+            events: Vec::new(),
+            emails: Vec::new(),
+        })
+    }
+
+    /// The transaction, for loads and writes.
+    pub fn conn(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Notes an audit event, written with the change.
+    pub fn audit(&mut self, action: AuditAction, target: Target, details: Value) {
+        self.events.push(Entry::new(action, target, details));
+    }
+
+    /// Notes an email to a user, queued with the change.
+    pub fn email(&mut self, to: UserId, notice: Notice) {
+        self.emails.push((to, notice));
+    }
+
+    /// Writes the noted events (one statement) and emails, then commits.
+    pub async fn commit(mut self, authority: Authority) -> ServiceResult<()> {
+        let mut trail = Trail::default();
+        for entry in self.events {
+            trail.add(self.tenant, authority.actor, entry, self.now);
+        }
+        trail.write(&mut self.tx).await?;
+        for (to, notice) in &self.emails {
+            notify::enqueue(&mut self.tx, self.tenant, *to, notice, self.now).await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
