@@ -31,6 +31,7 @@ pub struct AssignmentView {
     pub grants: Vec<GrantRow>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn views(
     conn: &mut Conn,
     tenant: TenantId,
@@ -54,6 +55,7 @@ pub async fn views(
 /// Ends an active assignment through a request of `request_type` (state `removed` or
 /// `expired`), revoking its grants in this transaction.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all)]
 pub async fn end(
     conn: &mut Conn,
     a: &mut AssignmentRow,
@@ -136,6 +138,7 @@ async fn catalog_of(
         )))
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn get(
     pool: &PgPool,
     caller: &Caller,
@@ -165,6 +168,7 @@ pub struct ListQuery<'a> {
 }
 
 /// Assignments the caller may see: their own, or all of the catalogs they manage.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     caller: &Caller,
@@ -274,6 +278,7 @@ pub async fn reprocess(
 }
 
 /// One of the caller's own active assignments; else 404.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn own_active(
     conn: &mut Conn,
     caller: &Caller,
@@ -297,6 +302,7 @@ pub struct DirectAssignment {
 }
 
 /// Assigns the package to the user with that email (an `adminAdd` request).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn assign_directly(
     pool: &PgPool,
     caller: &Caller,
@@ -359,6 +365,7 @@ async fn request_about(
 }
 
 /// Removes an assignment (an `adminRemove` request).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn remove_assignment(
     pool: &PgPool,
     caller: &Caller,
@@ -381,6 +388,7 @@ pub async fn remove_assignment(
 }
 
 /// Asks to extend one of the caller's assignments (a `userUpdate` request).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn extend_access(
     pool: &PgPool,
     caller: &Caller,
@@ -397,6 +405,7 @@ pub async fn extend_access(
 }
 
 /// Gives up one of the caller's assignments (a `userRemove` request).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn remove_access(
     pool: &PgPool,
     caller: &Caller,

@@ -47,6 +47,7 @@ impl Entry {
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn record(
     conn: &mut Conn,
     tenant: TenantId,
@@ -89,6 +90,7 @@ fn actor_columns(actor: Actor) -> (ActorType, Option<Uuid>, Option<Uuid>) {
 }
 
 /// The tenant's audit log, newest first (tenant admins).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     caller: &Caller,

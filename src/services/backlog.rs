@@ -7,6 +7,7 @@ use crate::db;
 pub use crate::db::backlog::DueWork;
 
 /// When the oldest item of `work` became due, if any is due at `now`.
+#[tracing::instrument(skip_all)]
 pub async fn oldest_due(
     pool: &PgPool,
     work: DueWork,

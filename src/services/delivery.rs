@@ -38,6 +38,7 @@ impl From<OutboxRow> for Claimed {
 
 /// Claims up to `limit` due rows of `kind` for `lease` (SKIP LOCKED, so any number of
 /// replicas can call this).
+#[tracing::instrument(skip_all)]
 pub async fn claim(
     pool: &PgPool,
     kind: OutboxKind,
@@ -51,6 +52,7 @@ pub async fn claim(
 }
 
 /// An email was sent or needs no sending: done, its approval-link token removed.
+#[tracing::instrument(skip_all)]
 pub async fn complete_email(
     pool: &PgPool,
     tenant: TenantId,
@@ -64,6 +66,7 @@ pub async fn complete_email(
 
 /// An email was not delivered: retried at `retry_at`, or (when `None`) failed for
 /// good, its approval-link token removed.
+#[tracing::instrument(skip_all)]
 pub async fn fail_email(
     pool: &PgPool,
     tenant: TenantId,
@@ -100,6 +103,7 @@ pub struct CallTarget {
 
 /// The resource, role and user of a connector call; `None` when one of them no
 /// longer exists.
+#[tracing::instrument(skip_all)]
 pub async fn call_target(
     pool: &PgPool,
     tenant: TenantId,
@@ -154,6 +158,7 @@ pub enum CallOutcome<'a> {
 
 /// Records a connector call's outcome on its outbox row and, while the grant still
 /// awaits this call, on the grant; then refreshes the assignment's state.
+#[tracing::instrument(skip_all)]
 pub async fn record_call(
     pool: &PgPool,
     tenant: TenantId,

@@ -77,6 +77,7 @@ pub const PACKAGE_DESCRIPTION: &str =
     "If you want to upgrade your system to Windows 11, request access to this package.";
 pub const QUESTION: &str = "Which device will you upgrade?";
 
+#[tracing::instrument(skip_all)]
 pub async fn seed(pool: &PgPool, keys: &Keys, now: DateTime<Utc>) -> ServiceResult<Seeded> {
     let mut conn = pool.acquire().await?;
     let tenant = match db::tenants::by_slug(&mut conn, SLUG).await? {

@@ -82,6 +82,7 @@ impl Mailer for DevMailbox {
 }
 
 /// The kept messages of `tenant`, newest first.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     pool: &PgPool,
     tenant: &str,
@@ -93,6 +94,7 @@ pub async fn list(
 }
 
 /// One kept message of `tenant`.
+#[tracing::instrument(skip_all)]
 pub async fn get(pool: &PgPool, tenant: &str, id: Uuid) -> anyhow::Result<Option<DevMessage>> {
     let mut conn = pool.acquire().await.map_err(db::DbError::from)?;
     Ok(db::dev_mail::get(&mut conn, tenant, id)

@@ -30,6 +30,7 @@ pub struct RoleTarget {
     pub resource: Resource,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn targets(
     conn: &mut Conn,
     tenant: TenantId,
@@ -47,6 +48,7 @@ pub async fn targets(
         .collect())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn package_targets(
     conn: &mut Conn,
     tenant: TenantId,
@@ -150,6 +152,7 @@ impl Refusals {
 /// The roles of `targets` that may not be delivered now: group roles whose group
 /// carries power and whose resource no tenant admin added. Resources a tenant admin
 /// added need no look-up, so ordinary deliveries cost nothing more.
+#[tracing::instrument(skip_all)]
 pub async fn refusals(
     conn: &mut Conn,
     tenant: TenantId,
@@ -197,6 +200,7 @@ pub fn first_state(targets: &[RoleTarget], refused: &Refusals) -> Delivery {
 }
 
 /// Applies every role of `targets` for the assignment that delivery allows now.
+#[tracing::instrument(skip_all)]
 pub async fn grant(
     conn: &mut Conn,
     a: &AssignmentRow,
@@ -209,6 +213,7 @@ pub async fn grant(
 
 /// Applies every role of `targets` but the `refused` ones, whose grants fail with
 /// their reason (audited on the assignment).
+#[tracing::instrument(skip_all)]
 pub async fn grant_except(
     conn: &mut Conn,
     a: &AssignmentRow,
@@ -266,6 +271,7 @@ pub async fn grant_except(
 /// assignment go; access from another source stays. A connector call is made only
 /// when the role was (or may have been) delivered and no other active assignment of
 /// the user still holds it; an unsent grant is superseded instead.
+#[tracing::instrument(skip_all)]
 pub async fn revoke(
     conn: &mut Conn,
     a: &AssignmentRow,
@@ -318,6 +324,7 @@ pub async fn revoke(
 }
 
 /// Revokes every role of the assignment (its end).
+#[tracing::instrument(skip_all)]
 pub async fn revoke_all(
     conn: &mut Conn,
     a: &AssignmentRow,
@@ -339,6 +346,7 @@ pub async fn revoke_all(
 /// The assignment's state from its grants: every grant applied → delivered; some
 /// still on their way → delivering; the rest failed → partially delivered, or
 /// delivery failed when none applied. The request that created it follows.
+#[tracing::instrument(skip_all)]
 pub async fn refresh_state(
     conn: &mut Conn,
     tenant: TenantId,
@@ -385,6 +393,7 @@ pub async fn refresh_state(
 
 /// A package's roles changed: every current holder gains the added roles and loses
 /// the removed ones (system changes, audited on each assignment).
+#[tracing::instrument(skip_all)]
 pub async fn package_roles_changed(
     conn: &mut Conn,
     tenant: TenantId,

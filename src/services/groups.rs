@@ -130,6 +130,7 @@ pub async fn create(
     Ok(view)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn get(pool: &PgPool, caller: &Caller, id: GroupId) -> ServiceResult<GroupView> {
     if caller.user.is_guest() && !caller.roles.is_any_admin() {
         return Err(DomainError::forbidden("Guests cannot search the directory.").into());
@@ -141,6 +142,7 @@ pub async fn get(pool: &PgPool, caller: &Caller, id: GroupId) -> ServiceResult<G
     view(&mut conn, caller.tenant_id(), group).await
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     caller: &Caller,
@@ -240,6 +242,7 @@ pub async fn delete(
 }
 
 /// Members with their sources: tenant admins and the group's owners.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list_members(
     pool: &PgPool,
     caller: &Caller,
@@ -328,6 +331,7 @@ pub async fn remove_member(
 }
 
 /// Adds a direct member named by email.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn add_group_member(
     pool: &PgPool,
     caller: &Caller,
@@ -350,6 +354,7 @@ pub enum OwnerChange {
 }
 
 /// Adds or removes a direct owner.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn change_group_owner(
     pool: &PgPool,
     caller: &Caller,

@@ -37,6 +37,7 @@ fn permanent(what: impl Into<String>) -> RenderError {
 }
 
 /// Loads, renders and addresses the email of one outbox row.
+#[tracing::instrument(skip_all)]
 pub async fn render(
     conn: &mut Conn,
     settings: &Settings,

@@ -94,6 +94,7 @@ pub enum Notice {
 }
 
 /// Queues one email to `to` in the caller's transaction.
+#[tracing::instrument(skip_all)]
 pub async fn enqueue(
     conn: &mut Conn,
     tenant: TenantId,

@@ -18,6 +18,7 @@ fn one_of<T: Copy + std::fmt::Display>(values: &[T]) -> String {
         .join(", ")
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     caller: &Caller,

@@ -12,6 +12,7 @@ use crate::domain::ids::TenantId;
 
 /// A user by email, or a group by exact (case-insensitive) display name; a field error
 /// on `field` when there is none (or several groups of that name).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub(crate) async fn resolve_principal(
     pool: &PgPool,
     caller: &Caller,
@@ -50,6 +51,7 @@ pub(crate) async fn resolve_principal(
 }
 
 /// The user with that email address; a field error on `field` when there is none.
+#[tracing::instrument(skip_all)]
 pub(crate) async fn user_by_email(
     conn: &mut Conn,
     tenant: TenantId,

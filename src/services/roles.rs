@@ -28,6 +28,7 @@ pub struct NewRoleAssignment {
 }
 
 /// The roles of `user`, directly or through groups.
+#[tracing::instrument(skip_all)]
 pub async fn roles_of(conn: &mut db::Conn, tenant: TenantId, user: UserId) -> ServiceResult<Roles> {
     let grants = db::roles::grants_of_user(conn, tenant, user)
         .await?
@@ -105,6 +106,7 @@ pub async fn create(
 
 /// Role assignments the caller may see: all for tenant admins, their catalogs' for
 /// catalog owners and readers.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     caller: &Caller,
@@ -169,6 +171,7 @@ pub struct GrantInput {
 
 /// Grants a catalog role to the user with that email (or the group with that exact
 /// name).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn grant_catalog_role(
     pool: &PgPool,
     caller: &Caller,

@@ -102,6 +102,7 @@ fn link_not_found() -> ServiceError {
 }
 
 /// The tenant with `slug`, or 404.
+#[tracing::instrument(skip_all)]
 pub async fn tenant(pool: &PgPool, slug: &str) -> ServiceResult<Tenant> {
     let mut conn = pool.acquire().await?;
     db::tenants::by_slug(&mut conn, slug)
@@ -202,6 +203,7 @@ fn link_state(link: &SignInLink, now: DateTime<Utc>) -> LinkState {
 }
 
 /// What the link `token` is now (opening it changes nothing: mail scanners open links).
+#[tracing::instrument(skip_all)]
 pub async fn check_link(
     pool: &PgPool,
     slug: &str,
@@ -215,6 +217,7 @@ pub async fn check_link(
 
 /// Uses the link `token` and opens a session for its user. `Ok(Err(state))` when the
 /// link is used or expired, or its user has been deactivated since.
+#[tracing::instrument(skip_all)]
 pub async fn consume_link(
     pool: &PgPool,
     slug: &str,
@@ -245,6 +248,7 @@ pub async fn consume_link(
 
 /// Opens a session for `user` (who has just proved who they are by `method`) in the
 /// caller's transaction, and records the sign-in.
+#[tracing::instrument(skip_all)]
 pub async fn open_session(
     conn: &mut Conn,
     mut user: User,
@@ -293,6 +297,7 @@ pub async fn open_session(
 /// Resolves a session cookie to its caller in tenant `slug`. A session of another
 /// tenant, a revoked or expired one, one unused for longer than `idle`, or one whose
 /// user is deactivated, is refused.
+#[tracing::instrument(skip_all)]
 pub async fn authenticate(
     pool: &PgPool,
     slug: &str,
@@ -339,6 +344,7 @@ fn idle_too_long(last_seen: DateTime<Utc>, idle: std::time::Duration, now: DateT
 }
 
 /// Ends the caller's session.
+#[tracing::instrument(skip_all)]
 pub async fn sign_out(
     pool: &PgPool,
     tenant: TenantId,
@@ -351,6 +357,7 @@ pub async fn sign_out(
 }
 
 /// Demo mode: the active users of tenant `slug` to pick from.
+#[tracing::instrument(skip_all)]
 pub async fn dev_users(pool: &PgPool, slug: &str) -> ServiceResult<Vec<User>> {
     let mut conn = pool.acquire().await?;
     let tenant = db::tenants::by_slug(&mut conn, slug)
@@ -363,6 +370,7 @@ pub async fn dev_users(pool: &PgPool, slug: &str) -> ServiceResult<Vec<User>> {
 }
 
 /// Demo mode: signs in as `user` of tenant `slug` without a link.
+#[tracing::instrument(skip_all)]
 pub async fn dev_sign_in(
     pool: &PgPool,
     slug: &str,

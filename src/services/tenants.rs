@@ -121,6 +121,7 @@ pub async fn create(
     Ok((tenant, admin))
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn by_slug(pool: &PgPool, slug: &str) -> ServiceResult<Tenant> {
     let mut conn = pool.acquire().await?;
     db::tenants::by_slug(&mut conn, slug)

@@ -122,6 +122,7 @@ pub async fn revoke(
 }
 
 /// Resolves a bearer token to its caller; every failure is the same 401 to the client.
+#[tracing::instrument(skip_all)]
 pub async fn authenticate(
     pool: &PgPool,
     bearer: &str,

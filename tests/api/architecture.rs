@@ -99,7 +99,7 @@ fn admin_use_cases_commit_only_with_a_permit() {
         "src/services/packages",
         "src/services/groups.rs",
         "src/services/roles.rs",
-        "src/services/users.rs",
+        "src/services/users",
     ];
     for dir in admin {
         let found = offences(dir, &[".begin()", "Authority::system", "audit::record("]);
@@ -109,4 +109,33 @@ fn admin_use_cases_commit_only_with_a_permit() {
             found.join("\n")
         );
     }
+}
+
+/// Every use case leaves a span: each `pub` async function of `services` (outside its
+/// tests) carries `#[tracing::instrument]`.
+#[test]
+fn every_service_function_is_traced() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/services");
+    let mut untraced = Vec::new();
+    for file in rust_files(&root) {
+        let text = std::fs::read_to_string(&file).expect("source file");
+        let mut attributes: Vec<&str> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.starts_with("#[cfg(test)]") {
+                break;
+            }
+            if line.starts_with("#[") || line.starts_with("///") {
+                attributes.push(line);
+                continue;
+            }
+            let public = line.starts_with("pub async fn ")
+                || line.starts_with("pub(crate) async fn ")
+                || line.starts_with("pub(super) async fn ");
+            if public && !attributes.iter().any(|a| a.contains("tracing::instrument")) {
+                untraced.push(format!("{}:{}: {line}", file.display(), n + 1));
+            }
+            attributes.clear();
+        }
+    }
+    assert!(untraced.is_empty(), "untraced:\n{}", untraced.join("\n"));
 }

@@ -24,6 +24,7 @@ pub fn connector_secret_context(tenant: TenantId, resource: ResourceId) -> Strin
 
 /// Seals connector secrets written before they were sealed at rest (run at start-up;
 /// a no-op once every secret is sealed).
+#[tracing::instrument(skip_all)]
 pub async fn seal_legacy_secrets(pool: &PgPool, keys: &Keys) -> ServiceResult<usize> {
     let mut conn = pool.acquire().await?;
     let rows = db::catalogs::unsealed_connector_secrets(&mut conn).await?;
@@ -45,6 +46,7 @@ fn private_target(host: &str) -> String {
 /// targets are allowed, a host that is not (and does not resolve only to) a
 /// non-public address. Names that do not resolve now are accepted: delivery resolves
 /// them again.
+#[tracing::instrument(skip_all)]
 pub async fn check_webhook_url(raw: &str, allow_private: bool) -> Result<String, String> {
     let raw = raw.trim();
     if raw.is_empty() {

@@ -51,6 +51,7 @@ fn catalog_json(c: &Catalog) -> Value {
 }
 
 /// The catalog `id` of `tenant`, or 404.
+#[tracing::instrument(skip_all)]
 pub(crate) async fn load(
     conn: &mut Conn,
     tenant: TenantId,
@@ -63,6 +64,7 @@ pub(crate) async fn load(
 
 /// Catalogs the caller may read: all for tenant admins, otherwise those where they hold
 /// a catalog role (none at all for requesters: an empty list, not a refusal).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     caller: &Caller,
@@ -89,6 +91,7 @@ pub async fn list(
     Ok(db::catalogs::list(&mut conn, tenant, Some(&readable), page).await?)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn get(pool: &PgPool, caller: &Caller, id: CatalogId) -> ServiceResult<Catalog> {
     let mut conn = pool.acquire().await?;
     let catalog = load(&mut conn, caller.tenant_id(), id).await?;

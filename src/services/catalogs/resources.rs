@@ -130,6 +130,7 @@ fn resource_json(v: &ResourceView) -> Value {
 }
 
 /// Resources of a catalog with their roles (readers of the catalog).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list_resources(
     pool: &PgPool,
     caller: &Caller,

@@ -375,6 +375,7 @@ pub struct PackageForm {
 }
 
 /// Saves a package's edit form (adding the incompatible group named, if any).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn update_package(
     pool: &PgPool,
     caller: &Caller,

@@ -111,6 +111,7 @@ async fn views(
         .collect())
 }
 
+#[tracing::instrument(skip_all)]
 pub(super) async fn view(
     conn: &mut Conn,
     tenant: TenantId,
@@ -131,6 +132,7 @@ pub(super) fn may_see(caller: &Caller, catalog: &Catalog) -> bool {
 }
 
 /// The package `id` with its catalog, if the caller may see it (else 404).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub(super) async fn load_visible(
     conn: &mut Conn,
     caller: &Caller,
@@ -148,6 +150,7 @@ pub(super) async fn load_visible(
 }
 
 /// Packages the caller may see, newest first.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     caller: &Caller,
@@ -179,6 +182,7 @@ pub async fn list(
     })
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn get(pool: &PgPool, caller: &Caller, id: PackageId) -> ServiceResult<PackageView> {
     let mut conn = pool.acquire().await?;
     let (package, _) = load_visible(&mut conn, caller, id).await?;

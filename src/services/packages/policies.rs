@@ -94,6 +94,7 @@ async fn check_policy(
 }
 
 /// Policies of a package the caller may see, newest first.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list_policies(
     pool: &PgPool,
     caller: &Caller,
@@ -105,6 +106,7 @@ pub async fn list_policies(
     Ok(db::packages::list_policies(&mut conn, caller.tenant_id(), package, page).await?)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn get_policy(pool: &PgPool, caller: &Caller, id: PolicyId) -> ServiceResult<Policy> {
     let mut conn = pool.acquire().await?;
     let policy = db::packages::get_policy(&mut conn, caller.tenant_id(), id)

@@ -45,6 +45,7 @@ pub async fn cancel(
 
 /// Cancels an open request and its pending stage, in the caller's transaction; a
 /// request that is no longer open is refused with its state.
+#[tracing::instrument(skip_all)]
 pub async fn cancel_row(
     conn: &mut Conn,
     request: &mut RequestRow,
@@ -74,6 +75,7 @@ pub async fn cancel_row(
 }
 
 /// Cancels one of the caller's own open requests (the requester portal).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn cancel_my_request(
     pool: &PgPool,
     caller: &Caller,

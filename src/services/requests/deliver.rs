@@ -23,6 +23,7 @@ use crate::services::{Actor, ServiceResult, grants};
 /// Does what the machine named after a transition: opens the next stage (returned),
 /// delivers or extends. `recheck` as for [`deliver_add`].
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all)]
 pub(super) async fn follow(
     conn: &mut Conn,
     trail: &mut Trail,
@@ -58,6 +59,7 @@ pub(super) async fn follow(
 /// scheduler delivers it later), eligibility, activity and separation of duties are
 /// checked again under the lock on the user; the submitting transaction has just done
 /// so under that lock and passes `false`.
+#[tracing::instrument(skip_all)]
 pub async fn deliver_add(
     conn: &mut Conn,
     trail: &mut Trail,
@@ -140,6 +142,7 @@ pub async fn deliver_add(
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub(super) async fn apply_extension(
     conn: &mut Conn,
     request: &mut RequestRow,
@@ -185,6 +188,7 @@ pub(super) async fn apply_extension(
 }
 
 /// Delivers scheduled requests whose start has come (scheduler job).
+#[tracing::instrument(skip_all)]
 pub async fn deliver_due_scheduled(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize> {
     let mut tx = pool.begin().await?;
     let due = db::requests::claim_due_scheduled(&mut tx, now, 100).await?;
@@ -212,6 +216,7 @@ pub async fn deliver_due_scheduled(pool: &PgPool, now: DateTime<Utc>) -> Service
 
 /// The grants of a request's assignment settled after its delivery (connector calls):
 /// the request follows their state, and its target is told the outcome.
+#[tracing::instrument(skip_all)]
 pub async fn grants_settled(
     conn: &mut Conn,
     mut request: RequestRow,

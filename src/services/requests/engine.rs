@@ -28,6 +28,7 @@ use crate::services::notify::{self, AskReason, Notice};
 use crate::services::{Actor, Caller, ServiceResult};
 
 /// Active users named by approver references, resolved for `target`.
+#[tracing::instrument(skip_all)]
 pub(crate) async fn resolve(
     conn: &mut Conn,
     tenant: TenantId,
@@ -80,6 +81,7 @@ pub(crate) async fn resolve(
 
 /// Opens stage `index`: resolves its approvers (fallbacks, then tenant admins; never
 /// the target user) and sets its due and escalation times.
+#[tracing::instrument(skip_all)]
 pub(super) async fn open_stage(
     conn: &mut Conn,
     trail: &mut Trail,
@@ -162,6 +164,7 @@ pub(super) async fn open_stage(
 }
 
 /// Emails each of `approvers` a personal Approve/Deny link for the stage.
+#[tracing::instrument(skip_all)]
 pub async fn ask_approvers(
     conn: &mut Conn,
     stage: &StageRow,
@@ -245,6 +248,7 @@ pub async fn decide(
 /// The decision of `approver` on a request already locked by the caller's transaction
 /// (the API and the emailed links both end here).
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all)]
 pub async fn decide_locked(
     tx: &mut Conn,
     trail: &mut Trail,
@@ -337,6 +341,7 @@ async fn decide_current(
 
 /// A deactivated approver can no longer decide: pending stages left with no active
 /// approver get the fallback approvers, then the tenant admins.
+#[tracing::instrument(skip_all)]
 pub async fn replace_deactivated_approver(
     conn: &mut Conn,
     tenant: TenantId,
@@ -406,6 +411,7 @@ pub async fn replace_deactivated_approver(
 }
 
 /// The caller's decision on a request they approve (the requester portal).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn decide_approval(
     pool: &PgPool,
     caller: &Caller,
@@ -424,6 +430,7 @@ pub async fn decide_approval(
 /// Escalation time of an open stage: `added` (the resolved escalation approvers) join
 /// it and are asked. A stage whose request is no longer pending is only marked as
 /// escalated, so it is not claimed again.
+#[tracing::instrument(skip_all)]
 pub async fn escalate_stage(
     conn: &mut Conn,
     request: &RequestRow,
@@ -432,13 +439,10 @@ pub async fn escalate_stage(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     stage.escalated_at = Some(now);
+    let open = [row_facts(&stage)];
     let event = Event::Escalated { added };
-    let t = match lifecycle::step(&facts(request, 0), &[row_facts(&stage)], event, now) {
-        Ok(t) => t,
-        Err(refusal) => {
-            tracing::warn!(request = %request.id, reason = %refusal.explain(""), "escalation skipped");
-            return Ok(db::requests::update_stage(conn, &stage).await?);
-        }
+    let Some(t) = scheduled_step(conn, request, &stage, &open, event, now).await? else {
+        return Ok(());
     };
     if let Some(change) = &t.stage {
         stage
@@ -460,8 +464,30 @@ pub async fn escalate_stage(
     trail.write(conn).await
 }
 
+/// A scheduler's event on an open stage (escalation, time-out): the transition, or,
+/// when the lifecycle refuses it (the request moved on meanwhile), `None` with the
+/// stage saved as the scheduler left it, so the job does not come back to it.
+async fn scheduled_step(
+    conn: &mut Conn,
+    request: &RequestRow,
+    stage: &StageRow,
+    open: &[lifecycle::Stage],
+    event: Event,
+    now: DateTime<Utc>,
+) -> ServiceResult<Option<lifecycle::Transition>> {
+    match lifecycle::step(&facts(request, 0), open, event.clone(), now) {
+        Ok(t) => Ok(Some(t)),
+        Err(refusal) => {
+            tracing::warn!(request = %request.id, event = ?event, reason = %refusal.explain(""), "scheduled step skipped");
+            db::requests::update_stage(conn, stage).await?;
+            Ok(None)
+        }
+    }
+}
+
 /// The open stage reached its due time: it and its request expire, and the requestor
 /// is told. A stage whose request is no longer pending only closes.
+#[tracing::instrument(skip_all)]
 pub async fn time_out_stage(
     conn: &mut Conn,
     mut request: RequestRow,
@@ -471,12 +497,9 @@ pub async fn time_out_stage(
     let open = [row_facts(&stage)];
     stage.state = StageState::Expired;
     stage.completed_at = Some(now);
-    let t = match lifecycle::step(&facts(&request, 0), &open, Event::StageTimedOut, now) {
-        Ok(t) => t,
-        Err(refusal) => {
-            tracing::warn!(request = %request.id, reason = %refusal.explain(""), "time-out of a stage whose request is not pending");
-            return Ok(db::requests::update_stage(conn, &stage).await?);
-        }
+    let event = Event::StageTimedOut;
+    let Some(t) = scheduled_step(conn, &request, &stage, &open, event, now).await? else {
+        return Ok(());
     };
     db::requests::update_stage(conn, &stage).await?;
     set_state(&mut request, &t, now);

@@ -67,6 +67,7 @@ pub(super) fn not_found() -> ServiceError {
     ServiceError::Domain(DomainError::NotFound("assignment request"))
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn views(
     conn: &mut Conn,
     tenant: TenantId,
@@ -130,6 +131,7 @@ pub(super) fn incompatible_access(facts: &db::requests::AddFacts) -> Option<Stri
 }
 
 /// Tells the requestor (when there is one and they are still active).
+#[tracing::instrument(skip_all)]
 pub(crate) async fn tell_requestor(
     conn: &mut Conn,
     request: &RequestRow,

@@ -13,6 +13,7 @@ use crate::domain::ids::{CatalogId, PackageId, RequestId, TenantId, UserId};
 use crate::domain::request::RequestState;
 use crate::services::{Caller, ServiceError, ServiceResult};
 
+#[tracing::instrument(skip_all)]
 pub(super) async fn view(
     conn: &mut Conn,
     tenant: TenantId,
@@ -29,6 +30,7 @@ pub(super) async fn view(
 
 /// May the caller see this request? Its requestor, target, approvers, and who manages
 /// or reads its catalog.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub(super) async fn visible(
     conn: &mut Conn,
     caller: &Caller,
@@ -46,6 +48,7 @@ pub(super) async fn visible(
         || caller.roles.allows(Action::ReadCatalog(catalog)))
 }
 
+#[tracing::instrument(skip_all)]
 pub(super) async fn catalog_of(
     conn: &mut Conn,
     tenant: TenantId,
@@ -57,6 +60,7 @@ pub(super) async fn catalog_of(
         .ok_or_else(|| anyhow::anyhow!("package vanished"))?)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn get(pool: &PgPool, caller: &Caller, id: RequestId) -> ServiceResult<RequestView> {
     let mut conn = pool.acquire().await?;
     let r = db::requests::get(&mut conn, caller.tenant_id(), id)
@@ -79,6 +83,7 @@ pub struct ListQuery<'a> {
     pub state: Option<&'a str>,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     caller: &Caller,
@@ -128,6 +133,7 @@ pub struct ApprovalView {
     pub request: RequestView,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn approvals(
     pool: &PgPool,
     caller: &Caller,
@@ -163,6 +169,7 @@ pub async fn approvals(
 }
 
 /// The caller's own request (they are its target or its requestor); else 404.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn own(conn: &mut Conn, caller: &Caller, id: RequestId) -> ServiceResult<RequestRow> {
     db::requests::get(conn, caller.tenant_id(), id)
         .await?
@@ -174,6 +181,7 @@ pub async fn own(conn: &mut Conn, caller: &Caller, id: RequestId) -> ServiceResu
 
 /// A request the caller approves (or approved) at some stage, with its stages; else
 /// 404.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn as_approver(
     conn: &mut Conn,
     caller: &Caller,

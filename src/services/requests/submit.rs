@@ -458,6 +458,7 @@ pub struct RequestForm {
 }
 
 /// Requests the package for the caller (a `userAdd` request).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn request_package(
     pool: &PgPool,
     caller: &Caller,

@@ -55,6 +55,7 @@ pub(super) fn row_facts(row: &StageRow) -> lifecycle::Stage {
 
 /// The machine's answer for `event`, or its refusal as an error a person can act on
 /// (naming the approver who decided first, when that is the reason).
+#[tracing::instrument(skip_all)]
 pub(super) async fn step(
     conn: &mut Conn,
     row: &RequestRow,
@@ -87,6 +88,7 @@ pub(super) fn set_state(row: &mut RequestRow, t: &Transition, now: DateTime<Utc>
 /// Adds the transition's audit notes to `trail` (Portico's own notes as the system,
 /// the others as `actor`) and queues its notices. `stage` is the stage whose
 /// approvers are asked, when the transition asks any.
+#[tracing::instrument(skip_all)]
 pub(super) async fn carry_out(
     conn: &mut Conn,
     trail: &mut Trail,

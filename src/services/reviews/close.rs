@@ -17,6 +17,7 @@ use crate::services::{Actor, ServiceResult, assignments};
 
 /// inProgress → completed, then applied when `autoApply`; in the caller's transaction
 /// with the instance locked.
+#[tracing::instrument(skip_all)]
 pub(super) async fn complete(
     conn: &mut Conn,
     r: &mut ReviewRow,
@@ -46,6 +47,7 @@ pub(super) async fn complete(
 
 /// completed → applied: each item's outcome (its last decision, else `ifNoResponse`)
 /// keeps the assignment or ends it with reason `review`.
+#[tracing::instrument(skip_all)]
 pub(super) async fn apply_results(
     conn: &mut Conn,
     r: &mut ReviewRow,
@@ -117,6 +119,7 @@ pub(super) async fn apply_results(
 }
 
 /// Closes instances whose end has come, applying results where `autoApply` (scheduler).
+#[tracing::instrument(skip_all)]
 pub async fn close_due(pool: &PgPool, now: DateTime<Utc>, limit: i64) -> ServiceResult<usize> {
     let due = {
         let mut conn = pool.acquire().await?;

@@ -41,6 +41,7 @@ fn item_not_found() -> ServiceError {
     ServiceError::Domain(DomainError::NotFound("access review item"))
 }
 
+#[tracing::instrument(skip_all)]
 pub(super) async fn record(
     conn: &mut Conn,
     tenant: TenantId,
@@ -134,6 +135,7 @@ pub struct ListQuery<'a> {
 
 /// Instances the caller may see: all for tenant admins, those of the catalogs where they
 /// hold a role, and those where they review an item.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     caller: &Caller,
@@ -166,6 +168,7 @@ pub async fn list(
     Ok(db::reviews::list(&mut conn, caller.tenant_id(), &filter, page).await?)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn get(pool: &PgPool, caller: &Caller, id: AccessReviewId) -> ServiceResult<ReviewRow> {
     let mut conn = pool.acquire().await?;
     let r = db::reviews::get(&mut conn, caller.tenant_id(), id)
@@ -179,6 +182,7 @@ pub async fn get(pool: &PgPool, caller: &Caller, id: AccessReviewId) -> ServiceR
 
 /// Items of an instance: all of them for admins and catalog roles, only their own for
 /// reviewers (DOMAIN.md §12); `mine` narrows to the caller's items for anyone.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn items(
     pool: &PgPool,
     caller: &Caller,
@@ -257,6 +261,7 @@ pub async fn decide(
 }
 
 /// An instance where the caller reviews at least one item, with their items; else 404.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn my_items(
     pool: &PgPool,
     caller: &Caller,
@@ -273,6 +278,7 @@ pub async fn my_items(
 }
 
 /// The caller's decision on one of their own items of a review (the requester portal).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn decide_review_item(
     pool: &PgPool,
     caller: &Caller,
@@ -288,6 +294,7 @@ pub async fn decide_review_item(
 
 /// Takes the recommendation of every item of the caller's that has one and is not
 /// decided yet; the number of items decided.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn accept_recommendations(
     pool: &PgPool,
     caller: &Caller,

@@ -232,6 +232,7 @@ async fn start(
 const POLICY_BATCH: i64 = 500;
 
 /// Starts every instance whose period has begun (scheduler); at most `limit` per call.
+#[tracing::instrument(skip_all)]
 pub async fn start_due(pool: &PgPool, now: DateTime<Utc>, limit: usize) -> ServiceResult<usize> {
     let mut started = 0;
     let mut after = None;
@@ -280,6 +281,7 @@ pub async fn start_due(pool: &PgPool, now: DateTime<Utc>, limit: usize) -> Servi
 }
 
 /// Reminds, once, the reviewers who still have undecided items (scheduler).
+#[tracing::instrument(skip_all)]
 pub async fn remind_due(pool: &PgPool, now: DateTime<Utc>, limit: i64) -> ServiceResult<usize> {
     let due = {
         let mut conn = pool.acquire().await?;

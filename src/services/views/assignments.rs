@@ -20,6 +20,7 @@ pub struct AssignmentsPage {
     pub assignments: Page<AssignmentView>,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn assignments_page(
     pool: &PgPool,
     caller: &Caller,
@@ -65,6 +66,7 @@ pub struct AccessList {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn my_access(pool: &PgPool, caller: &Caller) -> ServiceResult<AccessList> {
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
@@ -86,6 +88,7 @@ pub struct AccessDetail {
     pub policy: Policy,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn my_assignment(
     pool: &PgPool,
     caller: &Caller,

@@ -16,6 +16,7 @@ pub struct AuditPage {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn audit_page(
     pool: &PgPool,
     caller: &Caller,

@@ -14,6 +14,7 @@ use crate::services::packages::{self, PackageView};
 use crate::services::{Caller, ServiceResult, roles};
 
 /// Every resource of a catalog with its roles.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub(super) async fn all_resources(
     pool: &PgPool,
     caller: &Caller,
@@ -40,6 +41,7 @@ pub struct CatalogPage {
     pub can_manage_packages: bool,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn catalog_page(
     pool: &PgPool,
     caller: &Caller,
@@ -88,6 +90,7 @@ pub async fn catalog_page(
 }
 
 /// The catalogs where the caller may create packages.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn package_catalogs(pool: &PgPool, caller: &Caller) -> ServiceResult<Vec<Catalog>> {
     Ok(
         catalogs::list(pool, caller, PageRequest::first(PageRequest::MAX))

@@ -21,6 +21,7 @@ pub struct UserPage {
     pub manager: Option<User>,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn user_page(pool: &PgPool, caller: &Caller, id: UserId) -> ServiceResult<UserPage> {
     caller.require(Action::ManageDirectory)?;
     let user = users::get(pool, caller, id).await?;
@@ -39,6 +40,7 @@ pub struct GroupPage {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn group_page(
     pool: &PgPool,
     caller: &Caller,
@@ -78,6 +80,7 @@ pub struct PrincipalHit {
 
 /// Users and groups matching `term` (display name or email; the newest when blank),
 /// for pickers.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn search_principals(
     pool: &PgPool,
     caller: &Caller,

@@ -16,6 +16,7 @@ pub struct Overview {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn overview(
     pool: &PgPool,
     caller: &Caller,

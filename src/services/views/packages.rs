@@ -25,6 +25,7 @@ use crate::services::{Caller, ServiceResult, requests};
 
 /// Packages the caller administers (those of catalogs where they hold a role; all for
 /// tenant admins), optionally of one catalog and matching `search`.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn package_list(
     pool: &PgPool,
     caller: &Caller,
@@ -56,6 +57,7 @@ pub struct PackageFormOptions {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn package_form_options(
     pool: &PgPool,
     caller: &Caller,
@@ -94,6 +96,7 @@ pub struct PackagePage {
     pub can_assign: bool,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn package_page(
     pool: &PgPool,
     caller: &Caller,
@@ -146,6 +149,7 @@ pub struct PolicyEditor {
 
 /// The editor of policy `policy` of `package` (or of a new one when `None`); `names`
 /// also resolves the principals of a draft being edited.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn policy_editor(
     pool: &PgPool,
     caller: &Caller,
@@ -207,6 +211,7 @@ pub fn describe_reviewer(names: &Names, kind: ReviewerKind, id: Option<Uuid>) ->
 // Requester portal
 
 /// The packages the caller may browse, a page at a time (hidden ones only by link).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn packages(
     pool: &PgPool,
     caller: &Caller,
@@ -252,6 +257,7 @@ pub struct PackageDetail {
     pub open_request: Option<RequestId>,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn package(
     pool: &PgPool,
     caller: &Caller,

@@ -56,6 +56,7 @@ pub struct RequestsPage {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn requests_page(
     pool: &PgPool,
     caller: &Caller,
@@ -101,6 +102,7 @@ pub struct RequestPage {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn request_page(
     pool: &PgPool,
     caller: &Caller,
@@ -131,6 +133,7 @@ pub struct RequestList {
 }
 
 /// The caller's own requests (for themselves), newest first.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn my_requests(
     pool: &PgPool,
     caller: &Caller,
@@ -163,6 +166,7 @@ pub struct RequestDetail {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn my_request(
     pool: &PgPool,
     caller: &Caller,
@@ -187,6 +191,7 @@ pub struct ApprovalList {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn approvals(
     pool: &PgPool,
     caller: &Caller,
@@ -210,6 +215,7 @@ pub async fn approvals(
 }
 
 /// A request the caller approves (or approved) at some stage; else 404.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn approval(
     pool: &PgPool,
     caller: &Caller,

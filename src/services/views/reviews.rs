@@ -17,6 +17,7 @@ pub struct ReviewList {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn my_reviews(
     pool: &PgPool,
     caller: &Caller,
@@ -52,6 +53,7 @@ pub struct ReviewDetail {
     pub names: Names,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn my_review(
     pool: &PgPool,
     caller: &Caller,
