@@ -43,10 +43,8 @@ impl<S: Send + Sync> FromRequestParts<S> for LinkPath {
         let Path((token, decision)) = Path::<(String, String)>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let decision = match decision.as_str() {
-            "approve" => Decision::Approve,
-            "deny" => Decision::Deny,
-            _ => return Err(unknown()),
+        let Some(decision) = Decision::parse(&decision) else {
+            return Err(unknown());
         };
         Ok(Self { token, decision })
     }

@@ -142,10 +142,8 @@ async fn decide_item(
 ) -> PageResult {
     let who = &posted.who;
     let item: ReviewItemId = posted.form.id("item")?.ok_or_else(PageError::not_found)?;
-    let decision = match posted.form.get("decision") {
-        Some("approve") => Decision::Approve,
-        Some("deny") => Decision::Deny,
-        _ => return Err(PageError::bad_request("Choose Approve or Deny.")),
+    let Some(decision) = posted.form.get("decision").and_then(Decision::parse) else {
+        return Err(PageError::bad_request("Choose Approve or Deny."));
     };
     services::reviews::decide_review_item(
         state.pool(),

@@ -3,6 +3,7 @@
 //! typed, so it follows every change before anything is saved.
 
 use super::draft::{Draft, Entry};
+use crate::domain::policy::DecisionRule;
 use crate::services::views::Names;
 
 pub(super) struct SummaryPart {
@@ -49,7 +50,7 @@ pub(super) fn summary(d: &Draft, names: &Names) -> Vec<SummaryPart> {
                     "Stage {}: {} ({}), times out after {} days",
                     i + 1,
                     people(&s.approvers),
-                    if s.decision == "all" {
+                    if s.decision == DecisionRule::All.as_str() {
                         "all must approve"
                     } else {
                         "first decision counts"
