@@ -10,17 +10,19 @@ use crate::domain::ids::{CatalogId, PackageId, RequestId, TenantId, UserId};
 use crate::domain::request::{Decision, RequestState};
 pub use crate::model::requests::{DecisionRow, RequestRow, StageRow};
 
-const COLUMNS: &str = "tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id, assignment_id, justification, answers, schedule_start, schedule_end, created_at, updated_at, completed_at";
+const COLUMNS: &str = "tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id, assignment_id, justification, answers, schedule_start, schedule_end, end_follows_start, created_at, updated_at, completed_at";
 
 /// Writes a request that may not be in the database yet (the engine writes a request
 /// decided in its submitting transaction once, in its final state).
 pub async fn save(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
     sqlx::query(
         "insert into assignment_requests (tenant_id, id, request_type, state, package_id, policy_id, requestor_id, target_user_id,
-             assignment_id, justification, answers, schedule_start, schedule_end, created_at, updated_at, completed_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             assignment_id, justification, answers, schedule_start, schedule_end, created_at, updated_at, completed_at,
+             end_follows_start)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
          on conflict (tenant_id, id) do update set state = excluded.state, assignment_id = excluded.assignment_id,
              schedule_start = excluded.schedule_start, schedule_end = excluded.schedule_end,
+             end_follows_start = excluded.end_follows_start,
              updated_at = excluded.updated_at, completed_at = excluded.completed_at",
     )
     .bind(r.tenant_id)
@@ -39,6 +41,7 @@ pub async fn save(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
     .bind(r.created_at)
     .bind(r.updated_at)
     .bind(r.completed_at)
+    .bind(r.end_follows_start)
     .execute(conn)
     .await?;
     Ok(())
@@ -48,7 +51,7 @@ pub async fn save(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
 pub async fn update(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
     sqlx::query(
         "update assignment_requests set state = $3, assignment_id = $4, schedule_start = $5, schedule_end = $6,
-             updated_at = $7, completed_at = $8
+             updated_at = $7, completed_at = $8, end_follows_start = $9
          where tenant_id = $1 and id = $2",
     )
     .bind(r.tenant_id)
@@ -59,6 +62,7 @@ pub async fn update(conn: &mut Conn, r: &RequestRow) -> DbResult<()> {
     .bind(r.schedule_end)
     .bind(r.updated_at)
     .bind(r.completed_at)
+    .bind(r.end_follows_start)
     .execute(conn)
     .await?;
     Ok(())

@@ -336,6 +336,33 @@ pub fn resolve_schedule(
     Ok((start, end))
 }
 
+/// Whether a request's end is the policy's duration (`afterDays`, `afterHours`) rather
+/// than a date: then access lasts that long from the start of the assignment, whenever
+/// approval delivers it (DOMAIN.md §5), and `end_at_start` counts it again then. An end
+/// the requestor chose, a fixed date and "never" stay as they are.
+pub fn end_follows_start(policy: &PolicySettings, chosen_end: Option<DateTime<Utc>>) -> bool {
+    chosen_end.is_none()
+        && matches!(
+            policy.expiration,
+            Expiration::AfterDays { .. } | Expiration::AfterHours { .. }
+        )
+}
+
+/// The end of access that starts at `start`: the policy's duration counted from it when
+/// the request's end follows its start, else the end the request already has.
+pub fn end_at_start(
+    policy: &PolicySettings,
+    follows_start: bool,
+    requested_end: Option<DateTime<Utc>>,
+    start: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if follows_start {
+        policy.expiration.end_for(start)
+    } else {
+        requested_end
+    }
+}
+
 /// How long before the end a holder may ask to extend.
 pub const EXTENSION_WINDOW_DAYS: i64 = 14;
 
@@ -511,6 +538,39 @@ mod tests {
             stage_outcome(DecisionRule::AnyOne, &[a, b], &[(b, Decision::Deny)]),
             StageOutcome::Denied
         );
+    }
+
+    #[test]
+    fn a_duration_counts_from_the_start_of_access_and_a_chosen_end_stays() {
+        let days = policy(
+            json!({"requestors": {"scope": "allMembers"}, "expiration": {"type": "afterDays", "days": 90}}),
+        );
+        let hours = policy(
+            json!({"requestors": {"scope": "allMembers"}, "expiration": {"type": "afterHours", "hours": 8}}),
+        );
+        let date = policy(
+            json!({"requestors": {"scope": "allMembers"}, "expiration": {"type": "onDate", "date": "2027-06-01T00:00:00Z"}}),
+        );
+        let never = policy(json!({"requestors": {"scope": "allMembers"}}));
+        let chosen = Some(t("2027-02-01T00:00:00Z"));
+        assert!(end_follows_start(&days, None));
+        assert!(end_follows_start(&hours, None));
+        assert!(!end_follows_start(&days, chosen), "a chosen end is kept");
+        assert!(!end_follows_start(&date, None));
+        assert!(!end_follows_start(&never, None));
+
+        let delivered = t("2027-01-14T09:00:00Z");
+        let provisional = Some(t("2027-04-01T00:00:00Z"));
+        assert_eq!(
+            end_at_start(&days, true, provisional, delivered),
+            Some(t("2027-04-14T09:00:00Z"))
+        );
+        assert_eq!(
+            end_at_start(&hours, true, provisional, delivered),
+            Some(t("2027-01-14T17:00:00Z"))
+        );
+        assert_eq!(end_at_start(&days, false, chosen, delivered), chosen);
+        assert_eq!(end_at_start(&never, false, None, delivered), None);
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub struct RequestRow {
     pub answers: Json<Vec<Answer>>,
     pub schedule_start: Option<DateTime<Utc>>,
     pub schedule_end: Option<DateTime<Utc>>,
+    /// The end is the policy's duration, counted again from the start of the
+    /// assignment at delivery (not a date the requestor chose).
+    pub end_follows_start: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,

@@ -80,6 +80,7 @@ pub async fn end(
         answers: Json(Vec::new()),
         schedule_start: None,
         schedule_end: None,
+        end_follows_start: false,
         created_at: now,
         updated_at: now,
         completed_at: Some(now),

@@ -59,6 +59,7 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
             answers: Json(Vec::new()),
             schedule_start: None,
             schedule_end: None,
+            end_follows_start: false,
             created_at: now,
             updated_at: now,
             completed_at: Some(now),

@@ -375,3 +375,74 @@ async fn two_replicas_on_one_database_do_each_piece_of_work_once() {
         );
     }
 }
+
+/// DOMAIN.md §5: "access lasts N days" counts from the start of the assignment, so an
+/// approval that takes 13 days does not leave 77 of 90; a chosen end date stays as chosen.
+#[tokio::test]
+async fn access_lasts_its_days_from_delivery_not_from_the_request() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (_, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let (approver, approver_token) = app.user(&t, "megan@contoso.test", json!({})).await;
+    let pkg = group_package(
+        &app,
+        &t,
+        "Ninety days",
+        open_policy(json!({
+            "expiration": {"type": "afterDays", "days": 90},
+            "allowCustomSchedule": true,
+            "approval": {"stages": [{"approvers": [{"type": "user", "id": approver}]}]},
+        })),
+    )
+    .await;
+    let submitted_at = app.now();
+    let (status, req) = request(&app, &token, pkg.package, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{req}");
+
+    app.clock.advance(Duration::days(13));
+    let approved_at = app.now();
+    let (status, body) = decide(&app, &approver_token, &req, "approve", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "delivered", "{body}");
+    let end = approved_at + Duration::days(90);
+    let (_, answered) = app
+        .get(
+            &token,
+            &format!("/api/v1/assignmentRequests/{}", uuid_of(&req["id"])),
+        )
+        .await;
+    assert_eq!(
+        answered["schedule"]["endDateTime"],
+        json!(end),
+        "the request shows the end counted from delivery: {answered}"
+    );
+    let held: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select end_at from assignments where request_id = $1")
+            .bind(uuid_of(&req["id"]))
+            .fetch_one(&app.pool)
+            .await
+            .expect("the assignment");
+    assert_eq!(held, end, "not {}", submitted_at + Duration::days(90));
+
+    // An end the requestor chose is kept, however long the approval takes.
+    let (_, other_token) = app.user(&t, "alex@contoso.test", json!({})).await;
+    let chosen = app.now() + Duration::days(30);
+    let (status, req) = request(
+        &app,
+        &other_token,
+        pkg.package,
+        json!({"schedule": {"endDateTime": chosen}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{req}");
+    app.clock.advance(Duration::days(5));
+    let (status, body) = decide(&app, &approver_token, &req, "approve", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let held: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select end_at from assignments where request_id = $1")
+            .bind(uuid_of(&req["id"]))
+            .fetch_one(&app.pool)
+            .await
+            .expect("the assignment");
+    assert_eq!(held, chosen);
+}

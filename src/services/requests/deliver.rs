@@ -17,6 +17,7 @@ use crate::domain::audit::{AuditAction, Target};
 use crate::domain::ids::AssignmentId;
 use crate::domain::lifecycle::{Event, Then};
 use crate::domain::request::RequestState;
+use crate::domain::request::end_at_start;
 use crate::services::audit::{self, Entry, Trail};
 use crate::services::{Actor, ServiceResult, grants};
 
@@ -99,6 +100,13 @@ pub async fn deliver_add(
     // refuses (a group that carries power) fail at once.
     let refused = grants::refusals(conn, tenant, &targets).await?;
     let state = grants::first_state(&targets, &refused);
+    // Access lasts its days from now, its start (DOMAIN.md §5); the request shows it.
+    request.schedule_end = end_at_start(
+        &policy.settings.0,
+        request.end_follows_start,
+        request.schedule_end,
+        now,
+    );
     let assignment = AssignmentRow {
         tenant_id: tenant,
         id: AssignmentId::new(),

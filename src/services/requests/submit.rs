@@ -25,7 +25,7 @@ use crate::domain::lifecycle::{Event, Then};
 use crate::domain::policy::PolicySettings;
 use crate::domain::request::{
     AnswerInput, Eligibility, RequestState, RequestType, check_answers, check_eligibility,
-    extended_end, parse_justification, resolve_schedule,
+    end_follows_start, extended_end, parse_justification, resolve_schedule,
 };
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::assignments;
@@ -321,6 +321,7 @@ async fn submit_add(
         answers: Json(answers),
         schedule_start: Some(start),
         schedule_end: end,
+        end_follows_start: end_follows_start(&schedule_policy, input.end),
         created_at: now,
         updated_at: now,
         completed_at: None,
@@ -430,6 +431,7 @@ async fn submit_update(
         answers: Json(Vec::new()),
         schedule_start: None,
         schedule_end: Some(new_end),
+        end_follows_start: false,
         created_at: now,
         updated_at: now,
         completed_at: None,
