@@ -376,6 +376,15 @@ async fn two_replicas_on_one_database_do_each_piece_of_work_once() {
     }
 }
 
+/// The end of the assignment a request delivered.
+async fn assignment_end(app: &TestApp, request: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    sqlx::query_scalar("select end_at from assignments where request_id = $1")
+        .bind(uuid_of(&request["id"]))
+        .fetch_one(&app.pool)
+        .await
+        .expect("the assignment")
+}
+
 /// DOMAIN.md §5: "access lasts N days" counts from the start of the assignment, so an
 /// approval that takes 13 days does not leave 77 of 90; a chosen end date stays as chosen.
 #[tokio::test]
@@ -416,13 +425,8 @@ async fn access_lasts_its_days_from_delivery_not_from_the_request() {
         json!(end),
         "the request shows the end counted from delivery: {answered}"
     );
-    let held: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("select end_at from assignments where request_id = $1")
-            .bind(uuid_of(&req["id"]))
-            .fetch_one(&app.pool)
-            .await
-            .expect("the assignment");
-    assert_eq!(held, end, "not {}", submitted_at + Duration::days(90));
+    let held = assignment_end(&app, &req).await;
+    assert_eq!(held, Some(end), "not {}", submitted_at + Duration::days(90));
 
     // An end the requestor chose is kept, however long the approval takes.
     let (_, other_token) = app.user(&t, "alex@contoso.test", json!({})).await;
@@ -438,11 +442,6 @@ async fn access_lasts_its_days_from_delivery_not_from_the_request() {
     app.clock.advance(Duration::days(5));
     let (status, body) = decide(&app, &approver_token, &req, "approve", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let held: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("select end_at from assignments where request_id = $1")
-            .bind(uuid_of(&req["id"]))
-            .fetch_one(&app.pool)
-            .await
-            .expect("the assignment");
-    assert_eq!(held, chosen);
+    let held = assignment_end(&app, &req).await;
+    assert_eq!(held, Some(chosen));
 }
