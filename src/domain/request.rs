@@ -472,10 +472,108 @@ pub fn check_eligibility(facts: &Eligibility, by_admin: bool) -> Result<(), Doma
     Ok(())
 }
 
+/// DOMAIN.md §6: why a decided request may not be delivered now, checked again under the
+/// lock on the user when approval (or the schedule) delivers it: everything eligibility
+/// asked at submission except the open request (which is this one). Admin-made requests
+/// skip the requestor's scope and the switches, as at submission.
+pub fn delivery_refusal(facts: &Eligibility, by_admin: bool) -> Option<String> {
+    if !facts.target_active {
+        return Some("the target user is deactivated".into());
+    }
+    if !by_admin {
+        if !facts.in_scope {
+            return Some("the requestor is no longer in the policy's scope of requestors".into());
+        }
+        if !facts.catalog_enabled {
+            return Some("the catalog of this access package is disabled".into());
+        }
+        if !facts.requests_enabled {
+            return Some("requests are turned off for this policy".into());
+        }
+    }
+    if facts.has_active_assignment {
+        return Some("the user already has this access package".into());
+    }
+    facts
+        .incompatible_with
+        .as_ref()
+        .map(|c| format!("separation of duties: incompatible with {c}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn delivery_rechecks_what_submission_checked_but_the_open_request() {
+        let ok = Eligibility {
+            target_active: true,
+            in_scope: true,
+            catalog_enabled: true,
+            requests_enabled: true,
+            has_active_assignment: false,
+            has_open_request: true,
+            incompatible_with: None,
+        };
+        assert_eq!(
+            delivery_refusal(&ok, false),
+            None,
+            "the open request is this one"
+        );
+        let cases: [(Eligibility, &str); 6] = [
+            (
+                Eligibility {
+                    target_active: false,
+                    ..ok.clone()
+                },
+                "deactivated",
+            ),
+            (
+                Eligibility {
+                    in_scope: false,
+                    ..ok.clone()
+                },
+                "scope",
+            ),
+            (
+                Eligibility {
+                    catalog_enabled: false,
+                    ..ok.clone()
+                },
+                "catalog",
+            ),
+            (
+                Eligibility {
+                    requests_enabled: false,
+                    ..ok.clone()
+                },
+                "turned off",
+            ),
+            (
+                Eligibility {
+                    has_active_assignment: true,
+                    ..ok.clone()
+                },
+                "already has",
+            ),
+            (
+                Eligibility {
+                    incompatible_with: Some("the access package “X”".into()),
+                    ..ok.clone()
+                },
+                "separation of duties",
+            ),
+        ];
+        for (facts, why) in &cases {
+            let refused = delivery_refusal(facts, false).unwrap_or_default();
+            assert!(refused.contains(why), "{why}: {refused}");
+        }
+        // An admin's request is not held to the requestor's scope and the switches.
+        for (facts, _) in &cases[1..4] {
+            assert_eq!(delivery_refusal(facts, true), None);
+        }
+    }
 
     fn id() -> Uuid {
         Uuid::now_v7()

@@ -445,3 +445,83 @@ async fn access_lasts_its_days_from_delivery_not_from_the_request() {
     let held = assignment_end(&app, &req).await;
     assert_eq!(held, Some(chosen));
 }
+
+/// Why delivery refused a request, from its audit trail.
+async fn refusal_reason(app: &TestApp, request: &Value) -> String {
+    sqlx::query_scalar(
+        "select details->>'reason' from audit_events
+         where target_id = $1 and action = 'assignmentRequest.deliveryFailed'",
+    )
+    .bind(uuid_of(&request["id"]))
+    .fetch_optional(&app.pool)
+    .await
+    .expect("audit query")
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// DOMAIN.md §6: what a request needed when it was made is checked again when it is
+/// delivered: the catalog still enabled, the policy still taking requests, the requestor
+/// still in its scope. Each refusal fails the request with its reason and grants nothing.
+#[tokio::test]
+async fn delivery_rechecks_the_catalog_the_policy_switch_and_the_requestor_scope() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (approver, approver_token) = app.user(&t, "megan@contoso.test", json!({})).await;
+    let approval = json!({"stages": [{"approvers": [{"type": "user", "id": approver}]}]});
+    let settings = open_policy(json!({"approval": approval}));
+    let pkg = group_package(&app, &t, "Rechecked", settings.clone()).await;
+    let policy_path = format!("/api/v1/policies/{}", pkg.policy);
+    let put_policy = |body: Value| {
+        let mut body = body;
+        body["displayName"] = json!("Policy");
+        app.put(&t.admin, &policy_path, body)
+    };
+
+    // The catalog is disabled while the request waits.
+    let (adele, adele_token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let (_, req) = request(&app, &adele_token, pkg.package, json!({})).await;
+    let catalog_path = format!("/api/v1/catalogs/{}", pkg.catalog);
+    let (status, body) = app
+        .patch(&t.admin, &catalog_path, json!({"enabled": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = decide(&app, &approver_token, &req, "approve", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "deliveryFailed", "{body}");
+    assert!(
+        refusal_reason(&app, &req).await.contains("catalog"),
+        "{body}"
+    );
+    assert!(sources(&app, pkg.group, adele).await.is_empty());
+    app.patch(&t.admin, &catalog_path, json!({"enabled": true}))
+        .await;
+
+    // The policy stops taking requests.
+    let (alex, alex_token) = app.user(&t, "alex@contoso.test", json!({})).await;
+    let (_, req) = request(&app, &alex_token, pkg.package, json!({})).await;
+    let mut off = settings.clone();
+    off["requestsEnabled"] = json!(false);
+    let (status, body) = put_policy(off).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = decide(&app, &approver_token, &req, "approve", None).await;
+    assert_eq!(body["state"], "deliveryFailed", "{body}");
+    assert!(refusal_reason(&app, &req).await.contains("turned off"));
+    assert!(sources(&app, pkg.group, alex).await.is_empty());
+
+    // The requestor leaves the policy's scope.
+    let (diego, diego_token) = app.user(&t, "diego@contoso.test", json!({})).await;
+    let only = |who: Uuid| {
+        json!({"requestors": {"scope": "specific", "principals": [{"type": "user", "id": who}]},
+               "approval": approval})
+    };
+    let (status, body) = put_policy(only(diego)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, req) = request(&app, &diego_token, pkg.package, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{req}");
+    put_policy(only(alex)).await;
+    let (_, body) = decide(&app, &approver_token, &req, "approve", None).await;
+    assert_eq!(body["state"], "deliveryFailed", "{body}");
+    assert!(refusal_reason(&app, &req).await.contains("scope"));
+    assert!(sources(&app, pkg.group, diego).await.is_empty());
+}

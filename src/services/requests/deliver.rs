@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use super::engine::open_stage;
 use super::incompatible_access;
+use super::submit::in_scope;
 use super::transition::{carry_out, set_state, step};
 use crate::db::assignments::AssignmentRow;
 use crate::db::packages::Policy;
@@ -15,9 +16,10 @@ use crate::db::requests::{RequestRow, StageRow};
 use crate::db::{self, Conn};
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::ids::AssignmentId;
+use crate::domain::ids::GroupId;
 use crate::domain::lifecycle::{Event, Then};
 use crate::domain::request::RequestState;
-use crate::domain::request::end_at_start;
+use crate::domain::request::{Eligibility, delivery_refusal, end_at_start};
 use crate::services::audit::{self, Entry, Trail};
 use crate::services::{Actor, ServiceResult, grants};
 
@@ -77,15 +79,22 @@ pub async fn deliver_add(
             db::requests::lock_target_for_add(conn, tenant, request.package_id, target)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("target user vanished"))?;
-        let problem = if !user.active {
-            Some("the target user is deactivated".to_string())
-        } else if facts.has_active {
-            Some("the user already has this access package".to_string())
-        } else {
-            incompatible_access(&facts)
-                .map(|c| format!("separation of duties: incompatible with {c}"))
+        let by_admin = !request.request_type.is_self_service();
+        let package = db::packages::get_to_request(conn, tenant, request.package_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("package of request {} vanished", request.id))?;
+        let groups: Vec<GroupId> = facts.group_ids.iter().copied().map(GroupId).collect();
+        let settings = &policy.settings.0;
+        let eligibility = Eligibility {
+            target_active: user.active,
+            in_scope: in_scope(settings, &user, &groups, package.catalog_externally_visible),
+            catalog_enabled: package.catalog_enabled,
+            requests_enabled: settings.requests_enabled,
+            has_active_assignment: facts.has_active,
+            has_open_request: false,
+            incompatible_with: incompatible_access(&facts),
         };
-        if let Some(reason) = problem {
+        if let Some(reason) = delivery_refusal(&eligibility, by_admin) {
             let refused = Event::DeliveryRefused { reason };
             let t = step(conn, request, 0, &[], refused, now).await?;
             set_state(request, &t, now);
