@@ -525,3 +525,27 @@ async fn delivery_rechecks_the_catalog_the_policy_switch_and_the_requestor_scope
     assert!(refusal_reason(&app, &req).await.contains("scope"));
     assert!(sources(&app, pkg.group, diego).await.is_empty());
 }
+
+/// An extension that needs approval needs the approval stages that give it: without
+/// stages the policy is refused at that field, with what to do.
+#[tokio::test]
+async fn an_extension_needing_approval_without_stages_is_refused_at_its_field() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let pkg = group_package(&app, &t, "Extended", open_policy(json!({}))).await;
+    let body = json!({"displayName": "Extendable", "requestors": {"scope": "allMembers"},
+        "expiration": {"type": "afterDays", "days": 30},
+        "extension": {"allowed": true, "requireApproval": true}});
+    let path = format!("/api/v1/accessPackages/{}/policies", pkg.package);
+    let (status, problem) = app.post(&t.admin, &path, body.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let message = problem["errors"]["extension.requireApproval"]
+        .to_string()
+        .to_lowercase();
+    assert!(message.contains("add a stage"), "{problem}");
+
+    let mut staged = body;
+    staged["approval"] = json!({"stages": [{"approvers": [{"type": "manager"}]}]});
+    let (status, created) = app.post(&t.admin, &path, staged).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+}

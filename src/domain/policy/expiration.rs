@@ -70,12 +70,19 @@ pub struct Extension {
 }
 
 impl Extension {
-    /// Only access that ends can be extended.
-    pub(super) fn check(&self, expiration: &Expiration, e: &mut FieldErrors) {
+    /// Only access that ends can be extended, and an extension that needs approval needs
+    /// the policy's approval stages to give it.
+    pub(super) fn check(&self, expiration: &Expiration, stages: usize, e: &mut FieldErrors) {
         if self.allowed && *expiration == Expiration::Never {
             e.add(
                 "extension.allowed",
                 "access that never expires cannot be extended",
+            );
+        }
+        if self.allowed && self.require_approval && stages == 0 {
+            e.add(
+                "extension.requireApproval",
+                "extensions are approved by the policy's approval stages, and it has none; add a stage or let extensions through without approval",
             );
         }
     }

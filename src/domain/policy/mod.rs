@@ -192,7 +192,8 @@ impl PolicySettings {
         questions::check_questions(&self.questions, &mut e);
         self.expiration
             .check(now, previous.map(|p| &p.expiration), &mut e);
-        self.extension.check(&self.expiration, &mut e);
+        self.extension
+            .check(&self.expiration, self.approval.stages.len(), &mut e);
         if let Some(r) = &self.review {
             r.check(&mut e);
         }

@@ -183,3 +183,20 @@ fn the_decision_schema_lists_the_values_as_spelled_in_json() {
     let values: Vec<&str> = DecisionRule::ALL.iter().map(|d| d.as_str()).collect();
     assert_eq!(schema["enum"], json!(values));
 }
+
+#[test]
+fn an_extension_that_needs_approval_needs_a_stage() {
+    let p = parse(json!({"requestors": {"scope": "allMembers"},
+        "expiration": {"type": "afterDays", "days": 30},
+        "extension": {"allowed": true, "requireApproval": true}}));
+    assert_eq!(fields(&p), vec!["extension.requireApproval"]);
+    let p = parse(json!({"requestors": {"scope": "allMembers"},
+        "approval": {"stages": [{"approvers": [{"type": "manager"}]}]},
+        "expiration": {"type": "afterDays", "days": 30},
+        "extension": {"allowed": true, "requireApproval": true}}));
+    assert!(fields(&p).is_empty());
+    let p = parse(json!({"requestors": {"scope": "allMembers"},
+        "expiration": {"type": "afterDays", "days": 30},
+        "extension": {"allowed": true, "requireApproval": false}}));
+    assert!(fields(&p).is_empty());
+}
