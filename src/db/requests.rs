@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::users::User;
 use super::{Conn, DbResult, Page, PageRequest};
-use crate::domain::ids::{CatalogId, PackageId, RequestId, TenantId, UserId};
+use crate::domain::ids::{AssignmentId, CatalogId, PackageId, RequestId, TenantId, UserId};
 use crate::domain::request::{Decision, RequestState};
 pub use crate::model::requests::{DecisionRow, RequestRow, StageRow};
 
@@ -161,6 +161,27 @@ pub async fn open_of_user(
     )
     .bind(tenant)
     .bind(user)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Open extension requests of these assignments (each named with its tenant), locked.
+pub async fn lock_open_extensions(
+    conn: &mut Conn,
+    assignments: &[(TenantId, AssignmentId)],
+) -> DbResult<Vec<RequestRow>> {
+    if assignments.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignment_requests
+         where (tenant_id, assignment_id) in (select * from unnest($1::uuid[], $2::uuid[]))
+           and request_type in ('userUpdate', 'adminUpdate')
+           and state in ('submitted', 'pendingApproval', 'scheduled')
+         order by id for update"
+    )))
+    .bind(assignments.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(assignments.iter().map(|(_, a)| *a).collect::<Vec<_>>())
     .fetch_all(conn)
     .await?)
 }

@@ -92,6 +92,7 @@ pub async fn end(
     a.ended_at = Some(now);
     a.updated_at = now;
     db::assignments::update(conn, a).await?;
+    super::requests::cancel_extensions_of_ended(conn, &[(a.tenant_id, a.id)], now).await?;
     if reason != Some(RemovalReason::UserDeactivated) {
         let notice = Notice::AccessEnded {
             assignment_id: a.id,

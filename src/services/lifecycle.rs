@@ -43,6 +43,7 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
         }
     }
     db::assignments::revoke_local_grants(&mut tx, &keys, now).await?;
+    super::requests::cancel_extensions_of_ended(&mut tx, &keys, now).await?;
     let requests: Vec<RequestRow> = ended
         .iter()
         .map(|a| RequestRow {

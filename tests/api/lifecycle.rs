@@ -549,3 +549,66 @@ async fn an_extension_needing_approval_without_stages_is_refused_at_its_field() 
     let (status, created) = app.post(&t.admin, &path, staged).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
 }
+
+async fn request_state(app: &TestApp, request: &Value) -> String {
+    sqlx::query_scalar("select state from assignment_requests where id = $1")
+        .bind(uuid_of(&request["id"]))
+        .fetch_one(&app.pool)
+        .await
+        .expect("request state")
+}
+
+/// An extension request still waiting for approval when its assignment ends (expiry or
+/// removal) is canceled: there is nothing left to extend, and no approver is left asked.
+#[tokio::test]
+async fn an_open_extension_request_is_canceled_when_its_assignment_ends() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (adele, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let (approver, approver_token) = app.user(&t, "megan@contoso.test", json!({})).await;
+    let pkg = group_package(
+        &app,
+        &t,
+        "Ten days",
+        open_policy(json!({
+            "expiration": {"type": "afterDays", "days": 10},
+            "extension": {"allowed": true, "requireApproval": true},
+            "approval": {"stages": [{"approvers": [{"type": "user", "id": approver}]}]},
+        })),
+    )
+    .await;
+    let (_, req) = request(&app, &token, pkg.package, json!({})).await;
+    let (_, delivered) = decide(&app, &approver_token, &req, "approve", None).await;
+    assert_eq!(delivered["state"], "delivered", "{delivered}");
+
+    // Expiry: the extension asked on day 5 is still waiting on day 10.
+    app.clock.advance(Duration::days(5));
+    let extend = json!({"requestType": "userUpdate", "assignmentId": delivered["assignmentId"]});
+    let (status, ext) = app
+        .post(&token, "/api/v1/assignmentRequests", extend.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ext}");
+    assert_eq!(ext["state"], "pendingApproval", "{ext}");
+    app.clock.advance(Duration::days(5) + Duration::minutes(1));
+    eventually(
+        "the extension is canceled with its expired assignment",
+        || async { request_state(&app, &ext).await == "canceled" },
+    )
+    .await;
+    let (status, late) = decide(&app, &approver_token, &ext, "approve", None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{late}");
+
+    // Removal by an admin ends it the same way.
+    let (_, req) = request(&app, &token, pkg.package, json!({})).await;
+    let (_, delivered) = decide(&app, &approver_token, &req, "approve", None).await;
+    let extend = json!({"requestType": "userUpdate", "assignmentId": delivered["assignmentId"]});
+    let (_, ext) = app.post(&token, "/api/v1/assignmentRequests", extend).await;
+    assert_eq!(ext["state"], "pendingApproval", "{ext}");
+    let remove = json!({"requestType": "adminRemove", "accessPackageId": pkg.package,
+        "targetUserId": adele, "assignmentId": delivered["assignmentId"]});
+    let (status, body) = app
+        .post(&t.admin, "/api/v1/assignmentRequests", remove)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(request_state(&app, &ext).await, "canceled");
+}

@@ -10,7 +10,7 @@ use super::{RequestView, not_found};
 use crate::db::requests::RequestRow;
 use crate::db::{self, Conn};
 use crate::domain::authz::Action;
-use crate::domain::ids::RequestId;
+use crate::domain::ids::{AssignmentId, RequestId, TenantId};
 use crate::domain::lifecycle::Event;
 use crate::services::audit::Trail;
 use crate::services::{Actor, Caller, ServiceResult};
@@ -72,6 +72,22 @@ pub async fn cancel_row(
     let mut trail = Trail::default();
     carry_out(conn, &mut trail, request, &t, actor, None, now).await?;
     trail.write(conn).await
+}
+
+/// Cancels the open extension requests of assignments that have just ended: there is
+/// nothing left to extend, so no approver is asked about it any longer.
+#[tracing::instrument(skip_all, fields(assignments = ended.len()))]
+pub async fn cancel_extensions_of_ended(
+    conn: &mut Conn,
+    ended: &[(TenantId, AssignmentId)],
+    now: DateTime<Utc>,
+) -> ServiceResult<usize> {
+    let open = db::requests::lock_open_extensions(conn, ended).await?;
+    let count = open.len();
+    for mut request in open {
+        cancel_row(conn, &mut request, Actor::System, now).await?;
+    }
+    Ok(count)
 }
 
 /// Cancels one of the caller's own open requests (the requester portal).
