@@ -1,5 +1,7 @@
 //! Access packages and their policies: defaults, validation with field paths, who may
 //! see and change what, PUT round trips, deletion rules, and tenant isolation.
+//!
+//! The tests are grouped by area in the submodules; the helpers they share live here.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

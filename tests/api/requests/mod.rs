@@ -1,6 +1,8 @@
 //! Requests and the approval engine (DOMAIN.md §5–7): eligibility refusals, stages in
 //! series, fallbacks, anyOne versus all, deny, cancel, concurrent deciders, delivery
 //! with membership provenance, removal and deactivation.
+//!
+//! The tests are grouped by area in the submodules; the helpers they share live here.
 
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -2,6 +2,8 @@
 //! (including start dates in the past), reviewers, recommendations, decisions, the
 //! reminder, the close, applying results (automatically or by an admin), stopping early,
 //! the next period, two replicas, and tenant isolation.
+//!
+//! The tests are grouped by area in the submodules; the helpers they share live here.
 
 use std::time::Duration as StdDuration;
 
