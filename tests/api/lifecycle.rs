@@ -612,3 +612,48 @@ async fn an_open_extension_request_is_canceled_when_its_assignment_ends() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(request_state(&app, &ext).await, "canceled");
 }
+
+/// Extending is asking again: a holder who has left the policy's scope of requestors is
+/// refused (403, saying who can still extend it); an admin still can.
+#[tokio::test]
+async fn an_extension_rechecks_the_requestor_scope() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (adele, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let (alex, _) = app.user(&t, "alex@contoso.test", json!({})).await;
+    let only = |who: Uuid| {
+        json!({"displayName": "Policy",
+               "requestors": {"scope": "specific", "principals": [{"type": "user", "id": who}]},
+               "expiration": {"type": "afterDays", "days": 10},
+               "extension": {"allowed": true}})
+    };
+    let pkg = group_package(&app, &t, "Scoped", only(adele)).await;
+    let (_, req) = request(&app, &token, pkg.package, json!({})).await;
+    assert_eq!(req["state"], "delivered", "{req}");
+    let (status, body) = app
+        .put(
+            &t.admin,
+            &format!("/api/v1/policies/{}", pkg.policy),
+            only(alex),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    app.clock.advance(Duration::days(5));
+    let extend = json!({"requestType": "userUpdate", "assignmentId": req["assignmentId"]});
+    let (status, problem) = app.post(&token, "/api/v1/assignmentRequests", extend).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ask an admin"),
+        "{problem}"
+    );
+    let by_admin = json!({"requestType": "adminUpdate", "accessPackageId": pkg.package,
+        "targetUserId": adele, "assignmentId": req["assignmentId"]});
+    let (status, body) = app
+        .post(&t.admin, "/api/v1/assignmentRequests", by_admin)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

@@ -408,6 +408,26 @@ async fn submit_update(
         .await?
         .ok_or_else(|| anyhow::anyhow!("policy of assignment vanished"))?;
     let settings = &policy.settings.0;
+    if by_user {
+        // Extending is asking again: the requestor must still be in the policy's scope.
+        let package = db::packages::get_to_request(conn, tenant, a.package_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("package of assignment vanished"))?;
+        let groups =
+            db::groups::groups_of_user(conn, db::groups::Relation::Member, tenant, target.id)
+                .await?;
+        if !in_scope(
+            settings,
+            target,
+            &groups,
+            package.catalog_externally_visible,
+        ) {
+            return Err(DomainError::forbidden(
+                "You are no longer among the people this policy lets request this access package, so you cannot extend it; ask an admin to extend it for you.",
+            )
+            .into());
+        }
+    }
     let new_end = extended_end(settings, a.end_at, input.end, now)?;
     let mut errors = FieldErrors::new();
     let justification = parse_justification(
