@@ -356,3 +356,40 @@ async fn a_member_without_roles_cannot_list_role_assignments() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert_eq!(problem["status"], 403);
 }
+
+/// Deactivating the last tenant admin would lock the tenant out as surely as removing
+/// their role: refused with the same 409, through the API and by themselves; with a
+/// second admin it goes through.
+#[tokio::test]
+async fn the_last_tenant_admin_cannot_be_deactivated() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let path = format!("/api/v1/users/{}", t.admin_id);
+
+    let (status, problem) = app.patch(&t.admin, &path, json!({"active": false})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("last tenant admin"),
+        "{problem}"
+    );
+    let (status, problem) = app.delete(&t.admin, &path).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    let (status, me) = app.get(&t.admin, &path).await;
+    assert_eq!(status, StatusCode::OK, "the admin still works: {me}");
+    assert_eq!(me["active"], true);
+
+    let (ada, _) = app.user(&t, "ada@acme.test", json!({})).await;
+    let (status, _) = app
+        .post(
+            &t.admin,
+            "/api/v1/roleAssignments",
+            grant("tenantAdmin", "user", ada),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = app.delete(&t.admin, &path).await;
+    assert!(status.is_success(), "{status}: {body}");
+}
