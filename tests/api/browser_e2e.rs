@@ -204,7 +204,7 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
         .await
         .map_err(|e| e.to_string())?;
     wait_heading(c, "My access").await;
-    shots.take(c, "portal-access").await;
+    shots.take_wide_and_narrow(c, "portal-access").await;
 
     // Two admin pages pass axe too.
     sign_in_as(c, &base, "Contoso Admin", "/admin/packages").await?;

@@ -212,3 +212,42 @@ async fn another_tenants_ids_answer_404_in_my_access() {
         assert_eq!(b.get(page).await.status, StatusCode::OK, "{page}");
     }
 }
+
+/// My Access offers Extend only inside the extension window, and before it says when
+/// the window opens.
+#[tokio::test]
+async fn extend_is_offered_only_inside_its_window_and_says_when_it_opens() {
+    let app = demo().await;
+    let isaiah = sign_in(&app, "contoso", "isaiah@contoso.example").await;
+    let id = package_id(&app, "Sales CRM").await;
+    let ok = isaiah.post(&format!("/packages/{id}/request"), &[]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let end: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select end_at from assignments where package_id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("the assignment's end");
+    let opens = end - chrono::Duration::days(14);
+
+    let early = isaiah.get("/access").await;
+    assert!(
+        early
+            .body
+            .contains(&format!("Extend from {}", opens.format("%Y-%m-%d"))),
+        "{}",
+        early.body
+    );
+    assert!(!early.body.contains("aria-label=\"Extend Sales CRM\""));
+
+    app.clock.set(opens + chrono::Duration::minutes(1));
+    // Months later: a new session.
+    let isaiah = sign_in(&app, "contoso", "isaiah@contoso.example").await;
+    let inside = isaiah.get("/access").await;
+    assert!(
+        inside.body.contains("aria-label=\"Extend Sales CRM\""),
+        "{}",
+        inside.body
+    );
+    assert!(!inside.body.contains("Extend from"));
+}

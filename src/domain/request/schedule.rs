@@ -103,6 +103,11 @@ pub fn end_at_start(
 /// How long before the end a holder may ask to extend.
 pub const EXTENSION_WINDOW_DAYS: i64 = 14;
 
+/// When a holder may start asking to extend access that ends at `end`.
+pub fn extension_window_opens(end: DateTime<Utc>) -> DateTime<Utc> {
+    end - Duration::days(EXTENSION_WINDOW_DAYS)
+}
+
 /// The new end of an extended assignment (DOMAIN.md §5 `extension`).
 pub fn extended_end(
     policy: &PolicySettings,
@@ -120,11 +125,11 @@ pub fn extended_end(
             "This access never expires, so there is nothing to extend.",
         ));
     };
-    if now < end - Duration::days(EXTENSION_WINDOW_DAYS) {
+    if now < extension_window_opens(end) {
         return Err(DomainError::conflict(format!(
             "Access can be extended in the last {EXTENSION_WINDOW_DAYS} days before it ends ({}); try again from {}.",
             end.format("%Y-%m-%d"),
-            (end - Duration::days(EXTENSION_WINDOW_DAYS)).format("%Y-%m-%d")
+            extension_window_opens(end).format("%Y-%m-%d")
         )));
     }
     let mut new_end = match policy.expiration {

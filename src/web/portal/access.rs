@@ -13,6 +13,7 @@ use crate::domain::DomainError;
 use crate::domain::ids::AssignmentId;
 use crate::domain::policy::Expiration;
 use crate::domain::request::RequestState;
+use crate::domain::request::extension_window_opens;
 use crate::services::views::assignments::AccessDetail;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -41,6 +42,8 @@ struct AccessRow {
     start: String,
     end: String,
     extend: Option<String>,
+    /// When Extend will be offered, for extensible access outside its window.
+    extend_opens: Option<String>,
     remove: String,
 }
 
@@ -54,6 +57,7 @@ struct AccessPage {
 
 async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageResult {
     let list = services::views::assignments::my_access(state.pool(), &who.caller).await?;
+    let now = state.now();
     let rows = list
         .items
         .iter()
@@ -63,13 +67,19 @@ async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageR
                 .policy(a.policy_id)
                 .is_some_and(|p| p.settings.0.extension.allowed)
                 && a.end_at.is_some();
+            // Extend is offered inside its window; before, the row says when it opens.
+            let opens = a.end_at.map(extension_window_opens).filter(|o| now < *o);
             AccessRow {
                 package: list.names.package(a.package_id.0),
                 package_href: who.url(&format!("/packages/{}", a.package_id)),
                 state: Badge::state(a.state),
                 start: when(a.start_at),
                 end: a.end_at.map_or_else(|| "Does not expire".to_string(), when),
-                extend: extensible.then(|| who.url(&format!("/access/{}/extend", a.id))),
+                extend: (extensible && opens.is_none())
+                    .then(|| who.url(&format!("/access/{}/extend", a.id))),
+                extend_opens: opens
+                    .filter(|_| extensible)
+                    .map(|o| format!("Extend from {}", o.format("%Y-%m-%d"))),
                 remove: who.url(&format!("/access/{}/remove", a.id)),
             }
         })

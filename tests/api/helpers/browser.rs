@@ -115,6 +115,18 @@ impl Shots {
         let path = self.dir.join(format!("{:02}-{name}.png", self.n));
         std::fs::write(&path, png).expect("write screenshot");
     }
+
+    /// The page at 1280 px and at a phone's 390 px.
+    pub async fn take_wide_and_narrow(&mut self, c: &Client, name: &str) {
+        self.take(c, name).await;
+        c.set_window_size(390, 844)
+            .await
+            .expect("a phone-wide window");
+        self.take(c, &format!("{name}-390")).await;
+        c.set_window_size(1280, 1400)
+            .await
+            .expect("the wide window again");
+    }
 }
 
 pub async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
