@@ -1,6 +1,6 @@
 //! The scaffold of a use case that changes something: open the transaction, load and
-//! check, change, note the audit events and emails as the change goes, and commit them
-//! all together (`Work`).
+//! check, change, note the audit events as the change goes, and commit them all
+//! together (`Work`).
 //!
 //! Committing takes an `Authority`: for a person, it is built from the `Permit` that
 //! their role check returned (`Caller::permitted`), so a use case that never checks has
@@ -13,12 +13,11 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::audit::{Entry, Trail};
-use super::notify::{self, Notice};
 use super::{Actor, Caller, ServiceResult};
 use crate::db::Conn;
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Permit;
-use crate::domain::ids::{TenantId, UserId};
+use crate::domain::ids::TenantId;
 
 /// Who commits a change, and the proof they may.
 #[derive(Clone, Copy, Debug)]
@@ -49,14 +48,13 @@ impl Caller {
     }
 }
 
-/// One use case's transaction, with the audit events and emails that go with it.
+/// One use case's transaction, with the audit events that go with it.
 #[must_use = "a change is kept only when its work is committed"]
 pub struct Work {
     tx: Transaction<'static, Postgres>,
     tenant: TenantId,
     now: DateTime<Utc>,
     events: Vec<Entry>,
-    emails: Vec<(UserId, Notice)>,
 }
 
 impl Work {
@@ -66,7 +64,6 @@ impl Work {
             tenant,
             now,
             events: Vec::new(),
-            emails: Vec::new(),
         })
     }
 
@@ -88,21 +85,13 @@ impl Work {
         self.events.push(Entry::new(action, target, details));
     }
 
-    /// Notes an email to a user, queued with the change.
-    pub fn email(&mut self, to: UserId, notice: Notice) {
-        self.emails.push((to, notice));
-    }
-
-    /// Writes the noted events (one statement) and emails, then commits.
+    /// Writes the noted events (one statement), then commits.
     pub async fn commit(mut self, authority: Authority) -> ServiceResult<()> {
         let mut trail = Trail::default();
         for entry in self.events {
             trail.add(self.tenant, authority.actor, entry, self.now);
         }
         trail.write(&mut self.tx).await?;
-        for (to, notice) in &self.emails {
-            notify::enqueue(&mut self.tx, self.tenant, *to, notice, self.now).await?;
-        }
         self.tx.commit().await?;
         Ok(())
     }
