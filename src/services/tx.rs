@@ -2,11 +2,10 @@
 //! check, change, note the audit events as the change goes, and commit them all
 //! together (`Work`).
 //!
-//! Committing takes an `Authority`: for a person, it is built from the `Permit` that
-//! their role check returned (`Caller::permitted`), so a use case that never checks has
-//! nothing to commit with and does not compile; Portico's own work commits as
-//! `Authority::system()`, which the admin use cases may not use (tests/api/
-//! architecture.rs). Dropping a `Work` without committing rolls everything back.
+//! Committing takes an `Authority`, and the only way to build one is from the `Permit`
+//! a role check returned (`Caller::permitted`), so a use case that never checks has
+//! nothing to commit with and does not compile. Dropping a `Work` without committing
+//! rolls everything back.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -23,19 +22,6 @@ use crate::domain::ids::TenantId;
 #[derive(Clone, Copy, Debug)]
 pub struct Authority {
     actor: Actor,
-}
-
-impl Authority {
-    /// Portico acting on its own (the scheduler, the CLI's set-up, sign-in links).
-    pub fn system() -> Self {
-        Self {
-            actor: Actor::System,
-        }
-    }
-
-    pub fn actor(&self) -> Actor {
-        self.actor
-    }
 }
 
 impl Caller {
