@@ -202,13 +202,13 @@ pub async fn claim_due_scheduled(
     .await?)
 }
 
-const STAGE_COLUMNS: &str = "tenant_id, request_id, stage_index, state, decision_rule, approver_ids, require_justification, opened_at, due_at, escalate_at, escalated_at, completed_at";
+const STAGE_COLUMNS: &str = "tenant_id, request_id, stage_index, state, decision_rule, approver_ids, alternate_ids, require_justification, opened_at, due_at, escalate_at, escalated_at, completed_at";
 
 pub async fn insert_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
     sqlx::query(
         "insert into request_stages (tenant_id, request_id, stage_index, state, decision_rule, approver_ids, require_justification,
-             opened_at, due_at, escalate_at, escalated_at, completed_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             opened_at, due_at, escalate_at, escalated_at, completed_at, alternate_ids)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(s.tenant_id)
     .bind(s.request_id)
@@ -222,6 +222,7 @@ pub async fn insert_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
     .bind(s.escalate_at)
     .bind(s.escalated_at)
     .bind(s.completed_at)
+    .bind(&s.alternate_ids)
     .execute(conn)
     .await?;
     Ok(())
@@ -229,7 +230,8 @@ pub async fn insert_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
 
 pub async fn update_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
     sqlx::query(
-        "update request_stages set state = $4, approver_ids = $5, escalated_at = $6, completed_at = $7
+        "update request_stages set state = $4, approver_ids = $5, escalated_at = $6, completed_at = $7,
+             alternate_ids = $8, decision_rule = $9
          where tenant_id = $1 and request_id = $2 and stage_index = $3",
     )
     .bind(s.tenant_id)
@@ -239,6 +241,8 @@ pub async fn update_stage(conn: &mut Conn, s: &StageRow) -> DbResult<()> {
     .bind(&s.approver_ids)
     .bind(s.escalated_at)
     .bind(s.completed_at)
+    .bind(&s.alternate_ids)
+    .bind(s.decision_rule)
     .execute(conn)
     .await?;
     Ok(())
@@ -445,7 +449,7 @@ pub async fn claim_due_stages(
         }
     };
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select s.tenant_id, s.request_id, s.stage_index, s.state, s.decision_rule, s.approver_ids, s.require_justification,
+        "select s.tenant_id, s.request_id, s.stage_index, s.state, s.decision_rule, s.approver_ids, s.alternate_ids, s.require_justification,
                 s.opened_at, s.due_at, s.escalate_at, s.escalated_at, s.completed_at
          from request_stages s
          join assignment_requests r on r.tenant_id = s.tenant_id and r.id = s.request_id

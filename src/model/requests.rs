@@ -39,6 +39,8 @@ pub struct StageRow {
     pub state: StageState,
     pub decision_rule: DecisionRule,
     pub approver_ids: Vec<Uuid>,
+    /// Of `approver_ids`, the alternates an escalation added to an `all` stage.
+    pub alternate_ids: Vec<Uuid>,
     pub require_justification: bool,
     pub opened_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,

@@ -26,7 +26,7 @@ pub async fn emails(app: &TestApp, user: Uuid, template: &str) -> Vec<Value> {
 }
 
 /// Polls `check` until it holds (the scheduler runs every 100 ms in tests).
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::error::{DomainError, FieldErrors};
 use super::policy::{DecisionRule, MAX_ALL_APPROVERS};
 use super::request::{
-    ApproverSource, Decision, RequestState, RequestType, StageOutcome, StageState,
+    ApproverSource, Decision, RequestState, RequestType, StageOutcome, StageState, capped_rule,
     parse_justification, stage_outcome,
 };
 use super::string_enum;
@@ -47,6 +47,9 @@ pub struct Stage {
     pub state: StageState,
     pub rule: DecisionRule,
     pub approvers: Vec<Uuid>,
+    /// The approvers an escalation added to an `all` stage, who may approve in place of
+    /// the silent ones (a subset of `approvers`).
+    pub alternates: Vec<Uuid>,
     pub decisions: Vec<Decided>,
     pub require_justification: bool,
 }
@@ -76,8 +79,10 @@ pub enum Event {
     StageTimedOut,
     /// Escalation time: `added` are the escalation approvers not yet on the stage.
     Escalated { added: Vec<Uuid> },
-    /// Approvers added to the open stage because the ones on it were deactivated.
-    ApproversReplaced { added: Vec<Uuid> },
+    /// Approvers who can no longer decide (deactivated, or removed from the directory)
+    /// leave the open stage; `added` take over when nobody active would be left (the
+    /// stage's fallback approvers, else the tenant admins, resolved by the service).
+    ApproversLeft { left: Vec<Uuid>, added: Vec<Uuid> },
     /// The requestor, the target or a manager of the catalog cancels.
     Canceled,
     /// Delivery checked the request again and found it can no longer be granted.
@@ -122,6 +127,13 @@ pub struct StageChange {
     pub decision: Option<(Uuid, Decision, Option<String>)>,
     /// Approvers added to the stage.
     pub added_approvers: Vec<Uuid>,
+    /// Of `added_approvers`, those who join as alternates.
+    pub added_alternates: Vec<Uuid>,
+    /// Approvers who leave the stage.
+    pub removed_approvers: Vec<Uuid>,
+    /// The rule the stage is read with from now on, when it changes (an `all` stage
+    /// over the approver cap is read as `anyOne`).
+    pub rule: Option<DecisionRule>,
     /// The stage's escalation has run.
     pub escalated: bool,
 }
@@ -136,6 +148,8 @@ string_enum!(Action {
     Expired = "assignmentRequest.expired",
     Escalated = "assignmentRequest.escalated",
     ApproversAdded = "assignmentRequest.approversAdded",
+    ApproverLeft = "assignmentRequest.approverLeft",
+    StageRelaxed = "assignmentRequest.stageRelaxed",
     Canceled = "assignmentRequest.canceled",
     Delivering = "assignmentRequest.delivering",
     Delivered = "assignmentRequest.delivered",
@@ -319,11 +333,18 @@ pub fn step(
         Event::Escalated { added } => {
             let stage = open_stage(request, stages)?;
             let added = new_approvers(stage, added);
+            // On an `all` stage the escalation approvers are alternates: one of them
+            // may approve in place of the approvers who stayed silent.
+            let added_alternates = if stage.rule == DecisionRule::All {
+                added.clone()
+            } else {
+                Vec::new()
+            };
             let mut t = Transition::to(request.state)
                 .note(
                     Action::Escalated,
                     true,
-                    json!({"stage": stage.index, "addedApproverIds": added}),
+                    json!({"stage": stage.index, "addedApproverIds": added, "alternateApproverIds": added_alternates}),
                 )
                 .tell(Tell::Approvers {
                     stage: stage.index,
@@ -333,26 +354,13 @@ pub fn step(
             t.stage = Some(StageChange {
                 index: stage.index,
                 added_approvers: added,
+                added_alternates,
                 escalated: true,
                 ..StageChange::default()
             });
             Ok(t)
         }
-        Event::ApproversReplaced { added } => {
-            let stage = open_stage(request, stages)?;
-            let added = new_approvers(stage, added);
-            let mut t = Transition::to(request.state).note(
-                Action::ApproversAdded,
-                true,
-                json!({"stage": stage.index, "approverIds": added, "reason": "approverDeactivated"}),
-            );
-            t.stage = Some(StageChange {
-                index: stage.index,
-                added_approvers: added,
-                ..StageChange::default()
-            });
-            Ok(t)
-        }
+        Event::ApproversLeft { left, added } => approvers_left(request, stages, left, added, now),
         Event::Canceled => {
             if !request.state.is_open() {
                 return Err(conflict(format!(
@@ -516,25 +524,153 @@ fn stage_opened(
             index + 1
         )));
     }
-    if rule == DecisionRule::All && approvers.len() > MAX_ALL_APPROVERS {
-        return Err(conflict(format!(
-            "Approval stage {} requires every approver, but its approvers resolve to {} people (at most {} are allowed); ask an admin to narrow the stage.",
-            index + 1,
-            approvers.len(),
-            MAX_ALL_APPROVERS
-        )));
+    let mut t = Transition::to(RequestState::PendingApproval).note(
+        Action::StageOpened,
+        true,
+        json!({"stage": index, "approverIds": approvers, "approverSource": format!("{source:?}"), "dueAt": due_at}),
+    );
+    let capped = capped_rule(rule, approvers.len());
+    if capped != rule {
+        t = t.note(Action::StageRelaxed, true, relaxed(index, approvers.len()));
+        t.stage = Some(StageChange {
+            index,
+            rule: Some(capped),
+            ..StageChange::default()
+        });
     }
-    Ok(Transition::to(RequestState::PendingApproval)
-        .note(
-            Action::StageOpened,
-            true,
-            json!({"stage": index, "approverIds": approvers, "approverSource": format!("{source:?}"), "dueAt": due_at}),
-        )
-        .tell(Tell::Approvers {
-            stage: index,
-            who: approvers,
+    Ok(t.tell(Tell::Approvers {
+        stage: index,
+        who: approvers,
+        reason: Ask::Opened,
+    }))
+}
+
+/// The audit details of an `all` stage read as `anyOne` because its required approvers
+/// exceed the cap.
+fn relaxed(index: usize, required: usize) -> Value {
+    json!({
+        "stage": index,
+        "decisionRule": "anyOne",
+        "requiredApprovers": required,
+        "maxAllApprovers": MAX_ALL_APPROVERS,
+        "reason": format!(
+            "Approval stage {} requires every approver, but {required} people would be required (at most {MAX_ALL_APPROVERS}); one approval now settles it.",
+            index + 1
+        ),
+    })
+}
+
+/// Approvers who can no longer decide leave the open stage. Their recorded decisions
+/// stay; `added` join when nobody would be left; an `all` stage over the cap is read as
+/// `anyOne`; and a stage whose remaining approvers have all approved is settled.
+fn approvers_left(
+    request: &Request,
+    stages: &[Stage],
+    left: Vec<Uuid>,
+    added: Vec<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Transition, Refusal> {
+    let stage = open_stage(request, stages)?;
+    let removed: Vec<Uuid> = stage
+        .approvers
+        .iter()
+        .filter(|a| left.contains(a))
+        .copied()
+        .collect();
+    let mut approvers: Vec<Uuid> = stage
+        .approvers
+        .iter()
+        .filter(|a| !removed.contains(a))
+        .copied()
+        .collect();
+    let added: Vec<Uuid> =
+        added
+            .into_iter()
+            .filter(|a| !left.contains(a))
+            .fold(Vec::new(), |mut acc, id| {
+                if !approvers.contains(&id) && !acc.contains(&id) {
+                    acc.push(id);
+                }
+                acc
+            });
+    approvers.extend(added.iter().copied());
+    let alternates: Vec<Uuid> = stage
+        .alternates
+        .iter()
+        .filter(|a| !removed.contains(a))
+        .copied()
+        .collect();
+    let required = approvers.iter().filter(|a| !alternates.contains(a)).count();
+    let rule = capped_rule(stage.rule, required);
+    let mut notes = vec![Note {
+        action: Action::ApproverLeft,
+        by_system: true,
+        details: json!({"stage": stage.index, "leftApproverIds": removed, "addedApproverIds": added, "reason": "approverInactive"}),
+    }];
+    if rule != stage.rule {
+        notes.push(Note {
+            action: Action::StageRelaxed,
+            by_system: true,
+            details: relaxed(stage.index, required),
+        });
+    }
+    let decisions: Vec<(Uuid, Decision)> = stage
+        .decisions
+        .iter()
+        .map(|d| (d.approver, d.decision))
+        .collect();
+    let mut change = StageChange {
+        index: stage.index,
+        added_approvers: added.clone(),
+        removed_approvers: removed,
+        rule: (rule != stage.rule).then_some(rule),
+        ..StageChange::default()
+    };
+    let mut t = match stage_outcome(rule, &approvers, &alternates, &decisions) {
+        StageOutcome::Approved => {
+            change.state = Some(StageState::Approved);
+            settled(request, stage.index, now, notes, true)
+        }
+        // A deny closes the stage when it is recorded; none can be waiting here.
+        StageOutcome::Pending | StageOutcome::Denied => {
+            let mut t = Transition::to(request.state);
+            t.notes = notes;
+            t
+        }
+    };
+    if !added.is_empty() && change.state.is_none() {
+        t = t.tell(Tell::Approvers {
+            stage: stage.index,
+            who: added,
             reason: Ask::Opened,
-        }))
+        });
+    }
+    t.stage = Some(change);
+    Ok(t)
+}
+
+/// Stage `index` was approved: open the next stage, or the request is approved.
+fn settled(
+    request: &Request,
+    index: usize,
+    now: DateTime<Utc>,
+    mut notes: Vec<Note>,
+    by_system: bool,
+) -> Transition {
+    let next = index + 1;
+    if next < request.policy_stages {
+        let mut t = Transition::to(request.state);
+        t.notes = notes;
+        t.then = Then::OpenStage(next);
+        t
+    } else {
+        notes.push(Note {
+            action: Action::Approved,
+            by_system,
+            details: json!({}),
+        });
+        approved(request, now, notes)
+    }
 }
 
 fn decided(
@@ -585,7 +721,7 @@ fn decided(
         .map(|d| (d.approver, d.decision))
         .collect();
     decisions.push((approver, decision));
-    let mut t = match stage_outcome(stage.rule, &stage.approvers, &decisions) {
+    let mut t = match stage_outcome(stage.rule, &stage.approvers, &stage.alternates, &decisions) {
         StageOutcome::Pending => {
             let mut t = Transition::to(request.state);
             t.notes.push(decided_note);
@@ -600,20 +736,7 @@ fn decided(
         }
         StageOutcome::Approved => {
             change.state = Some(StageState::Approved);
-            let next = stage.index + 1;
-            if next < request.policy_stages {
-                let mut t = Transition::to(request.state);
-                t.notes.push(decided_note);
-                t.then = Then::OpenStage(next);
-                t
-            } else {
-                let approved_note = Note {
-                    action: Action::Approved,
-                    by_system: false,
-                    details: json!({}),
-                };
-                approved(request, now, vec![decided_note, approved_note])
-            }
+            settled(request, stage.index, now, vec![decided_note], false)
         }
     };
     t.stage = Some(change);

@@ -28,6 +28,7 @@ fn stage(index: usize, rule: DecisionRule, approvers: &[u128]) -> Stage {
         state: StageState::Pending,
         rule,
         approvers: approvers.iter().map(|a| id(*a)).collect(),
+        alternates: Vec::new(),
         decisions: Vec::new(),
         require_justification: false,
     }
@@ -294,15 +295,88 @@ fn accepted_transitions() {
             }],
         ),
         (
-            "approvers replacing deactivated ones join the stage",
+            "an approver who leaves while others remain changes nothing else",
             request(K::UserAdd, pending, 1),
-            one(),
-            Event::ApproversReplaced { added: vec![id(4)] },
+            all(),
+            Event::ApproversLeft {
+                left: vec![id(2)],
+                added: vec![],
+            },
             pending,
             None,
             Then::Nothing,
-            vec!["assignmentRequest.approversAdded"],
+            vec!["assignmentRequest.approverLeft"],
             vec![],
+        ),
+        (
+            "the silent approver of an all stage leaves after the other approved: approved",
+            request(K::UserAdd, pending, 1),
+            vec![decided_by(stage(0, All, &[1, 2]), 1, Approve)],
+            Event::ApproversLeft {
+                left: vec![id(2)],
+                added: vec![],
+            },
+            pending,
+            Some(StageState::Approved),
+            Then::Deliver,
+            vec![
+                "assignmentRequest.approverLeft",
+                "assignmentRequest.approved",
+            ],
+            vec![],
+        ),
+        (
+            "the silent approver of an all stage 1 of 2 leaves: stage 2 opens",
+            request(K::UserAdd, pending, 2),
+            vec![decided_by(stage(0, All, &[1, 2]), 1, Approve)],
+            Event::ApproversLeft {
+                left: vec![id(2)],
+                added: vec![],
+            },
+            pending,
+            Some(StageState::Approved),
+            Then::OpenStage(1),
+            vec!["assignmentRequest.approverLeft"],
+            vec![],
+        ),
+        (
+            "the last approver leaves: those taking over join and are asked",
+            request(K::UserAdd, pending, 1),
+            vec![stage(0, All, &[1])],
+            Event::ApproversLeft {
+                left: vec![id(1)],
+                added: vec![id(7), id(8)],
+            },
+            pending,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.approverLeft"],
+            vec![Tell::Approvers {
+                stage: 0,
+                who: vec![id(7), id(8)],
+                reason: Ask::Opened,
+            }],
+        ),
+        (
+            "an all stage opening over the cap is read as anyOne, with an audit event",
+            request(K::UserAdd, S::Submitted, 1),
+            vec![],
+            Event::StageOpened {
+                index: 0,
+                rule: All,
+                approvers: vec![id(9)],
+                source: ApproverSource::Approvers,
+                due_at: now(),
+            },
+            pending,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.stageOpened"],
+            vec![Tell::Approvers {
+                stage: 0,
+                who: vec![id(9)],
+                reason: Ask::Opened,
+            }],
         ),
         (
             "a pending request is canceled with its open stage",
@@ -478,7 +552,6 @@ fn refused_transitions() {
     justified.require_justification = true;
     let mut closed = decided_by(stage(0, AnyOne, &[1, 2]), 2, Approve);
     closed.state = StageState::Approved;
-    let too_many: Vec<Uuid> = (0..=MAX_ALL_APPROVERS as u128).map(id).collect();
     let rows: Vec<(&'static str, Request, Vec<Stage>, Event, &'static str)> = vec![
         (
             "a removal never goes through the machine's submission",
@@ -553,19 +626,6 @@ fn refused_transitions() {
             vec![],
             Event::Escalated { added: vec![id(3)] },
             "can no longer be decided",
-        ),
-        (
-            "an all stage over the cap does not open",
-            request(K::UserAdd, S::Submitted, 1),
-            vec![],
-            Event::StageOpened {
-                index: 0,
-                rule: All,
-                approvers: too_many,
-                source: ApproverSource::Approvers,
-                due_at: now(),
-            },
-            "at most 25 are allowed",
         ),
         (
             "no stage opens past the policy's last",
@@ -648,4 +708,79 @@ fn completion_follows_final_states() {
     assert!(t.completed);
     let change = t.stage.unwrap_or_default();
     assert_eq!(change.decision, Some((id(1), Deny, None)));
+}
+
+/// An `all` stage never gets stuck: over the cap it is read as `anyOne`; escalation adds
+/// alternates who approve in place of the silent approvers.
+#[test]
+fn all_stages_relax_over_the_cap_and_take_alternates() {
+    let over: Vec<Uuid> = (1..=MAX_ALL_APPROVERS as u128 + 1).map(id).collect();
+    let t = step(
+        &request(K::UserAdd, S::Submitted, 1),
+        &[],
+        Event::StageOpened {
+            index: 0,
+            rule: All,
+            approvers: over.clone(),
+            source: ApproverSource::TenantAdmins,
+            due_at: now(),
+        },
+        now(),
+    )
+    .unwrap_or_else(|r| panic!("refused: {}", refusal_text(r)));
+    assert_eq!(
+        actions(&t),
+        vec![
+            "assignmentRequest.stageOpened",
+            "assignmentRequest.stageRelaxed"
+        ]
+    );
+    assert_eq!(t.stage.as_ref().and_then(|c| c.rule), Some(AnyOne));
+
+    // Tenant admins taking over an all stage past the cap relax it too.
+    let t = step(
+        &request(K::UserAdd, S::PendingApproval, 1),
+        &[stage(0, All, &[100])],
+        Event::ApproversLeft {
+            left: vec![id(100)],
+            added: over,
+        },
+        now(),
+    )
+    .unwrap_or_else(|r| panic!("refused: {}", refusal_text(r)));
+    let change = t.stage.clone().unwrap_or_default();
+    assert_eq!(change.rule, Some(AnyOne));
+    assert_eq!(change.removed_approvers, vec![id(100)]);
+    assert_eq!(change.added_approvers.len(), MAX_ALL_APPROVERS + 1);
+    assert!(actions(&t).contains(&"assignmentRequest.stageRelaxed"));
+
+    // Escalation of an all stage adds alternates; one alternate's approval settles it.
+    let t = step(
+        &request(K::UserAdd, S::PendingApproval, 1),
+        &[stage(0, All, &[1, 2])],
+        Event::Escalated { added: vec![id(3)] },
+        now(),
+    )
+    .unwrap_or_else(|r| panic!("refused: {}", refusal_text(r)));
+    let change = t.stage.clone().unwrap_or_default();
+    assert_eq!(change.added_alternates, vec![id(3)]);
+    let mut escalated = decided_by(stage(0, All, &[1, 2, 3]), 1, Approve);
+    escalated.alternates = vec![id(3)];
+    let t = step(
+        &request(K::UserAdd, S::PendingApproval, 1),
+        &[escalated],
+        decide(3, Approve),
+        now(),
+    )
+    .unwrap_or_else(|r| panic!("refused: {}", refusal_text(r)));
+    assert_eq!(t.then, Then::Deliver);
+    // Escalation of an anyOne stage adds approvers, not alternates.
+    let t = step(
+        &request(K::UserAdd, S::PendingApproval, 1),
+        &[stage(0, AnyOne, &[1])],
+        Event::Escalated { added: vec![id(3)] },
+        now(),
+    )
+    .unwrap_or_else(|r| panic!("refused: {}", refusal_text(r)));
+    assert!(t.stage.unwrap_or_default().added_alternates.is_empty());
 }

@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use super::Decision;
-use crate::domain::policy::DecisionRule;
+use crate::domain::policy::{DecisionRule, MAX_ALL_APPROVERS};
 
 /// Where the approvers of a stage came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,10 +52,14 @@ pub enum StageOutcome {
     Denied,
 }
 
-/// Any deny ends the stage; `anyOne` needs one approval, `all` every approver's.
+/// Any deny ends the stage; `anyOne` needs one approval. `all` needs the approval of
+/// every approver who is not an alternate, or of one alternate: alternates are the
+/// approvers an escalation added to an `all` stage, and one alternate's approval stands
+/// in for every approver who has not decided.
 pub fn stage_outcome(
     rule: DecisionRule,
     approvers: &[Uuid],
+    alternates: &[Uuid],
     decisions: &[(Uuid, Decision)],
 ) -> StageOutcome {
     if decisions.iter().any(|(_, d)| *d == Decision::Deny) {
@@ -66,13 +70,35 @@ pub fn stage_outcome(
             .iter()
             .any(|(a, d)| a == id && *d == Decision::Approve)
     };
+    let mut required = approvers
+        .iter()
+        .filter(|a| !alternates.contains(a))
+        .peekable();
     match rule {
         DecisionRule::AnyOne if decisions.iter().any(|(_, d)| *d == Decision::Approve) => {
             StageOutcome::Approved
         }
-        DecisionRule::All if !approvers.is_empty() && approvers.iter().all(approved) => {
+        DecisionRule::All
+            if alternates
+                .iter()
+                .any(|a| approvers.contains(a) && approved(a)) =>
+        {
+            StageOutcome::Approved
+        }
+        DecisionRule::All if required.peek().is_some() && required.all(approved) => {
             StageOutcome::Approved
         }
         _ => StageOutcome::Pending,
+    }
+}
+
+/// The rule a stage keeps once its required approvers are counted: an `all` stage whose
+/// required approvers exceed [`MAX_ALL_APPROVERS`] is read as `anyOne`, so it can
+/// always be decided.
+pub fn capped_rule(rule: DecisionRule, required: usize) -> DecisionRule {
+    if rule == DecisionRule::All && required > MAX_ALL_APPROVERS {
+        DecisionRule::AnyOne
+    } else {
+        rule
     }
 }

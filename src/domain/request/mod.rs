@@ -13,7 +13,7 @@ mod tests;
 use crate::domain::string_enum;
 
 pub use answers::{Answer, AnswerInput, check_answers, parse_justification};
-pub use approval::{ApproverSource, StageOutcome, select_approvers, stage_outcome};
+pub use approval::{ApproverSource, StageOutcome, capped_rule, select_approvers, stage_outcome};
 pub use eligibility::{Eligibility, check_eligibility, delivery_refusal};
 pub use schedule::{
     EXTENSION_WINDOW_DAYS, end_at_start, end_follows_start, extended_end, extension_window_opens,

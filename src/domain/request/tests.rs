@@ -46,25 +46,25 @@ fn any_one_versus_all() {
     let (a, b) = (id(), id());
     let one = [(a, Decision::Approve)];
     assert_eq!(
-        stage_outcome(DecisionRule::AnyOne, &[a, b], &one),
+        stage_outcome(DecisionRule::AnyOne, &[a, b], &[], &one),
         StageOutcome::Approved
     );
     assert_eq!(
-        stage_outcome(DecisionRule::All, &[a, b], &one),
+        stage_outcome(DecisionRule::All, &[a, b], &[], &one),
         StageOutcome::Pending
     );
     let both = [(a, Decision::Approve), (b, Decision::Approve)];
     assert_eq!(
-        stage_outcome(DecisionRule::All, &[a, b], &both),
+        stage_outcome(DecisionRule::All, &[a, b], &[], &both),
         StageOutcome::Approved
     );
     let deny = [(a, Decision::Approve), (b, Decision::Deny)];
     assert_eq!(
-        stage_outcome(DecisionRule::All, &[a, b], &deny),
+        stage_outcome(DecisionRule::All, &[a, b], &[], &deny),
         StageOutcome::Denied
     );
     assert_eq!(
-        stage_outcome(DecisionRule::AnyOne, &[a, b], &[(b, Decision::Deny)]),
+        stage_outcome(DecisionRule::AnyOne, &[a, b], &[], &[(b, Decision::Deny)]),
         StageOutcome::Denied
     );
 }

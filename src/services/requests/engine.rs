@@ -138,13 +138,20 @@ pub(super) async fn open_stage(
         now,
     )
     .await?;
+    // An `all` stage over the approver cap opens as `anyOne` (the transition says so).
+    let rule = t
+        .stage
+        .as_ref()
+        .and_then(|c| c.rule)
+        .unwrap_or(spec.decision);
     let stage = StageRow {
         tenant_id: tenant,
         request_id: request.id,
         stage_index: i32::try_from(index).unwrap_or(0),
         state: StageState::Pending,
-        decision_rule: spec.decision,
+        decision_rule: rule,
         approver_ids: approvers,
+        alternate_ids: Vec::new(),
         require_justification: spec.require_justification,
         opened_at: now,
         due_at,
@@ -339,61 +346,97 @@ async fn decide_current(
     Ok(RequestView { request, stages })
 }
 
-/// A deactivated approver can no longer decide: pending stages left with no active
-/// approver get the fallback approvers, then the tenant admins.
+/// An approver who can no longer decide (deactivated, or removed from the directory)
+/// leaves every open stage, with any other inactive approver still listed there. When
+/// nobody active is left, the stage's fallback approvers, else the tenant admins, take
+/// over; an `all` stage whose remaining approvers have all approved is settled, and
+/// the request moves on (next stage, or delivery) as Portico's own doing.
 #[tracing::instrument(skip_all)]
-pub async fn replace_deactivated_approver(
+pub async fn approver_left(
     conn: &mut Conn,
     tenant: TenantId,
     user: UserId,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    for mut stage in db::requests::pending_stages_with_approver(conn, tenant, user).await? {
-        let others: Vec<UserId> = stage
+    for found in db::requests::pending_stages_with_approver(conn, tenant, user).await? {
+        let Some(request) = db::requests::lock(conn, tenant, found.request_id).await? else {
+            continue;
+        };
+        let Some(current) = views(conn, tenant, vec![request]).await?.pop() else {
+            continue;
+        };
+        let Some(open) = current
+            .stages
+            .last()
+            .filter(|s| s.stage.state == StageState::Pending)
+        else {
+            continue;
+        };
+        let Some(policy) =
+            db::packages::get_policy(conn, tenant, current.request.policy_id).await?
+        else {
+            continue;
+        };
+        let Some(target) = db::users::get(conn, tenant, current.request.target_user_id).await?
+        else {
+            continue;
+        };
+        let listed: Vec<UserId> = open.stage.approver_ids.iter().map(|a| UserId(*a)).collect();
+        let active: Vec<Uuid> = db::users::get_many(conn, tenant, &listed)
+            .await?
+            .into_iter()
+            .filter(|u| u.active && u.id != user)
+            .map(|u| u.id.0)
+            .collect();
+        let left: Vec<Uuid> = open
+            .stage
             .approver_ids
             .iter()
-            .filter(|a| **a != user.0)
-            .map(|a| UserId(*a))
+            .filter(|a| !active.contains(a))
+            .copied()
             .collect();
-        let active = db::users::get_many(conn, tenant, &others).await?;
-        if active.iter().any(|u| u.active) {
-            continue;
-        }
-        let Some(request) = db::requests::get(conn, tenant, stage.request_id).await? else {
-            continue;
+        let added = if active.is_empty() {
+            takers(
+                conn,
+                &current.request,
+                &policy.settings.0,
+                open,
+                &target,
+                &left,
+            )
+            .await?
+        } else {
+            Vec::new()
         };
-        let Some(policy) = db::packages::get_policy(conn, tenant, request.policy_id).await? else {
-            continue;
-        };
-        let Some(target) = db::users::get(conn, tenant, request.target_user_id).await? else {
-            continue;
-        };
-        let index = usize::try_from(stage.stage_index).unwrap_or(0);
-        let fallback_refs = policy
-            .settings
-            .0
-            .approval
-            .stages
-            .get(index)
-            .map(|s| s.fallback_approvers.clone())
-            .unwrap_or_default();
-        let fallback = resolve(conn, tenant, &fallback_refs, &target, request.package_id).await?;
-        let admins: Vec<Uuid> =
-            db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
-                .await?
-                .into_iter()
-                .map(|u| u.0)
-                .collect();
-        let (added, _) = select_approvers(&fallback, &[], &admins, target.id.0);
-        let added: Vec<Uuid> = added.into_iter().filter(|a| *a != user.0).collect();
-        let replaced = Event::ApproversReplaced { added };
-        let t = step(conn, &request, 0, &[row_facts(&stage)], replaced, now).await?;
+        let stages: Vec<lifecycle::Stage> = current.stages.iter().map(stage_facts).collect();
+        let policy_stages = policy.settings.0.approval.stages.len();
+        let mut request = current.request.clone();
+        let event = Event::ApproversLeft { left, added };
+        let t = step(conn, &request, policy_stages, &stages, event, now).await?;
+        let mut stage = open.stage.clone();
         if let Some(change) = &t.stage {
             stage
                 .approver_ids
+                .retain(|a| !change.removed_approvers.contains(a));
+            stage
+                .alternate_ids
+                .retain(|a| !change.removed_approvers.contains(a));
+            stage
+                .approver_ids
                 .extend(change.added_approvers.iter().copied());
+            if let Some(rule) = change.rule {
+                stage.decision_rule = rule;
+            }
+            if let Some(state) = change.state {
+                stage.state = state;
+                stage.completed_at = Some(now);
+            }
         }
         db::requests::update_stage(conn, &stage).await?;
+        if t.changes(request.state) {
+            set_state(&mut request, &t, now);
+            db::requests::update(conn, &request).await?;
+        }
         let mut trail = Trail::default();
         carry_out(
             conn,
@@ -405,9 +448,57 @@ pub async fn replace_deactivated_approver(
             now,
         )
         .await?;
+        follow(
+            conn,
+            &mut trail,
+            &mut request,
+            &policy,
+            t.then,
+            Actor::System,
+            true,
+            now,
+        )
+        .await?;
         trail.write(conn).await?;
     }
     Ok(())
+}
+
+/// Who takes over a stage nobody active is left on: its fallback approvers, else the
+/// tenant admins; never the target, nor anyone who just left.
+async fn takers(
+    conn: &mut Conn,
+    request: &RequestRow,
+    settings: &PolicySettings,
+    open: &StageView,
+    target: &User,
+    left: &[Uuid],
+) -> ServiceResult<Vec<Uuid>> {
+    let tenant = request.tenant_id;
+    let index = usize::try_from(open.stage.stage_index).unwrap_or(usize::MAX);
+    let fallback_refs = settings
+        .approval
+        .stages
+        .get(index)
+        .map(|s| s.fallback_approvers.clone())
+        .unwrap_or_default();
+    let fallback: Vec<Uuid> = resolve(conn, tenant, &fallback_refs, target, request.package_id)
+        .await?
+        .into_iter()
+        .filter(|a| !left.contains(a))
+        .collect();
+    let (chosen, _) = select_approvers(&fallback, &[], &[], target.id.0);
+    if !chosen.is_empty() {
+        return Ok(chosen);
+    }
+    let admins: Vec<Uuid> =
+        db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
+            .await?
+            .into_iter()
+            .map(|u| u.0)
+            .filter(|a| !left.contains(a))
+            .collect();
+    Ok(select_approvers(&admins, &[], &[], target.id.0).0)
 }
 
 /// The caller's decision on a request they approve (the requester portal).
@@ -448,6 +539,9 @@ pub async fn escalate_stage(
         stage
             .approver_ids
             .extend(change.added_approvers.iter().copied());
+        stage
+            .alternate_ids
+            .extend(change.added_alternates.iter().copied());
     }
     db::requests::update_stage(conn, &stage).await?;
     let mut trail = Trail::default();

@@ -16,8 +16,8 @@ pub use cancel::{cancel, cancel_extensions_of_ended, cancel_my_request, cancel_r
 pub use deliver::{deliver_add, deliver_due_scheduled, grants_settled};
 pub(crate) use engine::resolve;
 pub use engine::{
-    ask_approvers, decide, decide_approval, decide_locked, escalate_stage,
-    replace_deactivated_approver, time_out_stage,
+    approver_left, ask_approvers, decide, decide_approval, decide_locked, escalate_stage,
+    time_out_stage,
 };
 pub use query::{ApprovalView, ListQuery, approvals, as_approver, get, list, own};
 pub(crate) use submit::in_scope;

@@ -48,6 +48,7 @@ pub(super) fn row_facts(row: &StageRow) -> lifecycle::Stage {
         state: row.state,
         rule: row.decision_rule,
         approvers: row.approver_ids.clone(),
+        alternates: row.alternate_ids.clone(),
         decisions: Vec::new(),
         require_justification: row.require_justification,
     }

@@ -359,7 +359,7 @@ async fn end_access_of_deactivated(work: &mut Work, user: &User) -> ServiceResul
         }
     }
     db::links::expire_all_of_user(conn, tenant, user.id, now).await?;
-    super::requests::replace_deactivated_approver(conn, tenant, user.id, now).await?;
+    super::requests::approver_left(conn, tenant, user.id, now).await?;
     work.audit(AuditAction::UserDeactivated, Target::User(user.id), json!({"tokensRevoked": revoked, "sessionsRevoked": sessions, "assignmentsRemoved": removed, "requestsCanceled": canceled}));
     Ok(())
 }

@@ -52,6 +52,9 @@ pub struct StageRep {
     #[schema(value_type = String)]
     pub decision_rule: DecisionRule,
     pub approver_ids: Vec<Uuid>,
+    /// Of `approverIds`, the alternates an escalation added to an `all` stage: one
+    /// alternate's approval stands in for every approver who has not decided.
+    pub alternate_approver_ids: Vec<Uuid>,
     pub decisions: Vec<DecisionRep>,
     pub require_justification: bool,
     pub opened_at: DateTime<Utc>,
@@ -136,6 +139,7 @@ impl From<RequestView> for Request {
                     state: s.stage.state,
                     decision_rule: s.stage.decision_rule,
                     approver_ids: s.stage.approver_ids,
+                    alternate_approver_ids: s.stage.alternate_ids,
                     decisions: s
                         .decisions
                         .into_iter()

@@ -12,6 +12,7 @@ use crate::helpers::{TestApp, TestTenant};
 mod approval;
 mod assignments;
 mod eligibility;
+mod quorum;
 mod visibility;
 
 /// A tenant with a manager and an employee who reports to them.
