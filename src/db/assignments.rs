@@ -111,6 +111,24 @@ pub async fn active_of_user(
     .await?)
 }
 
+/// The user's ended (expired or removed) assignments, the most recently ended first.
+pub async fn ended_of_user(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    limit: i64,
+) -> DbResult<Vec<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from assignments where tenant_id = $1 and target_user_id = $2 and state in ('expired', 'removed')
+         order by coalesce(ended_at, updated_at) desc, id desc limit $3"
+    )))
+    .bind(tenant)
+    .bind(user)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
 pub async fn active_of_package(
     conn: &mut Conn,
     tenant: TenantId,

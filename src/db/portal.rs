@@ -4,38 +4,59 @@
 
 use chrono::{DateTime, Utc};
 
+use super::assignments::ACTIVE;
 use super::{Conn, DbResult, Page, PageRequest, like_pattern};
-use crate::domain::ids::{PackageId, RequestId, TenantId, UserId};
+use crate::domain::ids::{GroupId, PackageId, RequestId, TenantId, UserId};
 pub use crate::model::portal::{Counts, ListedPackage};
 
-/// Packages listed in the portal: not hidden, in an enabled catalog (for guests, an
-/// externally visible one), with at least one policy taking requests; newest first.
-/// The search uses the trigram index on name and description.
+/// Packages listed in the portal for a user: not hidden, in an enabled catalog (for
+/// guests, an externally visible one), with at least one policy that takes requests
+/// and whose requestor scope admits the user (the SQL reading of
+/// `PolicySettings::admits`), or one the user holds; newest first, each with the
+/// user's active assignment of it. The search uses the trigram index on name and
+/// description.
 pub async fn requestable(
     conn: &mut Conn,
     tenant: TenantId,
+    user: UserId,
     guest: bool,
+    groups: &[GroupId],
     search: Option<&str>,
     page: PageRequest,
 ) -> DbResult<Page<ListedPackage>> {
-    let rows: Vec<ListedPackage> = sqlx::query_as(
+    let rows: Vec<ListedPackage> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select p.tenant_id, p.id, p.catalog_id, p.display_name, p.description, p.hidden, p.created_at, p.updated_at,
-                c.display_name as catalog_name
+                c.display_name as catalog_name, held.id as held
          from access_packages p
          join catalogs c on c.tenant_id = p.tenant_id and c.id = p.catalog_id
+         left join lateral (select a.id from assignments a
+                             where a.tenant_id = p.tenant_id and a.package_id = p.id and a.target_user_id = $6
+                               and a.state in {ACTIVE}
+                             order by a.id desc limit 1) held on true
          where p.tenant_id = $1 and p.id < $2 and not p.hidden and c.enabled
            and (not $3 or c.externally_visible)
            and ($4::text is null or lower(p.display_name || ' ' || p.description) like $4)
-           and exists (select 1 from policies pol where pol.tenant_id = p.tenant_id and pol.package_id = p.id
-                         and coalesce((pol.settings ->> 'requestsEnabled')::boolean, true)
-                         and pol.settings -> 'requestors' ->> 'scope' <> 'none')
-         order by p.id desc limit $5",
-    )
+           and (held.id is not null or exists (
+                 select 1 from policies pol where pol.tenant_id = p.tenant_id and pol.package_id = p.id
+                   and coalesce((pol.settings ->> 'requestsEnabled')::boolean, true)
+                   and case pol.settings -> 'requestors' ->> 'scope'
+                         when 'allMembers' then not $3
+                         when 'allUsers' then true
+                         when 'specific' then exists (
+                           select 1 from jsonb_array_elements(pol.settings -> 'requestors' -> 'principals') pr
+                            where (pr ->> 'type' = 'user' and pr ->> 'id' = $6::text)
+                               or (pr ->> 'type' = 'group' and (pr ->> 'id')::uuid = any($7)))
+                         else false
+                       end))
+         order by p.id desc limit $5"
+    )))
     .bind(tenant)
     .bind(page.before_bound())
     .bind(guest)
     .bind(search.map(like_pattern))
     .bind(page.fetch_limit())
+    .bind(user)
+    .bind(groups)
     .fetch_all(conn)
     .await?;
     Ok(Page::from_rows(rows, page, |p| p.package.id.0))

@@ -1,6 +1,7 @@
 //! Records kept in `portal`: what `db::portal` reads and writes and services hand out.
 
 use crate::db::packages::AccessPackage;
+use crate::domain::ids::AssignmentId;
 use sqlx::FromRow;
 
 /// A package of the portal's list with the name of its catalog.
@@ -9,6 +10,8 @@ pub struct ListedPackage {
     #[sqlx(flatten)]
     pub package: AccessPackage,
     pub catalog_name: String,
+    /// The caller's active assignment of the package, when they hold it.
+    pub held: Option<AssignmentId>,
 }
 
 /// What the portal's home page counts for a user.

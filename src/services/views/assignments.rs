@@ -60,18 +60,27 @@ pub async fn assignments_page(
 // ---------------------------------------------------------------------------------
 // Requester portal
 
-/// The caller's active assignments with their packages and policies.
+/// How many ended assignments My Access lists.
+pub const ENDED_SHOWN: i64 = 200;
+
+/// The caller's active (or ended) assignments with their packages and policies.
 pub struct AccessList {
     pub items: Vec<AssignmentRow>,
     pub names: Names,
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
-pub async fn my_access(pool: &PgPool, caller: &Caller) -> ServiceResult<AccessList> {
+pub async fn my_access(pool: &PgPool, caller: &Caller, ended: bool) -> ServiceResult<AccessList> {
     let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
-    let mut items = db::assignments::active_of_user(&mut conn, tenant, caller.user_id()).await?;
-    items.reverse();
+    let items = if ended {
+        db::assignments::ended_of_user(&mut conn, tenant, caller.user_id(), ENDED_SHOWN).await?
+    } else {
+        let mut items =
+            db::assignments::active_of_user(&mut conn, tenant, caller.user_id()).await?;
+        items.reverse();
+        items
+    };
     let mut wanted = Wanted::default();
     for a in &items {
         wanted.package(a.package_id.0);

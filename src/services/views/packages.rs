@@ -210,7 +210,8 @@ pub fn describe_reviewer(names: &Names, kind: ReviewerKind, id: Option<Uuid>) ->
 // ---------------------------------------------------------------------------------
 // Requester portal
 
-/// The packages the caller may browse, a page at a time (hidden ones only by link).
+/// The packages the caller may request (their policies' requestor scope admits them)
+/// or holds, a page at a time (hidden ones only by link).
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn packages(
     pool: &PgPool,
@@ -219,11 +220,16 @@ pub async fn packages(
     page: PageRequest,
 ) -> ServiceResult<Page<ListedPackage>> {
     let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let tenant = caller.tenant_id();
     let mut conn = pool.acquire().await?;
+    let groups =
+        db::groups::groups_of_user(&mut conn, Relation::Member, tenant, caller.user_id()).await?;
     Ok(db::portal::requestable(
         &mut conn,
-        caller.tenant_id(),
+        tenant,
+        caller.user_id(),
         caller.user.is_guest(),
+        &groups,
         search,
         page,
     )

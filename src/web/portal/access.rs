@@ -10,15 +10,17 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::domain::DomainError;
+use crate::domain::assignment::{AssignmentState, RemovalReason};
 use crate::domain::ids::AssignmentId;
 use crate::domain::policy::Expiration;
 use crate::domain::request::RequestState;
 use crate::domain::request::extension_window_opens;
+use crate::model::assignments::AssignmentRow;
 use crate::services::views::assignments::AccessDetail;
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use crate::web::path::Ids;
-use crate::web::session::{PageResult, Posted, SessionCaller, redirect_with_flash};
+use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{Badge, Errors, form_errors, invalid, when, when_opt};
 
@@ -47,19 +49,63 @@ struct AccessRow {
     remove: String,
 }
 
+/// An assignment that ended, with why.
+struct EndedRow {
+    package: String,
+    package_href: String,
+    start: String,
+    ended: String,
+    why: &'static str,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/access.html")]
 struct AccessPage {
     shell: Shell,
+    base: String,
     browse: String,
+    expired: bool,
     rows: Vec<AccessRow>,
+    ended: Vec<EndedRow>,
+    ended_shown: i64,
 }
 
-async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageResult {
-    let list = services::views::assignments::my_access(state.pool(), &who.caller).await?;
+/// Why an assignment ended, as its holder reads it.
+fn ended_because(state: AssignmentState, reason: Option<RemovalReason>) -> &'static str {
+    match (state, reason) {
+        (AssignmentState::Expired, _) => "It reached its end date.",
+        (_, Some(RemovalReason::User)) => "You gave it up.",
+        (_, Some(RemovalReason::Admin)) => "An admin removed it.",
+        (_, Some(RemovalReason::Review)) => "An access review removed it.",
+        (_, Some(RemovalReason::UserDeactivated)) => "Your account was deactivated.",
+        (_, Some(RemovalReason::Incompatible)) => {
+            "It conflicts with other access you have (separation of duties)."
+        }
+        (_, Some(RemovalReason::PolicyChanged)) => "Its policy changed and no longer includes you.",
+        _ => "It was removed.",
+    }
+}
+
+async fn list_access(State(state): State<AppState>, who: SessionCaller, q: Params) -> PageResult {
+    let expired = q.get("tab").as_deref() == Some("expired");
+    let list = services::views::assignments::my_access(state.pool(), &who.caller, expired).await?;
     let now = state.now();
-    let rows = list
-        .items
+    let package_href = |a: &AssignmentRow| who.url(&format!("/packages/{}", a.package_id));
+    let ended = if expired {
+        list.items
+            .iter()
+            .map(|a| EndedRow {
+                package: list.names.package(a.package_id.0),
+                package_href: package_href(a),
+                start: when(a.start_at),
+                ended: when(a.ended_at.or(a.end_at).unwrap_or(a.updated_at)),
+                why: ended_because(a.state, a.removal_reason),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let rows = if expired { &[][..] } else { &list.items[..] }
         .iter()
         .map(|a| {
             let extensible = list
@@ -71,7 +117,7 @@ async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageR
             let opens = a.end_at.map(extension_window_opens).filter(|o| now < *o);
             AccessRow {
                 package: list.names.package(a.package_id.0),
-                package_href: who.url(&format!("/packages/{}", a.package_id)),
+                package_href: package_href(a),
                 state: Badge::state(a.state),
                 start: when(a.start_at),
                 end: a.end_at.map_or_else(|| "Does not expire".to_string(), when),
@@ -86,8 +132,12 @@ async fn list_access(State(state): State<AppState>, who: SessionCaller) -> PageR
         .collect();
     Ok(AccessPage {
         shell: who.shell("My access", Section::MyAccess),
+        base: who.url("/access"),
         browse: who.url("/packages"),
+        expired,
         rows,
+        ended,
+        ended_shown: services::views::assignments::ENDED_SHOWN,
     }
     .into_response())
 }

@@ -40,6 +40,8 @@ struct PackageCard {
     name: String,
     description: String,
     catalog: String,
+    /// The caller holds this package: its Extend and Remove pages.
+    held: Option<(String, String)>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -84,6 +86,12 @@ async fn list_packages(State(state): State<AppState>, who: SessionCaller, q: Par
             name: p.package.display_name.clone(),
             description: p.package.description.clone(),
             catalog: p.catalog_name.clone(),
+            held: p.held.map(|a| {
+                (
+                    who.url(&format!("/access/{a}/extend")),
+                    who.url(&format!("/access/{a}/remove")),
+                )
+            }),
         })
         .collect();
     let pager = Pager::new(&filtered, &page, found.next);
