@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 
 use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::assignment::AssignmentState;
-use crate::domain::ids::{AssignmentId, CatalogId, PackageId, ResourceRoleId, TenantId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CatalogId, PackageId, PolicyId, ResourceRoleId, TenantId, UserId,
+};
 pub use crate::model::assignments::{AssignmentRow, GrantRow};
 
 /// States in which an assignment gives access.
@@ -107,6 +109,26 @@ pub async fn active_of_user(
     )))
     .bind(tenant)
     .bind(user)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The active assignments under a policy that came from a requestor's own request (not
+/// an admin's direct assignment), locked for this transaction.
+pub async fn lock_requested_under_policy(
+    conn: &mut Conn,
+    tenant: TenantId,
+    policy: PolicyId,
+) -> DbResult<Vec<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {cols} from assignments a
+         join assignment_requests r on r.tenant_id = a.tenant_id and r.id = a.request_id
+         where a.tenant_id = $1 and a.policy_id = $2 and a.state in {ACTIVE} and r.request_type = 'userAdd'
+         order by a.id for update of a",
+        cols = super::qualified(COLUMNS, "a")
+    )))
+    .bind(tenant)
+    .bind(policy)
     .fetch_all(conn)
     .await?)
 }

@@ -27,13 +27,15 @@ impl AssignmentState {
 }
 
 string_enum!(
-    /// Why an assignment was removed (an expired one has no reason).
+    /// Why an assignment was removed (an expired one has no reason). Separation of
+    /// duties is enforced before access starts (request, admin assignment, delivery),
+    /// so no assignment is removed for it; `policyChanged` comes from a policy change
+    /// with its `removeWhenOutOfScope` switch.
     RemovalReason {
         Admin = "admin",
         User = "user",
         Review = "review",
         UserDeactivated = "userDeactivated",
-        Incompatible = "incompatible",
         PolicyChanged = "policyChanged",
     }
 );

@@ -126,6 +126,53 @@ pub async fn end(
     Ok(request)
 }
 
+/// After a change to `policy` whose switch says so, removes the access of holders who
+/// requested it and whom the policy's scope of requestors no longer admits (reason
+/// `policyChanged`); access an admin assigned directly is kept. Returns the removed
+/// assignments.
+#[tracing::instrument(skip_all, fields(policy = %policy.id))]
+pub(crate) async fn remove_out_of_scope(
+    conn: &mut Conn,
+    policy: &crate::db::packages::Policy,
+    externally_visible: bool,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<AssignmentId>> {
+    let settings = &policy.settings.0;
+    if !settings.requestors.remove_when_out_of_scope {
+        return Ok(Vec::new());
+    }
+    let tenant = policy.tenant_id;
+    let mut removed = Vec::new();
+    for mut a in db::assignments::lock_requested_under_policy(conn, tenant, policy.id).await? {
+        let Some(user) = db::users::get(conn, tenant, a.target_user_id).await? else {
+            continue;
+        };
+        let groups = db::groups::groups_of_user(
+            conn,
+            db::groups::Relation::Member,
+            tenant,
+            a.target_user_id,
+        )
+        .await?;
+        if requests::in_scope(settings, &user, &groups, externally_visible) {
+            continue;
+        }
+        end(
+            conn,
+            &mut a,
+            RequestType::SystemRemove,
+            None,
+            AssignmentState::Removed,
+            Some(RemovalReason::PolicyChanged),
+            Actor::System,
+            now,
+        )
+        .await?;
+        removed.push(a.id);
+    }
+    Ok(removed)
+}
+
 /// Whether the caller may see this assignment: its holder, or who manages its catalog.
 async fn catalog_of(
     conn: &mut Conn,

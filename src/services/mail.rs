@@ -164,7 +164,6 @@ async fn load_assignment(
         (_, Some(RemovalReason::User)) => "you asked to remove it",
         (_, Some(RemovalReason::Review)) => "an access review decided it should end",
         (_, Some(RemovalReason::UserDeactivated)) => "your account was deactivated",
-        (_, Some(RemovalReason::Incompatible)) => "it conflicts with other access you hold",
         (_, Some(RemovalReason::PolicyChanged)) => "its policy changed",
         (_, None) => "it was removed",
     }

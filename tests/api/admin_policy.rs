@@ -16,6 +16,7 @@ fn policy_fields(approver: &str, timeout: &str) -> Vec<(String, String)> {
         ("displayName", "Initial policy"),
         ("scope", "allMembers"),
         ("requestsEnabled", "true"),
+        ("removeWhenOutOfScope", "true"),
         ("stageCount", "2"),
         ("s0.approvers", "manager"),
         ("s0.decision", "anyOne"),
@@ -162,6 +163,7 @@ async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors
     assert_eq!(settings["approval"]["stages"][1]["timeoutDays"], 7);
     assert_eq!(settings["questions"][0]["options"][1], "Desktop");
     assert_eq!(settings["expiration"]["days"], 90);
+    assert_eq!(settings["requestors"]["removeWhenOutOfScope"], true);
 
     // Editing shows the saved policy again.
     let pid: Uuid = sqlx::query_scalar("select id from policies where package_id = $1")
@@ -176,6 +178,10 @@ async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors
     assert!(edit.body.contains("Megan Bowen"));
     assert!(edit.body.contains("Which device?"));
     assert!(edit.body.contains("Stage 2: Megan Bowen"));
+    assert!(
+        edit.body
+            .contains("id=\"f-removeWhenOutOfScope\" name=\"removeWhenOutOfScope\" type=\"checkbox\" value=\"true\" checked")
+    );
 }
 
 #[tokio::test]

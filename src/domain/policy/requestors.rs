@@ -40,6 +40,11 @@ pub struct Requestors {
     /// Users and groups who may request (scope `specific` only).
     #[serde(default)]
     pub principals: Vec<PrincipalRef>,
+    /// When a change to this policy leaves a holder who requested their access outside
+    /// the scope, their assignment is removed (reason `policyChanged`). Access an admin
+    /// assigned directly is kept.
+    #[serde(default)]
+    pub remove_when_out_of_scope: bool,
 }
 
 impl Requestors {

@@ -182,10 +182,17 @@ pub async fn replace_policy(
         ..before.clone()
     };
     db::packages::update_policy(work.conn(), &after).await?;
+    let removed = crate::services::assignments::remove_out_of_scope(
+        work.conn(),
+        &after,
+        catalog.externally_visible,
+        now,
+    )
+    .await?;
     work.audit(
         AuditAction::PolicyUpdated,
         Target::Policy(id),
-        json!({"before": policy_json(&before), "after": policy_json(&after)}),
+        json!({"before": policy_json(&before), "after": policy_json(&after), "assignmentsRemoved": removed}),
     );
     work.commit(caller.permitted(permit)).await?;
     Ok(after)

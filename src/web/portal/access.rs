@@ -78,9 +78,6 @@ fn ended_because(state: AssignmentState, reason: Option<RemovalReason>) -> &'sta
         (_, Some(RemovalReason::Admin)) => "An admin removed it.",
         (_, Some(RemovalReason::Review)) => "An access review removed it.",
         (_, Some(RemovalReason::UserDeactivated)) => "Your account was deactivated.",
-        (_, Some(RemovalReason::Incompatible)) => {
-            "It conflicts with other access you have (separation of duties)."
-        }
         (_, Some(RemovalReason::PolicyChanged)) => "Its policy changed and no longer includes you.",
         _ => "It was removed.",
     }

@@ -32,7 +32,7 @@ async fn a_minimal_policy_is_answered_with_every_default() {
     assert_eq!(
         created,
         json!({"id": id, "accessPackageId": p, "displayName": "Everyone", "description": "",
-               "requestors": {"scope": "allMembers", "principals": []}, "requestsEnabled": true,
+               "requestors": {"scope": "allMembers", "principals": [], "removeWhenOutOfScope": false}, "requestsEnabled": true,
                "requireJustification": false, "approval": {"stages": []}, "questions": [],
                "expiration": {"type": "never"}, "allowCustomSchedule": false,
                "extension": {"allowed": false, "requireApproval": false}, "review": null,

@@ -13,6 +13,7 @@ mod approval;
 mod assignments;
 mod eligibility;
 mod quorum;
+mod scope_change;
 mod visibility;
 
 /// A tenant with a manager and an employee who reports to them.

@@ -142,6 +142,7 @@ pub(super) struct Draft {
     pub(super) description: String,
     pub(super) scope: String,
     pub(super) principals: Vec<Entry>,
+    pub(super) remove_when_out_of_scope: bool,
     pub(super) requests_enabled: bool,
     pub(super) require_justification: bool,
     pub(super) stages: Vec<StageDraft>,
@@ -221,6 +222,7 @@ impl Draft {
             .collect();
         d.requests_enabled = s.requests_enabled;
         d.require_justification = s.require_justification;
+        d.remove_when_out_of_scope = s.requestors.remove_when_out_of_scope;
         d.stages = s
             .approval
             .stages
@@ -352,6 +354,7 @@ impl Draft {
             principals: entries(f, "requestors"),
             requests_enabled: f.checked("requestsEnabled"),
             require_justification: f.checked("requireJustification"),
+            remove_when_out_of_scope: f.checked("removeWhenOutOfScope"),
             stages,
             questions,
             expiration: f.text("expiration"),

@@ -181,7 +181,11 @@ impl Draft {
             display_name: Some(self.display_name.clone()),
             settings: PolicySettings {
                 description: self.description.trim().to_string(),
-                requestors: Requestors { scope, principals },
+                requestors: Requestors {
+                    scope,
+                    principals,
+                    remove_when_out_of_scope: self.remove_when_out_of_scope,
+                },
                 requests_enabled: self.requests_enabled,
                 require_justification: self.require_justification,
                 approval: Approval { stages },
@@ -209,6 +213,7 @@ impl Draft {
                     .iter()
                     .filter_map(Entry::principal)
                     .collect(),
+                remove_when_out_of_scope: false,
             },
             requests_enabled: true,
             require_justification: false,
