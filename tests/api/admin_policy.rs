@@ -78,6 +78,13 @@ async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors
     let editor = b.get(&path).await;
     assert_eq!(editor.status, StatusCode::OK);
     assert!(editor.body.contains("Review + create"));
+    assert!(
+        editor.body.contains(
+            "name=\"displayName\" type=\"text\" value=\"Initial policy\" aria-required=\"true\""
+        ),
+        "the policy name is marked required: {}",
+        editor.body
+    );
 
     // Draft buttons: add a stage, add the manager, search and pick a user.
     let added = post_owned(
@@ -134,7 +141,12 @@ async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors
             .contains("a stage times out after 1 to 14 days")
     );
     assert!(refused.body.contains("id=\"s1-timeout-error\""));
-    assert!(refused.body.contains("Approval stage 2 timeout days"));
+    assert!(
+        refused
+            .body
+            .contains("Stage 2: days before the request expires without a decision"),
+        "the summary names the field as the form labels it"
+    );
     assert_eq!(policies_of(&app, package).await, 0);
     // Not a number at all: the same place.
     let nan = post_owned(b, &path, &policy_fields(&user, "soon")).await;
@@ -142,6 +154,27 @@ async fn the_policy_editor_builds_a_two_stage_policy_and_shows_validation_errors
     assert!(
         nan.body
             .contains("enter the timeout in days as a whole number")
+    );
+
+    // Every problem in one round: what does not parse and the rules the rest breaks.
+    let mut fields = policy_fields(&user, "soon");
+    for (k, v) in &mut fields {
+        if k == "displayName" {
+            v.clear();
+        }
+        if k == "expiration.days" {
+            *v = "99999".into();
+        }
+    }
+    let both = post_owned(b, &path, &fields).await;
+    assert_eq!(both.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        both.body.contains("Please correct these 3 problems"),
+        "{}",
+        both.body
+    );
+    assert!(
+        both.body.contains("Policy name:") && both.body.contains("How long access lasts: days:")
     );
 
     let saved = post_owned(b, &path, &policy_fields(&user, "7")).await;
@@ -218,7 +251,7 @@ async fn a_policy_posted_with_an_unknown_decision_rule_is_refused_at_that_field(
     for shown in [
         "choose whether any one approver decides or every approver must approve",
         "id=\"s1-decision-error\"",
-        "Approval stage 2 decision",
+        "Stage 2: decision",
     ] {
         assert!(refused.body.contains(shown), "{shown}: {}", refused.body);
     }

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::ServiceError;
 
-/// Field errors of a form, for the templates.
+/// Field errors of a form, for the templates, with the form's own labels for the
+/// summary where it has them.
 #[derive(Clone, Debug, Default)]
-pub struct Errors(BTreeMap<String, String>);
+pub struct Errors(BTreeMap<String, String>, BTreeMap<String, String>);
 
 impl Errors {
     pub fn none() -> Self {
@@ -39,9 +40,30 @@ impl Errors {
         self.0.contains_key(field)
     }
 
-    /// A field path as words: `approval.stages[0].timeoutDays` → "Approval stage 1 timeout days".
+    /// The form's label of a field when it named one (see [`Errors::labelled`]), else
+    /// the path as words: `approval.stages[0].timeoutDays` → "Approval stage 1 timeout days".
     pub fn label(&self, field: &str) -> String {
-        field_label(field)
+        self.1
+            .get(field)
+            .cloned()
+            .unwrap_or_else(|| field_label(field))
+    }
+
+    /// Names each field with a problem as the form labels it, where `label` knows it.
+    pub fn labelled(mut self, label: impl Fn(&str) -> Option<String>) -> Self {
+        for field in self.0.keys() {
+            if let Some(l) = label(field) {
+                self.1.insert(field.clone(), l);
+            }
+        }
+        self
+    }
+
+    /// Adds the problems of `other` at fields that have none yet.
+    pub fn merge(&mut self, other: FieldErrors) {
+        for (field, message) in other.0 {
+            self.0.entry(field).or_insert(message);
+        }
     }
 
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
@@ -53,7 +75,7 @@ impl Errors {
 
 impl From<FieldErrors> for Errors {
     fn from(e: FieldErrors) -> Self {
-        Self(e.0)
+        Self(e.0, BTreeMap::new())
     }
 }
 

@@ -2,6 +2,7 @@
 //! (which validates them as the API does), or the problems of fields that are not even
 //! numbers, dates or known choices, reported at the API's field paths.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::draft::{Draft, Entry};
@@ -9,6 +10,7 @@ use crate::domain::policy::{
     Approval, DecisionRule, Escalation, Expiration, Extension, IfNoResponse, PolicySettings,
     Question, QuestionKind, Recurrence, RequestorScope, Requestors, ReviewSettings, Stage,
 };
+use crate::domain::values::DisplayName;
 use crate::services::packages::PolicyInput;
 use crate::web::view::{Errors, parse_when};
 
@@ -17,9 +19,15 @@ pub(super) const UNKNOWN_DECISION_RULE: &str =
     "choose whether any one approver decides or every approver must approve";
 
 impl Draft {
-    /// The settings the draft describes, or the problems of values that are not even
-    /// numbers or dates (reported at the API's field paths).
-    pub(super) fn to_input(&self) -> Result<PolicyInput, Errors> {
+    /// The settings the draft describes, or its problems (reported at the API's field
+    /// paths): values that are not even numbers or dates, and with them every rule the
+    /// values that did parse break, so one round shows them all. `previous` is the
+    /// saved policy's settings, when it exists.
+    pub(super) fn to_input(
+        &self,
+        now: DateTime<Utc>,
+        previous: Option<&PolicySettings>,
+    ) -> Result<PolicyInput, Errors> {
         let mut errors = Errors::none();
         let scope = match self.scope.as_str() {
             "none" => RequestorScope::None,
@@ -174,10 +182,7 @@ impl Draft {
         } else {
             None
         };
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(PolicyInput {
+        let input = PolicyInput {
             display_name: Some(self.display_name.clone()),
             settings: PolicySettings {
                 description: self.description.trim().to_string(),
@@ -198,7 +203,17 @@ impl Draft {
                 },
                 review,
             },
-        })
+        };
+        if errors.is_empty() {
+            return Ok(input);
+        }
+        // Every problem in one round: the rules of the values that did parse are
+        // checked too, each reported where nothing is reported yet.
+        errors.merge(input.settings.validate(now, previous));
+        if let Err(e) = DisplayName::parse(&self.display_name) {
+            errors.add("displayName", e.to_string());
+        }
+        Err(errors)
     }
 
     /// The principals of the draft's lists, for resolving their names.
@@ -300,7 +315,7 @@ mod tests {
             ("expiration", "afterDays"),
             ("expiration.days", "30"),
         ]);
-        let input = Draft::from_form(&f).to_input().expect("valid");
+        let input = Draft::from_form(&f).to_input(now(), None).expect("valid");
         let stages = &input.settings.approval.stages;
         assert_eq!(stages.len(), 2);
         assert_eq!(stages[0].approvers[0].kind, ApproverKind::Manager);
@@ -312,6 +327,42 @@ mod tests {
         );
     }
 
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn one_round_reports_what_does_not_parse_and_every_rule_the_rest_breaks() {
+        let f = form(&[
+            ("displayName", ""),
+            ("scope", "specific"),
+            ("stageCount", "1"),
+            ("s0.approvers", "manager"),
+            ("s0.decision", "anyOne"),
+            ("s0.timeoutDays", "soon"),
+            ("expiration", "afterDays"),
+            ("expiration.days", "99999"),
+        ]);
+        let errors = Draft::from_form(&f)
+            .to_input(now(), None)
+            .expect_err("invalid");
+        for field in [
+            "approval.stages[0].timeoutDays",
+            "displayName",
+            "requestors.principals",
+            "expiration.days",
+        ] {
+            assert!(errors.has(field), "{field}: {errors:?}");
+        }
+        assert_eq!(
+            errors
+                .get("approval.stages[0].timeoutDays")
+                .map(String::as_str),
+            Some("enter the timeout in days as a whole number"),
+            "the parse problem is the one shown at its field"
+        );
+    }
+
     #[test]
     fn numbers_that_are_not_numbers_are_reported_at_their_paths() {
         let f = form(&[
@@ -319,7 +370,9 @@ mod tests {
             ("s0.approvers", "manager"),
             ("s0.timeoutDays", "two weeks"),
         ]);
-        let errors = Draft::from_form(&f).to_input().expect_err("invalid");
+        let errors = Draft::from_form(&f)
+            .to_input(now(), None)
+            .expect_err("invalid");
         assert!(errors.has("approval.stages[0].timeoutDays"));
     }
 
@@ -335,7 +388,7 @@ mod tests {
                 pairs.push(("s0.decision", d));
             }
             let errors = Draft::from_form(&form(&pairs))
-                .to_input()
+                .to_input(now(), None)
                 .expect_err("no rule is assumed");
             assert_eq!(
                 errors

@@ -158,7 +158,11 @@ async fn save_policy(
         }
         return redraw(&state, &who, &target, draft, Errors::none(), false).await;
     }
-    let input = match draft.to_input() {
+    let previous = match target.policy {
+        Some(id) => Some(services::packages::get_policy(state.pool(), &who.caller, id).await?),
+        None => None,
+    };
+    let input = match draft.to_input(state.now(), previous.as_ref().map(|p| &p.settings.0)) {
         Ok(input) => input,
         Err(errors) => return redraw(&state, &who, &target, draft, errors, true).await,
     };

@@ -196,6 +196,59 @@ const REVIEWER_QUICK: [(&str, &str); 2] = [
     ("manager", "Manager of each holder"),
 ];
 
+/// A field with a problem as the editor labels it, for the summary at the top of the
+/// form (`None`: the path read as words will do).
+pub(super) fn policy_label(path: &str) -> Option<String> {
+    let fixed = match path {
+        "displayName" => "Policy name",
+        "description" => "Description",
+        "requestors.scope" => "Who can request access",
+        "requestors.principals" => "Who can request access: specific users and groups",
+        "approval.stages" => "Approval stages",
+        "expiration" | "expiration.type" => "How long access lasts",
+        "expiration.days" => "How long access lasts: days",
+        "expiration.hours" => "How long access lasts: hours",
+        "expiration.date" => "How long access lasts: end date and time",
+        "extension.requireApproval" => "Extensions need approval",
+        "review.startDate" => "First review starts",
+        "review.durationDays" => "Review duration (days)",
+        "review.reviewers" => "Reviewers",
+        "review.recurrence" => "How often",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return Some(fixed.to_string());
+    }
+    let (list, rest) = path.split_once('[')?;
+    let (index, field) = rest.split_once(']')?;
+    let n = index.parse::<usize>().ok()? + 1;
+    let field = field.trim_start_matches('.');
+    match list {
+        "approval.stages" => {
+            let what = match field {
+                "approvers" => "approvers",
+                "fallbackApprovers" => "fallback approvers",
+                "decision" => "decision",
+                "timeoutDays" => "days before the request expires without a decision",
+                "escalation" | "escalation.approvers" => "alternate approvers",
+                "escalation.afterDays" => "escalate after (days)",
+                _ => return None,
+            };
+            Some(format!("Stage {n}: {what}"))
+        }
+        "questions" => {
+            let what = match field {
+                "text" => "question",
+                "kind" => "answer format",
+                "options" => "choices",
+                _ => return None,
+            };
+            Some(format!("Question {n}: {what}"))
+        }
+        _ => None,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn render(
     who: &AdminCaller,
@@ -206,6 +259,7 @@ pub(super) fn render(
     hits: &[(String, Vec<PrincipalHit>)],
     errors: Errors,
 ) -> PolicyPage {
+    let errors = errors.labelled(policy_label);
     let d = &draft;
     let package_href = who.url(&format!("/admin/packages/{}", target.package));
     let action = match target.policy {
