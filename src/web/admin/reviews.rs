@@ -60,8 +60,9 @@ fn review_badge(state: ReviewState) -> Badge {
     }
 }
 
+/// `2027-01-04 10:00 – 2027-01-18 10:00 UTC`.
 fn period(start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> String {
-    format!("{} – {}", when(start), when(end))
+    format!("{} – {}", start.format("%Y-%m-%d %H:%M"), when(end))
 }
 
 // ---------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ async fn list_reviews(State(state): State<AppState>, who: AdminCaller, q: Params
         .iter()
         .map(|p| (p.to_string(), names.package(p.0)))
         .collect();
-    packages.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    packages.sort_by_key(|p| p.1.to_lowercase());
     Ok(ReviewsView {
         shell: who.shell("Access reviews", Section::AdminReviews),
         state: review_state.map(|s| s.to_string()).unwrap_or_default(),

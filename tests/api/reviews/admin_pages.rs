@@ -114,7 +114,11 @@ async fn the_review_list_shows_each_review_with_its_progress_and_filters_by_pack
     let sales = row_cells(&list.body, &rid(&s.r));
     assert_eq!(sales[0], "Sales Tools");
     assert_eq!(sales[1], "Policy");
-    assert!(sales[2].contains(" – "), "the period: {sales:?}");
+    let start = s.r["startDateTime"].as_str().expect("start");
+    assert!(
+        sales[2].starts_with(&format!("{} {}", &start[..10], &start[11..16])),
+        "the period: {sales:?}"
+    );
     assert_eq!(
         sales[3],
         sales[2].split(" – ").nth(1).expect("end"),
@@ -618,4 +622,90 @@ async fn reviewers_and_roles_of_other_catalogs_are_refused_and_other_tenants_get
     );
     in_state(&app, &s.o.t, &s.r, "inProgress").await;
     assert!(emailed(&app, "reviewReminder", &s.r).await.is_empty());
+}
+
+/// The page's content (below the header) in a phone-wide window, then the wide
+/// window again.
+async fn narrow(c: &fantoccini::Client, shots: &mut crate::helpers::browser::Shots, name: &str) {
+    c.set_window_size(390, 1600)
+        .await
+        .expect("a phone-wide window");
+    c.execute("document.getElementById('main').scrollIntoView()", vec![])
+        .await
+        .expect("scroll to the content");
+    shots.take(c, name).await;
+    c.set_window_size(1280, 1400)
+        .await
+        .expect("the wide window again");
+}
+
+/// The list and a review's page in a real browser at 1280 and 390 px, Remind now
+/// pressed there; the screenshots go to `target/screenshots/admin-reviews`.
+#[tokio::test]
+async fn the_review_pages_work_in_a_real_browser() {
+    use crate::helpers::AppOptions;
+    use crate::helpers::browser::{
+        Shots, browser, click_text, start_driver, tempdir, type_into, wait_for, wait_heading,
+    };
+    use crate::helpers::portal::sign_in_token;
+
+    let driver = start_driver().await;
+    let app = TestApp::spawn_with(AppOptions {
+        self_base_url: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let s = reviewed(&app, json!({})).await;
+    let item = item_of(&app, &s.o.t, &s.r, s.o.adele.0).await;
+    decide(
+        &app,
+        &s.o.megan.1,
+        &s.r,
+        &item,
+        "deny",
+        Some("Moved to the finance team"),
+    )
+    .await;
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/admin-reviews");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    let mut shots = Shots { dir, n: 0 };
+    let profile = tempdir();
+    let c = browser(&driver, &profile).await;
+    let base = format!("{}/t/contoso", app.address);
+
+    c.goto(&format!("{base}/sign-in"))
+        .await
+        .expect("sign-in page");
+    type_into(&c, "#email", &s.o.t.admin_email).await;
+    click_text(&c, "button", "Email me a sign-in link").await;
+    wait_heading(&c, "Check").await;
+    let token = sign_in_token(&app, &s.o.t.admin_email)
+        .await
+        .expect("a sign-in link");
+    c.goto(&format!("{base}/sign-in/{token}"))
+        .await
+        .expect("link");
+    click_text(&c, "button", "Sign in").await;
+    wait_for(&c, "nav[aria-label='Main']").await;
+
+    c.goto(&format!("{base}/admin/reviews"))
+        .await
+        .expect("list");
+    wait_heading(&c, "Access reviews").await;
+    shots.take(&c, "reviews").await;
+    narrow(&c, &mut shots, "reviews-390").await;
+    click_text(&c, "a", "Sales Tools").await;
+    wait_heading(&c, "Review of Sales Tools").await;
+    shots.take(&c, "review").await;
+    narrow(&c, &mut shots, "review-390").await;
+    click_text(&c, "button", "Remind now").await;
+    wait_for(&c, ".flash-ok").await;
+    shots.take(&c, "review-reminded").await;
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    assert_eq!(
+        emailed(&app, "reviewReminder", &s.r).await,
+        super::sorted(vec![s.o.megan.0, s.o.nestor.0])
+    );
 }
