@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 
 use crate::domain::DomainError;
 use crate::domain::ids::{AccessReviewId, PackageId};
-use crate::domain::review::{AppliedResult, ItemDecision, ReviewState};
+use crate::domain::review::{AppliedResult, IfNoResponseValue, ItemDecision, ReviewState};
 use crate::paging::PageRequest;
 use crate::services::reviews::AdminQuery;
 use crate::services::views::reviews::{
@@ -228,9 +228,9 @@ struct ReviewView {
     csv: String,
 }
 
-fn if_no_response_text(r: &crate::db::reviews::ReviewRow) -> &'static str {
-    use crate::domain::review::IfNoResponseValue::*;
-    match r.if_no_response {
+fn if_no_response_text(v: IfNoResponseValue) -> &'static str {
+    use IfNoResponseValue::*;
+    match v {
         Keep => "unanswered items keep their access",
         Remove => "unanswered items lose their access",
         Recommendation => "unanswered items follow the recommendation",
@@ -315,7 +315,7 @@ fn review_view(
         } else {
             "results applied by an administrator"
         },
-        if_no_response_text(r),
+        if_no_response_text(r.if_no_response),
         if r.require_justification {
             "; reviewers must give a reason"
         } else {
