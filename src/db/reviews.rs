@@ -223,6 +223,22 @@ pub async fn reviewer_progress(
     .await?)
 }
 
+/// When the reviewers of an instance were last reminded (by the scheduler or an admin).
+pub async fn last_reminded(
+    conn: &mut Conn,
+    tenant: TenantId,
+    review: AccessReviewId,
+) -> DbResult<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(
+        "select max(at) from audit_events
+         where tenant_id = $1 and target_id = $2 and action = 'accessReview.reminded'",
+    )
+    .bind(tenant)
+    .bind(review)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Every item of an instance, oldest first (exporting the results).
 pub async fn all_items(
     conn: &mut Conn,

@@ -18,7 +18,7 @@ use crate::domain::DomainError;
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::ids::{AccessReviewId, CatalogId, PackageId, UserId};
-use crate::domain::review::ReviewState;
+use crate::domain::review::{self, ReviewState};
 use crate::services::notify::{self, Notice};
 use crate::services::tx::Work;
 use crate::services::{Caller, ServiceError, ServiceResult};
@@ -113,6 +113,8 @@ pub struct Results {
     pub progress: ProgressRow,
     pub reviewers: Vec<ReviewerProgressRow>,
     pub items: Page<ItemRow>,
+    /// When its reviewers were last reminded.
+    pub last_reminded: Option<DateTime<Utc>>,
 }
 
 /// The instance, if the caller holds a role in its catalog (or is a tenant admin): 404
@@ -156,12 +158,14 @@ pub async fn results(
         });
     let reviewers = db::reviews::reviewer_progress(&mut conn, tenant, id).await?;
     let items = db::reviews::items(&mut conn, tenant, id, None, page).await?;
+    let last_reminded = db::reviews::last_reminded(&mut conn, tenant, id).await?;
     Ok(Results {
         review,
         may_manage: access == Access::Manage,
         progress,
         reviewers,
         items,
+        last_reminded,
     })
 }
 
@@ -181,7 +185,8 @@ pub async fn results_for_export(
 /// Emails, now, every active reviewer who still has an undecided item of an instance
 /// in progress (tenant admins and who manages the catalog's assignments); the number
 /// of reviewers reminded. The scheduled reminder before the end is sent all the same.
-/// 409 once the instance has ended or when every item is decided.
+/// 409 once the instance has ended, when every item is decided, and within an hour of
+/// the last reminder.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
 pub async fn remind_now(
     pool: &PgPool,
@@ -212,6 +217,10 @@ pub async fn remind_now(
         .filter(|u| u.active)
         .map(|u| u.id)
         .collect();
+    if !undecided.is_empty() {
+        let last = db::reviews::last_reminded(work.conn(), tenant, id).await?;
+        review::check_remind_again(last, now)?;
+    }
     if reviewers.is_empty() {
         return Err(conflict(if undecided.is_empty() {
             "Every item of this access review is decided: there is nobody to remind."

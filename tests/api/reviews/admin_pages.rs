@@ -354,6 +354,16 @@ async fn remind_now_emails_only_the_reviewers_who_have_undecided_items() {
     assert_eq!(reminded["actor"], json!(o.t.admin_id), "{reminded}");
     assert_eq!(reminded["details"]["reviewerIds"], json!([o.nestor.0]));
 
+    // A second press within the hour sends nothing more and says when it may.
+    let again = admin.post(&format!("{page}/remind"), &[]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(
+        again.body.contains("you can remind them again from"),
+        "{}",
+        again.body
+    );
+    assert_eq!(emailed(&app, "reviewReminder", &r).await, [o.nestor.0]);
+
     // Once everything is decided there is nobody to remind, and the page says so.
     let item = item_of(&app, &o.t, &r, o.alex.0).await;
     decide(&app, &o.nestor.1, &r, &item, "approve", None).await;
