@@ -13,7 +13,7 @@ use crate::domain::ids::{
     AccessReviewId, CatalogId, PackageId, PolicyId, ReviewItemId, TenantId, UserId,
 };
 use crate::domain::review::ReviewState;
-pub use crate::model::reviews::{ItemRow, ReviewRow};
+pub use crate::model::reviews::{ItemRow, ProgressRow, ReviewRow, ReviewerProgressRow};
 
 const COLUMNS: &str = "tenant_id, id, package_id, policy_id, period_index, start_at, end_at, remind_at, state, auto_apply,
     if_no_response, require_justification, stopped_early, reminded_at, created_at, completed_at, applied_at";
@@ -122,6 +122,9 @@ pub struct ReviewFilter<'a> {
     /// Only instances of packages in these catalogs or where this user reviews an item
     /// (what a caller who is no tenant admin may see); `None`: no such restriction.
     pub visible_to: Option<(&'a [CatalogId], UserId)>,
+    /// Only instances of packages in these catalogs (the admin portal's list, which
+    /// shows what a catalog role sees); `None`: no such restriction.
+    pub catalogs: Option<&'a [CatalogId]>,
 }
 
 pub async fn list(
@@ -146,6 +149,8 @@ pub async fn list(
                 or package_id in (select p.id from access_packages p where p.tenant_id = $1 and p.catalog_id = any($7))
                 or id in (select review_id from access_review_items i
                           where i.tenant_id = $1 and i.reviewer_ids @> array[$8::uuid]))
+           and ($10::uuid[] is null
+                or package_id in (select p.id from access_packages p where p.tenant_id = $1 and p.catalog_id = any($10)))
          order by id desc limit $9"
     )))
     .bind(tenant)
@@ -157,9 +162,96 @@ pub async fn list(
     .bind(catalogs.unwrap_or(&[]))
     .bind(viewer)
     .bind(page.fetch_limit())
+    .bind(f.catalogs)
     .fetch_all(conn)
     .await?;
     Ok(Page::from_rows(rows, page, |r| r.id.0))
+}
+
+/// Packages that have at least one instance, optionally only those of `catalogs`.
+pub async fn reviewed_packages(
+    conn: &mut Conn,
+    tenant: TenantId,
+    catalogs: Option<&[CatalogId]>,
+) -> DbResult<Vec<PackageId>> {
+    Ok(sqlx::query_scalar(
+        "select distinct r.package_id from access_reviews r
+         join access_packages p on p.tenant_id = r.tenant_id and p.id = r.package_id
+         where r.tenant_id = $1 and ($2::uuid[] is null or p.catalog_id = any($2))",
+    )
+    .bind(tenant)
+    .bind(catalogs)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Items and decided items of each of `reviews` (instances without items are left out).
+pub async fn progress(
+    conn: &mut Conn,
+    tenant: TenantId,
+    reviews: &[AccessReviewId],
+) -> DbResult<Vec<ProgressRow>> {
+    Ok(sqlx::query_as(
+        "select review_id, count(*) as items, count(*) filter (where decision <> 'notReviewed') as decided
+         from access_review_items where tenant_id = $1 and review_id = any($2)
+         group by review_id",
+    )
+    .bind(tenant)
+    .bind(reviews)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Each reviewer of an instance with their items, the items they decided and their
+/// items nobody has decided yet.
+pub async fn reviewer_progress(
+    conn: &mut Conn,
+    tenant: TenantId,
+    review: AccessReviewId,
+) -> DbResult<Vec<ReviewerProgressRow>> {
+    Ok(sqlx::query_as(
+        "select r as reviewer_id, count(*) as items,
+                count(*) filter (where decided_by = r) as decided,
+                count(*) filter (where decision = 'notReviewed') as undecided
+         from access_review_items, unnest(reviewer_ids) as r
+         where tenant_id = $1 and review_id = $2
+         group by r order by r",
+    )
+    .bind(tenant)
+    .bind(review)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// When the reviewers of an instance were last reminded (by the scheduler or an admin).
+pub async fn last_reminded(
+    conn: &mut Conn,
+    tenant: TenantId,
+    review: AccessReviewId,
+) -> DbResult<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(
+        "select max(at) from audit_events
+         where tenant_id = $1 and target_id = $2 and action = 'accessReview.reminded'",
+    )
+    .bind(tenant)
+    .bind(review)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Every item of an instance, oldest first (exporting the results).
+pub async fn all_items(
+    conn: &mut Conn,
+    tenant: TenantId,
+    review: AccessReviewId,
+) -> DbResult<Vec<ItemRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {ITEM_COLUMNS} from access_review_items where tenant_id = $1 and review_id = $2 order by id"
+    )))
+    .bind(tenant)
+    .bind(review)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Whether `user` reviews any item of the instance.

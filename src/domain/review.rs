@@ -192,6 +192,28 @@ pub fn remind_at(start: DateTime<Utc>, end: DateTime<Utc>) -> DateTime<Utc> {
     three_quarters.max(day_before).max(start).min(end)
 }
 
+/// How long after a reminder an administrator's "Remind now" waits, so reviewers are
+/// not emailed twice in a row by a double click or an impatient colleague.
+pub const REMIND_AGAIN_AFTER_MINUTES: i64 = 60;
+
+/// Whether reviewers may be reminded again now, given when they last were.
+pub fn check_remind_again(
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    match last {
+        Some(at) if now < at + Duration::minutes(REMIND_AGAIN_AFTER_MINUTES) => {
+            let again = at + Duration::minutes(REMIND_AGAIN_AFTER_MINUTES);
+            Err(DomainError::conflict(format!(
+                "The reviewers were reminded at {}; you can remind them again from {}.",
+                at.format("%Y-%m-%d %H:%M UTC"),
+                again.format("%Y-%m-%d %H:%M UTC")
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Deny when the last sign-in is older than 30 days, approve when newer, none when it
 /// is unknown.
 pub fn recommendation(last_sign_in: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<Decision> {
@@ -312,6 +334,21 @@ pub fn select_reviewers(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn reviewers_are_reminded_again_only_an_hour_after_the_last_reminder() {
+        let at = t("2027-01-10T09:00:00Z");
+        assert!(check_remind_again(None, at).is_ok());
+        let refused =
+            check_remind_again(Some(at), at + Duration::minutes(59)).expect_err("too soon");
+        assert!(
+            refused
+                .to_string()
+                .contains("reminded at 2027-01-10 09:00 UTC; you can remind them again from 2027-01-10 10:00 UTC"),
+            "{refused}"
+        );
+        assert!(check_remind_again(Some(at), at + Duration::minutes(60)).is_ok());
+    }
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)

@@ -45,3 +45,21 @@ pub struct ItemRow {
     pub decided_at: Option<DateTime<Utc>>,
     pub applied_result: Option<AppliedResult>,
 }
+
+/// How far an instance has come: its items and how many of them are decided.
+#[derive(Clone, Copy, Debug, Default, FromRow)]
+pub struct ProgressRow {
+    pub review_id: AccessReviewId,
+    pub items: i64,
+    pub decided: i64,
+}
+
+/// One reviewer's share of an instance: the items they review, how many of them they
+/// decided, and how many of them nobody has decided yet.
+#[derive(Clone, Copy, Debug, FromRow)]
+pub struct ReviewerProgressRow {
+    pub reviewer_id: Uuid,
+    pub items: i64,
+    pub decided: i64,
+    pub undecided: i64,
+}

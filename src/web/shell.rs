@@ -54,6 +54,7 @@ pub enum Section {
     Catalogs,
     Packages,
     Requests,
+    AdminReviews,
     Users,
     Groups,
     Audit,
@@ -120,6 +121,11 @@ impl Shell {
             ));
             if roles.is_tenant_admin() || roles.catalogs().next().is_some() {
                 admin_nav.push(link("Requests", "/admin/requests", Section::Requests));
+                admin_nav.push(link(
+                    "Access reviews",
+                    "/admin/reviews",
+                    Section::AdminReviews,
+                ));
             }
             if roles.allows(Action::ManageDirectory) {
                 admin_nav.push(link("Users", "/admin/users", Section::Users));

@@ -127,6 +127,7 @@ async fn pages_are_html_with_one_navigation_and_no_inline_script() {
         "/admin/catalogs",
         "/admin/packages",
         "/admin/requests",
+        "/admin/reviews",
         "/admin/users",
         "/admin/groups",
         "/admin/audit",

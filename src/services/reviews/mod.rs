@@ -11,8 +11,11 @@
 //! This file holds the shared helpers, the reads and the decisions; `start` starts due
 //! instances and reminds reviewers, `close` closes instances and applies their results.
 
+mod admin;
 mod close;
 mod start;
+
+pub use admin::{AdminQuery, Overview, Results, overview, remind_now, results, results_for_export};
 
 pub use close::close_due;
 use close::{apply_results, complete};
@@ -163,6 +166,7 @@ pub async fn list(
         policy: q.policy,
         reviewer: q.mine.then_some(me),
         visible_to: (!caller.roles.is_tenant_admin()).then_some((catalogs.as_slice(), me)),
+        catalogs: None,
     };
     let mut conn = pool.acquire().await?;
     Ok(db::reviews::list(&mut conn, caller.tenant_id(), &filter, page).await?)

@@ -1,5 +1,5 @@
 //! The admin portal at `/t/{slug}/admin`: catalogs and their resources and roles,
-//! access packages with the policy editor, assignments, requests, the directory and
+//! access packages with the policy editor, assignments, requests, access reviews, the directory and
 //! the audit log. Every handler extracts an `AdminCaller` (a signed-in person with an
 //! admin role), calls one service and renders one askama template; what each person
 //! sees and may change follows their roles (DOMAIN.md §3), checked by the services.
@@ -12,6 +12,7 @@ mod directory;
 mod packages;
 mod policy;
 mod requests;
+mod reviews;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(policy::router())
         .merge(assignments::router())
         .merge(requests::router())
+        .merge(reviews::router())
         .merge(directory::router())
 }
 
@@ -74,6 +76,11 @@ async fn overview(who: AdminCaller) -> PageResult {
             title: "Requests",
             href: who.url("/admin/requests"),
             text: "Every request with its approval stages and decisions.",
+        });
+        cards.push(Card {
+            title: "Access reviews",
+            href: who.url("/admin/reviews"),
+            text: "Reviews of who holds each package: progress by reviewer, results, reminders.",
         });
     }
     if roles.allows(Action::ManageDirectory) {

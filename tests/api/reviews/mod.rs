@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::fixtures::request;
 use crate::helpers::{TestApp, TestTenant, start_time, uuid_of};
 
+mod admin_pages;
 mod results;
 mod reviewers;
 mod schedule;
