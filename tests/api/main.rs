@@ -26,6 +26,7 @@ mod crash;
 mod directory;
 mod links;
 mod mail;
+mod mail_notices;
 mod ops;
 mod packages;
 mod portal_csrf;

@@ -164,7 +164,11 @@ pub enum Ask {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Told {
     Submitted,
+    /// Every stage approved, and the access is not there yet: it waits for its
+    /// scheduled start or for connector calls (an extension: its new end is set).
+    Approved,
     Denied,
+    Canceled,
     Expired,
     Delivered,
     DeliveryFailed,
@@ -182,6 +186,13 @@ pub enum Tell {
         stage: usize,
         who: Vec<Uuid>,
         reason: Ask,
+    },
+    /// The approvers of stage `stage` who had not decided when `by` closed it: their
+    /// decision is no longer needed and their links no longer work.
+    Decided {
+        stage: usize,
+        who: Vec<Uuid>,
+        by: Uuid,
     },
 }
 
@@ -360,8 +371,9 @@ pub fn step(
                     request.state
                 )));
             }
-            let mut t =
-                Transition::to(RequestState::Canceled).note(Action::Canceled, false, json!({}));
+            let mut t = Transition::to(RequestState::Canceled)
+                .note(Action::Canceled, false, json!({}))
+                .tell(Tell::Requestor(Told::Canceled));
             t.stage = stages
                 .iter()
                 .find(|s| s.state == StageState::Pending)
@@ -397,8 +409,14 @@ pub fn step(
                 details["reason"] = json!(refusals.join("; "));
             }
             t = t.note(action, false, details);
-            if let Some(told) = told {
-                t = t.tell(Tell::Target(told));
+            match told {
+                Some(told) => t = t.tell(Tell::Target(told)),
+                // Just approved, and the access waits for connector calls: the
+                // requestor hears of the approval now and of the access once it is there.
+                None if request.state == RequestState::PendingApproval => {
+                    t = t.tell(Tell::Requestor(Told::Approved));
+                }
+                None => {}
             }
             Ok(t)
         }
@@ -426,11 +444,17 @@ pub fn step(
             }
             awaiting_delivery(request)?;
             Ok(if assignment_live {
-                Transition::to(RequestState::Delivered).note(
+                let t = Transition::to(RequestState::Delivered).note(
                     Action::Delivered,
                     false,
                     json!({"end": end}),
-                )
+                );
+                // An extension that needed approval: its requestor learns the new end.
+                if request.state == RequestState::PendingApproval {
+                    t.tell(Tell::Requestor(Told::Approved))
+                } else {
+                    t
+                }
             } else {
                 Transition::to(RequestState::DeliveryFailed).note(
                     Action::DeliveryFailed,
@@ -585,7 +609,8 @@ fn decided(
         .map(|d| (d.approver, d.decision))
         .collect();
     decisions.push((approver, decision));
-    let mut t = match stage_outcome(stage.rule, &stage.approvers, &decisions) {
+    let outcome = stage_outcome(stage.rule, &stage.approvers, &decisions);
+    let mut t = match outcome {
         StageOutcome::Pending => {
             let mut t = Transition::to(request.state);
             t.notes.push(decided_note);
@@ -612,10 +637,30 @@ fn decided(
                     by_system: false,
                     details: json!({}),
                 };
-                approved(request, now, vec![decided_note, approved_note])
+                let t = approved(request, now, vec![decided_note, approved_note]);
+                if t.state == RequestState::Scheduled {
+                    t.tell(Tell::Requestor(Told::Approved))
+                } else {
+                    t
+                }
             }
         }
     };
+    if outcome != StageOutcome::Pending {
+        let waiting: Vec<Uuid> = stage
+            .approvers
+            .iter()
+            .filter(|a| **a != approver && !stage.decisions.iter().any(|d| d.approver == **a))
+            .copied()
+            .collect();
+        if !waiting.is_empty() {
+            t = t.tell(Tell::Decided {
+                stage: stage.index,
+                who: waiting,
+                by: approver,
+            });
+        }
+    }
     t.stage = Some(change);
     Ok(t)
 }
