@@ -77,13 +77,30 @@ async fn the_approval_link_pages_and_the_portal_work_on_a_phone() {
     std::fs::create_dir_all(&dir).expect("screenshot directory");
     let mut shots = Shots { dir, n: 0 };
     let c = browser(&driver, &profile).await;
-    let result = run(&c, &app, &approve, &mut shots).await;
+    // A second request of Adele's, still open, for the cancel confirmation.
+    let other = crate::fixtures::group_package(
+        &app,
+        &p.t,
+        "Sales CRM",
+        crate::fixtures::open_policy(json!({"approval": {"stages": [
+            {"approvers": [{"type": "manager"}], "decision": "anyOne", "timeoutDays": 7}]}})),
+    )
+    .await;
+    let (_, open) = crate::fixtures::request(&app, &p.employee.1, other.package, json!({})).await;
+    let open = open["id"].as_str().expect("id").to_string();
+    let result = run(&c, &app, &approve, &open, &mut shots).await;
     let _ = c.close().await;
     let _ = std::fs::remove_dir_all(&profile);
     result.unwrap_or_else(|e| panic!("{e}"));
 }
 
-async fn run(c: &Client, app: &TestApp, approve: &str, shots: &mut Shots) -> Result<(), String> {
+async fn run(
+    c: &Client,
+    app: &TestApp,
+    approve: &str,
+    open: &str,
+    shots: &mut Shots,
+) -> Result<(), String> {
     // The decide page.
     c.goto(approve)
         .await
@@ -185,5 +202,13 @@ async fn run(c: &Client, app: &TestApp, approve: &str, shots: &mut Shots) -> Res
     if wide["navShown"] != json!(true) {
         return Err(format!("the navigation is hidden on a wide screen: {wide}"));
     }
+
+    // Canceling asks first.
+    c.goto(&format!("{base}/requests/{open}"))
+        .await
+        .map_err(|e| format!("request page: {e}"))?;
+    click_text(c, "summary", "Cancel this request").await;
+    wait_for(c, ".confirm[open] button.danger").await;
+    shots.take_wide_and_narrow(c, "portal-cancel-confirm").await;
     Ok(())
 }
