@@ -455,3 +455,41 @@ async fn review_emails_name_the_package_how_many_people_and_the_due_date() {
         assert!(part.contains(&due), "{part}");
     }
 }
+
+#[tokio::test]
+async fn an_approval_whose_access_waits_for_a_connector_tells_the_requestor_it_is_on_its_way() {
+    let (app, smtp) = app_with_smtp().await;
+    let p = people(&app).await;
+    let catalog = fixtures::general_catalog(&app, &p.t).await;
+    // Nothing listens there: the grant stays pending, the request delivering.
+    let (_, role) =
+        fixtures::webhook_resource(&app, &p.t, catalog, "http://127.0.0.1:9/hook", "s3cret").await;
+    let pkg = fixtures::package(&app, &p.t, catalog, "Ticketing access", &[role]).await;
+    fixtures::policy(
+        &app,
+        &p.t,
+        pkg,
+        open_policy(json!({"approval": {"stages": [manager_stage()]},
+            "expiration": {"type": "afterDays", "days": 30}})),
+    )
+    .await;
+    let (status, request) = fixtures::request(&app, &p.adele.1, pkg, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+
+    let (status, done) = decide(&app, &p.megan.1, &request, "approve", None).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "delivering", "{done}");
+
+    let approved = mail_to(
+        &smtp,
+        "adele@contoso.test",
+        "Request approved: Ticketing access",
+    )
+    .await;
+    let sentence = format!(
+        "Access is being delivered, until {}; you will get another email once it is there.",
+        when(start_time() + Duration::days(30))
+    );
+    assert!(approved.text.contains(&sentence), "{}", approved.text);
+    assert!(approved.html.contains(&sentence), "{}", approved.html);
+}
