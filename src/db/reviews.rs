@@ -357,6 +357,24 @@ pub async fn items(
     Ok(Page::from_rows(rows, page, |i| i.id.0))
 }
 
+/// How many items of an instance `reviewer` reviews, and how many of them are undecided.
+pub async fn count_for_reviewer(
+    conn: &mut Conn,
+    tenant: TenantId,
+    review: AccessReviewId,
+    reviewer: UserId,
+) -> DbResult<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "select count(*), count(*) filter (where decision = 'notReviewed') from access_review_items
+         where tenant_id = $1 and review_id = $2 and reviewer_ids @> array[$3::uuid]",
+    )
+    .bind(tenant)
+    .bind(review)
+    .bind(reviewer)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Every item of an instance, locked, oldest first (applying the results).
 pub async fn lock_all_items(
     conn: &mut Conn,

@@ -45,13 +45,29 @@ impl AnswerLine {
 /// One decision on a stage.
 #[derive(Clone, Debug)]
 pub struct DecisionLine {
+    /// The stage's number, from 1.
+    pub stage: i32,
     pub approver: String,
     pub decision: Decision,
     pub justification: Option<String>,
     pub at: String,
 }
 
+/// A resource role an assignment delivered.
+#[derive(Clone, Debug, Default)]
+pub struct GrantLine {
+    pub resource: String,
+    pub role: String,
+}
+
 impl DecisionLine {
+    pub fn verb(&self) -> &'static str {
+        match self.decision {
+            Decision::Approve => "approved",
+            Decision::Deny => "denied",
+        }
+    }
+
     pub fn justification_text(&self) -> String {
         self.justification
             .as_deref()
@@ -100,6 +116,17 @@ pub struct Mail {
     pub ended_because: String,
     /// Decisions of the last stage (denials show who denied and why).
     pub decisions: Vec<DecisionLine>,
+    /// Decisions of the stages before the last (shown to a later stage's approvers).
+    pub earlier: Vec<DecisionLine>,
+    /// The decision that closed a stage before this recipient decided.
+    pub decided: Option<DecisionLine>,
+    /// Who canceled the request, as a sentence.
+    pub canceled_by: String,
+    /// The resource roles an assignment delivered.
+    pub granted: Vec<GrantLine>,
+    /// Items of an access review the recipient reviews, and how many are undecided.
+    pub review_people: i64,
+    pub review_undecided: i64,
     pub links: Links,
 }
 
@@ -110,6 +137,36 @@ impl Mail {
             .as_deref()
             .map(|j| indent(j, "  "))
             .unwrap_or_else(|| "(none given)".into())
+    }
+
+    /// What follows an approval, as a sentence: a scheduled start, connector calls
+    /// still under way, or an extension's new end.
+    pub fn approved_next(&self) -> String {
+        let until = self
+            .end
+            .as_deref()
+            .map_or_else(|| "with no end date".to_string(), |e| format!("until {e}"));
+        match (self.request_state, self.start.as_deref()) {
+            (Some(RequestState::Scheduled), Some(start)) => {
+                format!(
+                    "Access will be delivered on {start}, {until}; you will get another email then."
+                )
+            }
+            (Some(RequestState::Delivered), _) => format!("The access now lasts {until}."),
+            _ => format!(
+                "Access is being delivered, {until}; you will get another email once it is there."
+            ),
+        }
+    }
+
+    /// "1 person" / "3 people".
+    pub fn people_phrase(&self, n: impl std::borrow::Borrow<i64>) -> String {
+        let n = *n.borrow();
+        if n == 1 {
+            "1 person".into()
+        } else {
+            format!("{n} people")
+        }
     }
 
     pub fn days_phrase(&self) -> String {
@@ -151,6 +208,7 @@ email_pair! {
     ReviewStartedHtml ReviewStartedText "email/review_started.html" "email/review_started.txt";
     ReviewReminderHtml ReviewReminderText "email/review_reminder.html" "email/review_reminder.txt";
     SignInLinkHtml SignInLinkText "email/sign_in_link.html" "email/sign_in_link.txt";
+    StageDecidedHtml StageDecidedText "email/stage_decided.html" "email/stage_decided.txt";
 }
 
 /// Renders the subject and both parts of `notice` for `mail`.
@@ -208,12 +266,20 @@ pub fn render_parts(notice: &Notice, m: &Mail) -> Result<(String, String, String
             format!("Your access to {p} has ended"),
             pair(AccessEndedHtml { m }, AccessEndedText { m }),
         ),
+        Notice::StageDecided { .. } => (
+            format!(
+                "Already {}: {} requests {p}",
+                m.decided.as_ref().map_or("decided", DecisionLine::verb),
+                m.requestor
+            ),
+            pair(StageDecidedHtml { m }, StageDecidedText { m }),
+        ),
         Notice::ReviewStarted { .. } => (
-            format!("Access review started in {}", m.tenant),
+            format!("Access review started: {p}, due {}", m.due),
             pair(ReviewStartedHtml { m }, ReviewStartedText { m }),
         ),
         Notice::ReviewReminder { .. } => (
-            format!("Reminder: access review in {} is waiting for you", m.tenant),
+            format!("Reminder: access review of {p} is waiting for you"),
             pair(ReviewReminderHtml { m }, ReviewReminderText { m }),
         ),
         Notice::SignInLink { .. } => (
@@ -253,6 +319,7 @@ mod tests {
             can_extend: true,
             ended_because: "it reached its end date".into(),
             decisions: vec![DecisionLine {
+                stage: 1,
                 approver: "Megan Bowen".into(),
                 decision: Decision::Deny,
                 justification: Some("Not now".into()),
@@ -287,7 +354,15 @@ mod tests {
             Notice::RequestApproved { request_id: r },
             Notice::RequestDenied { request_id: r },
             Notice::RequestExpired { request_id: r },
-            Notice::RequestCanceled { request_id: r },
+            Notice::RequestCanceled {
+                request_id: r,
+                by: None,
+            },
+            Notice::StageDecided {
+                request_id: r,
+                stage_index: 0,
+                by: crate::domain::ids::UserId(uuid::Uuid::now_v7()),
+            },
             Notice::AccessDelivered { request_id: r },
             Notice::DeliveryFailed { request_id: r },
             Notice::AccessExpiring {

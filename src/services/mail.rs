@@ -5,11 +5,12 @@
 use crate::config::Settings;
 use crate::db::requests::{DecisionRow, RequestRow, StageRow};
 use crate::db::{self, Conn, DbError};
+use crate::domain::assignment::GrantState;
 use crate::domain::assignment::{AssignmentState, RemovalReason};
-use crate::domain::ids::{RequestId, TenantId, UserId};
+use crate::domain::ids::{AccessReviewId, AssignmentId, RequestId, TenantId, UserId};
 use crate::domain::request::{RequestState, StageState};
 use crate::email::Email;
-use crate::email::render::{AnswerLine, DecisionLine, Links, Mail, render_parts, when};
+use crate::email::render::{AnswerLine, DecisionLine, GrantLine, Links, Mail, render_parts, when};
 use crate::services::notify::{AskReason, Notice};
 
 /// Why a row could not be rendered.
@@ -75,10 +76,51 @@ pub async fn render(
         | Notice::RequestApproved { request_id }
         | Notice::RequestDenied { request_id }
         | Notice::RequestExpired { request_id }
-        | Notice::RequestCanceled { request_id }
-        | Notice::AccessDelivered { request_id }
         | Notice::DeliveryFailed { request_id } => {
             load_request(conn, tenant_id, *request_id, &portal, &mut m).await?;
+        }
+        Notice::RequestCanceled { request_id, by } => {
+            let (request, _, _) =
+                load_request(conn, tenant_id, *request_id, &portal, &mut m).await?;
+            m.canceled_by = match by {
+                Some(u) if *u == to => "You canceled it.".into(),
+                Some(u) => format!("{} canceled it.", display_name(conn, tenant_id, *u).await?),
+                None if request.request_type.is_update() => {
+                    "It was canceled because the access it would extend has ended.".into()
+                }
+                None => "It was canceled by Portico.".into(),
+            };
+        }
+        Notice::AccessDelivered { request_id } => {
+            let (request, _, _) =
+                load_request(conn, tenant_id, *request_id, &portal, &mut m).await?;
+            if let Some(id) = request.assignment_id {
+                load_granted(conn, tenant_id, id, &mut m).await?;
+            }
+        }
+        Notice::StageDecided {
+            request_id,
+            stage_index,
+            by,
+        } => {
+            let (_, _, decisions) =
+                load_request(conn, tenant_id, *request_id, &portal, &mut m).await?;
+            let Some(d) = decisions
+                .iter()
+                .find(|d| d.stage_index == *stage_index && d.approver_id == *by)
+            else {
+                return Err(permanent(format!(
+                    "request {request_id} has no decision of {by} on stage {stage_index}"
+                )));
+            };
+            m.stage_number = stage_index + 1;
+            m.decided = Some(DecisionLine {
+                stage: stage_index + 1,
+                approver: display_name(conn, tenant_id, *by).await?,
+                decision: d.decision,
+                justification: d.justification.clone(),
+                at: when(d.decided_at),
+            });
         }
         Notice::ApprovalNeeded {
             request_id,
@@ -86,7 +128,7 @@ pub async fn render(
             token,
             reason,
         } => {
-            let (request, stages) =
+            let (request, stages, _) =
                 load_request(conn, tenant_id, *request_id, &portal, &mut m).await?;
             let Some(stage) = stages.iter().find(|s| s.stage_index == *stage_index) else {
                 return Err(permanent(format!(
@@ -124,6 +166,21 @@ pub async fn render(
             load_assignment(conn, tenant_id, *assignment_id, &portal, &mut m).await?;
         }
         Notice::ReviewStarted { review_id } | Notice::ReviewReminder { review_id } => {
+            let id = AccessReviewId(*review_id);
+            let Some(review) = db::reviews::get(conn, tenant_id, id).await? else {
+                return Err(permanent(format!("there is no access review {review_id}")));
+            };
+            let package = db::packages::get(conn, tenant_id, review.package_id)
+                .await?
+                .ok_or_else(|| {
+                    permanent(format!("there is no access package {}", review.package_id))
+                })?;
+            let (people, undecided) =
+                db::reviews::count_for_reviewer(conn, tenant_id, id, to).await?;
+            m.package = package.display_name;
+            m.review_people = people;
+            m.review_undecided = undecided;
+            m.due = when(review.end_at);
             m.links.review = format!("{portal}/reviews/{review_id}");
         }
         Notice::SignInLink { token } => {
@@ -171,14 +228,60 @@ async fn load_assignment(
     Ok(())
 }
 
-/// Loads the request, its package, people, answers and stages into `m`.
+/// A user's display name, or "a former user".
+async fn display_name(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<String, RenderError> {
+    Ok(db::users::get(conn, tenant, id)
+        .await?
+        .map_or_else(|| "a former user".into(), |u| u.display_name))
+}
+
+/// What the assignment delivered (resource and role names) and its end, into `m`.
+async fn load_granted(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: AssignmentId,
+    m: &mut Mail,
+) -> Result<(), RenderError> {
+    let Some(a) = db::assignments::get(conn, tenant, id).await? else {
+        return Err(permanent(format!("there is no assignment {id}")));
+    };
+    m.end = a.end_at.map(when);
+    let roles: Vec<_> = db::assignments::grants_of(conn, tenant, &[id])
+        .await?
+        .into_iter()
+        .filter(|g| g.state == GrantState::Delivered)
+        .map(|g| g.resource_role_id)
+        .collect();
+    let roles = db::catalogs::get_roles(conn, tenant, &roles).await?;
+    let resource_ids: Vec<_> = roles.iter().map(|r| r.resource_id).collect();
+    let resources = db::catalogs::get_resources(conn, tenant, &resource_ids).await?;
+    m.granted = roles
+        .into_iter()
+        .filter_map(|role| {
+            let resource = resources.iter().find(|r| r.id == role.resource_id)?;
+            Some(GrantLine {
+                resource: resource.display_name.clone(),
+                role: role.display_name,
+            })
+        })
+        .collect();
+    m.granted
+        .sort_by(|a, b| (&a.resource, &a.role).cmp(&(&b.resource, &b.role)));
+    Ok(())
+}
+
+/// Loads the request, its package, people, answers, stages and decisions into `m`.
 async fn load_request(
     conn: &mut Conn,
     tenant: TenantId,
     id: RequestId,
     portal: &str,
     m: &mut Mail,
-) -> Result<(RequestRow, Vec<StageRow>), RenderError> {
+) -> Result<(RequestRow, Vec<StageRow>, Vec<DecisionRow>), RenderError> {
     let Some(request) = db::requests::get(conn, tenant, id).await? else {
         return Err(permanent(format!("there is no request {id}")));
     };
@@ -193,7 +296,7 @@ async fn load_request(
         .iter()
         .filter(|d| Some(d.stage_index) == last)
         .collect();
-    people.extend(last_decisions.iter().map(|d| d.approver_id));
+    people.extend(decisions.iter().map(|d| d.approver_id));
     let users = db::users::get_many(conn, tenant, &people).await?;
     let name = |u: UserId| {
         users
@@ -227,16 +330,22 @@ async fn load_request(
         .max(stages.len());
     m.start = request.schedule_start.map(when);
     m.end = request.schedule_end.map(when);
-    m.decisions = last_decisions
+    let line = |d: &DecisionRow| DecisionLine {
+        stage: d.stage_index + 1,
+        approver: name(d.approver_id),
+        decision: d.decision,
+        justification: d.justification.clone(),
+        at: when(d.decided_at),
+    };
+    // The decisions of the stages before the last (an approval email for stage 2
+    // shows what stage 1 decided).
+    m.earlier = decisions
         .iter()
-        .map(|d| DecisionLine {
-            approver: name(d.approver_id),
-            decision: d.decision,
-            justification: d.justification.clone(),
-            at: when(d.decided_at),
-        })
+        .filter(|d| Some(d.stage_index) != last)
+        .map(line)
         .collect();
+    m.decisions = last_decisions.iter().map(|d| line(d)).collect();
     m.links.request = format!("{portal}/requests/{id}");
     m.links.approvals = format!("{portal}/approvals/{id}");
-    Ok((request, stages))
+    Ok((request, stages, decisions))
 }

@@ -45,7 +45,8 @@ pub enum Notice {
         token: String,
         reason: AskReason,
     },
-    /// To the requestor: approved, waiting for the scheduled start.
+    /// To the requestor: approved, while the access is not there yet (a scheduled
+    /// start, connector calls) or an extension's new end was set.
     RequestApproved {
         request_id: RequestId,
     },
@@ -56,8 +57,19 @@ pub enum Notice {
     RequestExpired {
         request_id: RequestId,
     },
+    /// To the requestor: the request was canceled, by `by` (them, or who manages the
+    /// catalog) or, when `None`, by Portico itself.
     RequestCanceled {
         request_id: RequestId,
+        #[serde(default)]
+        by: Option<UserId>,
+    },
+    /// To an approver who had not decided: `by` decided stage `stage_index` first, so
+    /// their decision is no longer needed.
+    StageDecided {
+        request_id: RequestId,
+        stage_index: i32,
+        by: UserId,
     },
     /// To the target user: access is there.
     AccessDelivered {

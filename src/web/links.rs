@@ -16,10 +16,10 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::csrf::{self, CsrfToken};
-use crate::domain::request::Decision;
+use crate::domain::request::{Decision, RequestState};
 use crate::services::approval_links::{self, LinkError, LinkStatus, LinkView};
 use crate::state::AppState;
-use crate::web::shell::Shell;
+use crate::web::shell::{Shell, ShellTenant};
 use crate::web::view::{request_outcome, when};
 
 pub fn router() -> Router<AppState> {
@@ -245,8 +245,21 @@ fn not_an_approver(state: &AppState, v: &LinkView) -> Response {
     )
 }
 
+/// The layout of a page about one link: its header leads to the tenant's portal.
+fn link_shell(title: impl Into<String>, v: &LinkView) -> Shell {
+    Shell {
+        tenant: Some(ShellTenant {
+            slug: v.tenant.slug.clone(),
+            display_name: v.tenant.display_name.clone(),
+        }),
+        ..Shell::public(title)
+    }
+}
+
 fn decided(state: &AppState, status: StatusCode, v: &LinkView, message: String) -> Response {
-    let heading = if status == StatusCode::CONFLICT {
+    let heading = if v.request_state == RequestState::Canceled {
+        "This request was canceled"
+    } else if status == StatusCode::CONFLICT {
         "Nothing was decided"
     } else {
         "Already decided"
@@ -254,7 +267,7 @@ fn decided(state: &AppState, status: StatusCode, v: &LinkView, message: String) 
     finish(
         status,
         DecidedPage {
-            shell: Shell::public(heading.to_string()),
+            shell: link_shell(heading, v),
             s: Shown::of(v),
             heading: heading.to_string(),
             message,
@@ -286,7 +299,7 @@ fn decide_page(
     finish(
         status,
         DecidePage {
-            shell: Shell::public(format!("{label} the request for {}", v.package)),
+            shell: link_shell(format!("{label} the request for {}", v.package), v),
             s: Shown::of(v),
             label,
             button_class,
@@ -392,7 +405,7 @@ async fn decide_link(
             finish(
                 StatusCode::OK,
                 DecidedPage {
-                    shell: Shell::public("Decision recorded"),
+                    shell: link_shell("Decision recorded", &v),
                     heading: "Decision recorded".into(),
                     message,
                     state_text: Some(request_outcome(v.request_state)),

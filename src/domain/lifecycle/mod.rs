@@ -178,7 +178,11 @@ pub enum Ask {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Told {
     Submitted,
+    /// Every stage approved, and the access is not there yet: it waits for its
+    /// scheduled start or for connector calls (an extension: its new end is set).
+    Approved,
     Denied,
+    Canceled,
     Expired,
     Delivered,
     DeliveryFailed,
@@ -196,6 +200,13 @@ pub enum Tell {
         stage: usize,
         who: Vec<Uuid>,
         reason: Ask,
+    },
+    /// The approvers of stage `stage` who had not decided when `by` closed it: their
+    /// decision is no longer needed and their links no longer work.
+    Decided {
+        stage: usize,
+        who: Vec<Uuid>,
+        by: Uuid,
     },
 }
 
@@ -368,8 +379,9 @@ pub fn step(
                     request.state
                 )));
             }
-            let mut t =
-                Transition::to(RequestState::Canceled).note(Action::Canceled, false, json!({}));
+            let mut t = Transition::to(RequestState::Canceled)
+                .note(Action::Canceled, false, json!({}))
+                .tell(Tell::Requestor(Told::Canceled));
             t.stage = stages
                 .iter()
                 .find(|s| s.state == StageState::Pending)
@@ -405,8 +417,14 @@ pub fn step(
                 details["reason"] = json!(refusals.join("; "));
             }
             t = t.note(action, false, details);
-            if let Some(told) = told {
-                t = t.tell(Tell::Target(told));
+            match told {
+                Some(told) => t = t.tell(Tell::Target(told)),
+                // Just approved, and the access waits for connector calls: the
+                // requestor hears of the approval now and of the access once it is there.
+                None if request.state == RequestState::PendingApproval => {
+                    t = t.tell(Tell::Requestor(Told::Approved));
+                }
+                None => {}
             }
             Ok(t)
         }
@@ -434,11 +452,17 @@ pub fn step(
             }
             awaiting_delivery(request)?;
             Ok(if assignment_live {
-                Transition::to(RequestState::Delivered).note(
+                let t = Transition::to(RequestState::Delivered).note(
                     Action::Delivered,
                     false,
                     json!({"end": end}),
-                )
+                );
+                // An extension that needed approval: its requestor learns the new end.
+                if request.state == RequestState::PendingApproval {
+                    t.tell(Tell::Requestor(Told::Approved))
+                } else {
+                    t
+                }
             } else {
                 Transition::to(RequestState::DeliveryFailed).note(
                     Action::DeliveryFailed,
@@ -669,7 +693,13 @@ fn settled(
             by_system,
             details: json!({}),
         });
-        approved(request, now, notes)
+        let t = approved(request, now, notes);
+        // Access that waits for its start: the requestor learns it was approved.
+        if t.state == RequestState::Scheduled {
+            t.tell(Tell::Requestor(Told::Approved))
+        } else {
+            t
+        }
     }
 }
 
@@ -721,7 +751,8 @@ fn decided(
         .map(|d| (d.approver, d.decision))
         .collect();
     decisions.push((approver, decision));
-    let mut t = match stage_outcome(stage.rule, &stage.approvers, &stage.alternates, &decisions) {
+    let outcome = stage_outcome(stage.rule, &stage.approvers, &stage.alternates, &decisions);
+    let mut t = match outcome {
         StageOutcome::Pending => {
             let mut t = Transition::to(request.state);
             t.notes.push(decided_note);
@@ -739,6 +770,21 @@ fn decided(
             settled(request, stage.index, now, vec![decided_note], false)
         }
     };
+    if outcome != StageOutcome::Pending {
+        let waiting: Vec<Uuid> = stage
+            .approvers
+            .iter()
+            .filter(|a| **a != approver && !stage.decisions.iter().any(|d| d.approver == **a))
+            .copied()
+            .collect();
+        if !waiting.is_empty() {
+            t = t.tell(Tell::Decided {
+                stage: stage.index,
+                who: waiting,
+                by: approver,
+            });
+        }
+    }
     t.stage = Some(change);
     Ok(t)
 }

@@ -73,6 +73,8 @@ fn accepted_transitions() {
     let all = || vec![stage(0, All, &[1, 2])];
     let mut future = request(K::UserAdd, S::Submitted, 0);
     future.start = Some(now() + Duration::days(2));
+    let mut scheduled_later = request(K::UserAdd, S::PendingApproval, 1);
+    scheduled_later.start = Some(now() + Duration::days(2));
     let no_extension_approval = Event::Submitted {
         extension_requires_approval: false,
     };
@@ -198,7 +200,33 @@ fn accepted_transitions() {
             Some(StageState::Approved),
             Then::Deliver,
             vec!["assignmentRequest.decided", "assignmentRequest.approved"],
-            vec![],
+            vec![Tell::Decided {
+                stage: 0,
+                who: vec![id(2)],
+                by: id(1),
+            }],
+        ),
+        (
+            "an approval with a later start schedules it and tells the requestor",
+            scheduled_later.clone(),
+            one(),
+            decide(1, Approve),
+            S::Scheduled,
+            Some(StageState::Approved),
+            Then::Nothing,
+            vec![
+                "assignmentRequest.decided",
+                "assignmentRequest.approved",
+                "assignmentRequest.scheduled",
+            ],
+            vec![
+                Tell::Requestor(Told::Approved),
+                Tell::Decided {
+                    stage: 0,
+                    who: vec![id(2)],
+                    by: id(1),
+                },
+            ],
         ),
         (
             "an approved stage before the last opens the next",
@@ -209,7 +237,11 @@ fn accepted_transitions() {
             Some(StageState::Approved),
             Then::OpenStage(1),
             vec!["assignmentRequest.decided"],
-            vec![],
+            vec![Tell::Decided {
+                stage: 0,
+                who: vec![id(1)],
+                by: id(2),
+            }],
         ),
         (
             "an approved extension is applied",
@@ -220,10 +252,14 @@ fn accepted_transitions() {
             Some(StageState::Approved),
             Then::Extend,
             vec!["assignmentRequest.decided", "assignmentRequest.approved"],
-            vec![],
+            vec![Tell::Decided {
+                stage: 0,
+                who: vec![id(2)],
+                by: id(1),
+            }],
         ),
         (
-            "a deny ends the request and tells the requestor",
+            "a deny ends the request and tells the requestor and the other approvers",
             request(K::UserAdd, pending, 2),
             one(),
             decide(1, Deny),
@@ -231,7 +267,14 @@ fn accepted_transitions() {
             Some(StageState::Denied),
             Then::Nothing,
             vec!["assignmentRequest.decided", "assignmentRequest.denied"],
-            vec![Tell::Requestor(Told::Denied)],
+            vec![
+                Tell::Requestor(Told::Denied),
+                Tell::Decided {
+                    stage: 0,
+                    who: vec![id(2)],
+                    by: id(1),
+                },
+            ],
         ),
         (
             "an all stage waits for every approver",
@@ -387,7 +430,7 @@ fn accepted_transitions() {
             Some(StageState::Canceled),
             Then::Nothing,
             vec!["assignmentRequest.canceled"],
-            vec![],
+            vec![Tell::Requestor(Told::Canceled)],
         ),
         (
             "a scheduled request is canceled",
@@ -398,7 +441,7 @@ fn accepted_transitions() {
             None,
             Then::Nothing,
             vec!["assignmentRequest.canceled"],
-            vec![],
+            vec![Tell::Requestor(Told::Canceled)],
         ),
         (
             "delivery refused at the recheck fails and tells the requestor",
@@ -429,8 +472,23 @@ fn accepted_transitions() {
             vec![Tell::Target(Told::Delivered)],
         ),
         (
-            "connector grants leave it delivering, nobody told yet",
+            "connector grants after an approval leave it delivering; the requestor hears of the approval",
             request(K::UserAdd, pending, 1),
+            vec![],
+            Event::Delivered {
+                assignment: id(7),
+                state: S::Delivering,
+                refusals: vec![],
+            },
+            S::Delivering,
+            None,
+            Then::Nothing,
+            vec!["assignmentRequest.delivering"],
+            vec![Tell::Requestor(Told::Approved)],
+        ),
+        (
+            "connector grants at a scheduled start leave it delivering, nobody told yet",
+            request(K::UserAdd, S::Scheduled, 1),
             vec![],
             Event::Delivered {
                 assignment: id(7),
@@ -498,7 +556,7 @@ fn accepted_transitions() {
             vec![],
         ),
         (
-            "an applied extension is delivered",
+            "an approved extension is delivered and its requestor told",
             request(K::UserUpdate, pending, 1),
             vec![],
             Event::Extended {
@@ -509,7 +567,7 @@ fn accepted_transitions() {
             None,
             Then::Nothing,
             vec!["assignmentRequest.delivered"],
-            vec![],
+            vec![Tell::Requestor(Told::Approved)],
         ),
         (
             "an extension of an ended assignment fails",

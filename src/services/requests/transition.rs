@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{note, tell_requestor};
 use crate::db::requests::{RequestRow, StageRow};
 use crate::db::{self, Conn};
+use crate::domain::ids::UserId;
 use crate::domain::lifecycle::{self, Ask, Event, Refusal, Tell, Told, Transition};
 use crate::services::audit::Trail;
 use crate::services::notify::{self, AskReason, Notice};
@@ -101,16 +102,28 @@ pub(super) async fn carry_out(
 ) -> ServiceResult<()> {
     for tell in &t.tell {
         match tell {
-            Tell::Requestor(told) => tell_requestor(conn, row, notice(*told, row), now).await?,
+            Tell::Requestor(told) => {
+                tell_requestor(conn, row, notice(*told, row, actor), now).await?;
+            }
             Tell::Target(told) => {
                 notify::enqueue(
                     conn,
                     row.tenant_id,
                     row.target_user_id,
-                    &notice(*told, row),
+                    &notice(*told, row, actor),
                     now,
                 )
                 .await?;
+            }
+            Tell::Decided { stage, who, by } => {
+                let decided = Notice::StageDecided {
+                    request_id: row.id,
+                    stage_index: i32::try_from(*stage).unwrap_or(0),
+                    by: UserId(*by),
+                };
+                for approver in who {
+                    notify::enqueue(conn, row.tenant_id, UserId(*approver), &decided, now).await?;
+                }
             }
             Tell::Approvers { who, reason, .. } => {
                 let stage = stage.ok_or_else(|| {
@@ -131,10 +144,18 @@ pub(super) async fn carry_out(
     Ok(())
 }
 
-fn notice(told: Told, row: &RequestRow) -> Notice {
+fn notice(told: Told, row: &RequestRow, actor: Actor) -> Notice {
     let request_id = row.id;
     match told {
         Told::Submitted => Notice::RequestSubmitted { request_id },
+        Told::Approved => Notice::RequestApproved { request_id },
+        Told::Canceled => Notice::RequestCanceled {
+            request_id,
+            by: match actor {
+                Actor::User { id, .. } => Some(id),
+                Actor::System => None,
+            },
+        },
         Told::Denied => Notice::RequestDenied { request_id },
         Told::Expired => Notice::RequestExpired { request_id },
         Told::Delivered => Notice::AccessDelivered { request_id },

@@ -51,20 +51,40 @@ async fn list_approvals(
     let list =
         services::views::requests::approvals(state.pool(), &who.caller, decided, page).await?;
     let base = who.url("/approvals");
+    let me = who.caller.user_id();
     let rows = list
         .items
         .iter()
         .map(|(stage, v)| {
             let r = &v.request;
             let s = v.stages.iter().find(|s| s.stage.stage_index == *stage);
+            let mut cells = vec![
+                list.names.user(r.target_user_id.0),
+                format!("Stage {}", stage + 1),
+            ];
+            if decided {
+                // What the caller decided, and when (or how the stage ended without them).
+                let mine = s.and_then(|s| s.decisions.iter().find(|d| d.approver_id == me));
+                cells.push(mine.map_or_else(
+                    || "Decided by another approver".to_string(),
+                    |d| match d.decision {
+                        Decision::Approve => "You approved".to_string(),
+                        Decision::Deny => "You denied".to_string(),
+                    },
+                ));
+                cells.push(
+                    mine.map(|d| d.decided_at)
+                        .or_else(|| s.and_then(|s| s.stage.completed_at))
+                        .map(when)
+                        .unwrap_or_default(),
+                );
+            } else {
+                cells.push(s.map(|s| when(s.stage.due_at)).unwrap_or_default());
+            }
             RequestTableRow {
                 href: format!("{base}/{}", r.id),
                 link: list.names.package(r.package_id.0),
-                cells: vec![
-                    list.names.user(r.target_user_id.0),
-                    format!("Stage {}", stage + 1),
-                    s.map(|s| when(s.stage.due_at)).unwrap_or_default(),
-                ],
+                cells,
                 state: Badge::state(r.state),
             }
         })
@@ -86,7 +106,18 @@ async fn list_approvals(
                 "Requests waiting for your decision"
             }
             .into(),
-            headings: vec!["Access package", "For", "Stage", "Due", "State"],
+            headings: if decided {
+                vec![
+                    "Access package",
+                    "For",
+                    "Stage",
+                    "Your decision",
+                    "Decided on",
+                    "State",
+                ]
+            } else {
+                vec!["Access package", "For", "Stage", "Due", "State"]
+            },
             rows,
         },
     }
