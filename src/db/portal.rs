@@ -8,7 +8,7 @@ use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{PackageId, RequestId, TenantId, UserId};
 pub use crate::model::portal::{Counts, ListedPackage};
 
-/// Packages listed in the portal: not hidden, in an enabled catalog (for guests, an
+/// Packages listed in the portal: not hidden nor archived, in an enabled catalog (for guests, an
 /// externally visible one), with at least one policy taking requests; newest first.
 /// The search uses the trigram index on name and description.
 pub async fn requestable(
@@ -20,10 +20,10 @@ pub async fn requestable(
 ) -> DbResult<Page<ListedPackage>> {
     let rows: Vec<ListedPackage> = sqlx::query_as(
         "select p.tenant_id, p.id, p.catalog_id, p.display_name, p.description, p.hidden, p.created_at, p.updated_at,
-                c.display_name as catalog_name
+                p.archived_at, c.display_name as catalog_name
          from access_packages p
          join catalogs c on c.tenant_id = p.tenant_id and c.id = p.catalog_id
-         where p.tenant_id = $1 and p.id < $2 and not p.hidden and c.enabled
+         where p.tenant_id = $1 and p.id < $2 and not p.hidden and p.archived_at is null and c.enabled
            and (not $3 or c.externally_visible)
            and ($4::text is null or lower(p.display_name || ' ' || p.description) like $4)
            and exists (select 1 from policies pol where pol.tenant_id = p.tenant_id and pol.package_id = p.id

@@ -14,6 +14,7 @@ mod admin_directory;
 mod admin_packages;
 mod admin_pages;
 mod admin_policy;
+mod admin_screens;
 mod architecture;
 mod audit;
 mod auth;

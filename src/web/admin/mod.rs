@@ -8,7 +8,9 @@
 
 mod assignments;
 mod catalogs;
+mod confirm;
 mod directory;
+mod outbox;
 mod packages;
 mod policy;
 mod requests;
@@ -34,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(assignments::router())
         .merge(requests::router())
         .merge(directory::router())
+        .merge(outbox::router())
 }
 
 // ---------------------------------------------------------------------------------
@@ -86,6 +89,13 @@ async fn overview(who: AdminCaller) -> PageResult {
             title: "Groups",
             href: who.url("/admin/groups"),
             text: "Groups with their owners and members, and where each membership came from.",
+        });
+    }
+    if roles.is_tenant_admin() {
+        cards.push(Card {
+            title: "Deliveries",
+            href: who.url("/admin/outbox"),
+            text: "Emails and connector calls that failed for good, with their errors; reprocess them.",
         });
     }
     if roles.allows(Action::ReadAudit) {
