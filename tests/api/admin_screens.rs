@@ -707,3 +707,253 @@ async fn reprocessing_a_failed_connector_call_puts_its_grant_back_on_its_way() {
     assert_eq!(grant, "pending");
     assert_eq!(state, "delivering");
 }
+
+#[tokio::test]
+async fn tenant_admins_change_the_tenant_settings_in_the_admin_portal() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let page = s.b.get("/admin/settings").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(s.b.get("/admin").await.body.contains("/admin/settings"));
+
+    let invalid =
+        s.b.post(
+            "/admin/settings",
+            &[("displayName", "Acme Corp"), ("replyTo", "not an address")],
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        invalid.body.contains("Acme Corp"),
+        "the form keeps what was typed"
+    );
+    let saved =
+        s.b.post(
+            "/admin/settings",
+            &[
+                ("displayName", "Acme Corp"),
+                ("replyTo", "help@acme.test"),
+                ("approvalLinksRequireSignIn", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, tenant) = app.get(&s.t.admin, "/api/v1/tenant").await;
+    assert_eq!(tenant["displayName"], "Acme Corp");
+    assert_eq!(tenant["replyTo"], "help@acme.test");
+    assert_eq!(tenant["approvalLinksRequireSignIn"], true);
+    assert_eq!(
+        app.audit_actions(s.t.id).await.last().map(String::as_str),
+        Some("tenant.updated")
+    );
+
+    // Refused: a catalog owner; another tenant's admin changes only their own tenant.
+    app.user_with_role(&s.t, "owner@acme.test", "catalogOwner", Some(s.general))
+        .await;
+    let owner = sign_in(&app, "acme", "owner@acme.test").await;
+    assert_eq!(
+        owner.get("/admin/settings").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let refused = owner
+        .post("/admin/settings", &[("displayName", "Owned")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let other = app.tenant("globex").await;
+    let globex = sign_in(&app, "globex", &other.admin_email).await;
+    let theirs = globex
+        .post("/admin/settings", &[("displayName", "Globex Inc")])
+        .await;
+    assert_eq!(theirs.status, StatusCode::SEE_OTHER);
+    let (_, tenant) = app.get(&s.t.admin, "/api/v1/tenant").await;
+    assert_eq!(tenant["displayName"], "Acme Corp");
+}
+
+#[tokio::test]
+async fn tenant_admins_grant_and_revoke_tenant_roles_but_never_the_last_admin() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let (ada, _) = app
+        .user(
+            &s.t,
+            "ada@acme.test",
+            json!({"displayName": "Ada Lovelace"}),
+        )
+        .await;
+    let page = s.b.get("/admin/roles").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(&s.t.admin_email));
+
+    let unknown =
+        s.b.post(
+            "/admin/roles",
+            &[("role", "tenantAdmin"), ("principal", "ghost@acme.test")],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let catalog_role =
+        s.b.post(
+            "/admin/roles",
+            &[("role", "catalogOwner"), ("principal", "ada@acme.test")],
+        )
+        .await;
+    assert_eq!(catalog_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let granted =
+        s.b.post(
+            "/admin/roles",
+            &[("role", "catalogCreator"), ("principal", "ada@acme.test")],
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::SEE_OTHER, "{}", granted.body);
+    let (_, roles) = app.get(&s.t.admin, "/api/v1/roleAssignments").await;
+    let grant = roles["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|r| r["role"] == "catalogCreator" && r["principal"]["id"] == ada.to_string())
+        .cloned()
+        .expect("granted");
+    assert!(s.b.get("/admin/roles").await.body.contains("Ada Lovelace"));
+
+    // Refused: Ada (a catalog creator only), another tenant's admin.
+    let ada_browser = sign_in(&app, "acme", "ada@acme.test").await;
+    assert_eq!(
+        ada_browser.get("/admin/roles").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let self_grant = ada_browser
+        .post(
+            "/admin/roles",
+            &[("role", "tenantAdmin"), ("principal", "ada@acme.test")],
+        )
+        .await;
+    assert_eq!(self_grant.status, StatusCode::FORBIDDEN);
+    let gid = grant["id"].as_str().expect("id");
+    let other = app.tenant("globex").await;
+    let globex = sign_in(&app, "globex", &other.admin_email).await;
+    assert_eq!(
+        globex
+            .post(&format!("/admin/roles/{gid}/revoke"), &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let revoked = s.b.post(&format!("/admin/roles/{gid}/revoke"), &[]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.body);
+    assert!(!s.b.get("/admin/roles").await.body.contains("Ada Lovelace"));
+
+    // The last tenant admin stays.
+    let (_, roles) = app.get(&s.t.admin, "/api/v1/roleAssignments").await;
+    let admin_grant = roles["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|r| r["role"] == "tenantAdmin")
+        .cloned()
+        .expect("admin grant");
+    let last =
+        s.b.post(
+            &format!(
+                "/admin/roles/{}/revoke",
+                admin_grant["id"].as_str().expect("id")
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(last.status, StatusCode::CONFLICT);
+    assert!(last.body.contains("last tenant admin"), "{}", last.body);
+}
+
+#[tokio::test]
+async fn the_package_form_adds_a_group_to_the_catalog_and_ticks_its_role() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    fixtures::group(&app, &s.t, "Finance team").await;
+    let form =
+        s.b.get(&format!("/admin/packages/new?catalog={}", s.general))
+            .await;
+    assert!(form.body.contains("addGroupResource"));
+
+    let missing =
+        s.b.post(
+            "/admin/packages",
+            &[
+                ("catalogId", &s.general.to_string()),
+                ("displayName", "Finance"),
+                ("intent", "addGroup"),
+                ("addGroupResource", "No such team"),
+            ],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let added =
+        s.b.post(
+            "/admin/packages",
+            &[
+                ("catalogId", &s.general.to_string()),
+                ("displayName", "Finance"),
+                ("intent", "addGroup"),
+                ("addGroupResource", "Finance team"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert!(added.body.contains("Finance team (group)"));
+    assert!(
+        added.body.contains("value=\"Finance\""),
+        "the form keeps what was typed"
+    );
+    let (_, resources) = app
+        .get(
+            &s.t.admin,
+            &format!("/api/v1/catalogs/{}/resources", s.general),
+        )
+        .await;
+    let role = resources["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|r| r["displayName"] == "Finance team")
+        .map(|r| r["roles"][0]["id"].as_str().expect("role").to_string())
+        .expect("the group is a resource of the catalog");
+    assert!(
+        added.body.contains(&format!("value=\"{role}\" checked")),
+        "its role is ticked"
+    );
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("select count(*) from access_packages where tenant_id = $1")
+            .bind(s.t.id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("count"),
+        0,
+        "no package is created by the step"
+    );
+    let created =
+        s.b.post(
+            "/admin/packages",
+            &[
+                ("catalogId", &s.general.to_string()),
+                ("displayName", "Finance"),
+                ("resourceRoleIds", &role),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+
+    // A member who owns no group and no catalog may not add one.
+    app.user(&s.t, "ada@acme.test", json!({})).await;
+    let ada = sign_in(&app, "acme", "ada@acme.test").await;
+    let refused = ada
+        .post(
+            "/admin/packages",
+            &[
+                ("catalogId", &s.general.to_string()),
+                ("intent", "addGroup"),
+                ("addGroupResource", "Finance team"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}

@@ -8,8 +8,8 @@ mod resources;
 
 pub use connector::{check_webhook_url, connector_secret_context, seal_legacy_secrets};
 pub use resources::{
-    MAX_ROLES, MIN_SECRET, NewConnector, NewResource, ResourceKind, ResourceView, add_resource,
-    list_resources, remove_resource,
+    MAX_ROLES, MIN_SECRET, NewConnector, NewResource, ResourceKind, ResourceView,
+    add_group_by_name, add_resource, list_resources, remove_resource,
 };
 
 use chrono::{DateTime, Utc};

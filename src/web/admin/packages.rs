@@ -382,6 +382,11 @@ async fn create_package(
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
     let catalog: Option<CatalogId> = form.get("catalogId").and_then(|c| c.parse().ok());
+    if form.get("intent").as_deref() == Some("addGroup")
+        && let Some(catalog) = catalog
+    {
+        return add_group_to_form(&state, &who, &form, catalog).await;
+    }
     let created = services::packages::create(
         state.pool(),
         &who.caller,
@@ -422,6 +427,47 @@ async fn create_package(
             )))
         }
     }
+}
+
+/// The form's "Add to the catalog" step: the group named is added to the catalog as a
+/// resource and the form comes back with its role ticked (nothing else is saved).
+async fn add_group_to_form(
+    state: &AppState,
+    who: &AdminCaller,
+    form: &FormData,
+    catalog: CatalogId,
+) -> PageResult {
+    let mut values = PackageValues::from_form(form);
+    let added = services::catalogs::add_group_by_name(
+        state.pool(),
+        &who.caller,
+        catalog,
+        &form.text("addGroupResource"),
+        "addGroupResource",
+        state.keys(),
+        state.now(),
+    )
+    .await;
+    let (errors, status_ok) = match added {
+        Ok(r) => {
+            values.roles.extend(r.roles.iter().map(|role| role.id));
+            (Errors::none(), true)
+        }
+        Err(e) => (form_errors(e)?, false),
+    };
+    let options = services::views::packages::package_form_options(
+        state.pool(),
+        &who.caller,
+        catalog,
+        &values.groups,
+    )
+    .await?;
+    let page = package_form(who, &options, None, values, errors);
+    Ok(if status_ok {
+        page.into_response()
+    } else {
+        invalid(page)
+    })
 }
 
 struct PolicyRow {
