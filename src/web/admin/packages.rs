@@ -382,7 +382,7 @@ async fn create_package(
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
     let catalog: Option<CatalogId> = form.get("catalogId").and_then(|c| c.parse().ok());
-    if form.get("intent").as_deref() == Some("addGroup")
+    if form.get("intent") == Some("addGroup")
         && let Some(catalog) = catalog
     {
         return add_group_to_form(&state, &who, &form, catalog).await;
