@@ -15,6 +15,7 @@ mod admin_packages;
 mod admin_pages;
 mod admin_policy;
 mod admin_screens;
+mod admin_screens_browser;
 mod architecture;
 mod audit;
 mod auth;
