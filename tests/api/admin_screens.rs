@@ -957,3 +957,46 @@ async fn the_package_form_adds_a_group_to_the_catalog_and_ticks_its_role() {
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_archived_package_starts_no_access_review() {
+    // No background scheduler: the review job runs only when the test says.
+    let app = TestApp::spawn_with_settings(&[("PORTICO_SCHEDULER_ENABLED", "false")]).await;
+    let t = app.tenant("acme").await;
+    let general = app.general_catalog(&t).await;
+    let reviewed = fixtures::open_policy(json!({"review": {
+        "startDate": "2026-10-01T00:00:00Z", "recurrence": "monthly", "durationDays": 14,
+        "reviewers": [{"type": "self"}], "fallbackReviewers": [], "ifNoResponse": "keep",
+        "autoApply": true, "requireJustification": false}}));
+    let live = fixtures::package(&app, &t, general, "Live", &[]).await;
+    fixtures::policy(&app, &t, live, reviewed.clone()).await;
+    let old = fixtures::package(&app, &t, general, "Old", &[]).await;
+    let q = fixtures::policy(&app, &t, old, reviewed).await;
+    seed_history(&app, &t, old, q).await;
+    let (status, _) = app
+        .post(
+            &t.admin,
+            &format!("/api/v1/accessPackages/{old}/archive"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    portico::scheduler::reviews::run_once(&app.state, app.now())
+        .await
+        .expect("review job");
+    let reviews = |package: Uuid| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from access_reviews where package_id = $1",
+            )
+            .bind(package)
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+        }
+    };
+    assert_eq!(reviews(live).await, 1, "the live package's review starts");
+    assert_eq!(reviews(old).await, 0, "the archived package's does not");
+}

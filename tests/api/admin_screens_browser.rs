@@ -30,12 +30,11 @@ async fn the_admin_screens_render_wide_and_narrow_without_serious_accessibility_
     .fetch_one(&app.pool)
     .await
     .expect("package");
-    let (tenant, general): (Uuid, Uuid) = sqlx::query_as(
-        "select tenant_id, id from catalogs where display_name = 'General' limit 1",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .expect("catalog");
+    let (tenant, general): (Uuid, Uuid) =
+        sqlx::query_as("select tenant_id, id from catalogs where display_name = 'General' limit 1")
+            .fetch_one(&app.pool)
+            .await
+            .expect("catalog");
     sqlx::query(
         "insert into outbox (tenant_id, id, kind, payload, state, attempts, next_attempt_at, last_error, created_at, completed_at)
          values ($1, $2, 'webhook', '{\"type\": \"grant\", \"resourceName\": \"Payroll\"}', 'failed', 12, $3,
@@ -70,15 +69,33 @@ async fn walk(
     sign_in_as(c, &base, "Contoso Admin", "/admin").await?;
     wait_heading(c, "Administration").await;
     let pages = [
-        (format!("/admin/packages/{package}"), "Windows 11 Testing", "admin-package"),
-        (format!("/admin/packages/{package}/remove"), "Windows 11 Testing", "admin-package-remove"),
+        (
+            format!("/admin/packages/{package}"),
+            "Windows 11 Testing",
+            "admin-package",
+        ),
+        (
+            format!("/admin/packages/{package}/remove"),
+            "Windows 11 Testing",
+            "admin-package-remove",
+        ),
         ("/admin/outbox".to_string(), "Deliveries", "admin-outbox"),
-        ("/admin/settings".to_string(), "Tenant settings", "admin-settings"),
+        (
+            "/admin/settings".to_string(),
+            "Tenant settings",
+            "admin-settings",
+        ),
         ("/admin/roles".to_string(), "Tenant roles", "admin-roles"),
-        (format!("/admin/packages/new?catalog={general}"), "New access package", "admin-package-new"),
+        (
+            format!("/admin/packages/new?catalog={general}"),
+            "New access package",
+            "admin-package-new",
+        ),
     ];
     for (path, heading, name) in pages {
-        c.goto(&format!("{base}{path}")).await.map_err(|e| e.to_string())?;
+        c.goto(&format!("{base}{path}"))
+            .await
+            .map_err(|e| e.to_string())?;
         wait_heading(c, heading).await;
         shots.take_wide_and_narrow(c, name).await;
         axe(c, name).await?;

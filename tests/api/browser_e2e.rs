@@ -87,7 +87,12 @@ pub(crate) async fn axe(c: &Client, page: &str) -> Result<usize, String> {
     Err(format!("axe did not finish on {page}"))
 }
 
-pub(crate) async fn sign_in_as(c: &Client, base: &str, name: &str, next: &str) -> Result<(), String> {
+pub(crate) async fn sign_in_as(
+    c: &Client,
+    base: &str,
+    name: &str,
+    next: &str,
+) -> Result<(), String> {
     c.goto(&format!("{base}/dev/sign-in?next=/t/contoso{next}"))
         .await
         .map_err(|e| format!("open the dev sign-in page: {e}"))?;
