@@ -910,16 +910,30 @@ async fn the_package_form_adds_a_group_to_the_catalog_and_ticks_its_role() {
             &format!("/api/v1/catalogs/{}/resources", s.general),
         )
         .await;
-    let role = resources["items"]
+    let roles = resources["items"]
         .as_array()
         .expect("items")
         .iter()
         .find(|r| r["displayName"] == "Finance team")
-        .map(|r| r["roles"][0]["id"].as_str().expect("role").to_string())
+        .map(|r| r["roles"].as_array().expect("roles").clone())
         .expect("the group is a resource of the catalog");
+    let role_named = |name: &str| {
+        roles
+            .iter()
+            .find(|r| r["displayName"] == name)
+            .and_then(|r| r["id"].as_str())
+            .expect("role")
+            .to_string()
+    };
+    let role = role_named("Member");
     assert!(
         added.body.contains(&format!("value=\"{role}\" checked")),
-        "its role is ticked"
+        "its Member role is ticked"
+    );
+    let owner = role_named("Owner");
+    assert!(
+        added.body.contains(&format!("value=\"{owner}\">")),
+        "its Owner role is not"
     );
     assert_eq!(
         sqlx::query_scalar::<_, i64>("select count(*) from access_packages where tenant_id = $1")

@@ -430,7 +430,7 @@ async fn create_package(
 }
 
 /// The form's "Add to the catalog" step: the group named is added to the catalog as a
-/// resource and the form comes back with its role ticked (nothing else is saved).
+/// resource and the form comes back with its Member role ticked (nothing else is saved).
 async fn add_group_to_form(
     state: &AppState,
     who: &AdminCaller,
@@ -450,7 +450,13 @@ async fn add_group_to_form(
     .await;
     let (errors, status_ok) = match added {
         Ok(r) => {
-            values.roles.extend(r.roles.iter().map(|role| role.id));
+            // A group's Member role is what a package usually gives; Owner stays a choice.
+            let member = r
+                .roles
+                .iter()
+                .find(|role| role.display_name == "Member")
+                .or(r.roles.first());
+            values.roles.extend(member.map(|role| role.id));
             (Errors::none(), true)
         }
         Err(e) => (form_errors(e)?, false),
