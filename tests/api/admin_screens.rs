@@ -1014,3 +1014,38 @@ async fn an_archived_package_starts_no_access_review() {
     assert_eq!(reviews(live).await, 1, "the live package's review starts");
     assert_eq!(reviews(old).await, 0, "the archived package's does not");
 }
+
+#[tokio::test]
+async fn a_catalog_whose_packages_are_archived_stays_and_says_why() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let (_, catalog) = app
+        .post(
+            &t.admin,
+            "/api/v1/catalogs",
+            json!({"displayName": "Projects"}),
+        )
+        .await;
+    let c = crate::helpers::uuid_of(&catalog["id"]);
+    let p = fixtures::package(&app, &t, c, "Old project", &[]).await;
+    let q = fixtures::policy(&app, &t, p, fixtures::open_policy(json!({}))).await;
+    seed_history(&app, &t, p, q).await;
+    let (status, _) = app
+        .post(
+            &t.admin,
+            &format!("/api/v1/accessPackages/{p}/archive"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, problem) = app.delete(&t.admin, &format!("/api/v1/catalogs/{c}")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1 archived access package"),
+        "{problem}"
+    );
+}
