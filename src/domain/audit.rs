@@ -90,7 +90,7 @@ string_enum! {
         AssignmentExtended = "assignment.extended",
         AssignmentGrantRefused = "assignment.grantRefused",
         AssignmentReprocessed = "assignment.reprocessed",
-        OutboxReprocessed = "outbox.reprocessed",
+        OutboxReprocessed = "outboxItem.reprocessed",
         AssignmentRolesChanged = "assignment.rolesChanged",
         AssignmentStateChanged = "assignment.stateChanged",
         RoleAssignmentCreated = "roleAssignment.created",
