@@ -601,7 +601,10 @@ async fn tenant_admins_see_failed_deliveries_and_reprocess_them() {
             .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(outbox_state(&app, mail).await, ("pending".to_string(), 0));
-    assert_eq!(app.audit_actions(mail).await, vec!["outboxItem.reprocessed"]);
+    assert_eq!(
+        app.audit_actions(mail).await,
+        vec!["outboxItem.reprocessed"]
+    );
     let sent = failed_row(
         &app,
         &s.t,
