@@ -230,13 +230,14 @@ pub async fn resource_in_use(conn: &mut Conn, tenant: TenantId, id: ResourceId) 
     .await?)
 }
 
+/// The catalog's access packages: how many in all, and how many of them archived.
 pub async fn count_packages(
     conn: &mut Conn,
     tenant: TenantId,
     catalog: CatalogId,
-) -> DbResult<i64> {
-    Ok(sqlx::query_scalar(
-        "select count(*) from access_packages where tenant_id = $1 and catalog_id = $2",
+) -> DbResult<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "select count(*), count(archived_at) from access_packages where tenant_id = $1 and catalog_id = $2",
     )
     .bind(tenant)
     .bind(catalog)

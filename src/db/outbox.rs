@@ -211,3 +211,54 @@ pub async fn list(
     .await?;
     Ok(super::Page::from_rows(rows, page, |r| r.id.0))
 }
+
+const ROW_COLUMNS: &str = "tenant_id, id, kind, payload, state, attempts, next_attempt_at, last_error, created_at, completed_at";
+
+/// The row, locked for a change by an admin.
+pub async fn lock(conn: &mut Conn, tenant: TenantId, id: OutboxId) -> DbResult<Option<OutboxRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {ROW_COLUMNS} from outbox where tenant_id = $1 and id = $2 for update"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Whether a later row of the same sequence was queued after this one (a later call
+/// for the same grant), which sending this one again would overtake.
+pub async fn has_later_in_sequence(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: OutboxId,
+) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from outbox o join outbox p on p.sequence_key = o.sequence_key and p.id > o.id
+                        where o.tenant_id = $1 and o.id = $2)",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Puts a failed row back in the queue, due now, its attempts counted afresh; its last
+/// error stays until the next attempt replaces it.
+pub async fn requeue(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: OutboxId,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    sqlx::query(
+        "update outbox set state = 'pending', attempts = 0, next_attempt_at = $3, completed_at = null,
+             locked_until = null
+         where tenant_id = $1 and id = $2 and state = 'failed'",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

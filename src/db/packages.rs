@@ -8,8 +8,7 @@ use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId, TenantId};
 pub use crate::model::packages::{AccessPackage, Policy};
 
-const COLUMNS: &str =
-    "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at";
+const COLUMNS: &str = "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at, archived_at";
 
 pub async fn insert(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
     sqlx::query(
@@ -54,7 +53,8 @@ pub struct PackageToRequest {
     pub catalog_externally_visible: bool,
 }
 
-/// The package and its catalog's switches, in one statement.
+/// The package and its catalog's switches, in one statement; the package row is
+/// share-locked, so it cannot be archived while a request of it is being added.
 pub async fn get_to_request(
     conn: &mut Conn,
     tenant: TenantId,
@@ -64,7 +64,8 @@ pub async fn get_to_request(
         "select {COLUMNS}, c.enabled as catalog_enabled, c.externally_visible as catalog_externally_visible
          from access_packages p
          join catalogs c on c.tenant_id = p.tenant_id and c.id = p.catalog_id
-         where p.tenant_id = $1 and p.id = $2",
+         where p.tenant_id = $1 and p.id = $2
+         for share of p",
         COLUMNS = super::qualified(COLUMNS, "p")
     )))
     .bind(tenant)
@@ -123,7 +124,7 @@ pub async fn list(
            and ($3::uuid is null or catalog_id = $3)
            and ($4::uuid[] is null or catalog_id = any($4))
            and ($5::text is null or lower(display_name || ' ' || description) like $5)
-           and ($6 or not hidden)
+           and ($6 or not hidden) and archived_at is null
          order by id desc limit $7"
     )))
     .bind(tenant)
@@ -296,6 +297,47 @@ pub async fn open_work(
     .await?)
 }
 
+/// Whether anything keeps the package's history: a request, assignment or review of it.
+pub async fn has_history(conn: &mut Conn, tenant: TenantId, package: PackageId) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from assignment_requests where tenant_id = $1 and package_id = $2)
+             or exists (select 1 from assignments where tenant_id = $1 and package_id = $2)
+             or exists (select 1 from access_reviews where tenant_id = $1 and package_id = $2)",
+    )
+    .bind(tenant)
+    .bind(package)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Locks the package row, so no request is added while it is archived.
+pub async fn lock(conn: &mut Conn, tenant: TenantId, id: PackageId) -> DbResult<()> {
+    sqlx::query("select 1 from access_packages where tenant_id = $1 and id = $2 for update")
+        .bind(tenant)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn archive(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: PackageId,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    sqlx::query(
+        "update access_packages set archived_at = $3, updated_at = $3
+         where tenant_id = $1 and id = $2 and archived_at is null",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 const POLICY_COLUMNS: &str =
     "tenant_id, id, package_id, display_name, settings, created_at, updated_at";
 
@@ -388,12 +430,14 @@ pub async fn groups_of_package(
 
 /// What a caller may see of the package list: every package of `readable` catalogs
 /// (of all catalogs with `read_all`), and elsewhere the non-hidden packages of enabled
-/// catalogs (for guests only of externally visible ones).
+/// catalogs (for guests only of externally visible ones). Archived packages are
+/// listed only when asked for (`archived`), and then alone.
 #[derive(Clone, Debug, Default)]
 pub struct Visibility<'a> {
     pub read_all: bool,
     pub readable: &'a [CatalogId],
     pub guest: bool,
+    pub archived: bool,
 }
 
 pub async fn list_visible(
@@ -412,6 +456,7 @@ pub async fn list_visible(
            and ($5 or p.catalog_id = any($6) or (not p.hidden and exists (
                  select 1 from catalogs c where c.tenant_id = p.tenant_id and c.id = p.catalog_id
                    and c.enabled and (not $7 or c.externally_visible))))
+           and (p.archived_at is not null) = $9
          order by p.id desc limit $8"
     )))
     .bind(tenant)
@@ -422,6 +467,7 @@ pub async fn list_visible(
     .bind(visibility.readable)
     .bind(visibility.guest)
     .bind(page.fetch_limit())
+    .bind(visibility.archived)
     .fetch_all(conn)
     .await?;
     Ok(Page::from_rows(rows, page, |p| p.id.0))

@@ -9,7 +9,7 @@ use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{GroupId, PackageId, RequestId, TenantId, UserId};
 pub use crate::model::portal::{Counts, ListedPackage};
 
-/// Packages listed in the portal for a user: not hidden, in an enabled catalog (for
+/// Packages listed in the portal for a user: not hidden nor archived, in an enabled catalog (for
 /// guests, an externally visible one), with at least one policy that takes requests
 /// and whose requestor scope admits the user (the SQL reading of
 /// `PolicySettings::admits`), or one the user holds; newest first, each with the
@@ -26,14 +26,14 @@ pub async fn requestable(
 ) -> DbResult<Page<ListedPackage>> {
     let rows: Vec<ListedPackage> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select p.tenant_id, p.id, p.catalog_id, p.display_name, p.description, p.hidden, p.created_at, p.updated_at,
-                c.display_name as catalog_name, held.id as held
+                p.archived_at, c.display_name as catalog_name, held.id as held
          from access_packages p
          join catalogs c on c.tenant_id = p.tenant_id and c.id = p.catalog_id
          left join lateral (select a.id from assignments a
                              where a.tenant_id = p.tenant_id and a.package_id = p.id and a.target_user_id = $6
                                and a.state in {ACTIVE}
                              order by a.id desc limit 1) held on true
-         where p.tenant_id = $1 and p.id < $2 and not p.hidden and c.enabled
+         where p.tenant_id = $1 and p.id < $2 and not p.hidden and p.archived_at is null and c.enabled
            and (not $3 or c.externally_visible)
            and ($4::text is null or lower(p.display_name || ' ' || p.description) like $4)
            and (held.id is not null or exists (

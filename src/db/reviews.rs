@@ -414,7 +414,8 @@ pub struct ReviewedPolicy {
     pub review: serde_json::Value,
 }
 
-/// Policies with a review, across tenants, in key order after `after`.
+/// Policies with a review, across tenants, in key order after `after`; those of
+/// archived packages are left out (an archived package starts no review).
 pub async fn policies_with_review(
     conn: &mut Conn,
     after: Option<(TenantId, PolicyId)>,
@@ -424,6 +425,8 @@ pub async fn policies_with_review(
     Ok(sqlx::query_as(
         "select tenant_id, id, settings -> 'review' as review from policies
          where jsonb_typeof(settings -> 'review') = 'object' and (tenant_id, id) > ($1, $2)
+           and not exists (select 1 from access_packages p where p.tenant_id = policies.tenant_id
+                             and p.id = policies.package_id and p.archived_at is not null)
          order by tenant_id, id limit $3",
     )
     .bind(tenant)

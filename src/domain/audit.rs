@@ -6,8 +6,8 @@
 use uuid::Uuid;
 
 use super::ids::{
-    AccessReviewId, AssignmentId, CatalogId, GroupId, PackageId, PolicyId, RequestId, ResourceId,
-    ReviewItemId, RoleAssignmentId, TenantId, TokenId, UserId,
+    AccessReviewId, AssignmentId, CatalogId, GroupId, OutboxId, PackageId, PolicyId, RequestId,
+    ResourceId, ReviewItemId, RoleAssignmentId, TenantId, TokenId, UserId,
 };
 use super::lifecycle::Action as RequestAction;
 use super::string_enum;
@@ -38,6 +38,8 @@ string_enum! {
         ApprovalLink = "approvalLink",
         AccessReview = "accessReview",
         AccessReviewItem = "accessReviewItem",
+        /// A delivery (email or connector call) of the outbox.
+        OutboxItem = "outboxItem",
         /// Sign-ins (`session.created`) are recorded on the user who signed in.
         Session = "session",
     }
@@ -64,6 +66,7 @@ string_enum! {
         PackageCreated = "accessPackage.created",
         PackageUpdated = "accessPackage.updated",
         PackageDeleted = "accessPackage.deleted",
+        PackageArchived = "accessPackage.archived",
         PolicyCreated = "policy.created",
         PolicyUpdated = "policy.updated",
         PolicyDeleted = "policy.deleted",
@@ -89,6 +92,7 @@ string_enum! {
         AssignmentExtended = "assignment.extended",
         AssignmentGrantRefused = "assignment.grantRefused",
         AssignmentReprocessed = "assignment.reprocessed",
+        OutboxReprocessed = "outboxItem.reprocessed",
         AssignmentRolesChanged = "assignment.rolesChanged",
         AssignmentStateChanged = "assignment.stateChanged",
         RoleAssignmentCreated = "roleAssignment.created",
@@ -148,6 +152,7 @@ pub enum Target {
     ApprovalLink(Uuid),
     AccessReview(AccessReviewId),
     AccessReviewItem(ReviewItemId),
+    OutboxItem(OutboxId),
 }
 
 impl Target {
@@ -168,6 +173,7 @@ impl Target {
             Self::ApprovalLink(id) => (TargetType::ApprovalLink, id),
             Self::AccessReview(id) => (TargetType::AccessReview, id.0),
             Self::AccessReviewItem(id) => (TargetType::AccessReviewItem, id.0),
+            Self::OutboxItem(id) => (TargetType::OutboxItem, id.0),
         }
     }
 }

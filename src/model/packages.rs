@@ -16,6 +16,8 @@ pub struct AccessPackage {
     pub hidden: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set once the package is archived: kept for its history, read-only, listed nowhere.
+    pub archived_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, FromRow)]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
+use super::views::names::{Names, Wanted};
 use super::{Caller, ServiceError, ServiceResult, principals, rename_field, validated};
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Page, PageRequest};
@@ -199,4 +200,69 @@ pub async fn grant_catalog_role(
     )
     .await
     .map_err(|e| rename_field(e, "principal.id", "principal"))
+}
+
+/// Grants a tenant-wide role (tenant admin, catalog creator) to the user with that
+/// email (or the group with that exact name).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub async fn grant_tenant_role(
+    pool: &PgPool,
+    caller: &Caller,
+    input: GrantInput,
+    now: DateTime<Utc>,
+) -> ServiceResult<RoleAssignment> {
+    let role = input
+        .role
+        .as_deref()
+        .and_then(Role::parse)
+        .filter(|r| !r.is_catalog_scoped())
+        .ok_or_else(|| DomainError::field("role", "choose one of the tenant-wide roles"))?;
+    caller.require(Action::GrantRole(role, None))?;
+    let principal =
+        principals::resolve_principal(pool, caller, &input.principal, "principal").await?;
+    create(
+        pool,
+        caller,
+        NewRoleAssignment {
+            role,
+            principal,
+            catalog_id: None,
+        },
+        now,
+    )
+    .await
+    .map_err(|e| rename_field(e, "principal.id", "principal"))
+}
+
+/// The tenant-wide role grants (tenant admins, catalog creators) with the names of
+/// who holds them; tenant admins only.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub async fn tenant_grants(
+    pool: &PgPool,
+    caller: &Caller,
+) -> ServiceResult<(Vec<RoleAssignment>, Names)> {
+    caller.require(Action::GrantRole(Role::TenantAdmin, None))?;
+    let mut conn = pool.acquire().await?;
+    let tenant = caller.tenant_id();
+    let mut grants = Vec::new();
+    let mut page = PageRequest::first(PageRequest::MAX);
+    loop {
+        let batch = db::roles::list(&mut conn, tenant, None, page).await?;
+        grants.extend(batch.items.into_iter().filter(|r| r.catalog_id.is_none()));
+        match batch.next {
+            Some(next) => page.before = Some(next),
+            None => break,
+        }
+    }
+    let mut wanted = Wanted::default();
+    for r in &grants {
+        if let Some(u) = r.user_id {
+            wanted.user(u.0);
+        }
+        if let Some(g) = r.group_id {
+            wanted.group(g.0);
+        }
+    }
+    let names = wanted.resolve(&mut conn, tenant).await?;
+    Ok((grants, names))
 }

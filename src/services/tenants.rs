@@ -129,6 +129,14 @@ pub async fn by_slug(pool: &PgPool, slug: &str) -> ServiceResult<Tenant> {
         .ok_or_else(|| ServiceError::Domain(DomainError::NotFound("tenant")))
 }
 
+/// The tenant's settings, for those who may change them (tenant admins).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub async fn settings(pool: &PgPool, caller: &Caller) -> ServiceResult<Tenant> {
+    caller.require(Action::ManageDirectory)?;
+    let mut conn = pool.acquire().await?;
+    Ok(db::tenants::get(&mut conn, caller.tenant_id()).await?)
+}
+
 /// Raw PATCH of tenant settings; absent fields stay as they are.
 #[derive(Debug, Default)]
 pub struct TenantPatch {

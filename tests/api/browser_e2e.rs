@@ -60,7 +60,7 @@ async fn an_employee_requests_windows_11_testing_and_both_stages_approve_it_in_a
 }
 
 /// Runs axe-core on the current page; fails on serious or critical violations.
-async fn axe(c: &Client, page: &str) -> Result<usize, String> {
+pub(crate) async fn axe(c: &Client, page: &str) -> Result<usize, String> {
     c.execute(&format!("{AXE}\nwindow.__axe_result = null; axe.run(document).then(r => {{ window.__axe_result = r; }});"), vec![])
         .await
         .map_err(|e| format!("inject axe on {page}: {e}"))?;
@@ -87,7 +87,12 @@ async fn axe(c: &Client, page: &str) -> Result<usize, String> {
     Err(format!("axe did not finish on {page}"))
 }
 
-async fn sign_in_as(c: &Client, base: &str, name: &str, next: &str) -> Result<(), String> {
+pub(crate) async fn sign_in_as(
+    c: &Client,
+    base: &str,
+    name: &str,
+    next: &str,
+) -> Result<(), String> {
     c.goto(&format!("{base}/dev/sign-in?next=/t/contoso{next}"))
         .await
         .map_err(|e| format!("open the dev sign-in page: {e}"))?;

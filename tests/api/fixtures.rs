@@ -141,6 +141,7 @@ pub async fn package(
         hidden: false,
         created_at: now,
         updated_at: now,
+        archived_at: None,
     };
     let mut conn = app.pool.acquire().await.expect("conn");
     db::packages::insert(&mut conn, &p).await.expect("package");

@@ -14,6 +14,8 @@ mod admin_directory;
 mod admin_packages;
 mod admin_pages;
 mod admin_policy;
+mod admin_screens;
+mod admin_screens_browser;
 mod architecture;
 mod audit;
 mod auth;

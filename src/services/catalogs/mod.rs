@@ -8,8 +8,8 @@ mod resources;
 
 pub use connector::{check_webhook_url, connector_secret_context, seal_legacy_secrets};
 pub use resources::{
-    MAX_ROLES, MIN_SECRET, NewConnector, NewResource, ResourceKind, ResourceView, add_resource,
-    list_resources, remove_resource,
+    MAX_ROLES, MIN_SECRET, NewConnector, NewResource, ResourceKind, ResourceView,
+    add_group_by_name, add_resource, list_resources, remove_resource,
 };
 
 use chrono::{DateTime, Utc};
@@ -230,7 +230,13 @@ pub async fn delete(
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     let catalog = load(work.conn(), tenant, id).await?;
     let permit = caller.require(Action::EditCatalog(id))?;
-    let packages = db::catalogs::count_packages(work.conn(), tenant, id).await?;
+    let (packages, archived) = db::catalogs::count_packages(work.conn(), tenant, id).await?;
+    if packages > 0 && packages == archived {
+        return Err(DomainError::conflict(format!(
+            "This catalog holds {archived} archived access package(s), kept for their history, so it stays; disable it to stop everything in it."
+        ))
+        .into());
+    }
     if packages > 0 {
         return Err(catalog_has_packages(packages));
     }

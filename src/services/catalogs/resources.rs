@@ -403,3 +403,55 @@ pub async fn remove_resource(
     work.commit(caller.permitted(permit)).await?;
     Ok(())
 }
+
+/// Adds the group with this exact name to the catalog as a resource (the package
+/// form's "add a group" step); errors name `field`. The group rules of `add_resource`
+/// hold: only a tenant admin or an owner of the group may add it.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog_id))]
+pub async fn add_group_by_name(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog_id: CatalogId,
+    name: &str,
+    field: &str,
+    keys: &Keys,
+    now: DateTime<Utc>,
+) -> ServiceResult<ResourceView> {
+    let group = match crate::services::principals::resolve_principal(pool, caller, name, field)
+        .await?
+    {
+        crate::services::roles::Principal::Group(g) => g,
+        crate::services::roles::Principal::User(_) => {
+            return Err(
+                DomainError::field(field, "enter the exact name of a group, not a person").into(),
+            );
+        }
+    };
+    add_resource(
+        pool,
+        caller,
+        catalog_id,
+        NewResource {
+            kind: Some(ResourceKind::Group),
+            group_id: Some(group),
+            display_name: None,
+            description: None,
+            roles: None,
+            connector: None,
+        },
+        false,
+        keys,
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        ServiceError::Domain(DomainError::Validation(errors)) => {
+            let mut renamed = FieldErrors::new();
+            for message in errors.0.values() {
+                renamed.add(field, message.clone());
+            }
+            ServiceError::Domain(DomainError::Validation(renamed))
+        }
+        other => other,
+    })
+}

@@ -1,15 +1,15 @@
 //! Creating, changing and deleting access packages. A package holds resource roles of
 //! its own catalog only; changing its roles goes through `grants::package_roles_changed`
-//! in the same transaction; one with active assignments, open requests or request
-//! history cannot be deleted.
+//! in the same transaction; one with active assignments or open requests cannot be
+//! deleted, and one with history (requests, assignments, reviews) is archived instead.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    PackageFields, PackageView, history_conflict, is_history_fkey, load_visible,
-    open_work_conflict, view,
+    PackageFields, PackageView, ensure_live, history_conflict, is_history_fkey, load_visible,
+    open_work_conflict, open_work_message, view,
 };
 use crate::db::packages::AccessPackage;
 use crate::db::{self, Conn, DbError};
@@ -22,8 +22,7 @@ use crate::services::roles::Principal;
 use crate::services::tx::Work;
 use crate::services::{Caller, ServiceError, ServiceResult, grants, principals, validated};
 
-const PACKAGE_HISTORY: &str =
-    "This access package has a request history; hide it or disable its policies instead.";
+const PACKAGE_HISTORY: &str = "This access package has a request history; archive it (or hide it, or disable its policies) instead.";
 
 /// A write that lost a race with the deletion of something it names.
 fn package_write_error(e: DbError) -> ServiceError {
@@ -215,6 +214,7 @@ pub async fn create(
         hidden: fields.hidden.unwrap_or(false),
         created_at: now,
         updated_at: now,
+        archived_at: None,
     };
     db::packages::insert(work.conn(), &package)
         .await
@@ -249,6 +249,7 @@ pub async fn update(
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     let (package, catalog) = load_visible(work.conn(), caller, id).await?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    ensure_live(&package)?;
     let before = view(work.conn(), tenant, package.clone()).await?;
     let mut package = package;
     let mut errors = FieldErrors::new();
@@ -346,6 +347,7 @@ pub async fn delete(
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     let (package, catalog) = load_visible(work.conn(), caller, id).await?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    ensure_live(&package)?;
     let (assignments, requests) = db::packages::open_work(work.conn(), tenant, id, None).await?;
     if assignments > 0 || requests > 0 {
         return Err(open_work_conflict("access package", assignments, requests));
@@ -364,6 +366,84 @@ pub async fn delete(
     );
     work.commit(caller.permitted(permit)).await?;
     Ok(())
+}
+
+/// What removing a package would do now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Nothing refers to it: it can be deleted, with its policies.
+    Delete,
+    /// It has history but no open work: it can be archived.
+    Archive,
+    /// Open work (or an earlier archiving) keeps it; the message says what.
+    Blocked(String),
+}
+
+/// Whether the package can be deleted, archived or neither, for the caller who would.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn removal(pool: &PgPool, caller: &Caller, id: PackageId) -> ServiceResult<Removal> {
+    let tenant = caller.tenant_id();
+    let mut conn = pool.acquire().await?;
+    let (package, catalog) = load_visible(&mut conn, caller, id).await?;
+    caller.require(Action::ManagePackages(catalog.id))?;
+    if let Err(ServiceError::Domain(DomainError::Conflict(message))) = ensure_live(&package) {
+        return Ok(Removal::Blocked(message));
+    }
+    let (assignments, requests) = db::packages::open_work(&mut conn, tenant, id, None).await?;
+    if assignments > 0 || requests > 0 {
+        return Ok(Removal::Blocked(open_work_message(
+            "access package",
+            assignments,
+            requests,
+        )));
+    }
+    Ok(if db::packages::has_history(&mut conn, tenant, id).await? {
+        Removal::Archive
+    } else {
+        Removal::Delete
+    })
+}
+
+/// Archives a package whose requests and assignments are all history: it keeps its
+/// rows (past requests, assignments, reviews and audit events still name it), leaves
+/// every list, My Access included, and can no longer be changed, requested or
+/// assigned. Archiving is final.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn archive(
+    pool: &PgPool,
+    caller: &Caller,
+    id: PackageId,
+    now: DateTime<Utc>,
+) -> ServiceResult<PackageView> {
+    let tenant = caller.tenant_id();
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    db::packages::lock(work.conn(), tenant, id).await?;
+    let (package, catalog) = load_visible(work.conn(), caller, id).await?;
+    let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    ensure_live(&package)?;
+    let (assignments, requests) = db::packages::open_work(work.conn(), tenant, id, None).await?;
+    if assignments > 0 || requests > 0 {
+        return Err(DomainError::conflict(open_work_message(
+            "access package",
+            assignments,
+            requests,
+        ))
+        .into());
+    }
+    db::packages::archive(work.conn(), tenant, id, now).await?;
+    let archived = AccessPackage {
+        archived_at: Some(now),
+        updated_at: now,
+        ..package
+    };
+    let after = view(work.conn(), tenant, archived).await?;
+    work.audit(
+        AuditAction::PackageArchived,
+        Target::AccessPackage(id),
+        json!({"package": package_json(&after)}),
+    );
+    work.commit(caller.permitted(permit)).await?;
+    Ok(after)
 }
 
 /// The admin portal's package form as typed: incompatible groups are kept by id and

@@ -1,7 +1,8 @@
 //! Access packages and their assignment policies (DOMAIN.md §5). A package holds
 //! resource roles of its own catalog only; a package or policy with active assignments
-//! or open requests cannot be deleted, and one with request history cannot either
-//! (hide it or disable its policies instead). Changing a package's roles goes through
+//! or open requests cannot be deleted, and one with request history cannot either: a
+//! package is archived instead (kept for its history, read-only, listed nowhere, never
+//! requested again), a policy disabled. Changing a package's roles goes through
 //! `grants::package_roles_changed` in the same transaction.
 //!
 //! This file holds what packages and policies share and the reads; `edit` creates,
@@ -10,7 +11,7 @@
 mod edit;
 mod policies;
 
-pub use edit::{PackageForm, create, delete, update, update_package};
+pub use edit::{PackageForm, Removal, archive, create, delete, removal, update, update_package};
 pub use policies::{create_policy, delete_policy, get_policy, list_policies, replace_policy};
 
 use sqlx::PgPool;
@@ -61,6 +62,18 @@ pub(super) fn history_conflict(message: &str) -> ServiceError {
     DomainError::conflict(message).into()
 }
 
+/// Archived packages are read-only: nothing of them or their policies changes.
+pub(super) fn ensure_live(package: &AccessPackage) -> ServiceResult<()> {
+    match package.archived_at {
+        None => Ok(()),
+        Some(at) => Err(DomainError::conflict(format!(
+            "This access package was archived on {}; it is kept for its history and can no longer be changed, requested or assigned.",
+            at.format("%Y-%m-%d")
+        ))
+        .into()),
+    }
+}
+
 pub(super) fn is_history_fkey(constraint: &str) -> bool {
     matches!(
         constraint,
@@ -73,12 +86,15 @@ pub(super) fn is_history_fkey(constraint: &str) -> bool {
     )
 }
 
-pub(super) fn open_work_conflict(what: &str, assignments: i64, requests: i64) -> ServiceError {
-    DomainError::conflict(format!(
+pub(super) fn open_work_message(what: &str, assignments: i64, requests: i64) -> String {
+    format!(
         "This {what} has {assignments} active assignment(s) and {requests} open request(s); \
          remove the assignments and let the requests finish (or cancel them) before deleting it."
-    ))
-    .into()
+    )
+}
+
+pub(super) fn open_work_conflict(what: &str, assignments: i64, requests: i64) -> ServiceError {
+    DomainError::conflict(open_work_message(what, assignments, requests)).into()
 }
 
 /// The second halves of the pairs that belong to `package`.
@@ -149,7 +165,7 @@ pub(super) async fn load_visible(
     Ok((package, catalog))
 }
 
-/// Packages the caller may see, newest first.
+/// Packages the caller may see, newest first; archived ones are not listed.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
@@ -157,6 +173,28 @@ pub async fn list(
     catalog: Option<CatalogId>,
     search: Option<&str>,
     page: PageRequest,
+) -> ServiceResult<Page<PackageView>> {
+    listed(pool, caller, catalog, search, page, false).await
+}
+
+/// The archived packages the caller may see, newest first.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub async fn list_archived(
+    pool: &PgPool,
+    caller: &Caller,
+    search: Option<&str>,
+    page: PageRequest,
+) -> ServiceResult<Page<PackageView>> {
+    listed(pool, caller, None, search, page, true).await
+}
+
+async fn listed(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog: Option<CatalogId>,
+    search: Option<&str>,
+    page: PageRequest,
+    archived: bool,
 ) -> ServiceResult<Page<PackageView>> {
     let tenant = caller.tenant_id();
     let mut readable: Vec<CatalogId> = caller
@@ -170,6 +208,7 @@ pub async fn list(
         read_all: caller.roles.is_tenant_admin(),
         readable: &readable,
         guest: caller.user.is_guest(),
+        archived,
     };
     let search = search.map(str::trim).filter(|s| !s.is_empty());
     let mut conn = pool.acquire().await?;

@@ -1,13 +1,16 @@
 //! Assignment policies of access packages: who may request, the approval stages, the
 //! questions, expiration and reviews. A policy with active assignments, open requests
-//! or request history cannot be deleted (disable its requests instead).
+//! or request history cannot be deleted (disable its requests instead). The policies
+//! of an archived package are read-only.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::types::Json;
 
-use super::{PolicyInput, history_conflict, is_history_fkey, load_visible, open_work_conflict};
+use super::{
+    PolicyInput, ensure_live, history_conflict, is_history_fkey, load_visible, open_work_conflict,
+};
 use crate::db::packages::Policy;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
@@ -128,8 +131,9 @@ pub async fn create_policy(
 ) -> ServiceResult<Policy> {
     let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
-    let (_, catalog) = load_visible(work.conn(), caller, package_id).await?;
+    let (package, catalog) = load_visible(work.conn(), caller, package_id).await?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    ensure_live(&package)?;
     let display_name = check_policy(work.conn(), tenant, &input, None, now).await?;
     let mut settings = input.settings;
     settings.assign_question_ids();
@@ -167,10 +171,11 @@ pub async fn replace_policy(
     let before = db::packages::get_policy(work.conn(), tenant, id)
         .await?
         .ok_or_else(policy_not_found)?;
-    let (_, catalog) = load_visible(work.conn(), caller, before.package_id)
+    let (package, catalog) = load_visible(work.conn(), caller, before.package_id)
         .await
         .map_err(as_policy_not_found)?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    ensure_live(&package)?;
     let display_name =
         check_policy(work.conn(), tenant, &input, Some(&before.settings.0), now).await?;
     let mut settings = input.settings;
@@ -210,10 +215,11 @@ pub async fn delete_policy(
     let policy = db::packages::get_policy(work.conn(), tenant, id)
         .await?
         .ok_or_else(policy_not_found)?;
-    let (_, catalog) = load_visible(work.conn(), caller, policy.package_id)
+    let (package, catalog) = load_visible(work.conn(), caller, policy.package_id)
         .await
         .map_err(as_policy_not_found)?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
+    ensure_live(&package)?;
     let (assignments, requests) =
         db::packages::open_work(work.conn(), tenant, policy.package_id, Some(id)).await?;
     if assignments > 0 || requests > 0 {

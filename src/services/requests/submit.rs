@@ -120,6 +120,12 @@ pub async fn submit(
     if !by_user {
         caller.require(Action::ManageAssignments(package.catalog_id))?;
     }
+    if package.archived_at.is_some() {
+        return Err(DomainError::conflict(
+            "This access package is archived; it can no longer be requested or assigned.",
+        )
+        .into());
+    }
     let no_user = || {
         DomainError::field(
             "targetUserId",

@@ -24,16 +24,22 @@ use crate::services::packages::{self, PackageView};
 use crate::services::{Caller, ServiceResult, requests};
 
 /// Packages the caller administers (those of catalogs where they hold a role; all for
-/// tenant admins), optionally of one catalog and matching `search`.
+/// tenant admins), optionally of one catalog and matching `search`; with `archived`,
+/// the archived ones (of every catalog) instead.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn package_list(
     pool: &PgPool,
     caller: &Caller,
     catalog: Option<CatalogId>,
     search: Option<&str>,
+    archived: bool,
     page: PageRequest,
 ) -> ServiceResult<(Page<PackageView>, Names)> {
-    let mut list = packages::list(pool, caller, catalog, search, page).await?;
+    let mut list = if archived {
+        packages::list_archived(pool, caller, search, page).await?
+    } else {
+        packages::list(pool, caller, catalog, search, page).await?
+    };
     list.items.retain(|p| {
         caller
             .roles
@@ -129,9 +135,11 @@ pub async fn package_page(
     let mut conn = pool.acquire().await?;
     let mut names = wanted.resolve(&mut conn, caller.tenant_id()).await?;
     names.add_role_labels(&resources);
+    // An archived package is read-only: nobody manages or assigns it any more.
+    let live = package.package.archived_at.is_none();
     Ok(PackagePage {
-        can_manage: caller.roles.allows(Action::ManagePackages(catalog_id)),
-        can_assign: caller.roles.allows(Action::ManageAssignments(catalog_id)),
+        can_manage: live && caller.roles.allows(Action::ManagePackages(catalog_id)),
+        can_assign: live && caller.roles.allows(Action::ManageAssignments(catalog_id)),
         package,
         catalog,
         policies,
@@ -273,6 +281,7 @@ pub async fn package(
     let mut conn = pool.acquire().await?;
     let package = db::packages::get(&mut conn, tenant, id)
         .await?
+        .filter(|p| p.archived_at.is_none())
         .ok_or_else(|| missing("access package"))?;
     let catalog = db::catalogs::get(&mut conn, tenant, package.catalog_id)
         .await?

@@ -10,6 +10,7 @@ use super::names::{Names, Wanted};
 use crate::db::packages::Policy;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::DomainError;
+use crate::domain::authz::Action;
 use crate::domain::ids::{PackageId, RequestId, TenantId};
 use crate::services::requests::{self, RequestView};
 use crate::services::{Caller, ServiceResult, packages};
@@ -100,6 +101,9 @@ pub struct RequestPage {
     pub request: RequestView,
     pub policy: Option<Policy>,
     pub names: Names,
+    /// The request is open and the caller may cancel it (who manages its catalog's
+    /// assignments, or its requestor or target).
+    pub can_cancel: bool,
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
@@ -116,7 +120,14 @@ pub async fn request_page(
     mentioned(&mut wanted, &request);
     let mut conn = pool.acquire().await?;
     let names = wanted.resolve(&mut conn, caller.tenant_id()).await?;
+    let r = &request.request;
+    let own = r.requestor_id == Some(caller.user_id()) || r.target_user_id == caller.user_id();
+    let manages = match db::packages::get(&mut conn, caller.tenant_id(), r.package_id).await? {
+        Some(p) => caller.roles.allows(Action::ManageAssignments(p.catalog_id)),
+        None => false,
+    };
     Ok(RequestPage {
+        can_cancel: r.state.is_open() && (own || manages),
         request,
         policy,
         names,

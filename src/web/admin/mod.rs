@@ -1,6 +1,6 @@
 //! The admin portal at `/t/{slug}/admin`: catalogs and their resources and roles,
-//! access packages with the policy editor, assignments, requests, access reviews, the directory and
-//! the audit log. Every handler extracts an `AdminCaller` (a signed-in person with an
+//! access packages with the policy editor, assignments, requests, access reviews, the
+//! directory, the audit log, the tenant's settings and roles, and failed deliveries. Every handler extracts an `AdminCaller` (a signed-in person with an
 //! admin role), calls one service and renders one askama template; what each person
 //! sees and may change follows their roles (DOMAIN.md §3), checked by the services.
 //! Every form works without JavaScript; htmx (`hx-boost`, live search) only makes it
@@ -8,11 +8,14 @@
 
 mod assignments;
 mod catalogs;
+mod confirm;
 mod directory;
+mod outbox;
 mod packages;
 mod policy;
 mod requests;
 mod reviews;
+mod tenant;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -36,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .merge(requests::router())
         .merge(reviews::router())
         .merge(directory::router())
+        .merge(outbox::router())
+        .merge(tenant::router())
 }
 
 // ---------------------------------------------------------------------------------
@@ -93,6 +98,23 @@ async fn overview(who: AdminCaller) -> PageResult {
             title: "Groups",
             href: who.url("/admin/groups"),
             text: "Groups with their owners and members, and where each membership came from.",
+        });
+    }
+    if roles.is_tenant_admin() {
+        cards.push(Card {
+            title: "Tenant settings",
+            href: who.url("/admin/settings"),
+            text: "The organisation's name, the Reply-To of emails, sign-in for emailed approval links.",
+        });
+        cards.push(Card {
+            title: "Tenant roles",
+            href: who.url("/admin/roles"),
+            text: "Who is a tenant admin or a catalog creator: grant and revoke.",
+        });
+        cards.push(Card {
+            title: "Deliveries",
+            href: who.url("/admin/outbox"),
+            text: "Emails and connector calls that failed for good, with their errors; reprocess them.",
         });
     }
     if roles.allows(Action::ReadAudit) {

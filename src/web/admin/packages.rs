@@ -1,22 +1,25 @@
 //! Access packages: the list (search and pagination; htmx live search answers the
 //! `_package_rows.html` fragment), creation in the walkthrough's order (catalog, then
 //! basics and resource roles, then a policy), the package page and its edit form
-//! (basics, resource roles, hidden, incompatible packages and groups).
+//! (basics, resource roles, hidden, incompatible packages and groups), and removing
+//! a package after a confirmation: deleted when nothing refers to it, archived when it
+//! has history (the list shows archived packages apart, `?archived=1`).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::domain::authz::Action;
-use crate::domain::ids::{CatalogId, GroupId, PackageId, ResourceRoleId};
-use crate::services::packages::PackageForm;
+use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId};
 use crate::services::packages::{PackageFields, PackageView};
+use crate::services::packages::{PackageForm, Removal};
 use crate::services::views::packages::{PackageFormOptions, PackagePage};
 use crate::services::{self};
 use crate::state::AppState;
+use crate::web::admin::confirm::Confirm;
 use crate::web::path::Ids;
 use crate::web::session::{
     AdminCaller, FormData, PageError, PageResult, Params, Posted, redirect_with_flash,
@@ -35,6 +38,16 @@ pub fn router() -> Router<AppState> {
         .route(
             "/t/{slug}/admin/packages/{id}/edit",
             get(edit_package).post(update_package),
+        )
+        .route("/t/{slug}/admin/packages/{id}/remove", get(confirm_removal))
+        .route("/t/{slug}/admin/packages/{id}/delete", post(delete_package))
+        .route(
+            "/t/{slug}/admin/packages/{id}/archive",
+            post(archive_package),
+        )
+        .route(
+            "/t/{slug}/admin/packages/{id}/policies/{pid}/delete",
+            get(confirm_delete_policy).post(delete_policy),
         )
 }
 
@@ -56,6 +69,7 @@ struct PackagesPage {
     rows: Vec<PackageRow>,
     pager: Pager,
     can_create: bool,
+    archived: bool,
 }
 
 /// The rows of the package list alone (htmx live search).
@@ -70,22 +84,31 @@ struct PackageRowsFragment {
 async fn list_packages(State(state): State<AppState>, who: AdminCaller, q: Params) -> PageResult {
     let page = q.page()?;
     let query = q.get("q").unwrap_or_default();
+    let archived = q.get("archived").is_some_and(|v| !v.is_empty());
     let (list, names) = services::views::packages::package_list(
         state.pool(),
         &who.caller,
         None,
         Some(query.as_str()),
+        archived,
         page,
     )
     .await?;
     let base = who.url("/admin/packages");
-    let filtered = if query.is_empty() {
+    let mut filters = Vec::new();
+    if archived {
+        filters.push("archived=1".to_string());
+    }
+    if !query.is_empty() {
+        filters.push(format!(
+            "q={}",
+            url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+        ));
+    }
+    let filtered = if filters.is_empty() {
         base.clone()
     } else {
-        format!(
-            "{base}?q={}",
-            url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
-        )
+        format!("{base}?{}", filters.join("&"))
     };
     let rows = list
         .items
@@ -105,7 +128,15 @@ async fn list_packages(State(state): State<AppState>, who: AdminCaller, q: Param
     }
     let roles = &who.caller.roles;
     Ok(PackagesPage {
-        shell: who.shell("Access packages", Section::Packages),
+        shell: who.shell(
+            if archived {
+                "Archived access packages"
+            } else {
+                "Access packages"
+            },
+            Section::Packages,
+        ),
+        archived,
         slug: who.slug().to_string(),
         query,
         rows,
@@ -351,6 +382,11 @@ async fn create_package(
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
     let catalog: Option<CatalogId> = form.get("catalogId").and_then(|c| c.parse().ok());
+    if form.get("intent") == Some("addGroup")
+        && let Some(catalog) = catalog
+    {
+        return add_group_to_form(&state, &who, &form, catalog).await;
+    }
     let created = services::packages::create(
         state.pool(),
         &who.caller,
@@ -393,8 +429,56 @@ async fn create_package(
     }
 }
 
+/// The form's "Add to the catalog" step: the group named is added to the catalog as a
+/// resource and the form comes back with its Member role ticked (nothing else is saved).
+async fn add_group_to_form(
+    state: &AppState,
+    who: &AdminCaller,
+    form: &FormData,
+    catalog: CatalogId,
+) -> PageResult {
+    let mut values = PackageValues::from_form(form);
+    let added = services::catalogs::add_group_by_name(
+        state.pool(),
+        &who.caller,
+        catalog,
+        &form.text("addGroupResource"),
+        "addGroupResource",
+        state.keys(),
+        state.now(),
+    )
+    .await;
+    let (errors, status_ok) = match added {
+        Ok(r) => {
+            // A group's Member role is what a package usually gives; Owner stays a choice.
+            let member = r
+                .roles
+                .iter()
+                .find(|role| role.display_name == "Member")
+                .or(r.roles.first());
+            values.roles.extend(member.map(|role| role.id));
+            (Errors::none(), true)
+        }
+        Err(e) => (form_errors(e)?, false),
+    };
+    let options = services::views::packages::package_form_options(
+        state.pool(),
+        &who.caller,
+        catalog,
+        &values.groups,
+    )
+    .await?;
+    let page = package_form(who, &options, None, values, errors);
+    Ok(if status_ok {
+        page.into_response()
+    } else {
+        invalid(page)
+    })
+}
+
 struct PolicyRow {
     href: String,
+    delete: String,
     name: String,
     requestors: String,
     stages: usize,
@@ -419,6 +503,10 @@ struct PackageDetailPage {
     policies: Vec<PolicyRow>,
     can_manage: bool,
     can_assign: bool,
+    archived_on: Option<String>,
+    can_remove: bool,
+    my_access_link: String,
+    requestable: bool,
 }
 
 pub fn requestors_label(s: &crate::domain::policy::PolicySettings) -> String {
@@ -434,7 +522,19 @@ pub fn requestors_label(s: &crate::domain::policy::PolicySettings) -> String {
     }
 }
 
-fn package_detail(who: &AdminCaller, p: PackagePage) -> PackageDetailPage {
+/// The address of the package in My Access, to share with those who may request it
+/// (a hidden package is requestable only through it).
+fn my_access_link(state: &AppState, slug: &str, id: PackageId) -> String {
+    let path = format!("t/{slug}/packages/{id}");
+    match &state.settings().base_url {
+        Some(base) => base
+            .join(&path)
+            .map_or_else(|_| format!("/{path}"), |u| u.to_string()),
+        None => format!("/{path}"),
+    }
+}
+
+fn package_detail(state: &AppState, who: &AdminCaller, p: PackagePage) -> PackageDetailPage {
     let id = p.package.package.id;
     let base = who.url(&format!("/admin/packages/{id}"));
     PackageDetailPage {
@@ -468,6 +568,7 @@ fn package_detail(who: &AdminCaller, p: PackagePage) -> PackageDetailPage {
             .iter()
             .map(|pol| PolicyRow {
                 href: format!("{base}/policies/{}", pol.id),
+                delete: format!("{base}/policies/{}/delete", pol.id),
                 name: pol.display_name.clone(),
                 requestors: requestors_label(&pol.settings.0),
                 stages: pol.settings.0.approval.stages.len(),
@@ -476,6 +577,19 @@ fn package_detail(who: &AdminCaller, p: PackagePage) -> PackageDetailPage {
             .collect(),
         can_manage: p.can_manage,
         can_assign: p.can_assign,
+        archived_on: p
+            .package
+            .package
+            .archived_at
+            .map(|at| at.format("%Y-%m-%d").to_string()),
+        can_remove: p.can_manage,
+        my_access_link: my_access_link(state, who.slug(), id),
+        requestable: p.package.package.archived_at.is_none()
+            && p.policies.iter().any(|pol| {
+                pol.settings.0.requests_enabled
+                    && pol.settings.0.requestors.scope
+                        != crate::domain::policy::RequestorScope::None
+            }),
         id: id.to_string(),
         base,
     }
@@ -487,7 +601,7 @@ async fn show_package(
     Ids(id): Ids<PackageId>,
 ) -> PageResult {
     let page = services::views::packages::package_page(state.pool(), &who.caller, id).await?;
-    Ok(package_detail(&who, page).into_response())
+    Ok(package_detail(&state, &who, page).into_response())
 }
 
 async fn edit_package(
@@ -550,4 +664,123 @@ async fn update_package(
             )))
         }
     }
+}
+
+async fn confirm_removal(
+    State(state): State<AppState>,
+    who: AdminCaller,
+    Ids(id): Ids<PackageId>,
+) -> PageResult {
+    let package = services::packages::get(state.pool(), &who.caller, id).await?;
+    let removal = services::packages::removal(state.pool(), &who.caller, id).await?;
+    let name = package.package.display_name;
+    let base = who.url(&format!("/admin/packages/{id}"));
+    let confirm = match removal {
+        Removal::Delete => Confirm {
+            heading: format!("Delete “{name}”?"),
+            text: vec![
+                "Nobody has requested or held this access package, so it can be deleted with its policies. This cannot be undone.".into(),
+            ],
+            action: Some(format!("{base}/delete")),
+            button: "Delete access package".into(),
+            danger: true,
+            back: base,
+            back_label: name,
+        },
+        Removal::Archive => Confirm {
+            heading: format!("Archive “{name}”?"),
+            text: vec![
+                "This access package has a history (past requests, assignments or reviews), which is kept, so it is archived rather than deleted.".into(),
+                "Once archived it is listed nowhere (not in My Access, not in the package lists), cannot be requested or assigned, and it and its policies can no longer be changed. Its history stays readable. Archiving cannot be undone.".into(),
+            ],
+            action: Some(format!("{base}/archive")),
+            button: "Archive access package".into(),
+            danger: true,
+            back: base,
+            back_label: name,
+        },
+        Removal::Blocked(reason) => Confirm {
+            heading: format!("“{name}” cannot be removed now"),
+            text: vec![reason],
+            action: None,
+            button: String::new(),
+            danger: false,
+            back: base,
+            back_label: name,
+        },
+    };
+    Ok(confirm.page(&who, Section::Packages).into_response())
+}
+
+async fn delete_package(
+    State(state): State<AppState>,
+    Ids(id): Ids<PackageId>,
+    Posted { who, .. }: Posted<AdminCaller>,
+) -> PageResult {
+    let package = services::packages::get(state.pool(), &who.caller, id).await?;
+    services::packages::delete(state.pool(), &who.caller, id, state.now()).await?;
+    Ok(redirect_with_flash(
+        &state,
+        &who.url("/admin/packages"),
+        &format!("Access package “{}” deleted.", package.package.display_name),
+    ))
+}
+
+async fn archive_package(
+    State(state): State<AppState>,
+    Ids(id): Ids<PackageId>,
+    Posted { who, .. }: Posted<AdminCaller>,
+) -> PageResult {
+    let archived = services::packages::archive(state.pool(), &who.caller, id, state.now()).await?;
+    Ok(redirect_with_flash(
+        &state,
+        &who.url(&format!("/admin/packages/{id}")),
+        &format!(
+            "Access package “{}” archived.",
+            archived.package.display_name
+        ),
+    ))
+}
+
+async fn confirm_delete_policy(
+    State(state): State<AppState>,
+    who: AdminCaller,
+    Ids((id, pid)): Ids<(PackageId, PolicyId)>,
+) -> PageResult {
+    let policy = services::packages::get_policy(state.pool(), &who.caller, pid).await?;
+    if policy.package_id != id {
+        return Err(PageError::not_found());
+    }
+    let back = who.url(&format!("/admin/packages/{id}"));
+    Ok(Confirm {
+        heading: format!("Delete the policy “{}”?", policy.display_name),
+        text: vec![
+            "Deleting cannot be undone.".into(),
+            "A policy with active assignments, open requests or a request history cannot be deleted; to stop new requests under it, turn its requests off in the policy editor instead.".into(),
+        ],
+        action: Some(format!("{back}/policies/{pid}/delete")),
+        button: "Delete policy".into(),
+        danger: true,
+        back,
+        back_label: "The access package".into(),
+    }
+    .page(&who, Section::Packages)
+    .into_response())
+}
+
+async fn delete_policy(
+    State(state): State<AppState>,
+    Ids((id, pid)): Ids<(PackageId, PolicyId)>,
+    Posted { who, .. }: Posted<AdminCaller>,
+) -> PageResult {
+    let policy = services::packages::get_policy(state.pool(), &who.caller, pid).await?;
+    if policy.package_id != id {
+        return Err(PageError::not_found());
+    }
+    services::packages::delete_policy(state.pool(), &who.caller, pid, state.now()).await?;
+    Ok(redirect_with_flash(
+        &state,
+        &who.url(&format!("/admin/packages/{id}")),
+        &format!("Policy “{}” deleted.", policy.display_name),
+    ))
 }

@@ -1,5 +1,6 @@
 //! Requests: the list (filtered by state and package) and one request with its
-//! stage-by-stage history: approvers as resolved, every decision, due times, outcome.
+//! stage-by-stage history: approvers as resolved, every decision, due times, outcome;
+//! an open one can be canceled, after a confirmation.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -8,13 +9,17 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use super::confirm::Confirm;
+
 use crate::domain::ids::{PackageId, RequestId};
 use crate::domain::policy::DecisionRule;
 use crate::domain::request::RequestState;
 use crate::services::{self};
 use crate::state::AppState;
 use crate::web::path::Ids;
-use crate::web::session::{AdminCaller, PageError, PageResult, Params};
+use crate::web::session::{
+    AdminCaller, PageError, PageResult, Params, Posted, redirect_with_flash,
+};
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{
     Badge, Pager, RequestTable, RequestTableRow, StageEntry, stage_timeline, state_label, when,
@@ -25,6 +30,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/t/{slug}/admin/requests", get(list_requests))
         .route("/t/{slug}/admin/requests/{rid}", get(show_request))
+        .route(
+            "/t/{slug}/admin/requests/{rid}/cancel",
+            get(confirm_cancel).post(cancel_request),
+        )
 }
 
 #[derive(Template, WebTemplate)]
@@ -137,6 +146,7 @@ struct RequestView {
     completed: String,
     schedule: String,
     stages: Vec<StageEntry>,
+    cancel: Option<String>,
 }
 
 async fn show_request(
@@ -213,6 +223,69 @@ async fn show_request(
         completed: when_opt(r.completed_at),
         schedule,
         stages,
+        cancel: p
+            .can_cancel
+            .then(|| who.url(&format!("/admin/requests/{rid}/cancel"))),
     }
     .into_response())
+}
+
+async fn confirm_cancel(
+    State(state): State<AppState>,
+    who: AdminCaller,
+    Ids(rid): Ids<RequestId>,
+) -> PageResult {
+    let p = services::views::requests::request_page(state.pool(), &who.caller, rid).await?;
+    let r = &p.request.request;
+    let back = who.url(&format!("/admin/requests/{rid}"));
+    let package = p.names.package(r.package_id.0);
+    let target = p.names.user(r.target_user_id.0);
+    let confirm = if p.can_cancel {
+        Confirm {
+            heading: "Cancel this request?".into(),
+            text: vec![
+                format!(
+                    "{target}'s request for “{package}” will be canceled: its approvers are no longer asked to decide it."
+                ),
+                "This cannot be undone; a new request can be made.".into(),
+            ],
+            action: Some(format!("{back}/cancel")),
+            button: "Cancel request".into(),
+            danger: true,
+            back,
+            back_label: "The request".into(),
+        }
+    } else {
+        Confirm {
+            heading: "This request cannot be canceled".into(),
+            text: vec![if r.state.is_open() {
+                "Only who manages the assignments of its catalog (or its requestor) may cancel it."
+                    .to_string()
+            } else {
+                format!(
+                    "It is {} already; only an open request can be canceled.",
+                    state_label(r.state).to_lowercase()
+                )
+            }],
+            action: None,
+            button: String::new(),
+            danger: false,
+            back,
+            back_label: "The request".into(),
+        }
+    };
+    Ok(confirm.page(&who, Section::Requests).into_response())
+}
+
+async fn cancel_request(
+    State(state): State<AppState>,
+    Ids(rid): Ids<RequestId>,
+    Posted { who, .. }: Posted<AdminCaller>,
+) -> PageResult {
+    services::requests::cancel(state.pool(), &who.caller, rid, state.now()).await?;
+    Ok(redirect_with_flash(
+        &state,
+        &who.url(&format!("/admin/requests/{rid}")),
+        "Request canceled.",
+    ))
 }

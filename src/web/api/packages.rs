@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_packages, create_package))
         .routes(routes!(get_package, patch_package, delete_package))
+        .routes(routes!(archive_package))
         .routes(routes!(list_policies, create_policy))
         .routes(routes!(get_policy, put_policy, delete_policy))
 }
@@ -47,6 +48,10 @@ pub struct AccessPackage {
     pub incompatible_group_ids: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the package was archived: kept for its history, read-only, not listed and
+    /// not requestable. Absent while it is live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<DateTime<Utc>>,
 }
 
 impl From<PackageView> for AccessPackage {
@@ -67,6 +72,7 @@ impl From<PackageView> for AccessPackage {
             incompatible_group_ids: v.incompatible_group_ids.into_iter().map(|g| g.0).collect(),
             created_at: p.created_at,
             updated_at: p.updated_at,
+            archived_at: p.archived_at,
         }
     }
 }
@@ -203,6 +209,21 @@ async fn delete_package(
 ) -> Result<StatusCode, AppError> {
     services::packages::delete(state.pool(), &caller, id, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Archive an access package whose requests and assignments are all history (409
+/// while it has active assignments or open requests, or is archived already). It
+/// leaves every list, can no longer be requested, assigned or changed, and stays
+/// readable by its id with `archivedAt`.
+#[utoipa::path(post, path = "/accessPackages/{id}/archive", tag = "accessPackages", params(("id" = Uuid, Path)),
+    responses((status = 200, body = AccessPackage), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn archive_package(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<PackageId>,
+) -> Result<Json<AccessPackage>, AppError> {
+    let package = services::packages::archive(state.pool(), &caller, id, state.now()).await?;
+    Ok(Json(package.into()))
 }
 
 /// An assignment policy as answered: every setting, defaults and nulls included.

@@ -113,7 +113,7 @@ async fn packages_and_policies_with_open_work_or_history_cannot_be_deleted() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         detail(&problem),
-        "This access package has a request history; hide it or disable its policies instead."
+        "This access package has a request history; archive it (or hide it, or disable its policies) instead."
     );
     let (status, _) = app
         .patch(&t.admin, &package_path, json!({"resourceRoleIds": []}))

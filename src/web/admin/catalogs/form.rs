@@ -1,4 +1,5 @@
-//! The catalog form: create a catalog, edit its fields, enable or disable it.
+//! The catalog form: create a catalog, edit its fields, enable or disable it, delete
+//! it (after a confirmation; only while it holds no access packages).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -11,6 +12,7 @@ use crate::model::catalogs::Catalog;
 use crate::services::catalogs::CatalogFields;
 use crate::services::{self};
 use crate::state::AppState;
+use crate::web::admin::confirm::Confirm;
 use crate::web::path::Ids;
 use crate::web::session::{AdminCaller, FormData, PageResult, Posted, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
@@ -194,5 +196,42 @@ pub(super) async fn toggle_catalog(
         &state,
         &who.url(&format!("/admin/catalogs/{id}")),
         &message,
+    ))
+}
+
+pub(super) async fn confirm_delete_catalog(
+    State(state): State<AppState>,
+    who: AdminCaller,
+    Ids(id): Ids<CatalogId>,
+) -> PageResult {
+    let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
+    let back = who.url(&format!("/admin/catalogs/{id}"));
+    Ok(Confirm {
+        heading: format!("Delete the catalog “{}”?", catalog.display_name),
+        text: vec![
+            "The catalog is deleted with its resources and its role holders. This cannot be undone.".into(),
+            "A catalog that still holds access packages cannot be deleted: delete or move them first, or disable the catalog to stop new requests.".into(),
+        ],
+        action: Some(format!("{back}/delete")),
+        button: "Delete catalog".into(),
+        danger: true,
+        back,
+        back_label: catalog.display_name,
+    }
+    .page(&who, Section::Catalogs)
+    .into_response())
+}
+
+pub(super) async fn delete_catalog(
+    State(state): State<AppState>,
+    Ids(id): Ids<CatalogId>,
+    Posted { who, .. }: Posted<AdminCaller>,
+) -> PageResult {
+    let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
+    services::catalogs::delete(state.pool(), &who.caller, id, state.now()).await?;
+    Ok(redirect_with_flash(
+        &state,
+        &who.url("/admin/catalogs"),
+        &format!("Catalog “{}” deleted.", catalog.display_name),
     ))
 }

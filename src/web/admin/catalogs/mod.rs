@@ -18,7 +18,10 @@ use crate::state::AppState;
 use crate::web::view::Badge;
 
 use detail::show_catalog;
-use form::{create_catalog, edit_catalog, new_catalog, toggle_catalog, update_catalog};
+use form::{
+    confirm_delete_catalog, create_catalog, delete_catalog, edit_catalog, new_catalog,
+    toggle_catalog, update_catalog,
+};
 use list::list_catalogs;
 use resources::{add_resource, new_resource, remove_resource};
 use roles::{grant_role, revoke_role};
@@ -38,6 +41,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/t/{slug}/admin/catalogs/{id}/enabled",
             post(toggle_catalog),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/delete",
+            get(confirm_delete_catalog).post(delete_catalog),
         )
         .route("/t/{slug}/admin/catalogs/{id}/roles", post(grant_role))
         .route(

@@ -1,0 +1,120 @@
+//! The admin screens of removing and fixing things in a real headless Chromium on the
+//! demo tenant `contoso`: each page at 1280 and 390 px (PNG files under
+//! target/screenshots/admin-screens/), each checked by axe-core for serious or
+//! critical accessibility violations.
+
+use std::path::Path;
+
+use fantoccini::Client;
+use uuid::Uuid;
+
+use crate::browser_e2e::{axe, sign_in_as};
+use crate::helpers::browser::{Shots, browser, start_driver, tempdir, wait_heading};
+use crate::helpers::{AppOptions, TestApp};
+
+#[tokio::test]
+async fn the_admin_screens_render_wide_and_narrow_without_serious_accessibility_problems() {
+    let driver = start_driver().await;
+    let app = TestApp::spawn_with(AppOptions {
+        demo_tenant: Some("contoso".into()),
+        self_base_url: true,
+        ..AppOptions::default()
+    })
+    .await;
+    portico::services::demo::seed(&app.pool, app.state.keys(), app.now())
+        .await
+        .expect("seed the demo tenant");
+    let package: Uuid = sqlx::query_scalar(
+        "select id from access_packages where display_name = 'Windows 11 Testing'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("package");
+    let (tenant, general): (Uuid, Uuid) =
+        sqlx::query_as("select tenant_id, id from catalogs where display_name = 'General' limit 1")
+            .fetch_one(&app.pool)
+            .await
+            .expect("catalog");
+    sqlx::query(
+        "insert into outbox (tenant_id, id, kind, payload, state, attempts, next_attempt_at, last_error, created_at, completed_at)
+         values ($1, $2, 'webhook', '{\"type\": \"grant\", \"resourceName\": \"Payroll\"}', 'failed', 12, $3,
+                 'the target answered 503 Service Unavailable', $3, $3)",
+    )
+    .bind(tenant)
+    .bind(Uuid::now_v7())
+    .bind(app.now())
+    .execute(&app.pool)
+    .await
+    .expect("a failed delivery");
+
+    let profile = tempdir();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/admin-screens");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    let mut shots = Shots { dir, n: 0 };
+    let c = browser(&driver, &profile).await;
+    let result = walk(&c, &app, &mut shots, package, general).await;
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    result.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn walk(
+    c: &Client,
+    app: &TestApp,
+    shots: &mut Shots,
+    package: Uuid,
+    general: Uuid,
+) -> Result<(), String> {
+    let base = format!("{}/t/contoso", app.address);
+    sign_in_as(c, &base, "Contoso Admin", "/admin").await?;
+    wait_heading(c, "Administration").await;
+    let pages = [
+        (
+            format!("/admin/packages/{package}"),
+            "Windows 11 Testing",
+            "admin-package",
+        ),
+        (
+            format!("/admin/packages/{package}/remove"),
+            "Windows 11 Testing",
+            "admin-package-remove",
+        ),
+        ("/admin/outbox".to_string(), "Deliveries", "admin-outbox"),
+        (
+            "/admin/settings".to_string(),
+            "Tenant settings",
+            "admin-settings",
+        ),
+        ("/admin/roles".to_string(), "Tenant roles", "admin-roles"),
+        (
+            format!("/admin/packages/new?catalog={general}"),
+            "New access package",
+            "admin-package-new",
+        ),
+    ];
+    for (path, heading, name) in pages {
+        c.goto(&format!("{base}{path}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        wait_heading(c, heading).await;
+        shots.take_wide_and_narrow(c, name).await;
+        // The whole page on a phone, below the header too.
+        c.set_window_size(390, 2400)
+            .await
+            .map_err(|e| e.to_string())?;
+        shots.take(c, &format!("{name}-390-full")).await;
+        let overflow = c
+            .execute(
+                "const w = document.documentElement.clientWidth; return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w + 1).map(e => e.tagName + '.' + e.className).slice(0, 5).join(', ');",
+                vec![],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        eprintln!("{name}: wider than a phone in main: {overflow}");
+        c.set_window_size(1280, 1400)
+            .await
+            .map_err(|e| e.to_string())?;
+        axe(c, name).await?;
+    }
+    Ok(())
+}
