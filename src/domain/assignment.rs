@@ -4,7 +4,7 @@
 use super::request::RequestState;
 use super::string_enum;
 
-string_enum!(AssignmentState {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] AssignmentState {
     Delivering = "delivering",
     Delivered = "delivered",
     PartiallyDelivered = "partiallyDelivered",
@@ -28,7 +28,7 @@ impl AssignmentState {
 
 string_enum!(
     /// Why an assignment was removed (an expired one has no reason).
-    RemovalReason {
+    #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] RemovalReason {
         Admin = "admin",
         User = "user",
         Review = "review",
@@ -98,7 +98,7 @@ carries_delivery!(AssignmentState, RequestState);
 
 string_enum!(
     /// The state of one resource role of an assignment.
-    GrantState {
+    #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] GrantState {
         Pending = "pending",
         Delivered = "delivered",
         Failed = "failed",
