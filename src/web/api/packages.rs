@@ -252,7 +252,7 @@ impl From<PolicyRow> for Policy {
 
 /// A policy body: its name and settings. Read-only fields of the representation (`id`,
 /// `accessPackageId`, `createdAt`, `updatedAt`) and unknown fields are ignored, so a
-/// policy's own representation is a valid PUT body.
+/// policy's own representation is a valid PUT body; `null` means the default.
 pub struct PolicyBody(pub PolicyInput);
 
 impl<S: Send + Sync> FromRequest<S> for PolicyBody {
@@ -389,7 +389,8 @@ async fn delete_policy(
 }
 
 // What `PolicyBody` parses, for the OpenAPI description: the name beside the settings.
-/// An assignment policy as sent (POST, PUT); see API.md "Bodies".
+/// An assignment policy as sent (POST, PUT); see API.md "Bodies". `null` for any field
+/// means its default, as leaving it out does.
 #[allow(dead_code)]
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
