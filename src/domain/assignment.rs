@@ -4,7 +4,7 @@
 use super::request::RequestState;
 use super::string_enum;
 
-string_enum!(AssignmentState {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] AssignmentState {
     Delivering = "delivering",
     Delivered = "delivered",
     PartiallyDelivered = "partiallyDelivered",
@@ -31,7 +31,7 @@ string_enum!(
     /// duties is enforced before access starts (request, admin assignment, delivery),
     /// so no assignment is removed for it; `policyChanged` comes from a policy change
     /// with its `removeWhenOutOfScope` switch.
-    RemovalReason {
+    #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] RemovalReason {
         Admin = "admin",
         User = "user",
         Review = "review",
@@ -100,7 +100,7 @@ carries_delivery!(AssignmentState, RequestState);
 
 string_enum!(
     /// The state of one resource role of an assignment.
-    GrantState {
+    #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] GrantState {
         Pending = "pending",
         Delivered = "delivered",
         Failed = "failed",

@@ -14,7 +14,7 @@ use super::string_enum;
 
 string_enum! {
     /// Who acted: a person signed in, a person through an API token, or Portico itself.
-    ActorType {
+    #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] ActorType {
         User = "user",
         Token = "token",
         System = "system",
@@ -23,7 +23,7 @@ string_enum! {
 
 string_enum! {
     /// The kind of object an event is about.
-    TargetType {
+    #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] TargetType {
         Tenant = "tenant",
         User = "user",
         Group = "group",

@@ -12,7 +12,7 @@ use super::error::DomainError;
 use super::ids::{CatalogId, GroupId};
 use super::policy::PolicySettings;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Role {
     TenantAdmin,

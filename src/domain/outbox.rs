@@ -4,7 +4,7 @@ use super::string_enum;
 
 string_enum!(
     /// What an outbox row delivers.
-    OutboxKind {
+    #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] OutboxKind {
         Email = "email",
         Webhook = "webhook",
     }
@@ -13,7 +13,7 @@ string_enum!(
 string_enum!(
     /// Where an outbox row's delivery stands: waiting (or retrying), done, failed for
     /// good, or replaced by a later row of its sequence before it was sent.
-    OutboxState {
+    #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] OutboxState {
         Pending = "pending",
         Done = "done",
         Failed = "failed",

@@ -19,7 +19,7 @@ use super::string_enum;
 /// A sign-in older than this makes Portico recommend deny.
 pub const INACTIVITY_DAYS: i64 = 30;
 
-string_enum!(ReviewState {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] ReviewState {
     InProgress = "inProgress",
     Completed = "completed",
     Applied = "applied",
@@ -50,7 +50,7 @@ impl ReviewState {
     }
 }
 
-string_enum!(IfNoResponseValue {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] IfNoResponseValue {
     Keep = "keep",
     Remove = "remove",
     Recommendation = "recommendation",
@@ -76,7 +76,7 @@ impl From<IfNoResponseValue> for IfNoResponse {
     }
 }
 
-string_enum!(ItemDecision {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] ItemDecision {
     NotReviewed = "notReviewed",
     Approve = "approve",
     Deny = "deny",
@@ -91,7 +91,7 @@ impl From<Decision> for ItemDecision {
     }
 }
 
-string_enum!(AppliedResult {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] AppliedResult {
     Kept = "kept",
     Removed = "removed",
     AlreadyEnded = "alreadyEnded",

@@ -171,7 +171,7 @@ impl fmt::Display for Slug {
 
 string_enum! {
     /// Directory user kind: members of the organisation, or guests from outside it.
-    UserKind {
+    #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] UserKind {
         Member = "member",
         Guest = "guest",
     }

@@ -106,6 +106,171 @@ async fn the_openapi_description_is_3_1_and_lists_the_api_paths() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
 
+/// The operations of the served description, as (method path, operation).
+fn operations(doc: &Value) -> Vec<(String, &Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item[method].is_object() {
+                out.push((format!("{} {path}", method.to_uppercase()), &item[method]));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_api_answer_is_described_and_every_error_is_a_problem() {
+    let app = TestApp::spawn().await;
+
+    let doc: Value = get_raw(&app, "/api/v1/openapi.json")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+
+    let operations = operations(&doc);
+    assert!(operations.len() > 50, "{}", operations.len());
+    let mut faults = Vec::new();
+    for (op, operation) in &operations {
+        let responses = operation["responses"].as_object().expect("responses");
+        for (status, response) in responses {
+            if response["description"].as_str().is_none_or(str::is_empty) {
+                faults.push(format!("{op} {status}: no description"));
+            }
+            if status.starts_with('4') || status.starts_with('5') {
+                let content = response["content"].as_object();
+                let types: Vec<&String> = content.map(|c| c.keys().collect()).unwrap_or_default();
+                if types != ["application/problem+json"]
+                    || response["content"]["application/problem+json"]["schema"]["$ref"]
+                        != "#/components/schemas/Problem"
+                {
+                    faults.push(format!(
+                        "{op} {status}: not a Problem as problem+json: {types:?}"
+                    ));
+                }
+            }
+        }
+        let params = operation["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut expected = vec!["401"];
+        if operation["requestBody"].is_object() {
+            expected.extend(["400", "422"]);
+        }
+        if params.iter().any(|p| p["in"] == "query") {
+            expected.push("422");
+        }
+        if params.iter().any(|p| p["in"] == "path") {
+            expected.push("404");
+        }
+        for status in expected {
+            if !responses.contains_key(status) {
+                faults.push(format!("{op}: {status} is not documented"));
+            }
+        }
+        for p in params.iter().filter(|p| p["name"] == "limit") {
+            let schema = &p["schema"];
+            let integer = schema["type"] == "integer"
+                || schema["type"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&json!("integer")));
+            if !integer || schema["minimum"] != 1 || schema["maximum"] != 500 {
+                faults.push(format!("{op}: limit is {schema}"));
+            }
+        }
+    }
+    assert!(faults.is_empty(), "{}", faults.join("\n"));
+}
+
+#[tokio::test]
+async fn the_openapi_description_has_enums_and_separate_post_and_patch_bodies() {
+    let app = TestApp::spawn().await;
+
+    let doc: Value = get_raw(&app, "/api/v1/openapi.json")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Request"]["properties"]["state"]["$ref"],
+        "#/components/schemas/RequestState"
+    );
+    assert!(
+        schemas["RequestState"]["enum"]
+            .as_array()
+            .is_some_and(|v| v.contains(&json!("pendingApproval"))),
+        "{}",
+        schemas["RequestState"]
+    );
+    let request_type = &schemas["SubmittableRequestType"]["enum"];
+    assert!(
+        request_type
+            .as_array()
+            .is_some_and(|v| v.contains(&json!("userAdd")) && !v.contains(&json!("systemAdd"))),
+        "{request_type}"
+    );
+    let state_param = doc["paths"]["/api/v1/assignments"]["get"]["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "state"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        state_param.to_string().contains("AssignmentState"),
+        "{state_param}"
+    );
+    let body_of = |method: &str, path: &str| {
+        let reference = doc["paths"][path][method]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        schemas[reference.as_str()].clone()
+    };
+    for (path, fields) in [
+        ("/api/v1/catalogs", vec!["displayName"]),
+        ("/api/v1/accessPackages", vec!["catalogId", "displayName"]),
+        ("/api/v1/users", vec!["email", "displayName"]),
+        ("/api/v1/groups", vec!["displayName"]),
+    ] {
+        let post = body_of("post", path);
+        assert_eq!(post["required"], json!(fields), "POST {path}: {post}");
+        let patch = body_of("patch", &format!("{path}/{{id}}"));
+        assert!(patch["properties"].is_object(), "PATCH {path}: {patch}");
+        assert!(patch["required"].is_null(), "PATCH {path}: {patch}");
+    }
+}
+
+#[tokio::test]
+async fn an_empty_page_or_filter_parameter_is_refused_as_the_description_says() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+
+    for (path, field) in [
+        ("/api/v1/users?cursor=", "cursor"),
+        ("/api/v1/catalogs?limit=", "limit"),
+        ("/api/v1/outbox?state=", "state"),
+        ("/api/v1/outbox?kind=", "kind"),
+    ] {
+        let (status, problem) = app.get(&t.admin, path).await;
+
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {problem}"
+        );
+        assert!(problem["errors"][field].is_string(), "{path}: {problem}");
+    }
+    let (status, _) = app.get(&t.admin, "/api/v1/users?limit=2").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn an_unknown_api_path_is_a_404_problem() {
     let app = TestApp::spawn().await;

@@ -20,7 +20,7 @@ pub use schedule::{
     resolve_schedule,
 };
 
-string_enum!(RequestType {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] RequestType {
     UserAdd = "userAdd",
     UserUpdate = "userUpdate",
     UserRemove = "userRemove",
@@ -53,7 +53,7 @@ impl RequestType {
     }
 }
 
-string_enum!(RequestState {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] RequestState {
     Submitted = "submitted",
     PendingApproval = "pendingApproval",
     Scheduled = "scheduled",
@@ -88,7 +88,7 @@ impl RequestState {
     }
 }
 
-string_enum!(StageState {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] StageState {
     Pending = "pending",
     Approved = "approved",
     Denied = "denied",
@@ -96,7 +96,7 @@ string_enum!(StageState {
     Canceled = "canceled",
 });
 
-string_enum!(Decision {
+string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] Decision {
     Approve = "approve",
     Deny = "deny",
 });

@@ -29,8 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase")]
 pub struct Grant {
     pub resource_role_id: Uuid,
-    /// pending | delivered | failed | revoking | revoked
-    #[schema(value_type = String)]
     pub state: GrantState,
     pub error: Option<String>,
     pub updated_at: DateTime<Utc>,
@@ -43,15 +41,12 @@ pub struct Assignment {
     pub access_package_id: Uuid,
     pub policy_id: Uuid,
     pub target_user_id: Uuid,
-    /// delivering | delivered | partiallyDelivered | deliveryFailed | expired | removed
-    #[schema(value_type = String)]
     pub state: AssignmentState,
     pub start_date_time: DateTime<Utc>,
     pub end_date_time: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub request_id: Uuid,
-    /// admin | user | review | userDeactivated | incompatible | policyChanged
-    #[schema(value_type = Option<String>)]
+    /// Why a removed assignment was removed (null otherwise).
     pub removal_reason: Option<RemovalReason>,
     pub ended_at: Option<DateTime<Utc>>,
     pub grants: Vec<Grant>,
@@ -96,8 +91,11 @@ pub struct AssignmentQuery {
     pub mine: Option<bool>,
     pub access_package_id: Option<Uuid>,
     pub target_user_id: Option<Uuid>,
+    #[param(value_type = Option<AssignmentState>)]
     pub state: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 

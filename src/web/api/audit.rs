@@ -22,8 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Actor {
-    /// user | token | system
     #[serde(rename = "type")]
+    #[schema(value_type = crate::domain::audit::ActorType)]
     pub kind: String,
     pub user_id: Option<Uuid>,
     pub token_id: Option<Uuid>,
@@ -36,6 +36,7 @@ pub struct AuditEvent {
     pub at: DateTime<Utc>,
     pub actor: Actor,
     pub action: String,
+    #[schema(value_type = crate::domain::audit::TargetType)]
     pub target_type: String,
     pub target_id: Option<Uuid>,
     pub details: serde_json::Value,
@@ -71,7 +72,9 @@ pub struct AuditQuery {
     pub target_id: Option<Uuid>,
     /// Only events after this time (RFC 3339).
     pub after: Option<DateTime<Utc>>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 

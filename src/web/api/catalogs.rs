@@ -60,7 +60,21 @@ impl From<CatalogRow> for Catalog {
 
 crate::list_schema!(CatalogList, Catalog);
 
-/// Body of POST (displayName required) and PATCH (any field).
+/// Body of POST: what `CatalogBody` parses, with the fields a new catalog needs.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewCatalogBody {
+    pub display_name: String,
+    /// Default "" (null too).
+    pub description: Option<String>,
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Default false.
+    pub externally_visible: Option<bool>,
+}
+
+/// Body of PATCH: any field; absent (or null for a flag or the name) leaves it as it is.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogBody {
@@ -99,7 +113,7 @@ async fn list_catalogs(
 }
 
 /// Create a catalog (tenant admins and catalog creators; a creator becomes its owner).
-#[utoipa::path(post, path = "/catalogs", tag = "catalogs", request_body = CatalogBody,
+#[utoipa::path(post, path = "/catalogs", tag = "catalogs", request_body = NewCatalogBody,
     responses((status = 201, body = Catalog), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_catalog(
     State(state): State<AppState>,
@@ -198,7 +212,7 @@ pub struct Connector {
 pub struct Resource {
     pub id: Uuid,
     pub catalog_id: Uuid,
-    /// group | application | site | custom
+    #[schema(value_type = ResourceKindName)]
     pub kind: String,
     /// For group resources, the group's display name.
     pub display_name: String,

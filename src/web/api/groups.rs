@@ -54,6 +54,18 @@ impl From<GroupView> for Group {
 
 crate::list_schema!(GroupList, Group);
 
+/// Body of POST: what `GroupBody` parses, with the fields a new group needs.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewGroupBody {
+    pub display_name: String,
+    pub description: Option<String>,
+    /// Direct owners. Default [].
+    pub owner_ids: Option<Vec<Uuid>>,
+}
+
+/// Body of PATCH: any field.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupBody {
@@ -80,7 +92,9 @@ impl From<GroupBody> for GroupFields {
 #[into_params(parameter_in = Query)]
 pub struct GroupQuery {
     pub search: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -100,7 +114,7 @@ async fn list_groups(
     Ok(List::from_page(groups, Group::from))
 }
 
-#[utoipa::path(post, path = "/groups", tag = "directory", request_body = GroupBody,
+#[utoipa::path(post, path = "/groups", tag = "directory", request_body = NewGroupBody,
     responses((status = 201, body = Group), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_group(
     State(state): State<AppState>,
@@ -112,7 +126,7 @@ async fn create_group(
 }
 
 #[utoipa::path(get, path = "/groups/{id}", tag = "directory", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Group), (status = 404, body = Problem)))]
+    responses((status = 403, body = Problem), (status = 200, body = Group), (status = 404, body = Problem)))]
 async fn get_group(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -127,7 +141,7 @@ async fn get_group(
 
 #[utoipa::path(patch, path = "/groups/{id}", tag = "directory", params(("id" = Uuid, Path)),
     request_body = GroupBody,
-    responses((status = 200, body = Group), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 403, body = Problem), (status = 200, body = Group), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn patch_group(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -141,7 +155,7 @@ async fn patch_group(
 
 /// Delete a group (409 while a catalog resource or policy uses it).
 #[utoipa::path(delete, path = "/groups/{id}", tag = "directory", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 403, body = Problem), (status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn delete_group(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -197,7 +211,7 @@ pub struct MemberBody {
 /// Add the `direct` source of membership (201; 200 when it already existed).
 #[utoipa::path(post, path = "/groups/{id}/members", tag = "directory", params(("id" = Uuid, Path)),
     request_body = MemberBody,
-    responses((status = 201, body = Member), (status = 200, body = Member), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 403, body = Problem), (status = 201, body = Member), (status = 200, body = Member), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn add_member(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -221,7 +235,7 @@ async fn add_member(
 /// Remove the `direct` source only; memberships delivered by assignments stay.
 #[utoipa::path(delete, path = "/groups/{id}/members/{userId}", tag = "directory",
     params(("id" = Uuid, Path), ("userId" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem)))]
+    responses((status = 403, body = Problem), (status = 204), (status = 404, body = Problem)))]
 async fn remove_member(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,

@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleHeld {
-    /// tenantAdmin | catalogCreator | catalogOwner | catalogReader | packageManager | assignmentManager
+    #[schema(value_type = crate::domain::authz::Role)]
     pub role: String,
     pub catalog_id: Option<uuid::Uuid>,
 }

@@ -5,6 +5,7 @@
 pub mod assignments;
 pub mod audit;
 pub mod catalogs;
+mod contract;
 pub mod groups;
 pub mod me;
 pub mod outbox;
@@ -41,7 +42,15 @@ use crate::state::AppState;
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(Problem))
+    components(schemas(
+        Problem,
+        requests::ApprovalFilter,
+        crate::domain::request::RequestState,
+        crate::domain::assignment::AssignmentState,
+        crate::domain::review::ReviewState,
+        crate::domain::outbox::OutboxState,
+        crate::domain::outbox::OutboxKind
+    ))
 )]
 struct ApiDoc;
 
@@ -78,13 +87,15 @@ pub fn router() -> axum::Router<AppState> {
         .into_iter()
         .map(|(path, item)| (format!("/api/v1{path}"), item))
         .collect();
-    let api = std::sync::Arc::new(api);
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    contract::complete(&mut doc);
+    let doc = std::sync::Arc::new(doc);
     router
         .route(
             "/openapi.json",
             axum::routing::get(move || {
-                let api = api.clone();
-                async move { Json(api.as_ref().clone()) }
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
             }),
         )
         .fallback(|| async { AppError::NotFound })
@@ -259,20 +270,23 @@ fn form_urlencoded_parse(query: &str) -> url::form_urlencoded::Parse<'_> {
     url::form_urlencoded::parse(query.as_bytes())
 }
 
-/// `?limit=&cursor=` of every list.
+/// `?limit=&cursor=` of every list. An empty value is refused like any other that is
+/// not a number or a cursor, as the description says.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Pagination {
     /// Items per page: 1–500, default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page.
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
 impl Pagination {
     pub fn page(&self) -> Result<PageRequest, AppError> {
         let limit = match self.limit.as_deref() {
-            None | Some("") => PageRequest::DEFAULT,
+            None => PageRequest::DEFAULT,
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if (1..=PageRequest::MAX).contains(&n) => n,
                 _ => {
@@ -284,7 +298,7 @@ impl Pagination {
             },
         };
         let before = match self.cursor.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
                 AppError::field("cursor", "this cursor is not one that a list returned")
             })?),

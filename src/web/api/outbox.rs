@@ -25,11 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase")]
 pub struct OutboxItem {
     pub id: Uuid,
-    /// email | webhook
-    #[schema(value_type = String)]
     pub kind: OutboxKind,
-    /// pending | done | failed | superseded
-    #[schema(value_type = String)]
     pub state: OutboxState,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -68,11 +64,13 @@ crate::list_schema!(OutboxList, OutboxItem);
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct OutboxQuery {
-    /// pending | done | failed | superseded
+    #[param(value_type = Option<OutboxState>)]
     pub state: Option<String>,
-    /// email | webhook
+    #[param(value_type = Option<OutboxKind>)]
     pub kind: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -93,8 +91,8 @@ async fn list_outbox(
     let rows = services::outbox::list(
         state.pool(),
         &caller,
-        q.state.as_deref().filter(|s| !s.is_empty()),
-        q.kind.as_deref().filter(|s| !s.is_empty()),
+        q.state.as_deref(),
+        q.kind.as_deref(),
         page,
     )
     .await?;

@@ -79,8 +79,25 @@ impl From<PackageView> for AccessPackage {
 
 crate::list_schema!(AccessPackageList, AccessPackage);
 
-/// Body of POST (catalogId and displayName required) and PATCH (any field; the lists
-/// replace the current ones whole; catalogId cannot change).
+/// Body of POST: what `AccessPackageBody` parses, with the fields a new package needs.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewAccessPackageBody {
+    pub catalog_id: Uuid,
+    pub display_name: String,
+    /// Default "" (null too).
+    pub description: Option<String>,
+    /// Default false.
+    pub hidden: Option<bool>,
+    /// Roles of resources in the package's catalog. Default [].
+    pub resource_role_ids: Option<Vec<Uuid>>,
+    pub incompatible_package_ids: Option<Vec<Uuid>>,
+    pub incompatible_group_ids: Option<Vec<Uuid>>,
+}
+
+/// Body of PATCH: any field; the lists replace the current ones whole; catalogId
+/// cannot change.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessPackageBody {
@@ -124,7 +141,9 @@ pub struct PackageQuery {
     pub catalog_id: Option<CatalogId>,
     /// Matches display name or description (case-insensitive, substring).
     pub search: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -155,7 +174,7 @@ async fn list_packages(
 }
 
 /// Create an access package (tenant admins, the catalog's owners and package managers).
-#[utoipa::path(post, path = "/accessPackages", tag = "accessPackages", request_body = AccessPackageBody,
+#[utoipa::path(post, path = "/accessPackages", tag = "accessPackages", request_body = NewAccessPackageBody,
     responses((status = 201, body = AccessPackage), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_package(
     State(state): State<AppState>,
@@ -254,17 +273,18 @@ impl From<PolicyRow> for Policy {
 
 /// A policy body: its name and settings. Read-only fields of the representation (`id`,
 /// `accessPackageId`, `createdAt`, `updatedAt`) and unknown fields are ignored, so a
-/// policy's own representation is a valid PUT body.
+/// policy's own representation is a valid PUT body; `null` means the default.
 pub struct PolicyBody(pub PolicyInput);
 
 impl<S: Send + Sync> FromRequest<S> for PolicyBody {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ApiJson(value) = ApiJson::<Value>::from_request(req, state).await?;
+        let ApiJson(mut value) = ApiJson::<Value>::from_request(req, state).await?;
         if !value.is_object() {
             return Err(AppError::field("body", "send the policy as a JSON object"));
         }
+        drop_nulls(&mut value);
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Name {
@@ -276,6 +296,19 @@ impl<S: Send + Sync> FromRequest<S> for PolicyBody {
             display_name: name.display_name,
             settings,
         }))
+    }
+}
+
+/// Removes every `null` member of every object, so that null means "the default", as
+/// leaving the field out does (a required field then reports itself missing).
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            fields.retain(|_, v| !v.is_null());
+            fields.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
     }
 }
 
@@ -377,7 +410,8 @@ async fn delete_policy(
 }
 
 // What `PolicyBody` parses, for the OpenAPI description: the name beside the settings.
-/// An assignment policy as sent (POST, PUT); see API.md "Bodies".
+/// An assignment policy as sent (POST, PUT); see API.md "Bodies". `null` for any field
+/// means its default, as leaving it out does.
 #[allow(dead_code)]
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -34,8 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase")]
 pub struct DecisionRep {
     pub approver_id: Uuid,
-    /// approve | deny
-    #[schema(value_type = String)]
     pub decision: DomainDecision,
     pub justification: Option<String>,
     pub decided_at: DateTime<Utc>,
@@ -45,11 +43,7 @@ pub struct DecisionRep {
 #[serde(rename_all = "camelCase")]
 pub struct StageRep {
     pub index: i32,
-    /// pending | approved | denied | expired | canceled
-    #[schema(value_type = String)]
     pub state: StageState,
-    /// anyOne | all
-    #[schema(value_type = String)]
     pub decision_rule: DecisionRule,
     pub approver_ids: Vec<Uuid>,
     /// Of `approverIds`, the alternates an escalation added to an `all` stage: one
@@ -94,9 +88,7 @@ impl From<Answer> for AnswerRep {
 #[serde(rename_all = "camelCase")]
 pub struct Request {
     pub id: Uuid,
-    #[schema(value_type = String)]
     pub request_type: RequestType,
-    #[schema(value_type = String)]
     pub state: RequestState,
     pub access_package_id: Uuid,
     pub policy_id: Uuid,
@@ -170,11 +162,24 @@ pub struct AnswerBody {
     pub value: String,
 }
 
+/// The request types a caller may submit (the system types are the scheduler's).
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SubmittableRequestType {
+    UserAdd,
+    UserUpdate,
+    UserRemove,
+    AdminAdd,
+    AdminUpdate,
+    AdminRemove,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestBody {
-    /// userAdd | userUpdate | userRemove | adminAdd | adminUpdate | adminRemove
-    #[schema(value_type = String, example = "userAdd")]
+    /// User types act for the caller; admin types for `targetUserId`.
+    #[schema(value_type = SubmittableRequestType)]
     pub request_type: RequestType,
     pub access_package_id: Option<Uuid>,
     /// Optional when exactly one policy applies.
@@ -228,8 +233,11 @@ pub struct RequestQuery {
     pub mine: Option<bool>,
     pub access_package_id: Option<Uuid>,
     pub target_user_id: Option<Uuid>,
+    #[param(value_type = Option<RequestState>)]
     pub state: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -272,7 +280,7 @@ async fn get_request(
 
 /// Cancel a request that is still submitted, pending approval or scheduled.
 #[utoipa::path(post, path = "/assignmentRequests/{id}/cancel", tag = "requests", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Request), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 403, body = Problem), (status = 200, body = Request), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn cancel_request(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -288,8 +296,6 @@ async fn cancel_request(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionBody {
-    /// approve | deny
-    #[schema(value_type = String, example = "approve")]
     pub decision: DomainDecision,
     pub justification: Option<String>,
 }
@@ -336,12 +342,24 @@ impl From<ApprovalView> for Approval {
 
 crate::list_schema!(ApprovalList, Approval);
 
+/// Which stages `/approvals` lists.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ApprovalFilter {
+    Pending,
+    Decided,
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ApprovalQuery {
-    /// pending (default) | decided
+    /// pending (default) or decided.
+    #[param(value_type = Option<ApprovalFilter>)]
     pub state: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 

@@ -40,16 +40,12 @@ pub struct AccessReview {
     pub period_index: i32,
     pub start_date_time: DateTime<Utc>,
     pub end_date_time: DateTime<Utc>,
-    /// inProgress | completed | applied
-    #[schema(value_type = String)]
     pub state: ReviewState,
     /// When reviewers with undecided items are (or were) reminded.
     pub remind_date_time: DateTime<Utc>,
     pub reminded_date_time: Option<DateTime<Utc>>,
     /// The policy's settings when this instance started.
     pub auto_apply: bool,
-    /// keep | remove | recommendation
-    #[schema(value_type = String)]
     pub if_no_response: IfNoResponseValue,
     pub require_justification: bool,
     pub stopped_early: bool,
@@ -91,17 +87,14 @@ pub struct AccessReviewItem {
     pub assignment_id: Uuid,
     pub target_user_id: Uuid,
     pub reviewer_ids: Vec<Uuid>,
-    /// approve | deny | null (from the target user's last sign-in)
-    #[schema(value_type = Option<String>)]
+    /// From the target user's last sign-in; null when there is none to make.
     pub recommendation: Option<Decision>,
-    /// notReviewed | approve | deny (the last decision counts)
-    #[schema(value_type = String)]
+    /// The last decision counts.
     pub decision: ItemDecision,
     pub justification: Option<String>,
     pub decided_by: Option<Uuid>,
     pub decided_at: Option<DateTime<Utc>>,
-    /// kept | removed | alreadyEnded, once the results are applied.
-    #[schema(value_type = Option<String>)]
+    /// Set once the results are applied.
     pub applied_result: Option<AppliedResult>,
 }
 
@@ -129,13 +122,15 @@ crate::list_schema!(AccessReviewItemList, AccessReviewItem);
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct ReviewQuery {
-    /// inProgress | completed | applied
+    #[param(value_type = Option<ReviewState>)]
     pub state: Option<String>,
     pub access_package_id: Option<Uuid>,
     pub policy_id: Option<Uuid>,
     /// Only instances where the caller reviews an item.
     pub mine: Option<bool>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -183,7 +178,9 @@ pub struct ItemQuery {
     /// Only the items the caller reviews (reviewers without a catalog role see only
     /// theirs anyway).
     pub mine: Option<bool>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -209,8 +206,6 @@ async fn list_review_items(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewDecisionBody {
-    /// approve | deny
-    #[schema(value_type = String, example = "deny")]
     pub decision: Decision,
     /// Required when the review says so.
     pub justification: Option<String>,

@@ -43,7 +43,7 @@ pub struct PrincipalRef {
 #[serde(rename_all = "camelCase")]
 pub struct RoleAssignment {
     pub id: Uuid,
-    /// tenantAdmin | catalogCreator | catalogOwner | catalogReader | packageManager | assignmentManager
+    #[schema(value_type = Role)]
     pub role: String,
     pub principal: PrincipalRef,
     pub catalog_id: Option<Uuid>,
@@ -81,7 +81,6 @@ crate::list_schema!(RoleAssignmentList, RoleAssignment);
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleAssignmentBody {
-    #[schema(value_type = String, example = "catalogOwner")]
     pub role: Role,
     pub principal: PrincipalRef,
     pub catalog_id: Option<Uuid>,

@@ -35,7 +35,7 @@ pub struct User {
     pub department: Option<String>,
     pub job_title: Option<String>,
     pub manager_id: Option<Uuid>,
-    /// member | guest
+    #[schema(value_type = UserKind)]
     pub kind: String,
     pub active: bool,
     pub external_id: Option<String>,
@@ -65,7 +65,22 @@ impl From<UserRow> for User {
 
 crate::list_schema!(UserList, User);
 
-/// Body of POST (email and displayName required) and PATCH (any field; null clears).
+/// Body of POST: what `UserBody` parses, with the fields a new user needs.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUserBody {
+    pub email: String,
+    pub display_name: String,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub manager_id: Option<Uuid>,
+    /// Default member.
+    pub kind: Option<UserKind>,
+    pub external_id: Option<String>,
+}
+
+/// Body of PATCH: any field; null clears the optional ones.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UserBody {
@@ -80,7 +95,6 @@ pub struct UserBody {
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub manager_id: Option<Option<UserId>>,
-    #[schema(value_type = Option<String>, example = "member")]
     pub kind: Option<UserKind>,
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<String>)]
@@ -109,7 +123,9 @@ impl From<UserBody> for UserFields {
 pub struct UserQuery {
     /// Matches display name or email (case-insensitive, substring).
     pub search: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -131,8 +147,8 @@ async fn list_users(
 }
 
 /// Create a user (tenant admins). A user created through the API is active.
-#[utoipa::path(post, path = "/users", tag = "directory", request_body = UserBody,
-    responses((status = 201, body = User), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/users", tag = "directory", request_body = NewUserBody,
+    responses((status = 409, body = Problem), (status = 201, body = User), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_user(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -143,7 +159,7 @@ async fn create_user(
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "directory", params(("id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 404, body = Problem)))]
+    responses((status = 403, body = Problem), (status = 200, body = User), (status = 404, body = Problem)))]
 async fn get_user(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -159,7 +175,7 @@ async fn get_user(
 /// Change a user (tenant admins); `active: false` deactivates.
 #[utoipa::path(patch, path = "/users/{id}", tag = "directory", params(("id" = Uuid, Path)),
     request_body = UserBody,
-    responses((status = 200, body = User), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 403, body = Problem), (status = 409, body = Problem), (status = 200, body = User), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn patch_user(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -173,7 +189,7 @@ async fn patch_user(
 /// Deactivate a user: their assignments end, open requests are canceled, tokens and
 /// links stop working. Users are never erased.
 #[utoipa::path(delete, path = "/users/{id}", tag = "directory", params(("id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 404, body = Problem)))]
+    responses((status = 403, body = Problem), (status = 409, body = Problem), (status = 200, body = User), (status = 404, body = Problem)))]
 async fn delete_user(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,

@@ -389,3 +389,57 @@ async fn policy_rules_are_checked_and_reported_at_their_field_paths() {
         assert_eq!(status, StatusCode::CREATED, "{body} → {answer}");
     }
 }
+
+#[tokio::test]
+async fn null_in_a_policy_body_means_the_default_wherever_the_description_allows_null() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let general = app.general_catalog(&t).await;
+    let p =
+        uuid_of(&package(&app, &t, json!({"catalogId": general, "displayName": "P"})).await["id"]);
+    let nulls = json!({"description": null, "requestsEnabled": null, "requireJustification": null,
+                       "approval": null, "questions": null, "expiration": null,
+                       "allowCustomSchedule": null, "extension": null, "review": null});
+
+    let (status, created) = app
+        .post(
+            &t.admin,
+            &format!("/api/v1/accessPackages/{p}/policies"),
+            with(minimal_policy(), nulls),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["approval"], json!({"stages": []}));
+    assert_eq!(created["expiration"], json!({"type": "never"}));
+    assert_eq!(
+        created["extension"],
+        json!({"allowed": false, "requireApproval": false})
+    );
+    assert_eq!(created["requestsEnabled"], true);
+    let stage = json!({"approvers": [{"type": "manager", "id": null}], "fallbackApprovers": null,
+                       "decision": null, "timeoutDays": null, "requireJustification": null,
+                       "escalation": null});
+    let (status, replaced) = app
+        .put(
+            &t.admin,
+            &format!("/api/v1/policies/{}", uuid_of(&created["id"])),
+            with(created.clone(), json!({"approval": {"stages": [stage]}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(
+        replaced["approval"]["stages"][0],
+        json!({"approvers": [{"type": "manager"}], "fallbackApprovers": [], "decision": "anyOne",
+               "timeoutDays": 14, "requireJustification": false, "escalation": null})
+    );
+    let (status, problem) = app
+        .post(
+            &t.admin,
+            &format!("/api/v1/accessPackages/{p}/policies"),
+            json!({"displayName": "No scope", "requestors": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(error_fields(&problem), vec!["requestors"]);
+}
