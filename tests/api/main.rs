@@ -28,6 +28,7 @@ mod links;
 mod mail;
 mod ops;
 mod packages;
+mod paths;
 mod portal_access_views;
 mod portal_csrf;
 mod portal_my_access;
