@@ -1,6 +1,6 @@
 //! DOMAIN.md §9 in the requester portal: a reviewer sees the review and their items,
 //! decides one with the form, and "Accept all recommendations" takes every undecided
-//! item's recommendation at once.
+//! item's recommendation at once — all of them or, when anything fails, none.
 
 use std::time::Duration as StdDuration;
 
@@ -229,4 +229,65 @@ async fn a_reviewer_decides_in_the_portal_and_accepts_the_remaining_recommendati
     let refused = outsider.post(&format!("/reviews/{id}/accept"), &[]).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
     assert_eq!(of(&items(&app, &r).await, r.nestor).1, "deny");
+}
+
+/// Accepting is one act: when recording one of the decisions fails, none is recorded
+/// (the reviewer is not left with half of them taken and no way to tell which).
+#[tokio::test]
+async fn accepting_recommendations_is_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let r = started(&app).await;
+    let id = r.review["id"].as_str().expect("id").to_string();
+    // Whichever order the items are taken in, the last one with a recommendation
+    // cannot be written: a fault injected in the database.
+    let mut ids = vec![
+        item_id(&app, &r, r.adele).await,
+        item_id(&app, &r, r.alex).await,
+    ];
+    ids.sort();
+    let b = sign_in(&app, "contoso", "megan@contoso.test").await;
+    for statement in [
+        "create table paths_fault (item uuid not null)",
+        "create function paths_fault() returns trigger language plpgsql as $$
+         begin
+           if new.decision <> 'notReviewed' and new.id in (select item from paths_fault) then
+             raise exception 'injected fault';
+           end if;
+           return new;
+         end $$",
+        "create trigger paths_fault before update on access_review_items
+         for each row execute function paths_fault()",
+    ] {
+        sqlx::query(statement)
+            .execute(&app.pool)
+            .await
+            .expect("fault");
+    }
+    for failing in &ids {
+        sqlx::query("delete from paths_fault")
+            .execute(&app.pool)
+            .await
+            .expect("clear");
+        sqlx::query("insert into paths_fault (item) values ($1::uuid)")
+            .bind(failing)
+            .execute(&app.pool)
+            .await
+            .expect("fault");
+        let accepted = b.post(&format!("/reviews/{id}/accept"), &[]).await;
+        assert!(
+            accepted.status.is_server_error(),
+            "the fault surfaces: {}",
+            accepted.status
+        );
+        let decided: Vec<String> = items(&app, &r)
+            .await
+            .into_iter()
+            .filter(|i| i.2 != "notReviewed")
+            .map(|i| i.0.to_string())
+            .collect();
+        assert!(
+            decided.is_empty(),
+            "with item {failing} failing, none is decided: {decided:?}"
+        );
+    }
 }
