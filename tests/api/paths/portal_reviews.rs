@@ -291,3 +291,52 @@ async fn accepting_recommendations_is_all_or_nothing() {
         );
     }
 }
+
+/// A decision recorded while "Accept all recommendations" runs (another tab, another
+/// reviewer of the item) is kept: the recommendation fills only what is still undecided.
+#[tokio::test]
+async fn accepting_recommendations_keeps_a_decision_made_meanwhile() {
+    let app = TestApp::spawn().await;
+    let r = started(&app).await;
+    let id = r.review["id"].as_str().expect("id").to_string();
+    let alex_item = item_id(&app, &r, r.alex).await;
+    let b = sign_in(&app, "contoso", "megan@contoso.test").await;
+    let csrf = b.csrf().await;
+
+    // Megan's other decision on Alex's item holds its row while the accept starts.
+    let mut other = app.pool.begin().await.expect("tx");
+    sqlx::query(
+        "update access_review_items set decision = 'approve', decided_by = $2, decided_at = now()
+          where id = $1::uuid",
+    )
+    .bind(&alex_item)
+    .bind(r.megan.0)
+    .execute(&mut *other)
+    .await
+    .expect("the other decision");
+    let url = b.url(&format!("/reviews/{id}/accept"));
+    let accept = tokio::spawn({
+        let client = b.client.clone();
+        async move {
+            client
+                .post(url)
+                .form(&[("csrf_token", csrf.as_str())])
+                .send()
+                .await
+                .expect("accept")
+                .status()
+        }
+    });
+    tokio::time::sleep(StdDuration::from_millis(500)).await;
+    other.commit().await.expect("commit");
+    assert_eq!(accept.await.expect("task"), StatusCode::SEE_OTHER);
+
+    let all = items(&app, &r).await;
+    assert_eq!(
+        of(&all, r.alex).1,
+        "approve",
+        "the decision made meanwhile stays"
+    );
+    assert_eq!(of(&all, r.adele).1, "approve", "its recommendation");
+    assert_eq!(of(&all, r.nestor).1, "notReviewed", "no recommendation");
+}
