@@ -45,10 +45,10 @@ async fn incompatibilities_set_by_api_and_form_are_enforced_on_request_assignmen
 
     // A request is refused.
     let (status, req) = request(&app, &adele_token, buy.package, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{req}");
     assert_eq!(req["state"], "delivered", "{req}");
-    let (status2, problem) = request(&app, &adele_token, pay.package, json!({})).await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(status2, StatusCode::CONFLICT, "{problem}");
+    let (status, problem) = request(&app, &adele_token, pay.package, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert!(
         problem["detail"].to_string().contains("Purchasing"),
         "{problem}"
