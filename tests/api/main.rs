@@ -32,6 +32,7 @@ mod mail;
 mod mail_notices;
 mod ops;
 mod packages;
+mod paths;
 mod portal_access_views;
 mod portal_csrf;
 mod portal_my_access;

@@ -220,17 +220,49 @@ pub async fn decide(
     justification: Option<String>,
     now: DateTime<Utc>,
 ) -> ServiceResult<ItemRow> {
-    let tenant = caller.tenant_id();
     let mut tx = pool.begin().await?;
-    let review = db::reviews::lock_shared(&mut tx, tenant, id)
+    let decided = decide_in(
+        &mut tx,
+        caller,
+        id,
+        item_id,
+        decision,
+        justification,
+        false,
+        now,
+    )
+    .await?
+    .ok_or_else(item_not_found)?;
+    tx.commit().await?;
+    Ok(decided)
+}
+
+/// `decide` inside the caller's transaction; with `only_undecided`, an item decided in
+/// the meantime is left as it is (None).
+#[allow(clippy::too_many_arguments)]
+async fn decide_in(
+    tx: &mut Conn,
+    caller: &Caller,
+    id: AccessReviewId,
+    item_id: ReviewItemId,
+    decision: Decision,
+    justification: Option<String>,
+    only_undecided: bool,
+    now: DateTime<Utc>,
+) -> ServiceResult<Option<ItemRow>> {
+    let tenant = caller.tenant_id();
+    let review = db::reviews::lock_shared(tx, tenant, id)
         .await?
         .ok_or_else(not_found)?;
-    if access(&mut tx, caller, &review).await?.0 == Access::None {
+    if access(tx, caller, &review).await?.0 == Access::None {
         return Err(not_found());
     }
-    let mut item = db::reviews::lock_item(&mut tx, tenant, id, item_id)
+    let mut item = db::reviews::lock_item(tx, tenant, id, item_id)
         .await?
         .ok_or_else(item_not_found)?;
+    if only_undecided && item.decision != ItemDecision::NotReviewed {
+        return Ok(None);
+    }
     if !item.reviewer_ids.contains(&caller.user_id().0) {
         return Err(DomainError::forbidden("You are not a reviewer of this item.").into());
     }
@@ -248,9 +280,9 @@ pub async fn decide(
     item.justification = justification;
     item.decided_by = Some(caller.user_id());
     item.decided_at = Some(now);
-    db::reviews::update_item(&mut tx, &item).await?;
+    db::reviews::update_item(tx, &item).await?;
     record(
-        &mut tx,
+        tx,
         tenant,
         caller.actor(),
         AuditAction::ReviewItemDecided,
@@ -260,8 +292,7 @@ pub async fn decide(
         now,
     )
     .await?;
-    tx.commit().await?;
-    Ok(item)
+    Ok(Some(item))
 }
 
 /// An instance where the caller reviews at least one item, with their items; else 404.
@@ -307,6 +338,8 @@ pub async fn accept_recommendations(
     now: DateTime<Utc>,
 ) -> ServiceResult<usize> {
     let (_, items) = my_items(pool, caller, id).await?;
+    // One transaction: every recommendation is taken, or (on any failure) none.
+    let mut tx = pool.begin().await?;
     let mut n = 0;
     for item in items
         .iter()
@@ -315,18 +348,20 @@ pub async fn accept_recommendations(
         let Some(decision) = item.recommendation else {
             continue;
         };
-        decide(
-            pool,
+        let decided = decide_in(
+            &mut tx,
             caller,
             id,
             item.id,
             decision,
             justification.clone(),
+            true,
             now,
         )
         .await?;
-        n += 1;
+        n += usize::from(decided.is_some());
     }
+    tx.commit().await?;
     Ok(n)
 }
 
