@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Conn, DbResult, Page, PageRequest};
+use crate::domain::audit::{ActorType, Target};
 use crate::domain::ids::TenantId;
 pub use crate::model::audit::AuditEvent;
 
@@ -79,4 +80,23 @@ pub async fn insert_many(conn: &mut Conn, events: &[AuditEvent]) -> DbResult<()>
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Who changed `target` last, and when: its latest audit event's actor and time.
+pub async fn last_change(
+    conn: &mut Conn,
+    tenant: TenantId,
+    target: Target,
+) -> DbResult<Option<(ActorType, Option<Uuid>, DateTime<Utc>)>> {
+    let (kind, id) = target.parts();
+    Ok(sqlx::query_as(
+        "select actor_type, actor_id, at from audit_events
+         where tenant_id = $1 and target_type = $2 and target_id = $3
+         order by id desc limit 1",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
 }

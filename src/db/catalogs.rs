@@ -7,8 +7,7 @@ use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::ids::{CatalogId, ResourceId, ResourceRoleId, TenantId};
 pub use crate::model::catalogs::{Catalog, Resource, ResourceRole};
 
-const CATALOG_COLUMNS: &str =
-    "tenant_id, id, display_name, description, enabled, externally_visible, created_at, updated_at";
+const CATALOG_COLUMNS: &str = "tenant_id, id, display_name, description, enabled, externally_visible, created_at, updated_at, version";
 
 pub async fn insert(conn: &mut Conn, c: &Catalog) -> DbResult<()> {
     sqlx::query(
@@ -28,10 +27,13 @@ pub async fn insert(conn: &mut Conn, c: &Catalog) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn update(conn: &mut Conn, c: &Catalog) -> DbResult<()> {
-    sqlx::query(
-        "update catalogs set display_name = $3, description = $4, enabled = $5, externally_visible = $6, updated_at = $7
-         where tenant_id = $1 and id = $2",
+/// Writes `c` over the stored catalog if it is still at `c.version`, raising the version;
+/// false when another change came first.
+pub async fn update(conn: &mut Conn, c: &Catalog) -> DbResult<bool> {
+    let done = sqlx::query(
+        "update catalogs set display_name = $3, description = $4, enabled = $5, externally_visible = $6, updated_at = $7,
+             version = version + 1
+         where tenant_id = $1 and id = $2 and version = $8",
     )
     .bind(c.tenant_id)
     .bind(c.id)
@@ -40,9 +42,10 @@ pub async fn update(conn: &mut Conn, c: &Catalog) -> DbResult<()> {
     .bind(c.enabled)
     .bind(c.externally_visible)
     .bind(c.updated_at)
+    .bind(c.version)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn delete(conn: &mut Conn, tenant: TenantId, id: CatalogId) -> DbResult<()> {

@@ -8,7 +8,7 @@ use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId, TenantId};
 pub use crate::model::packages::{AccessPackage, Policy};
 
-const COLUMNS: &str = "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at, archived_at";
+const COLUMNS: &str = "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at, archived_at, version";
 
 pub async fn insert(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
     sqlx::query(
@@ -28,10 +28,13 @@ pub async fn insert(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn update(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
-    sqlx::query(
-        "update access_packages set display_name = $3, description = $4, hidden = $5, updated_at = $6
-         where tenant_id = $1 and id = $2",
+/// Writes `p` over the stored package if it is still at `p.version`, raising the
+/// version; false when another change came first.
+pub async fn update(conn: &mut Conn, p: &AccessPackage) -> DbResult<bool> {
+    let done = sqlx::query(
+        "update access_packages set display_name = $3, description = $4, hidden = $5, updated_at = $6,
+             version = version + 1
+         where tenant_id = $1 and id = $2 and version = $7",
     )
     .bind(p.tenant_id)
     .bind(p.id)
@@ -39,9 +42,10 @@ pub async fn update(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
     .bind(&p.description)
     .bind(p.hidden)
     .bind(p.updated_at)
+    .bind(p.version)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// A package with what a request needs of its catalog.
@@ -327,7 +331,7 @@ pub async fn archive(
     now: DateTime<Utc>,
 ) -> DbResult<()> {
     sqlx::query(
-        "update access_packages set archived_at = $3, updated_at = $3
+        "update access_packages set archived_at = $3, updated_at = $3, version = version + 1
          where tenant_id = $1 and id = $2 and archived_at is null",
     )
     .bind(tenant)
@@ -339,7 +343,7 @@ pub async fn archive(
 }
 
 const POLICY_COLUMNS: &str =
-    "tenant_id, id, package_id, display_name, settings, created_at, updated_at";
+    "tenant_id, id, package_id, display_name, settings, created_at, updated_at, version";
 
 pub async fn insert_policy(conn: &mut Conn, p: &Policy) -> DbResult<()> {
     sqlx::query(
@@ -358,18 +362,22 @@ pub async fn insert_policy(conn: &mut Conn, p: &Policy) -> DbResult<()> {
     Ok(())
 }
 
-pub async fn update_policy(conn: &mut Conn, p: &Policy) -> DbResult<()> {
-    sqlx::query(
-        "update policies set display_name = $3, settings = $4, updated_at = $5 where tenant_id = $1 and id = $2",
+/// Writes `p` over the stored policy if it is still at `p.version`, raising the
+/// version; false when another change came first.
+pub async fn update_policy(conn: &mut Conn, p: &Policy) -> DbResult<bool> {
+    let done = sqlx::query(
+        "update policies set display_name = $3, settings = $4, updated_at = $5, version = version + 1
+         where tenant_id = $1 and id = $2 and version = $6",
     )
     .bind(p.tenant_id)
     .bind(p.id)
     .bind(&p.display_name)
     .bind(&p.settings)
     .bind(p.updated_at)
+    .bind(p.version)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn delete_policy(conn: &mut Conn, tenant: TenantId, id: PolicyId) -> DbResult<()> {

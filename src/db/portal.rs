@@ -26,7 +26,7 @@ pub async fn requestable(
 ) -> DbResult<Page<ListedPackage>> {
     let rows: Vec<ListedPackage> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select p.tenant_id, p.id, p.catalog_id, p.display_name, p.description, p.hidden, p.created_at, p.updated_at,
-                p.archived_at, c.display_name as catalog_name, held.id as held
+                p.archived_at, p.version, c.display_name as catalog_name, held.id as held
          from access_packages p
          join catalogs c on c.tenant_id = p.tenant_id and c.id = p.catalog_id
          left join lateral (select a.id from assignments a

@@ -485,7 +485,7 @@ pub async fn lock_policy_for_start(
     policy: PolicyId,
 ) -> DbResult<Option<Policy>> {
     Ok(sqlx::query_as(
-        "select tenant_id, id, package_id, display_name, settings, created_at, updated_at from policies
+        "select tenant_id, id, package_id, display_name, settings, created_at, updated_at, version from policies
          where tenant_id = $1 and id = $2 for no key update skip locked",
     )
     .bind(tenant)

@@ -59,6 +59,10 @@ pub enum DomainError {
     /// No such object in this tenant (404); the text names what was looked for.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The change was made from an older version of the object than the stored one
+    /// (412); the text says who changed it and when.
+    #[error("{0}")]
+    Stale(String),
 }
 
 impl DomainError {

@@ -14,6 +14,8 @@ pub struct Catalog {
     pub externally_visible: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Raised by every change; a change made from an older version is refused.
+    pub version: i64,
 }
 
 #[derive(Clone, Debug, FromRow)]

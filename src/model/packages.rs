@@ -18,6 +18,8 @@ pub struct AccessPackage {
     pub updated_at: DateTime<Utc>,
     /// Set once the package is archived: kept for its history, read-only, listed nowhere.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Raised by every change; a change made from an older version is refused.
+    pub version: i64,
 }
 
 #[derive(Clone, Debug, FromRow)]
@@ -29,4 +31,6 @@ pub struct Policy {
     pub settings: Json<PolicySettings>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Raised by every change; a change made from an older version is refused.
+    pub version: i64,
 }

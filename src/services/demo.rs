@@ -297,6 +297,7 @@ async fn package(
         packages::PolicyInput {
             display_name: Some(policy_name.into()),
             settings,
+            expected_version: None,
         },
         now,
     )

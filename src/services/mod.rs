@@ -28,6 +28,7 @@ pub mod tenants;
 pub mod tokens;
 pub mod tx;
 pub mod users;
+pub mod versions;
 pub mod views;
 
 use crate::db::DbError;

@@ -101,6 +101,7 @@ pub async fn create(
             externally_visible: false,
             created_at: now,
             updated_at: now,
+            version: 1,
         },
     )
     .await?;

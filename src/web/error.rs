@@ -107,6 +107,9 @@ impl Problem {
                 }
                 DomainError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
                 DomainError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+                DomainError::Stale(m) => {
+                    Self::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", m)
+                }
                 DomainError::NotFound(what) => {
                     let mut what = what.to_string();
                     if let Some(first) = what.get_mut(0..1) {

@@ -142,6 +142,7 @@ pub async fn package(
         created_at: now,
         updated_at: now,
         archived_at: None,
+        version: 1,
     };
     let mut conn = app.pool.acquire().await.expect("conn");
     db::packages::insert(&mut conn, &p).await.expect("package");
@@ -167,6 +168,7 @@ pub async fn policy(app: &TestApp, t: &TestTenant, package: Uuid, settings: Valu
         settings: Json(settings),
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     let mut conn = app.pool.acquire().await.expect("conn");
     db::packages::insert_policy(&mut conn, &p)

@@ -49,4 +49,5 @@ mod security_input;
 mod security_rate_limits;
 mod states;
 mod tenancy;
+mod versions;
 mod webhooks;

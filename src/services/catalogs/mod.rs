@@ -26,6 +26,7 @@ use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::tx::Work;
+use crate::services::versions;
 
 /// Fields of a catalog as sent by a client; on create `displayName` is required, on
 /// update absent fields stay unchanged.
@@ -35,6 +36,9 @@ pub struct CatalogFields {
     pub description: Option<Option<String>>,
     pub enabled: Option<bool>,
     pub externally_visible: Option<bool>,
+    /// The version the client's copy was made from (`If-Match`, a form's hidden field);
+    /// an update from another version is refused (412). None: last write wins.
+    pub expected_version: Option<i64>,
 }
 
 fn not_found() -> ServiceError {
@@ -131,6 +135,7 @@ pub async fn create(
         externally_visible: fields.externally_visible.unwrap_or(false),
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     db::catalogs::insert(work.conn(), &catalog).await?;
@@ -173,6 +178,16 @@ pub async fn update(
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     let before = load(work.conn(), tenant, id).await?;
     let permit = caller.require(Action::EditCatalog(id))?;
+    let target = Target::Catalog(id);
+    versions::check(
+        work.conn(),
+        tenant,
+        target,
+        "catalog",
+        before.version,
+        fields.expected_version,
+    )
+    .await?;
     let mut catalog = before.clone();
     let mut errors = FieldErrors::new();
     if let Some(n) = &fields.display_name
@@ -193,7 +208,12 @@ pub async fn update(
     }
     validated(errors)?;
     catalog.updated_at = now;
-    db::catalogs::update(work.conn(), &catalog).await?;
+    if !db::catalogs::update(work.conn(), &catalog).await? {
+        return Err(versions::stale(work.conn(), tenant, target, "catalog")
+            .await?
+            .into());
+    }
+    catalog.version += 1;
     work.audit(
         AuditAction::CatalogUpdated,
         Target::Catalog(id),

@@ -20,6 +20,7 @@ use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::roles::Principal;
 use crate::services::tx::Work;
+use crate::services::versions;
 use crate::services::{Caller, ServiceError, ServiceResult, grants, principals, validated};
 
 const PACKAGE_HISTORY: &str = "This access package has a request history; archive it (or hide it, or disable its policies) instead.";
@@ -215,6 +216,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         archived_at: None,
+        version: 1,
     };
     db::packages::insert(work.conn(), &package)
         .await
@@ -250,6 +252,17 @@ pub async fn update(
     let (package, catalog) = load_visible(work.conn(), caller, id).await?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
     ensure_live(&package)?;
+    let target = Target::AccessPackage(id);
+    let what = "access package";
+    versions::check(
+        work.conn(),
+        tenant,
+        target,
+        what,
+        package.version,
+        fields.expected_version,
+    )
+    .await?;
     let before = view(work.conn(), tenant, package.clone()).await?;
     let mut package = package;
     let mut errors = FieldErrors::new();
@@ -288,7 +301,12 @@ pub async fn update(
     };
     validated(errors)?;
     package.updated_at = now;
-    db::packages::update(work.conn(), &package).await?;
+    if !db::packages::update(work.conn(), &package).await? {
+        return Err(versions::stale(work.conn(), tenant, target, what)
+            .await?
+            .into());
+    }
+    package.version += 1;
     let added: Vec<ResourceRoleId> = roles
         .iter()
         .filter(|r| !before.resource_role_ids.contains(r))

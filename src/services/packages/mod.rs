@@ -36,6 +36,9 @@ pub struct PackageFields {
     pub resource_role_ids: Option<Vec<ResourceRoleId>>,
     pub incompatible_package_ids: Option<Vec<PackageId>>,
     pub incompatible_group_ids: Option<Vec<GroupId>>,
+    /// The version the client's copy was made from (`If-Match`, a form's hidden field);
+    /// an update from another version is refused (412). None: last write wins.
+    pub expected_version: Option<i64>,
 }
 
 /// A package with its resource roles and incompatibilities.
@@ -52,6 +55,9 @@ pub struct PackageView {
 pub struct PolicyInput {
     pub display_name: Option<String>,
     pub settings: PolicySettings,
+    /// The version the client's copy was made from (`If-Match`, a form's hidden field);
+    /// an update from another version is refused (412). None: last write wins.
+    pub expected_version: Option<i64>,
 }
 
 pub(super) fn not_found() -> ServiceError {

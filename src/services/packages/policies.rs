@@ -20,6 +20,7 @@ use crate::domain::policy::{PolicySettings, PrincipalKind};
 use crate::domain::values::DisplayName;
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::tx::Work;
+use crate::services::versions;
 use crate::services::{Caller, ServiceError, ServiceResult, validated};
 
 fn policy_not_found() -> ServiceError {
@@ -145,6 +146,7 @@ pub async fn create_policy(
         settings: Json(settings),
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     db::packages::insert_policy(work.conn(), &policy).await?;
     work.audit(
@@ -176,6 +178,16 @@ pub async fn replace_policy(
         .map_err(as_policy_not_found)?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
     ensure_live(&package)?;
+    let target = Target::Policy(id);
+    versions::check(
+        work.conn(),
+        tenant,
+        target,
+        "policy",
+        before.version,
+        input.expected_version,
+    )
+    .await?;
     let display_name =
         check_policy(work.conn(), tenant, &input, Some(&before.settings.0), now).await?;
     let mut settings = input.settings;
@@ -186,7 +198,15 @@ pub async fn replace_policy(
         updated_at: now,
         ..before.clone()
     };
-    db::packages::update_policy(work.conn(), &after).await?;
+    if !db::packages::update_policy(work.conn(), &after).await? {
+        return Err(versions::stale(work.conn(), tenant, target, "policy")
+            .await?
+            .into());
+    }
+    let after = Policy {
+        version: after.version + 1,
+        ..after
+    };
     let removed = crate::services::assignments::remove_out_of_scope(
         work.conn(),
         &after,

@@ -180,6 +180,8 @@ struct PackageFormPage {
     other_packages: Vec<Choice>,
     groups: Vec<Choice>,
     add_group: String,
+    /// The version of the package the form edits (empty for a new one).
+    version: String,
 }
 
 /// What the form shows: the values sent, or the package's current ones.
@@ -191,6 +193,7 @@ struct PackageValues {
     packages: Vec<PackageId>,
     groups: Vec<GroupId>,
     add_group: String,
+    version: String,
 }
 
 impl PackageValues {
@@ -203,6 +206,7 @@ impl PackageValues {
             packages: ids(&f.all("incompatiblePackageIds")),
             groups: ids(&f.all("incompatibleGroupIds")),
             add_group: f.text("addIncompatibleGroup"),
+            version: f.text("version"),
         }
     }
 
@@ -215,6 +219,7 @@ impl PackageValues {
             packages: v.incompatible_package_ids.clone(),
             groups: v.incompatible_group_ids.clone(),
             add_group: String::new(),
+            version: v.package.version.to_string(),
         }
     }
 
@@ -227,6 +232,7 @@ impl PackageValues {
             packages: Vec::new(),
             groups: Vec::new(),
             add_group: String::new(),
+            version: String::new(),
         }
     }
 }
@@ -320,6 +326,7 @@ fn package_form(
         other_packages,
         groups,
         add_group: values.add_group,
+        version: values.version,
     }
 }
 
@@ -374,6 +381,7 @@ fn package_fields(form: &FormData, catalog: Option<CatalogId>) -> PackageFields 
         resource_role_ids: Some(ids(&form.all("resourceRoleIds"))),
         incompatible_package_ids: Some(ids(&form.all("incompatiblePackageIds"))),
         incompatible_group_ids: Some(ids(&form.all("incompatibleGroupIds"))),
+        expected_version: form.get("version").and_then(|v| v.parse().ok()),
     }
 }
 

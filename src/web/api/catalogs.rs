@@ -1,7 +1,6 @@
 //! `/catalogs` and their `/resources`. A connector's secret is accepted on the way in
 //! and never rendered on the way out.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -11,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::versions::{IfMatch, Tagged};
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId};
 use crate::model::catalogs::Catalog as CatalogRow;
@@ -95,6 +95,7 @@ impl From<CatalogBody> for CatalogFields {
             description: b.description,
             enabled: b.enabled,
             externally_visible: b.externally_visible,
+            expected_version: None,
         }
     }
 }
@@ -126,32 +127,36 @@ async fn create_catalog(
 }
 
 #[utoipa::path(get, path = "/catalogs/{id}", tag = "catalogs", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Catalog), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Catalog, headers(("ETag" = String, description = "The version; send it back in If-Match to change only this version"))), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn get_catalog(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<CatalogId>,
-) -> Result<Json<Catalog>, AppError> {
-    Ok(Json(
-        services::catalogs::get(state.pool(), &caller, id)
-            .await?
-            .into(),
-    ))
+) -> Result<Tagged<Catalog>, AppError> {
+    let catalog = services::catalogs::get(state.pool(), &caller, id).await?;
+    Ok(Tagged(catalog.version, catalog.into()))
 }
 
-/// Change any field (tenant admins and the catalog's owners).
-#[utoipa::path(patch, path = "/catalogs/{id}", tag = "catalogs", params(("id" = Uuid, Path)),
+/// Change any field (tenant admins and the catalog's owners). With `If-Match`, only
+/// that version is changed (412 otherwise).
+#[utoipa::path(patch, path = "/catalogs/{id}", tag = "catalogs", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is made from (such as \"3\"), or *; another version answers 412")),
     request_body = CatalogBody,
-    responses((status = 200, body = Catalog), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Catalog, headers(("ETag" = String, description = "The version; send it back in If-Match to change only this version"))), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn patch_catalog(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<CatalogId>,
+    IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<CatalogBody>,
-) -> Result<Json<Catalog>, AppError> {
+) -> Result<Tagged<Catalog>, AppError> {
+    let fields = CatalogFields {
+        expected_version: expected,
+        ..body.into()
+    };
     let catalog =
-        services::catalogs::update(state.pool(), &caller, id, body.into(), state.now()).await?;
-    Ok(Json(catalog.into()))
+        services::catalogs::update(state.pool(), &caller, id, fields, state.now()).await?;
+    Ok(Tagged(catalog.version, catalog.into()))
 }
 
 /// Delete a catalog and its resources (409 while it has access packages).

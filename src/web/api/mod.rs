@@ -14,6 +14,7 @@ pub mod requests;
 pub mod reviews;
 pub mod roles;
 pub mod users;
+mod versions;
 
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::versions::{IfMatch, Tagged};
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
 use crate::domain::FieldErrors;
 use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId};
@@ -128,6 +129,7 @@ impl From<AccessPackageBody> for PackageFields {
             resource_role_ids: b.resource_role_ids,
             incompatible_package_ids: b.incompatible_package_ids,
             incompatible_group_ids: b.incompatible_group_ids,
+            expected_version: None,
         }
     }
 }
@@ -188,33 +190,36 @@ async fn create_package(
 
 /// An access package the caller may see (hidden ones too, by their id).
 #[utoipa::path(get, path = "/accessPackages/{id}", tag = "accessPackages", params(("id" = Uuid, Path)),
-    responses((status = 200, body = AccessPackage), (status = 404, body = Problem)))]
+    responses((status = 200, body = AccessPackage, headers(("ETag" = String, description = "The version; send it back in If-Match to change only this version"))), (status = 404, body = Problem)))]
 async fn get_package(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<PackageId>,
-) -> Result<Json<AccessPackage>, AppError> {
-    Ok(Json(
-        services::packages::get(state.pool(), &caller, id)
-            .await?
-            .into(),
-    ))
+) -> Result<Tagged<AccessPackage>, AppError> {
+    let package = services::packages::get(state.pool(), &caller, id).await?;
+    Ok(Tagged(package.package.version, package.into()))
 }
 
-/// Change any field; changing resourceRoleIds grants or revokes them for current assignees.
-#[utoipa::path(patch, path = "/accessPackages/{id}", tag = "accessPackages", params(("id" = Uuid, Path)),
+/// Change any field; changing resourceRoleIds grants or revokes them for current
+/// assignees. With `If-Match`, only that version is changed (412 otherwise).
+#[utoipa::path(patch, path = "/accessPackages/{id}", tag = "accessPackages", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is made from (such as \"3\"), or *; another version answers 412")),
     request_body = AccessPackageBody,
-    responses((status = 200, body = AccessPackage), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = AccessPackage, headers(("ETag" = String, description = "The version; send it back in If-Match to change only this version"))), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn patch_package(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<PackageId>,
+    IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<AccessPackageBody>,
-) -> Result<Json<AccessPackage>, AppError> {
+) -> Result<Tagged<AccessPackage>, AppError> {
+    let fields = PackageFields {
+        expected_version: expected,
+        ..body.into()
+    };
     let package =
-        services::packages::update(state.pool(), &caller, id, body.into(), state.now()).await?;
-    Ok(Json(package.into()))
+        services::packages::update(state.pool(), &caller, id, fields, state.now()).await?;
+    Ok(Tagged(package.package.version, package.into()))
 }
 
 /// Delete an access package and its policies (409 while it has active assignments, open
@@ -295,6 +300,7 @@ impl<S: Send + Sync> FromRequest<S> for PolicyBody {
         Ok(Self(PolicyInput {
             display_name: name.display_name,
             settings,
+            expected_version: None,
         }))
     }
 }
@@ -353,7 +359,7 @@ async fn list_policies(
 #[utoipa::path(post, path = "/accessPackages/{id}/policies", tag = "policies", params(("id" = Uuid, Path)),
     request_body = PolicyBodySchema,
     responses((status = 201, body = Policy), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn create_policy(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -366,35 +372,38 @@ async fn create_policy(
 }
 
 #[utoipa::path(get, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Policy), (status = 404, body = Problem)))]
+    responses((status = 200, body = Policy, headers(("ETag" = String, description = "The version; send it back in If-Match to change only this version"))), (status = 404, body = Problem)))]
 async fn get_policy(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<PolicyId>,
-) -> Result<Json<Policy>, AppError> {
-    Ok(Json(
-        services::packages::get_policy(state.pool(), &caller, id)
-            .await?
-            .into(),
-    ))
+) -> Result<Tagged<Policy>, AppError> {
+    let policy = services::packages::get_policy(state.pool(), &caller, id).await?;
+    Ok(Tagged(policy.version, policy.into()))
 }
 
 /// Replace a policy in place (same id). Takes the whole body; the policy's own
 /// representation is accepted unchanged; questions sent with an id keep it; open
-/// requests and active assignments stay under the policy.
-#[utoipa::path(put, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path)),
+/// requests and active assignments stay under the policy. With `If-Match`, only that
+/// version is replaced (412 otherwise).
+#[utoipa::path(put, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is made from (such as \"3\"), or *; another version answers 412")),
     request_body = PolicyBodySchema,
-    responses((status = 200, body = Policy), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 422, body = Problem)))]
+    responses((status = 200, body = Policy, headers(("ETag" = String, description = "The version; send it back in If-Match to change only this version"))), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn put_policy(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     ApiPath(id): ApiPath<PolicyId>,
+    IfMatch(expected): IfMatch,
     PolicyBody(input): PolicyBody,
-) -> Result<Json<Policy>, AppError> {
+) -> Result<Tagged<Policy>, AppError> {
+    let input = PolicyInput {
+        expected_version: expected,
+        ..input
+    };
     let policy =
         services::packages::replace_policy(state.pool(), &caller, id, input, state.now()).await?;
-    Ok(Json(policy.into()))
+    Ok(Tagged(policy.version, policy.into()))
 }
 
 /// Delete a policy (409 while it has active assignments, open requests or a request history).

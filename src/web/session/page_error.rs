@@ -104,6 +104,7 @@ pub fn error_page(status: StatusCode, message: &str, slug: Option<&str>) -> Resp
         404 => "Not found",
         409 => "This cannot be done right now",
         410 => "This link has expired",
+        412 => "This was changed since you opened it",
         422 => "Please check what you entered",
         405 => "Use this page's forms",
         429 => "Too many attempts",

@@ -121,6 +121,13 @@ pub fn field_label(field: &str) -> String {
 pub fn form_errors(e: ServiceError) -> Result<Errors, ServiceError> {
     match e {
         ServiceError::Domain(DomainError::Validation(errors)) => Ok(errors.into()),
+        // A save from a stale copy: the form comes back with the person's input and
+        // says who changed it since, at the top.
+        ServiceError::Domain(DomainError::Stale(message)) => {
+            let mut errors = Errors::none();
+            errors.add("version", message);
+            Ok(errors.labelled(|_| Some("Changed since you opened it".into())))
+        }
         other => Err(other),
     }
 }

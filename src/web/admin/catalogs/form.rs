@@ -32,6 +32,8 @@ struct CatalogFormPage {
     description: String,
     enabled: bool,
     externally_visible: bool,
+    /// The version of the catalog the form edits (empty for a new one).
+    version: String,
 }
 
 fn catalog_form(
@@ -53,6 +55,11 @@ fn catalog_form(
             "New catalog".to_string(),
             "Create catalog".to_string(),
         ),
+    };
+    let version = match (form, catalog) {
+        (Some(f), _) => f.text("version"),
+        (None, Some(c)) => c.version.to_string(),
+        (None, None) => String::new(),
     };
     let (display_name, description, enabled, externally_visible) = match (form, catalog) {
         (Some(f), _) => (
@@ -81,6 +88,7 @@ fn catalog_form(
         description,
         enabled,
         externally_visible,
+        version,
     }
 }
 
@@ -95,6 +103,7 @@ fn catalog_fields(form: &FormData) -> CatalogFields {
         description: Some(form.opt("description")),
         enabled: Some(form.checked("enabled")),
         externally_visible: Some(form.checked("externallyVisible")),
+        expected_version: form.get("version").and_then(|v| v.parse().ok()),
     }
 }
 

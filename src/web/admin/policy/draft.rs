@@ -143,6 +143,8 @@ pub(super) struct Draft {
     pub(super) scope: String,
     pub(super) principals: Vec<Entry>,
     pub(super) remove_when_out_of_scope: bool,
+    /// The version of the saved policy the form was opened on.
+    pub(super) version: Option<i64>,
     pub(super) requests_enabled: bool,
     pub(super) require_justification: bool,
     pub(super) stages: Vec<StageDraft>,
@@ -223,6 +225,7 @@ impl Draft {
         d.requests_enabled = s.requests_enabled;
         d.require_justification = s.require_justification;
         d.remove_when_out_of_scope = s.requestors.remove_when_out_of_scope;
+        d.version = Some(p.version);
         d.stages = s
             .approval
             .stages
@@ -355,6 +358,7 @@ impl Draft {
             requests_enabled: f.checked("requestsEnabled"),
             require_justification: f.checked("requireJustification"),
             remove_when_out_of_scope: f.checked("removeWhenOutOfScope"),
+            version: f.get("version").and_then(|v| v.parse().ok()),
             stages,
             questions,
             expiration: f.text("expiration"),

@@ -183,6 +183,7 @@ impl Draft {
             None
         };
         let input = PolicyInput {
+            expected_version: self.version,
             display_name: Some(self.display_name.clone()),
             settings: PolicySettings {
                 description: self.description.trim().to_string(),
