@@ -139,7 +139,7 @@ async fn get_catalog(
 
 /// Change any field (tenant admins and the catalog's owners). With `If-Match`, only
 /// that version is changed (412 otherwise).
-#[utoipa::path(patch, path = "/catalogs/{id}", tag = "catalogs", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is made from (such as \"3\"), or *; another version answers 412")),
+#[utoipa::path(patch, path = "/catalogs/{id}", tag = "catalogs", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?"[1-9][0-9]{0,17}")$"#, description = "The ETag of the version this change is made from (such as \"3\"), or *; another version answers 412")),
     request_body = CatalogBody,
     responses((status = 200, body = Catalog, headers(("ETag" = String, description = "The version; send it back in If-Match to change only this version"))), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 412, body = Problem), (status = 422, body = Problem)))]

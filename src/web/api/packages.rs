@@ -202,7 +202,7 @@ async fn get_package(
 
 /// Change any field; changing resourceRoleIds grants or revokes them for current
 /// assignees. With `If-Match`, only that version is changed (412 otherwise).
-#[utoipa::path(patch, path = "/accessPackages/{id}", tag = "accessPackages", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is made from (such as \"3\"), or *; another version answers 412")),
+#[utoipa::path(patch, path = "/accessPackages/{id}", tag = "accessPackages", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?"[1-9][0-9]{0,17}")$"#, description = "The ETag of the version this change is made from (such as \"3\"), or *; another version answers 412")),
     request_body = AccessPackageBody,
     responses((status = 200, body = AccessPackage, headers(("ETag" = String, description = "The version; send it back in If-Match to change only this version"))), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
@@ -386,7 +386,7 @@ async fn get_policy(
 /// representation is accepted unchanged; questions sent with an id keep it; open
 /// requests and active assignments stay under the policy. With `If-Match`, only that
 /// version is replaced (412 otherwise).
-#[utoipa::path(put, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is made from (such as \"3\"), or *; another version answers 412")),
+#[utoipa::path(put, path = "/policies/{id}", tag = "policies", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?"[1-9][0-9]{0,17}")$"#, description = "The ETag of the version this change is made from (such as \"3\"), or *; another version answers 412")),
     request_body = PolicyBodySchema,
     responses((status = 200, body = Policy, headers(("ETag" = String, description = "The version; send it back in If-Match to change only this version"))), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]

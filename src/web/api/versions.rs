@@ -1,6 +1,7 @@
 //! Versions over HTTP: catalogs, access packages and policies answer with an `ETag`
 //! (their version), and a PATCH or PUT sent with `If-Match` is applied only to that
-//! version; otherwise it answers 412 naming who changed the object since.
+//! version; otherwise it answers 412 naming who changed the object since. An empty
+//! `If-Match` is read as absent.
 
 use axum::Json;
 use axum::extract::FromRequestParts;
@@ -23,7 +24,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             return Ok(Self(None));
         };
         let text = raw.to_str().unwrap_or_default().trim();
-        if text == "*" {
+        // `*` means any version; an empty header names none.
+        if text == "*" || text.is_empty() {
             return Ok(Self(None));
         }
         parse(text).map(|v| Self(Some(v))).ok_or_else(|| {
