@@ -103,6 +103,7 @@ impl Entry {
         }
     }
 
+    /// The entry in words, as an approver (a stage's lists, the requestors).
     pub(super) fn label(&self, names: &Names) -> String {
         match (self.kind.as_str(), self.id) {
             ("self", _) => describe_reviewer(names, ReviewerKind::Myself, None),
@@ -111,6 +112,14 @@ impl Entry {
                 .approver()
                 .map(|a| describe_approver(names, a.kind, id))
                 .unwrap_or_default(),
+        }
+    }
+
+    /// The entry in words, as a reviewer of access: a manager reviews each holder.
+    pub(super) fn reviewer_label(&self, names: &Names) -> String {
+        match self.kind.as_str() {
+            "manager" => describe_reviewer(names, ReviewerKind::Manager, None),
+            _ => self.label(names),
         }
     }
 }
@@ -497,6 +506,17 @@ fn recurrence_key(r: Recurrence) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manager_approves_for_the_requestor_and_reviews_each_holder() {
+        let manager = Entry {
+            kind: "manager".into(),
+            id: None,
+        };
+        let names = Names::default();
+        assert_eq!(manager.label(&names), "Manager of the requestor");
+        assert_eq!(manager.reviewer_label(&names), "Manager of each holder");
+    }
 
     #[test]
     fn buttons_change_the_draft() {

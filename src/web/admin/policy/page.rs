@@ -146,7 +146,11 @@ fn list_view(
             .enumerate()
             .map(|(i, e)| EntryView {
                 value: e.encode(),
-                label: e.label(names),
+                label: if key.starts_with("review") {
+                    e.reviewer_label(names)
+                } else {
+                    e.label(names)
+                },
                 remove: format!("unpick:{key}:{i}"),
             })
             .collect(),

@@ -12,6 +12,16 @@ pub(super) struct SummaryPart {
 }
 
 pub(super) fn summary(d: &Draft, names: &Names) -> Vec<SummaryPart> {
+    let reviewers = |l: &[Entry]| -> String {
+        if l.is_empty() {
+            "nobody yet".into()
+        } else {
+            l.iter()
+                .map(|e| e.reviewer_label(names))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
     let people = |l: &[Entry]| -> String {
         if l.is_empty() {
             "nobody yet".into()
@@ -114,7 +124,7 @@ pub(super) fn summary(d: &Draft, names: &Names) -> Vec<SummaryPart> {
             d.recurrence,
             d.review_start.replace('T', " "),
             d.review_duration,
-            people(&d.reviewers)
+            reviewers(&d.reviewers)
         )]
     } else {
         vec!["No access reviews.".to_string()]
