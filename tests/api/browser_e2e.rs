@@ -210,6 +210,17 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
         .map_err(|e| e.to_string())?;
     wait_heading(c, "My access").await;
     shots.take_wide_and_narrow(c, "portal-access").await;
+    c.goto(&format!("{base}/access?tab=expired"))
+        .await
+        .map_err(|e| e.to_string())?;
+    wait_heading(c, "My access").await;
+    shots.take_wide_and_narrow(c, "portal-access-expired").await;
+    // The package she now holds says so in the list.
+    c.goto(&format!("{base}/packages?q=Windows"))
+        .await
+        .map_err(|e| e.to_string())?;
+    wait_for(c, "a[aria-label='Extend Windows 11 Testing']").await;
+    shots.take_wide_and_narrow(c, "portal-packages-held").await;
 
     // Two admin pages pass axe too.
     sign_in_as(c, &base, "Contoso Admin", "/admin/packages").await?;
@@ -220,6 +231,7 @@ async fn run(c: &Client, app: &TestApp, shots: &mut Shots) -> Result<(), String>
     click_text(c, "a", "Internal users").await;
     wait_for(c, "form").await;
     checked += axe(c, "admin policy editor").await?;
+    shots.take_wide_and_narrow(c, "admin-policy-editor").await;
     eprintln!("axe: no serious or critical violations; {checked} minor ones on 8 pages");
     Ok(())
 }
