@@ -56,3 +56,14 @@ pub async fn update(conn: &mut Conn, t: &Tenant) -> DbResult<()> {
     .await?;
     Ok(())
 }
+
+/// Serialises the changes that could leave a tenant without an active admin
+/// (deactivating a user, removing a tenant admin role): each takes this lock before it
+/// counts the admins. `no key update` lets inserts elsewhere in the tenant go on.
+pub async fn lock_admins(conn: &mut Conn, id: TenantId) -> DbResult<()> {
+    sqlx::query("select 1 from tenants where id = $1 for no key update")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -145,6 +145,10 @@ pub async fn delete(
         )))?;
     let role = row.role;
     let permit = caller.require(Action::GrantRole(role, row.catalog_id))?;
+    if role == Role::TenantAdmin {
+        // Serialised with deactivations: the count below stays true until commit.
+        db::tenants::lock_admins(work.conn(), tenant).await?;
+    }
     if role == Role::TenantAdmin
         && db::roles::active_holders(work.conn(), tenant, role.as_str(), None)
             .await?

@@ -393,3 +393,52 @@ async fn the_last_tenant_admin_cannot_be_deactivated() {
     let (status, body) = app.delete(&t.admin, &path).await;
     assert!(status.is_success(), "{status}: {body}");
 }
+
+/// Two admins deactivating each other at the same moment must not both succeed: the
+/// tenant would be left without an admin. The checks are serialised, so one of them
+/// is told the other is now the last tenant admin. (Eight tenants, so the race is run
+/// eight times.)
+#[tokio::test]
+async fn two_admins_deactivating_each_other_at_once_leave_one_admin() {
+    let app = TestApp::spawn().await;
+    for round in 0..8 {
+        let t = app.tenant(&format!("acme{round}")).await;
+        let (ada, ada_token) = app
+            .user(&t, &format!("ada@acme{round}.test"), json!({}))
+            .await;
+        let (status, body) = app
+            .post(
+                &t.admin,
+                "/api/v1/roleAssignments",
+                grant("tenantAdmin", "user", ada),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let deactivate = |token: String, other: uuid::Uuid| {
+            let app = &app;
+            async move {
+                app.patch(
+                    &token,
+                    &format!("/api/v1/users/{other}"),
+                    json!({"active": false}),
+                )
+                .await
+                .0
+            }
+        };
+        let (a, b) = tokio::join!(
+            deactivate(t.admin.clone(), ada),
+            deactivate(ada_token.clone(), t.admin_id)
+        );
+        let statuses = [a, b];
+        assert_eq!(
+            statuses.iter().filter(|s| s.is_success()).count(),
+            1,
+            "round {round}: exactly one goes through: {statuses:?}"
+        );
+        assert!(
+            statuses.contains(&StatusCode::CONFLICT),
+            "round {round}: {statuses:?}"
+        );
+    }
+}

@@ -204,6 +204,8 @@ pub async fn update(
     validated(errors)?;
     let deactivating = before.active && fields.active == Some(false);
     if deactivating {
+        // Two admins deactivating each other at once must not both pass this check.
+        db::tenants::lock_admins(work.conn(), tenant).await?;
         let admins =
             db::roles::active_holders(work.conn(), tenant, Role::TenantAdmin.as_str(), None)
                 .await?;
