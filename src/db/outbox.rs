@@ -233,7 +233,7 @@ pub async fn has_later_in_sequence(
     id: OutboxId,
 ) -> DbResult<bool> {
     Ok(sqlx::query_scalar(
-        "select exists (select 1 from outbox o join outbox p on p.sequence_key = o.sequence_key and p.id > o.id
+        "select exists (select 1 from outbox o join outbox p on p.tenant_id = o.tenant_id and p.sequence_key = o.sequence_key and p.id > o.id
                         where o.tenant_id = $1 and o.id = $2)",
     )
     .bind(tenant)

@@ -130,46 +130,56 @@ async fn a_package_with_history_is_archived_hidden_read_only_and_no_longer_reque
         ada.get(&format!("/packages/{p}")).await.status,
         StatusCode::NOT_FOUND
     );
-    // Read-only, and neither requested nor assigned.
-    let (status, _) = app
-        .patch(
+    // Read-only, and neither requested nor assigned: each refusal names the archiving.
+    let archived = |what: &str, (status, problem): (StatusCode, serde_json::Value)| {
+        assert_eq!(status, StatusCode::CONFLICT, "{what}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("archived"),
+            "{what}: {problem}"
+        );
+    };
+    archived(
+        "edit",
+        app.patch(
             &s.t.admin,
             &format!("/api/v1/accessPackages/{p}"),
             json!({"description": "x"}),
         )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = app
-        .post(
+        .await,
+    );
+    archived(
+        "new policy",
+        app.post(
             &s.t.admin,
             &format!("/api/v1/accessPackages/{p}/policies"),
             fixtures::open_policy(json!({})),
         )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = app
-        .put(
+        .await,
+    );
+    archived(
+        "policy change",
+        app.put(
             &s.t.admin,
             &format!("/api/v1/policies/{q}"),
             fixtures::open_policy(json!({})),
         )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, problem) = fixtures::request(&app, &ada_token, p, json!({})).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-    let (status, problem) = app
-        .post(
+        .await,
+    );
+    archived(
+        "request",
+        fixtures::request(&app, &ada_token, p, json!({})).await,
+    );
+    archived(
+        "admin assignment",
+        app.post(
             &s.t.admin,
             "/api/v1/assignmentRequests",
             json!({"requestType": "adminAdd", "accessPackageId": p, "targetUserId": ada_id}),
         )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("archived")
+        .await,
     );
     let assignments = s.b.get(&format!("/admin/packages/{p}/assignments")).await;
     assert!(

@@ -201,13 +201,7 @@ pub fn requestors_label(s: &crate::domain::policy::PolicySettings) -> String {
 /// The address of the package in My Access, to share with those who may request it
 /// (a hidden package is requestable only through it).
 fn my_access_link(state: &AppState, slug: &str, id: PackageId) -> String {
-    let path = format!("t/{slug}/packages/{id}");
-    match &state.settings().base_url {
-        Some(base) => base
-            .join(&path)
-            .map_or_else(|_| format!("/{path}"), |u| u.to_string()),
-        None => format!("/{path}"),
-    }
+    format!("{}/t/{slug}/packages/{id}", state.settings().public_url())
 }
 
 fn package_detail(state: &AppState, who: &AdminCaller, p: PackagePage) -> PackageDetailPage {
