@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::DomainError;
-use super::ids::{CatalogId, GroupId};
+use super::ids::{CatalogId, GroupId, UserId};
 use super::policy::PolicySettings;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -471,5 +471,36 @@ mod tests {
         let r = Roles::default();
         assert!(!r.is_any_admin());
         assert!(r.require(Action::CreateCatalog).is_err());
+    }
+}
+
+/// A tenant always keeps an active admin: `leaving` (deactivated, or losing the role)
+/// may go only when another active tenant admin remains. `doing` says what was refused
+/// ("deactivating them", "removing it").
+pub fn an_admin_remains(
+    active_admins: &[UserId],
+    leaving: UserId,
+    doing: &str,
+) -> Result<(), DomainError> {
+    if active_admins.contains(&leaving) && active_admins.iter().all(|a| *a == leaving) {
+        return Err(DomainError::conflict(format!(
+            "This is the last tenant admin; grant the role to someone else before {doing}."
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod admin_tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn the_last_active_admin_stays() {
+        let (a, b) = (UserId(Uuid::now_v7()), UserId(Uuid::now_v7()));
+        assert!(an_admin_remains(&[a], a, "removing it").is_err());
+        assert!(an_admin_remains(&[a, b], a, "removing it").is_ok());
+        // Someone who is not an active admin can always go.
+        assert!(an_admin_remains(&[b], a, "removing it").is_ok());
     }
 }

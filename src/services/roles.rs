@@ -8,9 +8,9 @@ use sqlx::PgPool;
 use super::views::names::{Names, Wanted};
 use super::{Caller, ServiceError, ServiceResult, principals, rename_field, validated};
 use crate::db::roles::RoleAssignment;
-use crate::db::{self, Page, PageRequest};
+use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
-use crate::domain::authz::{Action, Role, RoleGrant, Roles};
+use crate::domain::authz::{self, Action, Role, RoleGrant, Roles};
 use crate::domain::ids::{CatalogId, GroupId, RoleAssignmentId, TenantId, UserId};
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::tx::Work;
@@ -145,21 +145,10 @@ pub async fn delete(
         )))?;
     let role = row.role;
     let permit = caller.require(Action::GrantRole(role, row.catalog_id))?;
-    if role == Role::TenantAdmin {
-        // Serialised with deactivations: the count below stays true until commit.
-        db::tenants::lock_admins(work.conn(), tenant).await?;
-    }
     if role == Role::TenantAdmin
-        && db::roles::active_holders(work.conn(), tenant, role.as_str(), None)
-            .await?
-            .len()
-            <= 1
-        && row.user_id.is_some()
+        && let Some(user) = row.user_id
     {
-        return Err(DomainError::conflict(
-            "This is the last tenant admin; grant the role to someone else before removing it.",
-        )
-        .into());
+        ensure_an_admin_remains(work.conn(), tenant, user, "removing it").await?;
     }
     db::roles::delete(work.conn(), tenant, id).await?;
     work.audit(AuditAction::RoleAssignmentDeleted, Target::RoleAssignment(id), json!({"role": row.role, "userId": row.user_id, "groupId": row.group_id, "catalogId": row.catalog_id}));
@@ -269,4 +258,19 @@ pub async fn tenant_grants(
     }
     let names = wanted.resolve(&mut conn, tenant).await?;
     Ok((grants, names))
+}
+
+/// Refuses (409) what would leave the tenant without an active admin: `leaving`
+/// deactivated, or losing a tenant-admin role. Takes the tenant's admin lock first, so
+/// two such changes at once are counted one after the other.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn ensure_an_admin_remains(
+    conn: &mut Conn,
+    tenant: TenantId,
+    leaving: UserId,
+    doing: &str,
+) -> ServiceResult<()> {
+    db::tenants::lock_admins(conn, tenant).await?;
+    let admins = db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None).await?;
+    Ok(authz::an_admin_remains(&admins, leaving, doing)?)
 }

@@ -10,7 +10,7 @@ use crate::db::users::User;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::assignment::{AssignmentState, RemovalReason};
 use crate::domain::audit::{AuditAction, Target};
-use crate::domain::authz::{Action, Role};
+use crate::domain::authz::Action;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::request::RequestType;
 use crate::domain::values::{DisplayName, EmailAddress, UserKind, optional_text};
@@ -204,17 +204,8 @@ pub async fn update(
     validated(errors)?;
     let deactivating = before.active && fields.active == Some(false);
     if deactivating {
-        // Two admins deactivating each other at once must not both pass this check.
-        db::tenants::lock_admins(work.conn(), tenant).await?;
-        let admins =
-            db::roles::active_holders(work.conn(), tenant, Role::TenantAdmin.as_str(), None)
-                .await?;
-        if admins == [user.id] {
-            return Err(DomainError::conflict(
-                "This is the last tenant admin; grant the role to someone else before deactivating them.",
-            )
-            .into());
-        }
+        super::roles::ensure_an_admin_remains(work.conn(), tenant, user.id, "deactivating them")
+            .await?;
     }
     if let Some(active) = fields.active {
         user.active = active;
