@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::query::{catalog_of, own, view, visible};
-use super::transition::{carry_out, row_facts, set_state, step};
+use super::transition::{apply_stage_change, carry_out, row_facts, set_state, step};
 use super::{RequestView, not_found};
 use crate::db::requests::RequestRow;
 use crate::db::{self, Conn};
@@ -57,12 +57,11 @@ pub async fn cancel_row(
     let facts: Vec<_> = stages.iter().map(row_facts).collect();
     let t = step(conn, request, 0, &facts, Event::Canceled, now).await?;
     if let Some(change) = &t.stage
-        && let Some(state) = change.state
+        && change.state.is_some()
     {
         for mut s in stages {
             if usize::try_from(s.stage_index).ok() == Some(change.index) {
-                s.state = state;
-                s.completed_at = Some(now);
+                apply_stage_change(&mut s, change, now);
                 db::requests::update_stage(conn, &s).await?;
             }
         }

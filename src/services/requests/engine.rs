@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use super::deliver::follow;
 use super::query::{as_approver, visible};
-use super::transition::{carry_out, facts, row_facts, set_state, stage_facts, step};
+use super::transition::{
+    apply_stage_change, carry_out, facts, row_facts, set_state, stage_facts, step,
+};
 use super::{RequestView, StageView, not_found, views};
 use crate::db::groups::Relation;
 use crate::db::links::ApprovalLink;
@@ -308,7 +310,7 @@ async fn decide_current(
             );
         }
     };
-    let Some((_, _, justification)) = change.decision else {
+    let Some((_, _, justification)) = change.decision.clone() else {
         return Err(
             anyhow::anyhow!("request {}: a decision without its record", request.id).into(),
         );
@@ -323,9 +325,8 @@ async fn decide_current(
         decided_at: now,
     };
     db::requests::insert_decision(tx, &row).await?;
-    if let Some(state) = change.state {
-        stage_row.state = state;
-        stage_row.completed_at = Some(now);
+    if change.state.is_some() {
+        apply_stage_change(&mut stage_row, &change, now);
         db::requests::update_stage(tx, &stage_row).await?;
     }
     if t.changes(request.state) {
@@ -415,22 +416,7 @@ pub async fn approver_left(
         let t = step(conn, &request, policy_stages, &stages, event, now).await?;
         let mut stage = open.stage.clone();
         if let Some(change) = &t.stage {
-            stage
-                .approver_ids
-                .retain(|a| !change.removed_approvers.contains(a));
-            stage
-                .alternate_ids
-                .retain(|a| !change.removed_approvers.contains(a));
-            stage
-                .approver_ids
-                .extend(change.added_approvers.iter().copied());
-            if let Some(rule) = change.rule {
-                stage.decision_rule = rule;
-            }
-            if let Some(state) = change.state {
-                stage.state = state;
-                stage.completed_at = Some(now);
-            }
+            apply_stage_change(&mut stage, change, now);
         }
         db::requests::update_stage(conn, &stage).await?;
         if t.changes(request.state) {
@@ -536,12 +522,7 @@ pub async fn escalate_stage(
         return Ok(());
     };
     if let Some(change) = &t.stage {
-        stage
-            .approver_ids
-            .extend(change.added_approvers.iter().copied());
-        stage
-            .alternate_ids
-            .extend(change.added_alternates.iter().copied());
+        apply_stage_change(&mut stage, change, now);
     }
     db::requests::update_stage(conn, &stage).await?;
     let mut trail = Trail::default();

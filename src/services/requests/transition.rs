@@ -9,7 +9,7 @@ use super::{note, tell_requestor};
 use crate::db::requests::{RequestRow, StageRow};
 use crate::db::{self, Conn};
 use crate::domain::ids::UserId;
-use crate::domain::lifecycle::{self, Ask, Event, Refusal, Tell, Told, Transition};
+use crate::domain::lifecycle::{self, Ask, Event, Refusal, StageChange, Tell, Told, Transition};
 use crate::services::audit::Trail;
 use crate::services::notify::{self, AskReason, Notice};
 use crate::services::views::names::{person, unknown_person};
@@ -75,6 +75,27 @@ pub(super) async fn step(
             Err(refusal.explain(&who).into())
         }
         Err(refusal) => Err(refusal.explain("").into()),
+    }
+}
+
+/// Applies the machine's change to a stage row: approvers who leave and join (and
+/// which of them are alternates), the rule it is read with, its new state and
+/// completion. The decision itself is written by the caller.
+pub(super) fn apply_stage_change(row: &mut StageRow, change: &StageChange, now: DateTime<Utc>) {
+    row.approver_ids
+        .retain(|a| !change.removed_approvers.contains(a));
+    row.alternate_ids
+        .retain(|a| !change.removed_approvers.contains(a));
+    row.approver_ids
+        .extend(change.added_approvers.iter().copied());
+    row.alternate_ids
+        .extend(change.added_alternates.iter().copied());
+    if let Some(rule) = change.rule {
+        row.decision_rule = rule;
+    }
+    if let Some(state) = change.state {
+        row.state = state;
+        row.completed_at = Some(now);
     }
 }
 
