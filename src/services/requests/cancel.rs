@@ -15,6 +15,22 @@ use crate::domain::lifecycle::Event;
 use crate::services::audit::Trail;
 use crate::services::{Actor, Caller, ServiceResult};
 
+/// Who may cancel a request: its requestor, its target, or who manages the assignments
+/// of its catalog (whether it is still open is the lifecycle's to say).
+#[tracing::instrument(skip_all)]
+pub(crate) async fn may_cancel(
+    conn: &mut Conn,
+    caller: &Caller,
+    request: &RequestRow,
+) -> ServiceResult<bool> {
+    let me = caller.user_id();
+    if request.requestor_id == Some(me) || request.target_user_id == me {
+        return Ok(true);
+    }
+    let catalog = catalog_of(conn, caller.tenant_id(), request.package_id).await?;
+    Ok(caller.roles.allows(Action::ManageAssignments(catalog)))
+}
+
 /// Cancels an open request: its requestor or target, or who manages its catalog.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
 pub async fn cancel(
@@ -31,9 +47,7 @@ pub async fn cancel(
     if !visible(&mut tx, caller, &request).await? {
         return Err(not_found());
     }
-    let me = caller.user_id();
-    let own = request.requestor_id == Some(me) || request.target_user_id == me;
-    if !own {
+    if !may_cancel(&mut tx, caller, &request).await? {
         let catalog = catalog_of(&mut tx, tenant, request.package_id).await?;
         caller.require(Action::ManageAssignments(catalog))?;
     }

@@ -12,6 +12,7 @@ mod query;
 mod submit;
 mod transition;
 
+pub(crate) use cancel::may_cancel;
 pub use cancel::{cancel, cancel_extensions_of_ended, cancel_my_request, cancel_row};
 pub use deliver::{deliver_add, deliver_due_scheduled, grants_settled};
 pub(crate) use engine::resolve;

@@ -10,7 +10,6 @@ use super::names::{Names, Wanted};
 use crate::db::packages::Policy;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::DomainError;
-use crate::domain::authz::Action;
 use crate::domain::ids::{PackageId, RequestId, TenantId};
 use crate::services::requests::{self, RequestView};
 use crate::services::{Caller, ServiceResult, packages};
@@ -121,13 +120,9 @@ pub async fn request_page(
     let mut conn = pool.acquire().await?;
     let names = wanted.resolve(&mut conn, caller.tenant_id()).await?;
     let r = &request.request;
-    let own = r.requestor_id == Some(caller.user_id()) || r.target_user_id == caller.user_id();
-    let manages = match db::packages::get(&mut conn, caller.tenant_id(), r.package_id).await? {
-        Some(p) => caller.roles.allows(Action::ManageAssignments(p.catalog_id)),
-        None => false,
-    };
+    let can_cancel = r.state.is_open() && requests::may_cancel(&mut conn, caller, r).await?;
     Ok(RequestPage {
-        can_cancel: r.state.is_open() && (own || manages),
+        can_cancel,
         request,
         policy,
         names,
