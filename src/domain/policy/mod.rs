@@ -63,6 +63,12 @@ pub struct PolicySettings {
 }
 
 impl PolicySettings {
+    /// Whether anyone can request under this policy: requests are on and its scope is
+    /// not `none` (admins assigning directly need neither).
+    pub fn takes_requests(&self) -> bool {
+        self.requests_enabled && self.requestors.scope != RequestorScope::None
+    }
+
     /// Whether a user may request under this policy: its requestor scope, with guests
     /// only in `allUsers` and only where the catalog is externally visible.
     pub fn admits(

@@ -255,11 +255,7 @@ fn package_detail(state: &AppState, who: &AdminCaller, p: PackagePage) -> Packag
         can_remove: p.can_manage,
         my_access_link: my_access_link(state, who.slug(), id),
         requestable: p.package.package.archived_at.is_none()
-            && p.policies.iter().any(|pol| {
-                pol.settings.0.requests_enabled
-                    && pol.settings.0.requestors.scope
-                        != crate::domain::policy::RequestorScope::None
-            }),
+            && p.policies.iter().any(|pol| pol.settings.0.takes_requests()),
         id: id.to_string(),
         base,
     }
