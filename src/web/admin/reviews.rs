@@ -16,11 +16,11 @@ use axum::routing::{get, post};
 
 use crate::domain::DomainError;
 use crate::domain::ids::{AccessReviewId, PackageId};
-use crate::domain::review::{AppliedResult, IfNoResponseValue, ItemDecision, ReviewState};
+use crate::domain::review::{AppliedResult, IfNoResponseValue, ReviewState};
 use crate::paging::PageRequest;
 use crate::services::reviews::AdminQuery;
 use crate::services::views::reviews::{
-    AdminReview, RESULT_HEADINGS, decision_text, recommendation_text, result_text,
+    AdminReview, RESULT_HEADINGS, recommendation_text, result_text,
 };
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
@@ -285,14 +285,7 @@ fn review_view(
         .map(|i| ItemRowView {
             holder: n.user(i.target_user_id.0),
             email: n.user_email(i.target_user_id.0),
-            decision: Badge {
-                label: decision_text(i.decision).into(),
-                tone: match i.decision {
-                    ItemDecision::Approve => "ok",
-                    ItemDecision::Deny => "bad",
-                    ItemDecision::NotReviewed => "neutral",
-                },
-            },
+            decision: Badge::state(i.decision),
             reviewer: i.decided_by.map(|u| n.user(u.0)).unwrap_or_default(),
             decided_at: i.decided_at.map(when).unwrap_or_default(),
             justification: i.justification.clone().unwrap_or_default(),
