@@ -67,6 +67,16 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |r| r.id.0))
 }
 
+/// The tenant-wide role assignments (no catalog), oldest first.
+pub async fn tenant_wide(conn: &mut Conn, tenant: TenantId) -> DbResult<Vec<RoleAssignment>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from role_assignments where tenant_id = $1 and catalog_id is null order by id"
+    )))
+    .bind(tenant)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Every (role, catalog) the user holds directly or through a group membership.
 pub async fn grants_of_user(
     conn: &mut Conn,

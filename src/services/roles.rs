@@ -237,16 +237,7 @@ pub async fn tenant_grants(
     caller.require(Action::GrantRole(Role::TenantAdmin, None))?;
     let mut conn = pool.acquire().await?;
     let tenant = caller.tenant_id();
-    let mut grants = Vec::new();
-    let mut page = PageRequest::first(PageRequest::MAX);
-    loop {
-        let batch = db::roles::list(&mut conn, tenant, None, page).await?;
-        grants.extend(batch.items.into_iter().filter(|r| r.catalog_id.is_none()));
-        match batch.next {
-            Some(next) => page.before = Some(next),
-            None => break,
-        }
-    }
+    let grants = db::roles::tenant_wide(&mut conn, tenant).await?;
     let mut wanted = Wanted::default();
     for r in &grants {
         if let Some(u) = r.user_id {
