@@ -236,6 +236,7 @@ impl Application {
             clock: deps.clock,
             mailer: deps.mailer,
             metrics: metrics_handle()?,
+            providers: crate::services::oidc::Providers::new(http.clone()),
             http,
             api_limit,
             keys,

@@ -14,6 +14,7 @@ use crate::connectors::outbound::Outbound;
 use crate::crypto::Keys;
 use crate::email::Mailer;
 use crate::rate_limit::ApiRateLimit;
+use crate::services::oidc::Providers;
 
 /// Shared, cheap to clone; holds no global state, so tests build many apps per process.
 #[derive(Clone)]
@@ -26,6 +27,7 @@ pub(crate) struct Inner {
     pub(crate) mailer: Arc<dyn Mailer>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) http: Outbound,
+    pub(crate) providers: Providers,
     pub(crate) api_limit: ApiRateLimit,
     pub(crate) keys: Keys,
     pub(crate) demo_tenant: Option<String>,
@@ -62,6 +64,11 @@ impl AppState {
     /// addresses only, no redirects, bounded time.
     pub fn http(&self) -> &Outbound {
         &self.0.http
+    }
+
+    /// Identity providers' discovery documents and keys, cached for sign-ins.
+    pub fn providers(&self) -> &Providers {
+        &self.0.providers
     }
 
     /// The per-token API rate limit of this process.

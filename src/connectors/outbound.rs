@@ -270,6 +270,39 @@ impl Outbound {
     }
 }
 
+impl Outbound {
+    /// Sends a request given as an `http::Request` (the OpenID Connect client's form)
+    /// and returns the answer whatever its status, with at most `limit` bytes of body:
+    /// OAuth 2.0 endpoints say what went wrong in the body, and the caller reads only
+    /// the protocol's fields from it. The address rule applies as to every call.
+    pub async fn exchange(
+        &self,
+        request: http::Request<Vec<u8>>,
+        limit: usize,
+    ) -> Result<http::Response<Vec<u8>>, CallError> {
+        let (parts, body) = request.into_parts();
+        let url = self.check_url(&parts.uri.to_string())?;
+        let mut builder = self.client.request(parts.method, url).body(body);
+        for (name, value) in &parts.headers {
+            builder = builder.header(name, value);
+        }
+        let mut response = builder.send().await.map_err(|e| describe(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+            if bytes.len() + chunk.len() > limit {
+                return Err(CallError::new("the answer is larger than Portico accepts"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let mut out = http::Response::new(bytes);
+        *out.status_mut() = status;
+        *out.headers_mut() = headers;
+        Ok(out)
+    }
+}
+
 fn answered(status: reqwest::StatusCode) -> CallError {
     match status.canonical_reason() {
         Some(reason) => CallError::new(format!("the target answered {} {reason}", status.as_u16())),

@@ -9,6 +9,7 @@ pub mod catalogs;
 pub mod dev_mail;
 pub mod embedded;
 pub mod groups;
+pub mod identity;
 pub mod links;
 pub mod outbox;
 pub mod packages;

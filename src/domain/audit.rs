@@ -108,6 +108,8 @@ string_enum! {
         ReviewItemDecided = "accessReviewItem.decided",
         ReviewItemApplied = "accessReviewItem.applied",
         SessionCreated = "session.created",
+        IdentityProviderSet = "identityProvider.set",
+        IdentityProviderRemoved = "identityProvider.removed",
     }
 }
 

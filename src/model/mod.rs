@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalogs;
 pub mod dev_mail;
 pub mod groups;
+pub mod identity;
 pub mod links;
 pub mod outbox;
 pub mod packages;

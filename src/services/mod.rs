@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod mail;
 pub mod notify;
+pub mod oidc;
 pub mod outbox;
 pub mod packages;
 pub mod principals;

@@ -42,13 +42,15 @@ pub const MAX_PER_CLIENT: i64 = 30;
 /// The least time between two sign-in emails to one person.
 pub const EMAIL_COOLDOWN: Duration = Duration::seconds(60);
 
-/// How a person proved who they are; recorded on the session. OIDC becomes a third
-/// variant whose callback calls `open_session` like the others.
+/// How a person proved who they are; recorded on the session. Every method's
+/// last step is `open_session`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignInMethod {
     EmailLink,
     /// Demo mode only: pick a user from a list.
     Dev,
+    /// The tenant's identity provider (OpenID Connect).
+    Oidc,
 }
 
 impl SignInMethod {
@@ -56,6 +58,7 @@ impl SignInMethod {
         match self {
             Self::EmailLink => "emailLink",
             Self::Dev => "dev",
+            Self::Oidc => "oidc",
         }
     }
 }

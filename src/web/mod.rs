@@ -11,6 +11,7 @@ pub mod dev_mail;
 pub mod edge;
 pub mod error;
 pub mod links;
+pub mod oidc;
 pub mod pages;
 pub mod path;
 pub mod portal;
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
 fn portals(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(sign_in::router())
+        .merge(oidc::router())
         .merge(portal::router())
         .merge(admin::router())
         .route_layer(middleware::from_fn_with_state(

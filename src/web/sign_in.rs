@@ -42,7 +42,7 @@ async fn tenant_root(Path(slug): Path<String>) -> Redirect {
 
 /// Where to go after sign-in: a path inside this tenant, else its home. Control
 /// characters are refused: a CR/LF would break the `Location` header.
-fn safe_next(slug: &str, next: Option<&str>) -> String {
+pub(super) fn safe_next(slug: &str, next: Option<&str>) -> String {
     let home = format!("/t/{slug}/");
     match next {
         Some(n)
@@ -77,6 +77,9 @@ struct SignInPage {
     error: Option<String>,
     next: String,
     demo: bool,
+    /// "Sign in with {provider}" when the tenant has an identity provider.
+    provider: Option<String>,
+    email_links: bool,
 }
 
 fn is_demo(state: &AppState, slug: &str) -> bool {
@@ -90,11 +93,14 @@ async fn sign_in_form(
     headers: HeaderMap,
 ) -> PageResult {
     let tenant = services::sessions::tenant(state.pool(), &slug).await?;
+    let offer = services::oidc::offer(state.pool(), tenant.id).await?;
     let (csrf, cookie) = pre_session_token(&headers, &state);
     let page = SignInPage {
         shell: Shell::tenant("Sign in", &slug, &tenant.display_name),
         next: safe_next(&slug, q.next.as_deref()),
         demo: is_demo(&state, &slug),
+        provider: offer.display_name,
+        email_links: offer.email_link_sign_in,
         slug,
         csrf,
         email: String::new(),
@@ -117,6 +123,18 @@ async fn send_link(
     PreSessionForm { form, client_ip }: PreSessionForm,
 ) -> PageResult {
     let tenant = services::sessions::tenant(state.pool(), &slug).await?;
+    let offer = services::oidc::offer(state.pool(), tenant.id).await?;
+    if !offer.email_link_sign_in {
+        return Err(PageError::forbidden(format!(
+            "{} signs in through {} only; emailed sign-in links are turned off.",
+            tenant.display_name,
+            offer
+                .display_name
+                .as_deref()
+                .unwrap_or("its identity provider")
+        ))
+        .in_tenant(&slug));
+    }
     let email = form.text("email");
     let outcome =
         services::sessions::request_link(state.pool(), &slug, &email, client_ip, state.now()).await;
@@ -140,6 +158,8 @@ async fn send_link(
                 error: errors.0.get("email").cloned(),
                 next: safe_next(&slug, form.get("next")),
                 demo: is_demo(&state, &slug),
+                provider: offer.display_name,
+                email_links: true,
                 slug,
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())

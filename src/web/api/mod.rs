@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalogs;
 mod contract;
 pub mod groups;
+pub mod identity_provider;
 pub mod me;
 pub mod outbox;
 pub mod packages;
@@ -81,6 +82,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(assignments::router())
         .merge(reviews::router())
         .merge(outbox::router())
+        .merge(identity_provider::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;

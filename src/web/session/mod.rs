@@ -20,7 +20,7 @@ mod form;
 mod page_error;
 
 pub use caller::{AdminCaller, HasSession, SessionCaller, TenantSlug};
-pub use cookies::{SESSION_COOKIE, clear_cookie, cookie, set_cookie, with_cookies};
+pub use cookies::{SESSION_COOKIE, clear_cookie, cookie, read_cookie, set_cookie, with_cookies};
 pub use csrf::{
     CSRF_FIELD, Posted, PreSessionForm, pre_session_token, refuse_foreign_origin, same_secret,
 };
@@ -28,4 +28,5 @@ pub use flash::{clear_flash, redirect_with_error, redirect_with_flash};
 pub use form::{FormData, Params};
 pub use page_error::{
     PageError, PageResult, error_page, method_not_allowed_page, not_found_page, tenant_scope,
+    titled_error_page,
 };

@@ -112,13 +112,17 @@ pub fn error_page(status: StatusCode, message: &str, slug: Option<&str>) -> Resp
         _ => "That did not work",
     };
     let home = slug.map_or_else(|| "/".to_string(), |s| format!("/t/{s}/"));
-    let shell = Shell::public(heading);
+    titled_error_page(status, heading, message, &home)
+}
+
+/// An error page with its own heading, whose button leads to `home`.
+pub fn titled_error_page(status: StatusCode, heading: &str, message: &str, home: &str) -> Response {
     let page = ErrorPage {
-        shell,
+        shell: Shell::public(heading),
         status: status.as_u16(),
         heading: heading.into(),
         message: message.into(),
-        home,
+        home: home.into(),
     };
     (status, page).into_response()
 }
