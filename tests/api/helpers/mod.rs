@@ -2,13 +2,15 @@
 //! the target directory) that is dropped when the test ends, a real server on port 0,
 //! a manual clock and a recording mailer. Logs stay silent unless `TEST_LOG` is set.
 //! Beside it: `portal`, a cookie-carrying form client that signs in by emailed link,
-//! and `browser`, the toolkit for tests in a real headless Chromium.
+//! `browser`, the toolkit for tests in a real headless Chromium, and `oidc`, a real
+//! OpenID provider (`TestIdp`) for the sign-in tests.
 
 // A toolkit shared by every test module: not each module uses each helper.
 #![allow(dead_code)]
 
 pub mod browser;
 mod database;
+pub mod oidc;
 pub mod portal;
 
 use std::collections::HashMap;
