@@ -30,6 +30,7 @@ mod directory;
 mod links;
 mod mail;
 mod mail_notices;
+mod oidc;
 mod oidc_provider;
 mod ops;
 mod packages;
