@@ -16,6 +16,8 @@ pub mod portal;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
+pub mod scim_directory;
+pub mod scim_tokens;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::ids::{
     AccessReviewId, AssignmentId, CatalogId, GroupId, OutboxId, PackageId, PolicyId, RequestId,
-    ResourceId, ReviewItemId, RoleAssignmentId, TenantId, TokenId, UserId,
+    ResourceId, ReviewItemId, RoleAssignmentId, ScimTokenId, TenantId, TokenId, UserId,
 };
 use super::lifecycle::Action as RequestAction;
 use super::string_enum;
@@ -18,6 +18,8 @@ string_enum! {
         User = "user",
         Token = "token",
         System = "system",
+        /// The tenant's identity provider, through a SCIM token.
+        Directory = "directory",
     }
 }
 
@@ -42,6 +44,7 @@ string_enum! {
         OutboxItem = "outboxItem",
         /// Sign-ins (`session.created`) are recorded on the user who signed in.
         Session = "session",
+        ScimToken = "scimToken",
     }
 }
 
@@ -108,6 +111,8 @@ string_enum! {
         ReviewItemDecided = "accessReviewItem.decided",
         ReviewItemApplied = "accessReviewItem.applied",
         SessionCreated = "session.created",
+        ScimTokenCreated = "scimToken.created",
+        ScimTokenRevoked = "scimToken.revoked",
     }
 }
 
@@ -153,6 +158,7 @@ pub enum Target {
     AccessReview(AccessReviewId),
     AccessReviewItem(ReviewItemId),
     OutboxItem(OutboxId),
+    ScimToken(ScimTokenId),
 }
 
 impl Target {
@@ -174,6 +180,7 @@ impl Target {
             Self::AccessReview(id) => (TargetType::AccessReview, id.0),
             Self::AccessReviewItem(id) => (TargetType::AccessReviewItem, id.0),
             Self::OutboxItem(id) => (TargetType::OutboxItem, id.0),
+            Self::ScimToken(id) => (TargetType::ScimToken, id.0),
         }
     }
 }

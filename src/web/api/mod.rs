@@ -13,6 +13,7 @@ pub mod packages;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
+pub mod scim_tokens;
 pub mod users;
 mod versions;
 
@@ -81,6 +82,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(assignments::router())
         .merge(reviews::router())
         .merge(outbox::router())
+        .merge(scim_tokens::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;
