@@ -16,6 +16,7 @@ pub mod portal;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
+pub mod scim_filter;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;

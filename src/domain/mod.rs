@@ -5,6 +5,7 @@ pub mod assignment;
 pub mod audit;
 pub mod authz;
 pub mod error;
+pub mod scim;
 pub mod ids;
 pub mod lifecycle;
 pub mod outbox;
