@@ -17,6 +17,7 @@ pub mod requests;
 pub mod reviews;
 pub mod roles;
 pub mod scim_directory;
+pub mod scim_filter;
 pub mod scim_tokens;
 pub mod sessions;
 pub mod tenants;

@@ -9,10 +9,13 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{FromRow, Postgres, QueryBuilder};
 
-use super::{Conn, DbResult};
+use super::scim_filter::{Column, ColumnKind, push_filter};
+use super::{Conn, DbError, DbResult};
 use crate::db::groups::Group;
 use crate::db::users::User;
 use crate::domain::ids::{GroupId, TenantId, UserId};
+use crate::domain::scim::ScimError;
+use crate::domain::scim::filter::{AttrPath, CompareOp, ENTERPRISE_USER_URN, Filter};
 
 /// A user with the document the directory pushed, if it did.
 #[derive(Clone, Debug, FromRow)]
@@ -39,8 +42,120 @@ fn group_columns() -> String {
     super::qualified(crate::db::groups::COLUMNS, "g")
 }
 
-/// Appends a condition to a `where` clause being built.
-pub type Condition<'c> = &'c (dyn Fn(&mut QueryBuilder<Postgres>) + Sync);
+/// Which resources a filter is about: each maps attribute paths to its columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Users,
+    Groups,
+}
+
+const fn col(sql: &'static str, kind: ColumnKind) -> Option<Column> {
+    Some(Column { sql, kind })
+}
+
+/// The column of a user attribute a filter may use (the `u` alias).
+pub fn user_column(p: &AttrPath) -> Option<Column> {
+    use ColumnKind::*;
+    let enterprise = p
+        .urn
+        .as_deref()
+        .is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE_USER_URN));
+    if enterprise {
+        return match (p.attr.as_str(), p.sub.as_deref()) {
+            ("department", None) => col("u.department", Text),
+            ("manager", Some("value")) | ("manager", None) => col("u.manager_id", Uuid),
+            _ => None,
+        };
+    }
+    let is = |a: &str, s: Option<&str>| p.is(a, s);
+    if is("id", None) {
+        col("u.id", Uuid)
+    } else if is("username", None) {
+        col("coalesce(u.scim_document ->> 'userName', u.email)", Text)
+    } else if is("externalid", None) {
+        col("u.external_id", CaseExactText)
+    } else if is("emails", Some("value")) || is("emails", None) {
+        col("u.email", Text)
+    } else if is("displayname", None) {
+        col("u.display_name", Text)
+    } else if is("active", None) {
+        col("u.active", Bool)
+    } else if is("title", None) {
+        col("u.job_title", Text)
+    } else if is("name", Some("givenname")) {
+        col("(u.scim_document #>> '{name,givenName}')", Text)
+    } else if is("name", Some("familyname")) {
+        col("(u.scim_document #>> '{name,familyName}')", Text)
+    } else if is("name", Some("formatted")) {
+        col("(u.scim_document #>> '{name,formatted}')", Text)
+    } else if is("meta", Some("lastmodified")) {
+        col("u.updated_at", Time)
+    } else if is("meta", Some("created")) {
+        col("u.created_at", Time)
+    } else {
+        None
+    }
+}
+
+/// The column of a group attribute a filter may use (the `g` alias).
+pub fn group_column(p: &AttrPath) -> Option<Column> {
+    use ColumnKind::*;
+    if p.is("id", None) {
+        col("g.id", Uuid)
+    } else if p.is("displayname", None) {
+        col("g.display_name", Text)
+    } else if p.is("externalid", None) {
+        col("g.external_id", CaseExactText)
+    } else if p.is("meta", Some("lastmodified")) {
+        col("g.updated_at", Time)
+    } else if p.is("meta", Some("created")) {
+        col("g.created_at", Time)
+    } else {
+        None
+    }
+}
+
+fn column_of(kind: Kind) -> fn(&AttrPath) -> Option<Column> {
+    match kind {
+        Kind::Users => user_column,
+        Kind::Groups => group_column,
+    }
+}
+
+/// Refuses a filter on attributes that cannot be filtered on (400 invalidFilter).
+pub fn check_filter(kind: Kind, f: &Filter) -> Result<(), ScimError> {
+    let mut scratch = QueryBuilder::new("");
+    push_filter(&mut scratch, f, &column_of(kind))
+}
+
+/// Appends the filter. The most common one, a single `eq` (how every directory
+/// looks a user or group up before creating it), is written so that the indexes on
+/// `lower(userName)`, `externalId` and `lower(displayName)` serve it.
+fn push_where(qb: &mut QueryBuilder<Postgres>, kind: Kind, f: &Filter) -> DbResult<()> {
+    if let Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: Value::String(v),
+    } = f
+        && let Some(c) = column_of(kind)(path)
+    {
+        match c.kind {
+            ColumnKind::Text => {
+                qb.push(format!("lower({}) = lower(", c.sql))
+                    .push_bind(v.clone())
+                    .push(")");
+                return Ok(());
+            }
+            ColumnKind::CaseExactText => {
+                qb.push(format!("{} = ", c.sql)).push_bind(v.clone());
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    push_filter(qb, f, &column_of(kind))
+        .map_err(|e| DbError::Other(sqlx::Error::Protocol(e.detail)))
+}
 
 pub async fn user(conn: &mut Conn, tenant: TenantId, id: UserId) -> DbResult<Option<UserDoc>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -127,16 +242,16 @@ pub async fn set_user_document(
 pub async fn users(
     conn: &mut Conn,
     tenant: TenantId,
-    condition: Option<Condition<'_>>,
+    filter: Option<&Filter>,
     offset: i64,
     limit: i64,
 ) -> DbResult<(i64, Vec<UserDoc>)> {
     let mut count = QueryBuilder::new("select count(*) from users u where u.tenant_id = ");
     count.push_bind(tenant);
     count.push(" and u.scim_deleted_at is null");
-    if let Some(c) = condition {
+    if let Some(f) = filter {
         count.push(" and (");
-        c(&mut count);
+        push_where(&mut count, Kind::Users, f)?;
         count.push(")");
     }
     let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
@@ -149,9 +264,9 @@ pub async fn users(
     ));
     q.push_bind(tenant);
     q.push(" and u.scim_deleted_at is null");
-    if let Some(c) = condition {
+    if let Some(f) = filter {
         q.push(" and (");
-        c(&mut q);
+        push_where(&mut q, Kind::Users, f)?;
         q.push(")");
     }
     q.push(" order by u.id offset ");
@@ -188,16 +303,16 @@ pub async fn lock_group(conn: &mut Conn, tenant: TenantId, id: GroupId) -> DbRes
 pub async fn groups(
     conn: &mut Conn,
     tenant: TenantId,
-    condition: Option<Condition<'_>>,
+    filter: Option<&Filter>,
     offset: i64,
     limit: i64,
 ) -> DbResult<(i64, Vec<Group>)> {
     let mut count = QueryBuilder::new("select count(*) from groups g where g.tenant_id = ");
     count.push_bind(tenant);
     count.push(" and g.scim_deleted_at is null");
-    if let Some(c) = condition {
+    if let Some(f) = filter {
         count.push(" and (");
-        c(&mut count);
+        push_where(&mut count, Kind::Groups, f)?;
         count.push(")");
     }
     let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
@@ -210,9 +325,9 @@ pub async fn groups(
     ));
     q.push_bind(tenant);
     q.push(" and g.scim_deleted_at is null");
-    if let Some(c) = condition {
+    if let Some(f) = filter {
         q.push(" and (");
-        c(&mut q);
+        push_where(&mut q, Kind::Groups, f)?;
         q.push(")");
     }
     q.push(" order by g.id offset ");
@@ -221,24 +336,6 @@ pub async fn groups(
     q.push_bind(limit);
     let rows = q.build_query_as().fetch_all(conn).await?;
     Ok((total, rows))
-}
-
-/// Whether another visible group already has this display name (compared without case).
-pub async fn group_name_taken(
-    conn: &mut Conn,
-    tenant: TenantId,
-    name: &str,
-    except: Option<GroupId>,
-) -> DbResult<bool> {
-    Ok(sqlx::query_scalar(
-        "select exists (select 1 from groups where tenant_id = $1 and lower(display_name) = lower($2)
-                          and id is distinct from $3 and scim_deleted_at is null)",
-    )
-    .bind(tenant)
-    .bind(name)
-    .bind(except)
-    .fetch_one(conn)
-    .await?)
 }
 
 /// Hides a group from SCIM (the directory deleted it while Portico still uses it).

@@ -19,10 +19,11 @@ use super::represent::{GROUP_SCHEMA, get_ci, group_input, member, member_ids, me
 use super::users::Written;
 use super::{Directory, Fail, ScimCounts, ScimResult};
 use crate::db::groups::Group;
-use crate::db::scim_directory::{self as store, Condition};
+use crate::db::scim_directory::{self as store, Kind};
 use crate::db::{self, Conn};
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::ids::{GroupId, TenantId, UserId};
+use crate::domain::scim::filter::Filter;
 use crate::services::tx::Work;
 
 fn parse_id(id: &str) -> ScimResult<GroupId> {
@@ -151,15 +152,18 @@ pub async fn get(
 pub async fn list(
     pool: &PgPool,
     dir: &Directory,
-    condition: Option<Condition<'_>>,
+    filter: Option<&Filter>,
     offset: i64,
     limit: i64,
     with_members: bool,
     base: &str,
 ) -> ScimResult<(i64, Vec<Value>)> {
+    if let Some(f) = filter {
+        store::check_filter(Kind::Groups, f)?;
+    }
     let tenant = dir.tenant_id();
     let mut conn = pool.acquire().await?;
-    let (total, groups) = store::groups(&mut conn, tenant, condition, offset, limit).await?;
+    let (total, groups) = store::groups(&mut conn, tenant, filter, offset, limit).await?;
     let members = if with_members && !groups.is_empty() {
         let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
         store::directory_members(&mut conn, tenant, &ids).await?

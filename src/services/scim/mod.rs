@@ -17,6 +17,7 @@ use crate::db::DbError;
 use crate::db::tenants::Tenant;
 use crate::domain::DomainError;
 use crate::domain::ids::{ScimTokenId, TenantId};
+use crate::domain::scim::{ScimError, ScimType};
 use crate::services::ServiceError;
 use crate::services::tx::Authority;
 
@@ -102,6 +103,16 @@ impl From<DbError> for Fail {
 impl From<sqlx::Error> for Fail {
     fn from(e: sqlx::Error) -> Self {
         ServiceError::from(e).into()
+    }
+}
+
+impl From<ScimError> for Fail {
+    fn from(e: ScimError) -> Self {
+        Self::Scim {
+            status: e.status,
+            scim_type: e.scim_type.map(ScimType::as_str),
+            detail: e.detail,
+        }
     }
 }
 

@@ -11,11 +11,12 @@ use sqlx::PgPool;
 
 use super::represent::{canonical_user, user_input, user_resource};
 use super::{Directory, Fail, ScimCounts, ScimResult};
-use crate::db::scim_directory::{self as store, Condition, UserDoc};
+use crate::db::scim_directory::{self as store, Kind, UserDoc};
 use crate::db::users::User;
 use crate::db::{self};
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::ids::UserId;
+use crate::domain::scim::filter::Filter;
 use crate::domain::values::UserKind;
 use crate::services::tx::Work;
 use crate::services::users::{end_access_of_deactivated, user_json};
@@ -192,18 +193,21 @@ pub async fn get(pool: &PgPool, dir: &Directory, id: &str, base: &str) -> ScimRe
     Ok(user_resource(&found.user, found.document(), base))
 }
 
-/// One page of users (`offset` from 0) matching `condition`, with the total.
+/// One page of users (`offset` from 0) matching `filter`, with the total.
 #[tracing::instrument(skip_all, fields(tenant = %dir.tenant.slug))]
 pub async fn list(
     pool: &PgPool,
     dir: &Directory,
-    condition: Option<Condition<'_>>,
+    filter: Option<&Filter>,
     offset: i64,
     limit: i64,
     base: &str,
 ) -> ScimResult<(i64, Vec<Value>)> {
+    if let Some(f) = filter {
+        store::check_filter(Kind::Users, f)?;
+    }
     let mut conn = pool.acquire().await?;
-    let (total, rows) = store::users(&mut conn, dir.tenant_id(), condition, offset, limit).await?;
+    let (total, rows) = store::users(&mut conn, dir.tenant_id(), filter, offset, limit).await?;
     Ok((
         total,
         rows.iter()

@@ -1,22 +1,10 @@
-//! `filter` of a list, turned into a SQL condition over indexed columns.
-
-use sqlx::{Postgres, QueryBuilder};
+//! `filter` of a list, parsed at the edge (`domain::scim::filter`); the services check
+//! that it names only attributes Portico can filter on and run it in SQL.
 
 use super::error::ScimError;
+use crate::domain::scim::filter::{self, Filter};
 
-pub type Cond<'a> = &'a (dyn Fn(&mut QueryBuilder<Postgres>) + Sync);
-pub type Boxed = Box<dyn Fn(&mut QueryBuilder<Postgres>) + Send + Sync>;
-
-pub fn users(filter: Option<&str>) -> Result<Option<Boxed>, ScimError> {
-    match filter {
-        None => Ok(None),
-        Some(_) => Err(ScimError::bad(
-            "invalidFilter",
-            "Filters are not available yet.",
-        )),
-    }
-}
-
-pub fn groups(filter: Option<&str>) -> Result<Option<Boxed>, ScimError> {
-    users(filter)
+pub fn parse(text: Option<&str>) -> Result<Option<Filter>, ScimError> {
+    text.map(|t| filter::parse(t).map_err(|e| ScimError(e.into())))
+        .transpose()
 }

@@ -1,29 +1,174 @@
-//! PATCH (RFC 7644 §3.5.2) glue.
+//! PATCH bodies (RFC 7644 §3.5.2), parsed by `domain::scim::patch`. For a user, the
+//! operations apply to its representation. For a group, operations on `members` become
+//! set changes the service runs in SQL (a change of hundreds of members never loads
+//! the group's members, unless a filter must pick them), and the rest apply to the
+//! group's representation.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use crate::domain::ids::UserId;
-use crate::services::scim::ScimResult;
-use crate::services::scim::groups::GroupChange;
+use crate::domain::scim::filter::{AttrPath, matches};
+use crate::domain::scim::patch::{self, OpKind, PatchOp, PatchRequest};
+use crate::services::scim::groups::{GroupChange, MemberChange};
+use crate::services::scim::represent::{member, member_ids};
+use crate::services::scim::{Fail, ScimResult};
 
-pub struct Ops;
-
-pub fn parse(_body: &Value) -> Result<Ops, ScimError> {
-    Err(ScimError::bad(
-        "invalidSyntax",
-        "PATCH is not available yet.",
-    ))
+pub fn parse(body: &Value) -> Result<PatchRequest, ScimError> {
+    patch::parse(body).map_err(|e| ScimError(e.into()))
 }
 
-pub fn apply_all(_doc: &mut Value, _ops: &Ops) -> ScimResult<()> {
+pub fn apply_all(doc: &mut Value, ops: &PatchRequest) -> ScimResult<()> {
+    patch::apply_all(doc, ops).map_err(Fail::from)
+}
+
+fn is_members(p: &AttrPath) -> bool {
+    p.is("members", None) || p.is("members", Some("value"))
+}
+
+/// Whether a filter must pick among the group's current members.
+pub fn needs_members(ops: &PatchRequest) -> bool {
+    ops.ops.iter().any(|op| {
+        op.path
+            .as_ref()
+            .is_some_and(|p| is_members(&p.attr) && p.filter.is_some())
+    })
+}
+
+/// Member changes as they accumulate, operation after operation: a known full set
+/// (after a replace), and additions and removals on top, kept disjoint.
+#[derive(Default)]
+struct Members {
+    base: Option<Vec<UserId>>,
+    add: Vec<UserId>,
+    remove: Vec<UserId>,
+}
+
+impl Members {
+    fn add(&mut self, ids: Vec<UserId>) {
+        self.remove.retain(|r| !ids.contains(r));
+        for id in ids {
+            if !self.add.contains(&id) {
+                self.add.push(id);
+            }
+        }
+    }
+
+    fn remove(&mut self, ids: Vec<UserId>) {
+        self.add.retain(|a| !ids.contains(a));
+        for id in ids {
+            if !self.remove.contains(&id) {
+                self.remove.push(id);
+            }
+        }
+    }
+
+    fn replace(&mut self, ids: Vec<UserId>) {
+        self.base = Some(ids);
+        self.add.clear();
+        self.remove.clear();
+    }
+
+    fn into_change(self) -> MemberChange {
+        MemberChange {
+            remove_all: self.base.as_ref().is_some_and(Vec::is_empty),
+            replace: self.base.filter(|b| !b.is_empty()),
+            remove: self.remove,
+            add: self.add,
+        }
+    }
+}
+
+fn member_op(
+    op: &PatchOp,
+    filter: Option<&crate::domain::scim::filter::Filter>,
+    current: &[UserId],
+    members: &mut Members,
+    base: &str,
+) -> ScimResult<()> {
+    let ids = || member_ids(op.value.as_ref().unwrap_or(&Value::Null));
+    match (op.op, filter) {
+        (OpKind::Add, None) => members.add(ids()?),
+        (OpKind::Replace, None) => members.replace(ids()?),
+        (OpKind::Remove, None) => match &op.value {
+            // Entra ID and others name the members to remove in the value.
+            Some(v) if !v.is_null() => members.remove(member_ids(v)?),
+            _ => members.replace(Vec::new()),
+        },
+        (OpKind::Remove, Some(f)) => {
+            let picked: Vec<UserId> = current
+                .iter()
+                .copied()
+                .filter(|id| matches(f, &member(*id, base)))
+                .collect();
+            members.remove(picked);
+        }
+        (_, Some(_)) => {
+            return Err(Fail::bad(
+                "invalidPath",
+                "members are added or replaced as a whole; a filter on members only selects members to remove.",
+            ));
+        }
+    }
     Ok(())
 }
 
-pub fn needs_members(_ops: &Ops) -> bool {
-    false
-}
-
-pub fn plan_group(_c: &Value, _m: &[UserId], _ops: &Ops, _base: &str) -> ScimResult<GroupChange> {
-    Ok(GroupChange::default())
+/// What the operations do to a group whose representation (without members) is
+/// `current` and whose directory members are `members` (loaded only when
+/// `needs_members`).
+pub fn plan_group(
+    current: &Value,
+    current_members: &[UserId],
+    ops: &PatchRequest,
+    base: &str,
+) -> ScimResult<GroupChange> {
+    let mut doc = current.clone();
+    let mut touched = false;
+    let mut members = Members::default();
+    for op in &ops.ops {
+        match &op.path {
+            Some(p) if is_members(&p.attr) => {
+                member_op(op, p.filter.as_ref(), current_members, &mut members, base)?;
+            }
+            Some(_) => {
+                patch::apply(&mut doc, op).map_err(Fail::from)?;
+                touched = true;
+            }
+            None => {
+                // No path: the value's attributes, `members` among them.
+                let Some(Value::Object(fields)) = &op.value else {
+                    return Err(Fail::bad(
+                        "invalidValue",
+                        "an operation without a path carries an object value.",
+                    ));
+                };
+                let mut rest = Map::new();
+                for (k, v) in fields {
+                    if k.eq_ignore_ascii_case("members") {
+                        let one = PatchOp {
+                            op: op.op,
+                            path: None,
+                            value: Some(v.clone()),
+                        };
+                        member_op(&one, None, current_members, &mut members, base)?;
+                    } else {
+                        rest.insert(k.clone(), v.clone());
+                    }
+                }
+                if !rest.is_empty() {
+                    let one = PatchOp {
+                        op: op.op,
+                        path: None,
+                        value: Some(Value::Object(rest)),
+                    };
+                    patch::apply(&mut doc, &one).map_err(Fail::from)?;
+                    touched = true;
+                }
+            }
+        }
+    }
+    Ok(GroupChange {
+        attributes: touched.then_some(doc),
+        members: members.into_change(),
+    })
 }

@@ -32,11 +32,11 @@ async fn list_users(
 ) -> ScimResponse {
     let q = ListQuery::parse(query.as_deref())?;
     let base = base_url(&state, &dir.tenant.slug);
-    let filter = filters::users(q.filter.as_deref())?;
+    let filter = filters::parse(q.filter.as_deref())?;
     let (total, items) = users::list(
         state.pool(),
         &dir,
-        filter.as_ref().map(|f| f as filters::Cond),
+        filter.as_ref(),
         q.start_index - 1,
         q.count,
         &base,
