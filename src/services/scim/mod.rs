@@ -121,3 +121,12 @@ impl From<DomainError> for Fail {
         ServiceError::from(e).into()
     }
 }
+
+/// Whether `filter` names only attributes the resources of `kind` can be filtered on
+/// (a search at the root runs it on each kind it fits).
+pub fn filter_fits(
+    kind: crate::db::scim_directory::Kind,
+    filter: &crate::domain::scim::filter::Filter,
+) -> bool {
+    crate::db::scim_directory::check_filter(kind, filter).is_ok()
+}

@@ -355,7 +355,11 @@ pub fn user_resource(u: &User, doc: Option<&Value>, base: &str) -> Value {
     }
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), json!(u.id.to_string()));
-    out.insert("active".into(), json!(u.active));
+    // `active` shows Portico's state, unless the directory never sent it (or removed
+    // it): then, as for every attribute it pushes, it reads back what it sent.
+    if doc.is_none() || out.contains_key("active") {
+        out.insert("active".into(), json!(u.active));
+    }
     out.insert(
         "meta".into(),
         meta("User", u.created_at, u.updated_at, &location),

@@ -134,7 +134,7 @@ fn schemas(base: &str) -> Vec<Value> {
             attr("active", "boolean", "false deactivates the user: their access ends at once."),
             with(attr("emails", "complex", "Email addresses; the primary (or work) one signs in when userName is not an email address."),
                  json!({"multiValued": true, "required": true, "subAttributes": [
-                    attr("value", "string", "The email address."),
+                    with(attr("value", "string", "The email address."), json!({"required": true})),
                     attr("type", "string", "work, home or other."),
                     attr("primary", "boolean", "The primary address."),
                  ]})),

@@ -17,6 +17,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/Groups", get(list_groups).post(create_group))
+        .route("/Groups/.search", axum::routing::post(search_groups))
         .route(
             "/Groups/{id}",
             get(get_group)
@@ -32,11 +33,26 @@ async fn list_groups(
     RawQuery(query): RawQuery,
 ) -> ScimResponse {
     let q = ListQuery::parse(query.as_deref())?;
-    let base = base_url(&state, &dir.tenant.slug);
+    answer_list(&state, &dir, q).await
+}
+
+/// `POST /Groups/.search`: a list whose parameters come in the body.
+async fn search_groups(
+    State(state): State<AppState>,
+    Extension(dir): Extension<Directory>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResponse {
+    let q = ListQuery::from_search(&body_json(&headers, &body)?)?;
+    answer_list(&state, &dir, q).await
+}
+
+async fn answer_list(state: &AppState, dir: &Directory, q: ListQuery) -> ScimResponse {
+    let base = base_url(state, &dir.tenant.slug);
     let filter = filters::parse(q.filter.as_deref())?;
     let (total, items) = groups::list(
         state.pool(),
-        &dir,
+        dir,
         filter.as_ref(),
         q.start_index - 1,
         q.count,

@@ -10,6 +10,7 @@ mod filters;
 mod groups;
 mod patching;
 mod query;
+mod search;
 mod users;
 
 use axum::Router;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(discovery::router())
         .merge(users::router())
         .merge(groups::router())
+        .merge(search::router())
         .fallback(|| async {
             ScimError::new(404, None, "There is no such SCIM endpoint.").into_response()
         })

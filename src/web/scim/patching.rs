@@ -11,15 +11,60 @@ use crate::domain::ids::UserId;
 use crate::domain::scim::filter::{AttrPath, matches};
 use crate::domain::scim::patch::{self, OpKind, PatchOp, PatchRequest};
 use crate::services::scim::groups::{GroupChange, MemberChange};
-use crate::services::scim::represent::{member, member_ids};
+use crate::services::scim::represent::{ENTERPRISE, member, member_ids};
 use crate::services::scim::{Fail, ScimResult};
 
 pub fn parse(body: &Value) -> Result<PatchRequest, ScimError> {
     patch::parse(body).map_err(|e| ScimError(e.into()))
 }
 
+/// Applies the operations to a user's representation. A path that is the enterprise
+/// extension's URN itself names its whole object (as scim2-tester and some clients
+/// send it): add and replace merge the value into it, remove drops it.
 pub fn apply_all(doc: &mut Value, ops: &PatchRequest) -> ScimResult<()> {
-    patch::apply_all(doc, ops).map_err(Fail::from)
+    for op in &ops.ops {
+        let whole_extension = op.path.as_ref().is_some_and(|p| {
+            p.filter.is_none()
+                && p.attr.sub.is_none()
+                && p.attr.urn.as_deref().is_some_and(|u| {
+                    format!("{u}:{}", p.attr.attr).eq_ignore_ascii_case(ENTERPRISE)
+                })
+        });
+        if !whole_extension {
+            patch::apply(doc, op).map_err(Fail::from)?;
+            continue;
+        }
+        match (op.op, &op.value) {
+            (OpKind::Remove, _) => {
+                if let Some(m) = doc.as_object_mut() {
+                    m.retain(|k, _| !k.eq_ignore_ascii_case(ENTERPRISE));
+                }
+            }
+            (kind, Some(v @ Value::Object(_))) => {
+                if kind == OpKind::Replace
+                    && let Some(m) = doc.as_object_mut()
+                {
+                    m.retain(|k, _| !k.eq_ignore_ascii_case(ENTERPRISE));
+                }
+                let one = PatchOp {
+                    op: kind,
+                    path: None,
+                    value: Some(Value::Object(Map::from_iter([(
+                        ENTERPRISE.to_string(),
+                        v.clone(),
+                    )]))),
+                };
+                patch::apply(doc, &one).map_err(Fail::from)?;
+            }
+            _ => {
+                return Err(Fail::bad(
+                    "invalidValue",
+                    "the enterprise extension's value must be an object of its attributes.",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn is_members(p: &AttrPath) -> bool {

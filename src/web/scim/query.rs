@@ -57,6 +57,76 @@ impl ListQuery {
         Ok(q)
     }
 
+    /// A `POST …/.search` body (RFC 7644 §3.4.3): the same parameters as JSON.
+    pub fn from_search(body: &Value) -> Result<Self, ScimError> {
+        let mut q = ListQuery {
+            start_index: 1,
+            count: MAX_COUNT,
+            ..ListQuery::default()
+        };
+        let Some(obj) = body.as_object() else {
+            return Err(ScimError::bad(
+                "invalidSyntax",
+                "The body must be a SearchRequest object.",
+            ));
+        };
+        let list = |v: &Value, name: &str| -> Result<Vec<String>, ScimError> {
+            match v {
+                Value::String(s) => Ok(names(s)),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().map(str::to_string).ok_or_else(|| {
+                            ScimError::bad(
+                                "invalidValue",
+                                format!("'{name}' lists attribute names."),
+                            )
+                        })
+                    })
+                    .collect(),
+                Value::Null => Ok(Vec::new()),
+                _ => Err(ScimError::bad(
+                    "invalidValue",
+                    format!("'{name}' lists attribute names."),
+                )),
+            }
+        };
+        let int = |v: &Value, name: &str| -> Result<i64, ScimError> {
+            match v {
+                Value::Number(n) => n.as_i64().ok_or_else(|| {
+                    ScimError::bad("invalidValue", format!("'{name}' must be an integer."))
+                }),
+                Value::String(s) => number(name, s),
+                _ => Err(ScimError::bad(
+                    "invalidValue",
+                    format!("'{name}' must be an integer."),
+                )),
+            }
+        };
+        for (k, v) in obj {
+            match k.to_ascii_lowercase().as_str() {
+                "filter" => {
+                    q.filter = match v {
+                        Value::String(f) if !f.trim().is_empty() => Some(f.clone()),
+                        Value::String(_) | Value::Null => None,
+                        _ => {
+                            return Err(ScimError::bad(
+                                "invalidFilter",
+                                "'filter' must be a string.",
+                            ));
+                        }
+                    }
+                }
+                "startindex" => q.start_index = int(v, "startIndex")?.max(1),
+                "count" => q.count = int(v, "count")?.clamp(0, MAX_COUNT),
+                "attributes" => q.attributes = list(v, "attributes")?,
+                "excludedattributes" => q.excluded = list(v, "excludedAttributes")?,
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
     /// Whether `attr` (a top-level attribute) is part of the answer.
     pub fn wants(&self, attr: &str) -> bool {
         let hit = |list: &[String]| {

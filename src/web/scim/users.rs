@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/Users", get(list_users).post(create_user))
+        .route("/Users/.search", axum::routing::post(search_users))
         .route(
             "/Users/{id}",
             get(get_user)
@@ -31,11 +32,26 @@ async fn list_users(
     RawQuery(query): RawQuery,
 ) -> ScimResponse {
     let q = ListQuery::parse(query.as_deref())?;
-    let base = base_url(&state, &dir.tenant.slug);
+    answer_list(&state, &dir, q).await
+}
+
+/// `POST /Users/.search`: a list whose parameters come in the body.
+async fn search_users(
+    State(state): State<AppState>,
+    Extension(dir): Extension<Directory>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResponse {
+    let q = ListQuery::from_search(&body_json(&headers, &body)?)?;
+    answer_list(&state, &dir, q).await
+}
+
+async fn answer_list(state: &AppState, dir: &Directory, q: ListQuery) -> ScimResponse {
+    let base = base_url(state, &dir.tenant.slug);
     let filter = filters::parse(q.filter.as_deref())?;
     let (total, items) = users::list(
         state.pool(),
-        &dir,
+        dir,
         filter.as_ref(),
         q.start_index - 1,
         q.count,
