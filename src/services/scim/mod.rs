@@ -21,6 +21,7 @@ use crate::domain::scim::{ScimError, ScimType};
 use crate::services::ServiceError;
 use crate::services::tx::Authority;
 
+pub use crate::db::scim_directory::Kind as ResourceKind;
 pub use crate::db::scim_tokens::{ScimActivity, ScimCounts, ScimToken};
 
 /// The tenant's directory, as proven by a SCIM token (`tokens::authenticate`).
@@ -124,9 +125,6 @@ impl From<DomainError> for Fail {
 
 /// Whether `filter` names only attributes the resources of `kind` can be filtered on
 /// (a search at the root runs it on each kind it fits).
-pub fn filter_fits(
-    kind: crate::db::scim_directory::Kind,
-    filter: &crate::domain::scim::filter::Filter,
-) -> bool {
+pub fn filter_fits(kind: ResourceKind, filter: &crate::domain::scim::filter::Filter) -> bool {
     crate::db::scim_directory::check_filter(kind, filter).is_ok()
 }

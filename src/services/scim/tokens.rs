@@ -193,6 +193,7 @@ pub async fn activity(pool: &PgPool, caller: &Caller) -> ServiceResult<ScimActiv
 }
 
 /// Counts one SCIM call into the tenant's activity row.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn record_call(
     pool: &PgPool,
     tenant: TenantId,

@@ -352,6 +352,7 @@ pub async fn update_user(
 
 /// What deactivation ends at once: every assignment (reason `userDeactivated`), open
 /// requests made by or for the user, API tokens, and their say in pending approvals.
+#[tracing::instrument(skip_all, fields(user = %user.id))]
 pub(crate) async fn end_access_of_deactivated(work: &mut Work, user: &User) -> ServiceResult<()> {
     let (tenant, now) = (work.tenant(), work.now());
     let conn = work.conn();

@@ -11,8 +11,7 @@ use axum::routing::post;
 use super::error::ScimResponse;
 use super::query::ListQuery;
 use super::{base_url, body_json, filters, list_response};
-use crate::db::scim_directory::Kind;
-use crate::services::scim::{Directory, filter_fits, groups, users};
+use crate::services::scim::{Directory, ResourceKind as Kind, filter_fits, groups, users};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
