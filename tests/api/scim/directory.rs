@@ -179,3 +179,36 @@ async fn portico_refuses_to_change_what_the_directory_owns_but_may_deactivate() 
     assert_eq!(portico["jobTitle"], "Engineer");
     assert_eq!(portico["active"], false);
 }
+
+#[tokio::test]
+async fn the_admin_page_shows_directory_owned_fields_read_only_and_a_forged_save_is_refused() {
+    let app = TestApp::spawn().await;
+    let (t, b) = crate::helpers::portal::admin_of(&app, "acme").await;
+    let s = scim(&app, &t).await;
+    let id = s.user("ada@acme.test", json!({"title": "Engineer"})).await;
+    let page = b.get(&format!("/admin/users/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("managed by your identity provider"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Engineer"));
+    assert!(!page.body.contains("name=\"jobTitle\""), "no field to edit");
+    assert!(
+        page.body.contains("Deactivate"),
+        "deactivation stays Portico's"
+    );
+    let forged = b
+        .post(
+            &format!("/admin/users/{id}"),
+            &[("email", "ada@acme.test"), ("displayName", "Someone else")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::CONFLICT, "{}", forged.body);
+    assert!(forged.body.contains("identity provider"));
+    // A user Portico created keeps its form.
+    let (uid, _) = app.user(&t, "bob@acme.test", json!({})).await;
+    let page = b.get(&format!("/admin/users/{uid}")).await;
+    assert!(page.body.contains("name=\"jobTitle\""));
+}
