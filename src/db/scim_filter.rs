@@ -109,7 +109,10 @@ fn push(
 /// `type eq "work"` and `primary eq true` inside a value path, when unmapped.
 fn always_true(path: &AttrPath, op: CompareOp, value: &serde_json::Value) -> bool {
     op == CompareOp::Eq
-        && ((path.is("type", None) && value.as_str().is_some_and(|v| v.eq_ignore_ascii_case("work")))
+        && ((path.is("type", None)
+            && value
+                .as_str()
+                .is_some_and(|v| v.eq_ignore_ascii_case("work")))
             || (path.is("primary", None) && value.as_bool() == Some(true)))
 }
 
@@ -137,7 +140,10 @@ fn resolve(path: &AttrPath, within: Option<&AttrPath>) -> Result<AttrPath, ScimE
     }
 }
 
-fn lookup(path: &AttrPath, column: &dyn Fn(&AttrPath) -> Option<Column>) -> Result<Column, ScimError> {
+fn lookup(
+    path: &AttrPath,
+    column: &dyn Fn(&AttrPath) -> Option<Column>,
+) -> Result<Column, ScimError> {
     column(path).ok_or_else(|| unsupported(path))
 }
 
@@ -215,12 +221,18 @@ fn push_compare(
                 _ => {
                     return Err(invalid(format!(
                         "'{path}' compares with true or false, not {value}"
-                    )))
+                    )));
                 }
             };
             match op {
-                CompareOp::Eq => qb.push(format!("coalesce({c} = ")).push_bind(flag).push(", false)"),
-                CompareOp::Ne => qb.push(format!("({c} is distinct from ")).push_bind(flag).push(")"),
+                CompareOp::Eq => qb
+                    .push(format!("coalesce({c} = "))
+                    .push_bind(flag)
+                    .push(", false)"),
+                CompareOp::Ne => qb
+                    .push(format!("({c} is distinct from "))
+                    .push_bind(flag)
+                    .push(")"),
                 _ => return Err(wrong_op()),
             };
         }
@@ -236,7 +248,10 @@ fn push_compare(
                 })?;
             match op {
                 CompareOp::Co | CompareOp::Sw | CompareOp::Ew => return Err(wrong_op()),
-                CompareOp::Ne => qb.push(format!("({c} is distinct from ")).push_bind(at).push(")"),
+                CompareOp::Ne => qb
+                    .push(format!("({c} is distinct from "))
+                    .push_bind(at)
+                    .push(")"),
                 _ => qb
                     .push(format!("coalesce({c} {} ", sql_op(op)))
                     .push_bind(at)
@@ -252,8 +267,14 @@ fn push_compare(
             // An id that is no uuid names no resource: eq selects nothing.
             let id = uuid::Uuid::parse_str(text).ok();
             match (op, id) {
-                (CompareOp::Eq, Some(id)) => qb.push(format!("coalesce({c} = ")).push_bind(id).push(", false)"),
-                (CompareOp::Ne, Some(id)) => qb.push(format!("({c} is distinct from ")).push_bind(id).push(")"),
+                (CompareOp::Eq, Some(id)) => qb
+                    .push(format!("coalesce({c} = "))
+                    .push_bind(id)
+                    .push(", false)"),
+                (CompareOp::Ne, Some(id)) => qb
+                    .push(format!("({c} is distinct from "))
+                    .push_bind(id)
+                    .push(")"),
                 (CompareOp::Eq, None) => qb.push("false"),
                 (CompareOp::Ne, None) => qb.push("true"),
                 _ => return Err(wrong_op()),

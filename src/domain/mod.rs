@@ -5,13 +5,13 @@ pub mod assignment;
 pub mod audit;
 pub mod authz;
 pub mod error;
-pub mod scim;
 pub mod ids;
 pub mod lifecycle;
 pub mod outbox;
 pub mod policy;
 pub mod request;
 pub mod review;
+pub mod scim;
 pub mod values;
 
 pub use error::{DomainError, FieldErrors};

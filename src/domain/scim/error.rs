@@ -2,7 +2,7 @@
 //! optional `scimType` keyword and a detail a person can act on. `body` renders the
 //! error resource the protocol requires (status as a string).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// The `scimType` keywords of RFC 7644 §3.12 Portico answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

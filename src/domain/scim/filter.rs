@@ -9,8 +9,8 @@ mod lexer;
 #[cfg(test)]
 mod tests;
 
-pub use eval::matches;
 pub(crate) use eval::get_ci;
+pub use eval::matches;
 
 use serde_json::Value;
 
@@ -339,9 +339,8 @@ impl Parser {
                 Ok(Filter::Not(Box::new(inner)))
             }
             TokenKind::Word(w) => {
-                let path = AttrPath::parse(w).map_err(|e| {
-                    invalid(format!("{e} (position {} in the filter)", token.at))
-                })?;
+                let path = AttrPath::parse(w)
+                    .map_err(|e| invalid(format!("{e} (position {} in the filter)", token.at)))?;
                 self.attr_expr(path, depth)
             }
             _ => Err(self.unexpected(&token, "an attribute, 'not' or '('")),
@@ -383,7 +382,12 @@ impl Parser {
                     }) => Value::String(v),
                     Some(t) => match &t.kind {
                         TokenKind::Word(w) => literal(w).ok_or_else(|| {
-                            self.unexpected(&t, &format!("{wanted} (a quoted string, a number, true, false or null)"))
+                            self.unexpected(
+                                &t,
+                                &format!(
+                                    "{wanted} (a quoted string, a number, true, false or null)"
+                                ),
+                            )
                         })?,
                         _ => return Err(self.unexpected(&t, &wanted)),
                     },

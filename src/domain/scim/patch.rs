@@ -16,7 +16,7 @@ pub use apply::{apply, apply_all};
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimType};
-use super::filter::{self, get_ci, AttrPath, Filter, ENTERPRISE_USER_URN};
+use super::filter::{self, AttrPath, ENTERPRISE_USER_URN, Filter, get_ci};
 
 /// The schema URN a PATCH request body must carry.
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -165,10 +165,12 @@ pub fn parse(body: &Value) -> Result<PatchRequest, ScimError> {
     let ops = ops
         .iter()
         .enumerate()
-        .map(|(i, op)| parse_op(op).map_err(|e| ScimError {
-            detail: format!("Operations[{i}]: {}", e.detail),
-            ..e
-        }))
+        .map(|(i, op)| {
+            parse_op(op).map_err(|e| ScimError {
+                detail: format!("Operations[{i}]: {}", e.detail),
+                ..e
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(PatchRequest { ops })
 }
@@ -187,7 +189,7 @@ fn parse_op(raw: &Value) -> Result<PatchOp, ScimError> {
         _ => {
             return Err(invalid_value(format!(
                 "unknown op '{name}': use add, replace or remove"
-            )))
+            )));
         }
     };
     let path = match get_ci(obj, "path") {
@@ -197,7 +199,7 @@ fn parse_op(raw: &Value) -> Result<PatchOp, ScimError> {
             return Err(ScimError::bad_request(
                 ScimType::InvalidPath,
                 "path must be a string",
-            ))
+            ));
         }
     };
     let value = get_ci(obj, "value")
@@ -273,10 +275,11 @@ pub(crate) fn normalize_for_path(path: &PatchPath, value: Value) -> Value {
     if is_boolean_attr(path.leaf()) {
         return string_bool(value);
     }
-    if path.filter.is_none() && is_manager(&path.attr) {
-        if let Value::String(id) = value {
-            return serde_json::json!({ "value": id });
-        }
+    if path.filter.is_none()
+        && is_manager(&path.attr)
+        && let Value::String(id) = value
+    {
+        return serde_json::json!({ "value": id });
     }
     value
 }

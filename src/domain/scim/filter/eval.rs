@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
-use super::{is_core_urn, AttrPath, CompareOp, Filter};
+use super::{AttrPath, CompareOp, Filter, is_core_urn};
 
 /// Whether `resource` satisfies `filter`.
 pub fn matches(filter: &Filter, resource: &Value) -> bool {

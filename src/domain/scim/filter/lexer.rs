@@ -82,7 +82,9 @@ impl<'a> Lexer<'a> {
                     ));
                 };
                 let text = serde_json::from_str::<String>(&self.input[i..=end]).map_err(|_| {
-                    format!("the string starting at position {at} in the filter has an invalid escape")
+                    format!(
+                        "the string starting at position {at} in the filter has an invalid escape"
+                    )
                 })?;
                 tokens.push(Token {
                     kind: TokenKind::Str(text),

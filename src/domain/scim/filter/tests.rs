@@ -55,13 +55,32 @@ fn names_are_stored_lowercase_and_displayed_in_the_schemas_spelling() {
 fn values_are_strings_with_escapes_numbers_booleans_and_null() {
     assert_eq!(
         parse(r#"displayName eq "a \"quoted\" \\ \u00e9 ] ) name""#).unwrap(),
-        cmp("displayName", CompareOp::Eq, json!("a \"quoted\" \\ é ] ) name"))
+        cmp(
+            "displayName",
+            CompareOp::Eq,
+            json!("a \"quoted\" \\ é ] ) name")
+        )
     );
-    assert_eq!(parse("x gt 12.5").unwrap(), cmp("x", CompareOp::Gt, json!(12.5)));
-    assert_eq!(parse("x lt -3").unwrap(), cmp("x", CompareOp::Lt, json!(-3)));
-    assert_eq!(parse("active eq TRUE").unwrap(), cmp("active", CompareOp::Eq, json!(true)));
-    assert_eq!(parse("active eq false").unwrap(), cmp("active", CompareOp::Eq, json!(false)));
-    assert_eq!(parse("title eq null").unwrap(), cmp("title", CompareOp::Eq, Value::Null));
+    assert_eq!(
+        parse("x gt 12.5").unwrap(),
+        cmp("x", CompareOp::Gt, json!(12.5))
+    );
+    assert_eq!(
+        parse("x lt -3").unwrap(),
+        cmp("x", CompareOp::Lt, json!(-3))
+    );
+    assert_eq!(
+        parse("active eq TRUE").unwrap(),
+        cmp("active", CompareOp::Eq, json!(true))
+    );
+    assert_eq!(
+        parse("active eq false").unwrap(),
+        cmp("active", CompareOp::Eq, json!(false))
+    );
+    assert_eq!(
+        parse("title eq null").unwrap(),
+        cmp("title", CompareOp::Eq, Value::Null)
+    );
 }
 
 #[test]
@@ -71,9 +90,18 @@ fn and_binds_tighter_than_or_and_parentheses_override() {
     let c = || cmp("c", CompareOp::Eq, json!(3));
     let and = |x: Filter, y: Filter| Filter::And(Box::new(x), Box::new(y));
     let or = |x: Filter, y: Filter| Filter::Or(Box::new(x), Box::new(y));
-    assert_eq!(parse("a eq 1 or b eq 2 and c eq 3").unwrap(), or(a(), and(b(), c())));
-    assert_eq!(parse("a eq 1 AND b eq 2 OR c eq 3").unwrap(), or(and(a(), b()), c()));
-    assert_eq!(parse("(a eq 1 or b eq 2) and c eq 3").unwrap(), and(or(a(), b()), c()));
+    assert_eq!(
+        parse("a eq 1 or b eq 2 and c eq 3").unwrap(),
+        or(a(), and(b(), c()))
+    );
+    assert_eq!(
+        parse("a eq 1 AND b eq 2 OR c eq 3").unwrap(),
+        or(and(a(), b()), c())
+    );
+    assert_eq!(
+        parse("(a eq 1 or b eq 2) and c eq 3").unwrap(),
+        and(or(a(), b()), c())
+    );
     assert_eq!(
         parse("((a eq 1) or ((b eq 2))) and (c eq 3)").unwrap(),
         and(or(a(), b()), c())
@@ -100,14 +128,17 @@ fn value_paths_and_urn_prefixed_paths_parse() {
             )),
         }
     );
-    let Filter::Compare { path, .. } = parse(
-        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m""#,
-    )
-    .unwrap() else {
+    let Filter::Compare { path, .. } =
+        parse(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m""#)
+            .unwrap()
+    else {
         panic!()
     };
     assert_eq!(path.urn.as_deref(), Some(ENTERPRISE_USER_URN));
-    assert_eq!((path.attr.as_str(), path.sub.as_deref()), ("manager", Some("value")));
+    assert_eq!(
+        (path.attr.as_str(), path.sub.as_deref()),
+        ("manager", Some("value"))
+    );
     let Filter::Compare { path, .. } =
         parse(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a""#).unwrap()
     else {
@@ -136,7 +167,10 @@ fn errors_name_what_is_wrong_and_where() {
     assert!(err(r#"userName eq "abc"#).contains("not terminated"));
     assert!(err(r#"userName eq "bad \q escape""#).contains("invalid escape"));
     let e = err(r#"userName like "a""#);
-    assert!(e.contains("unknown operator 'like'") && e.contains("position 10"), "{e}");
+    assert!(
+        e.contains("unknown operator 'like'") && e.contains("position 10"),
+        "{e}"
+    );
     assert!(err("userName eq").contains("expected a value"));
     assert!(err("userName eq and").contains("'and'"));
     let e = err(r#"userName eq "a" garbage"#);
@@ -233,7 +267,9 @@ fn matching_multi_valued_attributes_uses_any_element() {
 
 #[test]
 fn matching_logic_and_extension_paths() {
-    assert!(m(r#"userName sw "a" and (displayName eq "x" or active eq true)"#));
+    assert!(m(
+        r#"userName sw "a" and (displayName eq "x" or active eq true)"#
+    ));
     assert!(!m(r#"not (userName sw "a") or displayName eq "x""#));
     assert!(m(
         r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "sales""#
@@ -241,8 +277,16 @@ fn matching_logic_and_extension_paths() {
     assert!(m(
         r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "mgr-1""#
     ));
-    assert!(m(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "ALICE""#));
+    assert!(m(
+        r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "ALICE""#
+    ));
     let group = json!({"displayName": "Group", "members": [{"value": "id"}, {"value": "u2"}]});
-    assert!(matches(&parse(r#"members[value eq "id"]"#).unwrap(), &group));
-    assert!(!matches(&parse(r#"members[value eq "u3"]"#).unwrap(), &group));
+    assert!(matches(
+        &parse(r#"members[value eq "id"]"#).unwrap(),
+        &group
+    ));
+    assert!(!matches(
+        &parse(r#"members[value eq "u3"]"#).unwrap(),
+        &group
+    ));
 }

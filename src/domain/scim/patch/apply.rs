@@ -8,11 +8,10 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::{is_manager, normalize_for_path, OpKind, PatchOp, PatchPath, PatchRequest};
+use super::{OpKind, PatchOp, PatchPath, PatchRequest, is_manager, normalize_for_path};
 use crate::domain::scim::error::{ScimError, ScimType};
 use crate::domain::scim::filter::{
-    canonical_name, get_ci, is_core_urn, matches, AttrPath, CompareOp, Filter,
-    ENTERPRISE_USER_URN,
+    AttrPath, CompareOp, ENTERPRISE_USER_URN, Filter, canonical_name, get_ci, is_core_urn, matches,
 };
 
 /// Multi-valued attributes of the core and enterprise schemas (lowercase).
@@ -159,6 +158,18 @@ pub fn apply(resource: &mut Value, op: &PatchOp) -> Result<(), ScimError> {
         ScimError::bad_request(ScimType::InvalidValue, "the resource is not a JSON object")
     })?;
     match &op.path {
+        Some(path) if whole_extension(path) => match (op.op, &op.value) {
+            (OpKind::Remove, _) => {
+                let key = key_for(root, ENTERPRISE_USER_URN);
+                root.remove(&key);
+                Ok(())
+            }
+            (kind, Some(v)) => apply_entry(root, kind, ENTERPRISE_USER_URN, v, true),
+            (_, None) => Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("the operation on '{ENTERPRISE_USER_URN}' needs a value"),
+            )),
+        },
         Some(path) => apply_path(root, op.op, path, op.value.as_ref()),
         None => match &op.value {
             Some(Value::Object(values)) => values
@@ -183,8 +194,21 @@ fn invalid_path(detail: String) -> ScimError {
     ScimError::bad_request(ScimType::InvalidPath, detail)
 }
 
+/// `id`, `schemas` and all of `meta` (its sub-attributes included) belong to the server.
 fn is_read_only(path: &AttrPath) -> bool {
-    path.sub.is_none() && ["id", "meta", "schemas"].iter().any(|a| path.is(a, None))
+    path.urn.as_deref().is_none_or(is_core_urn)
+        && ["id", "meta", "schemas"].contains(&path.attr.as_str())
+}
+
+/// Whether the path is a whole extension schema (`urn:…:enterprise:2.0:User`), which
+/// `AttrPath` reads as the attribute `user` of the URN `urn:…:enterprise:2.0`.
+fn whole_extension(path: &PatchPath) -> bool {
+    path.filter.is_none()
+        && path.attr.sub.is_none()
+        && path.attr.urn.as_deref().is_some_and(|urn| {
+            let whole = format!("{urn}:{}", path.attr.attr);
+            whole.eq_ignore_ascii_case(ENTERPRISE_USER_URN)
+        })
 }
 
 /// Whether `key` names a schema whose attributes the object value holds.
@@ -193,7 +217,10 @@ fn is_schema_urn(root: &Map<String, Value>, key: &str) -> bool {
         || key.eq_ignore_ascii_case(ENTERPRISE_USER_URN)
         || get_ci(root, "schemas")
             .and_then(Value::as_array)
-            .is_some_and(|s| s.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(key))))
+            .is_some_and(|s| {
+                s.iter()
+                    .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(key)))
+            })
 }
 
 /// One key of a no-path object value: an attribute, a schema URN holding an object of
@@ -281,10 +308,9 @@ fn container<'a>(
             if let Value::Array(schemas) = root
                 .entry(schemas_key)
                 .or_insert_with(|| Value::Array(Vec::new()))
+                && !schemas.iter().any(|s| s.as_str() == Some(&canonical))
             {
-                if !schemas.iter().any(|s| s.as_str() == Some(&canonical)) {
-                    schemas.push(Value::from(canonical.as_str()));
-                }
+                schemas.push(Value::from(canonical.as_str()));
             }
             root.insert(canonical.clone(), Value::Object(Map::new()));
             canonical
@@ -322,7 +348,9 @@ fn apply_path(
     }
     let multi = MULTI_VALUED.contains(&path.attr.attr.as_str());
     match (kind, value) {
-        (OpKind::Remove, Some(Value::Array(gone))) if obj.get(&key).is_some_and(Value::is_array) => {
+        (OpKind::Remove, Some(Value::Array(gone)))
+            if obj.get(&key).is_some_and(Value::is_array) =>
+        {
             // Azure removes members by listing them as the value.
             let gone: HashSet<String> = gone.iter().map(identity).collect();
             if let Some(Value::Array(items)) = obj.get_mut(&key) {
@@ -356,7 +384,9 @@ fn apply_path(
                 return Ok(());
             }
             match (obj.get_mut(&key), v) {
-                (Some(Value::Object(current)), Value::Object(new)) if !is_manager(&path.attr) || kind == OpKind::Add => {
+                (Some(Value::Object(current)), Value::Object(new))
+                    if !is_manager(&path.attr) || kind == OpKind::Add =>
+                {
                     for (k, v) in new {
                         let k = key_for(current, k);
                         current.insert(k, v.clone());
@@ -420,7 +450,7 @@ fn apply_sub(
                     return Err(invalid_path(format!(
                         "'{}' has no sub-attributes",
                         canonical_name(&path.attr.attr)
-                    )))
+                    )));
                 }
             };
             let k = key_for(inner, sub);
@@ -524,7 +554,7 @@ fn apply_filtered(
             return Err(invalid_path(format!(
                 "'{}' is not multi-valued: it takes no filter",
                 path.attr
-            )))
+            )));
         }
     };
     if kind == OpKind::Remove {
@@ -599,7 +629,7 @@ fn apply_filtered(
             return Err(ScimError::bad_request(
                 ScimType::InvalidValue,
                 format!("the value for '{}' must be an object", path.attr),
-            ))
+            ));
         }
     }
     merge_elements(obj, key.to_string(), vec![Value::Object(element)]);
