@@ -275,10 +275,11 @@ pub(crate) fn normalize_for_path(path: &PatchPath, value: Value) -> Value {
     if is_boolean_attr(path.leaf()) {
         return string_bool(value);
     }
-    if path.filter.is_none() && is_manager(&path.attr) {
-        if let Value::String(id) = value {
-            return serde_json::json!({ "value": id });
-        }
+    if path.filter.is_none()
+        && is_manager(&path.attr)
+        && let Value::String(id) = value
+    {
+        return serde_json::json!({ "value": id });
     }
     value
 }

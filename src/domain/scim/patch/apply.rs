@@ -158,6 +158,18 @@ pub fn apply(resource: &mut Value, op: &PatchOp) -> Result<(), ScimError> {
         ScimError::bad_request(ScimType::InvalidValue, "the resource is not a JSON object")
     })?;
     match &op.path {
+        Some(path) if whole_extension(path) => match (op.op, &op.value) {
+            (OpKind::Remove, _) => {
+                let key = key_for(root, ENTERPRISE_USER_URN);
+                root.remove(&key);
+                Ok(())
+            }
+            (kind, Some(v)) => apply_entry(root, kind, ENTERPRISE_USER_URN, v, true),
+            (_, None) => Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("the operation on '{ENTERPRISE_USER_URN}' needs a value"),
+            )),
+        },
         Some(path) => apply_path(root, op.op, path, op.value.as_ref()),
         None => match &op.value {
             Some(Value::Object(values)) => values
@@ -182,8 +194,21 @@ fn invalid_path(detail: String) -> ScimError {
     ScimError::bad_request(ScimType::InvalidPath, detail)
 }
 
+/// `id`, `schemas` and all of `meta` (its sub-attributes included) belong to the server.
 fn is_read_only(path: &AttrPath) -> bool {
-    path.sub.is_none() && ["id", "meta", "schemas"].iter().any(|a| path.is(a, None))
+    path.urn.as_deref().is_none_or(is_core_urn)
+        && ["id", "meta", "schemas"].contains(&path.attr.as_str())
+}
+
+/// Whether the path is a whole extension schema (`urn:…:enterprise:2.0:User`), which
+/// `AttrPath` reads as the attribute `user` of the URN `urn:…:enterprise:2.0`.
+fn whole_extension(path: &PatchPath) -> bool {
+    path.filter.is_none()
+        && path.attr.sub.is_none()
+        && path.attr.urn.as_deref().is_some_and(|urn| {
+            let whole = format!("{urn}:{}", path.attr.attr);
+            whole.eq_ignore_ascii_case(ENTERPRISE_USER_URN)
+        })
 }
 
 /// Whether `key` names a schema whose attributes the object value holds.
@@ -283,10 +308,9 @@ fn container<'a>(
             if let Value::Array(schemas) = root
                 .entry(schemas_key)
                 .or_insert_with(|| Value::Array(Vec::new()))
+                && !schemas.iter().any(|s| s.as_str() == Some(&canonical))
             {
-                if !schemas.iter().any(|s| s.as_str() == Some(&canonical)) {
-                    schemas.push(Value::from(canonical.as_str()));
-                }
+                schemas.push(Value::from(canonical.as_str()));
             }
             root.insert(canonical.clone(), Value::Object(Map::new()));
             canonical
