@@ -119,3 +119,38 @@ async fn put_replaces_the_directory_members_and_delete_removes_an_unused_group()
     let (status, _) = app.get(&t.admin, &format!("/api/v1/groups/{g}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing used it: gone");
 }
+
+#[tokio::test]
+async fn deleting_a_group_a_catalog_uses_keeps_it_in_portico_without_the_directorys_members() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let s = scim(&app, &t).await;
+    let a = s.user("a@acme.test", json!({})).await;
+    let p =
+        crate::fixtures::group_package(&app, &t, "Wiki", crate::fixtures::open_policy(json!({})))
+            .await;
+    let g = p.group.to_string();
+    let (status, _) = s
+        .patch(
+            &format!("/Groups/{g}"),
+            json!([{"op": "add", "path": "members", "value": [{"value": a}]}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        s.delete(&format!("/Groups/{g}")).await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, _) = s.get(&format!("/Groups/{g}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "gone from SCIM");
+    let (status, kept) = app.get(&t.admin, &format!("/api/v1/groups/{g}")).await;
+    assert_eq!(status, StatusCode::OK, "the catalog still uses it: {kept}");
+    let uid = uuid::Uuid::parse_str(&a).expect("uuid");
+    assert!(
+        crate::fixtures::sources(&app, p.group, uid)
+            .await
+            .is_empty()
+    );
+    let (_, list) = s.get("/Groups?filter=displayName%20eq%20%22Wiki%22").await;
+    assert_eq!(list["totalResults"], 0);
+}
