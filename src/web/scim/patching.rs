@@ -217,3 +217,53 @@ pub fn plan_group(
         members: members.into_change(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ops(list: Value) -> PatchRequest {
+        parse(&json!({"schemas": [patch::PATCH_OP_SCHEMA], "Operations": list})).unwrap()
+    }
+
+    const A: &str = "0193a0f4-0000-7000-8000-00000000000a";
+    const B: &str = "0193a0f4-0000-7000-8000-00000000000b";
+
+    #[test]
+    fn later_operations_win_over_earlier_ones_on_the_same_member() {
+        let req = ops(json!([
+            {"op": "add", "path": "members", "value": [{"value": A}, {"value": B}]},
+            {"op": "remove", "path": "members", "value": [{"value": A}]},
+        ]));
+        let change = plan_group(&json!({"displayName": "G"}), &[], &req, "").unwrap();
+        assert_eq!(change.members.add, vec![B.parse::<UserId>().unwrap()]);
+        assert_eq!(change.members.remove, vec![A.parse::<UserId>().unwrap()]);
+        assert!(
+            change.attributes.is_none(),
+            "members only: the group's own attributes stay"
+        );
+    }
+
+    #[test]
+    fn a_filtered_remove_picks_among_the_current_members_and_replace_all_empties() {
+        let a: UserId = A.parse().unwrap();
+        let b: UserId = B.parse().unwrap();
+        let req = ops(json!([{"op": "remove", "path": format!("members[value eq \"{B}\"]")}]));
+        assert!(needs_members(&req));
+        let change = plan_group(&json!({}), &[a, b], &req, "").unwrap();
+        assert_eq!(change.members.remove, vec![b]);
+        let req = ops(json!([{"op": "replace", "path": "members", "value": []},
+                             {"op": "replace", "value": {"displayName": "H", "members": [{"value": A}]}}]));
+        let change = plan_group(&json!({"displayName": "G"}), &[], &req, "").unwrap();
+        assert_eq!(change.members.replace, Some(vec![a]));
+        assert_eq!(change.attributes.unwrap()["displayName"], "H");
+    }
+
+    #[test]
+    fn a_filter_on_members_only_selects_members_to_remove() {
+        let req =
+            ops(json!([{"op": "add", "path": format!("members[value eq \"{A}\"]"), "value": "x"}]));
+        assert!(plan_group(&json!({}), &[], &req, "").is_err());
+    }
+}
