@@ -78,8 +78,12 @@ pub enum TokenCommand {
 pub struct TokenCreate {
     #[arg(long)]
     pub tenant: String,
-    #[arg(long)]
-    pub email: String,
+    /// The user the API token acts as (not with --scim).
+    #[arg(long, required_unless_present = "scim", conflicts_with = "scim")]
+    pub email: Option<String>,
+    /// A SCIM token for the tenant's identity provider (works only under /scim/v2/SLUG).
+    #[arg(long, conflicts_with = "expires_in_days")]
+    pub scim: bool,
     #[arg(long)]
     pub name: Option<String>,
     #[arg(long = "expires-in-days", value_parser = clap::value_parser!(u32).range(1..=3650))]
@@ -151,12 +155,29 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Token(TokenCommand::Create(args)) if args.scim => {
+            let database = open_for_command(&settings).await?;
+            let created = services::scim::tokens::create_for_tenant(
+                &database.pool,
+                &args.tenant,
+                args.name.as_deref(),
+                clock.now(),
+            )
+            .await;
+            database.close().await;
+            let (token, plain) = created.map_err(one_line)?;
+            println!("SCIM token id: {}", token.id);
+            println!("SCIM base: /scim/v2/{}", args.tenant);
+            println!("{plain}");
+            Ok(())
+        }
         Command::Token(TokenCommand::Create(args)) => {
+            let email = args.email.unwrap_or_default();
             let database = open_for_command(&settings).await?;
             let created = services::tokens::create(
                 &database.pool,
                 &args.tenant,
-                &args.email,
+                &email,
                 args.name.as_deref(),
                 args.expires_in_days,
                 clock.now(),

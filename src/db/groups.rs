@@ -1,6 +1,8 @@
 //! Directory groups, their owners and members. Each membership (and ownership) row has
 //! a source: `None` = direct, or the assignment that delivered it. A user is a member
 //! while any source remains, so ending an assignment removes only its own rows.
+//! Memberships pushed by the tenant's directory (SCIM) are rows of their own
+//! (`from_directory`): the functions here never touch them; `db::scim_directory` does.
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -19,12 +21,12 @@ fn table(relation: Relation) -> &'static str {
     }
 }
 
-const COLUMNS: &str = "tenant_id, id, display_name, description, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "tenant_id, id, display_name, description, created_at, updated_at, external_id, directory_managed";
 
 pub async fn insert(conn: &mut Conn, g: &Group) -> DbResult<()> {
     sqlx::query(
-        "insert into groups (tenant_id, id, display_name, description, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into groups (tenant_id, id, display_name, description, created_at, updated_at, external_id, directory_managed)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(g.tenant_id)
     .bind(g.id)
@@ -32,6 +34,8 @@ pub async fn insert(conn: &mut Conn, g: &Group) -> DbResult<()> {
     .bind(&g.description)
     .bind(g.created_at)
     .bind(g.updated_at)
+    .bind(&g.external_id)
+    .bind(g.directory_managed)
     .execute(conn)
     .await?;
     Ok(())
@@ -39,13 +43,17 @@ pub async fn insert(conn: &mut Conn, g: &Group) -> DbResult<()> {
 
 pub async fn update(conn: &mut Conn, g: &Group) -> DbResult<()> {
     sqlx::query(
-        "update groups set display_name = $3, description = $4, updated_at = $5 where tenant_id = $1 and id = $2",
+        "update groups set display_name = $3, description = $4, updated_at = $5, external_id = $6,
+             directory_managed = $7
+         where tenant_id = $1 and id = $2",
     )
     .bind(g.tenant_id)
     .bind(g.id)
     .bind(&g.display_name)
     .bind(&g.description)
     .bind(g.updated_at)
+    .bind(&g.external_id)
+    .bind(g.directory_managed)
     .execute(conn)
     .await?;
     Ok(())
@@ -125,7 +133,7 @@ pub async fn add(
     Ok(done.rows_affected() == 1)
 }
 
-/// Removes one source; `false` when it was not there.
+/// Removes one source (never the directory's); `false` when it was not there.
 pub async fn remove(
     conn: &mut Conn,
     relation: Relation,
@@ -136,8 +144,12 @@ pub async fn remove(
 ) -> DbResult<bool> {
     let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "delete from {} where tenant_id = $1 and group_id = $2 and user_id = $3
-           and assignment_id is not distinct from $4",
-        table(relation)
+           and assignment_id is not distinct from $4{}",
+        table(relation),
+        match relation {
+            Relation::Member => " and not from_directory",
+            Relation::Owner => "",
+        }
     )))
     .bind(tenant)
     .bind(group)
@@ -174,8 +186,18 @@ pub async fn list_related(
     group: GroupId,
     page: PageRequest,
 ) -> DbResult<Page<MemberRow>> {
+    let (sources, directory) = match relation {
+        Relation::Member => (
+            "coalesce(array_agg(assignment_id order by assignment_id nulls first) filter (where not from_directory), '{}')",
+            "bool_or(from_directory)",
+        ),
+        Relation::Owner => (
+            "array_agg(assignment_id order by assignment_id nulls first)",
+            "false",
+        ),
+    };
     let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select user_id, array_agg(assignment_id order by assignment_id nulls first) as sources
+        "select user_id, {sources} as sources, {directory} as directory
          from {} where tenant_id = $1 and group_id = $2 and user_id < $3
          group by user_id order by user_id desc limit $4",
         table(relation)
@@ -250,6 +272,24 @@ pub async fn is_related(
         "select exists (select 1 from {} where tenant_id = $1 and group_id = $2 and user_id = $3)",
         table(relation)
     )))
+    .bind(tenant)
+    .bind(group)
+    .bind(user)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Whether the directory (SCIM) made `user` a member of `group`.
+pub async fn is_directory_member(
+    conn: &mut Conn,
+    tenant: TenantId,
+    group: GroupId,
+    user: UserId,
+) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from group_memberships
+                        where tenant_id = $1 and group_id = $2 and user_id = $3 and from_directory)",
+    )
     .bind(tenant)
     .bind(group)
     .bind(user)

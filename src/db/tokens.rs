@@ -116,7 +116,7 @@ pub async fn authenticate(conn: &mut Conn, hash: &[u8]) -> DbResult<Option<Token
     Ok(sqlx::query_as(
         "select t.id as token_id, t.revoked_at, t.expires_at, t.last_used_at,
                 u.tenant_id, u.id, u.email, u.display_name, u.department, u.job_title, u.manager_id, u.kind, u.active,
-                u.external_id, u.last_sign_in_at, u.created_at, u.updated_at,
+                u.external_id, u.last_sign_in_at, u.created_at, u.updated_at, u.directory_managed,
                 te.slug as t_slug, te.display_name as t_display_name, te.reply_to as t_reply_to,
                 te.approval_links_require_sign_in as t_approval_links_require_sign_in,
                 te.created_at as t_created_at, te.updated_at as t_updated_at,

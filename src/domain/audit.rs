@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::ids::{
     AccessReviewId, AssignmentId, CatalogId, GroupId, OutboxId, PackageId, PolicyId, RequestId,
-    ResourceId, ReviewItemId, RoleAssignmentId, TenantId, TokenId, UserId,
+    ResourceId, ReviewItemId, RoleAssignmentId, ScimTokenId, TenantId, TokenId, UserId,
 };
 use super::lifecycle::Action as RequestAction;
 use super::string_enum;
@@ -18,6 +18,8 @@ string_enum! {
         User = "user",
         Token = "token",
         System = "system",
+        /// The tenant's identity provider, through a SCIM token.
+        Directory = "directory",
     }
 }
 
@@ -42,6 +44,7 @@ string_enum! {
         OutboxItem = "outboxItem",
         /// Sign-ins (`session.created`) are recorded on the user who signed in.
         Session = "session",
+        ScimToken = "scimToken",
     }
 }
 
@@ -110,6 +113,8 @@ string_enum! {
         SessionCreated = "session.created",
         IdentityProviderSet = "identityProvider.set",
         IdentityProviderRemoved = "identityProvider.removed",
+        ScimTokenCreated = "scimToken.created",
+        ScimTokenRevoked = "scimToken.revoked",
     }
 }
 
@@ -155,6 +160,7 @@ pub enum Target {
     AccessReview(AccessReviewId),
     AccessReviewItem(ReviewItemId),
     OutboxItem(OutboxId),
+    ScimToken(ScimTokenId),
 }
 
 impl Target {
@@ -176,6 +182,7 @@ impl Target {
             Self::AccessReview(id) => (TargetType::AccessReview, id.0),
             Self::AccessReviewItem(id) => (TargetType::AccessReviewItem, id.0),
             Self::OutboxItem(id) => (TargetType::OutboxItem, id.0),
+            Self::ScimToken(id) => (TargetType::ScimToken, id.0),
         }
     }
 }

@@ -24,7 +24,8 @@ macro_rules! for_each_id {
             RequestId,
             AssignmentId,
             AccessReviewId,
-            ReviewItemId
+            ReviewItemId,
+            ScimTokenId
         );
     };
 }

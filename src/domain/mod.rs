@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod policy;
 pub mod request;
 pub mod review;
+pub mod scim;
 pub mod values;
 
 pub use error::{DomainError, FieldErrors};

@@ -13,6 +13,10 @@ pub struct Group {
     pub description: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The directory's own key for the group (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// Created or touched by the tenant's directory (SCIM).
+    pub directory_managed: bool,
 }
 
 /// Which relation of a user to a group.
@@ -22,9 +26,11 @@ pub enum Relation {
     Owner,
 }
 
-/// A user with every source of their membership (`None` = direct).
+/// A user with every source of their membership (`None` = direct); `directory` when
+/// the tenant's directory (SCIM) also made them a member.
 #[derive(Clone, Debug, FromRow)]
 pub struct MemberRow {
     pub user_id: UserId,
     pub sources: Vec<Option<Uuid>>,
+    pub directory: bool,
 }

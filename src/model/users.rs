@@ -20,6 +20,9 @@ pub struct User {
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Created or touched by the tenant's directory (SCIM): it owns the attributes it
+    /// pushes, which the admin portal then shows read-only.
+    pub directory_managed: bool,
 }
 
 impl User {

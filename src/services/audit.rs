@@ -86,6 +86,7 @@ fn actor_columns(actor: Actor) -> (ActorType, Option<Uuid>, Option<Uuid>) {
             token: Some(token),
         } => (ActorType::Token, Some(id.0), Some(token.0)),
         Actor::System => (ActorType::System, None, None),
+        Actor::Directory { token } => (ActorType::Directory, None, Some(token.0)),
     }
 }
 

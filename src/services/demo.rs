@@ -122,6 +122,7 @@ pub async fn seed(pool: &PgPool, keys: &Keys, now: DateTime<Utc>) -> ServiceResu
                 active: true,
                 external_id: None,
                 last_sign_in_at: None,
+                directory_managed: false,
                 created_at: now,
                 updated_at: now,
             },

@@ -121,6 +121,8 @@ pub async fn create(
         description: desc.unwrap_or_default(),
         created_at: now,
         updated_at: now,
+        external_id: None,
+        directory_managed: false,
     };
     db::groups::insert(work.conn(), &group).await?;
     set_direct_owners(work.conn(), tenant, group.id, &owners, now).await?;
@@ -319,6 +321,12 @@ pub async fn remove_member(
         .await?
         .ok_or_else(not_found)?;
     if !db::groups::remove(work.conn(), Relation::Member, tenant, group, user, None).await? {
+        if db::groups::is_directory_member(work.conn(), tenant, group, user).await? {
+            return Err(DomainError::conflict(
+                "This membership comes from your identity provider (SCIM); change it there.",
+            )
+            .into());
+        }
         return Err(DomainError::NotFound("direct membership").into());
     }
     work.audit(

@@ -24,6 +24,7 @@ pub mod principals;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
+pub mod scim;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;
@@ -36,7 +37,7 @@ use crate::db::DbError;
 use crate::db::tenants::Tenant;
 use crate::db::users::User;
 use crate::domain::authz::{Action, Permit, Roles};
-use crate::domain::ids::{TenantId, TokenId, UserId};
+use crate::domain::ids::{ScimTokenId, TenantId, TokenId, UserId};
 use crate::domain::{DomainError, FieldErrors};
 
 /// Why a use case did not happen.
@@ -117,8 +118,15 @@ fn constraint_error(constraint: &str) -> Option<DomainError> {
 /// Who acts: a user (through a session or an API token) or Portico itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Actor {
-    User { id: UserId, token: Option<TokenId> },
+    User {
+        id: UserId,
+        token: Option<TokenId>,
+    },
     System,
+    /// The tenant's identity provider pushing its directory (SCIM).
+    Directory {
+        token: ScimTokenId,
+    },
 }
 
 /// The authenticated caller of a use case, resolved once per HTTP request.

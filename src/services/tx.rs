@@ -82,3 +82,14 @@ impl Work {
         Ok(())
     }
 }
+
+impl Authority {
+    /// The authority of the tenant's directory: the SCIM token that
+    /// `services::scim::tokens::authenticate` accepted is its proof (the directory is
+    /// trusted like a tenant admin for the people and groups it pushes).
+    pub(crate) fn directory(token: crate::domain::ids::ScimTokenId) -> Self {
+        Self {
+            actor: Actor::Directory { token },
+        }
+    }
+}

@@ -45,6 +45,9 @@ pub async fn stale(
             format!("by {name} at {}", time_text::when(at))
         }
         Some((ActorType::System, _, at)) => format!("by Portico at {}", time_text::when(at)),
+        Some((ActorType::Directory, _, at)) => {
+            format!("by your identity provider at {}", time_text::when(at))
+        }
         Some((_, None, at)) => format!("by someone at {}", time_text::when(at)),
         None => "by someone".to_string(),
     };

@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod pages;
 pub mod path;
 pub mod portal;
+pub mod scim;
 pub mod session;
 pub mod shell;
 pub mod sign_in;
@@ -38,6 +39,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let mut routes = Router::new()
         .nest("/api/v1", api::router())
+        .nest("/scim/v2/{slug}", scim::router(state.clone()))
         .merge(pages::router())
         .merge(links::router());
     if state.demo_tenant().is_some() {

@@ -377,3 +377,38 @@ async fn demo_refuses_to_listen_beyond_loopback_without_public() {
     );
     assert!(stdout(&out).is_empty());
 }
+
+#[tokio::test]
+async fn token_create_scim_prints_a_scim_token_that_opens_only_the_tenants_scim_base() {
+    let app = TestApp::spawn().await;
+    create_acme(&app).await;
+
+    let out = portico_on(&app, &["token", "create", "--tenant", "acme", "--scim"]).await;
+
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let token = text.lines().last().unwrap_or_default().trim().to_string();
+    assert!(token.starts_with("pscim_"), "{text}");
+    let (status, list) = app.get(&token, "/scim/v2/acme/Users").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let (status, _) = app.get(&token, "/api/v1/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let refused = portico_on(
+        &app,
+        &[
+            "token",
+            "create",
+            "--tenant",
+            "acme",
+            "--scim",
+            "--email",
+            "a@acme.test",
+        ],
+    )
+    .await;
+    assert!(!refused.status.success(), "--scim takes no --email");
+}

@@ -44,6 +44,7 @@ mod requests;
 mod reviews;
 mod roles;
 mod scheduler;
+mod scim;
 mod security;
 mod security_edge;
 mod security_escalation;

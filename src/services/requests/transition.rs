@@ -174,7 +174,7 @@ fn notice(told: Told, row: &RequestRow, actor: Actor) -> Notice {
             request_id,
             by: match actor {
                 Actor::User { id, .. } => Some(id),
-                Actor::System => None,
+                Actor::System | Actor::Directory { .. } => None,
             },
         },
         Told::Denied => Notice::RequestDenied { request_id },

@@ -355,6 +355,7 @@ pub async fn import_csv(
             active: true,
             external_id: None,
             last_sign_in_at: None,
+            directory_managed: false,
             created_at: now,
             updated_at: now,
         };

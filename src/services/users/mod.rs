@@ -34,7 +34,7 @@ pub struct UserFields {
     pub active: Option<bool>,
 }
 
-fn user_json(u: &User) -> serde_json::Value {
+pub(crate) fn user_json(u: &User) -> serde_json::Value {
     json!({"email": u.email, "displayName": u.display_name, "department": u.department,
            "jobTitle": u.job_title, "managerId": u.manager_id, "kind": u.kind,
            "active": u.active, "externalId": u.external_id})
@@ -129,6 +129,7 @@ pub async fn create(
         active: true,
         external_id: None,
         last_sign_in_at: None,
+        directory_managed: false,
         created_at: now,
         updated_at: now,
     };
@@ -202,6 +203,7 @@ pub async fn update(
         errors.add("email", "a user with this email address already exists");
     }
     validated(errors)?;
+    refuse_directory_owned_changes(&before, &user)?;
     let deactivating = before.active && fields.active == Some(false);
     if deactivating {
         super::roles::ensure_an_admin_remains(work.conn(), tenant, user.id, "deactivating them")
@@ -222,6 +224,34 @@ pub async fn update(
     }
     work.commit(caller.permitted(permit)).await?;
     Ok(user)
+}
+
+/// A user the directory manages (SCIM) keeps the attributes the directory pushes: only
+/// the identity provider changes them (`services::scim::users::DIRECTORY_OWNED`).
+fn refuse_directory_owned_changes(before: &User, after: &User) -> ServiceResult<()> {
+    if !before.directory_managed {
+        return Ok(());
+    }
+    let changed: Vec<&str> = [
+        ("email", before.email != after.email),
+        ("displayName", before.display_name != after.display_name),
+        ("department", before.department != after.department),
+        ("jobTitle", before.job_title != after.job_title),
+        ("managerId", before.manager_id != after.manager_id),
+        ("kind", before.kind != after.kind),
+        ("externalId", before.external_id != after.external_id),
+    ]
+    .into_iter()
+    .filter_map(|(f, c)| c.then_some(f))
+    .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(DomainError::conflict(format!(
+        "This user is managed by your identity provider: change {} there.",
+        changed.join(", ")
+    ))
+    .into())
 }
 
 /// DELETE: deactivates the user (users are never erased, their history stays).
@@ -322,7 +352,8 @@ pub async fn update_user(
 
 /// What deactivation ends at once: every assignment (reason `userDeactivated`), open
 /// requests made by or for the user, API tokens, and their say in pending approvals.
-async fn end_access_of_deactivated(work: &mut Work, user: &User) -> ServiceResult<()> {
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub(crate) async fn end_access_of_deactivated(work: &mut Work, user: &User) -> ServiceResult<()> {
     let (tenant, now) = (work.tenant(), work.now());
     let conn = work.conn();
     let revoked = db::tokens::revoke_all_of_user(conn, tenant, user.id, now).await?;

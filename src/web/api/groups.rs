@@ -169,7 +169,8 @@ async fn delete_group(
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     pub user_id: Uuid,
-    /// "direct" and/or the ids of the assignments that delivered the membership.
+    /// "direct", "directory" (pushed by the identity provider over SCIM) and/or the ids
+    /// of the assignments that delivered the membership.
     pub sources: Vec<String>,
 }
 
@@ -178,9 +179,14 @@ impl From<MemberRow> for Member {
         Self {
             user_id: m.user_id.0,
             sources: m
-                .sources
+                .directory
+                .then(|| "directory".to_string())
                 .into_iter()
-                .map(|s| s.map_or_else(|| "direct".to_string(), |a| a.to_string()))
+                .chain(
+                    m.sources
+                        .into_iter()
+                        .map(|s| s.map_or_else(|| "direct".to_string(), |a| a.to_string())),
+                )
                 .collect(),
         }
     }

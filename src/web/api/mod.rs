@@ -14,6 +14,7 @@ pub mod packages;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
+pub mod scim_tokens;
 pub mod users;
 mod versions;
 
@@ -83,6 +84,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(reviews::router())
         .merge(outbox::router())
         .merge(identity_provider::router())
+        .merge(scim_tokens::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;

@@ -84,6 +84,7 @@ pub(super) async fn audit_log(
             at: when(e.at),
             actor: match (e.actor_type, e.actor_id) {
                 (ActorType::System, _) => "Portico".to_string(),
+                (ActorType::Directory, _) => "Identity provider (SCIM)".to_string(),
                 (ActorType::Token, Some(id)) => format!("{} (API token)", p.names.user(id)),
                 (ActorType::User, Some(id)) => p.names.user(id),
                 (kind, None) => kind.to_string(),

@@ -175,12 +175,13 @@ async fn group_page(
                 name: p.names.user(m.user_id.0),
                 email: p.names.user_email(m.user_id.0),
                 sources: m
-                    .sources
-                    .iter()
-                    .map(|s| match s {
+                    .directory
+                    .then(|| "Identity provider".to_string())
+                    .into_iter()
+                    .chain(m.sources.iter().map(|s| match s {
                         None => "Direct".to_string(),
                         Some(a) => format!("Assignment of {}", p.names.assignment_package(*a)),
-                    })
+                    }))
                     .collect(),
                 direct: m.sources.iter().any(Option::is_none),
                 remove: format!("{base}/members/{}/remove", m.user_id),

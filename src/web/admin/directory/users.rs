@@ -94,6 +94,8 @@ struct UserFormPage {
     manager_email: String,
     guest: bool,
     last_sign_in: String,
+    /// The directory (SCIM) owns the fields: shown read-only, no form to save.
+    directory_managed: bool,
 }
 
 fn user_form(
@@ -143,6 +145,7 @@ fn user_form(
         manager_email,
         guest,
         base,
+        directory_managed: user.is_some_and(|(u, _)| u.directory_managed),
     }
 }
 
