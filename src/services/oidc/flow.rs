@@ -420,6 +420,7 @@ async fn create_member(
         kind: UserKind::Member,
         active: true,
         external_id: None,
+        directory_managed: false,
         last_sign_in_at: None,
         created_at: now,
         updated_at: now,
