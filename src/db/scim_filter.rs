@@ -294,6 +294,3 @@ fn sql_op(op: CompareOp) -> &'static str {
         _ => "=",
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -111,8 +111,8 @@ string_enum! {
         ReviewItemDecided = "accessReviewItem.decided",
         ReviewItemApplied = "accessReviewItem.applied",
         SessionCreated = "session.created",
-        IdentityProviderSet = "identityProvider.set",
-        IdentityProviderRemoved = "identityProvider.removed",
+        IdentityProviderSet = "tenant.identityProviderSet",
+        IdentityProviderRemoved = "tenant.identityProviderRemoved",
         ScimTokenCreated = "scimToken.created",
         ScimTokenRevoked = "scimToken.revoked",
     }

@@ -333,7 +333,7 @@ pub fn admit(settings: &OidcSettings, identity: &Identity, known: Known) -> Admi
                 .rsplit_once('@')
                 .map(|(_, d)| d.to_ascii_lowercase())
                 .unwrap_or_default();
-            if !settings.allowed_domains.iter().any(|d| *d == domain) {
+            if !settings.allowed_domains.contains(&domain) {
                 return Admission::Refused(Refusal::DomainNotAllowed { email });
             }
             let display_name = identity

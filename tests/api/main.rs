@@ -45,6 +45,7 @@ mod reviews;
 mod roles;
 mod scheduler;
 mod scim;
+mod scim_filter_sql;
 mod security;
 mod security_edge;
 mod security_escalation;

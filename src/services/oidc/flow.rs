@@ -76,7 +76,7 @@ pub struct Callback {
 #[derive(Debug)]
 pub enum Finished {
     SignedIn {
-        session: OpenedSession,
+        session: Box<OpenedSession>,
         next: String,
     },
     /// An admin's test: what the provider said and what a sign-in would do.
@@ -359,7 +359,7 @@ pub async fn finish(
     let session = open_session(&mut tx, user, SignInMethod::Oidc, now).await?;
     tx.commit().await?;
     Ok(Finished::SignedIn {
-        session,
+        session: Box::new(session),
         next: flow.next_path,
     })
 }

@@ -70,7 +70,7 @@ async fn an_admin_sets_reads_and_removes_the_provider_and_the_secret_never_comes
     let (status, _) = app.delete(&t.admin, PATH).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let audited: i64 = sqlx::query_scalar(
-        "select count(*) from audit_events where tenant_id = $1 and action like 'identityProvider.%'",
+        "select count(*) from audit_events where tenant_id = $1 and action like 'tenant.identityProvider%'",
     )
     .bind(t.id)
     .fetch_one(&app.pool)

@@ -1,10 +1,12 @@
-//! Runs translated filters against a temporary table in the real PostgreSQL of
-//! `DATABASE_URL`, so each operator is proven by the rows it selects.
+//! SCIM filters translated to SQL (`db::scim_filter`) run against a temporary table in
+//! the test's own PostgreSQL database, so each operator is proven by the rows it selects.
 
-use sqlx::{Connection, PgConnection, QueryBuilder};
+use portico::db::scim_filter::*;
+use portico::domain::scim::{ScimError, ScimType};
+use portico::domain::scim::filter::{AttrPath, parse};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::*;
-use crate::domain::scim::filter::parse;
+use crate::helpers::TestApp;
 
 const U1: &str = "0192f0a4-5f4e-7c4c-9c59-1f6a1b8e2a10";
 
@@ -29,9 +31,9 @@ fn column(path: &AttrPath) -> Option<Column> {
     Some(Column { sql, kind })
 }
 
-async fn connect() -> PgConnection {
-    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at PostgreSQL");
-    let mut conn = PgConnection::connect(&url).await.unwrap();
+async fn connect() -> (TestApp, PgConnection) {
+    let app = TestApp::spawn().await;
+    let mut conn = app.pool.acquire().await.unwrap().detach();
     sqlx::raw_sql(
         "create temporary table scim_people (
             id uuid, user_name text, external_id text, active boolean,
@@ -49,7 +51,7 @@ async fn connect() -> PgConnection {
     .execute(&mut conn)
     .await
     .unwrap();
-    conn
+    (app, conn)
 }
 
 async fn select(conn: &mut PgConnection, filter: &str) -> Result<Vec<String>, ScimError> {
@@ -93,7 +95,8 @@ const CAROL: &str = "carol@other.org";
 
 #[tokio::test]
 async fn text_operators_compare_without_case() {
-    let c = &mut connect().await;
+    let (_app, mut conn) = connect().await;
+    let c = &mut conn;
     assert_eq!(rows(c, r#"userName eq "alice@EXAMPLE.com""#).await, [ALICE]);
     assert_eq!(
         rows(c, r#"userName ne "ALICE@example.com""#).await,
@@ -116,7 +119,8 @@ async fn text_operators_compare_without_case() {
 
 #[tokio::test]
 async fn like_wildcards_in_values_are_plain_characters() {
-    let c = &mut connect().await;
+    let (_app, mut conn) = connect().await;
+    let c = &mut conn;
     assert_eq!(rows(c, r#"userName co "%""#).await, [ODD]);
     assert_eq!(rows(c, r#"userName co "_""#).await, [ODD]);
     assert_eq!(rows(c, r#"userName co "\\""#).await, [ODD]);
@@ -126,7 +130,8 @@ async fn like_wildcards_in_values_are_plain_characters() {
 
 #[tokio::test]
 async fn case_exact_text_booleans_times_and_ids() {
-    let c = &mut connect().await;
+    let (_app, mut conn) = connect().await;
+    let c = &mut conn;
     assert!(rows(c, r#"externalId eq "exta""#).await.is_empty());
     assert_eq!(rows(c, r#"externalId eq "ExtA""#).await, [ALICE]);
     assert_eq!(rows(c, r#"externalId ne "ExtA""#).await, [BOB, ODD, CAROL]);
@@ -163,7 +168,8 @@ async fn case_exact_text_booleans_times_and_ids() {
 
 #[tokio::test]
 async fn presence_null_and_logic() {
-    let c = &mut connect().await;
+    let (_app, mut conn) = connect().await;
+    let c = &mut conn;
     assert_eq!(rows(c, "title pr").await, [ALICE, CAROL]);
     assert_eq!(rows(c, "title eq null").await, [BOB]);
     assert_eq!(rows(c, "title ne null").await, [ALICE, ODD, CAROL]);
@@ -196,7 +202,8 @@ async fn presence_null_and_logic() {
 
 #[tokio::test]
 async fn value_paths_use_the_sub_attribute_column() {
-    let c = &mut connect().await;
+    let (_app, mut conn) = connect().await;
+    let c = &mut conn;
     assert_eq!(
         rows(
             c,
@@ -213,7 +220,8 @@ async fn value_paths_use_the_sub_attribute_column() {
 
 #[tokio::test]
 async fn wrong_types_and_unknown_attributes_are_refused() {
-    let c = &mut connect().await;
+    let (_app, mut conn) = connect().await;
+    let c = &mut conn;
     assert!(refused(c, r#"nickName eq "x""#).await.contains("nickName"));
     assert!(refused(c, r#"active eq "yes""#).await.contains("active"));
     refused(c, "active gt true").await;
@@ -231,7 +239,8 @@ async fn wrong_types_and_unknown_attributes_are_refused() {
 
 #[tokio::test]
 async fn injection_attempts_are_only_values() {
-    let c = &mut connect().await;
+    let (_app, mut conn) = connect().await;
+    let c = &mut conn;
     assert!(rows(c, r#"userName eq "x' or '1'='1""#).await.is_empty());
     assert!(
         rows(c, r#"userName co "'); drop table scim_people; --""#)
