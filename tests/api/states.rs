@@ -62,10 +62,12 @@ fn state_columns() -> Vec<(&'static str, &'static str, BTreeSet<&'static str>)> 
 }
 
 /// Enumerated text columns that hold no state (kinds, relations, methods).
-const NOT_STATES: [(&str, &str); 3] = [
+const NOT_STATES: [(&str, &str); 5] = [
     ("resources", "kind"),
     ("resource_roles", "group_relation"),
     ("sessions", "method"),
+    ("identity_providers", "kind"),
+    ("oidc_flows", "purpose"),
 ];
 
 /// Every single-column CHECK that lists values (`col in ('a', 'b')`, which PostgreSQL
