@@ -2,8 +2,8 @@
 //! the test's own PostgreSQL database, so each operator is proven by the rows it selects.
 
 use portico::db::scim_filter::*;
-use portico::domain::scim::{ScimError, ScimType};
 use portico::domain::scim::filter::{AttrPath, parse};
+use portico::domain::scim::{ScimError, ScimType};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::helpers::TestApp;
