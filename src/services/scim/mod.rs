@@ -9,6 +9,7 @@
 //! those attributes read-only and Portico's services refuse to change them.
 
 pub mod groups;
+pub mod patching;
 pub mod represent;
 pub mod tokens;
 pub mod users;

@@ -116,11 +116,11 @@ async fn patch_group(
     body: Bytes,
 ) -> ScimResponse {
     let body = body_json(&headers, &body)?;
-    let ops = super::patching::parse(&body)?;
+    let ops = super::filters::parse_patch(&body)?;
     let base = base_url(&state, &dir.tenant.slug);
-    let needs_members = super::patching::needs_members(&ops);
+    let needs_members = crate::services::scim::patching::needs_members(&ops);
     let plan = |current: &serde_json::Value, members: &[crate::domain::ids::UserId]| {
-        super::patching::plan_group(current, members, &ops, &base)
+        crate::services::scim::patching::plan_group(current, members, &ops, &base)
     };
     let written = groups::patch(
         state.pool(),

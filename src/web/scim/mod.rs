@@ -8,7 +8,6 @@ mod discovery;
 pub mod error;
 mod filters;
 mod groups;
-mod patching;
 mod query;
 mod search;
 mod users;

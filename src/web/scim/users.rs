@@ -114,9 +114,9 @@ async fn patch_user(
     body: Bytes,
 ) -> ScimResponse {
     let body = body_json(&headers, &body)?;
-    let ops = super::patching::parse(&body)?;
+    let ops = super::filters::parse_patch(&body)?;
     let base = base_url(&state, &dir.tenant.slug);
-    let apply = |doc: &mut serde_json::Value| super::patching::apply_all(doc, &ops);
+    let apply = |doc: &mut serde_json::Value| crate::services::scim::patching::apply_all(doc, &ops);
     let written = users::patch(state.pool(), &dir, &id, &apply, &base, state.now()).await?;
     Ok(resource(StatusCode::OK, &written.resource, written.counts))
 }

@@ -6,17 +6,12 @@
 
 use serde_json::{Map, Value};
 
-use super::error::ScimError;
+use super::groups::{GroupChange, MemberChange};
+use super::represent::{ENTERPRISE, member, member_ids};
+use super::{Fail, ScimResult};
 use crate::domain::ids::UserId;
 use crate::domain::scim::filter::{AttrPath, matches};
 use crate::domain::scim::patch::{self, OpKind, PatchOp, PatchRequest};
-use crate::services::scim::groups::{GroupChange, MemberChange};
-use crate::services::scim::represent::{ENTERPRISE, member, member_ids};
-use crate::services::scim::{Fail, ScimResult};
-
-pub fn parse(body: &Value) -> Result<PatchRequest, ScimError> {
-    patch::parse(body).map_err(|e| ScimError(e.into()))
-}
 
 /// Applies the operations to a user's representation. A path that is the enterprise
 /// extension's URN itself names its whole object (as scim2-tester and some clients
@@ -224,7 +219,7 @@ mod tests {
     use serde_json::json;
 
     fn ops(list: Value) -> PatchRequest {
-        parse(&json!({"schemas": [patch::PATCH_OP_SCHEMA], "Operations": list})).unwrap()
+        patch::parse(&json!({"schemas": [patch::PATCH_OP_SCHEMA], "Operations": list})).unwrap()
     }
 
     const A: &str = "0193a0f4-0000-7000-8000-00000000000a";
