@@ -108,9 +108,14 @@ pub async fn take_flow(
     .await?)
 }
 
-/// Deletes flows that ended long ago (the scheduler's housekeeping).
-pub async fn prune_flows(conn: &mut Conn, before: DateTime<Utc>) -> DbResult<u64> {
-    let done = sqlx::query("delete from oidc_flows where expires_at < $1")
+/// Deletes the tenant's flows that ended before `before` (each new sign-in tidies up).
+pub async fn prune_flows(
+    conn: &mut Conn,
+    tenant: TenantId,
+    before: DateTime<Utc>,
+) -> DbResult<u64> {
+    let done = sqlx::query("delete from oidc_flows where tenant_id = $1 and expires_at < $2")
+        .bind(tenant)
         .bind(before)
         .execute(conn)
         .await?;

@@ -209,6 +209,7 @@ pub async fn start(
         used_at: None,
     };
     let mut conn = pool.acquire().await?;
+    db::identity::prune_flows(&mut conn, tenant.id, now - Duration::days(1)).await?;
     db::identity::insert_flow(&mut conn, &flow).await?;
     Ok(Started {
         authorize_url: url.to_string(),

@@ -373,3 +373,31 @@ async fn starting_a_sign_in_without_a_provider_says_so() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn flows_ended_more_than_a_day_ago_are_tidied_away_by_the_next_start() {
+    let app = app().await;
+    let (t, _idp) = connected(&app, json!({})).await;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from oidc_flows where tenant_id = $1")
+            .bind(t.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        page(&browser(), &start_url(&app, "acme")).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        page(&browser(), &start_url(&app, "acme")).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(count().await, 2);
+    app.clock.advance(chrono::Duration::days(2));
+    assert_eq!(
+        page(&browser(), &start_url(&app, "acme")).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(count().await, 1);
+}
