@@ -111,6 +111,7 @@ struct CallbackQuery {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    iss: Option<String>,
 }
 
 async fn finish_sign_in(
@@ -134,6 +135,7 @@ async fn finish_sign_in(
             state: q.state,
             error: q.error,
             error_description: q.error_description,
+            iss: q.iss,
         },
         state.now(),
     )

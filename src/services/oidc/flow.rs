@@ -70,6 +70,8 @@ pub struct Callback {
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The issuer that answered (RFC 9207), when the provider says.
+    pub iss: Option<String>,
 }
 
 /// A finished flow.
@@ -271,6 +273,15 @@ pub async fn finish(
         ));
     };
     let provider = provider_of(pool, tenant).await?;
+    if callback
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != provider.issuer)
+    {
+        return Err(restart(
+            "The answer comes from another identity provider than the one this organisation uses.",
+        ));
+    }
     let metadata = metadata(providers, &provider.issuer).await?;
     let secret = client_secret(keys, &provider).map_err(FlowError::Service)?;
     let client = CoreClient::from_provider_metadata(

@@ -401,3 +401,39 @@ async fn flows_ended_more_than_a_day_ago_are_tidied_away_by_the_next_start() {
     );
     assert_eq!(count().await, 1);
 }
+
+#[tokio::test]
+async fn an_answer_naming_another_issuer_is_refused() {
+    let app = app().await;
+    let (_t, idp) = connected(&app, json!({})).await;
+    let client = browser();
+    let callback = at_provider(&app, &idp, &client, "ada@acme.test").await;
+    let mut url = Url::parse(&callback).unwrap();
+    assert!(
+        url.query_pairs()
+            .any(|(k, v)| k == "iss" && v == idp.issuer.as_str())
+    );
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let other = k == "iss";
+            (
+                k.into_owned(),
+                if other {
+                    "https://evil.example".into()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs.iter());
+    refused(
+        &client,
+        url.as_str(),
+        StatusCode::BAD_REQUEST,
+        "another identity provider",
+    )
+    .await;
+    assert_eq!(sessions_of(&app, "ada@acme.test").await, 0);
+}
