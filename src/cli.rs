@@ -1,6 +1,8 @@
 //! The command line: `serve`, `demo`, `migrate`, `tenant create`, `token create|revoke`.
 //! Results go to stdout, logs to stderr; any failure is one line and a non-zero exit.
 
+mod demo_idp;
+
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
@@ -48,6 +50,10 @@ pub struct DemoArgs {
     /// as any demo user, so only do this on a network you trust.
     #[arg(long)]
     pub public: bool,
+    /// Sign the demo tenant in through a local OpenID provider (needs Node.js; run from
+    /// the source tree): the provider the tests use, knowing every demo person.
+    #[arg(long)]
+    pub oidc: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +236,18 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     if settings.secret_key.is_none() {
         settings.secret_key = Some(Secret::new(demo_secret(&settings.data_dir)?));
     }
+    if args.oidc {
+        // The local provider listens on 127.0.0.1, which outbound calls refuse otherwise.
+        settings.webhook_allow_private = true;
+        if settings.base_url.is_none() {
+            if settings.bind.port() == 0 {
+                bail!(
+                    "--oidc needs a fixed port in PORTICO_BIND (the provider is told Portico's redirect URI before Portico starts), or PORTICO_BASE_URL"
+                );
+            }
+            settings.base_url = Some(url::Url::parse(&format!("http://{}", settings.bind))?);
+        }
+    }
     // Without PORTICO_SMTP_URL the demo keeps its emails in the dev mailbox
     // (/dev/mail), a table of the database it runs on.
     let database = Database::open(&settings).await?;
@@ -262,12 +280,38 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         Some(u) => u.as_str().trim_end_matches('/').to_string(),
         None => format!("http://{addr}"),
     };
+    let _idp = if args.oidc {
+        let secret = random_secret();
+        let idp = demo_idp::start(&base, &secret).await?;
+        let state = app.state();
+        crate::services::oidc::put_for_tenant(
+            state.pool(),
+            state.providers(),
+            state.keys(),
+            true,
+            crate::services::demo::SLUG,
+            demo_idp::settings(&idp, &secret),
+            SystemClock.now(),
+        )
+        .await
+        .map_err(one_line)?;
+        Some(idp)
+    } else {
+        None
+    };
     println!("Portico demo is running at {base}/");
     println!("Demo tenant: {base}/t/{}/", crate::services::demo::SLUG);
     println!(
         "Dev sign-in (pick a demo user): {base}/t/{}/dev/sign-in",
         crate::services::demo::SLUG
     );
+    if let Some(idp) = &_idp {
+        println!(
+            "Sign-in through the local identity provider ({}): {base}/t/{}/sign-in, “Sign in with Contoso SSO (local)”, then any demo email such as adele@contoso.example",
+            idp.issuer,
+            crate::services::demo::SLUG
+        );
+    }
     println!(
         "API token for {} (tenant admin): {}",
         seeded.admin_email, seeded.admin_token

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::assignment::AssignmentState;
 use crate::domain::ids::{
-    AssignmentId, CatalogId, PackageId, PolicyId, ResourceRoleId, TenantId, UserId,
+    AssignmentId, CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId, TenantId, UserId,
 };
 pub use crate::model::assignments::{AssignmentRow, GrantRow};
 
@@ -131,6 +131,51 @@ pub async fn lock_requested_under_policy(
     .bind(policy)
     .fetch_all(conn)
     .await?)
+}
+
+/// Assignments a directory change may have put outside their policy's requestor scope:
+/// active, from the holder's own request, under a policy whose `removeWhenOutOfScope`
+/// is on; for a group, only under policies naming the group and held by people no
+/// longer in it; for users, any of theirs. Locked, in id order.
+pub async fn lock_scope_candidates(
+    conn: &mut Conn,
+    tenant: TenantId,
+    change: ScopeChange<'_>,
+) -> DbResult<Vec<AssignmentRow>> {
+    let (condition, group, users): (&str, Option<GroupId>, &[UserId]) = match change {
+        ScopeChange::LeftGroup(g) => (
+            "p.settings -> 'requestors' -> 'principals' @> jsonb_build_array(jsonb_build_object('type', 'group', 'id', $2::uuid))
+             and not exists (select 1 from group_memberships m
+                             where m.tenant_id = a.tenant_id and m.group_id = $2 and m.user_id = a.target_user_id)",
+            Some(g),
+            &[],
+        ),
+        ScopeChange::Users(u) => ("a.target_user_id = any($3)", None, u),
+    };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {cols} from assignments a
+         join assignment_requests r on r.tenant_id = a.tenant_id and r.id = a.request_id
+         join policies p on p.tenant_id = a.tenant_id and p.id = a.policy_id
+         where a.tenant_id = $1 and a.state in {ACTIVE} and r.request_type = 'userAdd'
+           and p.settings -> 'requestors' ->> 'removeWhenOutOfScope' = 'true'
+           and {condition}
+         order by a.id for update of a",
+        cols = super::qualified(COLUMNS, "a")
+    )))
+    .bind(tenant)
+    .bind(group)
+    .bind(users)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// What changed in the directory (see [`lock_scope_candidates`]).
+#[derive(Clone, Copy, Debug)]
+pub enum ScopeChange<'a> {
+    /// Members left this group (removed, replaced, or the group deleted).
+    LeftGroup(GroupId),
+    /// These people changed in a way a scope looks at (guest or member).
+    Users(&'a [UserId]),
 }
 
 /// The user's ended (expired or removed) assignments, the most recently ended first.

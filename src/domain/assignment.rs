@@ -30,13 +30,15 @@ string_enum!(
     /// Why an assignment was removed (an expired one has no reason). Separation of
     /// duties is enforced before access starts (request, admin assignment, delivery),
     /// so no assignment is removed for it; `policyChanged` comes from a policy change
-    /// with its `removeWhenOutOfScope` switch.
+    /// with its `removeWhenOutOfScope` switch, `outOfScope` from a change of the person
+    /// under that switch (they left a group the policy names, or became a guest).
     #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] RemovalReason {
         Admin = "admin",
         User = "user",
         Review = "review",
         UserDeactivated = "userDeactivated",
         PolicyChanged = "policyChanged",
+        OutOfScope = "outOfScope",
     }
 );
 

@@ -72,6 +72,13 @@ const PEOPLE: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ),
 ];
 
+/// Every demo person's (email, display name), the admin first.
+pub fn people() -> Vec<(&'static str, &'static str)> {
+    std::iter::once((ADMIN_EMAIL, "Contoso Admin"))
+        .chain(PEOPLE.iter().map(|(email, name, ..)| (*email, *name)))
+        .collect()
+}
+
 pub const PACKAGE: &str = "Windows 11 Testing";
 pub const PACKAGE_DESCRIPTION: &str =
     "If you want to upgrade your system to Windows 11, request access to this package.";

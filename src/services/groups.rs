@@ -1,6 +1,7 @@
 //! Directory groups. Members carry their sources: tenant admins add and remove only the
 //! `direct` source; assignments add and remove their own.
 
+use crate::db::assignments::ScopeChange;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
@@ -234,6 +235,8 @@ pub async fn delete(
         )),
         other => other.into(),
     })?;
+    crate::services::scope::remove_left_out(work.conn(), tenant, ScopeChange::LeftGroup(id), now)
+        .await?;
     work.audit(
         AuditAction::GroupDeleted,
         Target::Group(id),
@@ -329,10 +332,17 @@ pub async fn remove_member(
         }
         return Err(DomainError::NotFound("direct membership").into());
     }
+    let removed = crate::services::scope::remove_left_out(
+        work.conn(),
+        tenant,
+        ScopeChange::LeftGroup(group),
+        now,
+    )
+    .await?;
     work.audit(
         AuditAction::GroupMemberRemoved,
         Target::Group(group),
-        json!({"userId": user, "source": "direct"}),
+        json!({"userId": user, "source": "direct", "assignmentsRemoved": removed}),
     );
     work.commit(caller.permitted(permit)).await?;
     Ok(())

@@ -222,6 +222,9 @@ async fn load_assignment(
         (_, Some(RemovalReason::Review)) => "an access review decided it should end",
         (_, Some(RemovalReason::UserDeactivated)) => "your account was deactivated",
         (_, Some(RemovalReason::PolicyChanged)) => "its policy changed",
+        (_, Some(RemovalReason::OutOfScope)) => {
+            "you are no longer among the people its policy lets request it"
+        }
         (_, None) => "it was removed",
     }
     .into();

@@ -25,6 +25,7 @@ pub mod requests;
 pub mod reviews;
 pub mod roles;
 pub mod scim;
+pub mod scope;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;

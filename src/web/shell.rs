@@ -57,6 +57,7 @@ pub enum Section {
     AdminReviews,
     Users,
     Groups,
+    SignIn,
     Audit,
     None,
 }
@@ -130,6 +131,11 @@ impl Shell {
             if roles.allows(Action::ManageDirectory) {
                 admin_nav.push(link("Users", "/admin/users", Section::Users));
                 admin_nav.push(link("Groups", "/admin/groups", Section::Groups));
+                admin_nav.push(link(
+                    "Sign-in and directory",
+                    "/admin/sign-in",
+                    Section::SignIn,
+                ));
             }
             if roles.allows(Action::ReadAudit) {
                 admin_nav.push(link("Audit log", "/admin/audit", Section::Audit));

@@ -41,8 +41,9 @@ pub struct Requestors {
     #[serde(default)]
     pub principals: Vec<PrincipalRef>,
     /// When a change to this policy leaves a holder who requested their access outside
-    /// the scope, their assignment is removed (reason `policyChanged`). Access an admin
-    /// assigned directly is kept.
+    /// the scope, their assignment is removed (reason `policyChanged`); so is it when
+    /// the holder leaves the scope (a group it names, or becoming a guest: reason
+    /// `outOfScope`). Access an admin assigned directly is kept.
     #[serde(default)]
     pub remove_when_out_of_scope: bool,
 }

@@ -195,6 +195,11 @@ pub async fn start(
     for scope in provider.scopes.iter().filter(|s| *s != "openid") {
         request = request.add_scope(Scope::new(scope.clone()));
     }
+    if purpose == Purpose::Test {
+        // The admin is likely signed in at the provider already: ask it to show its
+        // sign-in again, so any account can be tried.
+        request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Login);
+    }
     let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
     let browser = links::new_token();
     let flow = OidcFlow {

@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{Caller, ServiceError, ServiceResult};
+use super::audit::{self, Entry};
+use super::{Actor, Caller, ServiceError, ServiceResult};
 use crate::crypto::Keys;
 use crate::db::{self, identity::IdentityProvider};
 use crate::domain::audit::{AuditAction, Target};
@@ -100,12 +101,81 @@ pub async fn put(
     now: DateTime<Utc>,
 ) -> ServiceResult<ProviderView> {
     let permit = caller.require(Action::ManageDirectory)?;
-    let tenant = caller.tenant_id();
+    let (stored, details) = prepare(
+        pool,
+        providers,
+        keys,
+        allow_http,
+        caller.tenant_id(),
+        &input,
+        now,
+    )
+    .await?;
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    db::identity::upsert(work.conn(), &stored).await?;
+    work.audit(
+        AuditAction::IdentityProviderSet,
+        Target::Tenant(caller.tenant_id()),
+        details,
+    );
+    work.commit(caller.permitted(permit)).await?;
+    Ok(view(&stored))
+}
+
+/// The same for an operator of the machine (the demo's local provider): no tenant role
+/// needed, audited as Portico's own doing.
+#[tracing::instrument(skip_all, fields(tenant = %slug))]
+pub async fn put_for_tenant(
+    pool: &PgPool,
+    providers: &Providers,
+    keys: &Keys,
+    allow_http: bool,
+    slug: &str,
+    input: OidcInput,
+    now: DateTime<Utc>,
+) -> ServiceResult<ProviderView> {
+    let tenant = {
+        let mut conn = pool.acquire().await?;
+        db::tenants::by_slug(&mut conn, slug)
+            .await?
+            .ok_or_else(|| DomainError::conflict(format!("there is no tenant '{slug}'")))?
+    };
+    let (stored, details) =
+        prepare(pool, providers, keys, allow_http, tenant.id, &input, now).await?;
+    let mut tx = pool.begin().await?;
+    db::identity::upsert(&mut tx, &stored).await?;
+    audit::record(
+        &mut tx,
+        tenant.id,
+        Actor::System,
+        Entry::new(
+            AuditAction::IdentityProviderSet,
+            Target::Tenant(tenant.id),
+            details,
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(view(&stored))
+}
+
+/// Checks the input and the issuer's discovery document, and seals the secret: the row
+/// to store and the audit details, or the 422 that says what is wrong.
+async fn prepare(
+    pool: &PgPool,
+    providers: &Providers,
+    keys: &Keys,
+    allow_http: bool,
+    tenant: TenantId,
+    input: &OidcInput,
+    now: DateTime<Utc>,
+) -> ServiceResult<(IdentityProvider, serde_json::Value)> {
     let existing = {
         let mut conn = pool.acquire().await?;
         db::identity::get(&mut conn, tenant).await?
     };
-    let (settings, secret) = parse_settings(&input, existing.is_some(), allow_http)
+    let (settings, secret) = parse_settings(input, existing.is_some(), allow_http)
         .map_err(|e| ServiceError::Domain(DomainError::Validation(e)))?;
     // Outside any transaction: the provider may take seconds to answer.
     if let Err(e) = providers.discover(&settings.issuer).await {
@@ -121,41 +191,34 @@ pub async fn put(
             return Err(DomainError::field("clientSecret", "a client secret is required").into());
         }
     };
+    let details = json!({
+        "type": "oidc",
+        "displayName": settings.display_name,
+        "issuer": settings.issuer,
+        "clientId": settings.client_id,
+        "clientSecretChanged": input.client_secret.as_deref().is_some_and(|s| !s.trim().is_empty()),
+        "scopes": settings.scopes,
+        "emailClaim": settings.email_claim,
+        "allowedDomains": settings.allowed_domains,
+        "createUsers": settings.create_users,
+        "emailLinkSignIn": settings.email_link_sign_in,
+    });
     let stored = IdentityProvider {
         tenant_id: tenant,
         kind: "oidc".into(),
-        display_name: settings.display_name.clone(),
-        issuer: settings.issuer.clone(),
-        client_id: settings.client_id.clone(),
+        display_name: settings.display_name,
+        issuer: settings.issuer,
+        client_id: settings.client_id,
         client_secret: sealed,
-        scopes: settings.scopes.clone(),
-        email_claim: settings.email_claim.clone(),
-        allowed_domains: settings.allowed_domains.clone(),
+        scopes: settings.scopes,
+        email_claim: settings.email_claim,
+        allowed_domains: settings.allowed_domains,
         create_users: settings.create_users,
         email_link_sign_in: settings.email_link_sign_in,
         created_at: existing.as_ref().map_or(now, |p| p.created_at),
         updated_at: now,
     };
-    let mut work = Work::begin(pool, tenant, now).await?;
-    db::identity::upsert(work.conn(), &stored).await?;
-    work.audit(
-        AuditAction::IdentityProviderSet,
-        Target::Tenant(tenant),
-        json!({
-            "type": "oidc",
-            "displayName": settings.display_name,
-            "issuer": settings.issuer,
-            "clientId": settings.client_id,
-            "clientSecretChanged": input.client_secret.as_deref().is_some_and(|s| !s.trim().is_empty()),
-            "scopes": settings.scopes,
-            "emailClaim": settings.email_claim,
-            "allowedDomains": settings.allowed_domains,
-            "createUsers": settings.create_users,
-            "emailLinkSignIn": settings.email_link_sign_in,
-        }),
-    );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(view(&stored))
+    Ok((stored, details))
 }
 
 /// Removes the provider: people sign in with emailed links again.

@@ -11,6 +11,7 @@
 //! (a resource, an approver, a role) loses the directory's memberships and is hidden
 //! from SCIM, so the catalog never breaks.
 
+use crate::db::assignments::ScopeChange;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sqlx::PgPool;
@@ -242,6 +243,12 @@ async fn save(
     if !members.add.is_empty() {
         store::add_members(work.conn(), tenant, group.id, &members.add, now).await?;
     }
+    let removed = if members.replace.is_some() || members.remove_all || !members.remove.is_empty() {
+        let change = ScopeChange::LeftGroup(group.id);
+        crate::services::scope::remove_left_out(work.conn(), tenant, change, now).await?
+    } else {
+        Vec::new()
+    };
     work.audit(
         AuditAction::GroupUpdated,
         Target::Group(group.id),
@@ -250,6 +257,7 @@ async fn save(
             "after": {"displayName": group.display_name, "externalId": group.external_id},
             "members": {"replaced": members.replace.as_ref().map(Vec::len), "removedAll": members.remove_all,
                         "removed": members.remove, "added": members.add},
+            "assignmentsRemoved": removed,
             "source": "directory",
         }),
     );
@@ -348,6 +356,8 @@ pub async fn delete(
         .await?
         .ok_or_else(|| Fail::not_found("group", id))?;
     store::replace_members(work.conn(), tenant, gid, &[], now).await?;
+    crate::services::scope::remove_left_out(work.conn(), tenant, ScopeChange::LeftGroup(gid), now)
+        .await?;
     let erased = {
         let mut savepoint = sqlx::Connection::begin(&mut *work.conn()).await?;
         match db::groups::delete(&mut savepoint, tenant, gid).await {

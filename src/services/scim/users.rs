@@ -5,6 +5,7 @@
 //! answers 404 afterwards, as RFC 7644 §3.6 asks) but never erases them: their history
 //! stays, and a later POST with the same email brings the same person back.
 
+use crate::db::assignments::ScopeChange;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -145,6 +146,9 @@ async fn write(
     store::set_user_document(work.conn(), tenant, user.id, doc, deleted).await?;
     if deactivating {
         end_access_of_deactivated(work, &user).await?;
+    } else if before.is_some_and(|b| b.kind != user.kind) {
+        let change = ScopeChange::Users(std::slice::from_ref(&user.id));
+        crate::services::scope::remove_left_out(work.conn(), tenant, change, now).await?;
     }
     Ok((user, deactivating))
 }

@@ -1,6 +1,7 @@
 //! Directory users: tenant admins create, change and deactivate them; every member may
 //! look users up (to pick approvers); guests may not search the directory.
 
+use crate::db::assignments::ScopeChange;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
@@ -221,6 +222,9 @@ pub async fn update(
     );
     if deactivating {
         end_access_of_deactivated(&mut work, &user).await?;
+    } else if before.kind != user.kind {
+        let change = ScopeChange::Users(std::slice::from_ref(&user.id));
+        crate::services::scope::remove_left_out(work.conn(), tenant, change, now).await?;
     }
     work.commit(caller.permitted(permit)).await?;
     Ok(user)

@@ -15,6 +15,7 @@ mod packages;
 mod policy;
 mod requests;
 mod reviews;
+mod sign_in;
 mod tenant;
 
 use askama::Template;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(directory::router())
         .merge(outbox::router())
         .merge(tenant::router())
+        .merge(sign_in::router())
 }
 
 // ---------------------------------------------------------------------------------
@@ -98,6 +100,11 @@ async fn overview(who: AdminCaller) -> PageResult {
             title: "Groups",
             href: who.url("/admin/groups"),
             text: "Groups with their owners and members, and where each membership came from.",
+        });
+        cards.push(Card {
+            title: "Sign-in and directory",
+            href: who.url("/admin/sign-in"),
+            text: "Sign-in with your identity provider, and the SCIM tokens it uses to push your directory.",
         });
     }
     if roles.is_tenant_admin() {

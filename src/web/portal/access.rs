@@ -79,6 +79,9 @@ fn ended_because(state: AssignmentState, reason: Option<RemovalReason>) -> &'sta
         (_, Some(RemovalReason::Review)) => "An access review removed it.",
         (_, Some(RemovalReason::UserDeactivated)) => "Your account was deactivated.",
         (_, Some(RemovalReason::PolicyChanged)) => "Its policy changed and no longer includes you.",
+        (_, Some(RemovalReason::OutOfScope)) => {
+            "You are no longer among the people its policy lets request it (you left a group it names, or became a guest)."
+        }
         _ => "It was removed.",
     }
 }

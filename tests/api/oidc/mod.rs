@@ -2,6 +2,7 @@
 //! OpenID provider (npm `oidc-provider`, `helpers::oidc::TestIdp`): the settings API,
 //! the authorization-code flow over plain HTTP with every refusal, and in the browser.
 
+mod admin_page;
 mod browser;
 mod flow;
 mod settings;
