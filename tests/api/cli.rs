@@ -412,3 +412,66 @@ async fn token_create_scim_prints_a_scim_token_that_opens_only_the_tenants_scim_
     .await;
     assert!(!refused.status.success(), "--scim takes no --email");
 }
+
+#[tokio::test]
+async fn demo_with_oidc_signs_demo_people_in_through_the_local_provider() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let app = TestApp::spawn().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["demo", "--oidc"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env("DATABASE_URL", app.database_url())
+        .env("PORTICO_BIND", &bind)
+        .env("PORTICO_DATA_DIR", crate::helpers::browser::tempdir())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run portico demo --oidc");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut issuer = None;
+    let started = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("a line") {
+            if let Some(rest) = line.strip_prefix("Sign-in through the local identity provider (") {
+                issuer = rest.split(')').next().map(str::to_string);
+            }
+            if line.starts_with("Press Ctrl-C") {
+                return;
+            }
+        }
+        panic!("the demo stopped before it was ready");
+    })
+    .await;
+    assert!(started.is_ok(), "the demo was not ready within 120 s");
+    let issuer = issuer.expect("the demo names its provider");
+
+    let base = format!("http://{bind}");
+    let browser = crate::helpers::oidc::TestIdp::http_client();
+    let callback = crate::helpers::oidc::sign_in_through(
+        &issuer,
+        &browser,
+        &format!("{base}/t/contoso/oidc/start"),
+        "adele@contoso.example",
+    )
+    .await;
+    let done = browser.get(&callback).send().await.expect("callback");
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let home = browser
+        .get(format!("{base}/t/contoso/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("page");
+    assert!(home.contains("Adele Vance"), "{home}");
+    child.start_kill().ok();
+}

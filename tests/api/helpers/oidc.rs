@@ -281,45 +281,55 @@ impl TestIdp {
         authorize_url: &str,
         email: &str,
     ) -> String {
-        let issuer = Url::parse(&self.issuer).expect("the issuer URL");
-        let mut url = Url::parse(authorize_url).expect("the authorization URL");
-        let mut at_idp = false;
-        for _ in 0..20 {
-            at_idp |= url.origin() == issuer.origin();
-            let response = client
-                .get(url.clone())
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-            let status = response.status();
-            if status.is_redirection() {
-                let next = redirect_target(&url, &response);
-                if at_idp && next.origin() != issuer.origin() {
-                    return next.to_string();
-                }
-                url = next;
-                continue;
-            }
-            let page = response.text().await.unwrap_or_default();
-            assert_eq!(status, StatusCode::OK, "GET {url}: {page}");
-            let action = form_action(&page)
-                .unwrap_or_else(|| panic!("{url} is not the provider's login page: {page}"));
-            let action = url.join(&action).expect("the login form's action");
-            let response = client
-                .post(action.clone())
-                .form(&[("email", email)])
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("POST {action}: {e}"));
-            if !response.status().is_redirection() {
-                let status = response.status();
-                let page = response.text().await.unwrap_or_default();
-                panic!("signing in as {email} did not go on ({status}): {page}");
-            }
-            url = redirect_target(&action, &response);
-        }
-        panic!("signing in from {authorize_url} did not leave the provider after 20 steps");
+        sign_in_through(&self.issuer, client, authorize_url, email).await
     }
+}
+
+/// [`TestIdp::sign_in_over_http`] at a provider this test did not start (the demo's).
+pub async fn sign_in_through(
+    issuer: &str,
+    client: &reqwest::Client,
+    authorize_url: &str,
+    email: &str,
+) -> String {
+    let issuer = Url::parse(issuer).expect("the issuer URL");
+    let mut url = Url::parse(authorize_url).expect("the authorization URL");
+    let mut at_idp = false;
+    for _ in 0..20 {
+        at_idp |= url.origin() == issuer.origin();
+        let response = client
+            .get(url.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = response.status();
+        if status.is_redirection() {
+            let next = redirect_target(&url, &response);
+            if at_idp && next.origin() != issuer.origin() {
+                return next.to_string();
+            }
+            url = next;
+            continue;
+        }
+        let page = response.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::OK, "GET {url}: {page}");
+        let action = form_action(&page)
+            .unwrap_or_else(|| panic!("{url} is not the provider's login page: {page}"));
+        let action = url.join(&action).expect("the login form's action");
+        let response = client
+            .post(action.clone())
+            .form(&[("email", email)])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {action}: {e}"));
+        if !response.status().is_redirection() {
+            let status = response.status();
+            let page = response.text().await.unwrap_or_default();
+            panic!("signing in as {email} did not go on ({status}): {page}");
+        }
+        url = redirect_target(&action, &response);
+    }
+    panic!("signing in from {authorize_url} did not leave the provider after 20 steps");
 }
 
 impl Drop for TestIdp {
