@@ -205,16 +205,11 @@ pub struct ResourceRole {
 
 /// A connector as shown: never with its secret, only that one is set.
 #[derive(Serialize, ToSchema)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "type", rename_all = "camelCase")]
 pub enum Connector {
-    Webhook {
-        url: String,
-        secret_set: bool,
-    },
+    #[serde(rename_all = "camelCase")]
+    Webhook { url: String, secret_set: bool },
+    #[serde(rename_all = "camelCase")]
     Scim {
         base_url: String,
         token_set: bool,

@@ -4,6 +4,7 @@
 //! portal's delivery form.
 
 mod admin;
+mod migration;
 mod resources;
 mod scim;
 
