@@ -1,6 +1,7 @@
 //! The SCIM 2.0 client connector (RFC 7643/7644, INTEGRATIONS.md §3): Portico gives
 //! and takes back access in another system by managing its users and group
-//! memberships. A grant finds the person by `userName eq "<email>"` (creating them when
+//! memberships. A grant finds the person by `userName eq "<email>"` (or by the
+//! `externalId` Portico gave them, should their email have changed; creating them when
 //! absent, and taking a 409 on create to mean they exist), makes sure they are active,
 //! and adds them to the group whose displayName is the role's connector value. A
 //! revoke removes them from that group and, when asked to, deactivates them.
@@ -137,9 +138,15 @@ impl<'a> ScimTarget<'a> {
         }
     }
 
-    async fn find_user(&self, email: &str) -> Result<Option<TargetUser>, String> {
+    /// The user whose `attribute` equals `value` (the server compares userName
+    /// case-insensitively; the exact spelling wins when several answer).
+    async fn find_user_by(
+        &self,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Option<TargetUser>, String> {
         let step = "looking up the user";
-        let filter = encode(&format!("userName eq {}", quoted(email)));
+        let filter = encode(&format!("{attribute} eq {}", quoted(value)));
         let (status, list) = self
             .call(Method::GET, &format!("/Users?filter={filter}"), None, step)
             .await?;
@@ -147,10 +154,9 @@ impl<'a> ScimTarget<'a> {
             return Err(self.unexpected(step, status));
         }
         let users = self.resources(step, &list)?;
-        // The server compares case-insensitively; prefer the exact spelling if several.
         let chosen = users
             .iter()
-            .find(|u| u["userName"].as_str() == Some(email))
+            .find(|u| u[attribute].as_str() == Some(value))
             .or_else(|| users.first());
         Ok(chosen.and_then(|u| {
             Some(TargetUser {
@@ -158,6 +164,15 @@ impl<'a> ScimTarget<'a> {
                 active: u["active"].as_bool().unwrap_or(true),
             })
         }))
+    }
+
+    /// The person in the target: by userName (their email), or else by the externalId
+    /// Portico gave them when it created them (their email has changed since).
+    async fn find_user(&self, person: Person<'_>) -> Result<Option<TargetUser>, String> {
+        match self.find_user_by("userName", person.email).await? {
+            Some(user) => Ok(Some(user)),
+            None => self.find_user_by("externalId", person.id).await,
+        }
     }
 
     /// Creates the user; `None` when the target says they exist already (409).
@@ -249,12 +264,12 @@ impl<'a> ScimTarget<'a> {
                 self.base_url
             )
         })?;
-        let user = match self.find_user(person.email).await? {
+        let user = match self.find_user(person).await? {
             Some(user) => user,
             None => match self.create_user(person).await? {
                 Some(user) => user,
                 // Created meanwhile (or invisible to the search a moment ago): use it.
-                None => self.find_user(person.email).await?.ok_or_else(|| {
+                None => self.find_user(person).await?.ok_or_else(|| {
                     format!(
                         "creating the user: the SCIM target at {} says '{}' exists but does not find that userName",
                         self.base_url, person.email
@@ -288,8 +303,13 @@ impl<'a> ScimTarget<'a> {
 
     /// Takes the role back: no longer a member of `group`, and inactive when
     /// `deactivate` (the person holds nothing else through this connector).
-    pub async fn revoke(&self, email: &str, group: &str, deactivate: bool) -> Result<(), String> {
-        let Some(user) = self.find_user(email).await? else {
+    pub async fn revoke(
+        &self,
+        person: Person<'_>,
+        group: &str,
+        deactivate: bool,
+    ) -> Result<(), String> {
+        let Some(user) = self.find_user(person).await? else {
             return Ok(());
         };
         if let Some(group_id) = self.find_group(group).await? {

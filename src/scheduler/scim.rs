@@ -32,16 +32,14 @@ pub(super) async fn call(
 ) -> anyhow::Result<Result<(), String>> {
     let scim = ScimTarget::new(state.http(), base_url, token);
     let group = target.role_value.as_str();
+    let id = target.user_id.to_string();
+    let person = Person {
+        id: &id,
+        email: &target.user_email,
+        display_name: &target.user_display_name,
+    };
     Ok(match call.kind {
-        GrantCall::Grant => {
-            let id = target.user_id.to_string();
-            let person = Person {
-                id: &id,
-                email: &target.user_email,
-                display_name: &target.user_display_name,
-            };
-            scim.grant(person, group).await
-        }
+        GrantCall::Grant => scim.grant(person, group).await,
         GrantCall::Revoke => {
             // The revoked grant itself is `revoking`, so only other grants count.
             let deactivate = deactivate_on_last_revoke
@@ -52,7 +50,7 @@ pub(super) async fn call(
                     target.resource_id,
                 )
                 .await?;
-            scim.revoke(&target.user_email, group, deactivate).await
+            scim.revoke(person, group, deactivate).await
         }
     })
 }

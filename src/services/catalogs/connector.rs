@@ -87,6 +87,7 @@ fn field(name: &str) -> String {
 
 /// Parses a connector, adding every problem to `errors` under `connector.<field>`.
 /// With `may_keep_secret`, a blank secret means "keep the stored one".
+#[tracing::instrument(skip_all)]
 pub async fn check_connector(
     input: &NewConnector,
     allow_private: bool,

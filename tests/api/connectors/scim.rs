@@ -239,3 +239,34 @@ async fn a_token_the_target_refuses_is_reported_without_the_token() {
     assert!(!outbox.to_string().contains(wrong), "{outbox}");
     assert!(!waiting.to_string().contains(wrong));
 }
+
+#[tokio::test]
+async fn a_person_whose_email_changed_is_found_by_the_external_id_portico_gave_them() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (user, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let target = ScimTarget::start(&["App Editors", "App Viewers"]).await;
+    let catalog = app.general_catalog(&t).await;
+    let (_, roles) = scim_resource(&app, &t, catalog, &target, roles()).await;
+    let editors = package_of(&app, &t, catalog, "Editors", roles[0].1).await;
+    let (_, r) = request(&app, &token, editors, json!({})).await;
+    let a = id_of(&r, "assignmentId");
+    wait_for(&app, &token, &a, |a| a["state"] == "delivered").await;
+    let id = id_of(&target.user("adele@contoso.test").await, "id");
+
+    let (status, changed) = app
+        .patch(
+            &t.admin,
+            &format!("/api/v1/users/{user}"),
+            json!({"email": "adele.vance@contoso.test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    remove(&app, &token, &a).await;
+    wait_for(&app, &token, &a, |a| grant_state(a) == "revoked").await;
+
+    assert!(target.members("App Editors").await.is_empty());
+    let person = target.user("adele@contoso.test").await;
+    assert_eq!(person["id"], id.as_str());
+    assert_eq!(person["active"], false, "{person}");
+}
