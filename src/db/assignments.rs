@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::assignment::AssignmentState;
 use crate::domain::ids::{
-    AssignmentId, CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId, TenantId, UserId,
+    AssignmentId, CatalogId, GroupId, PackageId, PolicyId, ResourceId, ResourceRoleId, TenantId,
+    UserId,
 };
 pub use crate::model::assignments::{AssignmentRow, GrantRow};
 
@@ -300,6 +301,28 @@ pub async fn role_held_elsewhere(
     .await?)
 }
 
+/// Whether the user holds any grant of a role of `resource` that is delivered or on
+/// its way, in an active assignment (a revoke in progress does not count).
+pub async fn holds_grant_on_resource(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    resource: ResourceId,
+) -> DbResult<bool> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select exists (select 1 from assignment_grants g
+           join assignments a on a.tenant_id = g.tenant_id and a.id = g.assignment_id
+           join resource_roles rr on rr.tenant_id = g.tenant_id and rr.id = g.resource_role_id
+         where g.tenant_id = $1 and a.target_user_id = $2 and rr.resource_id = $3
+           and a.state in {ACTIVE} and g.state in ('pending', 'delivered'))"
+    )))
+    .bind(tenant)
+    .bind(user)
+    .bind(resource)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Active assignments due a warning `days` before their end (and whose warning time
 /// falls after their start), not yet warned, claimed for this transaction.
 pub async fn claim_warnings(
@@ -380,7 +403,7 @@ pub async fn with_connector_grants(
          join resource_roles rr on rr.tenant_id = g.tenant_id and rr.id = g.resource_role_id
          join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
          join unnest($1::uuid[], $2::uuid[]) as x(t, a) on g.tenant_id = x.t and g.assignment_id = x.a
-         where r.connector_url is not null and g.state not in ('revoked', 'revoking')",
+         where r.connector is not null and g.state not in ('revoked', 'revoking')",
     )
     .bind(assignments.iter().map(|(t, _)| *t).collect::<Vec<_>>())
     .bind(assignments.iter().map(|(_, a)| *a).collect::<Vec<_>>())

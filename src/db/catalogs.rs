@@ -2,8 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
+use sqlx::types::Json;
 
 use super::{Conn, DbResult, Page, PageRequest};
+use crate::domain::connector::Connector;
 use crate::domain::ids::{CatalogId, ResourceId, ResourceRoleId, TenantId};
 pub use crate::model::catalogs::{Catalog, Resource, ResourceRole};
 
@@ -88,9 +90,10 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |c| c.id.0))
 }
 
-const RESOURCE_COLUMNS: &str = "tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, added_by_tenant_admin, created_at, updated_at";
+const RESOURCE_COLUMNS: &str = "tenant_id, id, catalog_id, kind, group_id, display_name, description, connector, connector_secret, added_by_tenant_admin, created_at, updated_at";
 
-const ROLE_COLUMNS: &str = "tenant_id, id, resource_id, display_name, group_relation, created_at";
+const ROLE_COLUMNS: &str =
+    "tenant_id, id, resource_id, display_name, group_relation, connector_value, created_at";
 
 pub async fn insert_resource(
     conn: &mut Conn,
@@ -98,7 +101,7 @@ pub async fn insert_resource(
     roles: &[ResourceRole],
 ) -> DbResult<()> {
     sqlx::query(
-        "insert into resources (tenant_id, id, catalog_id, kind, group_id, display_name, description, connector_url, connector_secret, added_by_tenant_admin, created_at, updated_at)
+        "insert into resources (tenant_id, id, catalog_id, kind, group_id, display_name, description, connector, connector_secret, added_by_tenant_admin, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(r.tenant_id)
@@ -108,7 +111,7 @@ pub async fn insert_resource(
     .bind(r.group_id)
     .bind(&r.display_name)
     .bind(&r.description)
-    .bind(&r.connector_url)
+    .bind(r.connector.as_ref().map(Json))
     .bind(&r.connector_secret)
     .bind(r.added_by_tenant_admin)
     .bind(r.created_at)
@@ -117,14 +120,15 @@ pub async fn insert_resource(
     .await?;
     for role in roles {
         sqlx::query(
-            "insert into resource_roles (tenant_id, id, resource_id, display_name, group_relation, created_at)
-             values ($1, $2, $3, $4, $5, $6)",
+            "insert into resource_roles (tenant_id, id, resource_id, display_name, group_relation, connector_value, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(role.tenant_id)
         .bind(role.id)
         .bind(role.resource_id)
         .bind(&role.display_name)
         .bind(&role.group_relation)
+        .bind(&role.connector_value)
         .bind(role.created_at)
         .execute(&mut *conn)
         .await?;
@@ -287,6 +291,7 @@ struct TargetRow {
     role_id: ResourceRoleId,
     role_name: String,
     group_relation: Option<String>,
+    connector_value: Option<String>,
     role_created_at: DateTime<Utc>,
     #[sqlx(flatten)]
     resource: Resource,
@@ -299,8 +304,8 @@ pub async fn targets_of_package(
     package: crate::domain::ids::PackageId,
 ) -> DbResult<Vec<(ResourceRole, Resource)>> {
     let rows: Vec<TargetRow> = sqlx::query_as(
-        "select rr.id as role_id, rr.display_name as role_name, rr.group_relation, rr.created_at as role_created_at,
-                r.tenant_id, r.id, r.catalog_id, r.kind, r.group_id, r.display_name, r.description, r.connector_url,
+        "select rr.id as role_id, rr.display_name as role_name, rr.group_relation, rr.connector_value, rr.created_at as role_created_at,
+                r.tenant_id, r.id, r.catalog_id, r.kind, r.group_id, r.display_name, r.description, r.connector,
                 r.connector_secret, r.added_by_tenant_admin, r.created_at, r.updated_at
          from access_package_roles p
          join resource_roles rr on rr.tenant_id = p.tenant_id and rr.id = p.resource_role_id
@@ -321,6 +326,7 @@ pub async fn targets_of_package(
                     resource_id: t.resource.id,
                     display_name: t.role_name,
                     group_relation: t.group_relation,
+                    connector_value: t.connector_value,
                     created_at: t.role_created_at,
                 },
                 t.resource,
@@ -359,5 +365,50 @@ pub async fn reseal_connector_secret(
     .bind(sealed)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Replaces a resource's connector and its sealed secret (both `None`: no connector).
+pub async fn set_connector(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: ResourceId,
+    connector: Option<&Connector>,
+    sealed_secret: Option<&str>,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    sqlx::query(
+        "update resources set connector = $3, connector_secret = $4, updated_at = $5
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(connector.map(Json))
+    .bind(sealed_secret)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces what each role means in the target (`(role, value)` pairs of one resource).
+pub async fn set_connector_values(
+    conn: &mut Conn,
+    tenant: TenantId,
+    resource: ResourceId,
+    values: &[(ResourceRoleId, String)],
+) -> DbResult<()> {
+    for (role, value) in values {
+        sqlx::query(
+            "update resource_roles set connector_value = $4
+             where tenant_id = $1 and resource_id = $2 and id = $3 and group_relation is null",
+        )
+        .bind(tenant)
+        .bind(resource)
+        .bind(role)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }

@@ -66,6 +66,7 @@ string_enum! {
         CatalogDeleted = "catalog.deleted",
         ResourceAdded = "resource.added",
         ResourceRemoved = "resource.removed",
+        ResourceConnectorChanged = "resource.connectorChanged",
         PackageCreated = "accessPackage.created",
         PackageUpdated = "accessPackage.updated",
         PackageDeleted = "accessPackage.deleted",

@@ -4,6 +4,7 @@
 pub mod assignment;
 pub mod audit;
 pub mod authz;
+pub mod connector;
 pub mod error;
 pub mod identity;
 pub mod ids;
@@ -67,6 +68,7 @@ pub(crate) use string_enum;
 #[cfg(test)]
 mod tests {
     use super::assignment::{AssignmentState, Delivery, GrantState, RemovalReason};
+    use super::connector::ConnectorType;
     use super::outbox::{OutboxKind, OutboxState};
     use super::policy::DecisionRule;
     use super::request::{Decision, RequestState, RequestType, StageState};
@@ -113,7 +115,8 @@ mod tests {
             AppliedResult,
             IfNoResponseValue,
             OutboxState,
-            OutboxKind
+            OutboxKind,
+            ConnectorType
         );
     }
 }

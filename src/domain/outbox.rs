@@ -7,6 +7,7 @@ string_enum!(
     #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] OutboxKind {
         Email = "email",
         Webhook = "webhook",
+        Scim = "scim",
     }
 );
 

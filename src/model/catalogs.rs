@@ -1,5 +1,6 @@
 //! Records kept in `catalogs`: what `db::catalogs` reads and writes and services hand out.
 
+use crate::domain::connector::Connector;
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
@@ -27,7 +28,10 @@ pub struct Resource {
     pub group_id: Option<GroupId>,
     pub display_name: String,
     pub description: String,
-    pub connector_url: Option<String>,
+    /// How grants reach the target system; `None` when they are only recorded.
+    #[sqlx(json(nullable))]
+    pub connector: Option<Connector>,
+    /// The connector's secret, sealed (`services::catalogs::connector_secret_context`).
     pub connector_secret: Option<String>,
     /// A tenant admin added it: only then may delivery put people into a group that
     /// holds a role or approves for another catalog.
@@ -44,5 +48,8 @@ pub struct ResourceRole {
     pub display_name: String,
     /// `member` / `owner` for group resources.
     pub group_relation: Option<String>,
+    /// What the role means in the target of the resource's connector (its name unless
+    /// given); `None` for group resources.
+    pub connector_value: Option<String>,
     pub created_at: DateTime<Utc>,
 }

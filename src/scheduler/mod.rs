@@ -9,6 +9,7 @@ pub mod emails;
 pub mod lifecycle;
 pub mod reviews;
 pub mod scheduled;
+pub mod scim;
 pub mod webhooks;
 
 use std::time::Instant;
@@ -31,6 +32,7 @@ enum Job {
     ApprovalReminders,
     Reviews,
     Webhooks,
+    ScimCalls,
     Emails,
 }
 
@@ -47,7 +49,7 @@ const LIFECYCLE: [Job; 7] = [
 ];
 
 /// The delivery jobs: connector calls and emails.
-const DELIVERY: [Job; 2] = [Job::Webhooks, Job::Emails];
+const DELIVERY: [Job; 3] = [Job::Webhooks, Job::ScimCalls, Job::Emails];
 
 impl Job {
     fn name(self) -> &'static str {
@@ -60,6 +62,7 @@ impl Job {
             Job::ApprovalReminders => "approvalReminders",
             Job::Reviews => "reviews",
             Job::Webhooks => "webhooks",
+            Job::ScimCalls => "scimCalls",
             Job::Emails => "emails",
         }
     }
@@ -75,6 +78,7 @@ impl Job {
             | Job::ApprovalReminders => lifecycle::BATCH,
             Job::Reviews => reviews::BATCH,
             Job::Webhooks => webhooks::BATCH,
+            Job::ScimCalls => scim::BATCH,
             Job::Emails => emails::BATCH,
         }
     }
@@ -89,6 +93,7 @@ impl Job {
             Job::ApprovalReminders => DueWork::ApprovalReminders,
             Job::Reviews => DueWork::Reviews,
             Job::Webhooks => DueWork::Outbox("webhook"),
+            Job::ScimCalls => DueWork::Outbox("scim"),
             Job::Emails => DueWork::Outbox("email"),
         }
     }
@@ -103,6 +108,7 @@ impl Job {
             Job::ApprovalReminders => lifecycle::remind(state, now).await,
             Job::Reviews => reviews::run_once(state, now).await,
             Job::Webhooks => webhooks::run_once(state, now).await,
+            Job::ScimCalls => scim::run_once(state, now).await,
             Job::Emails => emails::run_once(state, now).await,
         }
     }

@@ -2,7 +2,8 @@
 //! role at a time, in order), call the target, then record success or schedule a retry
 //! with exponential backoff; after 24 hours of failures the grant is `failed` and the
 //! assignment shows it. Crash-safe: a claimed row whose process dies is retried when
-//! its lease ends.
+//! its lease ends. Webhook rows are claimed by this job and SCIM rows by `scim`; both
+//! deliver to the resource's connector as it is when the call is made.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -10,6 +11,7 @@ use serde_json::json;
 
 use crate::connectors::webhook;
 use crate::domain::assignment::GrantCall;
+use crate::domain::connector::Connector;
 use crate::domain::ids::{AssignmentId, ResourceId, ResourceRoleId, TenantId, UserId};
 use crate::domain::outbox::OutboxKind;
 use crate::services;
@@ -21,14 +23,14 @@ const GIVE_UP_AFTER_HOURS: i64 = 24;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Call {
+pub(super) struct Call {
     #[serde(rename = "type")]
-    kind: GrantCall,
-    assignment_id: AssignmentId,
-    resource_role_id: ResourceRoleId,
-    resource_id: ResourceId,
-    user_id: UserId,
-    occurred_at: DateTime<Utc>,
+    pub kind: GrantCall,
+    pub assignment_id: AssignmentId,
+    pub resource_role_id: ResourceRoleId,
+    pub resource_id: ResourceId,
+    pub user_id: UserId,
+    pub occurred_at: DateTime<Utc>,
 }
 
 /// The outbox lease of this process, as a chrono duration.
@@ -44,18 +46,20 @@ pub fn backoff(attempt: i32) -> Duration {
 
 #[tracing::instrument(skip_all)]
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let rows = delivery::claim(
-        state.pool(),
-        OutboxKind::Webhook,
-        now,
-        lease(state),
-        BATCH as i64,
-    )
-    .await?;
+    run_kind(state, OutboxKind::Webhook, now).await
+}
+
+/// Claims and delivers one batch of connector calls of `kind`.
+pub(super) async fn run_kind(
+    state: &AppState,
+    kind: OutboxKind,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let rows = delivery::claim(state.pool(), kind, now, lease(state), BATCH as i64).await?;
     let count = rows.len();
     for row in rows {
         if let Err(e) = deliver(state, &row, now).await {
-            tracing::error!(error = format!("{e:#}"), outbox = %row.id, "webhook delivery bookkeeping failed");
+            tracing::error!(error = format!("{e:#}"), outbox = %row.id, %kind, "connector delivery bookkeeping failed");
         }
     }
     Ok(count)
@@ -83,10 +87,10 @@ async fn deliver(state: &AppState, row: &Claimed, now: DateTime<Utc>) -> anyhow:
         )
         .await;
     };
-    let (Some(url), Some(stored)) = (
-        target.connector_url.as_deref(),
-        target.connector_secret.as_deref(),
-    ) else {
+    // Without a connector (removed since) there is nothing to call.
+    let (Some(connector), Some(stored)) =
+        (target.connector.clone(), target.connector_secret.as_deref())
+    else {
         return finish(state, tenant, row, &call, Ok(()), now).await;
     };
     let context = services::catalogs::connector_secret_context(tenant, target.resource_id);
@@ -96,6 +100,47 @@ async fn deliver(state: &AppState, row: &Claimed, now: DateTime<Utc>) -> anyhow:
         // the key) lets the call through before the grant is given up.
         Err(e) => return finish(state, tenant, row, &call, Err((e.to_string(), false)), now).await,
     };
+    let result = match connector {
+        Connector::Webhook { url } => {
+            send_webhook(state, row, &call, &target, &url, &secret, now).await?
+        }
+        Connector::Scim {
+            base_url,
+            deactivate_on_last_revoke,
+        } => {
+            super::scim::call(
+                state,
+                tenant,
+                &call,
+                &target,
+                &base_url,
+                &secret,
+                deactivate_on_last_revoke,
+            )
+            .await?
+        }
+    };
+    finish(
+        state,
+        tenant,
+        row,
+        &call,
+        result.map_err(|e| (e, false)),
+        now,
+    )
+    .await
+}
+
+/// One signed webhook call for `row`.
+async fn send_webhook(
+    state: &AppState,
+    row: &Claimed,
+    call: &Call,
+    target: &delivery::CallTarget,
+    url: &str,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<(), String>> {
     let id = format!("msg_{}", row.id);
     let body = serde_json::to_vec(&json!({
         "id": id,
@@ -107,16 +152,7 @@ async fn deliver(state: &AppState, row: &Claimed, now: DateTime<Utc>) -> anyhow:
         "assignmentId": call.assignment_id,
         "occurredAt": call.occurred_at,
     }))?;
-    let result = webhook::send(state.http(), url, &secret, &id, now.timestamp(), &body).await;
-    finish(
-        state,
-        tenant,
-        row,
-        &call,
-        result.map_err(|e| (e, false)),
-        now,
-    )
-    .await
+    Ok(webhook::send(state.http(), url, secret, &id, now.timestamp(), &body).await)
 }
 
 /// Records the outcome: success, a retry, or a final failure (`(message, permanent)`).
@@ -146,7 +182,7 @@ async fn finish(
                 retry_at,
             };
             delivery::record_call(state.pool(), tenant, call, outcome, now).await?;
-            tracing::warn!(outbox = %row.id, attempt = row.attempts, final = give_up, error = %error, "webhook call failed");
+            tracing::warn!(outbox = %row.id, attempt = row.attempts, final = give_up, error = %error, "connector call failed");
             Ok(())
         }
     }

@@ -10,6 +10,7 @@ use crate::db::assignments::GrantRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self};
 use crate::domain::assignment::{GrantCall, GrantState};
+use crate::domain::connector::Connector;
 use crate::domain::ids::{AssignmentId, OutboxId, ResourceId, ResourceRoleId, TenantId, UserId};
 use crate::domain::outbox::OutboxKind;
 
@@ -91,13 +92,16 @@ pub struct CallTarget {
     pub tenant: String,
     pub resource_id: ResourceId,
     pub resource_name: String,
-    pub connector_url: Option<String>,
+    pub connector: Option<Connector>,
     /// The sealed connector secret.
     pub connector_secret: Option<String>,
     pub role_id: ResourceRoleId,
     pub role_name: String,
+    /// What the role means in the target (its name unless set).
+    pub role_value: String,
     pub user_id: UserId,
     pub user_email: String,
+    pub user_display_name: String,
     pub user_external_id: Option<String>,
 }
 
@@ -127,12 +131,16 @@ pub async fn call_target(
         tenant: slug,
         resource_id: resource.id,
         resource_name: resource.display_name,
-        connector_url: resource.connector_url,
+        connector: resource.connector,
         connector_secret: resource.connector_secret,
         role_id: role.id,
+        role_value: role
+            .connector_value
+            .unwrap_or_else(|| role.display_name.clone()),
         role_name: role.display_name,
         user_id: user.id,
         user_email: user.email,
+        user_display_name: user.display_name,
         user_external_id: user.external_id,
     }))
 }
@@ -209,4 +217,17 @@ pub async fn record_call(
         .context("refreshing the assignment's state")?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether the user still holds (or is being given) a role of `resource` in an active
+/// assignment: a SCIM connector deactivates the person in the target only when not.
+#[tracing::instrument(skip_all)]
+pub async fn holds_grant_on_resource(
+    pool: &PgPool,
+    tenant: TenantId,
+    user: UserId,
+    resource: ResourceId,
+) -> anyhow::Result<bool> {
+    let mut conn = pool.acquire().await?;
+    Ok(db::assignments::holds_grant_on_resource(&mut conn, tenant, user, resource).await?)
 }

@@ -2,7 +2,7 @@
 //! in the calling transaction as membership rows whose source is the assignment, so
 //! ending the assignment removes exactly what it delivered. Connector roles become
 //! ordered outbox rows (one sequence per assignment and role) delivered by the
-//! scheduler. A role without a connector is recorded as delivered at once. A group
+//! scheduler (webhook and SCIM calls alike). A role without a connector is recorded as delivered at once. A group
 //! that holds a role or approves for another catalog is never delivered through a
 //! resource that no tenant admin added (`authz::may_deliver_into_group`): the grant
 //! fails with that reason instead, every time it is tried.
@@ -21,7 +21,6 @@ use crate::domain::assignment::{AssignmentState, Delivery, GrantCall, GrantState
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{GroupPrivilege, may_deliver_into_group};
 use crate::domain::ids::{AssignmentId, GroupId, OutboxId, PackageId, ResourceRoleId, TenantId};
-use crate::domain::outbox::OutboxKind;
 
 /// A resource role with its resource.
 #[derive(Clone, Debug)]
@@ -63,7 +62,7 @@ pub async fn package_targets(
 
 /// Whether a role is delivered later by a connector call (not in the transaction).
 pub fn is_deferred(target: &RoleTarget) -> bool {
-    target.resource.group_id.is_none() && target.resource.connector_url.is_some()
+    target.resource.group_id.is_none() && target.resource.connector.is_some()
 }
 
 fn relation(role: &ResourceRole) -> Relation {
@@ -107,6 +106,9 @@ async fn enqueue_call(
     kind: GrantCall,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
+    let Some(connector) = &target.resource.connector else {
+        return Ok(());
+    };
     let id = OutboxId::new();
     let key = sequence_key(a.id, target.role.id);
     let payload = json!({
@@ -114,6 +116,7 @@ async fn enqueue_call(
         "assignmentId": a.id,
         "resourceRoleId": target.role.id,
         "resourceId": target.resource.id,
+        "resourceName": target.resource.display_name,
         "userId": a.target_user_id,
         "occurredAt": now,
     });
@@ -122,7 +125,7 @@ async fn enqueue_call(
         NewOutbox {
             id,
             tenant: a.tenant_id,
-            kind: OutboxKind::Webhook,
+            kind: connector.outbox_kind(),
             payload: &payload,
             sequence_key: Some(&key),
         },
@@ -257,7 +260,7 @@ pub async fn grant_except(
             )
             .await?;
             set_grant(conn, a, t.role.id, GrantState::Delivered, None, now).await?;
-        } else if t.resource.connector_url.is_some() {
+        } else if t.resource.connector.is_some() {
             set_grant(conn, a, t.role.id, GrantState::Pending, None, now).await?;
             enqueue_call(conn, a, t, GrantCall::Grant, now).await?;
         } else {
@@ -294,7 +297,7 @@ pub async fn revoke(
             set_grant(conn, a, t.role.id, GrantState::Revoked, None, now).await?;
             continue;
         }
-        if t.resource.connector_url.is_none() {
+        if t.resource.connector.is_none() {
             set_grant(conn, a, t.role.id, GrantState::Revoked, None, now).await?;
             continue;
         }
@@ -449,6 +452,7 @@ mod tests {
                 resource_id: resource,
                 display_name: "Member".into(),
                 group_relation: group.then(|| "member".into()),
+                connector_value: (!group).then(|| "Member".into()),
                 created_at: now,
             },
             resource: Resource {
@@ -459,7 +463,9 @@ mod tests {
                 group_id: group.then(GroupId::new),
                 display_name: "Team".into(),
                 description: String::new(),
-                connector_url: connector.then(|| "https://hooks.example.com".into()),
+                connector: connector.then(|| crate::domain::connector::Connector::Webhook {
+                    url: "https://hooks.example.com".into(),
+                }),
                 connector_secret: connector.then(|| "0123456789abcdef".into()),
                 added_by_tenant_admin: false,
                 created_at: now,

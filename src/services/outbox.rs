@@ -108,7 +108,7 @@ pub async fn reprocess(
                 .into());
             }
         }
-        OutboxKind::Webhook => {
+        OutboxKind::Webhook | OutboxKind::Scim => {
             if db::outbox::has_later_in_sequence(work.conn(), tenant, id).await? {
                 return Err(DomainError::conflict(
                     "A later call for the same grant was queued after this one; sending this one again would overtake it. Reprocess the assignment instead.",

@@ -47,12 +47,29 @@ async fn the_admin_screens_render_wide_and_narrow_without_serious_accessibility_
     .await
     .expect("a failed delivery");
 
+    // A resource delivered by a webhook, for its delivery form.
+    let hooked = crate::helpers::TestTenant {
+        slug: "contoso".into(),
+        id: tenant,
+        admin_id: Uuid::nil(),
+        admin_email: String::new(),
+        admin: String::new(),
+    };
+    let (resource, _) = crate::fixtures::webhook_resource(
+        &app,
+        &hooked,
+        general,
+        "https://hooks.example.com/portico",
+        "whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw==",
+    )
+    .await;
+
     let profile = tempdir();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/admin-screens");
     std::fs::create_dir_all(&dir).expect("screenshot directory");
     let mut shots = Shots { dir, n: 0 };
     let c = browser(&driver, &profile).await;
-    let result = walk(&c, &app, &mut shots, package, general).await;
+    let result = walk(&c, &app, &mut shots, package, general, resource).await;
     let _ = c.close().await;
     let _ = std::fs::remove_dir_all(&profile);
     result.unwrap_or_else(|e| panic!("{e}"));
@@ -64,6 +81,7 @@ async fn walk(
     shots: &mut Shots,
     package: Uuid,
     general: Uuid,
+    resource: Uuid,
 ) -> Result<(), String> {
     let base = format!("{}/t/contoso", app.address);
     sign_in_as(c, &base, "Contoso Admin", "/admin").await?;
@@ -90,6 +108,16 @@ async fn walk(
             format!("/admin/packages/new?catalog={general}"),
             "New access package",
             "admin-package-new",
+        ),
+        (
+            format!("/admin/catalogs/{general}/resources/new?kind=application"),
+            "Add a resource",
+            "admin-resource-new",
+        ),
+        (
+            format!("/admin/catalogs/{general}/resources/{resource}/connector"),
+            "Delivery of",
+            "admin-resource-connector",
         ),
     ];
     for (path, heading, name) in pages {

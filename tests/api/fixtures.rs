@@ -6,6 +6,7 @@
 use portico::db;
 use portico::db::catalogs::{Resource, ResourceRole};
 use portico::db::packages::{AccessPackage, Policy};
+use portico::domain::connector::Connector;
 use portico::domain::ids::*;
 use portico::domain::policy::PolicySettings;
 use serde_json::{Value, json};
@@ -56,7 +57,7 @@ pub async fn group_resource(
         group_id: Some(GroupId(group)),
         display_name: "group".into(),
         description: String::new(),
-        connector_url: None,
+        connector: None,
         connector_secret: None,
         added_by_tenant_admin: true,
         created_at: now,
@@ -70,6 +71,7 @@ pub async fn group_resource(
             resource_id: resource.id,
             display_name: name.into(),
             group_relation: Some(rel.into()),
+            connector_value: None,
             created_at: now,
         })
         .collect();
@@ -103,7 +105,7 @@ pub async fn webhook_resource(
         group_id: None,
         display_name: "Ticketing".into(),
         description: String::new(),
-        connector_url: Some(url.into()),
+        connector: Some(Connector::Webhook { url: url.into() }),
         connector_secret: Some(sealed),
         added_by_tenant_admin: true,
         created_at: now,
@@ -115,6 +117,7 @@ pub async fn webhook_resource(
         resource_id: resource.id,
         display_name: "User".into(),
         group_relation: None,
+        connector_value: Some("User".into()),
         created_at: now,
     };
     let mut conn = app.pool.acquire().await.expect("conn");

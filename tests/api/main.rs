@@ -25,6 +25,7 @@ mod browser_phone;
 mod catalogs;
 mod cli;
 mod cluster;
+mod connectors;
 mod crash;
 mod directory;
 mod links;

@@ -11,7 +11,7 @@ use crate::helpers::TestApp;
 use crate::mailbox::pending_request;
 
 const TOKEN: &str = "metrics-token-0123456789";
-const JOBS: [&str; 9] = [
+const JOBS: [&str; 10] = [
     "scheduled",
     "expiry",
     "expiryWarnings",
@@ -20,6 +20,7 @@ const JOBS: [&str; 9] = [
     "approvalReminders",
     "reviews",
     "webhooks",
+    "scimCalls",
     "emails",
 ];
 

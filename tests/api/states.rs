@@ -62,8 +62,9 @@ fn state_columns() -> Vec<(&'static str, &'static str, BTreeSet<&'static str>)> 
 }
 
 /// Enumerated text columns that hold no state (kinds, relations, methods).
-const NOT_STATES: [(&str, &str); 5] = [
+const NOT_STATES: [(&str, &str); 6] = [
     ("resources", "kind"),
+    ("resources", "connector"),
     ("resource_roles", "group_relation"),
     ("sessions", "method"),
     ("identity_providers", "kind"),

@@ -1,21 +1,222 @@
-//! The webhook connector of a resource: its URL is checked when it is saved (delivery
-//! checks the addresses again), and its secret is sealed at rest, bound to its tenant
-//! and resource.
+//! The connector of a resource: its settings are parsed into one `Connector` variant
+//! per type, its address is checked when it is saved (delivery checks the addresses
+//! again, through `Outbound`), and its secret (a webhook's signing secret, a SCIM
+//! target's token) is sealed at rest, bound to its tenant and resource, and never read
+//! back out of this module but by delivery.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use serde_json::json;
 use sqlx::PgPool;
 use url::{Host, Url};
+
+use super::{load, resource_not_found};
 
 use crate::connectors::webhook::is_private;
 use crate::crypto::Keys;
 use crate::db;
+use crate::db::catalogs::Resource;
+use crate::domain::FieldErrors;
+use crate::domain::audit::{AuditAction, Target};
+use crate::domain::authz::Action;
+use crate::domain::connector::{Connector, ConnectorType, parse_token};
+use crate::domain::ids::CatalogId;
 use crate::domain::ids::{ResourceId, TenantId};
-use crate::services::ServiceResult;
+use crate::services::tx::Work;
+use crate::services::{Caller, ServiceResult, validated};
 
 const MAX_URL: usize = 2048;
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub const MIN_SECRET: usize = 16;
+const MAX_SECRET: usize = 1024;
+
+/// A connector as sent by a client: its type and the fields of that type. The secret
+/// (`secret` of a webhook, `token` of a SCIM target) never leaves the service once
+/// stored.
+#[derive(Clone)]
+pub struct NewConnector {
+    pub kind: ConnectorType,
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    pub base_url: Option<String>,
+    pub token: Option<String>,
+    pub deactivate_on_last_revoke: Option<bool>,
+}
+
+impl NewConnector {
+    /// A webhook connector to `url` signed with `secret`.
+    pub fn webhook(url: Option<String>, secret: Option<String>) -> Self {
+        Self {
+            kind: ConnectorType::Webhook,
+            url,
+            secret,
+            base_url: None,
+            token: None,
+            deactivate_on_last_revoke: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for NewConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("NewConnector")
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .field("secret", &redacted(&self.secret))
+            .field("base_url", &self.base_url)
+            .field("token", &redacted(&self.token))
+            .field("deactivate_on_last_revoke", &self.deactivate_on_last_revoke)
+            .finish()
+    }
+}
+
+/// A checked connector and its secret in plain text, to be sealed (`None`: keep the
+/// one stored, when the caller allowed that).
+pub struct CheckedConnector {
+    pub connector: Connector,
+    pub secret: Option<String>,
+}
+
+fn field(name: &str) -> String {
+    format!("connector.{name}")
+}
+
+/// Parses a connector, adding every problem to `errors` under `connector.<field>`.
+/// With `may_keep_secret`, a blank secret means "keep the stored one".
+#[tracing::instrument(skip_all)]
+pub async fn check_connector(
+    input: &NewConnector,
+    allow_private: bool,
+    may_keep_secret: bool,
+    errors: &mut FieldErrors,
+) -> Option<CheckedConnector> {
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+    let misplaced =
+        |errors: &mut FieldErrors, name: &str, value: &Option<String>, instead: &str| {
+            if value.is_some() {
+                errors.add(
+                    field(name),
+                    format!("a {} connector has no {name}; use {instead}", input.kind),
+                );
+            }
+        };
+    let before = errors.0.len();
+    let (connector, secret) = match input.kind {
+        ConnectorType::Webhook => {
+            misplaced(errors, "baseUrl", &input.base_url, "url");
+            misplaced(errors, "token", &input.token, "secret");
+            if input.deactivate_on_last_revoke.is_some() {
+                errors.add(
+                    field("deactivateOnLastRevoke"),
+                    "a webhook connector does not deactivate anyone; leave it out",
+                );
+            }
+            let url = match input.url.as_deref() {
+                None => {
+                    errors.add(field("url"), "a webhook connector needs the URL to call");
+                    None
+                }
+                Some(url) => match check_webhook_url(url, allow_private).await {
+                    Ok(url) => Some(url),
+                    Err(message) => {
+                        errors.add(field("url"), message);
+                        None
+                    }
+                },
+            };
+            let secret = match input.secret.as_deref() {
+                _ if may_keep_secret && blank(&input.secret) => None,
+                None => {
+                    errors.add(
+                        field("secret"),
+                        format!("a webhook connector needs a signing secret of at least {MIN_SECRET} characters"),
+                    );
+                    None
+                }
+                Some(s) if s.chars().count() < MIN_SECRET => {
+                    errors.add(
+                        field("secret"),
+                        format!("the secret must have at least {MIN_SECRET} characters"),
+                    );
+                    None
+                }
+                Some(s) if s.chars().count() > MAX_SECRET => {
+                    errors.add(
+                        field("secret"),
+                        format!("the secret has at most {MAX_SECRET} characters"),
+                    );
+                    None
+                }
+                Some(s) => Some(s.to_string()),
+            };
+            (url.map(|url| Connector::Webhook { url }), secret)
+        }
+        ConnectorType::Scim => {
+            misplaced(errors, "url", &input.url, "baseUrl");
+            misplaced(errors, "secret", &input.secret, "token");
+            let base_url = match input.base_url.as_deref() {
+                None => {
+                    errors.add(
+                        field("baseUrl"),
+                        "a SCIM connector needs the base URL of the target's SCIM 2.0 API (for example https://app.example.com/scim/v2)",
+                    );
+                    None
+                }
+                Some(raw) => match check_scim_base_url(raw, allow_private).await {
+                    Ok(url) => Some(url),
+                    Err(message) => {
+                        errors.add(field("baseUrl"), message);
+                        None
+                    }
+                },
+            };
+            let token = match input.token.as_deref() {
+                _ if may_keep_secret && blank(&input.token) => None,
+                None => {
+                    errors.add(
+                        field("token"),
+                        "a SCIM connector needs the bearer token the target issued",
+                    );
+                    None
+                }
+                Some(raw) => match parse_token(raw) {
+                    Ok(t) => Some(t.to_string()),
+                    Err(message) => {
+                        errors.add(field("token"), message);
+                        None
+                    }
+                },
+            };
+            let connector = base_url.map(|base_url| Connector::Scim {
+                base_url,
+                deactivate_on_last_revoke: input.deactivate_on_last_revoke.unwrap_or(true),
+            });
+            (connector, token)
+        }
+    };
+    if errors.0.len() > before {
+        return None;
+    }
+    connector.map(|connector| CheckedConnector { connector, secret })
+}
+
+/// Checks a SCIM base URL like a webhook URL, without a query or fragment, and drops
+/// a trailing slash (paths such as `/Users` are appended to it).
+async fn check_scim_base_url(raw: &str, allow_private: bool) -> Result<String, String> {
+    let url = check_target_url(raw, allow_private, "SCIM base URL").await?;
+    let parsed = Url::parse(&url).map_err(|e| e.to_string())?;
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(
+            "a SCIM base URL has no query or fragment; it ends where /Users and /Groups begin"
+                .into(),
+        );
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
 
 /// What a resource's sealed connector secret is bound to.
 pub fn connector_secret_context(tenant: TenantId, resource: ResourceId) -> String {
@@ -35,9 +236,87 @@ pub async fn seal_legacy_secrets(pool: &PgPool, keys: &Keys) -> ServiceResult<us
     Ok(rows.len())
 }
 
-fn private_target(host: &str) -> String {
+/// Sets, replaces or removes (`None`) the connector of a non-group resource (its
+/// editors). A blank secret keeps the stored one while the type stays the same. Calls
+/// already queued go to the connector as it is when they are sent.
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog_id, id = %id))]
+pub async fn update_connector(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog_id: CatalogId,
+    id: ResourceId,
+    input: Option<NewConnector>,
+    allow_private: bool,
+    keys: &Keys,
+    now: DateTime<Utc>,
+) -> ServiceResult<Resource> {
+    let tenant = caller.tenant_id();
+    let resource = {
+        let mut conn = pool.acquire().await?;
+        load(&mut conn, tenant, catalog_id).await?;
+        db::catalogs::get_resource(&mut conn, tenant, catalog_id, id)
+            .await?
+            .ok_or_else(resource_not_found)?
+    };
+    let permit = caller.require(Action::EditCatalog(catalog_id))?;
+    let mut errors = FieldErrors::new();
+    if resource.group_id.is_some() && input.is_some() {
+        errors.add(
+            "connector",
+            "group resources are delivered directly into the group and take no connector",
+        );
+    }
+    let before = resource.connector.clone();
+    let same_type = |c: &NewConnector| before.as_ref().is_some_and(|b| b.kind() == c.kind);
+    let checked = match &input {
+        Some(c) => check_connector(c, allow_private, same_type(c), &mut errors).await,
+        None => None,
+    };
+    validated(errors)?;
+    let context = connector_secret_context(tenant, id);
+    let (connector, sealed, replaced) = match checked {
+        None => (None, None, false),
+        Some(CheckedConnector {
+            connector,
+            secret: Some(plain),
+        }) => (Some(connector), Some(keys.seal(&plain, &context)), true),
+        Some(CheckedConnector {
+            connector,
+            secret: None,
+        }) => (Some(connector), resource.connector_secret.clone(), false),
+    };
+    let mut work = Work::begin(pool, tenant, now).await?;
+    // Removed while this change was being checked: 404 rather than a silent no-op.
+    db::catalogs::get_resource(work.conn(), tenant, catalog_id, id)
+        .await?
+        .ok_or_else(resource_not_found)?;
+    db::catalogs::set_connector(
+        work.conn(),
+        tenant,
+        id,
+        connector.as_ref(),
+        sealed.as_deref(),
+        now,
+    )
+    .await?;
+    work.audit(
+        AuditAction::ResourceConnectorChanged,
+        Target::Resource(id),
+        json!({"before": before, "after": connector, "credentialReplaced": replaced}),
+    );
+    work.commit(caller.permitted(permit)).await?;
+    Ok(Resource {
+        connector,
+        connector_secret: None,
+        updated_at: now,
+        ..resource
+    })
+}
+
+fn private_target(host: &str, what: &str) -> String {
     format!(
-        "'{host}' is a loopback, private or link-local address; a webhook must reach a public address \
+        "'{host}' is a loopback, private or link-local address; a {what} must reach a public address \
          (operators of closed networks can allow this with PORTICO_WEBHOOK_ALLOW_PRIVATE=true)"
     )
 }
@@ -48,24 +327,29 @@ fn private_target(host: &str) -> String {
 /// them again.
 #[tracing::instrument(skip_all)]
 pub async fn check_webhook_url(raw: &str, allow_private: bool) -> Result<String, String> {
+    check_target_url(raw, allow_private, "webhook URL").await
+}
+
+/// The rule of `check_webhook_url` for any connector address; messages name `what`.
+async fn check_target_url(raw: &str, allow_private: bool, what: &str) -> Result<String, String> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err("a webhook URL is required".into());
+        return Err(format!("a {what} is required"));
     }
     if raw.chars().count() > MAX_URL {
-        return Err(format!("a webhook URL has at most {MAX_URL} characters"));
+        return Err(format!("a {what} has at most {MAX_URL} characters"));
     }
     let url = Url::parse(raw).map_err(|e| {
         format!("'{raw}' is not a URL ({e}); write it like https://example.com/hooks/portico")
     })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "a webhook URL starts with https:// or http://, not {}://",
+            "a {what} starts with https:// or http://, not {}://",
             url.scheme()
         ));
     }
     let Some(host) = url.host() else {
-        return Err("a webhook URL needs a host name".into());
+        return Err(format!("a {what} needs a host name"));
     };
     if !url.username().is_empty() || url.password().is_some() {
         return Err("put credentials in the connector secret, not in the URL".into());
@@ -75,16 +359,16 @@ pub async fn check_webhook_url(raw: &str, allow_private: bool) -> Result<String,
     }
     match host {
         Host::Ipv4(ip) if is_private(IpAddr::V4(ip)) => {
-            return Err(private_target(&ip.to_string()));
+            return Err(private_target(&ip.to_string(), what));
         }
         Host::Ipv6(ip) if is_private(IpAddr::V6(ip)) => {
-            return Err(private_target(&ip.to_string()));
+            return Err(private_target(&ip.to_string(), what));
         }
         Host::Ipv4(_) | Host::Ipv6(_) => {}
         Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             if name == "localhost" || name.ends_with(".localhost") {
-                return Err(private_target(&name));
+                return Err(private_target(&name, what));
             }
             let port = url.port_or_known_default().unwrap_or(443);
             if let Ok(Ok(addrs)) = tokio::time::timeout(
@@ -97,7 +381,7 @@ pub async fn check_webhook_url(raw: &str, allow_private: bool) -> Result<String,
                 // As at delivery: one non-public answer refuses the name.
                 if ips.iter().any(|ip| is_private(*ip)) {
                     return Err(format!(
-                        "'{name}' resolves to a loopback, private or otherwise non-public address; a webhook must reach a public address \
+                        "'{name}' resolves to a loopback, private or otherwise non-public address; a {what} must reach a public address \
                          (operators of closed networks can allow this with PORTICO_WEBHOOK_ALLOW_PRIVATE=true)"
                     ));
                 }

@@ -1,15 +1,18 @@
 //! Catalogs and their resources (DOMAIN.md §4). A catalog that still has access
 //! packages cannot be deleted. This file holds the catalogs themselves; `resources`
-//! their resources and roles, `connector` the webhook connector's URL check and sealed
-//! secret.
+//! their resources and roles, `connector` a resource's connector: its settings, address
+//! check and sealed secret.
 
 mod connector;
 mod resources;
 
-pub use connector::{check_webhook_url, connector_secret_context, seal_legacy_secrets};
+pub use connector::{
+    MIN_SECRET, NewConnector, check_webhook_url, connector_secret_context, seal_legacy_secrets,
+    update_connector,
+};
 pub use resources::{
-    MAX_ROLES, MIN_SECRET, NewConnector, NewResource, ResourceKind, ResourceView,
-    add_group_by_name, add_resource, list_resources, remove_resource,
+    MAX_ROLES, NewResource, NewRole, ResourceKind, ResourceView, add_group_by_name, add_resource,
+    get_resource, list_resources, remove_resource,
 };
 
 use chrono::{DateTime, Utc};

@@ -1,6 +1,8 @@
 //! Resources of a catalog and their roles. A resource whose roles a package uses cannot
-//! be removed; a webhook connector's secret is write-only: stored for signing, never
-//! returned and never written into audit details. A directory group enters a catalog
+//! be removed; a connector's secret (webhook secret, SCIM token) is write-only: stored
+//! sealed for delivery, never returned and never written into audit details. Each role
+//! of a non-group resource says what it means in the connector's target (its
+//! connector value, its name unless given). A directory group enters a catalog
 //! only by the hand of a tenant admin or of one of its owners, and a group that holds a
 //! role or approves for another catalog only by a tenant admin's
 //! (`Roles::may_add_group`).
@@ -9,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::connector::{check_webhook_url, connector_secret_context};
+use super::connector::{NewConnector, check_connector, connector_secret_context};
 use super::{history_conflict, load, not_found, resource_not_found};
 use crate::crypto::Keys;
 use crate::db::catalogs::{Resource, ResourceRole};
@@ -17,6 +19,7 @@ use crate::db::groups::Relation;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{Action, GroupPrivilege};
+use crate::domain::connector::parse_connector_value;
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
@@ -44,31 +47,26 @@ impl ResourceKind {
 }
 
 /// A resource as sent by a client: `kind: group` with `groupId`, or another kind with
-/// its own display name, roles and optional webhook connector.
+/// its own display name, roles and optional connector.
 #[derive(Debug, Default, Clone)]
 pub struct NewResource {
     pub kind: Option<ResourceKind>,
     pub group_id: Option<GroupId>,
     pub display_name: Option<String>,
     pub description: Option<String>,
-    pub roles: Option<Vec<String>>,
+    pub roles: Option<Vec<NewRole>>,
     pub connector: Option<NewConnector>,
 }
 
-/// A webhook connector; the secret never leaves the service once stored.
-#[derive(Default, Clone)]
-pub struct NewConnector {
-    pub url: Option<String>,
-    pub secret: Option<String>,
-}
-
-impl std::fmt::Debug for NewConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewConnector")
-            .field("url", &self.url)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
+/// A role as sent by a client: a name (which is also its connector value), or a name
+/// with the value it has in the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewRole {
+    Named(String),
+    Mapped {
+        display_name: Option<String>,
+        connector_value: Option<String>,
+    },
 }
 
 /// A resource with its roles, never with its connector secret; a group resource shows
@@ -80,8 +78,6 @@ pub struct ResourceView {
 }
 
 pub const MAX_ROLES: usize = 50;
-pub const MIN_SECRET: usize = 16;
-const MAX_SECRET: usize = 1024;
 
 async fn resource_views(
     conn: &mut Conn,
@@ -124,8 +120,9 @@ fn resource_json(v: &ResourceView) -> Value {
         "catalogId": r.catalog_id, "kind": r.kind, "displayName": r.display_name,
         "description": r.description, "groupId": r.group_id,
         "addedByTenantAdmin": r.added_by_tenant_admin,
-        "roles": v.roles.iter().map(|role| json!({"id": role.id, "displayName": role.display_name})).collect::<Vec<_>>(),
-        "connector": r.connector_url.as_ref().map(|url| json!({"type": "webhook", "url": url})),
+        "roles": v.roles.iter().map(|role| json!({"id": role.id, "displayName": role.display_name,
+                                                   "connectorValue": role.connector_value})).collect::<Vec<_>>(),
+        "connector": r.connector,
     })
 }
 
@@ -149,32 +146,91 @@ pub async fn list_resources(
     })
 }
 
-/// Role names of a non-group resource: 1–50 unique (case-insensitive) display names.
-fn check_role_names(names: Option<&[String]>, errors: &mut FieldErrors) -> Vec<String> {
-    let Some(names) = names.filter(|n| !n.is_empty()) else {
+/// One resource of a catalog with its roles (readers of the catalog).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub async fn get_resource(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog: CatalogId,
+    id: ResourceId,
+) -> ServiceResult<ResourceView> {
+    let tenant = caller.tenant_id();
+    let mut conn = pool.acquire().await?;
+    load(&mut conn, tenant, catalog).await?;
+    caller.require(Action::ReadCatalog(catalog))?;
+    let resource = db::catalogs::get_resource(&mut conn, tenant, catalog, id)
+        .await?
+        .ok_or_else(resource_not_found)?;
+    resource_views(&mut conn, tenant, vec![resource])
+        .await?
+        .pop()
+        .ok_or_else(resource_not_found)
+}
+
+/// Roles of a non-group resource: 1–50 with unique (case-insensitive) display names
+/// and unique connector values; `(name, connector value)` pairs. A role given by name
+/// is answered at `roles[i]`, one given as an object at `roles[i].<field>`.
+fn check_roles(roles: Option<&[NewRole]>, errors: &mut FieldErrors) -> Vec<(String, String)> {
+    let Some(roles) = roles.filter(|n| !n.is_empty()) else {
         errors.add(
             "roles",
             "name at least one role of the resource (for example \"Reader\")",
         );
         return Vec::new();
     };
-    if names.len() > MAX_ROLES {
+    if roles.len() > MAX_ROLES {
         errors.add("roles", format!("a resource has at most {MAX_ROLES} roles"));
         return Vec::new();
     }
-    let mut parsed: Vec<String> = Vec::new();
-    for (i, raw) in names.iter().enumerate() {
-        let field = format!("roles[{i}]");
-        if let Some(name) = errors.check(&field, DisplayName::parse(raw)) {
-            let name = name.into_string();
-            if parsed
-                .iter()
-                .any(|p| p.to_lowercase() == name.to_lowercase())
-            {
-                errors.add(&field, format!("the role '{name}' is named twice"));
-            } else {
-                parsed.push(name);
-            }
+    let mut parsed: Vec<(String, String)> = Vec::new();
+    for (i, role) in roles.iter().enumerate() {
+        let (name_field, value_field, name, value) = match role {
+            NewRole::Named(name) => (
+                format!("roles[{i}]"),
+                format!("roles[{i}]"),
+                Some(name.as_str()),
+                None,
+            ),
+            NewRole::Mapped {
+                display_name,
+                connector_value,
+            } => (
+                format!("roles[{i}].displayName"),
+                format!("roles[{i}].connectorValue"),
+                display_name.as_deref(),
+                connector_value.as_deref(),
+            ),
+        };
+        let Some(raw) = name else {
+            errors.add(&name_field, "a role needs a displayName");
+            continue;
+        };
+        let Some(name) = errors.check(&name_field, DisplayName::parse(raw)) else {
+            continue;
+        };
+        let name = name.into_string();
+        let value = match value {
+            None => name.clone(),
+            Some(v) => match errors.check(&value_field, parse_connector_value(v)) {
+                Some(v) => v,
+                None => continue,
+            },
+        };
+        if let Some((other, _)) = parsed
+            .iter()
+            .find(|(p, _)| p.to_lowercase() == name.to_lowercase())
+        {
+            errors.add(&name_field, format!("the role '{other}' is named twice"));
+        } else if let Some((other, _)) = parsed
+            .iter()
+            .find(|(_, v)| v.to_lowercase() == value.to_lowercase())
+        {
+            errors.add(
+                &value_field,
+                format!("the roles '{other}' and '{name}' would both mean '{value}' in the target; give each role its own connector value"),
+            );
+        } else {
+            parsed.push((name, value));
         }
     }
     parsed
@@ -212,18 +268,19 @@ pub async fn add_resource(
         group_id: None,
         display_name: String::new(),
         description: desc,
-        connector_url: None,
+        connector: None,
         connector_secret: None,
         added_by_tenant_admin: caller.roles.is_tenant_admin(),
         created_at: now,
         updated_at: now,
     };
-    let role = |name: &str, relation: Option<&str>| ResourceRole {
+    let role = |name: &str, relation: Option<&str>, value: Option<&str>| ResourceRole {
         tenant_id: tenant,
         id: ResourceRoleId::new(),
         resource_id,
         display_name: name.to_string(),
         group_relation: relation.map(str::to_string),
+        connector_value: value.map(str::to_string),
         created_at: now,
     };
     let roles: Vec<ResourceRole>;
@@ -256,7 +313,10 @@ pub async fn add_resource(
                 );
             }
             resource.group_id = input.group_id;
-            roles = vec![role("Member", Some("member")), role("Owner", Some("owner"))];
+            roles = vec![
+                role("Member", Some("member"), None),
+                role("Owner", Some("owner"), None),
+            ];
         }
         Some(kind) => {
             resource.kind = kind.as_str().into();
@@ -271,38 +331,19 @@ pub async fn add_resource(
                     }
                 }
             }
-            roles = check_role_names(input.roles.as_deref(), &mut errors)
+            roles = check_roles(input.roles.as_deref(), &mut errors)
                 .iter()
-                .map(|name| role(name, None))
+                .map(|(name, value)| role(name, None, Some(value)))
                 .collect();
-            if let Some(connector) = &input.connector {
-                match connector.url.as_deref() {
-                    None => {
-                        errors.add("connector.url", "a webhook connector needs the URL to call")
-                    }
-                    Some(url) => match check_webhook_url(url, allow_private_webhooks).await {
-                        Ok(url) => resource.connector_url = Some(url),
-                        Err(message) => errors.add("connector.url", message),
-                    },
-                }
-                match connector.secret.as_deref() {
-                    None => errors.add(
-                        "connector.secret",
-                        format!("a webhook connector needs a signing secret of at least {MIN_SECRET} characters"),
-                    ),
-                    Some(s) if s.chars().count() < MIN_SECRET => errors.add(
-                        "connector.secret",
-                        format!("the secret must have at least {MIN_SECRET} characters"),
-                    ),
-                    Some(s) if s.chars().count() > MAX_SECRET => {
-                        errors.add("connector.secret", format!("the secret has at most {MAX_SECRET} characters"))
-                    }
-                    // Sealed at rest, bound to this tenant and resource.
-                    Some(s) => {
-                        resource.connector_secret =
-                            Some(keys.seal(s, &connector_secret_context(tenant, resource_id)))
-                    }
-                }
+            if let Some(connector) = &input.connector
+                && let Some(checked) =
+                    check_connector(connector, allow_private_webhooks, false, &mut errors).await
+            {
+                // Sealed at rest, bound to this tenant and resource.
+                resource.connector_secret = checked
+                    .secret
+                    .map(|s| keys.seal(&s, &connector_secret_context(tenant, resource_id)));
+                resource.connector = Some(checked.connector);
             }
         }
     }

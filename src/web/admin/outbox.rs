@@ -80,7 +80,7 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
                         format!("{} ({})", p.names.user(u), p.names.user_email(u))
                     }),
                 ),
-                OutboxKind::Webhook => (
+                OutboxKind::Webhook | OutboxKind::Scim => (
                     format!(
                         "Connector call: {}",
                         r.payload["type"].as_str().unwrap_or("call")

@@ -1,5 +1,6 @@
-//! `/catalogs` and their `/resources`. A connector's secret is accepted on the way in
-//! and never rendered on the way out.
+//! `/catalogs` and their `/resources`. A connector's secret (webhook secret, SCIM
+//! token) is accepted on the way in and never rendered on the way out: answers say only
+//! that it is set.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,11 +13,12 @@ use uuid::Uuid;
 
 use super::versions::{IfMatch, Tagged};
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
+use crate::domain::connector::{Connector as ConnectorSettings, ConnectorType};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId};
 use crate::model::catalogs::Catalog as CatalogRow;
 use crate::services;
 use crate::services::catalogs::{
-    CatalogFields, NewConnector, NewResource, ResourceKind, ResourceView,
+    CatalogFields, NewConnector, NewResource, NewRole, ResourceKind, ResourceView,
 };
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
@@ -191,25 +193,44 @@ impl From<ResourceKindName> for ResourceKind {
     }
 }
 
-#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum ConnectorType {
-    Webhook,
-}
-
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceRole {
     pub id: Uuid,
     pub display_name: String,
+    /// What the role means in the connector's target (its name unless given); null
+    /// for the roles of a group resource.
+    pub connector_value: Option<String>,
 }
 
-/// A connector as shown: never with its secret.
+/// A connector as shown: never with its secret, only that one is set.
 #[derive(Serialize, ToSchema)]
-pub struct Connector {
-    #[serde(rename = "type")]
-    pub kind: ConnectorType,
-    pub url: String,
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Connector {
+    #[serde(rename_all = "camelCase")]
+    Webhook { url: String, secret_set: bool },
+    #[serde(rename_all = "camelCase")]
+    Scim {
+        base_url: String,
+        token_set: bool,
+        deactivate_on_last_revoke: bool,
+    },
+}
+
+impl Connector {
+    fn shown(c: ConnectorSettings, secret_set: bool) -> Self {
+        match c {
+            ConnectorSettings::Webhook { url } => Self::Webhook { url, secret_set },
+            ConnectorSettings::Scim {
+                base_url,
+                deactivate_on_last_revoke,
+            } => Self::Scim {
+                base_url,
+                token_set: secret_set,
+                deactivate_on_last_revoke,
+            },
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -232,6 +253,8 @@ pub struct Resource {
 impl From<ResourceView> for Resource {
     fn from(v: ResourceView) -> Self {
         let r = v.resource;
+        // The view never holds the secret; a stored connector always has one.
+        let connector = r.connector.map(|c| Connector::shown(c, true));
         Self {
             id: r.id.0,
             catalog_id: r.catalog_id.0,
@@ -245,12 +268,10 @@ impl From<ResourceView> for Resource {
                 .map(|role| ResourceRole {
                     id: role.id.0,
                     display_name: role.display_name,
+                    connector_value: role.connector_value,
                 })
                 .collect(),
-            connector: r.connector_url.map(|url| Connector {
-                kind: ConnectorType::Webhook,
-                url,
-            }),
+            connector,
             created_at: r.created_at,
         }
     }
@@ -258,16 +279,102 @@ impl From<ResourceView> for Resource {
 
 crate::list_schema!(ResourceList, Resource);
 
-/// A webhook connector: Portico POSTs signed grant/revoke calls to `url`.
+/// A connector: `{type: webhook, url, secret}` (Portico POSTs signed grant/revoke
+/// calls to `url`) or `{type: scim, baseUrl, token, deactivateOnLastRevoke?}` (Portico
+/// manages the person and their group memberships in a SCIM 2.0 service provider).
 #[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ConnectorBody {
     #[serde(rename = "type")]
     pub kind: ConnectorType,
-    /// http(s) URL on a public address (unless the operator allows private ones).
+    /// Webhook: http(s) URL on a public address (unless the operator allows private
+    /// ones).
     pub url: Option<String>,
-    /// Signing secret, at least 16 characters; write-only.
+    /// Webhook: signing secret, at least 16 characters; write-only.
     #[schema(write_only)]
     pub secret: Option<String>,
+    /// SCIM: the base URL of the target's SCIM 2.0 API (where /Users and /Groups are),
+    /// on a public address like a webhook URL.
+    pub base_url: Option<String>,
+    /// SCIM: the bearer token the target issued; write-only.
+    #[schema(write_only)]
+    pub token: Option<String>,
+    /// SCIM: deactivate the person in the target when their last grant through this
+    /// connector is revoked. Default true.
+    pub deactivate_on_last_revoke: Option<bool>,
+}
+
+impl From<ConnectorBody> for NewConnector {
+    fn from(c: ConnectorBody) -> Self {
+        Self {
+            kind: c.kind,
+            url: c.url,
+            secret: c.secret,
+            base_url: c.base_url,
+            token: c.token,
+            deactivate_on_last_revoke: c.deactivate_on_last_revoke,
+        }
+    }
+}
+
+/// A role: its name (which is then also its connector value), or
+/// `{displayName, connectorValue}`.
+#[derive(Serialize, ToSchema, Debug)]
+#[serde(untagged)]
+pub enum RoleBody {
+    Name(String),
+    Role {
+        #[serde(rename = "displayName")]
+        display_name: Option<String>,
+        /// What the role means in the target (a SCIM group's displayName). Default:
+        /// the display name.
+        #[serde(rename = "connectorValue")]
+        connector_value: Option<String>,
+    },
+}
+
+impl<'de> Deserialize<'de> for RoleBody {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RoleBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a role name or an object {displayName, connectorValue}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RoleBody, E> {
+                Ok(RoleBody::Name(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RoleBody, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Fields {
+                    display_name: Option<String>,
+                    connector_value: Option<String>,
+                }
+                let f = Fields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RoleBody::Role {
+                    display_name: f.display_name,
+                    connector_value: f.connector_value,
+                })
+            }
+        }
+        de.deserialize_any(Visit)
+    }
+}
+
+impl From<RoleBody> for NewRole {
+    fn from(r: RoleBody) -> Self {
+        match r {
+            RoleBody::Name(name) => Self::Named(name),
+            RoleBody::Role {
+                display_name,
+                connector_value,
+            } => Self::Mapped {
+                display_name,
+                connector_value,
+            },
+        }
+    }
 }
 
 /// `{kind: group, groupId}` or `{kind: application|site|custom, displayName,
@@ -281,8 +388,8 @@ pub struct ResourceBody {
     /// Required for kinds other than group.
     pub display_name: Option<String>,
     pub description: Option<String>,
-    /// 1–50 unique role names (kinds other than group).
-    pub roles: Option<Vec<String>>,
+    /// 1–50 roles with unique names and connector values (kinds other than group).
+    pub roles: Option<Vec<RoleBody>>,
     pub connector: Option<ConnectorBody>,
 }
 
@@ -293,11 +400,10 @@ impl From<ResourceBody> for NewResource {
             group_id: b.group_id.map(GroupId),
             display_name: b.display_name,
             description: b.description,
-            roles: b.roles,
-            connector: b.connector.map(|c| NewConnector {
-                url: c.url,
-                secret: c.secret,
-            }),
+            roles: b
+                .roles
+                .map(|roles| roles.into_iter().map(NewRole::from).collect()),
+            connector: b.connector.map(NewConnector::from),
         }
     }
 }

@@ -6,6 +6,7 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::IntoResponse;
 
+use crate::domain::connector::Connector;
 use crate::domain::ids::CatalogId;
 use crate::services::views::catalogs::CatalogPage;
 use crate::services::{self};
@@ -23,6 +24,8 @@ struct ResourceRow {
     kind: String,
     roles: String,
     connector: String,
+    /// The connector form (resources other than groups).
+    delivery: Option<String>,
     remove: String,
 }
 
@@ -83,11 +86,16 @@ pub(super) fn catalog_detail(
                 .map(|x| x.display_name.clone())
                 .collect::<Vec<_>>()
                 .join(", "),
-            connector: r
+            connector: match &r.resource.connector {
+                None => String::new(),
+                Some(Connector::Webhook { url }) => format!("Webhook: {url}"),
+                Some(Connector::Scim { base_url, .. }) => format!("SCIM: {base_url}"),
+            },
+            delivery: r
                 .resource
-                .connector_url
-                .clone()
-                .map_or_else(String::new, |u| format!("Webhook: {u}")),
+                .group_id
+                .is_none()
+                .then(|| format!("{base}/resources/{}/connector", r.resource.id)),
             remove: format!("{base}/resources/{}/remove", r.resource.id),
         })
         .collect();

@@ -2,7 +2,7 @@
 //! edit, enable/disable), `detail` (a catalog with its resources, packages and role
 //! holders), `roles` (granting and revoking catalog roles) and `resources` (groups
 //! picked from the directory; applications, sites and custom resources with their
-//! roles and an optional webhook connector).
+//! roles and an optional webhook or SCIM connector, and a resource's connector form).
 
 mod detail;
 mod form;
@@ -23,7 +23,7 @@ use form::{
     toggle_catalog, update_catalog,
 };
 use list::list_catalogs;
-use resources::{add_resource, new_resource, remove_resource};
+use resources::{add_resource, edit_connector, new_resource, remove_resource, update_connector};
 use roles::{grant_role, revoke_role};
 
 pub fn router() -> Router<AppState> {
@@ -62,6 +62,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/t/{slug}/admin/catalogs/{id}/resources/{rid}/remove",
             post(remove_resource),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/resources/{rid}/connector",
+            get(edit_connector).post(update_connector),
         )
 }
 

@@ -1,6 +1,7 @@
 //! A catalog's resources: the add form (groups picked from the directory;
 //! applications, sites and custom resources with their roles and an optional webhook
-//! connector) and removing one.
+//! or SCIM connector), the connector form of a resource, and removing one. A stored
+//! secret is never shown: the form says it is stored, and a blank field keeps it.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -10,9 +11,10 @@ use axum::response::IntoResponse;
 
 use crate::domain::DomainError;
 use crate::domain::authz::Action;
+use crate::domain::connector::{Connector, ConnectorType};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId};
 use crate::model::catalogs::Catalog;
-use crate::services::catalogs::{NewConnector, NewResource, ResourceKind};
+use crate::services::catalogs::{NewConnector, NewResource, NewRole, ResourceKind};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use crate::web::path::Ids;
@@ -44,8 +46,97 @@ struct ResourceFormPage {
     display_name: String,
     description: String,
     roles: String,
-    webhook: bool,
+    connector: ConnectorFields,
+}
+
+/// The connector part of a form, as the person filled it in (never a secret).
+struct ConnectorFields {
+    /// "", "webhook" or "scim".
+    kind: String,
     url: String,
+    base_url: String,
+    deactivate: bool,
+    /// A secret of this type is stored (the edit form): blank keeps it.
+    secret_stored: bool,
+}
+
+impl ConnectorFields {
+    fn from_form(form: Option<&FormData>, stored: Option<&Connector>) -> Self {
+        match form {
+            Some(f) => Self {
+                kind: f.text("connector.type"),
+                url: f.text("connector.url"),
+                base_url: f.text("connector.baseUrl"),
+                deactivate: f.checked("connector.deactivateOnLastRevoke"),
+                secret_stored: stored
+                    .is_some_and(|c| c.kind().as_str() == f.text("connector.type")),
+            },
+            None => {
+                let mut fields = Self {
+                    kind: String::new(),
+                    url: String::new(),
+                    base_url: String::new(),
+                    deactivate: true,
+                    secret_stored: stored.is_some(),
+                };
+                match stored {
+                    Some(Connector::Webhook { url }) => {
+                        fields.kind = "webhook".into();
+                        fields.url = url.clone();
+                    }
+                    Some(Connector::Scim {
+                        base_url,
+                        deactivate_on_last_revoke,
+                    }) => {
+                        fields.kind = "scim".into();
+                        fields.base_url = base_url.clone();
+                        fields.deactivate = *deactivate_on_last_revoke;
+                    }
+                    None => {}
+                }
+                fields
+            }
+        }
+    }
+}
+
+/// The connector a form asks for: `Ok(None)` for none, or the field error.
+fn connector_input(form: &FormData) -> Result<Option<NewConnector>, (String, String)> {
+    let raw = form.text("connector.type");
+    match ConnectorType::parse(raw.trim()) {
+        None if matches!(raw.trim(), "" | "none") => Ok(None),
+        None => Err((
+            "connector.type".into(),
+            "choose how roles are delivered: recorded only, webhook or SCIM".into(),
+        )),
+        Some(ConnectorType::Webhook) => Ok(Some(NewConnector::webhook(
+            form.opt("connector.url"),
+            form.opt("connector.secret"),
+        ))),
+        Some(ConnectorType::Scim) => Ok(Some(NewConnector {
+            kind: ConnectorType::Scim,
+            url: None,
+            secret: None,
+            base_url: form.opt("connector.baseUrl"),
+            token: form.opt("connector.token"),
+            deactivate_on_last_revoke: Some(form.checked("connector.deactivateOnLastRevoke")),
+        })),
+    }
+}
+
+/// Labels of the connector fields, for the error summary.
+fn connector_label(field: &str) -> Option<String> {
+    let label = match field {
+        "connector.type" => "Delivery",
+        "connector.url" => "Webhook URL",
+        "connector.secret" => "Signing secret",
+        "connector.baseUrl" => "SCIM base URL",
+        "connector.token" => "SCIM token",
+        "connector.deactivateOnLastRevoke" => "Deactivate on last revoke",
+        "connector" => "Connector",
+        _ => return None,
+    };
+    Some(label.into())
 }
 
 const KINDS: [(&str, &str); 4] = [
@@ -102,8 +193,7 @@ fn resource_form(
         display_name: form.map(|f| f.text("displayName")).unwrap_or_default(),
         description: form.map(|f| f.text("description")).unwrap_or_default(),
         roles: form.map(|f| f.text("roles")).unwrap_or_default(),
-        webhook: form.is_some_and(|f| f.checked("webhook")),
-        url: form.map(|f| f.text("connector.url")).unwrap_or_default(),
+        connector: ConnectorFields::from_form(form, None),
         base,
     }
 }
@@ -146,11 +236,18 @@ pub(super) async fn new_resource(
     Ok(resource_form(&who, &catalog, &kind, query, groups, None, Errors::none()).into_response())
 }
 
-fn role_lines(raw: &str) -> Vec<String> {
+/// One role per line: `Name`, or `Name = value in the target`.
+fn role_lines(raw: &str) -> Vec<NewRole> {
     raw.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(str::to_string)
+        .map(|line| match line.split_once('=') {
+            Some((name, value)) => NewRole::Mapped {
+                display_name: Some(name.trim().to_string()),
+                connector_value: Some(value.trim().to_string()),
+            },
+            None => NewRole::Named(line.to_string()),
+        })
         .collect()
 }
 
@@ -161,6 +258,10 @@ pub(super) async fn add_resource(
 ) -> PageResult {
     let kind_raw = form.text("kind");
     let kind = parse_kind(&kind_raw);
+    let (connector, connector_error) = match connector_input(&form) {
+        Ok(c) => (c, None),
+        Err(e) => (None, Some(e)),
+    };
     let input = match kind {
         Some(ResourceKind::Group) => NewResource {
             kind,
@@ -173,22 +274,24 @@ pub(super) async fn add_resource(
             display_name: Some(form.text("displayName")),
             description: form.opt("description"),
             roles: Some(role_lines(&form.text("roles"))),
-            connector: form.checked("webhook").then(|| NewConnector {
-                url: form.opt("connector.url"),
-                secret: form.opt("connector.secret"),
-            }),
+            connector,
         },
     };
-    let added = services::catalogs::add_resource(
-        state.pool(),
-        &who.caller,
-        id,
-        input,
-        state.settings().webhook_allow_private,
-        state.keys(),
-        state.now(),
-    )
-    .await;
+    let added = match connector_error {
+        Some((field, message)) => Err(crate::domain::DomainError::field(&field, message).into()),
+        None => {
+            services::catalogs::add_resource(
+                state.pool(),
+                &who.caller,
+                id,
+                input,
+                state.settings().webhook_allow_private,
+                state.keys(),
+                state.now(),
+            )
+            .await
+        }
+    };
     match added {
         Ok(r) => Ok(redirect_with_flash(
             &state,
@@ -216,14 +319,16 @@ pub(super) async fn add_resource(
                 match field.strip_prefix("roles[") {
                     Some(rest) => {
                         let n = rest
-                            .trim_end_matches(']')
-                            .parse::<usize>()
+                            .split(']')
+                            .next()
+                            .and_then(|n| n.parse::<usize>().ok())
                             .map_or(0, |n| n + 1);
                         errors.add("roles", format!("role {n}: {message}"));
                     }
                     None => errors.add(field, message.clone()),
                 }
             }
+            let errors = errors.labelled(connector_label);
             let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
             let kind = kind.map_or("group", |k| k.as_str());
             Ok(invalid(resource_form(
@@ -261,5 +366,118 @@ pub(super) async fn remove_resource(
                 .into_response())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/resource_connector.html")]
+struct ConnectorFormPage {
+    shell: Shell,
+    csrf: String,
+    base: String,
+    catalog_name: String,
+    resource_name: String,
+    action: String,
+    roles: Vec<(String, String)>,
+    errors: Errors,
+    connector: ConnectorFields,
+}
+
+fn connector_form(
+    who: &AdminCaller,
+    catalog: &Catalog,
+    view: &services::catalogs::ResourceView,
+    form: Option<&FormData>,
+    errors: Errors,
+) -> ConnectorFormPage {
+    let base = who.url(&format!("/admin/catalogs/{}", catalog.id));
+    let r = &view.resource;
+    ConnectorFormPage {
+        shell: who.shell(format!("Delivery of {}", r.display_name), Section::Catalogs),
+        csrf: who.csrf.clone(),
+        action: format!("{base}/resources/{}/connector", r.id),
+        catalog_name: catalog.display_name.clone(),
+        resource_name: r.display_name.clone(),
+        roles: view
+            .roles
+            .iter()
+            .map(|x| {
+                (
+                    x.display_name.clone(),
+                    x.connector_value.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        errors,
+        connector: ConnectorFields::from_form(form, r.connector.as_ref()),
+        base,
+    }
+}
+
+pub(super) async fn edit_connector(
+    State(state): State<AppState>,
+    who: AdminCaller,
+    Ids((id, rid)): Ids<(CatalogId, ResourceId)>,
+) -> PageResult {
+    let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
+    who.caller.require(Action::EditCatalog(id))?;
+    let view = services::catalogs::get_resource(state.pool(), &who.caller, id, rid).await?;
+    if view.resource.group_id.is_some() {
+        return Err(crate::web::session::PageError::bad_request(
+            "A group resource is delivered into its group and has no connector.",
+        ));
+    }
+    Ok(connector_form(&who, &catalog, &view, None, Errors::none()).into_response())
+}
+
+pub(super) async fn update_connector(
+    State(state): State<AppState>,
+    Ids((id, rid)): Ids<(CatalogId, ResourceId)>,
+    Posted { who, form }: Posted<AdminCaller>,
+) -> PageResult {
+    let updated = match connector_input(&form) {
+        Err((field, message)) => Err(DomainError::field(&field, message).into()),
+        Ok(input) => {
+            services::catalogs::update_connector(
+                state.pool(),
+                &who.caller,
+                id,
+                rid,
+                input,
+                state.settings().webhook_allow_private,
+                state.keys(),
+                state.now(),
+            )
+            .await
+        }
+    };
+    match updated {
+        Ok(r) => Ok(redirect_with_flash(
+            &state,
+            &who.url(&format!("/admin/catalogs/{id}")),
+            &match &r.connector {
+                None => format!(
+                    "“{}” has no connector now: its roles are only recorded.",
+                    r.display_name
+                ),
+                Some(c) => format!(
+                    "“{}” is delivered by its {} connector.",
+                    r.display_name,
+                    c.kind()
+                ),
+            },
+        )),
+        Err(e) => {
+            let errors = form_errors(e)?.labelled(connector_label);
+            let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
+            let view = services::catalogs::get_resource(state.pool(), &who.caller, id, rid).await?;
+            Ok(invalid(connector_form(
+                &who,
+                &catalog,
+                &view,
+                Some(&form),
+                errors,
+            )))
+        }
     }
 }
