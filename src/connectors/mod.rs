@@ -3,4 +3,6 @@
 //! call over the network goes through `outbound`, which keeps it to public addresses.
 
 pub mod outbound;
+pub mod slack;
+pub mod teams;
 pub mod webhook;

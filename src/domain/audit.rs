@@ -115,6 +115,7 @@ string_enum! {
         IdentityProviderRemoved = "tenant.identityProviderRemoved",
         ScimTokenCreated = "scimToken.created",
         ScimTokenRevoked = "scimToken.revoked",
+        ChatSet = "tenant.chatSet",
     }
 }
 

@@ -7,6 +7,11 @@ string_enum!(
     #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] OutboxKind {
         Email = "email",
         Webhook = "webhook",
+        /// A Slack Web API call: a direct message to an approver, its update with the
+        /// outcome, or a reply only the clicking person sees.
+        Slack = "slack",
+        /// An Adaptive Card posted to the tenant's Teams webhook.
+        Teams = "teams",
     }
 );
 

@@ -5,6 +5,7 @@
 //! counted and timed by job for `/metrics`, with its failures; after each tick, each
 //! job's lag (how long its oldest due item has waited) is measured too.
 
+pub mod chat;
 pub mod emails;
 pub mod lifecycle;
 pub mod reviews;
@@ -32,6 +33,8 @@ enum Job {
     Reviews,
     Webhooks,
     Emails,
+    Slack,
+    Teams,
 }
 
 /// The lifecycle jobs in their order: stage time-outs run before escalations and
@@ -46,8 +49,8 @@ const LIFECYCLE: [Job; 7] = [
     Job::Reviews,
 ];
 
-/// The delivery jobs: connector calls and emails.
-const DELIVERY: [Job; 2] = [Job::Webhooks, Job::Emails];
+/// The delivery jobs: connector calls, emails and chat messages.
+const DELIVERY: [Job; 4] = [Job::Webhooks, Job::Emails, Job::Slack, Job::Teams];
 
 impl Job {
     fn name(self) -> &'static str {
@@ -61,6 +64,8 @@ impl Job {
             Job::Reviews => "reviews",
             Job::Webhooks => "webhooks",
             Job::Emails => "emails",
+            Job::Slack => "slack",
+            Job::Teams => "teams",
         }
     }
 
@@ -76,6 +81,7 @@ impl Job {
             Job::Reviews => reviews::BATCH,
             Job::Webhooks => webhooks::BATCH,
             Job::Emails => emails::BATCH,
+            Job::Slack | Job::Teams => chat::BATCH,
         }
     }
 
@@ -90,6 +96,8 @@ impl Job {
             Job::Reviews => DueWork::Reviews,
             Job::Webhooks => DueWork::Outbox("webhook"),
             Job::Emails => DueWork::Outbox("email"),
+            Job::Slack => DueWork::Outbox("slack"),
+            Job::Teams => DueWork::Outbox("teams"),
         }
     }
 
@@ -104,6 +112,8 @@ impl Job {
             Job::Reviews => reviews::run_once(state, now).await,
             Job::Webhooks => webhooks::run_once(state, now).await,
             Job::Emails => emails::run_once(state, now).await,
+            Job::Slack => chat::run_slack(state, now).await,
+            Job::Teams => chat::run_teams(state, now).await,
         }
     }
 

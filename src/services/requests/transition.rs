@@ -162,7 +162,8 @@ pub(super) async fn carry_out(
         let by = if n.by_system { Actor::System } else { actor };
         note(trail, by, n.action, row, n.details.clone(), now);
     }
-    Ok(())
+    // Chat messages about the request show where it stands now.
+    crate::services::chat::queue::request_changed(conn, row.tenant_id, row.id, now).await
 }
 
 fn notice(told: Told, row: &RequestRow, actor: Actor) -> Notice {
