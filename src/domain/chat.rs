@@ -150,10 +150,10 @@ pub fn parse_chat(
             "the webhook URL",
             &mut errors,
         );
-        if let Some(SecretChange::New(u)) = &url {
-            if let Some(problem) = webhook_url_problem(u, allow_http) {
-                errors.add("teams.webhookUrl", problem);
-            }
+        if let Some(SecretChange::New(u)) = &url
+            && let Some(problem) = webhook_url_problem(u, allow_http)
+        {
+            errors.add("teams.webhookUrl", problem);
         }
         url
     });

@@ -109,7 +109,7 @@ pub async fn slack(ctx: ChatContext<'_>, row: &Claimed, now: DateTime<Utc>) -> O
         return Outcome::Done(Some("Slack is no longer set up for the tenant".into()));
     };
     let api = Slack::new(ctx.http, &ctx.settings.slack_api_url, &token);
-    let result = match parsed {
+    match parsed {
         SlackRow::Post { message_id } => post(ctx, &api, row.tenant_id, message_id, now).await,
         SlackRow::Update { message_id } => update(ctx, &api, row.tenant_id, message_id, now).await,
         SlackRow::Ephemeral {
@@ -120,8 +120,7 @@ pub async fn slack(ctx: ChatContext<'_>, row: &Claimed, now: DateTime<Utc>) -> O
             Ok(()) => Outcome::Done(None),
             Err(e) => e.into(),
         },
-    };
-    result
+    }
 }
 
 async fn message(ctx: ChatContext<'_>, tenant: TenantId, id: Uuid) -> Result<ChatMessage, Outcome> {
