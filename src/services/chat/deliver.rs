@@ -135,16 +135,28 @@ async fn message(ctx: ChatContext<'_>, tenant: TenantId, id: Uuid) -> Result<Cha
         .ok_or_else(|| Outcome::Done(Some(format!("message {id} no longer exists"))))
 }
 
+/// What Slack told about a message: whom it went to and where it is.
+#[derive(Default)]
+struct Found<'a> {
+    slack_user: Option<&'a str>,
+    channel: Option<&'a str>,
+    ts: Option<&'a str>,
+}
+
+/// A failed load or write: tried again later.
+fn retry(what: &'static str) -> impl Fn(db::DbError) -> Outcome {
+    move |e| Outcome::Retry(format!("{what}: {e}"))
+}
+
 /// Records where a message stands; a failure to record is retried.
 async fn record(
     ctx: ChatContext<'_>,
     m: &ChatMessage,
     state: ChatMessageState,
-    found: (Option<&str>, Option<&str>, Option<&str>),
+    found: Found<'_>,
     error: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), Outcome> {
-    let (user, channel, ts) = found;
     let mut conn = ctx
         .pool
         .acquire()
@@ -155,14 +167,26 @@ async fn record(
         m.tenant_id,
         m.id,
         state,
-        user,
-        channel,
-        ts,
+        found.slack_user,
+        found.channel,
+        found.ts,
         error,
         now,
     )
     .await
-    .map_err(|e| Outcome::Retry(format!("recording the message: {e}")))
+    .map_err(retry("recording the message"))
+}
+
+/// The message is not sent, for `why` (kept on it): done with this row.
+async fn settle(
+    ctx: ChatContext<'_>,
+    m: &ChatMessage,
+    state: ChatMessageState,
+    why: String,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Outcome> {
+    record(ctx, m, state, Found::default(), Some(&why), now).await?;
+    Ok(Outcome::Done(Some(why)))
 }
 
 /// The request as the message's approver would see it now, rendered.
@@ -203,116 +227,83 @@ async fn post(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let run = async {
-        let m = message(ctx, tenant, id).await?;
-        if m.state != ChatMessageState::Queued {
-            return Ok(Outcome::Done(Some(format!(
-                "the message is {} already",
-                m.state
-            ))));
-        }
-        let skip = |why: &str| Some(why.to_string());
-        let Some((status, text, blocks)) = rendered(ctx, &m, now).await? else {
-            record(
-                ctx,
-                &m,
-                ChatMessageState::Skipped,
-                (None, None, None),
-                skip("the stage is gone").as_deref(),
-                now,
-            )
-            .await?;
-            return Ok(Outcome::Done(skip("the stage is gone")));
-        };
-        if status != LinkStatus::Open {
-            let why = "the stage no longer waits for this approver";
-            record(
-                ctx,
-                &m,
-                ChatMessageState::Skipped,
-                (None, None, None),
-                Some(why),
-                now,
-            )
-            .await?;
-            return Ok(Outcome::Done(skip(why)));
-        }
-        let slack_user = match &m.slack_user_id {
-            Some(u) => u.clone(),
-            None => {
-                let approver = {
-                    let mut conn = ctx
-                        .pool
-                        .acquire()
-                        .await
-                        .map_err(|e| Outcome::Retry(format!("loading the approver: {e}")))?;
-                    db::users::get(&mut conn, tenant, m.approver_id)
-                        .await
-                        .map_err(|e| Outcome::Retry(format!("loading the approver: {e}")))?
-                };
-                let Some(approver) = approver.filter(|u| u.active) else {
-                    let why = "the approver is no longer active";
-                    record(
-                        ctx,
-                        &m,
-                        ChatMessageState::Skipped,
-                        (None, None, None),
-                        Some(why),
-                        now,
-                    )
-                    .await?;
-                    return Ok(Outcome::Done(skip(why)));
-                };
-                match api.lookup_by_email(&approver.email).await {
-                    Ok(Some(u)) => {
-                        record(
-                            ctx,
-                            &m,
-                            ChatMessageState::Queued,
-                            (Some(&u), None, None),
-                            None,
-                            now,
-                        )
-                        .await?;
-                        u
-                    }
-                    Ok(None) => {
-                        let why = format!(
-                            "Slack has no user with the email address {}",
-                            approver.email
-                        );
-                        record(
-                            ctx,
-                            &m,
-                            ChatMessageState::NotFound,
-                            (None, None, None),
-                            Some(&why),
-                            now,
-                        )
-                        .await?;
-                        return Ok(Outcome::Done(Some(why)));
-                    }
-                    Err(e) => return Err(give_up(ctx, &m, e, now).await),
+    post_once(ctx, api, tenant, id, now)
+        .await
+        .unwrap_or_else(|outcome| outcome)
+}
+
+async fn post_once(
+    ctx: ChatContext<'_>,
+    api: &Slack<'_>,
+    tenant: TenantId,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Outcome> {
+    use ChatMessageState::{NotFound, Posted, Queued, Skipped};
+    let m = message(ctx, tenant, id).await?;
+    if m.state != Queued {
+        return Ok(Outcome::Done(Some(format!(
+            "the message is {} already",
+            m.state
+        ))));
+    }
+    let Some((status, text, blocks)) = rendered(ctx, &m, now).await? else {
+        return settle(ctx, &m, Skipped, "the stage is gone".into(), now).await;
+    };
+    if status != LinkStatus::Open {
+        let why = "the stage no longer waits for this approver".into();
+        return settle(ctx, &m, Skipped, why, now).await;
+    }
+    // Found on an earlier attempt: not looked up again.
+    let slack_user = match &m.slack_user_id {
+        Some(u) => u.clone(),
+        None => {
+            let approver = {
+                let mut conn = ctx
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(|e| Outcome::Retry(format!("loading the approver: {e}")))?;
+                db::users::get(&mut conn, tenant, m.approver_id)
+                    .await
+                    .map_err(retry("loading the approver"))?
+            };
+            let Some(approver) = approver.filter(|u| u.active) else {
+                let why = "the approver is no longer active".into();
+                return settle(ctx, &m, Skipped, why, now).await;
+            };
+            match api.lookup_by_email(&approver.email).await {
+                Ok(Some(u)) => {
+                    let found = Found {
+                        slack_user: Some(&u),
+                        ..Found::default()
+                    };
+                    record(ctx, &m, Queued, found, None, now).await?;
+                    u
                 }
+                Ok(None) => {
+                    let why = format!(
+                        "Slack has no user with the email address {}",
+                        approver.email
+                    );
+                    return settle(ctx, &m, NotFound, why, now).await;
+                }
+                Err(e) => return Err(give_up(ctx, &m, e, now).await),
             }
-        };
-        match api.post_message(&slack_user, &text, &blocks).await {
-            Ok((channel, ts)) => {
-                record(
-                    ctx,
-                    &m,
-                    ChatMessageState::Posted,
-                    (None, Some(&channel), Some(&ts)),
-                    None,
-                    now,
-                )
-                .await?;
-                Ok(Outcome::Done(None))
-            }
-            Err(e) => Err(give_up(ctx, &m, e, now).await),
         }
     };
-    run.await.unwrap_or_else(|outcome| outcome)
+    match api.post_message(&slack_user, &text, &blocks).await {
+        Ok((channel, ts)) => {
+            let found = Found {
+                slack_user: None,
+                channel: Some(&channel),
+                ts: Some(&ts),
+            };
+            record(ctx, &m, Posted, found, None, now).await?;
+            Ok(Outcome::Done(None))
+        }
+        Err(e) => Err(give_up(ctx, &m, e, now).await),
+    }
 }
 
 /// A Slack error as the outcome; a permanent one is recorded on the message too.
@@ -323,15 +314,7 @@ async fn give_up(
     now: DateTime<Utc>,
 ) -> Outcome {
     if let SlackError::Permanent(why) = &e
-        && let Err(outcome) = record(
-            ctx,
-            m,
-            ChatMessageState::Failed,
-            (None, None, None),
-            Some(why),
-            now,
-        )
-        .await
+        && let Err(outcome) = settle(ctx, m, ChatMessageState::Failed, why.clone(), now).await
     {
         return outcome;
     }
