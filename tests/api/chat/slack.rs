@@ -79,13 +79,21 @@ async fn an_approver_gets_a_direct_message_whose_buttons_name_only_the_request_a
         ]
     );
     assert!(!shown.contains(super::BOT_TOKEN) && !shown.contains(SIGNING_SECRET));
-    let stored: (String, Option<String>, Option<String>, Option<String>) = sqlx::query_as(
-        "select state, slack_user_id, channel, ts from chat_messages where request_id = $1::uuid",
-    )
-    .bind(s.request_id())
-    .fetch_one(&app.pool)
-    .await
-    .expect("message");
+    // Slack answered; Portico keeps where the message is.
+    let mut stored: (String, Option<String>, Option<String>, Option<String>) = Default::default();
+    for _ in 0..100 {
+        stored = sqlx::query_as(
+            "select state, slack_user_id, channel, ts from chat_messages where request_id = $1::uuid",
+        )
+        .bind(s.request_id())
+        .fetch_one(&app.pool)
+        .await
+        .expect("message");
+        if stored.0 != "queued" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(stored.0, "posted");
     assert_eq!(stored.1.as_deref(), Some(MEGAN_SLACK));
     assert_eq!(stored.2.as_deref(), Some("DU0MEGAN"));
@@ -401,4 +409,52 @@ async fn an_approver_slack_does_not_know_is_recorded_and_not_tried_again() {
         .await
         .expect("outbox");
     assert_eq!(outbox, ["done"]);
+}
+
+#[tokio::test]
+async fn a_canceled_request_takes_the_buttons_off_the_message_and_delivery_adds_no_update() {
+    let slack = SlackApi::start().await;
+    let app = app_with(&slack).await;
+    let s = pending(&app, &slack, "contoso", slack_settings(), manager_stage).await;
+    let value = megan_button(&slack).await;
+
+    let path = format!("/api/v1/assignmentRequests/{}/cancel", s.request_id());
+    let (status, canceled) = app.post(&s.employee.1, &path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{canceled}");
+
+    let updated = slack.wait_for("chat.update", 1).await;
+    let shown = text_of(&updated[0].args["blocks"]);
+    assert!(shown.contains("canceled"), "{shown}");
+    assert!(buttons(&updated[0].args["blocks"]).is_empty(), "{shown}");
+    let (_, answer) = send(&app, "contoso", &click(MEGAN_SLACK, APPROVE, &value)).await;
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("canceled"),
+        "{answer}"
+    );
+    assert!(decisions(&app, &s.request_id()).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_updates_the_message_once_though_delivery_follows() {
+    let slack = SlackApi::start().await;
+    let app = app_with(&slack).await;
+    let s = pending(&app, &slack, "contoso", slack_settings(), manager_stage).await;
+    let value = megan_button(&slack).await;
+
+    let (status, _) = send(&app, "contoso", &click(MEGAN_SLACK, APPROVE, &value)).await;
+    assert_eq!(status, StatusCode::OK);
+    slack.wait_for("chat.update", 1).await;
+    for _ in 0..50 {
+        if state_of(&app, &s).await == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    assert_eq!(state_of(&app, &s).await, "delivered");
+    assert_eq!(slack.calls_of("chat.update").len(), 1);
 }
