@@ -91,6 +91,26 @@ fn details(v: &LinkView) -> Vec<Value> {
     blocks
 }
 
+/// Who decided the stage what, and when (with their reasons).
+fn decisions(v: &LinkView) -> String {
+    let mut text = String::from("*Decisions*");
+    for d in &v.decisions {
+        let (mark, verb) = match d.decision {
+            Decision::Approve => (":white_check_mark:", "approved"),
+            Decision::Deny => (":x:", "denied"),
+        };
+        text.push_str(&format!(
+            "\n{mark} {} {verb} on {}",
+            escape(&d.approver),
+            when(d.at)
+        ));
+        if let Some(j) = d.justification.as_deref().filter(|j| !j.trim().is_empty()) {
+            text.push_str(&format!(": {}", escape(j)));
+        }
+    }
+    text
+}
+
 /// The direct message to an approver: the request's details, then Approve and Deny
 /// while the stage waits for them, or the outcome. Returns `(text, blocks)`.
 pub fn slack_message(v: &LinkView, stage: StageRef) -> (String, Value) {
@@ -105,7 +125,12 @@ pub fn slack_message(v: &LinkView, stage: StageRef) -> (String, Value) {
                  "text": {"type": "plain_text", "text": "Deny"}},
             ]}));
         }
-        Some(sentence) => blocks.push(section(escape(&sentence))),
+        Some(sentence) => {
+            if !v.decisions.is_empty() {
+                blocks.push(section(decisions(v)));
+            }
+            blocks.push(section(escape(&sentence)));
+        }
     }
     blocks.push(json!({"type": "context", "elements": [
         {"type": "mrkdwn", "text": escape(&format!("Portico · {}", v.tenant.display_name))}
@@ -312,9 +337,22 @@ mod tests {
     #[test]
     fn a_decided_stage_shows_the_outcome_instead_of_buttons() {
         let sentence = "This stage was already approved by Megan Bowen on 2027-01-04 09:05 UTC.";
-        let (_, blocks) = slack_message(&view(LinkStatus::Decided(sentence.into())), stage());
+        let mut decided = view(LinkStatus::Decided(sentence.into()));
+        decided
+            .decisions
+            .push(crate::services::approval_links::DecisionInfo {
+                approver: "Megan Bowen".into(),
+                decision: Decision::Approve,
+                justification: Some("Fine <by> me".into()),
+                at: decided.due_at,
+            });
+        let (_, blocks) = slack_message(&decided, stage());
         let shown = blocks.to_string();
         assert!(shown.contains(sentence), "{shown}");
+        assert!(
+            shown.contains("Megan Bowen approved on 2027-01-04 09:00 UTC: Fine &lt;by&gt; me"),
+            "{shown}"
+        );
         assert!(!shown.contains(APPROVE_ACTION), "{shown}");
     }
 

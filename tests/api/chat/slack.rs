@@ -167,10 +167,11 @@ async fn deny_opens_a_reason_form_whose_submission_denies_with_the_reason() {
     );
     assert_eq!(state_of(&app, &s).await, "denied");
     let updated = slack.wait_for("chat.update", 1).await;
+    let shown = text_of(&updated[0].args["blocks"]);
+    assert!(shown.contains("You already denied"), "{shown}");
     assert!(
-        text_of(&updated[0].args["blocks"]).contains("You already denied"),
-        "{:?}",
-        updated[0].args
+        shown.contains("Megan Bowen denied on 2027-01-04 09:00 UTC: Not this quarter"),
+        "{shown}"
     );
 }
 
