@@ -239,9 +239,10 @@ async fn post_once(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Outcome> {
-    use ChatMessageState::{NotFound, Posted, Queued, Skipped};
+    use ChatMessageState::{Failed, NotFound, Posted, Queued, Skipped};
     let m = message(ctx, tenant, id).await?;
-    if m.state != Queued {
+    // A failed message is tried again when an admin reprocesses its row.
+    if !matches!(m.state, Queued | Failed) {
         return Ok(Outcome::Done(Some(format!(
             "the message is {} already",
             m.state
