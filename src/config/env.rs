@@ -275,6 +275,22 @@ impl Settings {
                 "minutes",
             )?,
         );
+        let slack_api_url = match get("PORTICO_SLACK_API_URL") {
+            None => super::DEFAULT_SLACK_API_URL.to_string(),
+            Some(v) => match Url::parse(&v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                    v.trim_end_matches('/').to_string()
+                }
+                _ => {
+                    return Err(bad(
+                        "PORTICO_SLACK_API_URL",
+                        format!(
+                            "'{v}' must be an http:// or https:// URL with a host, e.g. https://slack.com/api"
+                        ),
+                    ));
+                }
+            },
+        };
         Ok(Self {
             database_url: get("DATABASE_URL").map(Secret::new),
             runtime_database_url,
@@ -302,6 +318,7 @@ impl Settings {
             allow_mail_log,
             metrics_token,
             session_idle,
+            slack_api_url,
         })
     }
 }

@@ -102,7 +102,13 @@ pub struct Settings {
     pub metrics_token: Option<Secret>,
     /// A session unused for longer than this is refused (besides its absolute limit).
     pub session_idle: Duration,
+    /// Slack's Web API (`PORTICO_SLACK_API_URL`, default `https://slack.com/api`), without
+    /// a trailing slash; tests and proxies point it elsewhere.
+    pub slack_api_url: String,
 }
+
+/// Slack's Web API when `PORTICO_SLACK_API_URL` is not set.
+pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 
 /// SMTP connections used at once when `PORTICO_SMTP_CONNECTIONS` is not set.
 pub const DEFAULT_SMTP_CONNECTIONS: usize = 8;

@@ -161,3 +161,18 @@ fn edge_limits_have_defaults_and_parse() {
     );
     assert!(!format!("{s:?}").contains("scrape-me"));
 }
+
+#[test]
+fn the_slack_api_url_defaults_to_slack_and_must_be_a_web_url() {
+    let s = Settings::from_map(&HashMap::new()).expect("defaults");
+    assert_eq!(s.slack_api_url, "https://slack.com/api");
+    let s = Settings::from_map(&map(&[(
+        "PORTICO_SLACK_API_URL",
+        "http://127.0.0.1:9/api/",
+    )]))
+    .expect("valid");
+    assert_eq!(s.slack_api_url, "http://127.0.0.1:9/api");
+    let e =
+        Settings::from_map(&map(&[("PORTICO_SLACK_API_URL", "slack.com")])).expect_err("not a URL");
+    assert!(e.to_string().contains("PORTICO_SLACK_API_URL"), "{e}");
+}

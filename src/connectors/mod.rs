@@ -5,4 +5,6 @@
 
 pub mod outbound;
 pub mod scim;
+pub mod slack;
+pub mod teams;
 pub mod webhook;

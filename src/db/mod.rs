@@ -6,6 +6,7 @@ pub mod assignments;
 pub mod audit;
 pub mod backlog;
 pub mod catalogs;
+pub mod chat;
 pub mod dev_mail;
 pub mod embedded;
 pub mod groups;
@@ -122,6 +123,7 @@ sqlx_text_enum!(
     crate::domain::review::IfNoResponseValue,
     crate::domain::review::ItemDecision,
     crate::domain::review::AppliedResult,
+    crate::domain::chat::ChatMessageState,
     crate::domain::outbox::OutboxKind,
     crate::domain::outbox::OutboxState
 );

@@ -116,6 +116,7 @@ string_enum! {
         IdentityProviderRemoved = "tenant.identityProviderRemoved",
         ScimTokenCreated = "scimToken.created",
         ScimTokenRevoked = "scimToken.revoked",
+        ChatSet = "tenant.chatSet",
     }
 }
 

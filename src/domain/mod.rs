@@ -4,6 +4,7 @@
 pub mod assignment;
 pub mod audit;
 pub mod authz;
+pub mod chat;
 pub mod connector;
 pub mod error;
 pub mod identity;

@@ -8,6 +8,11 @@ string_enum!(
         Email = "email",
         Webhook = "webhook",
         Scim = "scim",
+        /// A Slack Web API call: a direct message to an approver, its update with the
+        /// outcome, or a reply only the clicking person sees.
+        Slack = "slack",
+        /// An Adaptive Card posted to the tenant's Teams webhook.
+        Teams = "teams",
     }
 );
 

@@ -5,6 +5,7 @@
 pub mod assignments;
 pub mod audit;
 pub mod catalogs;
+pub mod chat;
 pub mod dev_mail;
 pub mod groups;
 pub mod identity;

@@ -5,6 +5,7 @@
 //! counted and timed by job for `/metrics`, with its failures; after each tick, each
 //! job's lag (how long its oldest due item has waited) is measured too.
 
+pub mod chat;
 pub mod emails;
 pub mod lifecycle;
 pub mod reviews;
@@ -34,6 +35,8 @@ enum Job {
     Webhooks,
     ScimCalls,
     Emails,
+    Slack,
+    Teams,
 }
 
 /// The lifecycle jobs in their order: stage time-outs run before escalations and
@@ -48,8 +51,14 @@ const LIFECYCLE: [Job; 7] = [
     Job::Reviews,
 ];
 
-/// The delivery jobs: connector calls and emails.
-const DELIVERY: [Job; 3] = [Job::Webhooks, Job::ScimCalls, Job::Emails];
+/// The delivery jobs: connector calls, emails and chat messages.
+const DELIVERY: [Job; 5] = [
+    Job::Webhooks,
+    Job::ScimCalls,
+    Job::Emails,
+    Job::Slack,
+    Job::Teams,
+];
 
 impl Job {
     fn name(self) -> &'static str {
@@ -64,6 +73,8 @@ impl Job {
             Job::Webhooks => "webhooks",
             Job::ScimCalls => "scimCalls",
             Job::Emails => "emails",
+            Job::Slack => "slack",
+            Job::Teams => "teams",
         }
     }
 
@@ -80,6 +91,7 @@ impl Job {
             Job::Webhooks => webhooks::BATCH,
             Job::ScimCalls => scim::BATCH,
             Job::Emails => emails::BATCH,
+            Job::Slack | Job::Teams => chat::BATCH,
         }
     }
 
@@ -95,6 +107,8 @@ impl Job {
             Job::Webhooks => DueWork::Outbox("webhook"),
             Job::ScimCalls => DueWork::Outbox("scim"),
             Job::Emails => DueWork::Outbox("email"),
+            Job::Slack => DueWork::Outbox("slack"),
+            Job::Teams => DueWork::Outbox("teams"),
         }
     }
 
@@ -110,6 +124,8 @@ impl Job {
             Job::Webhooks => webhooks::run_once(state, now).await,
             Job::ScimCalls => scim::run_once(state, now).await,
             Job::Emails => emails::run_once(state, now).await,
+            Job::Slack => chat::run_slack(state, now).await,
+            Job::Teams => chat::run_teams(state, now).await,
         }
     }
 

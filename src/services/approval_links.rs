@@ -208,6 +208,39 @@ pub async fn decide(
     Ok(done)
 }
 
+/// What a link of `approver` on stage `stage_index` would show, without a link: chat
+/// messages say what the link pages say. `None` when the tenant has no such stage.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn stage_view(
+    conn: &mut Conn,
+    tenant: crate::domain::ids::TenantId,
+    request_id: crate::domain::ids::RequestId,
+    stage_index: i32,
+    approver: UserId,
+    now: DateTime<Utc>,
+) -> ServiceResult<Option<LinkView>> {
+    let Some(request) = db::requests::get(conn, tenant, request_id).await? else {
+        return Ok(None);
+    };
+    let (stages, _) = db::requests::stages_and_decisions(conn, tenant, &[request.id]).await?;
+    if !stages.iter().any(|s| s.stage_index == stage_index) {
+        return Ok(None);
+    }
+    let link = ApprovalLink {
+        tenant_id: tenant,
+        id: uuid::Uuid::nil(),
+        token_hash: Vec::new(),
+        request_id,
+        stage_index,
+        approver_id: approver,
+        // Without a link, only the stage's own state says it expired.
+        expires_at: DateTime::<Utc>::MAX_UTC,
+        used_at: None,
+        created_at: now,
+    };
+    Ok(Some(view(conn, link, &request, now).await?))
+}
+
 /// Loads what the page shows and works out the link's status.
 async fn view(
     conn: &mut Conn,

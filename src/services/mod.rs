@@ -7,6 +7,7 @@ pub mod assignments;
 pub mod audit;
 pub mod backlog;
 pub mod catalogs;
+pub mod chat;
 pub mod delivery;
 pub mod demo;
 pub mod dev_mail;

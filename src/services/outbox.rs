@@ -117,6 +117,16 @@ pub async fn reprocess(
             }
             rearm_grant(&mut work, &row, now).await?;
         }
+        // A Slack message is rendered from the request as it is when sent again.
+        OutboxKind::Slack => {}
+        OutboxKind::Teams => {
+            if super::chat::links_removed(&row.payload) {
+                return Err(DomainError::conflict(
+                    "This Teams card carried one-time approval links, removed when it failed for good; it cannot be sent again. Approvers still have their emailed links.",
+                )
+                .into());
+            }
+        }
     }
     db::outbox::requeue(work.conn(), tenant, id, now).await?;
     work.audit(

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod client_ip;
 pub mod csrf;
 pub mod dev_mail;
@@ -41,7 +42,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .nest("/scim/v2/{slug}", scim::router(state.clone()))
         .merge(pages::router())
-        .merge(links::router());
+        .merge(links::router())
+        .merge(chat::router());
     if state.demo_tenant().is_some() {
         routes = routes.merge(dev_mail::router());
     }

@@ -23,6 +23,7 @@ mod browser;
 mod browser_e2e;
 mod browser_phone;
 mod catalogs;
+mod chat;
 mod cli;
 mod cluster;
 mod connectors;

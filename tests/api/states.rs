@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use portico::domain::assignment::{AssignmentState, GrantState, RemovalReason};
 use portico::domain::audit::ActorType;
 use portico::domain::authz::Role;
+use portico::domain::chat::ChatMessageState;
 use portico::domain::outbox::{OutboxKind, OutboxState};
 use portico::domain::policy::DecisionRule;
 use portico::domain::request::{Decision, RequestState, RequestType, StageState};
@@ -58,6 +59,7 @@ fn state_columns() -> Vec<(&'static str, &'static str, BTreeSet<&'static str>)> 
         ("users", "kind", texts!(UserKind)),
         ("role_assignments", "role", texts!(Role)),
         ("audit_events", "actor_type", texts!(ActorType)),
+        ("chat_messages", "state", texts!(ChatMessageState)),
     ]
 }
 

@@ -25,9 +25,9 @@ use crate::domain::lifecycle::{self, Event};
 use crate::domain::policy::{ApproverKind, ApproverRef, PolicySettings};
 use crate::domain::request::{Decision, StageState, select_approvers};
 use crate::services::audit::Trail;
-use crate::services::links;
 use crate::services::notify::{self, AskReason, Notice};
 use crate::services::{Actor, Caller, ServiceResult};
+use crate::services::{chat, links};
 
 /// Active users named by approver references, resolved for `target`.
 #[tracing::instrument(skip_all)]
@@ -172,7 +172,8 @@ pub(super) async fn open_stage(
     Ok(stage)
 }
 
-/// Emails each of `approvers` a personal Approve/Deny link for the stage.
+/// Emails each of `approvers` a personal Approve/Deny link for the stage, and asks them
+/// in the tenant's chat (Slack, Teams) when it has one.
 #[tracing::instrument(skip_all)]
 pub async fn ask_approvers(
     conn: &mut Conn,
@@ -181,6 +182,7 @@ pub async fn ask_approvers(
     reason: AskReason,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
+    let mut asked = Vec::with_capacity(approvers.len());
     for approver in approvers {
         let token = links::new_token();
         db::links::insert(
@@ -201,12 +203,13 @@ pub async fn ask_approvers(
         let notice = Notice::ApprovalNeeded {
             request_id: stage.request_id,
             stage_index: stage.stage_index,
-            token,
+            token: token.clone(),
             reason,
         };
         notify::enqueue(conn, stage.tenant_id, UserId(*approver), &notice, now).await?;
+        asked.push((UserId(*approver), token));
     }
-    Ok(())
+    chat::queue::ask(conn, stage, &asked, reason, now).await
 }
 
 /// An approver's decision on the open stage. Concurrent deciders are serialised by the

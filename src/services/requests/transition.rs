@@ -10,6 +10,7 @@ use crate::db::requests::{RequestRow, StageRow};
 use crate::db::{self, Conn};
 use crate::domain::ids::UserId;
 use crate::domain::lifecycle::{self, Ask, Event, Refusal, StageChange, Tell, Told, Transition};
+use crate::domain::request::RequestState;
 use crate::services::audit::Trail;
 use crate::services::notify::{self, AskReason, Notice};
 use crate::services::views::names::{person, unknown_person};
@@ -161,6 +162,15 @@ pub(super) async fn carry_out(
     for n in &t.notes {
         let by = if n.by_system { Actor::System } else { actor };
         note(trail, by, n.action, row, n.details.clone(), now);
+    }
+    // Chat messages about the request show where it stands now: its stages, or its
+    // end before a decision (delivery does not change what they show).
+    let ended_undecided = matches!(
+        t.state,
+        RequestState::Canceled | RequestState::Denied | RequestState::Expired
+    );
+    if t.stage.is_some() || ended_undecided {
+        crate::services::chat::queue::request_changed(conn, row.tenant_id, row.id, now).await?;
     }
     Ok(())
 }

@@ -90,6 +90,14 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
                         .unwrap_or_default()
                         .to_string(),
                 ),
+                OutboxKind::Slack => (
+                    format!(
+                        "Slack message: {}",
+                        r.payload["type"].as_str().unwrap_or("message")
+                    ),
+                    String::new(),
+                ),
+                OutboxKind::Teams => ("Teams card".to_string(), String::new()),
             };
             DeliveryRow {
                 what,

@@ -5,6 +5,7 @@
 pub mod assignments;
 pub mod audit;
 pub mod catalogs;
+pub mod chat;
 mod contract;
 pub mod groups;
 pub mod identity_provider;
@@ -85,6 +86,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(outbox::router())
         .merge(identity_provider::router())
         .merge(scim_tokens::router())
+        .merge(chat::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;
