@@ -4,6 +4,7 @@
 
 mod directory;
 mod discovery;
+mod filters;
 mod groups;
 mod replays;
 mod tokens;
