@@ -236,41 +236,58 @@ pub async fn lock_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> DbResul
     .await?)
 }
 
-/// Another visible user already holding this userName or sign-in email.
-pub async fn user_name_taken(
-    conn: &mut Conn,
-    tenant: TenantId,
-    user_name: &str,
-    email: &str,
-    except: Option<UserId>,
-) -> DbResult<bool> {
-    Ok(sqlx::query_scalar(
-        "select exists (select 1 from users
-            where tenant_id = $1 and id is distinct from $4
-              and ((scim_deleted_at is null and lower(coalesce(scim_document ->> 'userName', email)) = lower($2))
-                   or lower(email) = lower($3)))",
-    )
-    .bind(tenant)
-    .bind(user_name)
-    .bind(email)
-    .bind(except)
-    .fetch_one(conn)
-    .await?)
+/// What writing a user must know first, read in one statement.
+#[derive(Clone, Copy, Debug, Default, FromRow)]
+pub struct UserChecks {
+    /// On create: the user the directory deleted with this sign-in email (locked); a
+    /// POST brings them back.
+    pub revived: Option<UserId>,
+    /// Another user holds the userName (among visible users) or the sign-in email.
+    pub name_taken: bool,
+    /// The manager is a visible user.
+    pub manager_visible: bool,
+    /// The manager reports (directly or not) to the user written.
+    pub manager_loop: bool,
 }
 
-/// A user the directory deleted, with this sign-in email (a later POST brings them back).
-pub async fn deleted_by_email(
+/// The checks of writing user `id` (None: a new user) with this userName, sign-in
+/// email and manager.
+pub async fn user_checks(
     conn: &mut Conn,
     tenant: TenantId,
+    id: Option<UserId>,
+    user_name: &str,
     email: &str,
-) -> DbResult<Option<UserId>> {
-    Ok(sqlx::query_scalar(
-        "select id from users where tenant_id = $1 and lower(email) = lower($2)
-           and scim_deleted_at is not null for update",
+    manager: Option<UserId>,
+) -> DbResult<UserChecks> {
+    Ok(sqlx::query_as(
+        "with recursive revived as (
+             select id from users
+             where $2::uuid is null and tenant_id = $1 and lower(email) = lower($4)
+               and scim_deleted_at is not null
+             for update),
+         chain(id, depth) as (
+             select manager_id, 1 from users where tenant_id = $1 and id = $5
+             union all
+             select u.manager_id, c.depth + 1 from users u join chain c on u.tenant_id = $1 and u.id = c.id
+             where c.depth < 100)
+         select (select id from revived) as revived,
+                exists (select 1 from users
+                        where tenant_id = $1 and id is distinct from coalesce($2, (select id from revived))
+                          and ((scim_deleted_at is null
+                                and lower(coalesce(scim_document ->> 'userName', email)) = lower($3))
+                               or lower(email) = lower($4))) as name_taken,
+                exists (select 1 from users where tenant_id = $1 and id = $5 and scim_deleted_at is null)
+                    as manager_visible,
+                exists (select 1 from chain where id = coalesce($2, (select id from revived)))
+                    as manager_loop",
     )
     .bind(tenant)
+    .bind(id)
+    .bind(user_name)
     .bind(email)
-    .fetch_optional(conn)
+    .bind(manager)
+    .fetch_one(conn)
     .await?)
 }
 
@@ -458,41 +475,38 @@ pub async fn directory_members(
     .await?)
 }
 
-/// Those of `ids` that are users of the tenant.
-pub async fn existing_users(
-    conn: &mut Conn,
-    tenant: TenantId,
-    ids: &[UserId],
-) -> DbResult<Vec<UserId>> {
-    Ok(
-        sqlx::query_scalar("select id from users where tenant_id = $1 and id = any($2)")
-            .bind(tenant)
-            .bind(ids)
-            .fetch_all(conn)
-            .await?,
-    )
-}
-
-/// Adds the directory's membership of each of `users`; returns how many were new.
+/// Adds the directory's membership of each of `users` (already members stay as they
+/// are) in one statement, unless one of them is no user of the tenant: then nothing is
+/// added and the first such id is returned.
 pub async fn add_members(
     conn: &mut Conn,
     tenant: TenantId,
     group: GroupId,
     users: &[UserId],
     now: DateTime<Utc>,
-) -> DbResult<u64> {
-    let done = sqlx::query(
-        "insert into group_memberships (tenant_id, group_id, user_id, assignment_id, created_at, from_directory)
-         select $1, $2, u, null, $4, true from unnest($3::uuid[]) as u
-         on conflict do nothing",
+) -> DbResult<Option<UserId>> {
+    if users.is_empty() {
+        return Ok(None);
+    }
+    Ok(sqlx::query_scalar(
+        "with wanted as (select distinct u from unnest($3::uuid[]) as u),
+         missing as (
+             select w.u from wanted w
+             where not exists (select 1 from users x where x.tenant_id = $1 and x.id = w.u)
+             order by w.u limit 1),
+         added as (
+             insert into group_memberships (tenant_id, group_id, user_id, assignment_id, created_at, from_directory)
+             select $1, $2, w.u, null, $4, true from wanted w
+             where not exists (select 1 from missing)
+             on conflict do nothing)
+         select (select u from missing)",
     )
     .bind(tenant)
     .bind(group)
     .bind(users)
     .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Removes the directory's membership of each of `users` (other sources stay).
@@ -514,14 +528,16 @@ pub async fn remove_members(
     Ok(done.rows_affected())
 }
 
-/// Makes the directory's members exactly `users` (other sources stay).
+/// Makes the directory's members exactly `users` (other sources stay); as
+/// `add_members`, returns the first of `users` that is no user of the tenant (then
+/// the caller must not commit: the other members are already removed).
 pub async fn replace_members(
     conn: &mut Conn,
     tenant: TenantId,
     group: GroupId,
     users: &[UserId],
     now: DateTime<Utc>,
-) -> DbResult<()> {
+) -> DbResult<Option<UserId>> {
     sqlx::query(
         "delete from group_memberships where tenant_id = $1 and group_id = $2 and from_directory
            and not (user_id = any($3))",
@@ -531,6 +547,5 @@ pub async fn replace_members(
     .bind(users)
     .execute(&mut *conn)
     .await?;
-    add_members(conn, tenant, group, users, now).await?;
-    Ok(())
+    add_members(conn, tenant, group, users, now).await
 }

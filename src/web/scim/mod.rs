@@ -4,6 +4,7 @@
 //! Handlers parse the query and body, call one `services::scim` function and render.
 
 mod auth;
+mod call;
 mod discovery;
 pub mod error;
 mod filters;
