@@ -6,10 +6,11 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::{FromRow, Postgres, QueryBuilder, Row};
 
-use super::scim_filter::{Column, ColumnKind, push_filter};
+use super::scim_filter::{Column, ColumnKind, Columns, Elements, push_filter};
 use super::{Conn, DbError, DbResult};
 use crate::db::groups::Group;
 use crate::db::users::User;
@@ -115,17 +116,74 @@ pub fn group_column(p: &AttrPath) -> Option<Column> {
     }
 }
 
-fn column_of(kind: Kind) -> fn(&AttrPath) -> Option<Column> {
+/// A user's `emails` as `GET /Users` shows them: what the directory pushed, or the
+/// sign-in email as the one work, primary email when it pushed none.
+const USER_EMAILS: Elements = Elements {
+    from: "jsonb_array_elements(case when jsonb_typeof(u.scim_document -> 'emails') = 'array'
+             then u.scim_document -> 'emails'
+             else jsonb_build_array(jsonb_build_object('value', u.email, 'type', 'work', 'primary', true))
+           end) as em(v)",
+    correlate: "true",
+    column: |sub| match sub {
+        "value" => col("(em.v ->> 'value')", ColumnKind::Text),
+        "type" => col("(em.v ->> 'type')", ColumnKind::Text),
+        "primary" => col(
+            "(case jsonb_typeof(em.v -> 'primary') when 'boolean' then (em.v -> 'primary')::boolean end)",
+            ColumnKind::Bool,
+        ),
+        _ => None,
+    },
+};
+
+/// A group's `members`: the directory's memberships (what `GET /Groups` shows).
+const GROUP_MEMBERS: Elements = Elements {
+    from: "group_memberships gm",
+    correlate: "gm.tenant_id = g.tenant_id and gm.group_id = g.id and gm.from_directory",
+    column: |sub| match sub {
+        "value" => col("gm.user_id", ColumnKind::Uuid),
+        // Members are users only.
+        "type" => col("'User'", ColumnKind::Text),
+        _ => None,
+    },
+};
+
+/// What a filter of users may name.
+struct UserSchema;
+
+impl Columns for UserSchema {
+    fn column(&self, path: &AttrPath) -> Option<Column> {
+        user_column(path)
+    }
+
+    fn elements(&self, path: &AttrPath) -> Option<Elements> {
+        path.is("emails", None).then_some(USER_EMAILS)
+    }
+}
+
+/// What a filter of groups may name.
+struct GroupSchema;
+
+impl Columns for GroupSchema {
+    fn column(&self, path: &AttrPath) -> Option<Column> {
+        group_column(path)
+    }
+
+    fn elements(&self, path: &AttrPath) -> Option<Elements> {
+        path.is("members", None).then_some(GROUP_MEMBERS)
+    }
+}
+
+fn schema_of(kind: Kind) -> &'static dyn Columns {
     match kind {
-        Kind::Users => user_column,
-        Kind::Groups => group_column,
+        Kind::Users => &UserSchema,
+        Kind::Groups => &GroupSchema,
     }
 }
 
 /// Refuses a filter on attributes that cannot be filtered on (400 invalidFilter).
 pub fn check_filter(kind: Kind, f: &Filter) -> Result<(), ScimError> {
     let mut scratch = QueryBuilder::new("");
-    push_filter(&mut scratch, f, &column_of(kind))
+    push_filter(&mut scratch, f, schema_of(kind))
 }
 
 /// Appends the filter. The most common one, a single `eq` (how every directory
@@ -137,7 +195,7 @@ fn push_where(qb: &mut QueryBuilder<Postgres>, kind: Kind, f: &Filter) -> DbResu
         op: CompareOp::Eq,
         value: Value::String(v),
     } = f
-        && let Some(c) = column_of(kind)(path)
+        && let Some(c) = schema_of(kind).column(path)
     {
         match c.kind {
             ColumnKind::Text => {
@@ -153,8 +211,7 @@ fn push_where(qb: &mut QueryBuilder<Postgres>, kind: Kind, f: &Filter) -> DbResu
             _ => {}
         }
     }
-    push_filter(qb, f, &column_of(kind))
-        .map_err(|e| DbError::Other(sqlx::Error::Protocol(e.detail)))
+    push_filter(qb, f, schema_of(kind)).map_err(|e| DbError::Other(sqlx::Error::Protocol(e.detail)))
 }
 
 pub async fn user(conn: &mut Conn, tenant: TenantId, id: UserId) -> DbResult<Option<UserDoc>> {
@@ -179,41 +236,58 @@ pub async fn lock_user(conn: &mut Conn, tenant: TenantId, id: UserId) -> DbResul
     .await?)
 }
 
-/// Another visible user already holding this userName or sign-in email.
-pub async fn user_name_taken(
-    conn: &mut Conn,
-    tenant: TenantId,
-    user_name: &str,
-    email: &str,
-    except: Option<UserId>,
-) -> DbResult<bool> {
-    Ok(sqlx::query_scalar(
-        "select exists (select 1 from users
-            where tenant_id = $1 and id is distinct from $4
-              and ((scim_deleted_at is null and lower(coalesce(scim_document ->> 'userName', email)) = lower($2))
-                   or lower(email) = lower($3)))",
-    )
-    .bind(tenant)
-    .bind(user_name)
-    .bind(email)
-    .bind(except)
-    .fetch_one(conn)
-    .await?)
+/// What writing a user must know first, read in one statement.
+#[derive(Clone, Copy, Debug, Default, FromRow)]
+pub struct UserChecks {
+    /// On create: the user the directory deleted with this sign-in email (locked); a
+    /// POST brings them back.
+    pub revived: Option<UserId>,
+    /// Another user holds the userName (among visible users) or the sign-in email.
+    pub name_taken: bool,
+    /// The manager is a visible user.
+    pub manager_visible: bool,
+    /// The manager reports (directly or not) to the user written.
+    pub manager_loop: bool,
 }
 
-/// A user the directory deleted, with this sign-in email (a later POST brings them back).
-pub async fn deleted_by_email(
+/// The checks of writing user `id` (None: a new user) with this userName, sign-in
+/// email and manager.
+pub async fn user_checks(
     conn: &mut Conn,
     tenant: TenantId,
+    id: Option<UserId>,
+    user_name: &str,
     email: &str,
-) -> DbResult<Option<UserId>> {
-    Ok(sqlx::query_scalar(
-        "select id from users where tenant_id = $1 and lower(email) = lower($2)
-           and scim_deleted_at is not null for update",
+    manager: Option<UserId>,
+) -> DbResult<UserChecks> {
+    Ok(sqlx::query_as(
+        "with recursive revived as (
+             select id from users
+             where $2::uuid is null and tenant_id = $1 and lower(email) = lower($4)
+               and scim_deleted_at is not null
+             for update),
+         chain(id, depth) as (
+             select manager_id, 1 from users where tenant_id = $1 and id = $5
+             union all
+             select u.manager_id, c.depth + 1 from users u join chain c on u.tenant_id = $1 and u.id = c.id
+             where c.depth < 100)
+         select (select id from revived) as revived,
+                exists (select 1 from users
+                        where tenant_id = $1 and id is distinct from coalesce($2, (select id from revived))
+                          and ((scim_deleted_at is null
+                                and lower(coalesce(scim_document ->> 'userName', email)) = lower($3))
+                               or lower(email) = lower($4))) as name_taken,
+                exists (select 1 from users where tenant_id = $1 and id = $5 and scim_deleted_at is null)
+                    as manager_visible,
+                exists (select 1 from chain where id = coalesce($2, (select id from revived)))
+                    as manager_loop",
     )
     .bind(tenant)
+    .bind(id)
+    .bind(user_name)
     .bind(email)
-    .fetch_optional(conn)
+    .bind(manager)
+    .fetch_one(conn)
     .await?)
 }
 
@@ -246,35 +320,91 @@ pub async fn users(
     offset: i64,
     limit: i64,
 ) -> DbResult<(i64, Vec<UserDoc>)> {
-    let mut count = QueryBuilder::new("select count(*) from users u where u.tenant_id = ");
-    count.push_bind(tenant);
-    count.push(" and u.scim_deleted_at is null");
+    page(conn, tenant, Kind::Users, filter, offset, limit).await
+}
+
+impl Kind {
+    /// `from` of the kind's list (aliased as its columns expect) and the selected columns.
+    fn source(self) -> (&'static str, String) {
+        match self {
+            Kind::Users => ("users u", user_columns()),
+            Kind::Groups => ("groups g", group_columns()),
+        }
+    }
+
+    fn alias(self) -> &'static str {
+        match self {
+            Kind::Users => "u",
+            Kind::Groups => "g",
+        }
+    }
+}
+
+fn visible_where(
+    qb: &mut QueryBuilder<Postgres>,
+    kind: Kind,
+    tenant: TenantId,
+    filter: Option<&Filter>,
+) -> DbResult<()> {
+    let a = kind.alias();
+    qb.push(format!(" where {a}.tenant_id = "));
+    qb.push_bind(tenant);
+    qb.push(format!(" and {a}.scim_deleted_at is null"));
     if let Some(f) = filter {
-        count.push(" and (");
-        push_where(&mut count, Kind::Users, f)?;
-        count.push(")");
+        qb.push(" and (");
+        push_where(qb, kind, f)?;
+        qb.push(")");
     }
-    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
-    if limit == 0 || offset >= total {
-        return Ok((total, Vec::new()));
+    Ok(())
+}
+
+async fn count(
+    conn: &mut Conn,
+    tenant: TenantId,
+    kind: Kind,
+    filter: Option<&Filter>,
+) -> DbResult<i64> {
+    let mut q = QueryBuilder::new(format!("select count(*) from {}", kind.source().0));
+    visible_where(&mut q, kind, tenant, filter)?;
+    Ok(q.build_query_scalar().fetch_one(conn).await?)
+}
+
+/// One page and the total in one statement (the total rides on each row); only a page
+/// past the end, or `count=0`, asks for the total on its own.
+async fn page<T>(
+    conn: &mut Conn,
+    tenant: TenantId,
+    kind: Kind,
+    filter: Option<&Filter>,
+    offset: i64,
+    limit: i64,
+) -> DbResult<(i64, Vec<T>)>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    if limit == 0 {
+        return Ok((count(conn, tenant, kind, filter).await?, Vec::new()));
     }
+    let (from, columns) = kind.source();
     let mut q = QueryBuilder::new(format!(
-        "select {} from users u where u.tenant_id = ",
-        user_columns()
+        "select {columns}, count(*) over () as scim_total from {from}"
     ));
-    q.push_bind(tenant);
-    q.push(" and u.scim_deleted_at is null");
-    if let Some(f) = filter {
-        q.push(" and (");
-        push_where(&mut q, Kind::Users, f)?;
-        q.push(")");
-    }
-    q.push(" order by u.id offset ");
+    visible_where(&mut q, kind, tenant, filter)?;
+    q.push(format!(" order by {}.id offset ", kind.alias()));
     q.push_bind(offset);
     q.push(" limit ");
     q.push_bind(limit);
-    let rows = q.build_query_as().fetch_all(conn).await?;
-    Ok((total, rows))
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let total = match rows.first() {
+        Some(r) => r.try_get::<i64, _>("scim_total")?,
+        None if offset == 0 => 0,
+        None => count(conn, tenant, kind, filter).await?,
+    };
+    let items = rows
+        .iter()
+        .map(T::from_row)
+        .collect::<Result<Vec<T>, _>>()?;
+    Ok((total, items))
 }
 
 pub async fn group(conn: &mut Conn, tenant: TenantId, id: GroupId) -> DbResult<Option<Group>> {
@@ -307,35 +437,7 @@ pub async fn groups(
     offset: i64,
     limit: i64,
 ) -> DbResult<(i64, Vec<Group>)> {
-    let mut count = QueryBuilder::new("select count(*) from groups g where g.tenant_id = ");
-    count.push_bind(tenant);
-    count.push(" and g.scim_deleted_at is null");
-    if let Some(f) = filter {
-        count.push(" and (");
-        push_where(&mut count, Kind::Groups, f)?;
-        count.push(")");
-    }
-    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
-    if limit == 0 || offset >= total {
-        return Ok((total, Vec::new()));
-    }
-    let mut q = QueryBuilder::new(format!(
-        "select {} from groups g where g.tenant_id = ",
-        group_columns()
-    ));
-    q.push_bind(tenant);
-    q.push(" and g.scim_deleted_at is null");
-    if let Some(f) = filter {
-        q.push(" and (");
-        push_where(&mut q, Kind::Groups, f)?;
-        q.push(")");
-    }
-    q.push(" order by g.id offset ");
-    q.push_bind(offset);
-    q.push(" limit ");
-    q.push_bind(limit);
-    let rows = q.build_query_as().fetch_all(conn).await?;
-    Ok((total, rows))
+    page(conn, tenant, Kind::Groups, filter, offset, limit).await
 }
 
 /// Hides a group from SCIM (the directory deleted it while Portico still uses it).
@@ -373,41 +475,38 @@ pub async fn directory_members(
     .await?)
 }
 
-/// Those of `ids` that are users of the tenant.
-pub async fn existing_users(
-    conn: &mut Conn,
-    tenant: TenantId,
-    ids: &[UserId],
-) -> DbResult<Vec<UserId>> {
-    Ok(
-        sqlx::query_scalar("select id from users where tenant_id = $1 and id = any($2)")
-            .bind(tenant)
-            .bind(ids)
-            .fetch_all(conn)
-            .await?,
-    )
-}
-
-/// Adds the directory's membership of each of `users`; returns how many were new.
+/// Adds the directory's membership of each of `users` (already members stay as they
+/// are) in one statement, unless one of them is no user of the tenant: then nothing is
+/// added and the first such id is returned.
 pub async fn add_members(
     conn: &mut Conn,
     tenant: TenantId,
     group: GroupId,
     users: &[UserId],
     now: DateTime<Utc>,
-) -> DbResult<u64> {
-    let done = sqlx::query(
-        "insert into group_memberships (tenant_id, group_id, user_id, assignment_id, created_at, from_directory)
-         select $1, $2, u, null, $4, true from unnest($3::uuid[]) as u
-         on conflict do nothing",
+) -> DbResult<Option<UserId>> {
+    if users.is_empty() {
+        return Ok(None);
+    }
+    Ok(sqlx::query_scalar(
+        "with wanted as (select distinct u from unnest($3::uuid[]) as u),
+         missing as (
+             select w.u from wanted w
+             where not exists (select 1 from users x where x.tenant_id = $1 and x.id = w.u)
+             order by w.u limit 1),
+         added as (
+             insert into group_memberships (tenant_id, group_id, user_id, assignment_id, created_at, from_directory)
+             select $1, $2, w.u, null, $4, true from wanted w
+             where not exists (select 1 from missing)
+             on conflict do nothing)
+         select (select u from missing)",
     )
     .bind(tenant)
     .bind(group)
     .bind(users)
     .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Removes the directory's membership of each of `users` (other sources stay).
@@ -429,14 +528,16 @@ pub async fn remove_members(
     Ok(done.rows_affected())
 }
 
-/// Makes the directory's members exactly `users` (other sources stay).
+/// Makes the directory's members exactly `users` (other sources stay); as
+/// `add_members`, returns the first of `users` that is no user of the tenant (then
+/// the caller must not commit: the other members are already removed).
 pub async fn replace_members(
     conn: &mut Conn,
     tenant: TenantId,
     group: GroupId,
     users: &[UserId],
     now: DateTime<Utc>,
-) -> DbResult<()> {
+) -> DbResult<Option<UserId>> {
     sqlx::query(
         "delete from group_memberships where tenant_id = $1 and group_id = $2 and from_directory
            and not (user_id = any($3))",
@@ -446,6 +547,5 @@ pub async fn replace_members(
     .bind(users)
     .execute(&mut *conn)
     .await?;
-    add_members(conn, tenant, group, users, now).await?;
-    Ok(())
+    add_members(conn, tenant, group, users, now).await
 }

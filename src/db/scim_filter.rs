@@ -1,6 +1,7 @@
 //! Turns a parsed SCIM filter into a SQL `WHERE` fragment for the SCIM server's list
-//! queries. The caller maps each attribute path to a column; every value is bound
-//! (never written into the SQL text). Each comparison is wrapped in
+//! queries. The caller maps each attribute path to a column, and each multi-valued
+//! attribute a value path may run on to the rows of its elements (`Columns`); every
+//! value is bound (never written into the SQL text). Each comparison is wrapped in
 //! `coalesce(…, false)` so `not (…)` also selects rows whose column is null, as SCIM's
 //! "absent does not equal" expects.
 
@@ -31,79 +32,230 @@ pub struct Column {
     pub kind: ColumnKind,
 }
 
+/// A multi-valued attribute a value path (`emails[type eq "work"]`,
+/// `members[value eq "…"]`) runs on: one row per element, and the columns of the
+/// elements' sub-attributes. The value path becomes `exists (select 1 from {from}
+/// where {correlate} and <the inner filter>)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Elements {
+    /// The rows of the elements (a table or a set-returning function, aliased).
+    pub from: &'static str,
+    /// What ties the rows to the outer resource (`true` when `from` already does).
+    pub correlate: &'static str,
+    /// The column of a sub-attribute (lowercase name), or None when it cannot be
+    /// filtered on.
+    pub column: fn(&str) -> Option<Column>,
+}
+
+/// What a filter may name: attributes with their columns and, optionally,
+/// multi-valued attributes a value path runs on. A plain function from a path to its
+/// column is a schema without multi-valued attributes.
+pub trait Columns {
+    fn column(&self, path: &AttrPath) -> Option<Column>;
+
+    /// The elements of the multi-valued attribute `path` names (its sub-attribute
+    /// aside), if a value path may run on it.
+    fn elements(&self, _path: &AttrPath) -> Option<Elements> {
+        None
+    }
+}
+
+impl<F: Fn(&AttrPath) -> Option<Column>> Columns for F {
+    fn column(&self, path: &AttrPath) -> Option<Column> {
+        self(path)
+    }
+}
+
 fn invalid(detail: String) -> ScimError {
     ScimError::bad_request(ScimType::InvalidFilter, detail)
 }
 
-/// Appends the SQL of `f` to `qb` (a boolean expression, parenthesised). `column`
+/// Where a part of the filter stands: at the top, or inside a value path whose
+/// attribute has elements, or inside one whose attribute the schema maps flat (a
+/// single column per sub-attribute).
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    Top,
+    Elements(&'a AttrPath, Elements),
+    Flat(&'a AttrPath),
+}
+
+impl<'a> Scope<'a> {
+    fn outer(self) -> Option<&'a AttrPath> {
+        match self {
+            Scope::Top => None,
+            Scope::Elements(p, _) | Scope::Flat(p) => Some(p),
+        }
+    }
+}
+
+/// Appends the SQL of `f` to `qb` (a boolean expression, parenthesised). `columns`
 /// maps an attribute path to its column, or None when it cannot be filtered on (400
-/// `invalidFilter` naming it). Inside a value path (`emails[value eq "x"]`) the
-/// caller is asked for `emails.value`; an unmapped `type eq "work"` or
-/// `primary eq true` there is true (Portico keeps one work email, its primary one).
+/// `invalidFilter` naming it).
+///
+/// A value path (`emails[type eq "work" and value co "@x"]`) on an attribute with
+/// `elements` holds when one element satisfies the whole inner filter; a
+/// sub-attribute comparison at the top (`emails.type eq "work"`) that has no column of
+/// its own is the same as its value path. On an attribute without `elements` the
+/// inner paths are asked as `emails.value`, and an unmapped `type eq "work"` or
+/// `primary eq true` there is true (a schema that keeps one work email, its primary).
 pub fn push_filter(
     qb: &mut QueryBuilder<Postgres>,
     f: &Filter,
-    column: &dyn Fn(&AttrPath) -> Option<Column>,
+    columns: &dyn Columns,
 ) -> Result<(), ScimError> {
-    push(qb, f, column, None)
+    push(qb, f, columns, Scope::Top)
 }
 
 fn push(
     qb: &mut QueryBuilder<Postgres>,
     f: &Filter,
-    column: &dyn Fn(&AttrPath) -> Option<Column>,
-    within: Option<&AttrPath>,
+    columns: &dyn Columns,
+    scope: Scope<'_>,
 ) -> Result<(), ScimError> {
     match f {
         Filter::And(a, b) | Filter::Or(a, b) => {
             qb.push("(");
-            push(qb, a, column, within)?;
+            push(qb, a, columns, scope)?;
             qb.push(if matches!(f, Filter::And(..)) {
                 " and "
             } else {
                 " or "
             });
-            push(qb, b, column, within)?;
+            push(qb, b, columns, scope)?;
             qb.push(")");
         }
         Filter::Not(inner) => {
             qb.push("(not ");
-            push(qb, inner, column, within)?;
+            push(qb, inner, columns, scope)?;
             qb.push(")");
         }
         Filter::ValuePath { path, filter } => {
-            if within.is_some() {
+            if let Some(outer) = scope.outer() {
                 return Err(invalid(format!(
-                    "a value filter cannot nest inside another ('{path}')"
+                    "a value filter cannot nest inside another ('{path}' inside '{outer}[…]')"
                 )));
             }
-            push(qb, filter, column, Some(path))?;
+            match columns.elements(path) {
+                Some(el) => {
+                    push_exists(qb, path, el, |qb, scope| push(qb, filter, columns, scope))?
+                }
+                None => push(qb, filter, columns, Scope::Flat(path))?,
+            }
         }
         Filter::Present(path) => {
-            let path = resolve(path, within)?;
-            let col = lookup(&path, column)?;
-            match col.kind {
-                ColumnKind::Text | ColumnKind::CaseExactText => qb
-                    .push("(")
-                    .push(col.sql)
-                    .push(" is not null and ")
-                    .push(col.sql)
-                    .push(" <> '')"),
-                _ => qb.push("(").push(col.sql).push(" is not null)"),
-            };
+            let full = resolve(path, scope.outer())?;
+            match column_in(&full, columns, scope) {
+                Some(col) => push_present(qb, col),
+                None => match top_level_elements(path, columns, scope) {
+                    Some((outer, el)) => push_exists(qb, &outer, el, |qb, scope| {
+                        push(qb, &Filter::Present(sub_only(path)), columns, scope)
+                    })?,
+                    None => return Err(unsupported(&full)),
+                },
+            }
         }
         Filter::Compare { path, op, value } => {
-            let full = resolve(path, within)?;
-            match column(&full) {
+            let full = resolve(path, scope.outer())?;
+            match column_in(&full, columns, scope) {
                 Some(col) => push_compare(qb, &full, col, *op, value)?,
-                None if within.is_some() && always_true(path, *op, value) => {
+                None if flat_mapped(columns, scope) && always_true(path, *op, value) => {
                     qb.push("true");
                 }
-                None => return Err(unsupported(&full)),
+                None => match top_level_elements(path, columns, scope) {
+                    Some((outer, el)) => push_exists(qb, &outer, el, |qb, scope| {
+                        let inner = Filter::Compare {
+                            path: sub_only(path),
+                            op: *op,
+                            value: value.clone(),
+                        };
+                        push(qb, &inner, columns, scope)
+                    })?,
+                    None => return Err(unsupported(&full)),
+                },
             }
         }
     }
     Ok(())
+}
+
+/// Inside a value path on an attribute the schema maps flat (`emails.value` has a
+/// column).
+fn flat_mapped(columns: &dyn Columns, scope: Scope<'_>) -> bool {
+    match scope {
+        Scope::Flat(outer) => {
+            let value = AttrPath {
+                urn: outer.urn.clone(),
+                attr: outer.attr.clone(),
+                sub: Some("value".into()),
+            };
+            columns.column(&value).is_some()
+        }
+        _ => false,
+    }
+}
+
+/// The column of a path in its scope: an element's sub-attribute inside a value
+/// path with elements, else the schema's column.
+fn column_in(full: &AttrPath, columns: &dyn Columns, scope: Scope<'_>) -> Option<Column> {
+    match scope {
+        Scope::Elements(_, el) => full.sub.as_deref().and_then(el.column),
+        Scope::Top | Scope::Flat(_) => columns.column(full),
+    }
+}
+
+/// `emails.type` at the top whose attribute has elements: (`emails`, its elements).
+/// A complex attribute compared without a sub-attribute (`members eq "…"`) stands for
+/// its `value`.
+fn top_level_elements(
+    path: &AttrPath,
+    columns: &dyn Columns,
+    scope: Scope<'_>,
+) -> Option<(AttrPath, Elements)> {
+    if !matches!(scope, Scope::Top) {
+        return None;
+    }
+    let outer = AttrPath {
+        urn: path.urn.clone(),
+        attr: path.attr.clone(),
+        sub: None,
+    };
+    let el = columns.elements(&outer)?;
+    Some((outer, el))
+}
+
+/// The sub-attribute of `emails.type` as a path of its own (`type`; `value` when
+/// none is named).
+fn sub_only(path: &AttrPath) -> AttrPath {
+    AttrPath::new(path.sub.as_deref().unwrap_or("value"), None)
+}
+
+fn push_exists(
+    qb: &mut QueryBuilder<Postgres>,
+    outer: &AttrPath,
+    el: Elements,
+    inner: impl FnOnce(&mut QueryBuilder<Postgres>, Scope<'_>) -> Result<(), ScimError>,
+) -> Result<(), ScimError> {
+    qb.push("exists (select 1 from ")
+        .push(el.from)
+        .push(" where ")
+        .push(el.correlate)
+        .push(" and ");
+    inner(qb, Scope::Elements(outer, el))?;
+    qb.push(")");
+    Ok(())
+}
+
+fn push_present(qb: &mut QueryBuilder<Postgres>, col: Column) {
+    match col.kind {
+        ColumnKind::Text | ColumnKind::CaseExactText => qb
+            .push("(")
+            .push(col.sql)
+            .push(" is not null and ")
+            .push(col.sql)
+            .push(" <> '')"),
+        _ => qb.push("(").push(col.sql).push(" is not null)"),
+    };
 }
 
 /// `type eq "work"` and `primary eq true` inside a value path, when unmapped.
@@ -138,13 +290,6 @@ fn resolve(path: &AttrPath, within: Option<&AttrPath>) -> Result<AttrPath, ScimE
             })
         }
     }
-}
-
-fn lookup(
-    path: &AttrPath,
-    column: &dyn Fn(&AttrPath) -> Option<Column>,
-) -> Result<Column, ScimError> {
-    column(path).ok_or_else(|| unsupported(path))
 }
 
 fn push_compare(

@@ -1,10 +1,12 @@
 //! SCIM bearer tokens (only a SHA-256 hash of each is stored) and the per-tenant SCIM
-//! activity summary the admin page shows (one upsert per SCIM call).
+//! activity summary the admin page shows (one upsert per batch of SCIM calls, see
+//! `services::scim::activity`).
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{Conn, DbResult};
+use crate::db::tenants::{COLUMNS as TENANT_COLUMNS, Tenant};
 use crate::domain::ids::{ScimTokenId, TenantId, UserId};
 
 /// A tenant's SCIM token, without its secret.
@@ -82,32 +84,41 @@ pub async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
-/// The token with this hash, if it belongs to the tenant `slug`.
-pub async fn by_hash(conn: &mut Conn, slug: &str, hash: &[u8]) -> DbResult<Option<ScimToken>> {
+/// A token presented to a tenant's SCIM base, with that tenant.
+#[derive(Clone, Debug, FromRow)]
+pub struct Presented {
+    #[sqlx(flatten)]
+    pub tenant: Tenant,
+    pub token_id: ScimTokenId,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The token with this hash if it belongs to the tenant `slug`, with the tenant, in
+/// one statement; a live token's `last_used_at` becomes `at` in the same statement
+/// when it is older than a minute (so it is written about once a minute at most).
+pub async fn present(
+    conn: &mut Conn,
+    slug: &str,
+    hash: &[u8],
+    at: DateTime<Utc>,
+) -> DbResult<Option<Presented>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {} from scim_tokens t join tenants te on te.id = t.tenant_id
-         where t.token_hash = $1 and te.slug = $2",
-        super::qualified(COLUMNS, "t")
+        "with found as (
+             select {}, t.id as token_id, t.revoked_at, t.last_used_at
+             from scim_tokens t join tenants te on te.id = t.tenant_id
+             where t.token_hash = $1 and te.slug = $2),
+         touched as (
+             update scim_tokens s set last_used_at = $3 from found f
+             where s.tenant_id = f.id and s.id = f.token_id and f.revoked_at is null
+               and (f.last_used_at is null or f.last_used_at < $3 - interval '1 minute'))
+         select * from found",
+        super::qualified(TENANT_COLUMNS, "te")
     )))
     .bind(hash)
     .bind(slug)
+    .bind(at)
     .fetch_optional(conn)
     .await?)
-}
-
-pub async fn touch(
-    conn: &mut Conn,
-    tenant: TenantId,
-    id: ScimTokenId,
-    at: DateTime<Utc>,
-) -> DbResult<()> {
-    sqlx::query("update scim_tokens set last_used_at = $3 where tenant_id = $1 and id = $2")
-        .bind(tenant)
-        .bind(id)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// What the directory has done in a tenant, for the admin page.
@@ -149,25 +160,44 @@ pub async fn activity(conn: &mut Conn, tenant: TenantId) -> DbResult<ScimActivit
     .unwrap_or_default())
 }
 
-/// Records one call (one statement).
-pub async fn record_call(
+impl std::ops::AddAssign for ScimCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.users_created += o.users_created;
+        self.users_updated += o.users_updated;
+        self.users_deactivated += o.users_deactivated;
+        self.groups_created += o.groups_created;
+        self.groups_updated += o.groups_updated;
+        self.groups_deleted += o.groups_deleted;
+    }
+}
+
+/// The last of some calls, and how many there were.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastCall {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub at: DateTime<Utc>,
+}
+
+/// Records `calls` calls, the last of which was `last`, and what they changed (one
+/// statement).
+pub async fn record_calls(
     conn: &mut Conn,
     tenant: TenantId,
-    method: &str,
-    path: &str,
-    status: u16,
+    last: &LastCall,
+    calls: i64,
     counts: ScimCounts,
-    at: DateTime<Utc>,
 ) -> DbResult<()> {
     sqlx::query(
         "insert into scim_activity as a (tenant_id, last_call_at, last_method, last_path, last_status,
              calls_total, users_created, users_updated, users_deactivated, groups_created,
              groups_updated, groups_deleted)
-         values ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11)
+         values ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11)
          on conflict (tenant_id) do update set
              last_call_at = excluded.last_call_at, last_method = excluded.last_method,
              last_path = excluded.last_path, last_status = excluded.last_status,
-             calls_total = a.calls_total + 1,
+             calls_total = a.calls_total + excluded.calls_total,
              users_created = a.users_created + excluded.users_created,
              users_updated = a.users_updated + excluded.users_updated,
              users_deactivated = a.users_deactivated + excluded.users_deactivated,
@@ -176,16 +206,17 @@ pub async fn record_call(
              groups_deleted = a.groups_deleted + excluded.groups_deleted",
     )
     .bind(tenant)
-    .bind(at)
-    .bind(method)
-    .bind(path)
-    .bind(i32::from(status))
+    .bind(last.at)
+    .bind(&last.method)
+    .bind(&last.path)
+    .bind(i32::from(last.status))
     .bind(counts.users_created)
     .bind(counts.users_updated)
     .bind(counts.users_deactivated)
     .bind(counts.groups_created)
     .bind(counts.groups_updated)
     .bind(counts.groups_deleted)
+    .bind(calls)
     .execute(conn)
     .await?;
     Ok(())

@@ -4,7 +4,7 @@ use super::{Conn, DbResult};
 use crate::domain::ids::TenantId;
 pub use crate::model::tenants::Tenant;
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, slug, display_name, reply_to, approval_links_require_sign_in, created_at, updated_at";
 
 pub async fn insert(conn: &mut Conn, t: &Tenant) -> DbResult<()> {

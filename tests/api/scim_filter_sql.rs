@@ -250,3 +250,172 @@ async fn injection_attempts_are_only_values() {
     assert!(rows(c, r#"title eq "$1""#).await.is_empty());
     assert_eq!(rows(c, "userName pr").await.len(), 4, "the table is intact");
 }
+
+/// The people of `connect` with their emails as a jsonb list, `emails` running value
+/// paths on its elements (`userName`, `emails.value` and the rest keep their columns).
+struct WithEmails;
+
+const EMAILS: Elements = Elements {
+    from: "jsonb_array_elements(coalesce(scim_people.emails, '[]')) as em(v)",
+    correlate: "true",
+    column: |sub| match sub {
+        "value" => Some(Column {
+            sql: "(em.v ->> 'value')",
+            kind: ColumnKind::Text,
+        }),
+        "type" => Some(Column {
+            sql: "(em.v ->> 'type')",
+            kind: ColumnKind::Text,
+        }),
+        "primary" => Some(Column {
+            sql: "((em.v -> 'primary')::boolean)",
+            kind: ColumnKind::Bool,
+        }),
+        _ => None,
+    },
+};
+
+impl Columns for WithEmails {
+    fn column(&self, path: &AttrPath) -> Option<Column> {
+        column(path)
+    }
+
+    fn elements(&self, path: &AttrPath) -> Option<Elements> {
+        path.is("emails", None).then_some(EMAILS)
+    }
+}
+
+async fn with_emails() -> (TestApp, PgConnection) {
+    let (app, mut conn) = connect().await;
+    sqlx::raw_sql(
+        r#"alter table scim_people add column emails jsonb;
+         update scim_people set emails = '[{"value": "alice@example.com", "type": "work", "primary": true},
+                                           {"value": "al@home.org", "type": "home"}]'
+           where user_name = 'Alice@Example.com';
+         update scim_people set emails = '[{"value": "bob@example.com", "type": "home"}]'
+           where user_name = 'bob@example.com';
+         update scim_people set emails = '[{"value": "carol@other.org", "type": "work"},
+                                           {"value": "c2@example.com", "type": "other", "primary": false}]'
+           where user_name = 'carol@other.org';"#,
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    (app, conn)
+}
+
+async fn select_in(conn: &mut PgConnection, filter: &str) -> Result<Vec<String>, ScimError> {
+    let f = parse(filter)?;
+    let mut qb = QueryBuilder::<Postgres>::new("select user_name from scim_people where ");
+    push_filter(&mut qb, &f, &WithEmails)?;
+    qb.push(" order by user_name");
+    assert!(
+        !qb.sql().as_str().contains("--"),
+        "values are bound, never written"
+    );
+    Ok(qb
+        .build_query_scalar::<String>()
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap())
+}
+
+async fn rows_in(conn: &mut PgConnection, filter: &str) -> Vec<String> {
+    match select_in(conn, filter).await {
+        Ok(r) => r,
+        Err(e) => panic!("{filter}: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn a_value_path_holds_when_one_element_satisfies_all_of_it() {
+    let (_app, mut conn) = with_emails().await;
+    let c = &mut conn;
+    // Carol has a work email and an example.com email, but not one element with both.
+    assert_eq!(
+        rows_in(c, r#"emails[type eq "work" and value co "EXAMPLE"]"#).await,
+        [ALICE]
+    );
+    assert_eq!(
+        rows_in(c, r#"emails[type eq "work" or value co "example"]"#).await,
+        [ALICE, BOB, CAROL]
+    );
+    assert_eq!(rows_in(c, r#"emails[type eq "home"]"#).await, [ALICE, BOB]);
+    assert_eq!(rows_in(c, r#"emails[primary eq true]"#).await, [ALICE]);
+    assert_eq!(
+        rows_in(c, r#"emails[primary ne true]"#).await,
+        [ALICE, BOB, CAROL]
+    );
+    assert_eq!(rows_in(c, r#"emails[value pr]"#).await, [ALICE, BOB, CAROL]);
+    assert_eq!(
+        rows_in(c, r#"not (emails[type eq "work"])"#).await,
+        [BOB, ODD]
+    );
+    assert_eq!(
+        rows_in(c, r#"emails[type eq "work"] and userName sw "a""#).await,
+        [ALICE]
+    );
+}
+
+#[tokio::test]
+async fn an_attribute_after_the_brackets_and_a_flat_sub_attribute_use_the_elements() {
+    let (_app, mut conn) = with_emails().await;
+    let c = &mut conn;
+    assert_eq!(
+        rows_in(c, r#"emails[type eq "work"].value eq "CAROL@other.org""#).await,
+        [CAROL]
+    );
+    assert!(
+        rows_in(c, r#"emails[type eq "home"].value eq "carol@other.org""#)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        rows_in(c, r#"emails[type eq "home"].value ew ".org""#).await,
+        [ALICE]
+    );
+    // `emails.type` has no column of its own: it is `emails[type …]`.
+    assert_eq!(rows_in(c, r#"emails.type eq "other""#).await, [CAROL]);
+    // `emails.value` keeps its column.
+    assert_eq!(
+        rows_in(c, r#"emails.value eq "c@example.com""#).await,
+        [ODD]
+    );
+}
+
+#[tokio::test]
+async fn value_paths_refuse_unknown_sub_attributes_nesting_and_bad_values() {
+    let (_app, mut conn) = with_emails().await;
+    let c = &mut conn;
+    let refused_in = |e: ScimError, filter: &str| {
+        assert_eq!(
+            (e.status, e.scim_type),
+            (400, Some(ScimType::InvalidFilter)),
+            "{filter}"
+        );
+        e.detail
+    };
+    for (filter, names) in [
+        (r#"emails[display eq "x"]"#, "emails.display"),
+        (r#"emails.display eq "x""#, "emails.display"),
+        (r#"phoneNumbers[type eq "work"]"#, "phoneNumbers.type"),
+        (r#"emails[primary eq "maybe"]"#, "emails.primary"),
+        (r#"emails[type eq "work"].display eq "x""#, "emails.display"),
+    ] {
+        let detail = refused_in(select_in(c, filter).await.unwrap_err(), filter);
+        assert!(detail.contains(names), "{filter}: {detail}");
+    }
+    let nested = r#"emails[value eq "x" and emails[type eq "work"]]"#;
+    let detail = refused_in(select_in(c, nested).await.unwrap_err(), nested);
+    assert!(detail.contains("nest"), "{detail}");
+    assert!(
+        rows_in(c, r#"emails[value eq "x') or true or ('"]"#)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        rows_in(c, "userName pr").await.len(),
+        4,
+        "the table is intact"
+    );
+}

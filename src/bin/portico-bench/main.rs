@@ -57,6 +57,18 @@ struct Args {
     /// Emails queued at once in the email-delivery scenario.
     #[arg(long, default_value_t = 5_000)]
     emails: i64,
+    /// Users pushed by the `scim-sync` scenario.
+    #[arg(long, default_value_t = 10_000)]
+    scim_users: usize,
+    /// Groups pushed by the `scim-sync` scenario (20 members each).
+    #[arg(long, default_value_t = 1_000)]
+    scim_groups: usize,
+    /// Concurrent SCIM clients of the `scim-sync` scenario.
+    #[arg(long, default_value_t = 8)]
+    scim_clients: usize,
+    /// Which scenarios run: all of them, or only `scim-sync` (no generated tenant).
+    #[arg(long, value_enum, default_value_t = Only::All)]
+    only: Only,
     /// A tiny run that only proves the tool works (CI).
     #[arg(long)]
     smoke: bool,
@@ -66,6 +78,12 @@ struct Args {
     /// Write the report as JSON here too.
     #[arg(long)]
     json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Only {
+    All,
+    ScimSync,
 }
 
 const TENANT: &str = "bench";
@@ -85,6 +103,9 @@ async fn main() -> anyhow::Result<()> {
         args.seconds = 1;
         args.expiring = 500;
         args.emails = 100;
+        args.scim_users = 50;
+        args.scim_groups = 5;
+        args.scim_clients = 4;
     }
     let admin = PgConnectOptions::from_str(&args.database_url).context("DATABASE_URL")?;
     let db = recreate_database(&admin, "portico_bench").await?;
@@ -92,16 +113,21 @@ async fn main() -> anyhow::Result<()> {
     portico::db::migrate(&pool).await?;
 
     let started = Instant::now();
-    let data = generate(&pool, &args).await?;
+    let data = match args.only {
+        Only::All => Some(generate(&pool, &args).await?),
+        Only::ScimSync => None,
+    };
     let generation = started.elapsed();
-    println!(
-        "generated {} users, {} packages, {} assignments in {:.1} s",
-        args.users,
-        args.packages,
-        args.assignments,
-        generation.as_secs_f64()
-    );
-    sqlx::query("analyze").execute(&pool).await?;
+    if data.is_some() {
+        println!(
+            "generated {} users, {} packages, {} assignments in {:.1} s",
+            args.users,
+            args.packages,
+            args.assignments,
+            generation.as_secs_f64()
+        );
+        sqlx::query("analyze").execute(&pool).await?;
+    }
 
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
@@ -114,7 +140,13 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(args.clients * 2)
         .build()?;
     let mut report = Vec::new();
-    let result = run_scenarios(&args, &pool, &client, &base, &data, &mail, &mut report).await;
+    let result = async {
+        if let Some(data) = &data {
+            run_scenarios(&args, &pool, &client, &base, data, &mail, &mut report).await?;
+        }
+        scenarios::scim_sync::run(&args, &pool, &client, &base, &mut report).await
+    }
+    .await;
     let peak_rss_mb = peak_rss_mb(server.id());
     let _ = Command::new("kill")
         .arg("-TERM")

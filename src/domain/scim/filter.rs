@@ -361,9 +361,19 @@ impl Parser {
                 }
                 let inner = self.or_expr(Self::deeper(depth)?)?;
                 self.expect(&TokenKind::RBracket, "']'")?;
+                let filter = match self.peek() {
+                    Some(Token {
+                        kind: TokenKind::Word(w),
+                        ..
+                    }) if w.starts_with('.') => {
+                        let sub = self.sub_after_bracket(&path, depth)?;
+                        Filter::And(Box::new(inner), Box::new(sub))
+                    }
+                    _ => inner,
+                };
                 Ok(Filter::ValuePath {
                     path,
-                    filter: Box::new(inner),
+                    filter: Box::new(filter),
                 })
             }
             TokenKind::Word(w) if w.eq_ignore_ascii_case("pr") => Ok(Filter::Present(path)),
@@ -397,5 +407,31 @@ impl Parser {
             }
             _ => Err(self.unexpected(&token, &format!("an operator after '{path}'"))),
         }
+    }
+
+    /// `.value eq "x"` after `emails[type eq "work"]` (the form of PATCH paths, which
+    /// some clients also send as a filter): a comparison of the same element's
+    /// sub-attribute, so the whole reads "an element of type work whose value is x".
+    fn sub_after_bracket(&mut self, outer: &AttrPath, depth: usize) -> Result<Filter, ScimError> {
+        let Some(token) = self.next() else {
+            return Err(self.end("a sub-attribute"));
+        };
+        let TokenKind::Word(w) = &token.kind else {
+            return Err(self.unexpected(&token, "a sub-attribute"));
+        };
+        let name = &w[1..];
+        if !is_attr_name(name) {
+            return Err(invalid(format!(
+                "'{w}' after '{outer}[…]' at position {} is not a sub-attribute name",
+                token.at
+            )));
+        }
+        if matches!(self.peek(), Some(t) if t.kind == TokenKind::LBracket) {
+            return Err(invalid(format!(
+                "a value filter cannot follow '{outer}[…]{w}' (position {})",
+                token.at
+            )));
+        }
+        self.attr_expr(AttrPath::new(name, None), depth)
     }
 }

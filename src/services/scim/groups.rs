@@ -55,19 +55,16 @@ pub fn group_resource(g: &Group, members: &[UserId], base: &str) -> Value {
     Value::Object(out)
 }
 
-/// Refuses member ids that are not users of the tenant (400 invalidValue).
-async fn check_members(conn: &mut Conn, tenant: TenantId, ids: &[UserId]) -> ScimResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let found = store::existing_users(conn, tenant, ids).await?;
-    if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
-        return Err(Fail::bad(
+/// A member id that is no user of the tenant, as `store::add_members` reports it:
+/// 400 invalidValue (the work is then dropped, so nothing of it is kept).
+fn refuse_missing(missing: Option<UserId>) -> ScimResult<()> {
+    match missing {
+        None => Ok(()),
+        Some(m) => Err(Fail::bad(
             "invalidValue",
-            format!("member '{missing}' is not a user of this directory."),
-        ));
+            format!("member '{m}' is not a user of this directory."),
+        )),
     }
-    Ok(())
 }
 
 async fn members_of(conn: &mut Conn, tenant: TenantId, group: GroupId) -> ScimResult<Vec<UserId>> {
@@ -98,7 +95,6 @@ pub async fn create(
     let members = members_in(body)?.unwrap_or_default();
     let tenant = dir.tenant_id();
     let mut work = Work::begin(pool, tenant, now).await?;
-    check_members(work.conn(), tenant, &members).await?;
     let group = Group {
         tenant_id: tenant,
         id: GroupId::new(),
@@ -110,7 +106,7 @@ pub async fn create(
         directory_managed: true,
     };
     db::groups::insert(work.conn(), &group).await?;
-    store::add_members(work.conn(), tenant, group.id, &members, now).await?;
+    refuse_missing(store::add_members(work.conn(), tenant, group.id, &members, now).await?)?;
     work.audit(
         AuditAction::GroupCreated,
         Target::Group(group.id),
@@ -225,14 +221,9 @@ async fn save(
     }
     group.directory_managed = true;
     group.updated_at = now;
-    let mut wanted: Vec<UserId> = members.add.clone();
-    if let Some(r) = &members.replace {
-        wanted.extend(r.iter().copied());
-    }
-    check_members(work.conn(), tenant, &wanted).await?;
     db::groups::update(work.conn(), &group).await?;
     if let Some(r) = &members.replace {
-        store::replace_members(work.conn(), tenant, group.id, r, now).await?;
+        refuse_missing(store::replace_members(work.conn(), tenant, group.id, r, now).await?)?;
     }
     if members.remove_all {
         store::replace_members(work.conn(), tenant, group.id, &[], now).await?;
@@ -241,7 +232,9 @@ async fn save(
         store::remove_members(work.conn(), tenant, group.id, &members.remove).await?;
     }
     if !members.add.is_empty() {
-        store::add_members(work.conn(), tenant, group.id, &members.add, now).await?;
+        refuse_missing(
+            store::add_members(work.conn(), tenant, group.id, &members.add, now).await?,
+        )?;
     }
     let removed = if members.replace.is_some() || members.remove_all || !members.remove.is_empty() {
         let change = ScopeChange::LeftGroup(group.id);

@@ -8,6 +8,7 @@
 //! with `Actor::Directory`. What the directory pushes it owns: the admin portal shows
 //! those attributes read-only and Portico's services refuse to change them.
 
+pub mod activity;
 pub mod groups;
 pub mod patching;
 pub mod represent;
@@ -23,7 +24,7 @@ use crate::services::ServiceError;
 use crate::services::tx::Authority;
 
 pub use crate::db::scim_directory::Kind as ResourceKind;
-pub use crate::db::scim_tokens::{ScimActivity, ScimCounts, ScimToken};
+pub use crate::db::scim_tokens::{LastCall, ScimActivity, ScimCounts, ScimToken};
 
 /// The tenant's directory, as proven by a SCIM token (`tokens::authenticate`).
 #[derive(Clone, Debug)]

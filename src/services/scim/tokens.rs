@@ -4,13 +4,13 @@
 //! SHA-256 is stored. A token of one tenant never opens another tenant's SCIM base.
 
 use base64::Engine;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde_json::json;
 use sqlx::PgPool;
 
 use super::Directory;
-use crate::db::scim_tokens::{ScimActivity, ScimCounts, ScimToken};
+use crate::db::scim_tokens::{ScimActivity, ScimToken};
 use crate::db::{self};
 use crate::domain::DomainError;
 use crate::domain::audit::{AuditAction, Target};
@@ -165,22 +165,16 @@ pub async fn authenticate(
         return Err(denied("The bearer token is not a Portico SCIM token."));
     }
     let mut conn = pool.acquire().await?;
-    let token = db::scim_tokens::by_hash(&mut conn, slug, &crate::services::tokens::hash(bearer))
+    let hash = crate::services::tokens::hash(bearer);
+    let found = db::scim_tokens::present(&mut conn, slug, &hash, now)
         .await?
         .ok_or_else(|| denied("The bearer token is not valid for this tenant."))?;
-    if token.revoked_at.is_some() {
+    if found.revoked_at.is_some() {
         return Err(denied("The bearer token has been revoked."));
     }
-    if token
-        .last_used_at
-        .is_none_or(|t| t < now - Duration::minutes(1))
-    {
-        db::scim_tokens::touch(&mut conn, token.tenant_id, token.id, now).await?;
-    }
-    let tenant = db::tenants::get(&mut conn, token.tenant_id).await?;
     Ok(Directory {
-        tenant,
-        token: token.id,
+        tenant: found.tenant,
+        token: found.token_id,
     })
 }
 
@@ -190,19 +184,4 @@ pub async fn activity(pool: &PgPool, caller: &Caller) -> ServiceResult<ScimActiv
     caller.require(Action::ManageDirectory)?;
     let mut conn = pool.acquire().await?;
     Ok(db::scim_tokens::activity(&mut conn, caller.tenant_id()).await?)
-}
-
-/// Counts one SCIM call into the tenant's activity row.
-#[tracing::instrument(skip_all, fields(tenant = %tenant))]
-pub async fn record_call(
-    pool: &PgPool,
-    tenant: TenantId,
-    call: (&str, &str, u16),
-    counts: ScimCounts,
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    let (method, path, status) = call;
-    let mut conn = pool.acquire().await?;
-    db::scim_tokens::record_call(&mut conn, tenant, method, path, status, counts, now).await?;
-    Ok(())
 }

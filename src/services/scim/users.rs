@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::represent::{canonical_user, user_input, user_resource};
+use super::represent::{UserInput, canonical_user, user_input, user_resource};
 use super::{Directory, Fail, ScimCounts, ScimResult};
-use crate::db::scim_directory::{self as store, Kind, UserDoc};
+use crate::db::scim_directory::{self as store, Kind, UserChecks, UserDoc};
 use crate::db::users::User;
 use crate::db::{self};
 use crate::domain::audit::{AuditAction, Target};
@@ -42,25 +42,44 @@ async fn load_locked(work: &mut Work, id: &str) -> ScimResult<UserDoc> {
         .ok_or_else(|| Fail::not_found("user", id))
 }
 
-/// Checks and writes one user from a canonical document (create when `before` is
-/// `None`); returns the user and whether this write deactivated them.
+fn user_name_of<'a>(doc: &'a Value, input: &'a UserInput) -> &'a str {
+    doc.get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or(&input.email)
+}
+
+/// The checks of writing `doc` over user `id` (None: a new user), in one statement.
+async fn checks(work: &mut Work, id: Option<UserId>, doc: &Value) -> ScimResult<UserChecks> {
+    let input = user_input(doc)?;
+    let tenant = work.tenant();
+    Ok(store::user_checks(
+        work.conn(),
+        tenant,
+        id,
+        user_name_of(doc, &input),
+        &input.email,
+        input.manager_id,
+    )
+    .await?)
+}
+
+/// Writes one user from a canonical document (create when `before` is `None`), once
+/// `checks` (`checks()` of the same document and user) pass; returns the user and
+/// whether this write deactivated them.
 async fn write(
     work: &mut Work,
     before: Option<&User>,
     doc: &Value,
     deleted: Option<DateTime<Utc>>,
+    checks: UserChecks,
 ) -> ScimResult<(User, bool)> {
     let (tenant, now) = (work.tenant(), work.now());
     let input = user_input(doc)?;
-    let user_name = doc
-        .get("userName")
-        .and_then(Value::as_str)
-        .unwrap_or(&input.email)
-        .to_string();
     let id = before.map_or_else(UserId::new, |u| u.id);
-    if store::user_name_taken(work.conn(), tenant, &user_name, &input.email, Some(id)).await? {
+    if checks.name_taken {
         return Err(Fail::uniqueness(format!(
-            "A user with the userName '{user_name}' or the email '{}' already exists.",
+            "A user with the userName '{}' or the email '{}' already exists.",
+            user_name_of(doc, &input),
             input.email
         )));
     }
@@ -69,15 +88,14 @@ async fn write(
         if m == id {
             return Err(bad("A user cannot be their own manager.".into()));
         }
-        if store::user(work.conn(), tenant, m).await?.is_none() {
+        if !checks.manager_visible {
             // RFC 7644 lets us refuse: a directory sends the manager once they exist
             // (Entra ID provisions managers first and retries references later).
             return Err(bad(format!(
                 "The manager '{m}' is not a user of this directory yet."
             )));
         }
-        if before.is_some() && db::users::manager_chain_contains(work.conn(), tenant, m, id).await?
-        {
+        if checks.manager_loop {
             return Err(bad(
                 "This manager reports (directly or indirectly) to the user: that would make a loop."
                     .into(),
@@ -163,9 +181,9 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> ScimResult<Written> {
     let doc = canonical_user(body)?;
-    let input = user_input(&doc)?;
     let mut work = Work::begin(pool, dir.tenant_id(), now).await?;
-    let revived = match store::deleted_by_email(work.conn(), dir.tenant_id(), &input.email).await? {
+    let checked = checks(&mut work, None, &doc).await?;
+    let revived = match checked.revived {
         Some(id) => db::users::lock(work.conn(), dir.tenant_id(), id).await?,
         None => None,
     };
@@ -176,7 +194,7 @@ pub async fn create(
             m.insert("active".into(), Value::Bool(true));
         }
     }
-    let (user, _) = write(&mut work, revived.as_ref(), &doc, None).await?;
+    let (user, _) = write(&mut work, revived.as_ref(), &doc, None, checked).await?;
     work.commit(dir.authority()).await?;
     Ok(Written {
         resource: user_resource(&user, Some(&doc), base),
@@ -241,7 +259,8 @@ pub async fn replace(
     let doc = canonical_user(body)?;
     let mut work = Work::begin(pool, dir.tenant_id(), now).await?;
     let before = load_locked(&mut work, id).await?;
-    let (user, deactivated) = write(&mut work, Some(&before.user), &doc, None).await?;
+    let checked = checks(&mut work, Some(before.user.id), &doc).await?;
+    let (user, deactivated) = write(&mut work, Some(&before.user), &doc, None, checked).await?;
     work.commit(dir.authority()).await?;
     Ok(Written {
         resource: user_resource(&user, Some(&doc), base),
@@ -270,7 +289,8 @@ pub async fn patch(
         }
     }
     let doc = canonical_user(&current)?;
-    let (user, deactivated) = write(&mut work, Some(&before.user), &doc, None).await?;
+    let checked = checks(&mut work, Some(before.user.id), &doc).await?;
+    let (user, deactivated) = write(&mut work, Some(&before.user), &doc, None, checked).await?;
     work.commit(dir.authority()).await?;
     Ok(Written {
         resource: user_resource(&user, Some(&doc), base),
@@ -300,7 +320,8 @@ pub async fn delete(
         m.insert("active".into(), Value::Bool(false));
     }
     let doc = canonical_user(&doc)?;
-    let (_, deactivated) = write(&mut work, Some(&before.user), &doc, Some(now)).await?;
+    let checked = checks(&mut work, Some(before.user.id), &doc).await?;
+    let (_, deactivated) = write(&mut work, Some(&before.user), &doc, Some(now), checked).await?;
     work.commit(dir.authority()).await?;
     Ok(ScimCounts {
         users_deactivated: i64::from(deactivated),

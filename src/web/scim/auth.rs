@@ -1,7 +1,8 @@
 //! Who calls the SCIM server: a middleware resolves `Authorization: Bearer pscim_…`
 //! against the tenant of the path before any handler runs (a SCIM token of another
 //! tenant, a revoked one or an API token answer 401), puts the `Directory` in the
-//! request, and counts the call into the tenant's SCIM activity afterwards.
+//! request, and counts the call into the tenant's SCIM activity afterwards
+//! (`services::scim::activity`).
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -10,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ScimError;
 use crate::services::ServiceError;
-use crate::services::scim::{Directory, ScimCounts, tokens};
+use crate::services::scim::activity::Recorder;
+use crate::services::scim::{Directory, LastCall, ScimCounts, tokens};
 use crate::state::AppState;
 
 /// The tenant slug of a path under `/scim/v2/{slug}`.
@@ -40,7 +42,11 @@ fn bearer(req: &Request) -> Result<&str, ScimError> {
     Ok(token.trim())
 }
 
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State((state, recorder)): State<(AppState, Recorder)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req
         .extensions()
         .get::<OriginalUri>()
@@ -69,16 +75,12 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .strip_prefix(&format!("/scim/v2/{slug}"))
         .unwrap_or(&path)
         .to_string();
-    if let Err(e) = tokens::record_call(
-        state.pool(),
-        tenant,
-        (&method, &local, response.status().as_u16()),
-        counts,
-        state.now(),
-    )
-    .await
-    {
-        tracing::warn!(error = %e, "could not record the SCIM call");
-    }
+    let call = LastCall {
+        method,
+        path: local,
+        status: response.status().as_u16(),
+        at: state.now(),
+    };
+    recorder.record(state.pool(), tenant, call, counts).await;
     response
 }

@@ -1,23 +1,24 @@
 //! `/Groups`: list (filter, paging, attributes), create, read, replace, patch, delete.
 //! `excludedAttributes=members` (what Entra ID asks) skips loading members at all.
 
-use axum::Extension;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 
+use super::call::{Body, Call, created, written};
 use super::error::{ScimResponse, scim_json};
 use super::query::ListQuery;
-use super::{base_url, body_json, filters, list_response, no_content, resource};
-use crate::services::scim::{Directory, groups};
+use super::{filters, list_response, no_content};
+use crate::domain::ids::UserId;
+use crate::services::scim::groups;
+use crate::services::scim::patching::{needs_members, plan_group};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/Groups", get(list_groups).post(create_group))
-        .route("/Groups/.search", axum::routing::post(search_groups))
+        .route("/Groups/.search", post(search_groups))
         .route(
             "/Groups/{id}",
             get(get_group)
@@ -27,37 +28,25 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn list_groups(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
-    RawQuery(query): RawQuery,
-) -> ScimResponse {
-    let q = ListQuery::parse(query.as_deref())?;
-    answer_list(&state, &dir, q).await
+async fn list_groups(call: Call, RawQuery(query): RawQuery) -> ScimResponse {
+    answer_list(&call, ListQuery::parse(query.as_deref())?).await
 }
 
 /// `POST /Groups/.search`: a list whose parameters come in the body.
-async fn search_groups(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ScimResponse {
-    let q = ListQuery::from_search(&body_json(&headers, &body)?)?;
-    answer_list(&state, &dir, q).await
+async fn search_groups(call: Call, Body(body): Body) -> ScimResponse {
+    answer_list(&call, ListQuery::from_search(&body)?).await
 }
 
-async fn answer_list(state: &AppState, dir: &Directory, q: ListQuery) -> ScimResponse {
-    let base = base_url(state, &dir.tenant.slug);
+async fn answer_list(call: &Call, q: ListQuery) -> ScimResponse {
     let filter = filters::parse(q.filter.as_deref())?;
     let (total, items) = groups::list(
-        state.pool(),
-        dir,
+        call.pool(),
+        &call.dir,
         filter.as_ref(),
         q.start_index - 1,
         q.count,
         q.wants("members"),
-        &base,
+        &call.base,
     )
     .await?;
     list_response(
@@ -67,79 +56,53 @@ async fn answer_list(state: &AppState, dir: &Directory, q: ListQuery) -> ScimRes
     )
 }
 
-async fn create_group(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ScimResponse {
-    let body = body_json(&headers, &body)?;
-    let base = base_url(&state, &dir.tenant.slug);
-    let written = groups::create(state.pool(), &dir, &body, &base, state.now()).await?;
-    Ok(resource(
-        StatusCode::CREATED,
-        &written.resource,
-        written.counts,
-    ))
+async fn create_group(call: Call, Body(body): Body) -> ScimResponse {
+    let w = groups::create(call.pool(), &call.dir, &body, &call.base, call.now()).await?;
+    Ok(created(w))
 }
 
 async fn get_group(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
+    call: Call,
     Path((_, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> ScimResponse {
     let q = ListQuery::parse(query.as_deref())?;
-    let base = base_url(&state, &dir.tenant.slug);
-    let found = groups::get(state.pool(), &dir, &id, q.wants("members"), &base).await?;
+    let found = groups::get(call.pool(), &call.dir, &id, q.wants("members"), &call.base).await?;
     Ok(scim_json(StatusCode::OK, &q.project(found)))
 }
 
 async fn replace_group(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
+    call: Call,
     Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> ScimResponse {
-    let body = body_json(&headers, &body)?;
-    let base = base_url(&state, &dir.tenant.slug);
-    let written = groups::replace(state.pool(), &dir, &id, &body, &base, state.now()).await?;
-    Ok(resource(StatusCode::OK, &written.resource, written.counts))
+    let w = groups::replace(call.pool(), &call.dir, &id, &body, &call.base, call.now()).await?;
+    Ok(written(w))
 }
 
 async fn patch_group(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
+    call: Call,
     Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> ScimResponse {
-    let body = body_json(&headers, &body)?;
-    let ops = super::filters::parse_patch(&body)?;
-    let base = base_url(&state, &dir.tenant.slug);
-    let needs_members = crate::services::scim::patching::needs_members(&ops);
-    let plan = |current: &serde_json::Value, members: &[crate::domain::ids::UserId]| {
-        crate::services::scim::patching::plan_group(current, members, &ops, &base)
+    let ops = filters::parse_patch(&body)?;
+    let plan = |current: &serde_json::Value, members: &[UserId]| {
+        plan_group(current, members, &ops, &call.base)
     };
-    let written = groups::patch(
-        state.pool(),
-        &dir,
+    let w = groups::patch(
+        call.pool(),
+        &call.dir,
         &id,
         &plan,
-        needs_members,
-        &base,
-        state.now(),
+        needs_members(&ops),
+        &call.base,
+        call.now(),
     )
     .await?;
-    Ok(resource(StatusCode::OK, &written.resource, written.counts))
+    Ok(written(w))
 }
 
-async fn delete_group(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
-    Path((_, id)): Path<(String, String)>,
-) -> ScimResponse {
-    let counts = groups::delete(state.pool(), &dir, &id, state.now()).await?;
+async fn delete_group(call: Call, Path((_, id)): Path<(String, String)>) -> ScimResponse {
+    let counts = groups::delete(call.pool(), &call.dir, &id, call.now()).await?;
     Ok(no_content(counts))
 }

@@ -4,6 +4,7 @@
 //! Handlers parse the query and body, call one `services::scim` function and render.
 
 mod auth;
+mod call;
 mod discovery;
 pub mod error;
 mod filters;
@@ -21,6 +22,7 @@ use serde_json::{Value, json};
 
 use self::error::{ScimError, ScimResponse, scim_json};
 use crate::services::scim::ScimCounts;
+use crate::services::scim::activity::Recorder;
 use crate::services::scim::represent::LIST_SCHEMA;
 use crate::state::AppState;
 
@@ -40,7 +42,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             ScimError::new(405, None, "This SCIM endpoint does not take this method.")
                 .into_response()
         })
-        .layer(middleware::from_fn_with_state(state, auth::authenticate))
+        .layer(middleware::from_fn_with_state(
+            (state, Recorder::default()),
+            auth::authenticate,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 

@@ -1,40 +1,32 @@
 //! `POST /.search` at the SCIM root (RFC 7644 §3.4.3): Users, then Groups, one
 //! ListResponse; the filter runs on each resource type whose attributes it names.
 
-use axum::Extension;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::routing::post;
 
+use super::call::{Body, Call};
 use super::error::ScimResponse;
 use super::query::ListQuery;
-use super::{base_url, body_json, filters, list_response};
-use crate::services::scim::{Directory, ResourceKind as Kind, filter_fits, groups, users};
+use super::{filters, list_response};
+use crate::services::scim::{ResourceKind as Kind, filter_fits, groups, users};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/.search", post(search_all))
 }
 
-async fn search_all(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ScimResponse {
-    let q = ListQuery::from_search(&body_json(&headers, &body)?)?;
+async fn search_all(call: Call, Body(body): Body) -> ScimResponse {
+    let q = ListQuery::from_search(&body)?;
     let filter = filters::parse(q.filter.as_deref())?;
-    let base = base_url(&state, &dir.tenant.slug);
+    let (dir, base) = (&call.dir, &call.base);
     let fits = |k| filter.as_ref().is_none_or(|f| filter_fits(k, f));
     let (with_users, with_groups) = (fits(Kind::Users), fits(Kind::Groups));
-    let pool = state.pool();
+    let pool = call.pool();
     let offset = q.start_index - 1;
     let (mut total, mut items) = (0, Vec::new());
     if with_users || !with_groups {
         // When the filter fits neither, the Users list answers its invalidFilter.
-        let (t, found) = users::list(pool, &dir, filter.as_ref(), offset, q.count, &base).await?;
+        let (t, found) = users::list(pool, dir, filter.as_ref(), offset, q.count, base).await?;
         total += t;
         items.extend(found);
     }
@@ -43,12 +35,12 @@ async fn search_all(
         let remaining = q.count - items.len() as i64;
         let (t, found) = groups::list(
             pool,
-            &dir,
+            dir,
             filter.as_ref(),
             (offset - users_total).max(0),
             remaining.max(0),
             q.wants("members"),
-            &base,
+            base,
         )
         .await?;
         total += t;

@@ -1,22 +1,22 @@
 //! `/Users`: list (filter, paging, attributes), create, read, replace, patch, delete.
 
-use axum::Extension;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 
+use super::call::{Body, Call, created, written};
 use super::error::{ScimResponse, scim_json};
 use super::query::ListQuery;
-use super::{base_url, body_json, filters, list_response, no_content, resource};
-use crate::services::scim::{Directory, users};
+use super::{filters, list_response, no_content};
+use crate::services::scim::patching::apply_all;
+use crate::services::scim::users;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/Users", get(list_users).post(create_user))
-        .route("/Users/.search", axum::routing::post(search_users))
+        .route("/Users/.search", post(search_users))
         .route(
             "/Users/{id}",
             get(get_user)
@@ -26,36 +26,24 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn list_users(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
-    RawQuery(query): RawQuery,
-) -> ScimResponse {
-    let q = ListQuery::parse(query.as_deref())?;
-    answer_list(&state, &dir, q).await
+async fn list_users(call: Call, RawQuery(query): RawQuery) -> ScimResponse {
+    answer_list(&call, ListQuery::parse(query.as_deref())?).await
 }
 
 /// `POST /Users/.search`: a list whose parameters come in the body.
-async fn search_users(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ScimResponse {
-    let q = ListQuery::from_search(&body_json(&headers, &body)?)?;
-    answer_list(&state, &dir, q).await
+async fn search_users(call: Call, Body(body): Body) -> ScimResponse {
+    answer_list(&call, ListQuery::from_search(&body)?).await
 }
 
-async fn answer_list(state: &AppState, dir: &Directory, q: ListQuery) -> ScimResponse {
-    let base = base_url(state, &dir.tenant.slug);
+async fn answer_list(call: &Call, q: ListQuery) -> ScimResponse {
     let filter = filters::parse(q.filter.as_deref())?;
     let (total, items) = users::list(
-        state.pool(),
-        dir,
+        call.pool(),
+        &call.dir,
         filter.as_ref(),
         q.start_index - 1,
         q.count,
-        &base,
+        &call.base,
     )
     .await?;
     list_response(
@@ -65,68 +53,42 @@ async fn answer_list(state: &AppState, dir: &Directory, q: ListQuery) -> ScimRes
     )
 }
 
-async fn create_user(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ScimResponse {
-    let body = body_json(&headers, &body)?;
-    let base = base_url(&state, &dir.tenant.slug);
-    let written = users::create(state.pool(), &dir, &body, &base, state.now()).await?;
-    Ok(resource(
-        StatusCode::CREATED,
-        &written.resource,
-        written.counts,
-    ))
+async fn create_user(call: Call, Body(body): Body) -> ScimResponse {
+    let w = users::create(call.pool(), &call.dir, &body, &call.base, call.now()).await?;
+    Ok(created(w))
 }
 
 async fn get_user(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
+    call: Call,
     Path((_, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> ScimResponse {
     let q = ListQuery::parse(query.as_deref())?;
-    let base = base_url(&state, &dir.tenant.slug);
-    let found = users::get(state.pool(), &dir, &id, &base).await?;
+    let found = users::get(call.pool(), &call.dir, &id, &call.base).await?;
     Ok(scim_json(StatusCode::OK, &q.project(found)))
 }
 
 async fn replace_user(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
+    call: Call,
     Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> ScimResponse {
-    let body = body_json(&headers, &body)?;
-    let base = base_url(&state, &dir.tenant.slug);
-    let written = users::replace(state.pool(), &dir, &id, &body, &base, state.now()).await?;
-    Ok(resource(StatusCode::OK, &written.resource, written.counts))
+    let w = users::replace(call.pool(), &call.dir, &id, &body, &call.base, call.now()).await?;
+    Ok(written(w))
 }
 
 async fn patch_user(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
+    call: Call,
     Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> ScimResponse {
-    let body = body_json(&headers, &body)?;
-    let ops = super::filters::parse_patch(&body)?;
-    let base = base_url(&state, &dir.tenant.slug);
-    let apply = |doc: &mut serde_json::Value| crate::services::scim::patching::apply_all(doc, &ops);
-    let written = users::patch(state.pool(), &dir, &id, &apply, &base, state.now()).await?;
-    Ok(resource(StatusCode::OK, &written.resource, written.counts))
+    let ops = filters::parse_patch(&body)?;
+    let apply = |doc: &mut serde_json::Value| apply_all(doc, &ops);
+    let w = users::patch(call.pool(), &call.dir, &id, &apply, &call.base, call.now()).await?;
+    Ok(written(w))
 }
 
-async fn delete_user(
-    State(state): State<AppState>,
-    Extension(dir): Extension<Directory>,
-    Path((_, id)): Path<(String, String)>,
-) -> ScimResponse {
-    let base = base_url(&state, &dir.tenant.slug);
-    let counts = users::delete(state.pool(), &dir, &id, &base, state.now()).await?;
+async fn delete_user(call: Call, Path((_, id)): Path<(String, String)>) -> ScimResponse {
+    let counts = users::delete(call.pool(), &call.dir, &id, &call.base, call.now()).await?;
     Ok(no_content(counts))
 }

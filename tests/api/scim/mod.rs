@@ -2,8 +2,10 @@
 //! tokens, and what the directory drives in Portico. `Scim` calls `/scim/v2/{slug}`
 //! with a SCIM token of the tenant.
 
+mod checks;
 mod directory;
 mod discovery;
+mod filters;
 mod groups;
 mod replays;
 mod tokens;

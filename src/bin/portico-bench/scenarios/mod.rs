@@ -1,10 +1,12 @@
 //! The scenarios, run in order against one server: `requests` (submitting and
-//! approving access requests), `reads` (API lists and the catalog page) and
-//! `background` (email delivery and expiry, done by the server's scheduler).
+//! approving access requests), `reads` (API lists and the catalog page),
+//! `background` (email delivery and expiry, done by the server's scheduler) and, in a
+//! tenant of its own, `scim_sync` (a directory's first SCIM sync).
 
 mod background;
 mod reads;
 mod requests;
+pub(crate) mod scim_sync;
 
 use std::time::{Duration, Instant};
 

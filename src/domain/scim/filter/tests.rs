@@ -290,3 +290,36 @@ fn matching_logic_and_extension_paths() {
         &group
     ));
 }
+
+#[test]
+fn an_attribute_after_the_brackets_compares_the_same_element() {
+    assert_eq!(
+        parse(r#"emails[type eq "work"].value eq "a@b.c""#).unwrap(),
+        Filter::ValuePath {
+            path: AttrPath::new("emails", None),
+            filter: Box::new(Filter::And(
+                Box::new(cmp("type", CompareOp::Eq, json!("work"))),
+                Box::new(cmp("value", CompareOp::Eq, json!("a@b.c"))),
+            )),
+        }
+    );
+    let Filter::And(left, _) =
+        parse(r#"emails[type eq "work"].value pr and active eq true"#).unwrap()
+    else {
+        panic!("and binds the value path and the comparison after it")
+    };
+    assert!(matches!(*left, Filter::ValuePath { .. }));
+    // The same element: the home email's value with the work type does not match.
+    assert!(m(r#"emails[type eq "work"].value eq "alice@example.com""#));
+    assert!(!m(r#"emails[type eq "work"].value eq "al@home.org""#));
+    assert!(m(r#"emails[type eq "home"].value ew "home.org""#));
+}
+
+#[test]
+fn an_attribute_after_the_brackets_must_be_a_plain_sub_attribute() {
+    assert!(err(r#"emails[type eq "work"].value"#).contains("operator"));
+    assert!(err(r#"emails[type eq "work"].1x eq "a""#).contains("not a sub-attribute name"));
+    assert!(err(r#"emails[type eq "work"].value.x eq "a""#).contains("not a sub-attribute name"));
+    assert!(err(r#"emails[type eq "work"].value[type eq "x"]"#).contains("value filter"));
+    assert!(err(r#"emails[type eq "work"]."#).contains("not a sub-attribute name"));
+}
