@@ -2,5 +2,6 @@
 //! transaction (see `services::grants`); webhooks are called by the scheduler. Every
 //! call over the network goes through `outbound`, which keeps it to public addresses.
 
+pub mod ldap;
 pub mod outbound;
 pub mod webhook;

@@ -12,6 +12,7 @@ pub mod browser;
 mod database;
 pub mod oidc;
 pub mod portal;
+pub mod slapd;
 
 use std::collections::HashMap;
 use std::sync::Arc;
