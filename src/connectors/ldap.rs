@@ -38,6 +38,9 @@ use super::outbound::GuardedResolver;
 /// How long connecting (TCP, then TLS or StartTLS) and each operation may take.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+const START_TLS: &str = "StartTLS";
+const TLS_HANDSHAKE: &str = "the TLS handshake";
+
 /// What a grant or revoke did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -102,6 +105,13 @@ pub enum LdapError {
         group: String,
         attribute: &'static str,
         member: String,
+    },
+    /// The client could not make the request (for example a user filter it cannot
+    /// encode).
+    #[error("the LDAP request failed during {during}: {reason}")]
+    Client {
+        during: &'static str,
+        reason: String,
     },
     /// Any other refusal: the operation, the result code and its name.
     #[error("the LDAP server refused {during}: {name} (result code {code})")]
@@ -297,9 +307,9 @@ impl LdapConnector {
             .set_starttls(config.start_tls())
             .set_std_stream(ldap3::StdStream::Tcp(stream));
         let during = if config.start_tls() {
-            "StartTLS"
+            START_TLS
         } else if url.scheme() == "ldaps" {
-            "the TLS handshake"
+            TLS_HANDSHAKE
         } else {
             "connecting"
         };
@@ -377,12 +387,28 @@ fn transport_error(
             server: server.to_owned(),
             reason: "the host is not a name a certificate can be checked against".into(),
         },
-        E::Io { source } if source.kind() == std::io::ErrorKind::InvalidData => LdapError::Tls {
+        E::Io { source }
+            if source.kind() == std::io::ErrorKind::InvalidData
+                && matches!(during, TLS_HANDSHAKE | START_TLS) =>
+        {
+            LdapError::Tls {
+                server: server.to_owned(),
+                reason: source.to_string(),
+            }
+        }
+        E::Io { .. }
+        | E::OpSend { .. }
+        | E::ResultRecv { .. }
+        | E::IdScrubSend { .. }
+        | E::MiscSend { .. }
+        | E::EndOfStream => LdapError::ConnectionLost {
             server: server.to_owned(),
-            reason: source.to_string(),
+            during,
+            reason: e.to_string(),
         },
-        other => LdapError::ConnectionLost {
-            server: server.to_owned(),
+        // Mistakes on this side (a filter the client cannot encode, …): retrying the
+        // same call cannot help.
+        other => LdapError::Client {
             during,
             reason: other.to_string(),
         },
@@ -631,6 +657,31 @@ mod tests {
             .is_retryable()
         );
         assert!(!LdapError::GroupNotFound("cn=x".into()).is_retryable());
+        let timeout = Duration::from_secs(10);
+        let parse = transport_error(
+            &server,
+            "the search",
+            timeout,
+            ldap3::LdapError::FilterParsing,
+        );
+        assert!(matches!(parse, LdapError::Client { .. }), "{parse}");
+        assert!(!parse.is_retryable());
+        let eof = transport_error(
+            &server,
+            "the search",
+            timeout,
+            ldap3::LdapError::EndOfStream,
+        );
+        assert!(eof.is_retryable(), "{eof}");
+        let garbled = std::io::Error::new(std::io::ErrorKind::InvalidData, "bad frame");
+        let lost = transport_error(&server, "the bind", timeout, garbled.into());
+        assert!(matches!(lost, LdapError::ConnectionLost { .. }), "{lost}");
+        let handshake = std::io::Error::new(std::io::ErrorKind::InvalidData, "bad certificate");
+        let tls = transport_error(&server, TLS_HANDSHAKE, timeout, handshake.into());
+        assert!(
+            matches!(tls, LdapError::Tls { .. }) && !tls.is_retryable(),
+            "{tls}"
+        );
         assert!(
             !LdapError::BindRefused {
                 bind_dn: "cn=portico".into(),
