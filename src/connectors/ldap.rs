@@ -11,6 +11,11 @@
 //! (`LdapError::is_retryable`): a server that is down, refuses the connection, times
 //! out or is busy can recover; a wrong password, a missing group or person cannot.
 //!
+//! TLS (`ldaps://`, or `startTls` on `ldap://`) checks the server's certificate against
+//! the system's CA store; a directory with an internal CA needs that CA there (or in
+//! `SSL_CERT_FILE` / `SSL_CERT_DIR`). Over plain `ldap://` without `startTls` the bind
+//! password crosses the network in clear, as LDAP's simple bind does.
+//!
 //! Invariants: the bind password is sent only in the bind request and appears in no
 //! error or log; a person's email enters the filter only escaped (RFC 4515); the
 //! connection goes only to addresses the outbound rule accepts (`GuardedResolver`,
@@ -64,11 +69,11 @@ pub enum LdapError {
         during: &'static str,
         reason: String,
     },
-    #[error("the LDAP server {server} did not answer {during} within {seconds} s")]
+    #[error("the LDAP server {server} did not answer {during} within {limit:?}")]
     TimedOut {
         server: String,
         during: &'static str,
-        seconds: u64,
+        limit: Duration,
     },
     /// The server answered busy, unavailable or over its time limit.
     #[error("the LDAP server is {what} ({during}: result code {code}); the call will be retried")]
@@ -343,9 +348,7 @@ impl LdapConnector {
             {
                 Ok(Ok(stream)) => return Ok(stream),
                 Ok(Err(e)) => last = format!("{address}: {e}"),
-                Err(_) => {
-                    last = format!("{address}: no answer within {} s", self.timeout.as_secs())
-                }
+                Err(_) => last = format!("{address}: no answer within {:?}", self.timeout),
             }
         }
         Err(LdapError::Unreachable {
@@ -377,7 +380,7 @@ fn transport_error(
         E::Timeout { .. } => LdapError::TimedOut {
             server: server.to_owned(),
             during,
-            seconds: timeout.as_secs(),
+            limit: timeout,
         },
         E::Rustls { source } => LdapError::Tls {
             server: server.to_owned(),
