@@ -13,7 +13,9 @@
 //! (a comma in the DN), obrien (whose mail has `(`, `)` and `*`), nouid (no `uid`) and
 //! two entries that share `twin@example.test`. Groups (`ou=groups`): staff
 //! (groupOfNames), auditors (groupOfUniqueNames) and developers (posixGroup), each with
-//! grace as its only member, and solo (groupOfNames) with only ada.
+//! grace as its only member, and solo (groupOfNames) with only ada. The admin (the
+//! rootdn) may do anything; `WRITER_DN` may write member attributes without reading or
+//! comparing them.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,11 @@ pub const JOHN: &str = "cn=Smith\\, John,ou=people,dc=example,dc=test";
 pub const OBRIEN: &str = "uid=obrien,ou=people,dc=example,dc=test";
 pub const OBRIEN_MAIL: &str = "o(brien)*@example.test";
 
+/// A service account that may write the groups' member attributes but not compare
+/// them, so a grant cannot check first and the modify's own answer decides.
+pub const WRITER_DN: &str = "cn=writer,dc=example,dc=test";
+pub const WRITER_PASSWORD: &str = "writer-secret";
+
 pub const STAFF: &str = "cn=staff,ou=groups,dc=example,dc=test";
 pub const AUDITORS: &str = "cn=auditors,ou=groups,dc=example,dc=test";
 pub const DEVELOPERS: &str = "cn=developers,ou=groups,dc=example,dc=test";
@@ -50,6 +57,12 @@ dc: example
 dn: ou=people,dc=example,dc=test
 objectClass: organizationalUnit
 ou: people
+
+dn: cn=writer,dc=example,dc=test
+objectClass: person
+cn: writer
+sn: writer
+userPassword: writer-secret
 
 dn: ou=groups,dc=example,dc=test
 objectClass: organizationalUnit
@@ -391,6 +404,14 @@ rootpw {ADMIN_PASSWORD}
 directory {d}/db
 index objectClass eq
 index mail eq
+access to attrs=userPassword
+    by anonymous auth
+    by * none
+access to dn.subtree=\"{GROUPS}\" attrs=member,uniqueMember,memberUid
+    by dn.exact=\"{WRITER_DN}\" =w
+    by * read
+access to *
+    by * read
 "
     ));
     std::fs::write(dir.join("slapd.conf"), conf).expect("slapd.conf");

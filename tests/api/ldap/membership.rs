@@ -4,7 +4,8 @@ use portico::connectors::ldap::{LdapConfig, Outcome};
 
 use super::connector;
 use crate::helpers::slapd::{
-    ADA, AUDITORS, DEVELOPERS, GRACE, JOHN, OBRIEN, OBRIEN_MAIL, STAFF, Slapd,
+    ADA, AUDITORS, DEVELOPERS, GRACE, JOHN, OBRIEN, OBRIEN_MAIL, STAFF, Slapd, WRITER_DN,
+    WRITER_PASSWORD,
 };
 
 #[tokio::test]
@@ -177,4 +178,64 @@ async fn injected_filter_syntax_in_an_email_matches_nobody() {
         assert!(!error.is_retryable());
     }
     assert_eq!(slapd.values(STAFF, "member").await, vec![GRACE]);
+}
+
+#[tokio::test]
+async fn without_compare_rights_the_servers_answer_to_the_change_decides() {
+    let slapd = Slapd::start().await;
+    // The writer may change member attributes but not compare them: the check first
+    // is refused, and a repeated change is answered attributeOrValueExists (20) or
+    // noSuchAttribute (16), which are in place too.
+    let (conn, mut ldap) = ldap3::LdapConnAsync::new(&slapd.url())
+        .await
+        .expect("connect");
+    tokio::spawn(async move {
+        let _ = conn.drive().await;
+    });
+    ldap.simple_bind(WRITER_DN, WRITER_PASSWORD)
+        .await
+        .and_then(|r| r.success())
+        .expect("the writer binds");
+    let compared = ldap.compare(STAFF, "member", GRACE).await.expect("compare");
+    assert_eq!(compared.0.rc, 50, "the writer must not be able to compare");
+    let _ = ldap.unbind().await;
+
+    for (attribute, group, value) in [("member", STAFF, ADA), ("memberUid", DEVELOPERS, "ada")] {
+        let mut input = slapd.config_input(attribute);
+        input.bind_dn = Some(WRITER_DN.into());
+        input.bind_password = Some(WRITER_PASSWORD.into());
+        let config = LdapConfig::parse(&input).expect("valid");
+        let email = "ada@example.test";
+
+        assert_eq!(
+            connector().grant(&config, email, group).await,
+            Ok(Outcome::Applied)
+        );
+        assert!(
+            slapd
+                .values(group, attribute)
+                .await
+                .contains(&value.to_owned())
+        );
+        assert_eq!(
+            connector().grant(&config, email, group).await,
+            Ok(Outcome::AlreadyInPlace),
+            "{attribute}: a second add answered 20"
+        );
+        assert_eq!(
+            connector().revoke(&config, email, group).await,
+            Ok(Outcome::Applied)
+        );
+        assert!(
+            !slapd
+                .values(group, attribute)
+                .await
+                .contains(&value.to_owned())
+        );
+        assert_eq!(
+            connector().revoke(&config, email, group).await,
+            Ok(Outcome::AlreadyInPlace),
+            "{attribute}: a second delete answered 16"
+        );
+    }
 }
