@@ -3,6 +3,7 @@
 //! scheduler. Every call over the network goes through `outbound`, which keeps it to
 //! public addresses.
 
+pub mod ldap;
 pub mod outbound;
 pub mod scim;
 pub mod slack;

@@ -6,6 +6,7 @@
 
 mod fixtures;
 mod helpers;
+mod ldap;
 mod lifecycle;
 mod mailbox;
 

@@ -13,6 +13,7 @@ mod database;
 pub mod oidc;
 pub mod portal;
 pub mod scim_target;
+pub mod slapd;
 
 use std::collections::HashMap;
 use std::sync::Arc;
