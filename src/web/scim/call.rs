@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgPool;
 
 use super::error::ScimError;
 use super::{base_url, body_json, resource};
@@ -26,10 +25,6 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn pool(&self) -> &PgPool {
-        self.state.pool()
-    }
-
     pub fn now(&self) -> DateTime<Utc> {
         self.state.now()
     }

@@ -40,7 +40,7 @@ async fn search_groups(call: Call, Body(body): Body) -> ScimResponse {
 async fn answer_list(call: &Call, q: ListQuery) -> ScimResponse {
     let filter = filters::parse(q.filter.as_deref())?;
     let (total, items) = groups::list(
-        call.pool(),
+        call.state.pool(),
         &call.dir,
         filter.as_ref(),
         q.start_index - 1,
@@ -57,7 +57,7 @@ async fn answer_list(call: &Call, q: ListQuery) -> ScimResponse {
 }
 
 async fn create_group(call: Call, Body(body): Body) -> ScimResponse {
-    let w = groups::create(call.pool(), &call.dir, &body, &call.base, call.now()).await?;
+    let w = groups::create(call.state.pool(), &call.dir, &body, &call.base, call.now()).await?;
     Ok(created(w))
 }
 
@@ -67,7 +67,14 @@ async fn get_group(
     RawQuery(query): RawQuery,
 ) -> ScimResponse {
     let q = ListQuery::parse(query.as_deref())?;
-    let found = groups::get(call.pool(), &call.dir, &id, q.wants("members"), &call.base).await?;
+    let found = groups::get(
+        call.state.pool(),
+        &call.dir,
+        &id,
+        q.wants("members"),
+        &call.base,
+    )
+    .await?;
     Ok(scim_json(StatusCode::OK, &q.project(found)))
 }
 
@@ -76,7 +83,15 @@ async fn replace_group(
     Path((_, id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ScimResponse {
-    let w = groups::replace(call.pool(), &call.dir, &id, &body, &call.base, call.now()).await?;
+    let w = groups::replace(
+        call.state.pool(),
+        &call.dir,
+        &id,
+        &body,
+        &call.base,
+        call.now(),
+    )
+    .await?;
     Ok(written(w))
 }
 
@@ -90,7 +105,7 @@ async fn patch_group(
         plan_group(current, members, &ops, &call.base)
     };
     let w = groups::patch(
-        call.pool(),
+        call.state.pool(),
         &call.dir,
         &id,
         &plan,
@@ -103,6 +118,6 @@ async fn patch_group(
 }
 
 async fn delete_group(call: Call, Path((_, id)): Path<(String, String)>) -> ScimResponse {
-    let counts = groups::delete(call.pool(), &call.dir, &id, call.now()).await?;
+    let counts = groups::delete(call.state.pool(), &call.dir, &id, call.now()).await?;
     Ok(no_content(counts))
 }

@@ -21,7 +21,7 @@ async fn search_all(call: Call, Body(body): Body) -> ScimResponse {
     let (dir, base) = (&call.dir, &call.base);
     let fits = |k| filter.as_ref().is_none_or(|f| filter_fits(k, f));
     let (with_users, with_groups) = (fits(Kind::Users), fits(Kind::Groups));
-    let pool = call.pool();
+    let pool = call.state.pool();
     let offset = q.start_index - 1;
     let (mut total, mut items) = (0, Vec::new());
     if with_users || !with_groups {

@@ -38,7 +38,7 @@ async fn search_users(call: Call, Body(body): Body) -> ScimResponse {
 async fn answer_list(call: &Call, q: ListQuery) -> ScimResponse {
     let filter = filters::parse(q.filter.as_deref())?;
     let (total, items) = users::list(
-        call.pool(),
+        call.state.pool(),
         &call.dir,
         filter.as_ref(),
         q.start_index - 1,
@@ -54,7 +54,7 @@ async fn answer_list(call: &Call, q: ListQuery) -> ScimResponse {
 }
 
 async fn create_user(call: Call, Body(body): Body) -> ScimResponse {
-    let w = users::create(call.pool(), &call.dir, &body, &call.base, call.now()).await?;
+    let w = users::create(call.state.pool(), &call.dir, &body, &call.base, call.now()).await?;
     Ok(created(w))
 }
 
@@ -64,7 +64,7 @@ async fn get_user(
     RawQuery(query): RawQuery,
 ) -> ScimResponse {
     let q = ListQuery::parse(query.as_deref())?;
-    let found = users::get(call.pool(), &call.dir, &id, &call.base).await?;
+    let found = users::get(call.state.pool(), &call.dir, &id, &call.base).await?;
     Ok(scim_json(StatusCode::OK, &q.project(found)))
 }
 
@@ -73,7 +73,15 @@ async fn replace_user(
     Path((_, id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ScimResponse {
-    let w = users::replace(call.pool(), &call.dir, &id, &body, &call.base, call.now()).await?;
+    let w = users::replace(
+        call.state.pool(),
+        &call.dir,
+        &id,
+        &body,
+        &call.base,
+        call.now(),
+    )
+    .await?;
     Ok(written(w))
 }
 
@@ -84,11 +92,19 @@ async fn patch_user(
 ) -> ScimResponse {
     let ops = filters::parse_patch(&body)?;
     let apply = |doc: &mut serde_json::Value| apply_all(doc, &ops);
-    let w = users::patch(call.pool(), &call.dir, &id, &apply, &call.base, call.now()).await?;
+    let w = users::patch(
+        call.state.pool(),
+        &call.dir,
+        &id,
+        &apply,
+        &call.base,
+        call.now(),
+    )
+    .await?;
     Ok(written(w))
 }
 
 async fn delete_user(call: Call, Path((_, id)): Path<(String, String)>) -> ScimResponse {
-    let counts = users::delete(call.pool(), &call.dir, &id, &call.base, call.now()).await?;
+    let counts = users::delete(call.state.pool(), &call.dir, &id, &call.base, call.now()).await?;
     Ok(no_content(counts))
 }
