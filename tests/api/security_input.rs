@@ -234,3 +234,28 @@ async fn text_the_database_cannot_store_maps_to_a_validation_error() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_json_array_where_an_object_is_expected_is_a_422_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    // serde would read `[null, null]` as the two fields of the chat settings, in order.
+    let (status, problem) = app
+        .put(&t.admin, "/api/v1/tenant/chat", json!([null, null]))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem.to_string().contains("must be a JSON object"),
+        "{problem}"
+    );
+    let (status, problem) = app
+        .post(&t.admin, "/api/v1/users", json!(["ada@acme.test", "Ada"]))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_events where action = 'tenant.chatSet'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 0);
+}

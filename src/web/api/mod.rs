@@ -145,6 +145,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if has_escaped_control(&bytes) {
             return Err(control_character_error(&bytes));
         }
+        // Every body of the API is an object; serde would read a struct from an array
+        // of its fields in order (`[null, null]`), which no client means.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            let mut errors = FieldErrors::new();
+            errors.add("body", "the body must be a JSON object, not an array");
+            return Err(AppError::validation(errors));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(value) => Ok(Self(value)),
