@@ -141,34 +141,19 @@ pub(crate) async fn remove_out_of_scope(
     if !settings.requestors.remove_when_out_of_scope {
         return Ok(Vec::new());
     }
-    let tenant = policy.tenant_id;
     let mut removed = Vec::new();
-    for mut a in db::assignments::lock_requested_under_policy(conn, tenant, policy.id).await? {
-        let Some(user) = db::users::get(conn, tenant, a.target_user_id).await? else {
-            continue;
+    for mut a in
+        db::assignments::lock_requested_under_policy(conn, policy.tenant_id, policy.id).await?
+    {
+        let scope = super::scope::Scope {
+            settings,
+            externally_visible,
         };
-        let groups = db::groups::groups_of_user(
-            conn,
-            db::groups::Relation::Member,
-            tenant,
-            a.target_user_id,
-        )
-        .await?;
-        if requests::in_scope(settings, &user, &groups, externally_visible) {
-            continue;
+        if super::scope::end_if_outside(conn, &mut a, scope, RemovalReason::PolicyChanged, now)
+            .await?
+        {
+            removed.push(a.id);
         }
-        end(
-            conn,
-            &mut a,
-            RequestType::SystemRemove,
-            None,
-            AssignmentState::Removed,
-            Some(RemovalReason::PolicyChanged),
-            Actor::System,
-            now,
-        )
-        .await?;
-        removed.push(a.id);
     }
     Ok(removed)
 }

@@ -11,10 +11,11 @@ use chrono::{DateTime, Utc};
 
 use super::requests::in_scope;
 use super::{Actor, ServiceResult, assignments};
-use crate::db::assignments::ScopeChange;
+use crate::db::assignments::{AssignmentRow, ScopeChange};
 use crate::db::{self, Conn};
 use crate::domain::assignment::{AssignmentState, RemovalReason};
 use crate::domain::ids::{AssignmentId, TenantId};
+use crate::domain::policy::PolicySettings;
 use crate::domain::request::RequestType;
 
 /// Ends the assignments `change` put outside their policy's scope; returns them.
@@ -37,36 +38,52 @@ pub async fn remove_left_out(
         let Some(catalog) = db::catalogs::get(conn, tenant, package.catalog_id).await? else {
             continue;
         };
-        let Some(user) = db::users::get(conn, tenant, a.target_user_id).await? else {
-            continue;
+        let scope = Scope {
+            settings: &policy.settings.0,
+            externally_visible: catalog.externally_visible,
         };
-        let groups = db::groups::groups_of_user(
-            conn,
-            db::groups::Relation::Member,
-            tenant,
-            a.target_user_id,
-        )
-        .await?;
-        if in_scope(
-            &policy.settings.0,
-            &user,
-            &groups,
-            catalog.externally_visible,
-        ) {
-            continue;
+        if end_if_outside(conn, &mut a, scope, RemovalReason::OutOfScope, now).await? {
+            removed.push(a.id);
         }
-        assignments::end(
-            conn,
-            &mut a,
-            RequestType::SystemRemove,
-            None,
-            AssignmentState::Removed,
-            Some(RemovalReason::OutOfScope),
-            Actor::System,
-            now,
-        )
-        .await?;
-        removed.push(a.id);
     }
     Ok(removed)
+}
+
+/// The requestor scope an assignment is checked against.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    pub settings: &'a PolicySettings,
+    pub externally_visible: bool,
+}
+
+/// Ends `a` (a system removal for `reason`) when its holder, as they are now, falls
+/// outside `scope`; whether it ended.
+pub(crate) async fn end_if_outside(
+    conn: &mut Conn,
+    a: &mut AssignmentRow,
+    scope: Scope<'_>,
+    reason: RemovalReason,
+    now: DateTime<Utc>,
+) -> ServiceResult<bool> {
+    let Some(user) = db::users::get(conn, a.tenant_id, a.target_user_id).await? else {
+        return Ok(false);
+    };
+    let groups =
+        db::groups::groups_of_user(conn, db::groups::Relation::Member, a.tenant_id, user.id)
+            .await?;
+    if in_scope(scope.settings, &user, &groups, scope.externally_visible) {
+        return Ok(false);
+    }
+    assignments::end(
+        conn,
+        a,
+        RequestType::SystemRemove,
+        None,
+        AssignmentState::Removed,
+        Some(reason),
+        Actor::System,
+        now,
+    )
+    .await?;
+    Ok(true)
 }
