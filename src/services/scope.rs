@@ -58,6 +58,7 @@ pub(crate) struct Scope<'a> {
 
 /// Ends `a` (a system removal for `reason`) when its holder, as they are now, falls
 /// outside `scope`; whether it ended.
+#[tracing::instrument(skip_all, fields(assignment = %a.id))]
 pub(crate) async fn end_if_outside(
     conn: &mut Conn,
     a: &mut AssignmentRow,
