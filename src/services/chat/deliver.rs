@@ -94,15 +94,23 @@ async fn settings_of(ctx: ChatContext<'_>, tenant: TenantId) -> Result<Opened, O
         .map_err(|e| Outcome::Retry(format!("{e:#}")))
 }
 
+/// A row's payload and the tenant's opened settings, or the outcome that ends the
+/// attempt (an unreadable row fails for good; unreadable settings are retried).
+async fn read<T: serde::de::DeserializeOwned>(
+    ctx: ChatContext<'_>,
+    row: &Claimed,
+    what: &str,
+) -> Result<(T, Opened), Outcome> {
+    let payload = serde_json::from_value(row.payload.clone())
+        .map_err(|e| Outcome::Failed(format!("unreadable {what} row: {e}")))?;
+    Ok((payload, settings_of(ctx, row.tenant_id).await?))
+}
+
 /// One attempt at a `slack` row.
 #[tracing::instrument(skip_all, fields(tenant = %row.tenant_id, id = %row.id))]
 pub async fn slack(ctx: ChatContext<'_>, row: &Claimed, now: DateTime<Utc>) -> Outcome {
-    let parsed: SlackRow = match serde_json::from_value(row.payload.clone()) {
-        Ok(p) => p,
-        Err(e) => return Outcome::Failed(format!("unreadable Slack row: {e}")),
-    };
-    let opened = match settings_of(ctx, row.tenant_id).await {
-        Ok(o) => o,
+    let (parsed, opened): (SlackRow, _) = match read(ctx, row, "Slack").await {
+        Ok(read) => read,
         Err(outcome) => return outcome,
     };
     let Some((token, _)) = opened.slack else {
@@ -353,12 +361,8 @@ async fn update(
 /// buttons of their emailed link.
 #[tracing::instrument(skip_all, fields(tenant = %row.tenant_id, id = %row.id))]
 pub async fn teams(ctx: ChatContext<'_>, row: &Claimed, now: DateTime<Utc>) -> Outcome {
-    let card: CardRow = match serde_json::from_value(row.payload.clone()) {
-        Ok(p) => p,
-        Err(e) => return Outcome::Failed(format!("unreadable Teams row: {e}")),
-    };
-    let opened = match settings_of(ctx, row.tenant_id).await {
-        Ok(o) => o,
+    let (card, opened): (CardRow, _) = match read(ctx, row, "Teams").await {
+        Ok(read) => read,
         Err(outcome) => return outcome,
     };
     let Some(url) = opened.teams_webhook_url else {
