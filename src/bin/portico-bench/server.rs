@@ -65,6 +65,8 @@ pub(crate) fn start_server(
             "benchmark-secret-key-0123456789abcdef",
         )
         .env("PORTICO_SCHEDULER_INTERVAL_MS", "200")
+        // The connector scenario's webhook receiver and SCIM target are on this machine.
+        .env("PORTICO_WEBHOOK_ALLOW_PRIVATE", "true")
         // Block managers' tokens approve whole blocks; the run measures throughput,
         // not the per-token API limit.
         .env("PORTICO_API_RATE_PER_SECOND", "1000000")

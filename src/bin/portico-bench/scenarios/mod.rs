@@ -1,9 +1,11 @@
 //! The scenarios, run in order against one server: `requests` (submitting and
 //! approving access requests), `reads` (API lists and the catalog page),
-//! `background` (email delivery and expiry, done by the server's scheduler) and, in a
-//! tenant of its own, `scim_sync` (a directory's first SCIM sync).
+//! `background` (email delivery and expiry, done by the server's scheduler),
+//! `connectors` (grants delivered by webhook and by SCIM) and, in a tenant of its own,
+//! `scim_sync` (a directory's first SCIM sync).
 
 mod background;
+mod connectors;
 mod reads;
 mod requests;
 pub(crate) mod scim_sync;
@@ -39,7 +41,17 @@ pub(crate) async fn run_scenarios(
     drain_emails(pool, Duration::from_secs(600)).await?;
 
     reads::run(args, client, base, data, &chunks, report).await?;
-    background::run(args, pool, data, mail, report).await
+    background::run(args, pool, data, mail, report).await?;
+    connectors::run(
+        pool,
+        client,
+        base,
+        data,
+        args.connector_grants,
+        args.clients,
+        report,
+    )
+    .await
 }
 
 /// Waits until no email is waiting in the outbox.
