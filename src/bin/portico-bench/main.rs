@@ -146,7 +146,17 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Vec::new();
     let result = async {
         if let Some(data) = &data {
-            run_scenarios(&args, &pool, &client, &base, data, &mail, &mut report).await?;
+            run_scenarios(
+                &args,
+                &pool,
+                &client,
+                &base,
+                data,
+                &mail,
+                server.id(),
+                &mut report,
+            )
+            .await?;
         }
         scenarios::scim_sync::run(&args, &pool, &client, &base, &mut report).await
     }

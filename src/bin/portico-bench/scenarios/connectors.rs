@@ -101,7 +101,7 @@ pub(super) async fn run(
 }
 
 /// The tenant admin's API token, made for the run.
-async fn admin_token(pool: &PgPool, tenant: Uuid) -> anyhow::Result<String> {
+pub(super) async fn admin_token(pool: &PgPool, tenant: Uuid) -> anyhow::Result<String> {
     let token = format!("ptc_benchadmin{}", Uuid::new_v4().simple());
     sqlx::query(
         "insert into api_tokens (tenant_id, id, user_id, name, token_hash, created_at)

@@ -1,12 +1,14 @@
 //! The scenarios, run in order against one server: `requests` (submitting and
 //! approving access requests), `reads` (API lists and the catalog page),
 //! `background` (email delivery and expiry, done by the server's scheduler),
-//! `connectors` (grants delivered by webhook and by SCIM) and, in a tenant of its own,
+//! `connectors` (grants delivered by webhook and by SCIM), `reports` (every assignment
+//! as CSV) and, in a tenant of its own,
 //! `scim_sync` (a directory's first SCIM sync).
 
 mod background;
 mod connectors;
 mod reads;
+mod reports;
 mod requests;
 pub(crate) mod scim_sync;
 
@@ -27,6 +29,7 @@ pub(crate) async fn run_scenarios(
     base: &str,
     data: &Data,
     mail: &sink::Sink,
+    server_pid: u32,
     report: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
     let chunks: Vec<Vec<(i64, String)>> = data
@@ -51,7 +54,8 @@ pub(crate) async fn run_scenarios(
         args.clients,
         report,
     )
-    .await
+    .await?;
+    reports::run(pool, client, base, data, server_pid, report).await
 }
 
 /// Waits until no email is waiting in the outbox.
