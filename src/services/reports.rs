@@ -15,8 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{Caller, ServiceResult};
 use crate::db;
-use crate::db::reports::AssignmentRow;
-pub use crate::db::reports::{AccessRow, AssignmentFilter};
+pub use crate::db::reports::{AccessRow, AssignmentFilter, Source};
 use crate::domain::authz::Action;
 use crate::domain::error::DomainError;
 use crate::domain::ids::{CatalogId, UserId};
@@ -75,6 +74,46 @@ pub const ASSIGNMENT_COLUMNS: [&str; 16] = [
     "endedAt",
 ];
 
+pub const CONFLICT_COLUMNS: [&str; 9] = [
+    "userEmail",
+    "userDisplayName",
+    "catalog",
+    "accessPackage",
+    "conflictKind",
+    "conflictsWith",
+    "assignmentId",
+    "since",
+    "otherAssignmentId",
+];
+
+pub const REVIEW_COLUMNS: [&str; 16] = [
+    "accessReviewId",
+    "catalog",
+    "accessPackage",
+    "reviewStart",
+    "reviewEnd",
+    "reviewState",
+    "userEmail",
+    "userDisplayName",
+    "reviewers",
+    "recommendation",
+    "decision",
+    "justification",
+    "decidedBy",
+    "decidedAt",
+    "appliedResult",
+    "assignmentId",
+];
+
+/// The columns of a report, in its order.
+pub fn columns(source: &Source) -> &'static [&'static str] {
+    match source {
+        Source::Assignments(_) => &ASSIGNMENT_COLUMNS,
+        Source::Conflicts { .. } => &CONFLICT_COLUMNS,
+        Source::Reviews { .. } => &REVIEW_COLUMNS,
+    }
+}
+
 pub const ACCESS_COLUMNS: [&str; 10] = [
     "kind",
     "name",
@@ -90,27 +129,6 @@ pub const ACCESS_COLUMNS: [&str; 10] = [
 
 fn time(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-}
-
-fn assignment_cells(r: &AssignmentRow) -> [Option<String>; 16] {
-    [
-        Some(r.id.to_string()),
-        Some(r.catalog.clone()),
-        Some(r.package.clone()),
-        Some(r.user_email.clone()),
-        Some(r.user_name.clone()),
-        Some(r.state.as_str().to_string()),
-        time(Some(r.start_at)),
-        time(r.end_at),
-        time(Some(r.created_at)),
-        Some(r.request_id.to_string()),
-        r.request_type.map(|t| t.as_str().to_string()),
-        r.requested_by.clone(),
-        r.approved_by.clone(),
-        time(r.decided_at),
-        r.removal_reason.map(|t| t.as_str().to_string()),
-        time(r.ended_at),
-    ]
 }
 
 fn access_cells(r: &AccessRow) -> [Option<String>; 10] {
@@ -216,32 +234,52 @@ fn reportable_catalogs(caller: &Caller) -> ServiceResult<Option<Vec<CatalogId>>>
     Ok(Some(mine))
 }
 
-/// Starts the assignments report: checks the caller and the filter, opens the cursor,
-/// and writes the report as it is read, in a task of its own.
-#[tracing::instrument(skip(pool, caller, filter), fields(tenant = %caller.tenant_id()))]
-pub async fn assignments(
+/// Starts a report: checks the caller (limiting it to the catalogs they may see) and
+/// the filter, opens the cursor, and writes the report as it is read, in a task of its
+/// own.
+#[tracing::instrument(skip(pool, caller, source), fields(tenant = %caller.tenant_id()))]
+pub async fn report(
     pool: &PgPool,
     caller: &Caller,
-    mut filter: AssignmentFilter,
+    mut source: Source,
     format: Format,
 ) -> ServiceResult<Stream> {
     let tenant = caller.tenant_id();
-    filter.catalogs = reportable_catalogs(caller)?;
+    let visible = reportable_catalogs(caller)?;
     // A transaction owned by the writing task: dropped (rolled back, the cursor
     // closed) however the writing ends.
     let mut conn = pool.begin().await.map_err(db::DbError::from)?;
-    if let Some(c) = filter.catalog
-        && db::catalogs::get(&mut conn, tenant, c).await?.is_none()
-    {
-        return Err(DomainError::field("catalogId", "no catalog with this id").into());
+    match &mut source {
+        Source::Assignments(f) => {
+            if let Some(c) = f.catalog
+                && db::catalogs::get(&mut conn, tenant, c).await?.is_none()
+            {
+                return Err(DomainError::field("catalogId", "no catalog with this id").into());
+            }
+            f.catalogs = visible;
+        }
+        Source::Conflicts { catalogs } => *catalogs = visible,
+        Source::Reviews { package, catalogs } => {
+            if let Some(p) = *package
+                && db::packages::get(&mut conn, tenant, p).await?.is_none()
+            {
+                return Err(DomainError::field(
+                    "accessPackageId",
+                    "no access package with this id",
+                )
+                .into());
+            }
+            *catalogs = visible;
+        }
     }
-    db::reports::open_assignments(&mut conn, tenant, &filter).await?;
-    let first = db::reports::next_assignments(&mut conn, CHUNK).await?;
+    let columns = columns(&source);
+    db::reports::open(&mut conn, tenant, &source).await?;
+    let first = db::reports::next_rows(&mut conn, CHUNK).await?;
 
     let (tx, rx) = mpsc::channel(AHEAD);
     let mut enc = Encoder {
         format,
-        columns: &ASSIGNMENT_COLUMNS,
+        columns,
         first: true,
     };
     tokio::spawn(async move {
@@ -250,7 +288,7 @@ pub async fn assignments(
         loop {
             let done = rows.len() < CHUNK as usize;
             let chunk = out.and_then(|mut head| {
-                head.extend(enc.rows(rows.iter().map(|r| assignment_cells(r).to_vec()))?);
+                head.extend(enc.rows(rows.drain(..).map(|r| r.0))?);
                 Ok(head)
             });
             let failed = chunk.is_err();
@@ -261,10 +299,10 @@ pub async fn assignments(
                 let _ = tx.send(Ok(enc.close())).await;
                 break;
             }
-            rows = match db::reports::next_assignments(&mut conn, CHUNK).await {
+            rows = match db::reports::next_rows(&mut conn, CHUNK).await {
                 Ok(rows) => rows,
                 Err(e) => {
-                    tracing::error!(error = %e, "the assignments report stopped part way");
+                    tracing::error!(error = %e, "a report stopped part way");
                     let _ = tx.send(Err(e.to_string())).await;
                     break;
                 }

@@ -400,3 +400,77 @@ async fn the_reports_page_downloads_the_csv_and_shows_a_persons_access() {
         refused.status
     );
 }
+
+#[tokio::test]
+async fn the_conflicts_report_finds_people_holding_what_a_package_later_declared_incompatible() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (adele, token) = app
+        .user(
+            &t,
+            "adele@contoso.test",
+            json!({"displayName": "Adele Vance"}),
+        )
+        .await;
+    let payments = group_package(
+        &app,
+        &t,
+        "Payments",
+        open_policy(json!({"requireJustification": false})),
+    )
+    .await;
+    let approvals = group_package(
+        &app,
+        &t,
+        "Payment approvals",
+        open_policy(json!({"requireJustification": false})),
+    )
+    .await;
+    let auditors = crate::fixtures::group(&app, &t, "Auditors").await;
+    for p in [payments.package, approvals.package] {
+        let (status, r) = request(&app, &token, p, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+    }
+    let (status, v) = app
+        .post(
+            &t.admin,
+            &format!("/api/v1/groups/{auditors}/members"),
+            json!({"userId": adele}),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    let (_, v) = app.get(&t.admin, "/api/v1/reports/conflicts").await;
+    assert_eq!(v["items"], json!([]), "nothing is incompatible yet: {v}");
+
+    // Declared afterwards: both conflicts exist now.
+    let (status, v) = app
+        .patch(
+            &t.admin,
+            &format!("/api/v1/accessPackages/{}", payments.package),
+            json!({"incompatiblePackageIds": [approvals.package], "incompatibleGroupIds": [auditors]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, kind, body) = raw(&app, &t.admin, "/reports/conflicts", "text/csv").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(kind.starts_with("text/csv"));
+    let rows = csv_rows(&body);
+    assert_eq!(rows.len(), 2, "{body}");
+    let with: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[4].as_str(), r[5].as_str()))
+        .collect();
+    assert!(
+        with.contains(&("accessPackage", "Payment approvals")),
+        "{body}"
+    );
+    assert!(with.contains(&("group", "Auditors")), "{body}");
+    assert!(
+        rows.iter()
+            .all(|r| r[0] == "adele@contoso.test" && r[3] == "Payments")
+    );
+
+    let (_, member) = app.user(&t, "megan@contoso.test", json!({})).await;
+    let (status, v) = app.get(&member, "/api/v1/reports/conflicts").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+}

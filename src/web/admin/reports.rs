@@ -15,8 +15,8 @@ use super::reviews::file_stem;
 use crate::domain::assignment::AssignmentState;
 use crate::domain::ids::{CatalogId, UserId};
 use crate::services;
-use crate::services::reports::AssignmentFilter;
 use crate::services::reports::Format;
+use crate::services::reports::{AssignmentFilter, Source};
 use crate::state::AppState;
 use crate::web::api::reports::ChunkBody;
 use crate::web::path::Ids;
@@ -30,6 +30,28 @@ pub fn router() -> Router<AppState> {
         .route(
             "/t/{slug}/admin/reports/assignments.csv",
             get(assignments_csv),
+        )
+        .route(
+            "/t/{slug}/admin/reports/conflicts.csv",
+            get(|state: State<AppState>, who: AdminCaller| async move {
+                whole_csv(
+                    state,
+                    who,
+                    Source::Conflicts { catalogs: None },
+                    "conflicts",
+                )
+                .await
+            }),
+        )
+        .route(
+            "/t/{slug}/admin/reports/access-reviews.csv",
+            get(|state: State<AppState>, who: AdminCaller| async move {
+                let source = Source::Reviews {
+                    package: None,
+                    catalogs: None,
+                };
+                whole_csv(state, who, source, "access-reviews").await
+            }),
         )
         .route("/t/{slug}/admin/reports/people/{id}", get(person_csv))
 }
@@ -229,11 +251,26 @@ async fn assignments_csv(
     if !errors.is_empty() {
         return render(&state, &who, typed, errors, String::new()).await;
     }
-    let stream =
-        services::reports::assignments(state.pool(), &who.caller, filter, Format::Csv).await?;
+    whole_csv(
+        State(state),
+        who,
+        Source::Assignments(filter),
+        "assignments",
+    )
+    .await
+}
+
+/// A whole report as a CSV download.
+async fn whole_csv(
+    State(state): State<AppState>,
+    who: AdminCaller,
+    source: Source,
+    stem: &str,
+) -> Result<Response, PageError> {
+    let stream = services::reports::report(state.pool(), &who.caller, source, Format::Csv).await?;
     Ok(download(
         Format::Csv,
-        "assignments",
+        stem,
         Body::new(ChunkBody(stream.chunks)),
     ))
 }

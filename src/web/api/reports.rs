@@ -21,8 +21,8 @@ use super::{ApiPath, ApiQuery};
 use crate::domain::assignment::AssignmentState;
 use crate::domain::ids::{CatalogId, PackageId, UserId};
 use crate::services;
-use crate::services::reports::AssignmentFilter;
 use crate::services::reports::Format;
+use crate::services::reports::{AssignmentFilter, Source};
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
@@ -30,6 +30,8 @@ use crate::web::error::{AppError, Problem};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(assignments_report))
+        .routes(routes!(conflicts_report))
+        .routes(routes!(reviews_report))
         .routes(routes!(person_access_report))
 }
 
@@ -195,12 +197,130 @@ async fn assignments_report(
         ending_before: q.ending_before,
         catalogs: None,
     };
-    let stream = services::reports::assignments(state.pool(), &caller, filter, format).await?;
+    streamed(
+        &state,
+        &caller,
+        Source::Assignments(filter),
+        format,
+        "assignments",
+    )
+    .await
+}
+
+async fn streamed(
+    state: &AppState,
+    caller: &crate::services::Caller,
+    source: Source,
+    format: Format,
+    stem: &str,
+) -> Result<Response, AppError> {
+    let stream = services::reports::report(state.pool(), caller, source, format).await?;
     Ok((
-        headers(stream.format, "assignments"),
+        headers(stream.format, stem),
         Body::new(ChunkBody(stream.chunks)),
     )
         .into_response())
+}
+
+/// One row of the separation-of-duties report.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictReportRow {
+    pub user_email: String,
+    pub user_display_name: String,
+    pub catalog: String,
+    /// The package that names the other as incompatible.
+    pub access_package: String,
+    /// `accessPackage` or `group`.
+    pub conflict_kind: String,
+    pub conflicts_with: String,
+    pub assignment_id: String,
+    pub since: String,
+    /// The assignment of the other package (null for a group).
+    pub other_assignment_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConflictReport {
+    pub items: Vec<ConflictReportRow>,
+}
+
+/// People who hold, now, an access package together with a package or group that
+/// package declares incompatible (separation of duties).
+#[utoipa::path(get, path = "/reports/conflicts", tag = "reports", params(FormatQuery),
+    responses(
+        (status = 200, description = "The report, streamed", content(
+            (ConflictReport = "application/json"),
+            (String = "text/csv"))),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn conflicts_report(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    request_headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FormatQuery>,
+) -> Result<Response, AppError> {
+    let format = format_of(q.format, &request_headers);
+    let source = Source::Conflicts { catalogs: None };
+    streamed(&state, &caller, source, format, "conflicts").await
+}
+
+/// One decision of an access review.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewReportRow {
+    pub access_review_id: String,
+    pub catalog: String,
+    pub access_package: String,
+    pub review_start: String,
+    pub review_end: String,
+    pub review_state: String,
+    pub user_email: String,
+    pub user_display_name: String,
+    /// The reviewers' emails, `; ` between.
+    pub reviewers: Option<String>,
+    pub recommendation: Option<String>,
+    pub decision: Option<String>,
+    pub justification: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub applied_result: Option<String>,
+    pub assignment_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReviewReport {
+    pub items: Vec<ReviewReportRow>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ReviewReportQuery {
+    pub access_package_id: Option<Uuid>,
+    /// `csv` or `json`; without it, `Accept: text/csv` asks for CSV.
+    pub format: Option<ReportFormat>,
+}
+
+/// Every item of every access review with its recommendation, decision, who decided
+/// and what was applied.
+#[utoipa::path(get, path = "/reports/accessReviews", tag = "reports", params(ReviewReportQuery),
+    responses(
+        (status = 200, description = "The report, streamed", content(
+            (ReviewReport = "application/json"),
+            (String = "text/csv"))),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn reviews_report(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    request_headers: HeaderMap,
+    ApiQuery(q): ApiQuery<ReviewReportQuery>,
+) -> Result<Response, AppError> {
+    let format = format_of(q.format, &request_headers);
+    let source = Source::Reviews {
+        package: q.access_package_id.map(PackageId),
+        catalogs: None,
+    };
+    streamed(&state, &caller, source, format, "access-reviews").await
 }
 
 /// What one person can access now and why: assignments with their request and

@@ -221,3 +221,65 @@ async fn an_assignment_manager_stops_a_review_early_and_auto_apply_applies_it() 
     let (status, p) = act(&app, &o.t.admin, &r, "apply").await;
     assert_eq!(status, StatusCode::CONFLICT, "{p}");
 }
+
+#[tokio::test]
+async fn the_review_history_report_lists_each_item_with_its_decision_and_who_made_it() {
+    let app = TestApp::spawn().await;
+    let o = org(&app).await;
+    let start = start_time() + Duration::hours(1);
+    let settings = review(json!({"reviewers": [{"type": "user", "id": o.megan.0}]}));
+    let pkg = group_package(
+        &app,
+        &o.t,
+        "Reviewed",
+        open_policy(json!({"review": settings})),
+    )
+    .await;
+    assign(&app, &o.adele.1, pkg.package).await;
+    assign(&app, &o.alex.1, pkg.package).await;
+    app.clock.set(start);
+    let r = instance(&app, &o.t, pkg.policy, 0).await;
+    let item = item_of(&app, &o.t, &r, o.adele.0).await;
+    let (status, d) = decide(&app, &o.megan.1, &r, &item, "deny", Some("Left the team")).await;
+    assert_eq!(status, StatusCode::OK, "{d}");
+
+    let path = format!(
+        "/api/v1/reports/accessReviews?accessPackageId={}",
+        pkg.package
+    );
+    let (status, v) = app.get(&o.t.admin, &path).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let items = v["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{v}");
+    let adele = items
+        .iter()
+        .find(|i| i["userEmail"] == "adele@contoso.test")
+        .expect("adele's item");
+    assert_eq!(adele["accessReviewId"], r["id"]);
+    assert_eq!(adele["accessPackage"], "Reviewed");
+    assert_eq!(adele["reviewers"], "megan@contoso.test");
+    assert_eq!(adele["decision"], "deny");
+    assert_eq!(adele["justification"], "Left the team");
+    assert_eq!(adele["decidedBy"], "megan@contoso.test");
+    assert!(adele["decidedAt"].is_string(), "{adele}");
+    let alex = items
+        .iter()
+        .find(|i| i["userEmail"] == "alex@contoso.test")
+        .expect("alex's item");
+    assert_eq!(alex["decision"], "notReviewed", "{alex}");
+    assert!(alex["decidedBy"].is_null(), "{alex}");
+
+    // The reviewer alone holds no role that reports: refused.
+    let (status, v) = app.get(&o.megan.1, &path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    let (status, v) = app
+        .get(
+            &o.t.admin,
+            &format!(
+                "/api/v1/reports/accessReviews?accessPackageId={}",
+                uuid::Uuid::new_v4()
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
