@@ -3,6 +3,7 @@
 //! query can reach another tenant's rows.
 
 pub mod assignments;
+pub mod attention;
 pub mod audit;
 pub mod backlog;
 pub mod catalogs;

@@ -153,3 +153,84 @@ async fn pages_are_html_with_one_navigation_and_no_inline_script() {
     assert_eq!(js.status(), StatusCode::OK);
     assert!(js.text().await.expect("js").contains("htmx"));
 }
+
+#[tokio::test]
+async fn the_overview_counts_what_needs_attention_within_what_each_admin_manages() {
+    let app = TestApp::spawn().await;
+    let (t, admin) = admin_of(&app, "contoso").await;
+    let (approver, _) = app.user(&t, "grace@contoso.test", json!({})).await;
+    let (_, adele) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let (diego, _) = app.user(&t, "diego@contoso.test", json!({})).await;
+    let stage = json!({"requireJustification": false, "approval": {"stages": [
+        {"approvers": [{"type": "user", "id": approver}], "decision": "anyOne", "timeoutDays": 14}]}});
+    let slow = fixtures::group_package(&app, &t, "Slow", fixtures::open_policy(stage)).await;
+    let (status, r) = fixtures::request(&app, &adele, slow.package, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+
+    let page = admin.get("/admin").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("0 requests waiting for approval for more than 7 days"),
+        "{}",
+        page.body
+    );
+
+    // Eight days later the request is old; an assignment made now ends in three days.
+    app.clock.advance(chrono::Duration::days(8));
+    let ends = (app.now() + chrono::Duration::days(3)).to_rfc3339();
+    let short = fixtures::group_package(&app, &t, "Short", fixtures::open_policy(json!({}))).await;
+    let (status, v) = app
+        .post(
+            &t.admin,
+            "/api/v1/assignmentRequests",
+            json!({"requestType": "adminAdd", "accessPackageId": short.package, "targetUserId": diego,
+                   "schedule": {"startDateTime": null, "endDateTime": ends}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    sqlx::query(
+        "insert into outbox (tenant_id, id, kind, payload, state, attempts, next_attempt_at, last_error, created_at, completed_at)
+         values ($1, gen_random_uuid(), 'webhook', jsonb_build_object('resourceId', gen_random_uuid()), 'failed', 12, now(), 'the target answered 503', now(), now())",
+    )
+    .bind(t.id)
+    .execute(&app.pool)
+    .await
+    .expect("a failed call");
+
+    // (The session of eight days ago has expired.)
+    let admin = sign_in(&app, "contoso", &t.admin_email).await;
+    let page = admin.get("/admin").await;
+    for line in [
+        "1 request waiting for approval for more than 7 days",
+        "1 assignment ending in the next seven days",
+        "1 delivery failed for good",
+        "1 connector with a failed call",
+        "0 access reviews in progress",
+    ] {
+        assert!(page.body.contains(line), "{line}: {}", page.body);
+    }
+
+    // The owner of another catalog sees that catalog's counts, and no deliveries.
+    let (status, other) = app
+        .post(
+            &t.admin,
+            "/api/v1/catalogs",
+            json!({"displayName": "Finance"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let finance = crate::helpers::uuid_of(&other["id"]);
+    app.user_with_role(&t, "lynne@contoso.test", "catalogOwner", Some(finance))
+        .await;
+    let owner = sign_in(&app, "contoso", "lynne@contoso.test").await;
+    let page = owner.get("/admin").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("0 requests waiting for approval"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("0 assignments ending"), "{}", page.body);
+    assert!(!page.body.contains("failed for good"), "{}", page.body);
+}

@@ -6,7 +6,10 @@ use sqlx::PgPool;
 use super::names::{Names, Wanted};
 use crate::db;
 use crate::db::assignments::AssignmentRow;
+use crate::db::attention::Attention;
 use crate::db::portal::Counts;
+use crate::domain::authz::Action;
+use crate::domain::ids::CatalogId;
 use crate::services::{Caller, ServiceResult};
 
 /// The portal's home page: counts, open requests and access ending soon.
@@ -42,4 +45,31 @@ pub async fn overview(
         ending_soon,
         names,
     })
+}
+
+/// What needs the admin's attention, within the catalogs they manage (tenant admins:
+/// everything, deliveries and connectors included).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub async fn attention(
+    pool: &PgPool,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> ServiceResult<Attention> {
+    let mut conn = pool.acquire().await?;
+    let tenant = caller.tenant_id();
+    if caller.roles.is_tenant_admin() {
+        return Ok(db::attention::counts(&mut conn, tenant, None, now).await?);
+    }
+    let managed: Vec<CatalogId> = caller
+        .roles
+        .catalogs()
+        .filter(|c| {
+            caller.roles.allows(Action::ManageAssignments(*c))
+                || caller.roles.allows(Action::ReadCatalog(*c))
+        })
+        .collect();
+    if managed.is_empty() {
+        return Ok(Attention::default());
+    }
+    Ok(db::attention::counts(&mut conn, tenant, Some(&managed), now).await?)
 }

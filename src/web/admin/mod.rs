@@ -22,6 +22,7 @@ mod tenant;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
@@ -56,18 +57,103 @@ struct Card {
     text: &'static str,
 }
 
+/// One count of what needs attention, with where to act on it.
+struct Attention {
+    count: i64,
+    text: String,
+    href: String,
+    /// Shown as a warning when the count is not zero.
+    warn: bool,
+}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/overview.html")]
 struct OverviewPage {
     shell: Shell,
     name: String,
     cards: Vec<Card>,
+    attention: Vec<Attention>,
     slug: String,
     can_create_catalog: bool,
 }
 
-async fn overview(who: AdminCaller) -> PageResult {
+async fn overview(State(state): State<AppState>, who: AdminCaller) -> PageResult {
     let roles = &who.caller.roles;
+    let counts =
+        crate::services::views::overview::attention(state.pool(), &who.caller, state.now()).await?;
+    let mut attention = Vec::new();
+    if roles.is_tenant_admin() || roles.catalogs().next().is_some() {
+        let days = crate::db::attention::OLD_REQUEST_DAYS;
+        attention.push(Attention {
+            count: counts.old_requests,
+            text: format!(
+                "{} waiting for approval for more than {days} days",
+                plural(counts.old_requests, "request", "requests")
+            ),
+            href: who.url("/admin/requests?state=pendingApproval"),
+            warn: true,
+        });
+        attention.push(Attention {
+            count: counts.ending_this_week,
+            text: format!(
+                "{} ending in the next seven days",
+                plural(counts.ending_this_week, "assignment", "assignments")
+            ),
+            href: who.url("/admin/reports"),
+            warn: false,
+        });
+        let done = if counts.review_items == 0 {
+            String::new()
+        } else {
+            format!(
+                ": {} of {} items decided ({}%)",
+                counts.review_items_decided,
+                counts.review_items,
+                counts.review_items_decided * 100 / counts.review_items
+            )
+        };
+        attention.push(Attention {
+            count: counts.reviews_in_progress,
+            text: format!(
+                "{} in progress{done}",
+                plural(
+                    counts.reviews_in_progress,
+                    "access review",
+                    "access reviews"
+                )
+            ),
+            href: who.url("/admin/reviews"),
+            warn: false,
+        });
+    }
+    if roles.is_tenant_admin() {
+        attention.push(Attention {
+            count: counts.failed_deliveries,
+            text: format!(
+                "{} failed for good",
+                plural(counts.failed_deliveries, "delivery", "deliveries")
+            ),
+            href: who.url("/admin/outbox?state=failed"),
+            warn: true,
+        });
+        attention.push(Attention {
+            count: counts.connectors_in_error,
+            text: format!(
+                "{} with a failed call",
+                plural(counts.connectors_in_error, "connector", "connectors")
+            ),
+            href: who.url("/admin/outbox?state=failed"),
+            warn: true,
+        });
+    }
     let mut cards = vec![
         Card {
             title: "Catalogs",
@@ -139,6 +225,7 @@ async fn overview(who: AdminCaller) -> PageResult {
         slug: who.slug().to_string(),
         can_create_catalog: roles.allows(Action::CreateCatalog),
         cards,
+        attention,
     }
     .into_response())
 }

@@ -273,6 +273,10 @@ async fn a_person_whose_email_changed_is_found_by_the_external_id_portico_gave_t
     assert_eq!(person["active"], false, "{person}");
 }
 
+/// The racing client's state: the target's address, the id of the person it created
+/// (once it has), and its own handle on the target.
+type Race = (String, Arc<Mutex<Option<String>>>, Arc<ScimTarget>);
+
 /// A client of the target standing between Portico and it: every call is passed on
 /// as it is, except that just before Portico's first user creation another
 /// provisioning client creates that same person in the target (the race a lookup
@@ -288,11 +292,7 @@ async fn racing_client_in_front_of(target: &ScimTarget) -> (String, Arc<Mutex<Op
     let state = (upstream, raced.clone(), racer);
     let app = axum::Router::new()
         .fallback(
-            |axum::extract::State((upstream, raced, racer)): axum::extract::State<(
-                String,
-                Arc<Mutex<Option<String>>>,
-                Arc<ScimTarget>,
-            )>,
+            |axum::extract::State((upstream, raced, racer)): axum::extract::State<Race>,
              req: axum::extract::Request| async move {
                 let (parts, body) = req.into_parts();
                 let body = axum::body::to_bytes(body, 1 << 20).await.expect("body");

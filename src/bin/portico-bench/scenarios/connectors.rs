@@ -191,7 +191,8 @@ async fn deliver(
 ) -> anyhow::Result<Row> {
     let started = Instant::now();
     let since = chrono::Utc::now();
-    let next = Arc::new(std::sync::Mutex::new(people.to_vec().into_iter()));
+    let queue: Vec<Uuid> = people.to_vec();
+    let next = Arc::new(std::sync::Mutex::new(queue.into_iter()));
     let api = Arc::new(Api {
         http: api.http.clone(),
         base: api.base.clone(),
