@@ -8,6 +8,7 @@
 
 mod assignments;
 mod catalogs;
+mod chat;
 mod confirm;
 mod directory;
 mod outbox;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .merge(outbox::router())
         .merge(tenant::router())
         .merge(sign_in::router())
+        .merge(chat::router())
 }
 
 // ---------------------------------------------------------------------------------
@@ -105,6 +107,11 @@ async fn overview(who: AdminCaller) -> PageResult {
             title: "Sign-in and directory",
             href: who.url("/admin/sign-in"),
             text: "Sign-in with your identity provider, and the SCIM tokens it uses to push your directory.",
+        });
+        cards.push(Card {
+            title: "Slack and Teams",
+            href: who.url("/admin/chat"),
+            text: "Approvers decide in Slack direct messages or from Teams cards: the Slack app and the Teams webhook.",
         });
     }
     if roles.is_tenant_admin() {
