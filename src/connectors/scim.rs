@@ -256,16 +256,10 @@ impl<'a> ScimTarget<'a> {
         }
     }
 
-    /// Checks that the target answers and accepts the token: reads
-    /// `/ServiceProviderConfig`, or else (a target without it) one user of `/Users`.
+    /// Checks that the target answers and accepts the token by listing one user
+    /// (`/ServiceProviderConfig` proves neither: servers may answer it without
+    /// authentication, RFC 7644 §4).
     pub async fn test_connection(&self) -> Result<(), String> {
-        let step = "reading the ServiceProviderConfig";
-        let (status, _) = self
-            .call(Method::GET, "/ServiceProviderConfig", None, step)
-            .await?;
-        if status.is_success() {
-            return Ok(());
-        }
         let step = "listing one user";
         let (status, list) = self
             .call(Method::GET, "/Users?count=1", None, step)
