@@ -307,3 +307,26 @@ async fn a_blank_bind_password_keeps_the_stored_one() {
     assert_eq!(status, StatusCode::OK, "{tested}");
     assert_eq!(tested["ok"], true, "the stored password still binds: {tested}");
 }
+
+#[tokio::test]
+async fn an_ldap_server_on_a_private_address_is_refused_unless_the_operator_allows_it() {
+    let app = TestApp::spawn_with_settings(&[("PORTICO_WEBHOOK_ALLOW_PRIVATE", "false")]).await;
+    let t = app.tenant("contoso").await;
+    let slapd = Slapd::start().await;
+    let catalog = app.general_catalog(&t).await;
+
+    let (status, problem) = app
+        .post(
+            &t.admin,
+            &format!("/api/v1/catalogs/{catalog}/resources"),
+            json!({"kind": "application", "displayName": "Groups",
+                   "roles": [{"displayName": "Staff", "connectorValue": STAFF}],
+                   "connector": connector(&slapd)}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(error_fields(&problem), vec!["connector.url"], "{problem}");
+    let message = problem["errors"]["connector.url"].as_str().unwrap_or_default();
+    assert!(message.contains("PORTICO_WEBHOOK_ALLOW_PRIVATE"), "{message}");
+}

@@ -10,6 +10,7 @@ mod ldap;
 mod migration;
 mod resources;
 mod scim;
+mod screens;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -74,9 +74,9 @@ struct ConnectorFields {
 }
 
 const MEMBER_ATTRIBUTES: [(&str, &str); 3] = [
-    ("member", "member (groupOfNames, Active Directory groups)"),
-    ("uniqueMember", "uniqueMember (groupOfUniqueNames)"),
-    ("memberUid", "memberUid (posixGroup: the person's uid)"),
+    ("member", "member"),
+    ("uniqueMember", "uniqueMember"),
+    ("memberUid", "memberUid"),
 ];
 
 /// The LDAP URL field of the form.
