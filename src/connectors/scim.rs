@@ -261,9 +261,7 @@ impl<'a> ScimTarget<'a> {
     /// authentication, RFC 7644 §4).
     pub async fn test_connection(&self) -> Result<(), String> {
         let step = "listing one user";
-        let (status, list) = self
-            .call(Method::GET, "/Users?count=1", None, step)
-            .await?;
+        let (status, list) = self.call(Method::GET, "/Users?count=1", None, step).await?;
         if !status.is_success() {
             return Err(self.unexpected(step, status));
         }

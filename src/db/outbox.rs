@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Conn, DbResult};
 use crate::domain::ids::{OutboxId, ResourceId, TenantId};
-use crate::model::outbox::ConnectorHealth;
 use crate::domain::outbox::{OutboxKind, OutboxState};
+use crate::model::outbox::ConnectorHealth;
 pub use crate::model::outbox::OutboxRow;
 
 /// A row to add; `sequence_key` orders deliveries that must not overtake each other.

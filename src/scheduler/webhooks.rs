@@ -102,7 +102,9 @@ async fn deliver(state: &AppState, row: &Claimed, now: DateTime<Utc>) -> anyhow:
         Err(e) => return finish(state, tenant, row, &call, Err((e.to_string(), false)), now).await,
     };
     let result = match &connector {
-        Connector::Ldap { .. } => super::ldap::call(state, &call, &target, &connector, &secret).await,
+        Connector::Ldap { .. } => {
+            super::ldap::call(state, &call, &target, &connector, &secret).await
+        }
         Connector::Webhook { url } => {
             send_webhook(state, row, &call, &target, url, &secret, now).await?
         }

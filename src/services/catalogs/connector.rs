@@ -21,12 +21,12 @@ use crate::connectors::webhook::is_private;
 use crate::crypto::Keys;
 use crate::db;
 use crate::db::catalogs::Resource;
-use crate::domain::{DomainError, FieldErrors};
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::connector::{Connector, ConnectorType, parse_token};
 use crate::domain::ids::CatalogId;
 use crate::domain::ids::{ResourceId, TenantId};
+use crate::domain::{DomainError, FieldErrors};
 use crate::services::tx::Work;
 use crate::services::{Caller, ServiceResult, validated};
 
@@ -266,11 +266,7 @@ async fn check_ldap(
     errors: &mut FieldErrors,
 ) -> (Option<Connector>, Option<String>) {
     let ldap = input.ldap.clone().unwrap_or_default();
-    let keep = may_keep_secret
-        && ldap
-            .bind_password
-            .as_deref()
-            .is_none_or(|p| p.is_empty());
+    let keep = may_keep_secret && ldap.bind_password.as_deref().is_none_or(|p| p.is_empty());
     let config = LdapConfigInput {
         url: input.url.clone(),
         start_tls: ldap.start_tls,
@@ -293,8 +289,7 @@ async fn check_ldap(
             return (None, None);
         }
     };
-    if let Err(message) = check_public_host(parsed.url(), allow_private, "LDAP server URL").await
-    {
+    if let Err(message) = check_public_host(parsed.url(), allow_private, "LDAP server URL").await {
         errors.add(field("url"), message);
         return (None, None);
     }
@@ -314,7 +309,10 @@ async fn check_ldap(
 /// The settings of a stored LDAP connector with its bind password, checked again
 /// (`None` for another type).
 #[tracing::instrument(skip_all)]
-pub fn ldap_config(connector: &Connector, bind_password: &str) -> Option<Result<LdapConfig, String>> {
+pub fn ldap_config(
+    connector: &Connector,
+    bind_password: &str,
+) -> Option<Result<LdapConfig, String>> {
     let Connector::Ldap {
         url,
         start_tls,
@@ -413,7 +411,10 @@ pub async fn update_connector(
         Some(c) => check_connector(c, allow_private, same_type(c), &mut errors).await,
         None => None,
     };
-    if input.as_ref().is_some_and(|c| c.kind == ConnectorType::Ldap) {
+    if input
+        .as_ref()
+        .is_some_and(|c| c.kind == ConnectorType::Ldap)
+    {
         let mut conn = pool.acquire().await?;
         let roles = db::catalogs::roles_of_resources(&mut conn, tenant, &[id]).await?;
         for role in &roles {
@@ -504,8 +505,7 @@ pub async fn test_connector(
             .ok_or_else(resource_not_found)?
     };
     caller.require(Action::EditCatalog(catalog_id))?;
-    let (Some(connector), Some(sealed)) = (&resource.connector, &resource.connector_secret)
-    else {
+    let (Some(connector), Some(sealed)) = (&resource.connector, &resource.connector_secret) else {
         return Err(DomainError::conflict(
             "This resource has no connector to test; choose how its roles are delivered first.",
         )
@@ -548,9 +548,7 @@ pub async fn test_connector(
                 body.as_bytes(),
             )
             .await
-            .map(|()| {
-                format!("the webhook at {url} answered the signed ping with a 2xx status")
-            })
+            .map(|()| format!("the webhook at {url} answered the signed ping with a 2xx status"))
             .map_err(|e| format!("the signed ping to {url} failed: {e}"))
         }
         Connector::Scim { base_url, .. } => ScimTarget::new(outbound, base_url, &secret)

@@ -13,18 +13,18 @@ use sqlx::PgPool;
 
 use super::connector::{NewConnector, check_connector, connector_secret_context};
 use super::{history_conflict, load, not_found, resource_not_found};
+use crate::connectors::ldap::parse_group_dn;
 use crate::crypto::Keys;
 use crate::db::catalogs::{Resource, ResourceRole};
 use crate::db::groups::Relation;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
-use crate::model::outbox::ConnectorHealth;
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{Action, GroupPrivilege};
-use crate::connectors::ldap::parse_group_dn;
 use crate::domain::connector::{ConnectorType, parse_connector_value};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
+use crate::model::outbox::ConnectorHealth;
 use crate::services::tx::Work;
 use crate::services::{Caller, ServiceError, ServiceResult, validated};
 

@@ -94,7 +94,10 @@ fn kept(view: &ChatView) -> ChatInput {
             bot_token: None,
             signing_secret: None,
         }),
-        teams: view.teams.as_ref().map(|_| TeamsInput { webhook_url: None }),
+        teams: view
+            .teams
+            .as_ref()
+            .map(|_| TeamsInput { webhook_url: None }),
     }
 }
 

@@ -73,9 +73,8 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
             "'{k}' is not a kind of delivery."
         )));
     }
-    let p =
-        services::outbox::outbox_page(state.pool(), &who.caller, chosen, kind.as_deref(), page)
-            .await?;
+    let p = services::outbox::outbox_page(state.pool(), &who.caller, chosen, kind.as_deref(), page)
+        .await?;
     let base = who.url("/admin/outbox");
     let rows = p
         .page

@@ -18,12 +18,12 @@ use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
 use crate::domain::connector::{Connector as ConnectorSettings, ConnectorType};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId};
 use crate::model::catalogs::Catalog as CatalogRow;
+use crate::model::outbox::ConnectorHealth as OutboxHealth;
 use crate::services;
 use crate::services::catalogs::{
     CatalogFields, ConnectionTest, NewConnector, NewLdap, NewResource, NewRole, ResourceKind,
     ResourceView,
 };
-use crate::model::outbox::ConnectorHealth as OutboxHealth;
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 use crate::web::error::{AppError, Problem};
@@ -403,7 +403,7 @@ impl From<ConnectorBody> for NewConnector {
             c.start_tls.is_some(),
         ]
         .contains(&true)
-        .then(|| NewLdap {
+        .then_some(NewLdap {
             start_tls: c.start_tls,
             bind_dn: c.bind_dn,
             bind_password: c.bind_password,

@@ -18,7 +18,11 @@ async fn an_admin_sets_slack_and_teams_on_the_page_and_the_secrets_stay_hidden()
 
     let page = b.get("/admin/chat").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("<h1>Slack and Teams</h1>"), "{}", page.body);
+    assert!(
+        page.body.contains("<h1>Slack and Teams</h1>"),
+        "{}",
+        page.body
+    );
     assert!(
         page.body
             .contains("http://portico.test/chat/slack/acme/interactions</code>"),
@@ -27,23 +31,35 @@ async fn an_admin_sets_slack_and_teams_on_the_page_and_the_secrets_stay_hidden()
     );
     assert!(page.body.contains("Slack is not set up."));
     let home = b.get("/admin").await;
-    assert!(home.body.contains("href=\"/t/acme/admin/chat\""), "linked from the admin navigation");
+    assert!(
+        home.body.contains("href=\"/t/acme/admin/chat\""),
+        "linked from the admin navigation"
+    );
 
     let saved = b
         .post(
             "/admin/chat/slack",
-            &[("slack.botToken", BOT_TOKEN), ("slack.signingSecret", SIGNING_SECRET)],
+            &[
+                ("slack.botToken", BOT_TOKEN),
+                ("slack.signingSecret", SIGNING_SECRET),
+            ],
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let saved = b
-        .post("/admin/chat/teams", &[("teams.webhookUrl", teams.url.as_str())])
+        .post(
+            "/admin/chat/teams",
+            &[("teams.webhookUrl", teams.url.as_str())],
+        )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
 
     let (_, chat) = app.get(&t.admin, "/api/v1/tenant/chat").await;
     assert_eq!(chat["slack"]["botTokenSet"], true, "{chat}");
-    assert_eq!(chat["teams"]["webhookUrlSet"], true, "Teams saved, Slack kept: {chat}");
+    assert_eq!(
+        chat["teams"]["webhookUrlSet"], true,
+        "Teams saved, Slack kept: {chat}"
+    );
     let page = b.get("/admin/chat").await;
     assert!(page.body.contains("Slack is set up"), "{}", page.body);
     for secret in [BOT_TOKEN, SIGNING_SECRET, teams.url.as_str()] {
@@ -81,21 +97,36 @@ async fn bad_chat_settings_come_back_at_their_fields() {
     let refused = b
         .post(
             "/admin/chat/slack",
-            &[("slack.botToken", "xoxp-user-token"), ("slack.signingSecret", "")],
+            &[
+                ("slack.botToken", "xoxp-user-token"),
+                ("slack.signingSecret", ""),
+            ],
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains("id=\"f-slack.botToken-error\""), "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"f-slack.botToken-error\""),
+        "{}",
+        refused.body
+    );
     assert!(refused.body.contains("starts with xoxb-"));
     assert!(refused.body.contains("id=\"f-slack.signingSecret-error\""));
-    assert!(refused.body.contains("Signing secret: the signing secret is required"));
+    assert!(
+        refused
+            .body
+            .contains("Signing secret: the signing secret is required")
+    );
     assert!(!refused.body.contains("xoxp-user-token"));
 
     let refused = b
         .post("/admin/chat/teams", &[("teams.webhookUrl", "not a url")])
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains("id=\"f-teams.webhookUrl-error\""), "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"f-teams.webhookUrl-error\""),
+        "{}",
+        refused.body
+    );
 }
 
 #[tokio::test]
@@ -114,11 +145,17 @@ async fn people_who_do_not_manage_the_directory_cannot_open_or_change_chat_setti
     let changed = b
         .post(
             "/admin/chat/slack",
-            &[("slack.botToken", BOT_TOKEN), ("slack.signingSecret", SIGNING_SECRET)],
+            &[
+                ("slack.botToken", BOT_TOKEN),
+                ("slack.signingSecret", SIGNING_SECRET),
+            ],
         )
         .await;
     assert!(
-        matches!(changed.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+        matches!(
+            changed.status,
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+        ),
         "{}",
         changed.status
     );
@@ -134,7 +171,10 @@ async fn the_chat_forms_need_the_csrf_token() {
     let refused = b
         .post_raw(
             "/admin/chat/slack",
-            &[("slack.botToken", BOT_TOKEN), ("slack.signingSecret", SIGNING_SECRET)],
+            &[
+                ("slack.botToken", BOT_TOKEN),
+                ("slack.signingSecret", SIGNING_SECRET),
+            ],
         )
         .await;
 

@@ -122,7 +122,13 @@ async fn a_webhook_connector_is_tested_with_a_signed_ping() {
     let (status, failed) = test(&app, &t.admin, catalog, resource).await;
     assert_eq!(status, StatusCode::OK, "{failed}");
     assert_eq!(failed["ok"], false, "{failed}");
-    assert!(failed["message"].as_str().unwrap_or_default().contains("500"), "{failed}");
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("500"),
+        "{failed}"
+    );
     let (_, ok) = test(&app, &t.admin, catalog, resource).await;
     assert_eq!(ok["ok"], true, "{ok}");
 
@@ -134,10 +140,7 @@ async fn a_webhook_connector_is_tested_with_a_signed_ping() {
     assert!(calls[1].signature.starts_with("v1,"), "{:?}", calls[1]);
     // Nothing was queued: a test is not a delivery.
     let (_, outbox) = app.get(&t.admin, "/api/v1/outbox").await;
-    assert!(
-        !outbox.to_string().contains("ping"),
-        "{outbox}"
-    );
+    assert!(!outbox.to_string().contains("ping"), "{outbox}");
 }
 
 #[tokio::test]
@@ -202,7 +205,11 @@ async fn the_delivery_page_tests_the_connection_and_shows_the_result() {
     assert_eq!(shown.status, StatusCode::OK);
     assert!(shown.body.contains("Connector health"), "{}", shown.body);
     assert!(shown.body.contains("never yet"));
-    assert!(shown.body.contains(&format!("action=\"/t/acme{}/test\"", page(good))));
+    assert!(
+        shown
+            .body
+            .contains(&format!("action=\"/t/acme{}/test\"", page(good)))
+    );
     assert!(shown.body.contains("name=\"connector.bindDn\""));
     assert!(!shown.body.contains(ADMIN_PASSWORD));
 
@@ -213,7 +220,11 @@ async fn the_delivery_page_tests_the_connection_and_shows_the_result() {
 
     let failed = b.post(&format!("{}/test", page(wrong)), &[]).await;
     assert_eq!(failed.status, StatusCode::OK, "{}", failed.body);
-    assert!(failed.body.contains("Connection failed."), "{}", failed.body);
+    assert!(
+        failed.body.contains("Connection failed."),
+        "{}",
+        failed.body
+    );
     assert!(failed.body.contains("refused the bind"));
     assert!(!failed.body.contains("not-the-password"));
 }
@@ -270,9 +281,20 @@ async fn the_admin_form_adds_an_ldap_resource_and_names_bad_fields() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains("id=\"f-connector.ldapUrl-error\""), "{}", refused.body);
-    assert!(refused.body.contains("LDAP server URL: the URL must start with ldap:// or ldaps://"));
-    assert!(refused.body.contains("the role &#39;Staff&#39;") || refused.body.contains("the role 'Staff'"));
+    assert!(
+        refused.body.contains("id=\"f-connector.ldapUrl-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains("LDAP server URL: the URL must start with ldap:// or ldaps://")
+    );
+    assert!(
+        refused.body.contains("the role &#39;Staff&#39;")
+            || refused.body.contains("the role 'Staff'")
+    );
     assert!(!refused.body.contains("typed-secret-value"));
 
     let added = b
@@ -293,15 +315,20 @@ async fn the_admin_form_adds_an_ldap_resource_and_names_bad_fields() {
         )
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
-    let (connector,): (Value,) =
-        sqlx::query_as("select connector from resources where tenant_id = $1 and display_name = 'Groups'")
-            .bind(t.id)
-            .fetch_one(&app.pool)
-            .await
-            .expect("resource");
+    let (connector,): (Value,) = sqlx::query_as(
+        "select connector from resources where tenant_id = $1 and display_name = 'Groups'",
+    )
+    .bind(t.id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("resource");
     assert_eq!(connector["type"], "ldap");
     assert_eq!(connector["memberAttribute"], "uniqueMember");
     assert_eq!(connector["url"], slapd.url());
     let detail = b.get(&format!("/admin/catalogs/{catalog}")).await;
-    assert!(detail.body.contains(&format!("LDAP: {}", slapd.url())), "{}", detail.body);
+    assert!(
+        detail.body.contains(&format!("LDAP: {}", slapd.url())),
+        "{}",
+        detail.body
+    );
 }

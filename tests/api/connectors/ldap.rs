@@ -12,9 +12,7 @@ use uuid::Uuid;
 
 use super::{error_fields, grant_state, package_of, wait_for};
 use crate::fixtures::request;
-use crate::helpers::slapd::{
-    ADA, ADMIN_DN, ADMIN_PASSWORD, GRACE, PEOPLE, SOLO, STAFF, Slapd,
-};
+use crate::helpers::slapd::{ADA, ADMIN_DN, ADMIN_PASSWORD, GRACE, PEOPLE, SOLO, STAFF, Slapd};
 use crate::helpers::{TestApp, TestTenant, uuid_of};
 
 fn connector(slapd: &Slapd) -> Value {
@@ -25,7 +23,12 @@ fn connector(slapd: &Slapd) -> Value {
 
 /// An application resource delivered by LDAP, its one role "Staff" meaning the staff
 /// group; returns the resource and the role.
-async fn ldap_resource(app: &TestApp, t: &TestTenant, catalog: Uuid, slapd: &Slapd) -> (Uuid, Uuid) {
+async fn ldap_resource(
+    app: &TestApp,
+    t: &TestTenant,
+    catalog: Uuid,
+    slapd: &Slapd,
+) -> (Uuid, Uuid) {
     let (status, resource) = app
         .post(
             &t.admin,
@@ -36,7 +39,10 @@ async fn ldap_resource(app: &TestApp, t: &TestTenant, catalog: Uuid, slapd: &Sla
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{resource}");
-    (uuid_of(&resource["id"]), uuid_of(&resource["roles"][0]["id"]))
+    (
+        uuid_of(&resource["id"]),
+        uuid_of(&resource["roles"][0]["id"]),
+    )
 }
 
 fn id_of(v: &Value, field: &str) -> String {
@@ -77,7 +83,10 @@ async fn a_delivered_request_puts_the_person_in_the_ldap_group_and_removing_it_t
     assert_eq!(items.len(), 2, "{outbox}");
     assert!(items.iter().all(|i| i["state"] == "done"), "{outbox}");
     let (status, shown) = app
-        .get(&t.admin, &format!("/api/v1/catalogs/{catalog}/resources/{resource}"))
+        .get(
+            &t.admin,
+            &format!("/api/v1/catalogs/{catalog}/resources/{resource}"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{shown}");
     let health = &shown["connectorHealth"];
@@ -119,7 +128,11 @@ async fn a_person_the_directory_does_not_have_fails_with_an_error_the_assignment
     let a = id_of(&r, "assignmentId");
     let waiting = wait_for(&app, &token, &a, |a| a["grants"][0]["error"].is_string()).await;
     let expected = format!("no LDAP entry matches (mail=nobody@example.test) under {PEOPLE}");
-    assert_eq!(waiting["grants"][0]["error"], expected.as_str(), "{waiting}");
+    assert_eq!(
+        waiting["grants"][0]["error"],
+        expected.as_str(),
+        "{waiting}"
+    );
     app.clock.advance(chrono::Duration::hours(25));
     let failed = wait_for(&app, &token, &a, |a| a["state"] == "deliveryFailed").await;
     assert_eq!(failed["grants"][0]["error"], expected.as_str(), "{failed}");
@@ -132,20 +145,35 @@ async fn a_person_the_directory_does_not_have_fails_with_an_error_the_assignment
         .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
-        page.body.contains("no LDAP entry matches (mail=nobody@example.test)"),
+        page.body
+            .contains("no LDAP entry matches (mail=nobody@example.test)"),
         "{}",
         page.body
     );
     let delivery = admin
-        .get(&format!("/admin/catalogs/{catalog}/resources/{resource}/connector"))
+        .get(&format!(
+            "/admin/catalogs/{catalog}/resources/{resource}/connector"
+        ))
         .await;
     assert_eq!(delivery.status, StatusCode::OK);
-    assert!(delivery.body.contains("Connector health"), "{}", delivery.body);
-    assert!(delivery.body.contains("1 call failed for good"), "{}", delivery.body);
+    assert!(
+        delivery.body.contains("Connector health"),
+        "{}",
+        delivery.body
+    );
+    assert!(
+        delivery.body.contains("1 call failed for good"),
+        "{}",
+        delivery.body
+    );
     assert!(delivery.body.contains("no LDAP entry matches"));
     assert!(
-        delivery.body.contains("/admin/outbox?state=failed&amp;kind=ldap")
-            || delivery.body.contains("/admin/outbox?state=failed&#38;kind=ldap"),
+        delivery
+            .body
+            .contains("/admin/outbox?state=failed&amp;kind=ldap")
+            || delivery
+                .body
+                .contains("/admin/outbox?state=failed&#38;kind=ldap"),
         "{}",
         delivery.body
     );
@@ -169,7 +197,10 @@ async fn a_server_that_is_down_is_retried_and_delivered_once_it_is_back() {
     let error = waiting["grants"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("cannot be reached"), "{error}");
     let (_, shown) = app
-        .get(&t.admin, &format!("/api/v1/catalogs/{catalog}/resources/{resource}"))
+        .get(
+            &t.admin,
+            &format!("/api/v1/catalogs/{catalog}/resources/{resource}"),
+        )
         .await;
     let health = &shown["connectorHealth"];
     assert_eq!(health["queued"], 1, "{shown}");
@@ -283,9 +314,16 @@ async fn switching_a_resource_to_ldap_names_each_role_whose_value_is_not_a_group
     assert!(message.contains("the role 'Readers'"), "{message}");
     assert!(!message.contains("'Solo'"), "{message}");
     let (_, shown) = app
-        .get(&t.admin, &format!("/api/v1/catalogs/{catalog}/resources/{resource}"))
+        .get(
+            &t.admin,
+            &format!("/api/v1/catalogs/{catalog}/resources/{resource}"),
+        )
         .await;
-    assert_eq!(shown["connector"], Value::Null, "nothing was saved: {shown}");
+    assert_eq!(
+        shown["connector"],
+        Value::Null,
+        "nothing was saved: {shown}"
+    );
 }
 
 #[tokio::test]
@@ -300,12 +338,17 @@ async fn a_blank_bind_password_keeps_the_stored_one() {
     changed["bindPassword"] = json!("");
     changed["memberAttribute"] = json!("uniqueMember");
 
-    let (status, shown) = app.put(&t.admin, &path, json!({"connector": changed})).await;
+    let (status, shown) = app
+        .put(&t.admin, &path, json!({"connector": changed}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{shown}");
     assert_eq!(shown["connector"]["memberAttribute"], "uniqueMember");
     let (status, tested) = app.post(&t.admin, &format!("{path}/test"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{tested}");
-    assert_eq!(tested["ok"], true, "the stored password still binds: {tested}");
+    assert_eq!(
+        tested["ok"], true,
+        "the stored password still binds: {tested}"
+    );
 }
 
 #[tokio::test]
@@ -327,6 +370,11 @@ async fn an_ldap_server_on_a_private_address_is_refused_unless_the_operator_allo
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(error_fields(&problem), vec!["connector.url"], "{problem}");
-    let message = problem["errors"]["connector.url"].as_str().unwrap_or_default();
-    assert!(message.contains("PORTICO_WEBHOOK_ALLOW_PRIVATE"), "{message}");
+    let message = problem["errors"]["connector.url"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("PORTICO_WEBHOOK_ALLOW_PRIVATE"),
+        "{message}"
+    );
 }

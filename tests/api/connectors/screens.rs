@@ -53,7 +53,9 @@ async fn the_delivery_and_chat_pages_render_wide_and_narrow_without_serious_acce
         ("done", None, true),
         (
             "failed",
-            Some(format!("no LDAP entry matches (mail=nobody@contoso.example) under {PEOPLE}")),
+            Some(format!(
+                "no LDAP entry matches (mail=nobody@contoso.example) under {PEOPLE}"
+            )),
             true,
         ),
         (
@@ -121,7 +123,9 @@ async fn walk(
     if !shown.contains("Connection works.") {
         return Err(format!("the connection test said: {shown}"));
     }
-    shots.take_wide_and_narrow(c, "resource-delivery-ldap").await;
+    shots
+        .take_wide_and_narrow(c, "resource-delivery-ldap")
+        .await;
     phone_full(c, shots, "resource-delivery-ldap").await?;
     axe(c, "resource-delivery-ldap").await?;
 
