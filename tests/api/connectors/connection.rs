@@ -332,3 +332,55 @@ async fn the_admin_form_adds_an_ldap_resource_and_names_bad_fields() {
         detail.body
     );
 }
+
+#[tokio::test]
+async fn only_the_catalogs_editors_may_change_a_connector_through_the_api() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let slapd = Slapd::start().await;
+    let catalog = app.general_catalog(&t).await;
+    let resource = resource_with(&app, &t, catalog, ldap(&slapd, ADMIN_PASSWORD)).await;
+    let (_, member) = app.user(&t, "member@contoso.test", json!({})).await;
+
+    let (status, problem) = app
+        .put(
+            &member,
+            &format!("/api/v1/catalogs/{catalog}/resources/{resource}/connector"),
+            json!({"connector": null}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    let (_, shown) = app
+        .get(
+            &t.admin,
+            &format!("/api/v1/catalogs/{catalog}/resources/{resource}"),
+        )
+        .await;
+    assert_eq!(shown["connector"]["type"], "ldap", "unchanged: {shown}");
+}
+
+#[tokio::test]
+async fn another_tenants_resource_and_its_health_are_not_found() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let other = app.tenant("fabrikam").await;
+    let slapd = Slapd::start().await;
+    let catalog = app.general_catalog(&t).await;
+    let resource = resource_with(&app, &t, catalog, ldap(&slapd, ADMIN_PASSWORD)).await;
+    let path = format!("/api/v1/catalogs/{catalog}/resources/{resource}");
+
+    let (status, _) = app.get(&other.admin, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .put(
+            &other.admin,
+            &format!("{path}/connector"),
+            json!({"connector": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, shown) = app.get(&t.admin, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["connector"]["type"], "ldap", "{shown}");
+}
