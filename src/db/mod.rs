@@ -15,6 +15,7 @@ pub mod links;
 pub mod outbox;
 pub mod packages;
 pub mod portal;
+pub mod reports;
 pub mod requests;
 pub mod reviews;
 pub mod roles;

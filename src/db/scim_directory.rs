@@ -260,6 +260,10 @@ pub async fn user_checks(
     email: &str,
     manager: Option<UserId>,
 ) -> DbResult<UserChecks> {
+    // Each check is a lookup on exactly one unique index's columns (the chain steps on
+    // the primary key), so its plan does not depend on the table's statistics: during a
+    // first sync the tenant grows faster than they are refreshed, and an `OR` of the two
+    // name checks was then answered by reading every user of the tenant.
     Ok(sqlx::query_as(
         "with recursive revived as (
              select id from users
@@ -269,14 +273,18 @@ pub async fn user_checks(
          chain(id, depth) as (
              select manager_id, 1 from users where tenant_id = $1 and id = $5
              union all
-             select u.manager_id, c.depth + 1 from users u join chain c on u.tenant_id = $1 and u.id = c.id
-             where c.depth < 100)
+             select (select u.manager_id from users u where u.tenant_id = $1 and u.id = c.id),
+                    c.depth + 1
+             from chain c where c.id is not null and c.depth < 100)
          select (select id from revived) as revived,
                 exists (select 1 from users
-                        where tenant_id = $1 and id is distinct from coalesce($2, (select id from revived))
-                          and ((scim_deleted_at is null
-                                and lower(coalesce(scim_document ->> 'userName', email)) = lower($3))
-                               or lower(email) = lower($4))) as name_taken,
+                        where tenant_id = $1 and scim_deleted_at is null
+                          and lower(coalesce(scim_document ->> 'userName', email)) = lower($3)
+                          and id is distinct from coalesce($2, (select id from revived)))
+                or exists (select 1 from users
+                           where tenant_id = $1 and lower(email) = lower($4)
+                             and id is distinct from coalesce($2, (select id from revived)))
+                    as name_taken,
                 exists (select 1 from users where tenant_id = $1 and id = $5 and scim_deleted_at is null)
                     as manager_visible,
                 exists (select 1 from chain where id = coalesce($2, (select id from revived)))
@@ -289,6 +297,14 @@ pub async fn user_checks(
     .bind(manager)
     .fetch_one(conn)
     .await?)
+}
+
+/// Refreshes the planner's statistics of the tables a directory's sync grows.
+pub async fn refresh_statistics(conn: &mut Conn) -> DbResult<()> {
+    sqlx::query("analyze users, groups, group_memberships")
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Stores what the directory pushed and marks the user as the directory's.

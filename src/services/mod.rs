@@ -22,6 +22,7 @@ pub mod oidc;
 pub mod outbox;
 pub mod packages;
 pub mod principals;
+pub mod reports;
 pub mod requests;
 pub mod reviews;
 pub mod roles;

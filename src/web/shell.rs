@@ -55,6 +55,7 @@ pub enum Section {
     Packages,
     Requests,
     AdminReviews,
+    Reports,
     Users,
     Groups,
     SignIn,
@@ -128,6 +129,7 @@ impl Shell {
                     "/admin/reviews",
                     Section::AdminReviews,
                 ));
+                admin_nav.push(link("Reports", "/admin/reports", Section::Reports));
             }
             if roles.allows(Action::ManageDirectory) {
                 admin_nav.push(link("Users", "/admin/users", Section::Users));

@@ -64,6 +64,27 @@ async fn the_admin_screens_render_wide_and_narrow_without_serious_accessibility_
     )
     .await;
 
+    // Something for the reports page to show of Adele: a group and a catalog role.
+    sqlx::query(
+        "with adele as (select id from users where tenant_id = $1 and email = 'adele@contoso.example')
+         insert into group_memberships (tenant_id, group_id, user_id, created_at, from_directory)
+         select $1, g.id, adele.id, now(), false from adele, (select id from groups where tenant_id = $1 limit 1) g",
+    )
+    .bind(tenant)
+    .execute(&app.pool)
+    .await
+    .expect("a membership");
+    sqlx::query(
+        "insert into role_assignments (tenant_id, id, role, user_id, catalog_id, created_at)
+         select $1, gen_random_uuid(), 'catalogReader', id, $2, now()
+         from users where tenant_id = $1 and email = 'adele@contoso.example'",
+    )
+    .bind(tenant)
+    .bind(general)
+    .execute(&app.pool)
+    .await
+    .expect("a role");
+
     let profile = tempdir();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/admin-screens");
     std::fs::create_dir_all(&dir).expect("screenshot directory");
@@ -118,6 +139,11 @@ async fn walk(
             format!("/admin/catalogs/{general}/resources/{resource}/connector"),
             "Delivery of",
             "admin-resource-connector",
+        ),
+        (
+            "/admin/reports?person=adele%40contoso.example".to_string(),
+            "Reports",
+            "admin-reports",
         ),
     ];
     for (path, heading, name) in pages {

@@ -43,6 +43,7 @@ mod portal_csrf;
 mod portal_my_access;
 mod portal_polish;
 mod portal_sign_in;
+mod reports;
 mod requests;
 mod reviews;
 mod roles;

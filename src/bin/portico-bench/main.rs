@@ -57,6 +57,9 @@ struct Args {
     /// Emails queued at once in the email-delivery scenario.
     #[arg(long, default_value_t = 5_000)]
     emails: i64,
+    /// Direct assignments delivered through each connector (webhook, then SCIM).
+    #[arg(long, default_value_t = 2_000)]
+    connector_grants: usize,
     /// Users pushed by the `scim-sync` scenario.
     #[arg(long, default_value_t = 10_000)]
     scim_users: usize,
@@ -103,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
         args.seconds = 1;
         args.expiring = 500;
         args.emails = 100;
+        args.connector_grants = 20;
         args.scim_users = 50;
         args.scim_groups = 5;
         args.scim_clients = 4;
@@ -142,7 +146,17 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Vec::new();
     let result = async {
         if let Some(data) = &data {
-            run_scenarios(&args, &pool, &client, &base, data, &mail, &mut report).await?;
+            run_scenarios(
+                &args,
+                &pool,
+                &client,
+                &base,
+                data,
+                &mail,
+                server.id(),
+                &mut report,
+            )
+            .await?;
         }
         scenarios::scim_sync::run(&args, &pool, &client, &base, &mut report).await
     }

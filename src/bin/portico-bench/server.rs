@@ -65,6 +65,8 @@ pub(crate) fn start_server(
             "benchmark-secret-key-0123456789abcdef",
         )
         .env("PORTICO_SCHEDULER_INTERVAL_MS", "200")
+        // The connector scenario's webhook receiver and SCIM target are on this machine.
+        .env("PORTICO_WEBHOOK_ALLOW_PRIVATE", "true")
         // Block managers' tokens approve whole blocks; the run measures throughput,
         // not the per-token API limit.
         .env("PORTICO_API_RATE_PER_SECOND", "1000000")
@@ -91,11 +93,20 @@ pub(crate) async fn wait_ready(base: &str) -> anyhow::Result<()> {
 
 /// VmHWM of a process, in MB.
 pub(crate) fn peak_rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmHWM:")
+}
+
+/// VmRSS of a process now, in MB.
+pub(crate) fn rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmRSS:")
+}
+
+fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })

@@ -14,6 +14,7 @@ mod directory;
 mod outbox;
 mod packages;
 mod policy;
+mod reports;
 mod requests;
 mod reviews;
 mod sign_in;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(reviews::router())
         .merge(directory::router())
         .merge(outbox::router())
+        .merge(reports::router())
         .merge(tenant::router())
         .merge(sign_in::router())
         .merge(chat::router())

@@ -4,8 +4,6 @@
 //! as CSV. A refused action (stopping a stopped review…) answers the page again with
 //! 409 and the reason.
 
-use std::borrow::Cow;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -18,6 +16,7 @@ use crate::domain::DomainError;
 use crate::domain::ids::{AccessReviewId, PackageId};
 use crate::domain::review::{AppliedResult, IfNoResponseValue, ReviewState};
 use crate::paging::PageRequest;
+use crate::services::reports::csv_cell;
 use crate::services::reviews::AdminQuery;
 use crate::services::views::reviews::{
     AdminReview, RESULT_HEADINGS, recommendation_text, result_text,
@@ -440,17 +439,8 @@ async fn remind_reviewers(
 // ---------------------------------------------------------------------------------
 // CSV
 
-/// A cell a spreadsheet shows as text: one that would start a formula gets a `'`.
-fn csv_cell(value: &str) -> Cow<'_, str> {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        Cow::Owned(format!("'{value}"))
-    } else {
-        Cow::Borrowed(value)
-    }
-}
-
 /// `Sales Tools (EMEA)` → `sales-tools-emea`, for a file name.
-fn file_stem(name: &str) -> String {
+pub(super) fn file_stem(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         if c.is_ascii_alphanumeric() {
@@ -506,16 +496,6 @@ async fn download_results(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cells_that_would_start_a_formula_are_kept_as_text() {
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(csv_cell("+1"), "'+1");
-        assert_eq!(csv_cell("-2"), "'-2");
-        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_cell("Still needs it"), "Still needs it");
-        assert_eq!(csv_cell(""), "");
-    }
 
     #[test]
     fn file_names_keep_only_plain_letters_and_digits() {

@@ -12,6 +12,7 @@ pub mod identity_provider;
 pub mod me;
 pub mod outbox;
 pub mod packages;
+pub mod reports;
 pub mod requests;
 pub mod reviews;
 pub mod roles;
@@ -84,6 +85,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(assignments::router())
         .merge(reviews::router())
         .merge(outbox::router())
+        .merge(reports::router())
         .merge(identity_provider::router())
         .merge(scim_tokens::router())
         .merge(chat::router())

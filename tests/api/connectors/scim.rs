@@ -3,6 +3,8 @@
 //! deactivated after the last one; a target that is down is retried until it is back;
 //! a missing group is named in the error and reprocessing delivers once it exists.
 
+use std::sync::{Arc, Mutex};
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -269,4 +271,107 @@ async fn a_person_whose_email_changed_is_found_by_the_external_id_portico_gave_t
     let person = target.user("adele@contoso.test").await;
     assert_eq!(person["id"], id.as_str());
     assert_eq!(person["active"], false, "{person}");
+}
+
+/// A client of the target standing between Portico and it: every call is passed on
+/// as it is, except that just before Portico's first user creation another
+/// provisioning client creates that same person in the target (the race a lookup
+/// then a create can lose), so the real server answers Portico's create with 409.
+async fn racing_client_in_front_of(target: &ScimTarget) -> (String, Arc<Mutex<Option<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let raced: Arc<Mutex<Option<String>>> = Arc::default();
+    let upstream = target.base_url.clone();
+    let racer = Arc::new(target.handle());
+    let state = (upstream, raced.clone(), racer);
+    let app = axum::Router::new()
+        .fallback(
+            |axum::extract::State((upstream, raced, racer)): axum::extract::State<(
+                String,
+                Arc<Mutex<Option<String>>>,
+                Arc<ScimTarget>,
+            )>,
+             req: axum::extract::Request| async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.expect("body");
+                let path = parts.uri.path().trim_start_matches("/v2");
+                let first_create = parts.method == http::Method::POST
+                    && path == "/Users"
+                    && raced.lock().expect("lock").is_none();
+                if first_create {
+                    let doc: Value = serde_json::from_slice(&body).expect("json");
+                    let name = doc["userName"].as_str().expect("userName").to_string();
+                    let id = racer.create_user(&name, true).await;
+                    *raced.lock().expect("lock") = Some(id);
+                }
+                let query = parts
+                    .uri
+                    .query()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
+                let mut call = reqwest::Client::new()
+                    .request(parts.method.clone(), format!("{upstream}{path}{query}"));
+                for name in [http::header::AUTHORIZATION, http::header::CONTENT_TYPE] {
+                    if let Some(v) = parts.headers.get(&name) {
+                        call = call.header(name.as_str(), v.as_bytes());
+                    }
+                }
+                let answer = call.body(body.to_vec()).send().await.expect("upstream");
+                let status = answer.status().as_u16();
+                let bytes = answer.bytes().await.expect("upstream body");
+                (
+                    http::StatusCode::from_u16(status).expect("status"),
+                    [(http::header::CONTENT_TYPE, "application/scim+json")],
+                    bytes.to_vec(),
+                )
+            },
+        )
+        .with_state(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/v2"), raced)
+}
+
+#[tokio::test]
+async fn a_create_the_target_answers_409_finds_the_person_another_client_just_made_and_uses_them() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let (_, token) = app.user(&t, "adele@contoso.test", json!({})).await;
+    let target = ScimTarget::start(&["App Editors"]).await;
+    let (base_url, raced) = racing_client_in_front_of(&target).await;
+    let catalog = app.general_catalog(&t).await;
+    let (status, resource) = app
+        .post(
+            &t.admin,
+            &format!("/api/v1/catalogs/{catalog}/resources"),
+            json!({"kind": "application", "displayName": "Ticketing",
+                   "roles": [{"displayName": "Editor", "connectorValue": "App Editors"}],
+                   "connector": {"type": "scim", "baseUrl": base_url, "token": crate::helpers::scim_target::TOKEN}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{resource}");
+    let role = crate::helpers::uuid_of(&resource["roles"][0]["id"]);
+    let editors = super::package_of(&app, &t, catalog, "Editors", role).await;
+
+    let (_, r) = request(&app, &token, editors, json!({})).await;
+    let a = id_of(&r, "assignmentId");
+    let delivered = wait_for(&app, &token, &a, |a| a["state"] == "delivered").await;
+    assert_eq!(grant_state(&delivered), "delivered", "{delivered}");
+
+    let theirs = raced
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("the other client created the person first, so Portico's create met a 409");
+    let people = target.users_named("adele@contoso.test").await;
+    assert_eq!(people.len(), 1, "no second person: {people:?}");
+    assert_eq!(
+        people[0]["id"],
+        theirs.as_str(),
+        "the person the other client made"
+    );
+    assert_eq!(target.members("App Editors").await, vec![theirs]);
 }

@@ -74,6 +74,17 @@ impl ScimTarget {
         panic!("scim2-server did not start");
     }
 
+    /// Another client of the same running target (it does not stop the server).
+    pub fn handle(&self) -> Self {
+        Self {
+            base_url: self.base_url.clone(),
+            port: self.port,
+            groups: Vec::new(),
+            child: None,
+            client: self.client.clone(),
+        }
+    }
+
     /// Starts the server on this target's port; false when it did not come up.
     async fn launch(&mut self) -> bool {
         let mut child = Command::new(program().await)

@@ -1,10 +1,14 @@
 //! The scenarios, run in order against one server: `requests` (submitting and
 //! approving access requests), `reads` (API lists and the catalog page),
-//! `background` (email delivery and expiry, done by the server's scheduler) and, in a
-//! tenant of its own, `scim_sync` (a directory's first SCIM sync).
+//! `background` (email delivery and expiry, done by the server's scheduler),
+//! `connectors` (grants delivered by webhook and by SCIM), `reports` (every assignment
+//! as CSV) and, in a tenant of its own,
+//! `scim_sync` (a directory's first SCIM sync).
 
 mod background;
+mod connectors;
 mod reads;
+mod reports;
 mod requests;
 pub(crate) mod scim_sync;
 
@@ -25,6 +29,7 @@ pub(crate) async fn run_scenarios(
     base: &str,
     data: &Data,
     mail: &sink::Sink,
+    server_pid: u32,
     report: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
     let chunks: Vec<Vec<(i64, String)>> = data
@@ -39,7 +44,18 @@ pub(crate) async fn run_scenarios(
     drain_emails(pool, Duration::from_secs(600)).await?;
 
     reads::run(args, client, base, data, &chunks, report).await?;
-    background::run(args, pool, data, mail, report).await
+    background::run(args, pool, data, mail, report).await?;
+    connectors::run(
+        pool,
+        client,
+        base,
+        data,
+        args.connector_grants,
+        args.clients,
+        report,
+    )
+    .await?;
+    reports::run(pool, client, base, data, server_pid, report).await
 }
 
 /// Waits until no email is waiting in the outbox.
