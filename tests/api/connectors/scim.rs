@@ -277,6 +277,9 @@ async fn a_person_whose_email_changed_is_found_by_the_external_id_portico_gave_t
 /// as it is, except that just before Portico's first user creation another
 /// provisioning client creates that same person in the target (the race a lookup
 /// then a create can lose), so the real server answers Portico's create with 409.
+/// What the racing proxy holds: the target's base URL, the id it created, the target.
+type RaceState = (String, Arc<Mutex<Option<String>>>, Arc<ScimTarget>);
+
 async fn racing_client_in_front_of(target: &ScimTarget) -> (String, Arc<Mutex<Option<String>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -288,11 +291,7 @@ async fn racing_client_in_front_of(target: &ScimTarget) -> (String, Arc<Mutex<Op
     let state = (upstream, raced.clone(), racer);
     let app = axum::Router::new()
         .fallback(
-            |axum::extract::State((upstream, raced, racer)): axum::extract::State<(
-                String,
-                Arc<Mutex<Option<String>>>,
-                Arc<ScimTarget>,
-            )>,
+            |axum::extract::State((upstream, raced, racer)): axum::extract::State<RaceState>,
              req: axum::extract::Request| async move {
                 let (parts, body) = req.into_parts();
                 let body = axum::body::to_bytes(body, 1 << 20).await.expect("body");

@@ -191,7 +191,7 @@ async fn deliver(
 ) -> anyhow::Result<Row> {
     let started = Instant::now();
     let since = chrono::Utc::now();
-    let next = Arc::new(std::sync::Mutex::new(people.to_vec().into_iter()));
+    let next = Arc::new(std::sync::Mutex::new(Vec::from(people).into_iter()));
     let api = Arc::new(Api {
         http: api.http.clone(),
         base: api.base.clone(),
