@@ -256,6 +256,18 @@ impl<'a> ScimTarget<'a> {
         }
     }
 
+    /// Checks that the target answers and accepts the token by listing one user
+    /// (`/ServiceProviderConfig` proves neither: servers may answer it without
+    /// authentication, RFC 7644 §4).
+    pub async fn test_connection(&self) -> Result<(), String> {
+        let step = "listing one user";
+        let (status, list) = self.call(Method::GET, "/Users?count=1", None, step).await?;
+        if !status.is_success() {
+            return Err(self.unexpected(step, status));
+        }
+        self.resources(step, &list).map(drop)
+    }
+
     /// Gives the person the role: present, active, and a member of `group`.
     pub async fn grant(&self, person: Person<'_>, group: &str) -> Result<(), String> {
         let group_id = self.find_group(group).await?.ok_or_else(|| {

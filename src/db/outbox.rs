@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{Conn, DbResult};
-use crate::domain::ids::{OutboxId, TenantId};
+use crate::domain::ids::{OutboxId, ResourceId, TenantId};
 use crate::domain::outbox::{OutboxKind, OutboxState};
+use crate::model::outbox::ConnectorHealth;
 pub use crate::model::outbox::OutboxRow;
 
 /// A row to add; `sequence_key` orders deliveries that must not overtake each other.
@@ -134,7 +135,7 @@ pub async fn fail(
     now: DateTime<Utc>,
 ) -> DbResult<()> {
     sqlx::query(
-        "update outbox set last_error = $3, locked_until = null,
+        "update outbox set last_error = $3, last_error_at = $5, locked_until = null,
              state = case when $4::timestamptz is null then 'failed' else 'pending' end,
              next_attempt_at = coalesce($4, next_attempt_at),
              completed_at = case when $4::timestamptz is null then $5 else null end
@@ -261,4 +262,35 @@ pub async fn requeue(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The health of the connectors of `resources`, from their calls, in one query: a
+/// resource without calls has no row.
+pub async fn connector_health(
+    conn: &mut Conn,
+    tenant: TenantId,
+    resources: &[ResourceId],
+) -> DbResult<Vec<ConnectorHealth>> {
+    if resources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = resources.iter().map(|r| r.0.to_string()).collect();
+    let rows: Vec<ConnectorHealth> = sqlx::query_as(
+        "select (payload ->> 'resourceId')::uuid as resource_id,
+                max(completed_at) filter (where state = 'done') as last_success_at,
+                max(last_error_at) filter (where last_error is not null) as last_error_at,
+                (array_agg(last_error order by last_error_at desc nulls last, id desc)
+                    filter (where last_error is not null))[1] as last_error,
+                count(*) filter (where state = 'pending') as queued,
+                count(*) filter (where state = 'failed') as failed
+         from outbox
+         where tenant_id = $1 and kind in ('webhook', 'scim', 'ldap')
+           and payload ->> 'resourceId' = any($2::text[])
+         group by 1",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
 }

@@ -1,7 +1,7 @@
 //! Connectors of a resource (INTEGRATIONS.md §3): how a grant of one of its roles
 //! reaches the target system. One variant per type; the settings of a type live in its
 //! variant, and the one secret each type has (a webhook's signing secret, a SCIM
-//! target's bearer token) is kept apart, sealed, and never part of this value, so
+//! target's bearer token, an LDAP bind password) is kept apart, sealed, and never part of this value, so
 //! whatever is built from it (answers, audit details, logs) cannot carry the secret.
 //! What a role means in the target is its connector value, parsed here too.
 
@@ -16,6 +16,7 @@ string_enum!(
     #[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] ConnectorType {
         Webhook = "webhook",
         Scim = "scim",
+        Ldap = "ldap",
     }
 );
 
@@ -36,6 +37,19 @@ pub enum Connector {
         base_url: String,
         deactivate_on_last_revoke: bool,
     },
+    /// An LDAP or Active Directory server at `url` (`ldap://` or `ldaps://`, nothing
+    /// after the port): roles are groups named by their DN; the person is the one
+    /// entry `user_filter` (with `{email}`) finds under `base_dn`, and goes into the
+    /// group's `member_attribute` (`member`, `uniqueMember` or `memberUid`). Checked
+    /// again, with the bind password, by `connectors::ldap::LdapConfig` on every call.
+    Ldap {
+        url: String,
+        start_tls: bool,
+        bind_dn: String,
+        base_dn: String,
+        user_filter: String,
+        member_attribute: String,
+    },
 }
 
 impl Connector {
@@ -43,6 +57,7 @@ impl Connector {
         match self {
             Self::Webhook { .. } => ConnectorType::Webhook,
             Self::Scim { .. } => ConnectorType::Scim,
+            Self::Ldap { .. } => ConnectorType::Ldap,
         }
     }
 
@@ -51,13 +66,14 @@ impl Connector {
         match self {
             Self::Webhook { .. } => OutboxKind::Webhook,
             Self::Scim { .. } => OutboxKind::Scim,
+            Self::Ldap { .. } => OutboxKind::Ldap,
         }
     }
 
-    /// Where calls go: the webhook URL or the SCIM base URL.
+    /// Where calls go: the webhook URL, the SCIM base URL or the LDAP server's URL.
     pub fn address(&self) -> &str {
         match self {
-            Self::Webhook { url } => url,
+            Self::Webhook { url } | Self::Ldap { url, .. } => url,
             Self::Scim { base_url, .. } => base_url,
         }
     }
@@ -69,6 +85,7 @@ impl ConnectorType {
         match self {
             Self::Webhook => "secret",
             Self::Scim => "token",
+            Self::Ldap => "bindPassword",
         }
     }
 
@@ -77,6 +94,7 @@ impl ConnectorType {
         match self {
             Self::Webhook => "url",
             Self::Scim => "baseUrl",
+            Self::Ldap => "url",
         }
     }
 }
@@ -146,6 +164,14 @@ mod tests {
         assert_eq!(parsed.outbox_kind(), OutboxKind::Webhook);
         assert_eq!(parsed.address(), "https://hooks.example/x");
         assert!(serde_json::from_value::<Connector>(json!({"type": "smtp"})).is_err());
+        let ldap = json!({"type": "ldap", "url": "ldaps://ldap.example.com", "startTls": false,
+                          "bindDn": "cn=portico,dc=example,dc=com", "baseDn": "dc=example,dc=com",
+                          "userFilter": "(mail={email})", "memberAttribute": "member"});
+        let parsed: Connector = serde_json::from_value(ldap.clone()).expect("ldap");
+        assert_eq!(parsed.kind(), ConnectorType::Ldap);
+        assert_eq!(parsed.outbox_kind(), OutboxKind::Ldap);
+        assert_eq!(parsed.address(), "ldaps://ldap.example.com");
+        assert_eq!(serde_json::to_value(&parsed).expect("json"), ldap);
     }
 
     #[test]

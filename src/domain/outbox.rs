@@ -8,11 +8,15 @@ string_enum!(
         Email = "email",
         Webhook = "webhook",
         Scim = "scim",
+        /// A grant or revoke in an LDAP or Active Directory group.
+        Ldap = "ldap",
         /// A Slack Web API call: a direct message to an approver, its update with the
         /// outcome, or a reply only the clicking person sees.
         Slack = "slack",
         /// An Adaptive Card posted to the tenant's Teams webhook.
         Teams = "teams",
+        /// A call to a custom extension (INTEGRATIONS.md §4).
+        Extension = "extension",
     }
 );
 

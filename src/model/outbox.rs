@@ -18,3 +18,16 @@ pub struct OutboxRow {
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
+
+/// How a resource's connector is doing, read from its calls in the outbox: when a
+/// call last succeeded, the most recent error still standing on a call (and when it
+/// was recorded), and how many calls wait (pending or retrying) or failed for good.
+#[derive(Clone, Debug, Default, PartialEq, Eq, FromRow)]
+pub struct ConnectorHealth {
+    pub resource_id: uuid::Uuid,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub queued: i64,
+    pub failed: i64,
+}

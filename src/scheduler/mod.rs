@@ -7,6 +7,7 @@
 
 pub mod chat;
 pub mod emails;
+pub mod ldap;
 pub mod lifecycle;
 pub mod reviews;
 pub mod scheduled;
@@ -34,6 +35,7 @@ enum Job {
     Reviews,
     Webhooks,
     ScimCalls,
+    LdapCalls,
     Emails,
     Slack,
     Teams,
@@ -52,9 +54,10 @@ const LIFECYCLE: [Job; 7] = [
 ];
 
 /// The delivery jobs: connector calls, emails and chat messages.
-const DELIVERY: [Job; 5] = [
+const DELIVERY: [Job; 6] = [
     Job::Webhooks,
     Job::ScimCalls,
+    Job::LdapCalls,
     Job::Emails,
     Job::Slack,
     Job::Teams,
@@ -72,6 +75,7 @@ impl Job {
             Job::Reviews => "reviews",
             Job::Webhooks => "webhooks",
             Job::ScimCalls => "scimCalls",
+            Job::LdapCalls => "ldapCalls",
             Job::Emails => "emails",
             Job::Slack => "slack",
             Job::Teams => "teams",
@@ -90,6 +94,7 @@ impl Job {
             Job::Reviews => reviews::BATCH,
             Job::Webhooks => webhooks::BATCH,
             Job::ScimCalls => scim::BATCH,
+            Job::LdapCalls => ldap::BATCH,
             Job::Emails => emails::BATCH,
             Job::Slack | Job::Teams => chat::BATCH,
         }
@@ -106,6 +111,7 @@ impl Job {
             Job::Reviews => DueWork::Reviews,
             Job::Webhooks => DueWork::Outbox("webhook"),
             Job::ScimCalls => DueWork::Outbox("scim"),
+            Job::LdapCalls => DueWork::Outbox("ldap"),
             Job::Emails => DueWork::Outbox("email"),
             Job::Slack => DueWork::Outbox("slack"),
             Job::Teams => DueWork::Outbox("teams"),
@@ -123,6 +129,7 @@ impl Job {
             Job::Reviews => reviews::run_once(state, now).await,
             Job::Webhooks => webhooks::run_once(state, now).await,
             Job::ScimCalls => scim::run_once(state, now).await,
+            Job::LdapCalls => ldap::run_once(state, now).await,
             Job::Emails => emails::run_once(state, now).await,
             Job::Slack => chat::run_slack(state, now).await,
             Job::Teams => chat::run_teams(state, now).await,

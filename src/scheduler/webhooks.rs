@@ -2,8 +2,9 @@
 //! role at a time, in order), call the target, then record success or schedule a retry
 //! with exponential backoff; after 24 hours of failures the grant is `failed` and the
 //! assignment shows it. Crash-safe: a claimed row whose process dies is retried when
-//! its lease ends. Webhook rows are claimed by this job and SCIM rows by `scim`; both
-//! deliver to the resource's connector as it is when the call is made.
+//! its lease ends. Webhook rows are claimed by this job, SCIM rows by `scim` and LDAP
+//! rows by `ldap`; all deliver to the resource's connector as it is when the call is
+//! made.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -100,9 +101,12 @@ async fn deliver(state: &AppState, row: &Claimed, now: DateTime<Utc>) -> anyhow:
         // the key) lets the call through before the grant is given up.
         Err(e) => return finish(state, tenant, row, &call, Err((e.to_string(), false)), now).await,
     };
-    let result = match connector {
+    let result = match &connector {
+        Connector::Ldap { .. } => {
+            super::ldap::call(state, &call, &target, &connector, &secret).await
+        }
         Connector::Webhook { url } => {
-            send_webhook(state, row, &call, &target, &url, &secret, now).await?
+            send_webhook(state, row, &call, &target, url, &secret, now).await?
         }
         Connector::Scim {
             base_url,
@@ -113,9 +117,9 @@ async fn deliver(state: &AppState, row: &Claimed, now: DateTime<Utc>) -> anyhow:
                 tenant,
                 &call,
                 &target,
-                &base_url,
+                base_url,
                 &secret,
-                deactivate_on_last_revoke,
+                *deactivate_on_last_revoke,
             )
             .await?
         }

@@ -108,7 +108,7 @@ pub async fn reprocess(
                 .into());
             }
         }
-        OutboxKind::Webhook | OutboxKind::Scim => {
+        OutboxKind::Webhook | OutboxKind::Scim | OutboxKind::Ldap => {
             if db::outbox::has_later_in_sequence(work.conn(), tenant, id).await? {
                 return Err(DomainError::conflict(
                     "A later call for the same grant was queued after this one; sending this one again would overtake it. Reprocess the assignment instead.",
@@ -118,7 +118,7 @@ pub async fn reprocess(
             rearm_grant(&mut work, &row, now).await?;
         }
         // A Slack message is rendered from the request as it is when sent again.
-        OutboxKind::Slack => {}
+        OutboxKind::Slack | OutboxKind::Extension => {}
         OutboxKind::Teams => {
             if super::chat::links_removed(&row.payload) {
                 return Err(DomainError::conflict(
@@ -178,15 +178,17 @@ pub struct OutboxPage {
     pub names: Names,
 }
 
-/// The outbox page of the admin portal: failed deliveries first of all (`state`).
+/// The outbox page of the admin portal: failed deliveries first of all (`state`),
+/// optionally of one kind (a connector's Delivery page links to its kind).
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
 pub async fn outbox_page(
     pool: &PgPool,
     caller: &Caller,
     state: Option<&str>,
+    kind: Option<&str>,
     page: PageRequest,
 ) -> ServiceResult<OutboxPage> {
-    let page = list(pool, caller, state, None, page).await?;
+    let page = list(pool, caller, state, kind, page).await?;
     let mut wanted = Wanted::default();
     for r in &page.items {
         if let Some(to) = recipient(r) {

@@ -59,6 +59,7 @@ pub enum Section {
     Users,
     Groups,
     SignIn,
+    Chat,
     Audit,
     None,
 }
@@ -138,6 +139,7 @@ impl Shell {
                     "/admin/sign-in",
                     Section::SignIn,
                 ));
+                admin_nav.push(link("Slack and Teams", "/admin/chat", Section::Chat));
             }
             if roles.allows(Action::ReadAudit) {
                 admin_nav.push(link("Audit log", "/admin/audit", Section::Audit));

@@ -11,7 +11,7 @@ use crate::helpers::TestApp;
 use crate::mailbox::pending_request;
 
 const TOKEN: &str = "metrics-token-0123456789";
-const JOBS: [&str; 10] = [
+const JOBS: [&str; 11] = [
     "scheduled",
     "expiry",
     "expiryWarnings",
@@ -21,6 +21,7 @@ const JOBS: [&str; 10] = [
     "reviews",
     "webhooks",
     "scimCalls",
+    "ldapCalls",
     "emails",
 ];
 

@@ -1,7 +1,7 @@
 //! The connector of a resource: its settings are parsed into one `Connector` variant
 //! per type, its address is checked when it is saved (delivery checks the addresses
 //! again, through `Outbound`), and its secret (a webhook's signing secret, a SCIM
-//! target's token) is sealed at rest, bound to its tenant and resource, and never read
+//! target's token, an LDAP bind password) is sealed at rest, bound to its tenant and resource, and never read
 //! back out of this module but by delivery.
 
 use std::net::IpAddr;
@@ -14,16 +14,19 @@ use url::{Host, Url};
 
 use super::{load, resource_not_found};
 
+use crate::connectors::ldap::{LdapConfig, LdapConfigInput, LdapConnector, parse_group_dn};
+use crate::connectors::outbound::Outbound;
+use crate::connectors::scim::ScimTarget;
 use crate::connectors::webhook::is_private;
 use crate::crypto::Keys;
 use crate::db;
 use crate::db::catalogs::Resource;
-use crate::domain::FieldErrors;
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::connector::{Connector, ConnectorType, parse_token};
 use crate::domain::ids::CatalogId;
 use crate::domain::ids::{ResourceId, TenantId};
+use crate::domain::{DomainError, FieldErrors};
 use crate::services::tx::Work;
 use crate::services::{Caller, ServiceResult, validated};
 
@@ -34,8 +37,8 @@ pub const MIN_SECRET: usize = 16;
 const MAX_SECRET: usize = 1024;
 
 /// A connector as sent by a client: its type and the fields of that type. The secret
-/// (`secret` of a webhook, `token` of a SCIM target) never leaves the service once
-/// stored.
+/// (`secret` of a webhook, `token` of a SCIM target, `bindPassword` of an LDAP
+/// server) never leaves the service once stored.
 #[derive(Clone)]
 pub struct NewConnector {
     pub kind: ConnectorType,
@@ -44,6 +47,18 @@ pub struct NewConnector {
     pub base_url: Option<String>,
     pub token: Option<String>,
     pub deactivate_on_last_revoke: Option<bool>,
+    pub ldap: Option<NewLdap>,
+}
+
+/// The fields only an LDAP connector has (its URL is `url`).
+#[derive(Clone, Default)]
+pub struct NewLdap {
+    pub start_tls: Option<bool>,
+    pub bind_dn: Option<String>,
+    pub bind_password: Option<String>,
+    pub base_dn: Option<String>,
+    pub user_filter: Option<String>,
+    pub member_attribute: Option<String>,
 }
 
 impl NewConnector {
@@ -56,6 +71,7 @@ impl NewConnector {
             base_url: None,
             token: None,
             deactivate_on_last_revoke: None,
+            ldap: None,
         }
     }
 }
@@ -70,6 +86,19 @@ impl std::fmt::Debug for NewConnector {
             .field("base_url", &self.base_url)
             .field("token", &redacted(&self.token))
             .field("deactivate_on_last_revoke", &self.deactivate_on_last_revoke)
+            .field(
+                "ldap",
+                &self.ldap.as_ref().map(|l| {
+                    (
+                        &l.start_tls,
+                        &l.bind_dn,
+                        redacted(&l.bind_password),
+                        &l.base_dn,
+                        &l.user_filter,
+                        &l.member_attribute,
+                    )
+                }),
+            )
             .finish()
     }
 }
@@ -105,6 +134,15 @@ pub async fn check_connector(
             }
         };
     let before = errors.0.len();
+    if input.kind != ConnectorType::Ldap && input.ldap.is_some() {
+        errors.add(
+            field("type"),
+            format!(
+                "bindDn, bindPassword, baseDn, userFilter, memberAttribute and startTls belong to an ldap connector, not a {} one",
+                input.kind
+            ),
+        );
+    }
     let (connector, secret) = match input.kind {
         ConnectorType::Webhook => {
             misplaced(errors, "baseUrl", &input.base_url, "url");
@@ -197,11 +235,111 @@ pub async fn check_connector(
             });
             (connector, token)
         }
+        ConnectorType::Ldap => {
+            misplaced(errors, "baseUrl", &input.base_url, "url");
+            misplaced(errors, "secret", &input.secret, "bindPassword");
+            misplaced(errors, "token", &input.token, "bindPassword");
+            if input.deactivate_on_last_revoke.is_some() {
+                errors.add(
+                    field("deactivateOnLastRevoke"),
+                    "an ldap connector only changes group memberships; leave it out",
+                );
+            }
+            check_ldap(input, allow_private, may_keep_secret, errors).await
+        }
     };
     if errors.0.len() > before {
         return None;
     }
     connector.map(|connector| CheckedConnector { connector, secret })
+}
+
+/// Stands in for a stored bind password while the other fields are checked.
+const KEPT_PASSWORD: &str = "(the stored bind password)";
+
+/// An LDAP connector: every field by `LdapConfig::parse` (its messages are at
+/// `connector.<field>`), and the server's host by the address rule.
+async fn check_ldap(
+    input: &NewConnector,
+    allow_private: bool,
+    may_keep_secret: bool,
+    errors: &mut FieldErrors,
+) -> (Option<Connector>, Option<String>) {
+    let ldap = input.ldap.clone().unwrap_or_default();
+    let keep = may_keep_secret && ldap.bind_password.as_deref().is_none_or(|p| p.is_empty());
+    let config = LdapConfigInput {
+        url: input.url.clone(),
+        start_tls: ldap.start_tls,
+        bind_dn: ldap.bind_dn.clone(),
+        bind_password: if keep {
+            Some(KEPT_PASSWORD.to_string())
+        } else {
+            ldap.bind_password.clone()
+        },
+        base_dn: ldap.base_dn.clone(),
+        user_filter: ldap.user_filter.clone(),
+        member_attribute: ldap.member_attribute.clone(),
+    };
+    let parsed = match LdapConfig::parse(&config) {
+        Ok(parsed) => parsed,
+        Err(found) => {
+            for (name, message) in found.0 {
+                errors.add(name, message);
+            }
+            return (None, None);
+        }
+    };
+    if let Err(message) = check_public_host(parsed.url(), allow_private, "LDAP server URL").await {
+        errors.add(field("url"), message);
+        return (None, None);
+    }
+    let secret = (!keep).then(|| parsed.bind_password().to_string());
+    let url = parsed.url().as_str().trim_end_matches('/').to_string();
+    let connector = Connector::Ldap {
+        url,
+        start_tls: parsed.start_tls(),
+        bind_dn: parsed.bind_dn().to_string(),
+        base_dn: parsed.base_dn().to_string(),
+        user_filter: parsed.user_filter().to_string(),
+        member_attribute: parsed.member_attribute().as_str().to_string(),
+    };
+    (Some(connector), secret)
+}
+
+/// The settings of a stored LDAP connector with its bind password, checked again
+/// (`None` for another type).
+#[tracing::instrument(skip_all)]
+pub fn ldap_config(
+    connector: &Connector,
+    bind_password: &str,
+) -> Option<Result<LdapConfig, String>> {
+    let Connector::Ldap {
+        url,
+        start_tls,
+        bind_dn,
+        base_dn,
+        user_filter,
+        member_attribute,
+    } = connector
+    else {
+        return None;
+    };
+    let input = LdapConfigInput {
+        url: Some(url.clone()),
+        start_tls: Some(*start_tls),
+        bind_dn: Some(bind_dn.clone()),
+        bind_password: Some(bind_password.to_string()),
+        base_dn: Some(base_dn.clone()),
+        user_filter: Some(user_filter.clone()),
+        member_attribute: Some(member_attribute.clone()),
+    };
+    Some(LdapConfig::parse(&input).map_err(|errors| {
+        let fields: Vec<String> = errors.0.into_keys().collect();
+        format!(
+            "the stored LDAP connector is not valid ({}); save it again on the resource's Delivery page",
+            fields.join(", ")
+        )
+    }))
 }
 
 /// Checks a SCIM base URL like a webhook URL, without a query or fragment, and drops
@@ -273,6 +411,25 @@ pub async fn update_connector(
         Some(c) => check_connector(c, allow_private, same_type(c), &mut errors).await,
         None => None,
     };
+    if input
+        .as_ref()
+        .is_some_and(|c| c.kind == ConnectorType::Ldap)
+    {
+        let mut conn = pool.acquire().await?;
+        let roles = db::catalogs::roles_of_resources(&mut conn, tenant, &[id]).await?;
+        for role in &roles {
+            let value = role.connector_value.as_deref().unwrap_or_default();
+            if let Err(e) = parse_group_dn(value) {
+                errors.add(
+                    "connector",
+                    format!(
+                        "the role '{}' means '{value}' in the target, which an LDAP connector cannot use ({e}); an LDAP role's connector value is its group's DN, like cn=editors,ou=groups,dc=example,dc=com",
+                        role.display_name
+                    ),
+                );
+            }
+        }
+    }
     validated(errors)?;
     let context = connector_secret_context(tenant, id);
     let (connector, sealed, replaced) = match checked {
@@ -314,6 +471,110 @@ pub async fn update_connector(
     })
 }
 
+/// What testing a connector found: whether it worked, and what a person reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionTest {
+    pub ok: bool,
+    pub message: String,
+    pub tested_at: DateTime<Utc>,
+}
+
+/// Tries the connector of a resource without changing anything in the target (its
+/// editors): a webhook gets a signed `ping` call, a SCIM target is asked for its
+/// ServiceProviderConfig with the token, an LDAP server is bound to and its base DN
+/// read. Nothing is stored; a failure is the answer (`ok: false`), not an error. 409
+/// when the resource has no connector.
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog_id, id = %id))]
+pub async fn test_connector(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog_id: CatalogId,
+    id: ResourceId,
+    outbound: &Outbound,
+    allow_private: bool,
+    keys: &Keys,
+    now: DateTime<Utc>,
+) -> ServiceResult<ConnectionTest> {
+    let tenant = caller.tenant_id();
+    let resource = {
+        let mut conn = pool.acquire().await?;
+        load(&mut conn, tenant, catalog_id).await?;
+        db::catalogs::get_resource(&mut conn, tenant, catalog_id, id)
+            .await?
+            .ok_or_else(resource_not_found)?
+    };
+    caller.require(Action::EditCatalog(catalog_id))?;
+    let (Some(connector), Some(sealed)) = (&resource.connector, &resource.connector_secret) else {
+        return Err(DomainError::conflict(
+            "This resource has no connector to test; choose how its roles are delivered first.",
+        )
+        .into());
+    };
+    let done = |result: Result<String, String>| {
+        let (ok, message) = match result {
+            Ok(m) => (true, m),
+            Err(m) => (false, m),
+        };
+        Ok(ConnectionTest {
+            ok,
+            message,
+            tested_at: now,
+        })
+    };
+    let Ok(secret) = keys.open(sealed, &connector_secret_context(tenant, id)) else {
+        return done(Err(format!(
+            "the stored {} cannot be opened with this server's PORTICO_SECRET_KEY; type it again and save the connector",
+            connector.kind().secret_field()
+        )));
+    };
+    let result = match connector {
+        Connector::Webhook { url } => {
+            let message_id = format!("msg_test_{}", uuid::Uuid::now_v7().simple());
+            let body = json!({
+                "id": message_id,
+                "type": "ping",
+                "tenant": caller.tenant.slug,
+                "resource": {"id": resource.id, "displayName": resource.display_name},
+                "occurredAt": now,
+            })
+            .to_string();
+            crate::connectors::webhook::send(
+                outbound,
+                url,
+                &secret,
+                &message_id,
+                now.timestamp(),
+                body.as_bytes(),
+            )
+            .await
+            .map(|()| format!("the webhook at {url} answered the signed ping with a 2xx status"))
+            .map_err(|e| format!("the signed ping to {url} failed: {e}"))
+        }
+        Connector::Scim { base_url, .. } => ScimTarget::new(outbound, base_url, &secret)
+            .test_connection()
+            .await
+            .map(|()| format!("the SCIM target at {base_url} answered and accepted the token")),
+        Connector::Ldap { .. } => match ldap_config(connector, &secret) {
+            Some(Ok(config)) => LdapConnector::new(allow_private)
+                .test_connection(&config)
+                .await
+                .map(|()| {
+                    format!(
+                        "bound to the LDAP server {} as {} and read the base DN {}",
+                        config.server(),
+                        config.bind_dn(),
+                        config.base_dn()
+                    )
+                })
+                .map_err(|e| e.to_string()),
+            Some(Err(message)) => Err(message),
+            None => Err("the connector is not an LDAP connector".into()),
+        },
+    };
+    done(result)
+}
+
 fn private_target(host: &str, what: &str) -> String {
     format!(
         "'{host}' is a loopback, private or link-local address; a {what} must reach a public address \
@@ -348,14 +609,25 @@ async fn check_target_url(raw: &str, allow_private: bool, what: &str) -> Result<
             url.scheme()
         ));
     }
-    let Some(host) = url.host() else {
+    if url.host().is_none() {
         return Err(format!("a {what} needs a host name"));
-    };
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("put credentials in the connector secret, not in the URL".into());
     }
+    check_public_host(&url, allow_private, what).await?;
+    Ok(raw.to_string())
+}
+
+/// Unless private targets are allowed, refuses a URL whose host is (or resolves, now,
+/// to) a non-public address. Names that do not resolve now are accepted: delivery
+/// resolves them again.
+async fn check_public_host(url: &Url, allow_private: bool, what: &str) -> Result<(), String> {
+    let Some(host) = url.host() else {
+        return Err(format!("a {what} needs a host name"));
+    };
     if allow_private {
-        return Ok(raw.to_string());
+        return Ok(());
     }
     match host {
         Host::Ipv4(ip) if is_private(IpAddr::V4(ip)) => {
@@ -388,7 +660,7 @@ async fn check_target_url(raw: &str, allow_private: bool, what: &str) -> Result<
             }
         }
     }
-    Ok(raw.to_string())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ mod connector;
 mod resources;
 
 pub use connector::{
-    MIN_SECRET, NewConnector, check_webhook_url, connector_secret_context, seal_legacy_secrets,
-    update_connector,
+    ConnectionTest, MIN_SECRET, NewConnector, NewLdap, check_webhook_url, connector_secret_context,
+    ldap_config, seal_legacy_secrets, test_connector, update_connector,
 };
 pub use resources::{
     MAX_ROLES, NewResource, NewRole, ResourceKind, ResourceView, add_group_by_name, add_resource,

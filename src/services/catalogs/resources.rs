@@ -13,16 +13,18 @@ use sqlx::PgPool;
 
 use super::connector::{NewConnector, check_connector, connector_secret_context};
 use super::{history_conflict, load, not_found, resource_not_found};
+use crate::connectors::ldap::parse_group_dn;
 use crate::crypto::Keys;
 use crate::db::catalogs::{Resource, ResourceRole};
 use crate::db::groups::Relation;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::{Action, GroupPrivilege};
-use crate::domain::connector::parse_connector_value;
+use crate::domain::connector::{ConnectorType, parse_connector_value};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
+use crate::model::outbox::ConnectorHealth;
 use crate::services::tx::Work;
 use crate::services::{Caller, ServiceError, ServiceResult, validated};
 
@@ -70,11 +72,13 @@ pub enum NewRole {
 }
 
 /// A resource with its roles, never with its connector secret; a group resource shows
-/// its group's current name.
+/// its group's current name. A resource with a connector has its health (from the
+/// outbox; all zero before the first call), one without has none.
 #[derive(Debug, Clone)]
 pub struct ResourceView {
     pub resource: Resource,
     pub roles: Vec<ResourceRole>,
+    pub health: Option<ConnectorHealth>,
 }
 
 pub const MAX_ROLES: usize = 50;
@@ -86,6 +90,12 @@ async fn resource_views(
 ) -> ServiceResult<Vec<ResourceView>> {
     let ids: Vec<ResourceId> = resources.iter().map(|r| r.id).collect();
     let roles = db::catalogs::roles_of_resources(conn, tenant, &ids).await?;
+    let connected: Vec<ResourceId> = resources
+        .iter()
+        .filter(|r| r.connector.is_some())
+        .map(|r| r.id)
+        .collect();
+    let health = db::outbox::connector_health(conn, tenant, &connected).await?;
     let group_ids: Vec<GroupId> = resources.iter().filter_map(|r| r.group_id).collect();
     let groups = if group_ids.is_empty() {
         Vec::new()
@@ -108,7 +118,21 @@ async fn resource_views(
                 .filter(|r| r.resource_id == resource.id)
                 .cloned()
                 .collect();
-            ResourceView { resource, roles }
+            let health = resource.connector.as_ref().map(|_| {
+                health
+                    .iter()
+                    .find(|h| h.resource_id == resource.id.0)
+                    .cloned()
+                    .unwrap_or_else(|| ConnectorHealth {
+                        resource_id: resource.id.0,
+                        ..ConnectorHealth::default()
+                    })
+            });
+            ResourceView {
+                resource,
+                roles,
+                health,
+            }
         })
         .collect())
 }
@@ -170,7 +194,12 @@ pub async fn get_resource(
 /// Roles of a non-group resource: 1–50 with unique (case-insensitive) display names
 /// and unique connector values; `(name, connector value)` pairs. A role given by name
 /// is answered at `roles[i]`, one given as an object at `roles[i].<field>`.
-fn check_roles(roles: Option<&[NewRole]>, errors: &mut FieldErrors) -> Vec<(String, String)> {
+/// With `group_dns` (an LDAP connector), every connector value must be a group's DN.
+fn check_roles(
+    roles: Option<&[NewRole]>,
+    group_dns: bool,
+    errors: &mut FieldErrors,
+) -> Vec<(String, String)> {
     let Some(roles) = roles.filter(|n| !n.is_empty()) else {
         errors.add(
             "roles",
@@ -216,6 +245,15 @@ fn check_roles(roles: Option<&[NewRole]>, errors: &mut FieldErrors) -> Vec<(Stri
                 None => continue,
             },
         };
+        if group_dns && let Err(e) = parse_group_dn(&value) {
+            errors.add(
+                &value_field,
+                format!(
+                    "the role '{name}' is delivered by an LDAP connector, so its connector value must be the DN of an LDAP group, like cn=editors,ou=groups,dc=example,dc=com ({e})"
+                ),
+            );
+            continue;
+        }
         if let Some((other, _)) = parsed
             .iter()
             .find(|(p, _)| p.to_lowercase() == name.to_lowercase())
@@ -331,7 +369,11 @@ pub async fn add_resource(
                     }
                 }
             }
-            roles = check_roles(input.roles.as_deref(), &mut errors)
+            let group_dns = input
+                .connector
+                .as_ref()
+                .is_some_and(|c| c.kind == ConnectorType::Ldap);
+            roles = check_roles(input.roles.as_deref(), group_dns, &mut errors)
                 .iter()
                 .map(|(name, value)| role(name, None, Some(value)))
                 .collect();
@@ -391,7 +433,15 @@ pub async fn add_resource(
             other => other.into(),
         })?;
     resource.connector_secret = None;
-    let view = ResourceView { resource, roles };
+    let health = resource.connector.as_ref().map(|_| ConnectorHealth {
+        resource_id: resource_id.0,
+        ..ConnectorHealth::default()
+    });
+    let view = ResourceView {
+        resource,
+        roles,
+        health,
+    };
     work.audit(
         AuditAction::ResourceAdded,
         Target::Resource(resource_id),

@@ -8,6 +8,7 @@
 
 mod assignments;
 mod catalogs;
+mod chat;
 mod confirm;
 mod directory;
 mod outbox;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(reports::router())
         .merge(tenant::router())
         .merge(sign_in::router())
+        .merge(chat::router())
 }
 
 // ---------------------------------------------------------------------------------
@@ -193,6 +195,11 @@ async fn overview(State(state): State<AppState>, who: AdminCaller) -> PageResult
             title: "Sign-in and directory",
             href: who.url("/admin/sign-in"),
             text: "Sign-in with your identity provider, and the SCIM tokens it uses to push your directory.",
+        });
+        cards.push(Card {
+            title: "Slack and Teams",
+            href: who.url("/admin/chat"),
+            text: "Approvers decide in Slack direct messages or from Teams cards: the Slack app and the Teams webhook.",
         });
     }
     if roles.is_tenant_admin() {

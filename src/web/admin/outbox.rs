@@ -47,6 +47,8 @@ struct OutboxView {
     csrf: String,
     base: String,
     state: String,
+    /// The kind shown (empty: every kind).
+    kind: String,
     states: Vec<(&'static str, String)>,
     rows: Vec<DeliveryRow>,
     pager: Pager,
@@ -63,7 +65,16 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
             "'{s}' is not a delivery state."
         )));
     }
-    let p = services::outbox::outbox_page(state.pool(), &who.caller, chosen, page).await?;
+    let kind = q.get("kind").filter(|k| !k.is_empty());
+    if let Some(k) = &kind
+        && OutboxKind::parse(k).is_none()
+    {
+        return Err(PageError::bad_request(format!(
+            "'{k}' is not a kind of delivery."
+        )));
+    }
+    let p = services::outbox::outbox_page(state.pool(), &who.caller, chosen, kind.as_deref(), page)
+        .await?;
     let base = who.url("/admin/outbox");
     let rows = p
         .page
@@ -80,7 +91,7 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
                         format!("{} ({})", p.names.user(u), p.names.user_email(u))
                     }),
                 ),
-                OutboxKind::Webhook | OutboxKind::Scim => (
+                OutboxKind::Webhook | OutboxKind::Scim | OutboxKind::Ldap => (
                     format!(
                         "Connector call: {}",
                         r.payload["type"].as_str().unwrap_or("call")
@@ -98,6 +109,7 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
                     String::new(),
                 ),
                 OutboxKind::Teams => ("Teams card".to_string(), String::new()),
+                OutboxKind::Extension => ("Custom extension call".to_string(), String::new()),
             };
             DeliveryRow {
                 what,
@@ -112,7 +124,10 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
             }
         })
         .collect();
-    let filtered = format!("{base}?state={filter}");
+    let filtered = match &kind {
+        Some(k) => format!("{base}?state={filter}&kind={k}"),
+        None => format!("{base}?state={filter}"),
+    };
     let mut states = vec![("all", "All".to_string())];
     states.extend(
         OutboxState::ALL
@@ -125,6 +140,7 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
         pager: Pager::new(&filtered, &page, p.page.next),
         base,
         state: filter,
+        kind: kind.unwrap_or_default(),
         states,
         rows,
     }

@@ -1,7 +1,9 @@
 //! `/catalogs` and their `/resources`. A connector's secret (webhook secret, SCIM
-//! token) is accepted on the way in and never rendered on the way out: answers say only
-//! that it is set.
+//! token, LDAP bind password) is accepted on the way in and never rendered on the way
+//! out: answers say only that it is set. A resource's connector can be tested
+//! (`…/connector/test`), and its health (from the outbox) comes with the resource.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -16,9 +18,11 @@ use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
 use crate::domain::connector::{Connector as ConnectorSettings, ConnectorType};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId};
 use crate::model::catalogs::Catalog as CatalogRow;
+use crate::model::outbox::ConnectorHealth as OutboxHealth;
 use crate::services;
 use crate::services::catalogs::{
-    CatalogFields, NewConnector, NewResource, NewRole, ResourceKind, ResourceView,
+    CatalogFields, ConnectionTest, NewConnector, NewLdap, NewResource, NewRole, ResourceKind,
+    ResourceView,
 };
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
@@ -29,7 +33,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_catalogs, create_catalog))
         .routes(routes!(get_catalog, patch_catalog, delete_catalog))
         .routes(routes!(list_resources, add_resource))
-        .routes(routes!(remove_resource))
+        .routes(routes!(get_resource, remove_resource))
+        .routes(routes!(put_connector))
+        .routes(routes!(test_connector))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -215,6 +221,16 @@ pub enum Connector {
         token_set: bool,
         deactivate_on_last_revoke: bool,
     },
+    #[serde(rename_all = "camelCase")]
+    Ldap {
+        url: String,
+        start_tls: bool,
+        bind_dn: String,
+        bind_password_set: bool,
+        base_dn: String,
+        user_filter: String,
+        member_attribute: String,
+    },
 }
 
 impl Connector {
@@ -229,6 +245,58 @@ impl Connector {
                 token_set: secret_set,
                 deactivate_on_last_revoke,
             },
+            ConnectorSettings::Ldap {
+                url,
+                start_tls,
+                bind_dn,
+                base_dn,
+                user_filter,
+                member_attribute,
+            } => Self::Ldap {
+                url,
+                start_tls,
+                bind_dn,
+                bind_password_set: secret_set,
+                base_dn,
+                user_filter,
+                member_attribute,
+            },
+        }
+    }
+}
+
+/// The last error still standing on one of a connector's calls.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorError {
+    pub at: Option<DateTime<Utc>>,
+    pub message: String,
+}
+
+/// How a resource's connector is doing, from its calls in the outbox.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorHealth {
+    /// When a call last succeeded; null before the first.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The most recent error still standing on a call (retrying or failed).
+    pub last_error: Option<ConnectorError>,
+    /// Calls waiting to be made (pending or retrying).
+    pub queued: i64,
+    /// Calls that failed for good (reprocess them from the outbox or the assignment).
+    pub failed: i64,
+}
+
+impl From<OutboxHealth> for ConnectorHealth {
+    fn from(h: OutboxHealth) -> Self {
+        Self {
+            last_success_at: h.last_success_at,
+            last_error: h.last_error.map(|message| ConnectorError {
+                at: h.last_error_at,
+                message,
+            }),
+            queued: h.queued,
+            failed: h.failed,
         }
     }
 }
@@ -247,6 +315,8 @@ pub struct Resource {
     pub group_id: Option<Uuid>,
     pub roles: Vec<ResourceRole>,
     pub connector: Option<Connector>,
+    /// The connector's health; null without a connector.
+    pub connector_health: Option<ConnectorHealth>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -272,6 +342,7 @@ impl From<ResourceView> for Resource {
                 })
                 .collect(),
             connector,
+            connector_health: v.health.map(ConnectorHealth::from),
             created_at: r.created_at,
         }
     }
@@ -280,15 +351,18 @@ impl From<ResourceView> for Resource {
 crate::list_schema!(ResourceList, Resource);
 
 /// A connector: `{type: webhook, url, secret}` (Portico POSTs signed grant/revoke
-/// calls to `url`) or `{type: scim, baseUrl, token, deactivateOnLastRevoke?}` (Portico
-/// manages the person and their group memberships in a SCIM 2.0 service provider).
+/// calls to `url`), `{type: scim, baseUrl, token, deactivateOnLastRevoke?}` (Portico
+/// manages the person and their group memberships in a SCIM 2.0 service provider) or
+/// `{type: ldap, url, startTls?, bindDn, bindPassword, baseDn, userFilter?,
+/// memberAttribute?}` (Portico adds the person to and removes them from LDAP groups,
+/// each role's connectorValue being a group DN).
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectorBody {
     #[serde(rename = "type")]
     pub kind: ConnectorType,
     /// Webhook: http(s) URL on a public address (unless the operator allows private
-    /// ones).
+    /// ones). LDAP: the server, `ldap://host[:port]` or `ldaps://host[:port]`.
     pub url: Option<String>,
     /// Webhook: signing secret, at least 16 characters; write-only.
     #[schema(write_only)]
@@ -302,10 +376,41 @@ pub struct ConnectorBody {
     /// SCIM: deactivate the person in the target when their last grant through this
     /// connector is revoked. Default true.
     pub deactivate_on_last_revoke: Option<bool>,
+    /// LDAP: upgrade an `ldap://` connection with StartTLS. Default false.
+    pub start_tls: Option<bool>,
+    /// LDAP: the DN Portico binds as.
+    pub bind_dn: Option<String>,
+    /// LDAP: the bind password; write-only (blank on PUT keeps the stored one).
+    #[schema(write_only)]
+    pub bind_password: Option<String>,
+    /// LDAP: where people are searched.
+    pub base_dn: Option<String>,
+    /// LDAP: the filter that finds one person, `{email}` standing for their email.
+    /// Default `(mail={email})`; Active Directory: `(userPrincipalName={email})`.
+    pub user_filter: Option<String>,
+    /// LDAP: `member` (default), `uniqueMember` or `memberUid`.
+    pub member_attribute: Option<String>,
 }
 
 impl From<ConnectorBody> for NewConnector {
     fn from(c: ConnectorBody) -> Self {
+        let ldap = [
+            c.bind_dn.is_some(),
+            c.bind_password.is_some(),
+            c.base_dn.is_some(),
+            c.user_filter.is_some(),
+            c.member_attribute.is_some(),
+            c.start_tls.is_some(),
+        ]
+        .contains(&true)
+        .then_some(NewLdap {
+            start_tls: c.start_tls,
+            bind_dn: c.bind_dn,
+            bind_password: c.bind_password,
+            base_dn: c.base_dn,
+            user_filter: c.user_filter,
+            member_attribute: c.member_attribute,
+        });
         Self {
             kind: c.kind,
             url: c.url,
@@ -313,6 +418,7 @@ impl From<ConnectorBody> for NewConnector {
             base_url: c.base_url,
             token: c.token,
             deactivate_on_last_revoke: c.deactivate_on_last_revoke,
+            ldap,
         }
     }
 }
@@ -460,4 +566,103 @@ async fn remove_resource(
 ) -> Result<StatusCode, AppError> {
     services::catalogs::remove_resource(state.pool(), &caller, id, resource, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One resource of a catalog with its roles and its connector's health (anyone
+/// holding a role in the catalog).
+#[utoipa::path(get, path = "/catalogs/{id}/resources/{resourceId}", tag = "catalogs",
+    params(("id" = Uuid, Path), ("resourceId" = Uuid, Path)),
+    responses((status = 200, body = Resource), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn get_resource(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath((id, resource)): ApiPath<(CatalogId, ResourceId)>,
+) -> Result<Json<Resource>, AppError> {
+    let view = services::catalogs::get_resource(state.pool(), &caller, id, resource).await?;
+    Ok(Json(view.into()))
+}
+
+/// Body of PUT `…/connector`: the connector, or `{connector: null}` for none.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorChange {
+    pub connector: Option<ConnectorBody>,
+}
+
+/// Set, replace or remove a resource's connector (tenant admins and the catalog's
+/// owners). A blank secret (`secret`, `token`, `bindPassword`) keeps the stored one
+/// while the type stays the same. For an LDAP connector every role's connectorValue
+/// must be a group DN (422 naming the role).
+#[utoipa::path(put, path = "/catalogs/{id}/resources/{resourceId}/connector", tag = "catalogs",
+    params(("id" = Uuid, Path), ("resourceId" = Uuid, Path)), request_body = ConnectorChange,
+    responses((status = 200, body = Resource), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+async fn put_connector(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath((id, resource)): ApiPath<(CatalogId, ResourceId)>,
+    ApiJson(body): ApiJson<ConnectorChange>,
+) -> Result<Json<Resource>, AppError> {
+    services::catalogs::update_connector(
+        state.pool(),
+        &caller,
+        id,
+        resource,
+        body.connector.map(NewConnector::from),
+        state.settings().webhook_allow_private,
+        state.keys(),
+        state.now(),
+    )
+    .await?;
+    let view = services::catalogs::get_resource(state.pool(), &caller, id, resource).await?;
+    Ok(Json(view.into()))
+}
+
+/// What testing a connector found.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorTestResult {
+    /// Whether the target answered as it should.
+    pub ok: bool,
+    /// What was done, or what failed, in words a person can act on.
+    pub message: String,
+    pub tested_at: DateTime<Utc>,
+}
+
+impl From<ConnectionTest> for ConnectorTestResult {
+    fn from(t: ConnectionTest) -> Self {
+        Self {
+            ok: t.ok,
+            message: t.message,
+            tested_at: t.tested_at,
+        }
+    }
+}
+
+/// Test a resource's connector without changing anything in the target (tenant
+/// admins and the catalog's owners): a webhook gets a signed `ping` call, a SCIM
+/// target is asked for its ServiceProviderConfig with the token, an LDAP server is
+/// bound to and its base DN read. A target that fails answers 200 with `ok: false`
+/// and the reason; 409 when the resource has no connector.
+#[utoipa::path(post, path = "/catalogs/{id}/resources/{resourceId}/connector/test", tag = "catalogs",
+    params(("id" = Uuid, Path), ("resourceId" = Uuid, Path)),
+    responses((status = 200, body = ConnectorTestResult), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem)))]
+async fn test_connector(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath((id, resource)): ApiPath<(CatalogId, ResourceId)>,
+) -> Result<Json<ConnectorTestResult>, AppError> {
+    let result = services::catalogs::test_connector(
+        state.pool(),
+        &caller,
+        id,
+        resource,
+        state.http(),
+        state.settings().webhook_allow_private,
+        state.keys(),
+        state.now(),
+    )
+    .await?;
+    Ok(Json(result.into()))
 }

@@ -4,6 +4,7 @@
 //! sent as Slack sends them: a form-encoded `payload=` signed with the tenant's
 //! signing secret.
 
+mod admin_page;
 mod settings;
 mod slack;
 mod teams;

@@ -1,12 +1,16 @@
 //! Typed connectors on resources: the SCIM 2.0 client connector delivering to a real
-//! SCIM server (`helpers::scim_target`), connector settings and connector values
+//! SCIM server (`helpers::scim_target`), the LDAP connector delivering to a real
+//! OpenLDAP server (`helpers::slapd`), testing a connector and its health, connector settings and connector values
 //! through the API (422s at their field paths, write-only secrets), and the admin
 //! portal's delivery form.
 
 mod admin;
+mod connection;
+mod ldap;
 mod migration;
 mod resources;
 mod scim;
+mod screens;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

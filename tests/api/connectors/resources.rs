@@ -147,7 +147,7 @@ async fn every_bad_connector_or_role_value_is_a_422_at_its_field_path() {
             scim(json!({"deactivateOnLastRevoke": "yes"})),
             vec!["connector.deactivateOnLastRevoke"],
         ),
-        (scim(json!({"type": "ldap"})), vec!["connector.type"]),
+        (scim(json!({"type": "smtp"})), vec!["connector.type"]),
         (
             json!({"kind": "application", "displayName": "Wiki", "roles": ["Reader"],
                    "connector": {"type": "webhook", "url": "https://hooks.example.com/x",

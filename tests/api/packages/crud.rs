@@ -325,13 +325,27 @@ async fn the_openapi_description_covers_catalogs_packages_and_policies() {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert_eq!(shown.len(), 3, "webhook, scim and ldap: {shown:?}");
     for variant in &shown {
         let properties = &variant["properties"];
         assert!(
-            properties["secret"].is_null() && properties["token"].is_null(),
+            properties["secret"].is_null()
+                && properties["token"].is_null()
+                && properties["bindPassword"].is_null(),
             "{variant}"
         );
+    }
+    assert!(
+        shown
+            .iter()
+            .any(|v| v["properties"]["bindPasswordSet"].is_object()),
+        "{shown:?}"
+    );
+    for path in [
+        "/api/v1/catalogs/{id}/resources/{resourceId}/connector",
+        "/api/v1/catalogs/{id}/resources/{resourceId}/connector/test",
+    ] {
+        assert!(api["paths"][path].is_object(), "{path} is not described");
     }
     assert!(
         shown.iter().any(|v| v["properties"]["url"].is_object()

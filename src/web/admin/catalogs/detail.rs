@@ -90,6 +90,7 @@ pub(super) fn catalog_detail(
                 None => String::new(),
                 Some(Connector::Webhook { url }) => format!("Webhook: {url}"),
                 Some(Connector::Scim { base_url, .. }) => format!("SCIM: {base_url}"),
+                Some(Connector::Ldap { url, .. }) => format!("LDAP: {url}"),
             },
             delivery: r
                 .resource

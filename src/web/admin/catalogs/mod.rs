@@ -2,7 +2,8 @@
 //! edit, enable/disable), `detail` (a catalog with its resources, packages and role
 //! holders), `roles` (granting and revoking catalog roles) and `resources` (groups
 //! picked from the directory; applications, sites and custom resources with their
-//! roles and an optional webhook or SCIM connector, and a resource's connector form).
+//! roles and an optional webhook, SCIM or LDAP connector, and a resource's Delivery
+//! page: its connector form, health and connection test).
 
 mod detail;
 mod form;
@@ -23,7 +24,9 @@ use form::{
     toggle_catalog, update_catalog,
 };
 use list::list_catalogs;
-use resources::{add_resource, edit_connector, new_resource, remove_resource, update_connector};
+use resources::{
+    add_resource, edit_connector, new_resource, remove_resource, test_connector, update_connector,
+};
 use roles::{grant_role, revoke_role};
 
 pub fn router() -> Router<AppState> {
@@ -66,6 +69,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/t/{slug}/admin/catalogs/{id}/resources/{rid}/connector",
             get(edit_connector).post(update_connector),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/resources/{rid}/connector/test",
+            post(test_connector),
         )
 }
 

@@ -1,6 +1,7 @@
 //! A catalog's resources: the add form (groups picked from the directory;
-//! applications, sites and custom resources with their roles and an optional webhook
-//! or SCIM connector), the connector form of a resource, and removing one. A stored
+//! applications, sites and custom resources with their roles and an optional webhook,
+//! SCIM or LDAP connector), the Delivery page of a resource (its connector form, the
+//! connector's health and a "Test connection" button), and removing one. A stored
 //! secret is never shown: the form says it is stored, and a blank field keeps it.
 
 use askama::Template;
@@ -14,7 +15,9 @@ use crate::domain::authz::Action;
 use crate::domain::connector::{Connector, ConnectorType};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId};
 use crate::model::catalogs::Catalog;
-use crate::services::catalogs::{NewConnector, NewResource, NewRole, ResourceKind};
+use crate::services::catalogs::{
+    ConnectionTest, NewConnector, NewLdap, NewResource, NewRole, ResourceKind,
+};
 use crate::services::{self, ServiceError};
 use crate::state::AppState;
 use crate::web::path::Ids;
@@ -22,7 +25,7 @@ use crate::web::session::{
     AdminCaller, FormData, PageResult, Params, Posted, redirect_with_error, redirect_with_flash,
 };
 use crate::web::shell::{Section, Shell};
-use crate::web::view::{Errors, form_errors, invalid};
+use crate::web::view::{Errors, form_errors, invalid, when, when_opt};
 
 use super::detail::catalog_detail;
 
@@ -51,16 +54,48 @@ struct ResourceFormPage {
 
 /// The connector part of a form, as the person filled it in (never a secret).
 struct ConnectorFields {
-    /// "", "webhook" or "scim".
+    /// "", "webhook", "scim" or "ldap".
     kind: String,
     url: String,
     base_url: String,
     deactivate: bool,
     /// A secret of this type is stored (the edit form): blank keeps it.
     secret_stored: bool,
+    /// The LDAP server's URL (`connector.ldapUrl` in the form, `connector.url` in the
+    /// API: the webhook's URL field is beside it).
+    ldap_url: String,
+    start_tls: bool,
+    bind_dn: String,
+    base_dn: String,
+    user_filter: String,
+    member_attribute: String,
+    /// (value, label, chosen) of the member attributes.
+    member_attributes: Vec<(&'static str, &'static str, bool)>,
 }
 
+const MEMBER_ATTRIBUTES: [(&str, &str); 3] = [
+    ("member", "member"),
+    ("uniqueMember", "uniqueMember"),
+    ("memberUid", "memberUid"),
+];
+
+/// The LDAP URL field of the form.
+const LDAP_URL: &str = "connector.ldapUrl";
+
 impl ConnectorFields {
+    fn with_member_attribute(mut self) -> Self {
+        let chosen = if self.member_attribute.is_empty() {
+            "member".to_string()
+        } else {
+            self.member_attribute.clone()
+        };
+        self.member_attributes = MEMBER_ATTRIBUTES
+            .iter()
+            .map(|(v, l)| (*v, *l, v.eq_ignore_ascii_case(&chosen)))
+            .collect();
+        self
+    }
+
     fn from_form(form: Option<&FormData>, stored: Option<&Connector>) -> Self {
         match form {
             Some(f) => Self {
@@ -70,7 +105,15 @@ impl ConnectorFields {
                 deactivate: f.checked("connector.deactivateOnLastRevoke"),
                 secret_stored: stored
                     .is_some_and(|c| c.kind().as_str() == f.text("connector.type")),
-            },
+                ldap_url: f.text(LDAP_URL),
+                start_tls: f.checked("connector.startTls"),
+                bind_dn: f.text("connector.bindDn"),
+                base_dn: f.text("connector.baseDn"),
+                user_filter: f.text("connector.userFilter"),
+                member_attribute: f.text("connector.memberAttribute"),
+                member_attributes: Vec::new(),
+            }
+            .with_member_attribute(),
             None => {
                 let mut fields = Self {
                     kind: String::new(),
@@ -78,6 +121,13 @@ impl ConnectorFields {
                     base_url: String::new(),
                     deactivate: true,
                     secret_stored: stored.is_some(),
+                    ldap_url: String::new(),
+                    start_tls: false,
+                    bind_dn: String::new(),
+                    base_dn: String::new(),
+                    user_filter: "(mail={email})".into(),
+                    member_attribute: String::new(),
+                    member_attributes: Vec::new(),
                 };
                 match stored {
                     Some(Connector::Webhook { url }) => {
@@ -92,9 +142,25 @@ impl ConnectorFields {
                         fields.base_url = base_url.clone();
                         fields.deactivate = *deactivate_on_last_revoke;
                     }
+                    Some(Connector::Ldap {
+                        url,
+                        start_tls,
+                        bind_dn,
+                        base_dn,
+                        user_filter,
+                        member_attribute,
+                    }) => {
+                        fields.kind = "ldap".into();
+                        fields.ldap_url = url.clone();
+                        fields.start_tls = *start_tls;
+                        fields.bind_dn = bind_dn.clone();
+                        fields.base_dn = base_dn.clone();
+                        fields.user_filter = user_filter.clone();
+                        fields.member_attribute = member_attribute.clone();
+                    }
                     None => {}
                 }
-                fields
+                fields.with_member_attribute()
             }
         }
     }
@@ -107,7 +173,7 @@ fn connector_input(form: &FormData) -> Result<Option<NewConnector>, (String, Str
         None if matches!(raw.trim(), "" | "none") => Ok(None),
         None => Err((
             "connector.type".into(),
-            "choose how roles are delivered: recorded only, webhook or SCIM".into(),
+            "choose how roles are delivered: recorded only, webhook, SCIM or LDAP".into(),
         )),
         Some(ConnectorType::Webhook) => Ok(Some(NewConnector::webhook(
             form.opt("connector.url"),
@@ -120,8 +186,42 @@ fn connector_input(form: &FormData) -> Result<Option<NewConnector>, (String, Str
             base_url: form.opt("connector.baseUrl"),
             token: form.opt("connector.token"),
             deactivate_on_last_revoke: Some(form.checked("connector.deactivateOnLastRevoke")),
+            ldap: None,
+        })),
+        Some(ConnectorType::Ldap) => Ok(Some(NewConnector {
+            kind: ConnectorType::Ldap,
+            url: form.opt(LDAP_URL),
+            secret: None,
+            base_url: None,
+            token: None,
+            deactivate_on_last_revoke: None,
+            ldap: Some(NewLdap {
+                start_tls: Some(form.checked("connector.startTls")),
+                bind_dn: form.opt("connector.bindDn"),
+                bind_password: form.opt("connector.bindPassword"),
+                base_dn: form.opt("connector.baseDn"),
+                user_filter: form.opt("connector.userFilter"),
+                member_attribute: form.opt("connector.memberAttribute"),
+            }),
         })),
     }
+}
+
+/// The form's errors: an LDAP connector's URL error goes to its own field.
+fn connector_errors(form: &FormData, errors: Errors) -> Errors {
+    if form.text("connector.type").trim() != "ldap" || !errors.has("connector.url") {
+        return errors;
+    }
+    let mut moved = Errors::none();
+    for (field, message) in errors.iter() {
+        let field = if field == "connector.url" {
+            LDAP_URL
+        } else {
+            field.as_str()
+        };
+        moved.add(field, message.clone());
+    }
+    moved
 }
 
 /// Labels of the connector fields, for the error summary.
@@ -133,6 +233,13 @@ fn connector_label(field: &str) -> Option<String> {
         "connector.baseUrl" => "SCIM base URL",
         "connector.token" => "SCIM token",
         "connector.deactivateOnLastRevoke" => "Deactivate on last revoke",
+        LDAP_URL => "LDAP server URL",
+        "connector.startTls" => "StartTLS",
+        "connector.bindDn" => "Bind DN",
+        "connector.bindPassword" => "Bind password",
+        "connector.baseDn" => "Base DN",
+        "connector.userFilter" => "User filter",
+        "connector.memberAttribute" => "Member attribute",
         "connector" => "Connector",
         _ => return None,
     };
@@ -328,7 +435,7 @@ pub(super) async fn add_resource(
                     None => errors.add(field, message.clone()),
                 }
             }
-            let errors = errors.labelled(connector_label);
+            let errors = connector_errors(&form, errors).labelled(connector_label);
             let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
             let kind = kind.map_or("group", |k| k.as_str());
             Ok(invalid(resource_form(
@@ -369,6 +476,25 @@ pub(super) async fn remove_resource(
     }
 }
 
+/// How the stored connector is doing, as the Delivery page shows it.
+struct HealthView {
+    /// "webhook", "SCIM" or "LDAP" and where it goes.
+    target: String,
+    last_success: String,
+    last_error: Option<(String, String)>,
+    queued: i64,
+    failed: i64,
+    /// The outbox page with the failed deliveries.
+    outbox: String,
+}
+
+/// The result of "Test connection".
+struct TestView {
+    ok: bool,
+    message: String,
+    at: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/resource_connector.html")]
 struct ConnectorFormPage {
@@ -378,9 +504,20 @@ struct ConnectorFormPage {
     catalog_name: String,
     resource_name: String,
     action: String,
+    test_action: String,
     roles: Vec<(String, String)>,
     errors: Errors,
     connector: ConnectorFields,
+    health: Option<HealthView>,
+    test: Option<TestView>,
+}
+
+fn type_label(c: &Connector) -> &'static str {
+    match c.kind() {
+        ConnectorType::Webhook => "Webhook",
+        ConnectorType::Scim => "SCIM",
+        ConnectorType::Ldap => "LDAP",
+    }
 }
 
 fn connector_form(
@@ -392,10 +529,33 @@ fn connector_form(
 ) -> ConnectorFormPage {
     let base = who.url(&format!("/admin/catalogs/{}", catalog.id));
     let r = &view.resource;
+    let health = r
+        .connector
+        .as_ref()
+        .zip(view.health.as_ref())
+        .map(|(c, h)| HealthView {
+            target: format!("{} connector to {}", type_label(c), c.address()),
+            last_success: h
+                .last_success_at
+                .map_or_else(|| "never yet".to_string(), when),
+            last_error: h
+                .last_error
+                .clone()
+                .map(|message| (when_opt(h.last_error_at), message)),
+            queued: h.queued,
+            failed: h.failed,
+            outbox: who.url(&format!(
+                "/admin/outbox?state=failed&kind={}",
+                c.outbox_kind()
+            )),
+        });
     ConnectorFormPage {
         shell: who.shell(format!("Delivery of {}", r.display_name), Section::Catalogs),
         csrf: who.csrf.clone(),
         action: format!("{base}/resources/{}/connector", r.id),
+        test_action: format!("{base}/resources/{}/connector/test", r.id),
+        health,
+        test: None,
         catalog_name: catalog.display_name.clone(),
         resource_name: r.display_name.clone(),
         roles: view
@@ -428,6 +588,48 @@ pub(super) async fn edit_connector(
         ));
     }
     Ok(connector_form(&who, &catalog, &view, None, Errors::none()).into_response())
+}
+
+/// "Test connection": tries the stored connector and shows the Delivery page with
+/// what happened (a failure is a result on the page, not an error page).
+pub(super) async fn test_connector(
+    State(state): State<AppState>,
+    Ids((id, rid)): Ids<(CatalogId, ResourceId)>,
+    Posted { who, .. }: Posted<AdminCaller>,
+) -> PageResult {
+    let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
+    let tested = services::catalogs::test_connector(
+        state.pool(),
+        &who.caller,
+        id,
+        rid,
+        state.http(),
+        state.settings().webhook_allow_private,
+        state.keys(),
+        state.now(),
+    )
+    .await;
+    let view = services::catalogs::get_resource(state.pool(), &who.caller, id, rid).await?;
+    let mut page = connector_form(&who, &catalog, &view, None, Errors::none());
+    match tested {
+        Ok(ConnectionTest {
+            ok,
+            message,
+            tested_at,
+        }) => {
+            page.test = Some(TestView {
+                ok,
+                message,
+                at: when(tested_at),
+            });
+            Ok(page.into_response())
+        }
+        Err(ServiceError::Domain(DomainError::Conflict(message))) => {
+            page.errors.add("connector", message);
+            Ok((StatusCode::CONFLICT, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(super) async fn update_connector(
@@ -468,7 +670,7 @@ pub(super) async fn update_connector(
             },
         )),
         Err(e) => {
-            let errors = form_errors(e)?.labelled(connector_label);
+            let errors = connector_errors(&form, form_errors(e)?).labelled(connector_label);
             let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
             let view = services::catalogs::get_resource(state.pool(), &who.caller, id, rid).await?;
             Ok(invalid(connector_form(
