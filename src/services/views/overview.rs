@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use super::names::{Names, Wanted};
 use crate::db;
 use crate::db::assignments::AssignmentRow;
-use crate::db::attention::Attention;
+pub use crate::db::attention::{Attention, OLD_REQUEST_DAYS};
 use crate::db::portal::Counts;
 use crate::domain::authz::Action;
 use crate::domain::ids::CatalogId;

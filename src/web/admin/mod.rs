@@ -93,7 +93,7 @@ async fn overview(State(state): State<AppState>, who: AdminCaller) -> PageResult
         crate::services::views::overview::attention(state.pool(), &who.caller, state.now()).await?;
     let mut attention = Vec::new();
     if roles.is_tenant_admin() || roles.catalogs().next().is_some() {
-        let days = crate::db::attention::OLD_REQUEST_DAYS;
+        let days = crate::services::views::overview::OLD_REQUEST_DAYS;
         attention.push(Attention {
             count: counts.old_requests,
             text: format!(
