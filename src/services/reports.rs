@@ -212,19 +212,25 @@ fn csv_line<'a>(cells: impl Iterator<Item = Option<&'a str>>) -> Result<Vec<u8>,
     w.into_inner().map_err(|e| e.to_string())
 }
 
-/// The catalogs whose assignments the caller may report on (`None`: all of them).
-fn reportable_catalogs(caller: &Caller) -> ServiceResult<Option<Vec<CatalogId>>> {
-    if caller.roles.is_tenant_admin() {
-        return Ok(None);
-    }
-    let mine: Vec<CatalogId> = caller
+/// The catalogs whose assignments, requests and reviews the caller oversees (reads or
+/// manages the assignments of), for callers who are not tenant admins.
+pub fn overseen_catalogs(caller: &Caller) -> Vec<CatalogId> {
+    caller
         .roles
         .catalogs()
         .filter(|c| {
             caller.roles.allows(Action::ManageAssignments(*c))
                 || caller.roles.allows(Action::ReadCatalog(*c))
         })
-        .collect();
+        .collect()
+}
+
+/// The catalogs whose assignments the caller may report on (`None`: all of them).
+fn reportable_catalogs(caller: &Caller) -> ServiceResult<Option<Vec<CatalogId>>> {
+    if caller.roles.is_tenant_admin() {
+        return Ok(None);
+    }
+    let mine = overseen_catalogs(caller);
     if mine.is_empty() {
         return Err(DomainError::forbidden(
             "Reports are for tenant admins and for the owners, readers and assignment managers of a catalog.",

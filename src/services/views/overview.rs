@@ -8,8 +8,6 @@ use crate::db;
 use crate::db::assignments::AssignmentRow;
 pub use crate::db::attention::{Attention, OLD_REQUEST_DAYS};
 use crate::db::portal::Counts;
-use crate::domain::authz::Action;
-use crate::domain::ids::CatalogId;
 use crate::services::{Caller, ServiceResult};
 
 /// The portal's home page: counts, open requests and access ending soon.
@@ -60,14 +58,7 @@ pub async fn attention(
     if caller.roles.is_tenant_admin() {
         return Ok(db::attention::counts(&mut conn, tenant, None, now).await?);
     }
-    let managed: Vec<CatalogId> = caller
-        .roles
-        .catalogs()
-        .filter(|c| {
-            caller.roles.allows(Action::ManageAssignments(*c))
-                || caller.roles.allows(Action::ReadCatalog(*c))
-        })
-        .collect();
+    let managed = crate::services::reports::overseen_catalogs(caller);
     if managed.is_empty() {
         return Ok(Attention::default());
     }

@@ -7,7 +7,6 @@ use askama_web::WebTemplate;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -18,7 +17,7 @@ use crate::services;
 use crate::services::reports::Format;
 use crate::services::reports::{AssignmentFilter, Source};
 use crate::state::AppState;
-use crate::web::api::reports::ChunkBody;
+use crate::web::api::reports::{ChunkBody, headers};
 use crate::web::path::Ids;
 use crate::web::session::{AdminCaller, PageError, Params};
 use crate::web::shell::{Section, Shell};
@@ -219,27 +218,7 @@ async fn reports_page(
 }
 
 fn download(format: Format, stem: &str, body: Body) -> Response {
-    let today = chrono::Utc::now().format("%Y-%m-%d");
-    let disposition = format!(
-        "attachment; filename=\"{stem}-{today}.{}\"",
-        format.extension()
-    );
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(format.content_type()),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition)
-                    .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        body,
-    )
-        .into_response()
+    (headers(format, stem), body).into_response()
 }
 
 async fn assignments_csv(

@@ -155,7 +155,7 @@ impl http_body::Body for ChunkBody {
     }
 }
 
-fn headers(format: Format, stem: &str) -> [(header::HeaderName, HeaderValue); 3] {
+pub(crate) fn headers(format: Format, stem: &str) -> [(header::HeaderName, HeaderValue); 3] {
     let today = Utc::now().format("%Y-%m-%d");
     let disposition = format!(
         "attachment; filename=\"{stem}-{today}.{}\"",

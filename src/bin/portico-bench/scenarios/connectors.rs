@@ -231,39 +231,15 @@ async fn deliver(
         .fetch_one(pool)
         .await?;
         if failed > 0 {
-            let error: Option<String> = sqlx::query_scalar(
-                "select last_error from outbox where tenant_id = $1 and kind = $2 and created_at >= $3
-                   and last_error is not null limit 1",
-            )
-            .bind(tenant)
-            .bind(kind)
-            .bind(since)
-            .fetch_optional(pool)
-            .await?
-            .flatten();
-            bail!(
-                "{failed} {kind} grants failed: {}",
-                error.unwrap_or_default()
-            );
+            let error = last_error(pool, tenant, kind, since).await?;
+            bail!("{failed} {kind} grants failed: {error}");
         }
         if done >= n {
             break;
         }
         if started.elapsed() > Duration::from_secs(600) {
-            let error: Option<String> = sqlx::query_scalar(
-                "select last_error from outbox where tenant_id = $1 and kind = $2 and created_at >= $3
-                   and last_error is not null limit 1",
-            )
-            .bind(tenant)
-            .bind(kind)
-            .bind(since)
-            .fetch_optional(pool)
-            .await?
-            .flatten();
-            bail!(
-                "{done} of {n} {kind} grants delivered within 10 minutes (last error: {})",
-                error.unwrap_or_default()
-            );
+            let error = last_error(pool, tenant, kind, since).await?;
+            bail!("{done} of {n} {kind} grants delivered within 10 minutes (last error: {error})");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -288,6 +264,26 @@ async fn deliver(
         p99,
         ceiling: None,
     })
+}
+
+/// An error one of the run's calls of `kind` recorded ("" when none did).
+async fn last_error(
+    pool: &PgPool,
+    tenant: Uuid,
+    kind: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
+    let error: Option<String> = sqlx::query_scalar(
+        "select last_error from outbox where tenant_id = $1 and kind = $2 and created_at >= $3
+           and last_error is not null limit 1",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .bind(since)
+    .fetch_optional(pool)
+    .await?
+    .flatten();
+    Ok(error.unwrap_or_default())
 }
 
 /// The SCIM target: a tenant of its own holding the target group, and its SCIM token.
