@@ -13,6 +13,10 @@ string_enum!(
         Slack = "slack",
         /// An Adaptive Card posted to the tenant's Teams webhook.
         Teams = "teams",
+        /// A directory call of an LDAP connector.
+        Ldap = "ldap",
+        /// A signed call to a custom extension (INTEGRATIONS.md §4).
+        Extension = "extension",
     }
 );
 

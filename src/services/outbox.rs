@@ -108,7 +108,7 @@ pub async fn reprocess(
                 .into());
             }
         }
-        OutboxKind::Webhook | OutboxKind::Scim => {
+        OutboxKind::Webhook | OutboxKind::Scim | OutboxKind::Ldap => {
             if db::outbox::has_later_in_sequence(work.conn(), tenant, id).await? {
                 return Err(DomainError::conflict(
                     "A later call for the same grant was queued after this one; sending this one again would overtake it. Reprocess the assignment instead.",
@@ -119,6 +119,16 @@ pub async fn reprocess(
         }
         // A Slack message is rendered from the request as it is when sent again.
         OutboxKind::Slack => {}
+        OutboxKind::Extension => {
+            if row.payload["waits"].as_bool() == Some(true)
+                && row.payload.get("callbackToken").is_none()
+            {
+                return Err(DomainError::conflict(
+                    "This extension call carried a one-time callback token, removed when it failed for good; it cannot be sent again. The request it held is settled by the extension's timeout.",
+                )
+                .into());
+            }
+        }
         OutboxKind::Teams => {
             if super::chat::links_removed(&row.payload) {
                 return Err(DomainError::conflict(

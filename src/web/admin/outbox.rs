@@ -80,7 +80,7 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
                         format!("{} ({})", p.names.user(u), p.names.user_email(u))
                     }),
                 ),
-                OutboxKind::Webhook | OutboxKind::Scim => (
+                OutboxKind::Webhook | OutboxKind::Scim | OutboxKind::Ldap => (
                     format!(
                         "Connector call: {}",
                         r.payload["type"].as_str().unwrap_or("call")
@@ -98,6 +98,13 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
                     String::new(),
                 ),
                 OutboxKind::Teams => ("Teams card".to_string(), String::new()),
+                OutboxKind::Extension => (
+                    format!(
+                        "Custom extension call: {}",
+                        r.payload["stage"].as_str().unwrap_or("call")
+                    ),
+                    String::new(),
+                ),
             };
             DeliveryRow {
                 what,
