@@ -17,6 +17,7 @@ use crate::db::{self, Conn};
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::ids::AssignmentId;
 use crate::domain::ids::GroupId;
+use crate::domain::extension::ExtensionStage;
 use crate::domain::lifecycle::{Event, Then};
 use crate::domain::request::RequestState;
 use crate::domain::request::{Eligibility, delivery_refusal, end_at_start};
@@ -155,6 +156,13 @@ pub async fn deliver_add(
         now,
     );
     grants::grant_except(conn, &assignment, &targets, &refused, now).await?;
+    crate::services::extensions::calls::assignments_reached(
+        conn,
+        std::slice::from_ref(&assignment),
+        ExtensionStage::AssignmentGranted,
+        now,
+    )
+    .await?;
     carry_out(conn, trail, request, &t, actor, None, now).await?;
     Ok(())
 }
