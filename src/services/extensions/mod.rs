@@ -7,6 +7,7 @@
 //! out the requests they hold.
 
 pub mod delivery;
+pub mod history;
 pub mod calls;
 
 use chrono::{DateTime, Utc};

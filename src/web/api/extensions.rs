@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::requests::Request;
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
-use crate::db::extensions::ExtensionRow;
+use crate::model::extensions::ExtensionRow;
 use crate::domain::extension::{CallbackOutcome, ExtensionBehavior};
 use crate::domain::ids::{CatalogId, ExtensionId, RequestId};
 use crate::services;
