@@ -2,9 +2,11 @@
 //! edit, enable/disable), `detail` (a catalog with its resources, packages and role
 //! holders), `roles` (granting and revoking catalog roles) and `resources` (groups
 //! picked from the directory; applications, sites and custom resources with their
-//! roles and an optional webhook or SCIM connector, and a resource's connector form).
+//! roles and an optional webhook or SCIM connector, and a resource's connector form)
+//! and `extensions` (its custom extensions: add, edit, delete).
 
 mod detail;
+mod extensions;
 mod form;
 mod list;
 mod resources;
@@ -21,6 +23,9 @@ use detail::show_catalog;
 use form::{
     confirm_delete_catalog, create_catalog, delete_catalog, edit_catalog, new_catalog,
     toggle_catalog, update_catalog,
+};
+use extensions::{
+    add_extension, delete_extension, edit_extension, new_extension, update_extension,
 };
 use list::list_catalogs;
 use resources::{add_resource, edit_connector, new_resource, remove_resource, update_connector};
@@ -50,6 +55,22 @@ pub fn router() -> Router<AppState> {
         .route(
             "/t/{slug}/admin/catalogs/{id}/roles/{rid}/revoke",
             post(revoke_role),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/extensions/new",
+            get(new_extension),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/extensions",
+            post(add_extension),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/extensions/{eid}/edit",
+            get(edit_extension).post(update_extension),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/extensions/{eid}/delete",
+            post(delete_extension),
         )
         .route(
             "/t/{slug}/admin/catalogs/{id}/resources/new",

@@ -86,6 +86,7 @@ async fn edit_policy(
         draft,
         &editor.names,
         &[],
+        &editor.extensions,
         Errors::none(),
     )
     .into_response())
@@ -132,6 +133,7 @@ async fn redraw(
         draft,
         &editor.names,
         &hits,
+        &editor.extensions,
         errors,
     );
     Ok(if status_invalid {
