@@ -3,6 +3,7 @@
 //! checks (`crud`), a request's life with extensions at each stage, held and resumed,
 //! denied or timed out (`life`), and every refusal of the resume endpoint (`resume`).
 
+mod admin;
 mod crud;
 mod life;
 mod resume;
