@@ -6,8 +6,8 @@
 use uuid::Uuid;
 
 use super::ids::{
-    AccessReviewId, AssignmentId, CatalogId, ExtensionId, GroupId, OutboxId, PackageId, PolicyId, RequestId,
-    ResourceId, ReviewItemId, RoleAssignmentId, ScimTokenId, TenantId, TokenId, UserId,
+    AccessReviewId, AssignmentId, CatalogId, ExtensionId, GroupId, OutboxId, PackageId, PolicyId,
+    RequestId, ResourceId, ReviewItemId, RoleAssignmentId, ScimTokenId, TenantId, TokenId, UserId,
 };
 use super::lifecycle::Action as RequestAction;
 use super::string_enum;

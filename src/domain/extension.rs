@@ -138,7 +138,10 @@ pub fn parse_message(raw: Option<&str>) -> Result<Option<String>, String> {
     if raw.chars().count() > 1000 {
         return Err("a message has at most 1000 characters".into());
     }
-    if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if raw
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err("a message has no control characters".into());
     }
     Ok(Some(raw.to_string()))
@@ -181,7 +184,13 @@ mod tests {
 
     #[test]
     fn timeouts_stay_within_a_day() {
-        for (m, ok) in [(None, false), (Some(0), false), (Some(1), true), (Some(1440), true), (Some(1441), false)] {
+        for (m, ok) in [
+            (None, false),
+            (Some(0), false),
+            (Some(1), true),
+            (Some(1440), true),
+            (Some(1441), false),
+        ] {
             let mut e = FieldErrors::new();
             check_timeout(m, &mut e);
             assert_eq!(e.is_empty(), ok, "{m:?}");

@@ -71,15 +71,25 @@ async fn deliver(state: &AppState, row: &Claimed, now: DateTime<Utc>) -> anyhow:
     };
     let result = match found {
         None => Err(("the custom extension no longer exists".to_string(), true)),
-        Some(ext) => match state.keys().open(&ext.secret, &secret_context(tenant, ext.id)) {
+        Some(ext) => match state
+            .keys()
+            .open(&ext.secret, &secret_context(tenant, ext.id))
+        {
             // Retried like an unreachable target: setting the secret again lets it through.
             Err(e) => Err((e.to_string(), false)),
             Ok(secret) => {
                 let id = format!("msg_{}", row.id);
                 let bytes = serde_json::to_vec(&body(state, row, &id))?;
-                webhook::send(state.http(), &ext.url, &secret, &id, now.timestamp(), &bytes)
-                    .await
-                    .map_err(|e| (e, false))
+                webhook::send(
+                    state.http(),
+                    &ext.url,
+                    &secret,
+                    &id,
+                    now.timestamp(),
+                    &bytes,
+                )
+                .await
+                .map_err(|e| (e, false))
             }
         },
     };

@@ -63,11 +63,7 @@ fn state_columns() -> Vec<(&'static str, &'static str, BTreeSet<&'static str>)> 
         ("role_assignments", "role", texts!(Role)),
         ("audit_events", "actor_type", texts!(ActorType)),
         ("chat_messages", "state", texts!(ChatMessageState)),
-        (
-            "custom_extensions",
-            "behavior",
-            texts!(ExtensionBehavior),
-        ),
+        ("custom_extensions", "behavior", texts!(ExtensionBehavior)),
         ("custom_extensions", "on_timeout", texts!(CallbackOutcome)),
         ("request_callbacks", "stage", callback_stages()),
         ("request_callbacks", "on_timeout", texts!(CallbackOutcome)),

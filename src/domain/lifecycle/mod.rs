@@ -274,11 +274,7 @@ impl Transition {
         self.completed = false;
         self.then = Then::Nothing;
         self.holds_at = Some(stage);
-        self.note(
-            Action::WaitingForCallback,
-            true,
-            json!({"stage": stage}),
-        )
+        self.note(Action::WaitingForCallback, true, json!({"stage": stage}))
     }
 
     fn note(mut self, action: Action, by_system: bool, details: Value) -> Self {
@@ -499,11 +495,25 @@ pub fn step(
             message,
         } => {
             let details = json!({"stage": stage, "outcome": outcome, "message": message});
-            callback(request, stage, outcome, Action::CallbackResumed, details, now)
+            callback(
+                request,
+                stage,
+                outcome,
+                Action::CallbackResumed,
+                details,
+                now,
+            )
         }
         Event::CallbackTimedOut { stage, outcome } => {
             let details = json!({"stage": stage, "outcome": outcome, "onTimeout": outcome});
-            callback(request, stage, outcome, Action::CallbackTimedOut, details, now)
+            callback(
+                request,
+                stage,
+                outcome,
+                Action::CallbackTimedOut,
+                details,
+                now,
+            )
         }
         Event::Extended {
             assignment_live,
@@ -592,7 +602,11 @@ fn callback(
     if outcome == CallbackOutcome::Deny {
         let mut t = Transition::to(RequestState::Denied).tell(Tell::Requestor(Told::Denied));
         t.notes = notes;
-        return Ok(t.note(Action::Denied, true, json!({"stage": stage, "by": "customExtension"})));
+        return Ok(t.note(
+            Action::Denied,
+            true,
+            json!({"stage": stage, "by": "customExtension"}),
+        ));
     }
     let mut t = match stage {
         ExtensionStage::RequestCreated => proceed(request, false, now),

@@ -11,7 +11,6 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-
 use super::at_stage;
 use crate::db::assignments::AssignmentRow;
 use crate::db::extensions::{CallbackRow, ExtensionRow};
@@ -106,9 +105,8 @@ pub async fn request_reached(
         };
         let (package, user) = match &subject_parts {
             Some(parts) => parts,
-            None => subject_parts.insert(
-                subject(conn, tenant, row.package_id, row.target_user_id).await?,
-            ),
+            None => subject_parts
+                .insert(subject(conn, tenant, row.package_id, row.target_user_id).await?),
         };
         let body = json!({
             "type": "portico.customExtension",
@@ -124,8 +122,8 @@ pub async fn request_reached(
             "targetUser": user,
             "assignment": null,
         });
-        let waits = t.holds_at == Some(*stage)
-            && extension.behavior == ExtensionBehavior::WaitForCallback;
+        let waits =
+            t.holds_at == Some(*stage) && extension.behavior == ExtensionBehavior::WaitForCallback;
         let token = waits.then(links::new_token);
         let outbox = enqueue(conn, &extension, *stage, body, token.as_deref(), now).await?;
         let mut details = json!({"stage": stage, "extensionId": extension.id,
@@ -224,4 +222,3 @@ pub async fn assignments_reached(
     }
     Ok(())
 }
-

@@ -64,7 +64,9 @@ pub async fn record(
             db::extensions::forget_call_token(&mut tx, tenant, id).await?;
             let details = json!({"stage": payload["stage"], "extensionId": payload["extensionId"],
                                  "outboxId": id, "error": error});
-            let request = payload["requestId"].as_str().and_then(|s| s.parse::<RequestId>().ok());
+            let request = payload["requestId"]
+                .as_str()
+                .and_then(|s| s.parse::<RequestId>().ok());
             let assignment = payload["assignmentId"]
                 .as_str()
                 .and_then(|s| s.parse::<AssignmentId>().ok());

@@ -62,11 +62,17 @@ pub fn describe(action: AuditAction, d: &Value) -> Option<(&'static str, String)
         AuditAction::RequestCallbackResumed => match d["outcome"].as_str() {
             Some("deny") => (
                 "bad",
-                message(format!("{}: the custom extension denied the request", stage(d))),
+                message(format!(
+                    "{}: the custom extension denied the request",
+                    stage(d)
+                )),
             ),
             _ => (
                 "ok",
-                message(format!("{}: the custom extension let the request continue", stage(d))),
+                message(format!(
+                    "{}: the custom extension let the request continue",
+                    stage(d)
+                )),
             ),
         },
         AuditAction::RequestCallbackTimedOut => match d["outcome"].as_str() {

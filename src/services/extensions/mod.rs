@@ -6,9 +6,9 @@
 //! request's life makes; `delivery` records how their sending went; `requests::callback` resumes and times
 //! out the requests they hold.
 
+pub mod calls;
 pub mod delivery;
 pub mod history;
-pub mod calls;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -83,8 +83,7 @@ async fn check(
             .map(DisplayName::into_string)
             .unwrap_or_default(),
     };
-    let url = match check_webhook_url(input.url.as_deref().unwrap_or_default(), allow_private)
-        .await
+    let url = match check_webhook_url(input.url.as_deref().unwrap_or_default(), allow_private).await
     {
         Ok(u) => u,
         Err(e) => {
@@ -92,7 +91,11 @@ async fn check(
             String::new()
         }
     };
-    let secret = input.secret.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let secret = input
+        .secret
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     match secret {
         None if creating => errors.add(
             "secret",
@@ -276,7 +279,9 @@ pub async fn update(
 fn describe_uses(uses: &[db::extensions::PolicyUse]) -> String {
     let named: Vec<String> = uses
         .iter()
-        .map(|(_, policy, package)| format!("the policy “{policy}” of the access package “{package}”"))
+        .map(|(_, policy, package)| {
+            format!("the policy “{policy}” of the access package “{package}”")
+        })
         .collect();
     named.join(", ")
 }
@@ -370,7 +375,10 @@ pub async fn holds(
     settings: &PolicySettings,
 ) -> ServiceResult<Holds> {
     let mut holds = Holds::default();
-    for stage in [ExtensionStage::RequestCreated, ExtensionStage::RequestApproved] {
+    for stage in [
+        ExtensionStage::RequestCreated,
+        ExtensionStage::RequestApproved,
+    ] {
         let waits = at_stage(conn, tenant, settings, stage)
             .await?
             .is_some_and(|e| e.behavior == ExtensionBehavior::WaitForCallback);

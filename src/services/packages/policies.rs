@@ -197,8 +197,15 @@ pub async fn replace_policy(
         input.expected_version,
     )
     .await?;
-    let display_name =
-        check_policy(work.conn(), tenant, catalog.id, &input, Some(&before.settings.0), now).await?;
+    let display_name = check_policy(
+        work.conn(),
+        tenant,
+        catalog.id,
+        &input,
+        Some(&before.settings.0),
+        now,
+    )
+    .await?;
     let mut settings = input.settings;
     settings.assign_question_ids();
     let after = Policy {

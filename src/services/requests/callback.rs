@@ -24,9 +24,7 @@ use crate::services::{Actor, ServiceError, ServiceResult, links};
 pub const TIMEOUT_BATCH: i64 = 100;
 
 fn refused_token() -> ServiceError {
-    ServiceError::Unauthenticated(
-        "The callback token is not valid for this request.".to_string(),
-    )
+    ServiceError::Unauthenticated("The callback token is not valid for this request.".to_string())
 }
 
 /// The outside system's answer for a request its extension holds, authenticated by
@@ -122,7 +120,17 @@ async fn settle(
     set_state(&mut request, &t, now);
     db::requests::save(conn, &request).await?;
     carry_out(conn, trail, &request, &t, Actor::System, None, now).await?;
-    follow(conn, trail, &mut request, &policy, t.then, Actor::System, true, now).await?;
+    follow(
+        conn,
+        trail,
+        &mut request,
+        &policy,
+        t.then,
+        Actor::System,
+        true,
+        now,
+    )
+    .await?;
     Ok(request)
 }
 
@@ -154,8 +162,16 @@ async fn time_out(conn: &mut Conn, hold: &CallbackRow, now: DateTime<Utc>) -> Se
         return Ok(());
     };
     if request.state != RequestState::WaitingForCallback {
-        db::extensions::finish_callback(conn, tenant, hold.id, CallbackState::Closed, None, None, now)
-            .await?;
+        db::extensions::finish_callback(
+            conn,
+            tenant,
+            hold.id,
+            CallbackState::Closed,
+            None,
+            None,
+            now,
+        )
+        .await?;
         return Ok(());
     }
     let mut trail = Trail::default();

@@ -70,7 +70,16 @@ pub(super) async fn step(
     event: Event,
     now: DateTime<Utc>,
 ) -> ServiceResult<Transition> {
-    step_with(conn, row, policy_stages, Holds::default(), stages, event, now).await
+    step_with(
+        conn,
+        row,
+        policy_stages,
+        Holds::default(),
+        stages,
+        event,
+        now,
+    )
+    .await
 }
 
 /// [`step`] for the events that may reach a hold (submission, the last approval, a

@@ -22,8 +22,8 @@ use crate::web::session::{
 };
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{
-    Badge, ExtensionStep, Pager, RequestTable, RequestTableRow, StageEntry, extension_steps, stage_timeline, state_label, when,
-    when_opt,
+    Badge, ExtensionStep, Pager, RequestTable, RequestTableRow, StageEntry, extension_steps,
+    stage_timeline, state_label, when, when_opt,
 };
 
 pub fn router() -> Router<AppState> {

@@ -16,9 +16,9 @@ use uuid::Uuid;
 
 use super::requests::Request;
 use super::{ApiJson, ApiPath, ApiQuery, Created, List, Pagination};
-use crate::model::extensions::ExtensionRow;
 use crate::domain::extension::{CallbackOutcome, ExtensionBehavior};
 use crate::domain::ids::{CatalogId, ExtensionId, RequestId};
+use crate::model::extensions::ExtensionRow;
 use crate::services;
 use crate::services::extensions::ExtensionInput;
 use crate::state::AppState;

@@ -28,25 +28,51 @@ async fn admins_add_edit_and_delete_custom_extensions_on_the_catalog_page() {
     let base = format!("/admin/catalogs/{catalog}");
     let page = b.get(&base).await;
     assert!(page.body.contains("Custom extensions"), "{}", page.body);
-    assert_eq!(b.get(&format!("{base}/extensions/new")).await.status, StatusCode::OK);
+    assert_eq!(
+        b.get(&format!("{base}/extensions/new")).await.status,
+        StatusCode::OK
+    );
 
     let refused = b
         .post(
             &format!("{base}/extensions"),
-            &[("displayName", " "), ("url", "ftp://hr.example/x"), ("secret", "short"),
-              ("behavior", "waitForCallback"), ("timeoutMinutes", "2000"), ("onTimeout", "deny")],
+            &[
+                ("displayName", " "),
+                ("url", "ftp://hr.example/x"),
+                ("secret", "short"),
+                ("behavior", "waitForCallback"),
+                ("timeoutMinutes", "2000"),
+                ("onTimeout", "deny"),
+            ],
         )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
-    for shown in ["f-displayName-error", "f-url-error", "f-secret-error", "f-timeoutMinutes-error",
-                  "Please correct these 4 problems", "ftp://hr.example/x"] {
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    for shown in [
+        "f-displayName-error",
+        "f-url-error",
+        "f-secret-error",
+        "f-timeoutMinutes-error",
+        "Please correct these 4 problems",
+        "ftp://hr.example/x",
+    ] {
         assert!(refused.body.contains(shown), "{shown}: {}", refused.body);
     }
     let not_a_number = b
         .post(
             &format!("{base}/extensions"),
-            &[("displayName", "HR"), ("url", "https://hr.example/hook"), ("secret", SECRET),
-              ("behavior", "waitForCallback"), ("timeoutMinutes", "soon"), ("onTimeout", "deny")],
+            &[
+                ("displayName", "HR"),
+                ("url", "https://hr.example/hook"),
+                ("secret", SECRET),
+                ("behavior", "waitForCallback"),
+                ("timeoutMinutes", "soon"),
+                ("onTimeout", "deny"),
+            ],
         )
         .await;
     assert_eq!(not_a_number.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -55,13 +81,23 @@ async fn admins_add_edit_and_delete_custom_extensions_on_the_catalog_page() {
     let added = b
         .post(
             &format!("{base}/extensions"),
-            &[("displayName", "HR check"), ("url", "https://hr.example/hook"), ("secret", SECRET),
-              ("behavior", "waitForCallback"), ("timeoutMinutes", "30"), ("onTimeout", "deny")],
+            &[
+                ("displayName", "HR check"),
+                ("url", "https://hr.example/hook"),
+                ("secret", SECRET),
+                ("behavior", "waitForCallback"),
+                ("timeoutMinutes", "30"),
+                ("onTimeout", "deny"),
+            ],
         )
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
     let page = b.get(&base).await;
-    assert!(page.body.contains("HR check") && page.body.contains("Waits up to 30 min, then denies"), "{}", page.body);
+    assert!(
+        page.body.contains("HR check") && page.body.contains("Waits up to 30 min, then denies"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains(SECRET), "the secret is never shown");
     let sealed = stored_secret(&app).await;
     let id: uuid::Uuid = sqlx::query_scalar("select id from custom_extensions")
@@ -75,12 +111,22 @@ async fn admins_add_edit_and_delete_custom_extensions_on_the_catalog_page() {
     let saved = b
         .post(
             &format!("{base}/extensions/{id}/edit"),
-            &[("displayName", "HR check 2"), ("url", "https://hr.example/hook"), ("secret", ""),
-              ("behavior", "fireAndForget"), ("timeoutMinutes", "30"), ("onTimeout", "continue")],
+            &[
+                ("displayName", "HR check 2"),
+                ("url", "https://hr.example/hook"),
+                ("secret", ""),
+                ("behavior", "fireAndForget"),
+                ("timeoutMinutes", "30"),
+                ("onTimeout", "continue"),
+            ],
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    assert_eq!(stored_secret(&app).await, sealed, "a blank secret keeps the stored one");
+    assert_eq!(
+        stored_secret(&app).await,
+        sealed,
+        "a blank secret keeps the stored one"
+    );
 
     // In use by a policy: the delete is refused on the catalog page, naming it.
     package_with(&app, &t, 0, &[("assignmentRemoved", id)]).await;
@@ -93,7 +139,12 @@ async fn admins_add_edit_and_delete_custom_extensions_on_the_catalog_page() {
         .expect("unused");
     let deleted = b.post(&format!("{base}/extensions/{id}/delete"), &[]).await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
-    assert!(!b.get(&base).await.body.contains("aria-label=\"Edit HR check 2\""));
+    assert!(
+        !b.get(&base)
+            .await
+            .body
+            .contains("aria-label=\"Edit HR check 2\"")
+    );
 }
 
 #[tokio::test]
@@ -101,34 +152,62 @@ async fn the_policy_editor_chooses_an_extension_for_each_stage() {
     let app = TestApp::spawn().await;
     let (t, b) = admin_of(&app, "acme").await;
     let catalog = fixtures::general_catalog(&app, &t).await;
-    let waits = extension(&app, &t, catalog, "https://hr.example/a", "waitForCallback", "deny").await;
-    let tells = extension(&app, &t, catalog, "https://hr.example/b", "fireAndForget", "deny").await;
+    let waits = extension(
+        &app,
+        &t,
+        catalog,
+        "https://hr.example/a",
+        "waitForCallback",
+        "deny",
+    )
+    .await;
+    let tells = extension(
+        &app,
+        &t,
+        catalog,
+        "https://hr.example/b",
+        "fireAndForget",
+        "deny",
+    )
+    .await;
     let p = package_with(&app, &t, 0, &[("requestCreated", waits)]).await;
     let path = format!("/admin/packages/{}/policies/{}", p.package, p.policy);
     let page = b.get(&path).await;
     assert_eq!(page.status, StatusCode::OK);
     let select = |stage: &str| {
-        let start = page.body.find(&format!("name=\"ext.{stage}\"")).expect("select");
+        let start = page
+            .body
+            .find(&format!("name=\"ext.{stage}\""))
+            .expect("select");
         let end = start + page.body[start..].find("</select>").expect("end");
         page.body[start..end].to_string()
     };
     assert!(select("requestCreated").contains(&format!("value=\"{waits}\" selected")));
-    assert!(!select("assignmentGranted").contains(&waits.to_string()), "a waiting extension is not offered where nothing can be held");
+    assert!(
+        !select("assignmentGranted").contains(&waits.to_string()),
+        "a waiting extension is not offered where nothing can be held"
+    );
     assert!(select("assignmentGranted").contains(&tells.to_string()));
 
     let fields = [
-        ("op", "save"), ("displayName", "Employees"), ("scope", "allMembers"), ("requestsEnabled", "true"),
-        ("stageCount", "0"), ("questionCount", "0"), ("expiration", "never"),
+        ("op", "save"),
+        ("displayName", "Employees"),
+        ("scope", "allMembers"),
+        ("requestsEnabled", "true"),
+        ("stageCount", "0"),
+        ("questionCount", "0"),
+        ("expiration", "never"),
         ("ext.requestApproved", waits.to_string().leak() as &str),
         ("ext.assignmentGranted", tells.to_string().leak() as &str),
     ];
     let saved = b.post(&path, &fields).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    let settings: serde_json::Value = sqlx::query_scalar("select settings from policies where id = $1")
-        .bind(p.policy)
-        .fetch_one(&app.pool)
-        .await
-        .expect("policy");
+    let settings: serde_json::Value =
+        sqlx::query_scalar("select settings from policies where id = $1")
+            .bind(p.policy)
+            .fetch_one(&app.pool)
+            .await
+            .expect("policy");
     assert_eq!(
         settings["customExtensions"],
         json!([{"stage": "requestApproved", "extensionId": waits}, {"stage": "assignmentGranted", "extensionId": tells}])
@@ -137,8 +216,17 @@ async fn the_policy_editor_chooses_an_extension_for_each_stage() {
     let mut bad = fields.to_vec();
     bad.push(("ext.assignmentRemoved", waits.to_string().leak() as &str));
     let refused = b.post(&path, &bad).await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
-    assert!(refused.body.contains("f-ext-assignmentRemoved-error"), "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("f-ext-assignmentRemoved-error"),
+        "{}",
+        refused.body
+    );
 }
 
 #[tokio::test]

@@ -70,7 +70,11 @@ async fn editors_create_read_replace_and_delete_extensions_without_seeing_the_se
     let actions = app.audit_actions(id).await;
     assert_eq!(
         actions,
-        ["customExtension.created", "customExtension.updated", "customExtension.deleted"]
+        [
+            "customExtension.created",
+            "customExtension.updated",
+            "customExtension.deleted"
+        ]
     );
 }
 
@@ -80,7 +84,14 @@ async fn every_bad_field_is_a_422_at_its_name() {
     let path = format!("/api/v1/catalogs/{catalog}/customExtensions");
     let (status, e) = app.post(&t.admin, &path, json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    for field in ["displayName", "url", "secret", "behavior", "timeoutMinutes", "onTimeout"] {
+    for field in [
+        "displayName",
+        "url",
+        "secret",
+        "behavior",
+        "timeoutMinutes",
+        "onTimeout",
+    ] {
         assert!(e["errors"][field].is_string(), "{field}: {e}");
     }
     for (field, value) in [
@@ -95,14 +106,20 @@ async fn every_bad_field_is_a_422_at_its_name() {
         let mut b = body(&url);
         b[field] = value.clone();
         let (status, e) = app.post(&t.admin, &path, b).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}={value}: {e}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}={value}: {e}"
+        );
         assert!(e["errors"][field].is_string(), "{field}={value}: {e}");
     }
 }
 
 #[tokio::test]
 async fn a_private_address_is_refused_unless_the_operator_allows_it() {
-    let app = crate::helpers::TestApp::spawn_with_settings(&[("PORTICO_WEBHOOK_ALLOW_PRIVATE", "false")]).await;
+    let app =
+        crate::helpers::TestApp::spawn_with_settings(&[("PORTICO_WEBHOOK_ALLOW_PRIVATE", "false")])
+            .await;
     let t = app.tenant("contoso").await;
     let catalog = crate::fixtures::general_catalog(&app, &t).await;
     let (status, e) = app
@@ -113,10 +130,21 @@ async fn a_private_address_is_refused_unless_the_operator_allows_it() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert!(e["errors"]["url"].as_str().unwrap_or_default().contains("PORTICO_WEBHOOK_ALLOW_PRIVATE"), "{e}");
+    assert!(
+        e["errors"]["url"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("PORTICO_WEBHOOK_ALLOW_PRIVATE"),
+        "{e}"
+    );
 }
 
-async fn policy_with(app: &crate::helpers::TestApp, t: &crate::helpers::TestTenant, package: uuid::Uuid, list: Value) -> (StatusCode, Value) {
+async fn policy_with(
+    app: &crate::helpers::TestApp,
+    t: &crate::helpers::TestTenant,
+    package: uuid::Uuid,
+    list: Value,
+) -> (StatusCode, Value) {
     app.post(
         &t.admin,
         &format!("/api/v1/accessPackages/{package}/policies"),
@@ -131,72 +159,153 @@ async fn policies_call_only_their_catalogs_extensions_and_wait_only_where_a_requ
     let waits = extension(&app, &t, catalog, &url, "waitForCallback", "deny").await;
     let tells = extension(&app, &t, catalog, &url, "fireAndForget", "deny").await;
     let (status, other) = app
-        .post(&t.admin, "/api/v1/catalogs", json!({"displayName": "Other"}))
+        .post(
+            &t.admin,
+            "/api/v1/catalogs",
+            json!({"displayName": "Other"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let elsewhere = extension(&app, &t, uuid_of(&other["id"]), &url, "fireAndForget", "deny").await;
-    let p = crate::fixtures::group_package(&app, &t, "Laptops", crate::fixtures::open_policy(json!({}))).await;
+    let elsewhere = extension(
+        &app,
+        &t,
+        uuid_of(&other["id"]),
+        &url,
+        "fireAndForget",
+        "deny",
+    )
+    .await;
+    let p = crate::fixtures::group_package(
+        &app,
+        &t,
+        "Laptops",
+        crate::fixtures::open_policy(json!({})),
+    )
+    .await;
 
-    let (status, e) = policy_with(&app, &t, p.package, json!([{"stage": "requestCreated", "extensionId": elsewhere}])).await;
+    let (status, e) = policy_with(
+        &app,
+        &t,
+        p.package,
+        json!([{"stage": "requestCreated", "extensionId": elsewhere}]),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert!(e["errors"]["customExtensions[0].extensionId"].is_string(), "{e}");
+    assert!(
+        e["errors"]["customExtensions[0].extensionId"].is_string(),
+        "{e}"
+    );
 
-    let (status, e) = policy_with(&app, &t, p.package, json!([{"stage": "assignmentGranted", "extensionId": waits}])).await;
+    let (status, e) = policy_with(
+        &app,
+        &t,
+        p.package,
+        json!([{"stage": "assignmentGranted", "extensionId": waits}]),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert!(e["errors"]["customExtensions[0].extensionId"].as_str().unwrap_or_default().contains("no request to hold"), "{e}");
+    assert!(
+        e["errors"]["customExtensions[0].extensionId"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no request to hold"),
+        "{e}"
+    );
 
     let (status, e) = policy_with(&app, &t, p.package, json!([{"stage": "requestCreated", "extensionId": tells},
                                                                {"stage": "requestCreated", "extensionId": waits}])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert!(e["errors"]["customExtensions[1].stage"].is_string(), "{e}");
 
-    let (status, e) = policy_with(&app, &t, p.package, json!([{"stage": "sometime", "extensionId": tells}])).await;
+    let (status, e) = policy_with(
+        &app,
+        &t,
+        p.package,
+        json!([{"stage": "sometime", "extensionId": tells}]),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
 
     let (status, policy) = policy_with(&app, &t, p.package, json!([{"stage": "requestApproved", "extensionId": waits},
                                                                     {"stage": "assignmentRemoved", "extensionId": tells}])).await;
     assert_eq!(status, StatusCode::CREATED, "{policy}");
-    assert_eq!(policy["customExtensions"][0]["extensionId"], waits.to_string());
+    assert_eq!(
+        policy["customExtensions"][0]["extensionId"],
+        waits.to_string()
+    );
 
     // In use: not deleted, and not made to wait where a request cannot be held.
-    let (status, e) = app.delete(&t.admin, &format!("/api/v1/customExtensions/{tells}")).await;
+    let (status, e) = app
+        .delete(&t.admin, &format!("/api/v1/customExtensions/{tells}"))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
     let detail = e["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("Employees") && detail.contains("Laptops"), "{detail}");
+    assert!(
+        detail.contains("Employees") && detail.contains("Laptops"),
+        "{detail}"
+    );
     let mut b = body(&url);
     b["behavior"] = json!("waitForCallback");
-    let (status, e) = app.put(&t.admin, &format!("/api/v1/customExtensions/{tells}"), b).await;
+    let (status, e) = app
+        .put(&t.admin, &format!("/api/v1/customExtensions/{tells}"), b)
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert!(e["errors"]["behavior"].as_str().unwrap_or_default().contains("Employees"), "{e}");
+    assert!(
+        e["errors"]["behavior"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Employees"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn readers_see_extensions_but_only_editors_change_them_and_other_tenants_see_nothing() {
     let (app, t, _, url, catalog) = setup().await;
     let id = extension(&app, &t, catalog, &url, "fireAndForget", "continue").await;
-    let (_, reader) = app.user_with_role(&t, "reader@contoso.test", "catalogReader", Some(catalog)).await;
+    let (_, reader) = app
+        .user_with_role(&t, "reader@contoso.test", "catalogReader", Some(catalog))
+        .await;
     let path = format!("/api/v1/catalogs/{catalog}/customExtensions");
     let (status, list) = app.get(&reader, &path).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
     let (status, _) = app.post(&reader, &path, body(&url)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = app.put(&reader, &format!("/api/v1/customExtensions/{id}"), body(&url)).await;
+    let (status, _) = app
+        .put(
+            &reader,
+            &format!("/api/v1/customExtensions/{id}"),
+            body(&url),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = app.delete(&reader, &format!("/api/v1/customExtensions/{id}")).await;
+    let (status, _) = app
+        .delete(&reader, &format!("/api/v1/customExtensions/{id}"))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, owner) = app.user_with_role(&t, "owner@contoso.test", "catalogOwner", Some(catalog)).await;
+    let (_, owner) = app
+        .user_with_role(&t, "owner@contoso.test", "catalogOwner", Some(catalog))
+        .await;
     let (status, e) = app.post(&owner, &path, body(&url)).await;
-    assert_eq!(status, StatusCode::CREATED, "catalog owners add extensions: {e}");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "catalog owners add extensions: {e}"
+    );
     let (_, member) = app.user(&t, "member@contoso.test", json!({})).await;
-    let (status, _) = app.get(&member, &format!("/api/v1/customExtensions/{id}")).await;
+    let (status, _) = app
+        .get(&member, &format!("/api/v1/customExtensions/{id}"))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let other = app.tenant("fabrikam").await;
     for (status, _) in [
-        app.get(&other.admin, &format!("/api/v1/customExtensions/{id}")).await,
+        app.get(&other.admin, &format!("/api/v1/customExtensions/{id}"))
+            .await,
         app.get(&other.admin, &path).await,
-        app.delete(&other.admin, &format!("/api/v1/customExtensions/{id}")).await,
+        app.delete(&other.admin, &format!("/api/v1/customExtensions/{id}"))
+            .await,
     ] {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }

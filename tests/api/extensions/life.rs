@@ -39,7 +39,10 @@ async fn fire_and_forget_extensions_are_called_at_every_stage_without_holding_th
 
     let (status, req) = request(&app, &token, p.package, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{req}");
-    assert_eq!(req["state"], "pendingApproval", "a fireAndForget call does not hold");
+    assert_eq!(
+        req["state"], "pendingApproval",
+        "a fireAndForget call does not hold"
+    );
     let calls = receiver.wait_for(1).await;
     let created = body_of(&calls[0]);
     assert_eq!(created["stage"], "requestCreated");
@@ -91,7 +94,13 @@ async fn fire_and_forget_extensions_are_called_at_every_stage_without_holding_th
 async fn held(
     stage: &str,
     on_timeout: &str,
-) -> (crate::helpers::TestApp, crate::helpers::TestTenant, String, Value, Value) {
+) -> (
+    crate::helpers::TestApp,
+    crate::helpers::TestTenant,
+    String,
+    Value,
+    Value,
+) {
     let (app, t, receiver, url, catalog) = setup().await;
     let ext = extension(&app, &t, catalog, &url, "waitForCallback", on_timeout).await;
     let p = package_with(&app, &t, 1, &[(stage, ext)]).await;
@@ -113,7 +122,11 @@ async fn held(
         body["callbackUrl"],
         format!("http://portico.test/api/v1/assignmentRequests/{id}/resume")
     );
-    assert!(body["callbackToken"].as_str().is_some_and(|t| t.len() >= 32));
+    assert!(
+        body["callbackToken"]
+            .as_str()
+            .is_some_and(|t| t.len() >= 32)
+    );
     (app, t, token, req, body)
 }
 
@@ -153,11 +166,17 @@ async fn a_request_held_at_creation_is_denied_with_the_message() {
     let (app, t, _, req, body) = held("requestCreated", "continue").await;
     let r = answer(&app, &req, &body, "deny").await;
     assert_eq!(r["state"], "denied");
-    assert!(r["stages"].as_array().is_some_and(Vec::is_empty), "no stage opened");
+    assert!(
+        r["stages"].as_array().is_some_and(Vec::is_empty),
+        "no stage opened"
+    );
     let (_, events) = app
         .get(
             &t.admin,
-            &format!("/api/v1/auditEvents?targetId={}", req["id"].as_str().expect("id")),
+            &format!(
+                "/api/v1/auditEvents?targetId={}",
+                req["id"].as_str().expect("id")
+            ),
         )
         .await;
     let resumed = events["items"]
@@ -195,12 +214,19 @@ async fn a_timeout_that_continues_delivers_the_request() {
     let id = req["id"].as_str().expect("id").to_string();
     app.clock.advance(Span::minutes(59));
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let (_, r) = app.get(&token, &format!("/api/v1/assignmentRequests/{id}")).await;
+    let (_, r) = app
+        .get(&token, &format!("/api/v1/assignmentRequests/{id}"))
+        .await;
     assert_eq!(r["state"], "waitingForCallback", "not before the timeout");
     app.clock.advance(Span::minutes(2));
     wait_request(&app, &token, &id, "delivered").await;
     let actions = app.audit_actions(crate::helpers::uuid_of(&req["id"])).await;
-    assert!(actions.iter().any(|a| a == "assignmentRequest.callbackTimedOut"), "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .any(|a| a == "assignmentRequest.callbackTimedOut"),
+        "{actions:?}"
+    );
     // The token of a timed-out hold is used up.
     let (status, e) = resume(
         &app,
@@ -237,7 +263,10 @@ async fn a_call_to_a_receiver_that_is_down_is_retried_until_it_arrives() {
     receiver.wait_for(2).await;
     app.clock.advance(Span::seconds(21));
     let calls = receiver.wait_for(3).await;
-    assert_eq!(calls[0].id, calls[2].id, "the same webhook-id on every attempt");
+    assert_eq!(
+        calls[0].id, calls[2].id,
+        "the same webhook-id on every attempt"
+    );
     let body = body_of(&calls[2]);
     // Delivered: the plain token leaves the outbox.
     for _ in 0..100 {

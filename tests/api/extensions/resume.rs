@@ -28,10 +28,16 @@ async fn still_waiting(app: &TestApp, token: &str, req: &Value) {
     let (_, r) = app
         .get(
             token,
-            &format!("/api/v1/assignmentRequests/{}", req["id"].as_str().expect("id")),
+            &format!(
+                "/api/v1/assignmentRequests/{}",
+                req["id"].as_str().expect("id")
+            ),
         )
         .await;
-    assert_eq!(r["state"], "waitingForCallback", "a refusal changes nothing");
+    assert_eq!(
+        r["state"], "waitingForCallback",
+        "a refusal changes nothing"
+    );
 }
 
 #[tokio::test]
@@ -92,7 +98,10 @@ async fn a_used_token_is_refused_with_409_naming_the_state() {
     let (status, e) = resume(&app, id, body).await;
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
     let detail = e["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("already used") && detail.contains("delivered"), "{detail}");
+    assert!(
+        detail.contains("already used") && detail.contains("delivered"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]
@@ -101,9 +110,17 @@ async fn a_request_no_longer_waiting_is_refused_with_409() {
     let (req, callback, token) = waiting(&app, &t, "adele@contoso.test").await;
     let id = req["id"].as_str().expect("id");
     let (status, canceled) = app
-        .post(&token, &format!("/api/v1/assignmentRequests/{id}/cancel"), json!({}))
+        .post(
+            &token,
+            &format!("/api/v1/assignmentRequests/{id}/cancel"),
+            json!({}),
+        )
         .await;
-    assert_eq!(status, StatusCode::OK, "a waiting request can be canceled: {canceled}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a waiting request can be canceled: {canceled}"
+    );
     assert_eq!(canceled["state"], "canceled");
     let (status, e) = resume(
         &app,
@@ -113,7 +130,10 @@ async fn a_request_no_longer_waiting_is_refused_with_409() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
     assert!(
-        e["detail"].as_str().unwrap_or_default().contains("canceled"),
+        e["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("canceled"),
         "{e}"
     );
 }

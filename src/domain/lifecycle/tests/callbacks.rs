@@ -23,7 +23,11 @@ fn submit(r: &Request) -> Transition {
     .unwrap_or_else(|e| panic!("{}", refusal_text(e)))
 }
 
-fn resume(r: &Request, stage: ExtensionStage, outcome: CallbackOutcome) -> Result<Transition, Refusal> {
+fn resume(
+    r: &Request,
+    stage: ExtensionStage,
+    outcome: CallbackOutcome,
+) -> Result<Transition, Refusal> {
     step(
         r,
         &[],
@@ -65,7 +69,11 @@ fn continue_at_request_created_proceeds_as_a_submission() {
     let waiting = held(request(K::UserAdd, S::WaitingForCallback, 1), true, false);
     let t = resume(&waiting, RequestCreated, CallbackOutcome::Continue).expect("resumed");
     assert_eq!(t.then, Then::OpenStage(0));
-    assert_eq!(t.state, S::WaitingForCallback, "the opening stage moves it on");
+    assert_eq!(
+        t.state,
+        S::WaitingForCallback,
+        "the opening stage moves it on"
+    );
     assert_eq!(actions(&t), vec!["assignmentRequest.callbackResumed"]);
     assert!(t.tell.is_empty(), "the submission was told before");
     // The stage opens from the waiting state.
@@ -102,7 +110,10 @@ fn deny_ends_the_request_as_denied_with_the_message() {
     assert!(t.completed);
     assert_eq!(
         actions(&t),
-        vec!["assignmentRequest.callbackResumed", "assignmentRequest.denied"]
+        vec![
+            "assignmentRequest.callbackResumed",
+            "assignmentRequest.denied"
+        ]
     );
     assert_eq!(t.notes[0].details["message"], "checked");
     assert_eq!(t.tell, vec![Tell::Requestor(Told::Denied)]);

@@ -108,7 +108,9 @@ fn form_page(
         secret_stored: existing.is_some(),
         behavior: pick(
             "behavior",
-            existing.map_or("fireAndForget", |e| e.behavior.as_str()).to_string(),
+            existing
+                .map_or("fireAndForget", |e| e.behavior.as_str())
+                .to_string(),
         ),
         timeout_minutes: pick(
             "timeoutMinutes",
@@ -116,7 +118,9 @@ fn form_page(
         ),
         on_timeout: pick(
             "onTimeout",
-            existing.map_or("deny", |e| e.on_timeout.as_str()).to_string(),
+            existing
+                .map_or("deny", |e| e.on_timeout.as_str())
+                .to_string(),
         ),
         behaviors: BEHAVIORS.to_vec(),
         outcomes: OUTCOMES.to_vec(),
@@ -132,7 +136,10 @@ fn input(f: &FormData) -> Result<ExtensionInput, ServiceError> {
         None
     } else {
         Some(minutes.parse::<i64>().map_err(|_| {
-            DomainError::field("timeoutMinutes", "enter the timeout as a whole number of minutes")
+            DomainError::field(
+                "timeoutMinutes",
+                "enter the timeout as a whole number of minutes",
+            )
         })?)
     };
     Ok(ExtensionInput {
@@ -184,7 +191,13 @@ pub(super) async fn add_extension(
         Err(e) => {
             let errors = form_errors(e)?.labelled(label);
             let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
-            Ok(invalid(form_page(&who, &catalog, None, Some(&form), errors)))
+            Ok(invalid(form_page(
+                &who,
+                &catalog,
+                None,
+                Some(&form),
+                errors,
+            )))
         }
     }
 }

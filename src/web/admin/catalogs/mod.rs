@@ -20,12 +20,12 @@ use crate::state::AppState;
 use crate::web::view::Badge;
 
 use detail::show_catalog;
+use extensions::{
+    add_extension, delete_extension, edit_extension, new_extension, update_extension,
+};
 use form::{
     confirm_delete_catalog, create_catalog, delete_catalog, edit_catalog, new_catalog,
     toggle_catalog, update_catalog,
-};
-use extensions::{
-    add_extension, delete_extension, edit_extension, new_extension, update_extension,
 };
 use list::list_catalogs;
 use resources::{add_resource, edit_connector, new_resource, remove_resource, update_connector};

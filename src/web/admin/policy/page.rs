@@ -291,7 +291,11 @@ pub(super) fn render(
                 .iter()
                 .filter(|(_, _, waits)| stage.can_wait() || !waits)
                 .map(|(id, name, waits)| {
-                    let how = if *waits { "waits for its answer" } else { "told, not waited for" };
+                    let how = if *waits {
+                        "waits for its answer"
+                    } else {
+                        "told, not waited for"
+                    };
                     (id.to_string(), format!("{name} ({how})"))
                 })
                 .collect(),
