@@ -241,6 +241,16 @@ async fn request_pages_show_each_extension_step() {
     let (_, req) = request(&app, &token, p.package, json!({})).await;
     let id = req["id"].as_str().expect("id").to_string();
     let body = body_of(&receiver.wait_for(1).await[0]);
+    let user = sign_in(&app, "acme", "adele@acme.test").await;
+    let held = user.get(&format!("/requests/{id}")).await;
+    assert!(
+        held.body.contains("Waiting for callback")
+            && held
+                .body
+                .contains("Waiting for an outside system to confirm this request."),
+        "{}",
+        held.body
+    );
     let (status, _) = super::resume(
         &app,
         &id,
@@ -251,7 +261,6 @@ async fn request_pages_show_each_extension_step() {
 
     let page = admin.get(&format!("/admin/requests/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
-    let user = sign_in(&app, "acme", "adele@acme.test").await;
     let mine = user.get(&format!("/requests/{id}")).await;
     assert_eq!(mine.status, StatusCode::OK);
     for html in [&page.body, &mine.body] {
