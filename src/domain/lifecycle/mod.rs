@@ -579,43 +579,6 @@ fn submitted(
     Ok(t)
 }
 
-/// A request the extension of `stage` held was answered (or timed out) with `outcome`.
-fn callback(
-    request: &Request,
-    stage: ExtensionStage,
-    outcome: CallbackOutcome,
-    action: Action,
-    details: Value,
-    now: DateTime<Utc>,
-) -> Result<Transition, Refusal> {
-    if request.state != RequestState::WaitingForCallback {
-        return Err(conflict(format!(
-            "This request is {}; it is not waiting for a callback.",
-            request.state
-        )));
-    }
-    let notes = vec![Note {
-        action,
-        by_system: true,
-        details,
-    }];
-    if outcome == CallbackOutcome::Deny {
-        let mut t = Transition::to(RequestState::Denied).tell(Tell::Requestor(Told::Denied));
-        t.notes = notes;
-        return Ok(t.note(
-            Action::Denied,
-            true,
-            json!({"stage": stage, "by": "customExtension"}),
-        ));
-    }
-    let mut t = match stage {
-        ExtensionStage::RequestCreated => proceed(request, false, now),
-        _ => approved_as(request, now, Vec::new(), false),
-    };
-    t.notes.splice(0..0, notes);
-    Ok(t)
-}
-
 /// A submission goes on: its first approval stage opens, or it is approved at once.
 fn proceed(request: &Request, extension_requires_approval: bool, now: DateTime<Utc>) -> Transition {
     let needs_approval = request.kind.is_self_service()
@@ -694,8 +657,10 @@ fn delivery_outcome(state: RequestState) -> (Action, Option<Told>) {
     }
 }
 
+mod callbacks;
 mod stages;
 
+use callbacks::callback;
 use stages::{approvers_left, decided, new_approvers, open_stage, stage_opened};
 
 #[cfg(test)]

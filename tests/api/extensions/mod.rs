@@ -5,6 +5,7 @@
 
 mod admin;
 mod crud;
+mod failures;
 mod life;
 mod resume;
 
