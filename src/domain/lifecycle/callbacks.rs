@@ -50,4 +50,3 @@ pub(super) fn callback(
     t.notes.splice(0..0, notes);
     Ok(t)
 }
-

@@ -132,3 +132,38 @@ pub async fn steps(
     steps.reverse();
     Ok(steps)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_step_reads_as_what_happened() {
+        let called =
+            json!({"stage": "requestCreated", "extension": "HR", "dueAt": "2027-01-04T10:00:00Z"});
+        let (_, text) = describe(AuditAction::RequestExtensionCalled, &called).expect("step");
+        assert!(
+            text.starts_with("Request created: custom extension “HR” called"),
+            "{text}"
+        );
+        assert!(
+            text.contains("waits for its answer until 2027-01-04T10:00:00Z"),
+            "{text}"
+        );
+        let denied = json!({"stage": "requestApproved", "outcome": "deny", "message": "No"});
+        assert_eq!(
+            describe(AuditAction::RequestCallbackResumed, &denied),
+            Some((
+                "bad",
+                "Request approved: the custom extension denied the request: “No”".into()
+            ))
+        );
+        let timed_out = json!({"stage": "requestCreated", "outcome": "continue"});
+        let (tone, text) =
+            describe(AuditAction::RequestCallbackTimedOut, &timed_out).expect("step");
+        assert_eq!(tone, "warn");
+        assert!(text.contains("went on (on time-out: continue)"), "{text}");
+        assert_eq!(describe(AuditAction::RequestDecided, &json!({})), None);
+    }
+}

@@ -50,7 +50,9 @@ async fn a_call_failing_for_a_day_fails_for_good_and_the_timeout_settles_its_req
     wait_request(&app, &token, &id, "denied").await;
     let actions = app.audit_actions(crate::helpers::uuid_of(&req["id"])).await;
     assert!(
-        actions.iter().any(|a| a == "assignmentRequest.extensionFailed"),
+        actions
+            .iter()
+            .any(|a| a == "assignmentRequest.extensionFailed"),
         "{actions:?}"
     );
     // A day later: a fresh session.
@@ -62,7 +64,11 @@ async fn a_call_failing_for_a_day_fails_for_good_and_the_timeout_settles_its_req
         .post(&format!("/admin/outbox/{outbox}/reprocess"), &[])
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
-    assert!(refused.body.contains("one-time callback token"), "{}", refused.body);
+    assert!(
+        refused.body.contains("one-time callback token"),
+        "{}",
+        refused.body
+    );
 }
 
 #[tokio::test]
@@ -75,7 +81,10 @@ async fn a_failed_call_without_a_callback_is_sent_again_when_reprocessed() {
     let p = package_with(&app, &t, 0, &[("requestCreated", ext)]).await;
     let (_, token) = app.user(&t, "adele@acme.test", json!({})).await;
     let (_, req) = request(&app, &token, p.package, json!({})).await;
-    assert_eq!(req["state"], "delivered", "a fireAndForget call holds nothing");
+    assert_eq!(
+        req["state"], "delivered",
+        "a fireAndForget call holds nothing"
+    );
     receiver.wait_for(1).await;
     app.clock.advance(Span::hours(25));
     let (outbox, _) = failed_call(&app).await;

@@ -6,8 +6,8 @@ use askama_web::WebTemplate;
 
 use super::Target;
 use super::draft::{Draft, Entry, MAX_DRAFT_STAGES};
+use super::extensions::{ExtensionChoice, extension_choices};
 use super::summary::{SummaryPart, summary};
-use crate::domain::extension::ExtensionStage;
 use crate::domain::ids::ExtensionId;
 use crate::domain::policy::PrincipalKind;
 use crate::services::views::Names;
@@ -98,20 +98,6 @@ pub(super) struct PolicyPage {
     review_fallback: ListView,
     summary: Vec<SummaryPart>,
     extension_stages: Vec<ExtensionChoice>,
-}
-
-/// The select of one stage's custom extension.
-struct ExtensionChoice {
-    stage: &'static str,
-    label: &'static str,
-    chosen: String,
-    /// (id, name): waiting extensions only where a request can be held.
-    options: Vec<(String, String)>,
-    error: Option<String>,
-}
-
-fn d_extension(d: &Draft, stage: ExtensionStage) -> String {
-    d.extension_at(stage).to_string()
 }
 
 /// Every message at `path` or below it (`path[0].id`, `path.x`), joined.
@@ -281,34 +267,7 @@ pub(super) fn render(
     extensions: &[(ExtensionId, String, bool)],
     errors: Errors,
 ) -> PolicyPage {
-    let extension_stages = ExtensionStage::ALL
-        .iter()
-        .map(|stage| ExtensionChoice {
-            stage: stage.as_str(),
-            label: stage.label(),
-            chosen: d_extension(&draft, *stage),
-            options: extensions
-                .iter()
-                .filter(|(_, _, waits)| stage.can_wait() || !waits)
-                .map(|(id, name, waits)| {
-                    let how = if *waits {
-                        "waits for its answer"
-                    } else {
-                        "told, not waited for"
-                    };
-                    (id.to_string(), format!("{name} ({how})"))
-                })
-                .collect(),
-            error: draft
-                .extensions
-                .iter()
-                .position(|(s, _)| s == stage.as_str())
-                .and_then(|pos| {
-                    exact(&errors, &format!("customExtensions[{pos}].extensionId"))
-                        .or_else(|| exact(&errors, &format!("customExtensions[{pos}].stage")))
-                }),
-        })
-        .collect();
+    let extension_stages = extension_choices(&draft, extensions, &errors);
     let errors = errors.labelled(policy_label);
     let d = &draft;
     let package_href = who.url(&format!("/admin/packages/{}", target.package));
