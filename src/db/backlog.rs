@@ -24,6 +24,8 @@ pub enum DueWork {
     ApprovalReminders,
     /// Access reviews to close or to remind about.
     Reviews,
+    /// Requests held by a custom extension past its timeout.
+    CallbackTimeouts,
     /// Outbox rows of one kind (`webhook`, `email`) due for an attempt.
     Outbox(&'static str),
 }
@@ -38,6 +40,9 @@ pub async fn oldest_due(
          join assignment_requests r on r.tenant_id = s.tenant_id and r.id = s.request_id
          where s.state = 'pending' and r.state = 'pendingApproval'";
     let sql = match work {
+        DueWork::CallbackTimeouts => "select min(due_at) from request_callbacks
+             where state = 'waiting' and due_at <= $1"
+            .to_string(),
         DueWork::ScheduledRequests => "select min(schedule_start) from assignment_requests
              where state = 'scheduled' and schedule_start <= $1"
             .to_string(),

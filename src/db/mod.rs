@@ -10,6 +10,7 @@ pub mod catalogs;
 pub mod chat;
 pub mod dev_mail;
 pub mod embedded;
+pub mod extensions;
 pub mod groups;
 pub mod identity;
 pub mod links;
@@ -127,6 +128,10 @@ sqlx_text_enum!(
     crate::domain::review::AppliedResult,
     crate::domain::chat::ChatMessageState,
     crate::domain::outbox::OutboxKind,
+    crate::domain::extension::ExtensionBehavior,
+    crate::domain::extension::CallbackOutcome,
+    crate::domain::extension::ExtensionStage,
+    crate::domain::extension::CallbackState,
     crate::domain::outbox::OutboxState
 );
 

@@ -292,7 +292,7 @@ pub async fn open_work(
                and state in ('delivering', 'delivered', 'partiallyDelivered', 'deliveryFailed')),
             (select count(*) from assignment_requests where tenant_id = $1 and package_id = $2
                and ($3::uuid is null or policy_id = $3)
-               and state in ('submitted', 'pendingApproval', 'scheduled', 'delivering'))",
+               and state in ('submitted', 'pendingApproval', 'waitingForCallback', 'scheduled', 'delivering'))",
     )
     .bind(tenant)
     .bind(package)

@@ -72,7 +72,7 @@ pub async fn open_add_request(
     Ok(sqlx::query_scalar(
         "select id from assignment_requests
          where tenant_id = $1 and package_id = $2 and target_user_id = $3
-           and state in ('submitted', 'pendingApproval', 'scheduled')
+           and state in ('submitted', 'pendingApproval', 'waitingForCallback', 'scheduled')
            and request_type in ('userAdd', 'adminAdd', 'systemAdd')
          order by id desc limit 1",
     )
@@ -97,7 +97,7 @@ pub async fn counts(
                                  and d.stage_index = s.stage_index and d.approver_id = $2)) as pending_approvals,
            (select count(*) from assignment_requests r
              where r.tenant_id = $1 and r.target_user_id = $2
-               and r.state in ('submitted', 'pendingApproval', 'scheduled', 'delivering')) as open_requests,
+               and r.state in ('submitted', 'pendingApproval', 'waitingForCallback', 'scheduled', 'delivering')) as open_requests,
            (select count(*) from access_review_items i
               join access_reviews v on v.tenant_id = i.tenant_id and v.id = i.review_id
              where i.tenant_id = $1 and i.reviewer_ids @> array[$2::uuid] and i.decision = 'notReviewed'

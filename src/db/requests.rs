@@ -157,7 +157,7 @@ pub async fn open_of_user(
 ) -> DbResult<Vec<RequestId>> {
     Ok(sqlx::query_scalar(
         "select id from assignment_requests where tenant_id = $1 and (target_user_id = $2 or requestor_id = $2)
-             and state in ('submitted', 'pendingApproval', 'scheduled') order by id",
+             and state in ('submitted', 'pendingApproval', 'waitingForCallback', 'scheduled') order by id",
     )
     .bind(tenant)
     .bind(user)
@@ -177,7 +177,7 @@ pub async fn lock_open_extensions(
         "select {COLUMNS} from assignment_requests
          where (tenant_id, assignment_id) in (select * from unnest($1::uuid[], $2::uuid[]))
            and request_type in ('userUpdate', 'adminUpdate')
-           and state in ('submitted', 'pendingApproval', 'scheduled')
+           and state in ('submitted', 'pendingApproval', 'waitingForCallback', 'scheduled')
          order by id for update"
     )))
     .bind(assignments.iter().map(|(t, _)| *t).collect::<Vec<_>>())
@@ -521,7 +521,7 @@ fn add_facts_columns() -> String {
            exists (select 1 from assignments a where a.tenant_id = $1 and a.package_id = $2 and a.target_user_id = $3
                    and a.state in {active}) as has_active,
            exists (select 1 from assignment_requests r where r.tenant_id = $1 and r.package_id = $2 and r.target_user_id = $3
-                   and r.state in ('submitted', 'pendingApproval', 'scheduled')
+                   and r.state in ('submitted', 'pendingApproval', 'waitingForCallback', 'scheduled')
                    and r.request_type in ('userAdd', 'adminAdd', 'systemAdd')) as has_open,
            (select p.display_name from assignments a join access_packages p on p.tenant_id = a.tenant_id and p.id = a.package_id
             where a.tenant_id = $1 and a.target_user_id = $3 and a.state in {active}

@@ -6,8 +6,8 @@
 use uuid::Uuid;
 
 use super::ids::{
-    AccessReviewId, AssignmentId, CatalogId, GroupId, OutboxId, PackageId, PolicyId, RequestId,
-    ResourceId, ReviewItemId, RoleAssignmentId, ScimTokenId, TenantId, TokenId, UserId,
+    AccessReviewId, AssignmentId, CatalogId, ExtensionId, GroupId, OutboxId, PackageId, PolicyId,
+    RequestId, ResourceId, ReviewItemId, RoleAssignmentId, ScimTokenId, TenantId, TokenId, UserId,
 };
 use super::lifecycle::Action as RequestAction;
 use super::string_enum;
@@ -45,6 +45,7 @@ string_enum! {
         /// Sign-ins (`session.created`) are recorded on the user who signed in.
         Session = "session",
         ScimToken = "scimToken",
+        CustomExtension = "customExtension",
     }
 }
 
@@ -91,6 +92,16 @@ string_enum! {
         RequestPartiallyDelivered = "assignmentRequest.partiallyDelivered",
         RequestDeliveryFailed = "assignmentRequest.deliveryFailed",
         RequestStateChanged = "assignmentRequest.stateChanged",
+        RequestExtensionCalled = "assignmentRequest.extensionCalled",
+        RequestWaitingForCallback = "assignmentRequest.waitingForCallback",
+        RequestCallbackResumed = "assignmentRequest.callbackResumed",
+        RequestCallbackTimedOut = "assignmentRequest.callbackTimedOut",
+        RequestExtensionFailed = "assignmentRequest.extensionFailed",
+        AssignmentExtensionCalled = "assignment.extensionCalled",
+        AssignmentExtensionFailed = "assignment.extensionFailed",
+        CustomExtensionCreated = "customExtension.created",
+        CustomExtensionUpdated = "customExtension.updated",
+        CustomExtensionDeleted = "customExtension.deleted",
         AssignmentCreated = "assignment.created",
         AssignmentEnded = "assignment.ended",
         AssignmentExtended = "assignment.extended",
@@ -140,6 +151,9 @@ impl From<RequestAction> for AuditAction {
             RequestAction::PartiallyDelivered => Self::RequestPartiallyDelivered,
             RequestAction::DeliveryFailed => Self::RequestDeliveryFailed,
             RequestAction::StateChanged => Self::RequestStateChanged,
+            RequestAction::WaitingForCallback => Self::RequestWaitingForCallback,
+            RequestAction::CallbackResumed => Self::RequestCallbackResumed,
+            RequestAction::CallbackTimedOut => Self::RequestCallbackTimedOut,
         }
     }
 }
@@ -163,6 +177,7 @@ pub enum Target {
     AccessReviewItem(ReviewItemId),
     OutboxItem(OutboxId),
     ScimToken(ScimTokenId),
+    CustomExtension(ExtensionId),
 }
 
 impl Target {
@@ -185,6 +200,7 @@ impl Target {
             Self::AccessReviewItem(id) => (TargetType::AccessReviewItem, id.0),
             Self::OutboxItem(id) => (TargetType::OutboxItem, id.0),
             Self::ScimToken(id) => (TargetType::ScimToken, id.0),
+            Self::CustomExtension(id) => (TargetType::CustomExtension, id.0),
         }
     }
 }

@@ -25,7 +25,9 @@ macro_rules! for_each_id {
             AssignmentId,
             AccessReviewId,
             ReviewItemId,
-            ScimTokenId
+            ScimTokenId,
+            ExtensionId,
+            CallbackId
         );
     };
 }

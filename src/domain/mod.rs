@@ -7,6 +7,7 @@ pub mod authz;
 pub mod chat;
 pub mod connector;
 pub mod error;
+pub mod extension;
 pub mod identity;
 pub mod ids;
 pub mod lifecycle;

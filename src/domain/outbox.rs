@@ -15,7 +15,7 @@ string_enum!(
         Slack = "slack",
         /// An Adaptive Card posted to the tenant's Teams webhook.
         Teams = "teams",
-        /// A call to a custom extension (INTEGRATIONS.md §4).
+        /// A signed call to a custom extension (INTEGRATIONS.md §4).
         Extension = "extension",
     }
 );

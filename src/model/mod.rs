@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalogs;
 pub mod chat;
 pub mod dev_mail;
+pub mod extensions;
 pub mod groups;
 pub mod identity;
 pub mod links;

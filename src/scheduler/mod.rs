@@ -7,6 +7,7 @@
 
 pub mod chat;
 pub mod emails;
+pub mod extensions;
 pub mod ldap;
 pub mod lifecycle;
 pub mod reviews;
@@ -33,17 +34,19 @@ enum Job {
     Escalations,
     ApprovalReminders,
     Reviews,
+    CallbackTimeouts,
     Webhooks,
     ScimCalls,
     LdapCalls,
     Emails,
     Slack,
     Teams,
+    ExtensionCalls,
 }
 
 /// The lifecycle jobs in their order: stage time-outs run before escalations and
 /// reminders, so a stage past its due time expires.
-const LIFECYCLE: [Job; 7] = [
+const LIFECYCLE: [Job; 8] = [
     Job::Scheduled,
     Job::Expiry,
     Job::ExpiryWarnings,
@@ -51,6 +54,7 @@ const LIFECYCLE: [Job; 7] = [
     Job::Escalations,
     Job::ApprovalReminders,
     Job::Reviews,
+    Job::CallbackTimeouts,
 ];
 
 /// The delivery jobs: connector calls, emails and chat messages.
@@ -61,6 +65,7 @@ const DELIVERY: [Job; 6] = [
     Job::Emails,
     Job::Slack,
     Job::Teams,
+    Job::ExtensionCalls,
 ];
 
 impl Job {
@@ -79,6 +84,8 @@ impl Job {
             Job::Emails => "emails",
             Job::Slack => "slack",
             Job::Teams => "teams",
+            Job::CallbackTimeouts => "callbackTimeouts",
+            Job::ExtensionCalls => "extensionCalls",
         }
     }
 
@@ -97,6 +104,8 @@ impl Job {
             Job::LdapCalls => ldap::BATCH,
             Job::Emails => emails::BATCH,
             Job::Slack | Job::Teams => chat::BATCH,
+            Job::CallbackTimeouts => crate::services::requests::TIMEOUT_BATCH as usize,
+            Job::ExtensionCalls => extensions::BATCH,
         }
     }
 
@@ -115,6 +124,8 @@ impl Job {
             Job::Emails => DueWork::Outbox("email"),
             Job::Slack => DueWork::Outbox("slack"),
             Job::Teams => DueWork::Outbox("teams"),
+            Job::CallbackTimeouts => DueWork::CallbackTimeouts,
+            Job::ExtensionCalls => DueWork::Outbox("extension"),
         }
     }
 
@@ -133,6 +144,8 @@ impl Job {
             Job::Emails => emails::run_once(state, now).await,
             Job::Slack => chat::run_slack(state, now).await,
             Job::Teams => chat::run_teams(state, now).await,
+            Job::CallbackTimeouts => extensions::run_timeouts(state, now).await,
+            Job::ExtensionCalls => extensions::run_calls(state, now).await,
         }
     }
 

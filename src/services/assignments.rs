@@ -3,6 +3,7 @@
 //! portals' actions on assignments (an admin's direct assignment or removal, a holder's
 //! extension or removal of their own) are requests too.
 
+use crate::domain::extension::ExtensionStage;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
@@ -93,6 +94,13 @@ pub async fn end(
     a.updated_at = now;
     db::assignments::update(conn, a).await?;
     super::requests::cancel_extensions_of_ended(conn, &[(a.tenant_id, a.id)], now).await?;
+    super::extensions::calls::assignments_reached(
+        conn,
+        std::slice::from_ref(a),
+        ExtensionStage::AssignmentRemoved,
+        now,
+    )
+    .await?;
     if reason != Some(RemovalReason::UserDeactivated) {
         let notice = Notice::AccessEnded {
             assignment_id: a.id,

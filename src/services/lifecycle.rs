@@ -18,6 +18,7 @@ use super::audit::{Entry, Trail};
 use crate::db::requests::{RequestRow, StageDue};
 use crate::db::{self};
 use crate::domain::audit::{AuditAction, Target};
+use crate::domain::extension::ExtensionStage;
 use crate::domain::ids::{AssignmentId, RequestId, TenantId};
 use crate::domain::outbox::OutboxKind;
 use crate::domain::request::{RequestState, RequestType};
@@ -44,6 +45,13 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
     }
     db::assignments::revoke_local_grants(&mut tx, &keys, now).await?;
     super::requests::cancel_extensions_of_ended(&mut tx, &keys, now).await?;
+    super::extensions::calls::assignments_reached(
+        &mut tx,
+        &ended,
+        ExtensionStage::AssignmentRemoved,
+        now,
+    )
+    .await?;
     let requests: Vec<RequestRow> = ended
         .iter()
         .map(|a| RequestRow {
@@ -116,6 +124,13 @@ pub async fn warn_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize>
                 can_extend,
             };
             notify::enqueue(&mut tx, a.tenant_id, a.target_user_id, &notice, now).await?;
+            super::extensions::calls::assignments_reached(
+                &mut tx,
+                std::slice::from_ref(&a),
+                ExtensionStage::AssignmentExpiringSoon,
+                now,
+            )
+            .await?;
             db::assignments::mark_warned(&mut tx, a.tenant_id, a.id, days, now).await?;
             count += 1;
         }

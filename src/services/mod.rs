@@ -11,6 +11,7 @@ pub mod chat;
 pub mod delivery;
 pub mod demo;
 pub mod dev_mail;
+pub mod extensions;
 pub mod grants;
 pub mod groups;
 pub mod health;

@@ -118,7 +118,17 @@ pub async fn reprocess(
             rearm_grant(&mut work, &row, now).await?;
         }
         // A Slack message is rendered from the request as it is when sent again.
-        OutboxKind::Slack | OutboxKind::Extension => {}
+        OutboxKind::Slack => {}
+        OutboxKind::Extension => {
+            if row.payload["waits"].as_bool() == Some(true)
+                && row.payload.get("callbackToken").is_none()
+            {
+                return Err(DomainError::conflict(
+                    "This extension call carried a one-time callback token, removed when it failed for good; it cannot be sent again. The request it held is settled by the extension's timeout.",
+                )
+                .into());
+            }
+        }
         OutboxKind::Teams => {
             if super::chat::links_removed(&row.payload) {
                 return Err(DomainError::conflict(

@@ -84,13 +84,38 @@ async fn the_admin_screens_render_wide_and_narrow_without_serious_accessibility_
     .execute(&app.pool)
     .await
     .expect("a role");
+    // A custom extension of the catalog, chosen by the package's policy.
+    let extension = Uuid::now_v7();
+    sqlx::query(
+        "insert into custom_extensions (tenant_id, id, catalog_id, display_name, url, secret, behavior,
+             timeout_minutes, on_timeout, created_at, updated_at)
+         values ($1, $2, $3, 'HR records check', 'https://hr.example.com/portico/extension', 'sealed',
+                 'waitForCallback', 60, 'deny', $4, $4)",
+    )
+    .bind(tenant)
+    .bind(extension)
+    .bind(general)
+    .bind(app.now())
+    .execute(&app.pool)
+    .await
+    .expect("an extension");
+    let policy: Uuid = sqlx::query_scalar(
+        "update policies set settings = jsonb_set(settings, '{customExtensions}',
+             jsonb_build_array(jsonb_build_object('stage', 'requestCreated', 'extensionId', $2::text)))
+         where id = (select id from policies where package_id = $1 order by id limit 1) returning id",
+    )
+    .bind(package)
+    .bind(extension.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .expect("a policy calling it");
 
     let profile = tempdir();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/admin-screens");
     std::fs::create_dir_all(&dir).expect("screenshot directory");
     let mut shots = Shots { dir, n: 0 };
     let c = browser(&driver, &profile).await;
-    let result = walk(&c, &app, &mut shots, package, general, resource).await;
+    let result = walk(&c, &app, &mut shots, package, general, resource, policy).await;
     let _ = c.close().await;
     let _ = std::fs::remove_dir_all(&profile);
     result.unwrap_or_else(|e| panic!("{e}"));
@@ -103,6 +128,7 @@ async fn walk(
     package: Uuid,
     general: Uuid,
     resource: Uuid,
+    policy: Uuid,
 ) -> Result<(), String> {
     let base = format!("{}/t/contoso", app.address);
     sign_in_as(c, &base, "Contoso Admin", "/admin").await?;
@@ -144,6 +170,21 @@ async fn walk(
             "/admin/reports?person=adele%40contoso.example".to_string(),
             "Reports",
             "admin-reports",
+        ),
+        (
+            format!("/admin/catalogs/{general}"),
+            "General",
+            "admin-catalog-extensions",
+        ),
+        (
+            format!("/admin/catalogs/{general}/extensions/new"),
+            "Add a custom extension",
+            "admin-extension-new",
+        ),
+        (
+            format!("/admin/packages/{package}/policies/{policy}"),
+            "Edit policy",
+            "admin-policy-extensions",
         ),
     ];
     for (path, heading, name) in pages {

@@ -30,6 +30,7 @@ mod cluster;
 mod connectors;
 mod crash;
 mod directory;
+mod extensions;
 mod links;
 mod mail;
 mod mail_notices;

@@ -8,6 +8,9 @@ use portico::domain::assignment::{AssignmentState, GrantState, RemovalReason};
 use portico::domain::audit::ActorType;
 use portico::domain::authz::Role;
 use portico::domain::chat::ChatMessageState;
+use portico::domain::extension::{
+    CallbackOutcome, CallbackState, ExtensionBehavior, ExtensionStage,
+};
 use portico::domain::outbox::{OutboxKind, OutboxState};
 use portico::domain::policy::DecisionRule;
 use portico::domain::request::{Decision, RequestState, RequestType, StageState};
@@ -60,7 +63,22 @@ fn state_columns() -> Vec<(&'static str, &'static str, BTreeSet<&'static str>)> 
         ("role_assignments", "role", texts!(Role)),
         ("audit_events", "actor_type", texts!(ActorType)),
         ("chat_messages", "state", texts!(ChatMessageState)),
+        ("custom_extensions", "behavior", texts!(ExtensionBehavior)),
+        ("custom_extensions", "on_timeout", texts!(CallbackOutcome)),
+        ("request_callbacks", "stage", callback_stages()),
+        ("request_callbacks", "on_timeout", texts!(CallbackOutcome)),
+        ("request_callbacks", "outcome", texts!(CallbackOutcome)),
+        ("request_callbacks", "state", texts!(CallbackState)),
     ]
+}
+
+/// The stages at which a request can be held (the others have no request to hold).
+fn callback_stages() -> BTreeSet<&'static str> {
+    ExtensionStage::ALL
+        .iter()
+        .filter(|s| s.can_wait())
+        .map(|s| s.as_str())
+        .collect()
 }
 
 /// Enumerated text columns that hold no state (kinds, relations, methods).

@@ -99,7 +99,7 @@ impl Receiver {
 }
 
 /// Verifies a Standard Webhooks signature from first principles.
-fn verify(secret: &str, call: &Call) -> bool {
+pub fn verify(secret: &str, call: &Call) -> bool {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.trim_start_matches("whsec_"))
         .expect("secret is base64");

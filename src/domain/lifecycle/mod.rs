@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::DomainError;
+use super::extension::{CallbackOutcome, ExtensionStage};
 use super::policy::DecisionRule;
 use super::request::{ApproverSource, Decision, RequestState, RequestType, StageState};
 use super::string_enum;
@@ -27,6 +28,18 @@ pub struct Request {
     /// How many approval stages the request's policy has (read by submission, stage
     /// opening and decisions only).
     pub policy_stages: usize,
+    /// Where the policy's custom extensions hold the request (read by submission,
+    /// approval and callbacks only).
+    pub holds: Holds,
+}
+
+/// Where a policy's `waitForCallback` extensions hold a request: after it is created
+/// (before any approval stage opens) and after it is approved (before delivery). Only
+/// adds are held; an extension's request or a removal never waits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Holds {
+    pub created: bool,
+    pub approved: bool,
 }
 
 /// One recorded decision on a stage.
@@ -99,6 +112,19 @@ pub enum Event {
         assignment_live: bool,
         end: Option<DateTime<Utc>>,
     },
+    /// The custom extension holding the request at `stage` answered through its
+    /// callback: go on as if it had not held the request, or deny it.
+    CallbackResumed {
+        stage: ExtensionStage,
+        outcome: CallbackOutcome,
+        message: Option<String>,
+    },
+    /// The custom extension holding the request at `stage` did not answer in time;
+    /// `outcome` is its `onTimeout`.
+    CallbackTimedOut {
+        stage: ExtensionStage,
+        outcome: CallbackOutcome,
+    },
 }
 
 /// What the service must do after persisting a transition.
@@ -153,6 +179,9 @@ string_enum!(Action {
     PartiallyDelivered = "assignmentRequest.partiallyDelivered",
     DeliveryFailed = "assignmentRequest.deliveryFailed",
     StateChanged = "assignmentRequest.stateChanged",
+    WaitingForCallback = "assignmentRequest.waitingForCallback",
+    CallbackResumed = "assignmentRequest.callbackResumed",
+    CallbackTimedOut = "assignmentRequest.callbackTimedOut",
 });
 
 /// An audit event about the request. `by_system` events are Portico's own doing; the
@@ -218,6 +247,11 @@ pub struct Transition {
     pub then: Then,
     pub notes: Vec<Note>,
     pub tell: Vec<Tell>,
+    /// The custom-extension stages the request reached in this step, in order: the
+    /// service calls the policy's extension of each.
+    pub reached: Vec<ExtensionStage>,
+    /// The stage whose extension now holds the request (state `waitingForCallback`).
+    pub holds_at: Option<ExtensionStage>,
 }
 
 impl Transition {
@@ -229,7 +263,18 @@ impl Transition {
             then: Then::Nothing,
             notes: Vec::new(),
             tell: Vec::new(),
+            reached: Vec::new(),
+            holds_at: None,
         }
+    }
+
+    /// The request waits for the extension of `stage`.
+    fn hold(mut self, stage: ExtensionStage) -> Self {
+        self.state = RequestState::WaitingForCallback;
+        self.completed = false;
+        self.then = Then::Nothing;
+        self.holds_at = Some(stage);
+        self.note(Action::WaitingForCallback, true, json!({"stage": stage}))
     }
 
     fn note(mut self, action: Action, by_system: bool, details: Value) -> Self {
@@ -418,7 +463,11 @@ pub fn step(
                 Some(told) => t = t.tell(Tell::Target(told)),
                 // Just approved, and the access waits for connector calls: the
                 // requestor hears of the approval now and of the access once it is there.
-                None if request.state == RequestState::PendingApproval => {
+                None if matches!(
+                    request.state,
+                    RequestState::PendingApproval | RequestState::WaitingForCallback
+                ) =>
+                {
                     t = t.tell(Tell::Requestor(Told::Approved));
                 }
                 None => {}
@@ -439,6 +488,32 @@ pub fn step(
                 t = t.tell(Tell::Target(told));
             }
             Ok(t)
+        }
+        Event::CallbackResumed {
+            stage,
+            outcome,
+            message,
+        } => {
+            let details = json!({"stage": stage, "outcome": outcome, "message": message});
+            callback(
+                request,
+                stage,
+                outcome,
+                Action::CallbackResumed,
+                details,
+                now,
+            )
+        }
+        Event::CallbackTimedOut { stage, outcome } => {
+            let details = json!({"stage": stage, "outcome": outcome, "onTimeout": outcome});
+            callback(
+                request,
+                stage,
+                outcome,
+                Action::CallbackTimedOut,
+                details,
+                now,
+            )
         }
         Event::Extended {
             assignment_live,
@@ -487,25 +562,57 @@ fn submitted(
             "A removal ends the assignment directly; it does not go through approval.",
         ));
     }
+    if !request.kind.is_add() {
+        return Ok(proceed(request, extension_requires_approval, now));
+    }
+    let mut t = if request.holds.created {
+        let t = Transition::to(RequestState::Submitted).hold(ExtensionStage::RequestCreated);
+        if request.kind.is_self_service() {
+            t.tell(Tell::Target(Told::Submitted))
+        } else {
+            t
+        }
+    } else {
+        proceed(request, extension_requires_approval, now)
+    };
+    t.reached.insert(0, ExtensionStage::RequestCreated);
+    Ok(t)
+}
+
+/// A submission goes on: its first approval stage opens, or it is approved at once.
+fn proceed(request: &Request, extension_requires_approval: bool, now: DateTime<Utc>) -> Transition {
     let needs_approval = request.kind.is_self_service()
         && request.policy_stages > 0
         && (request.kind.is_add() || extension_requires_approval);
     if needs_approval {
-        let mut t = Transition::to(RequestState::Submitted);
+        let mut t = Transition::to(request.state);
         t.then = Then::OpenStage(0);
-        if request.kind.is_add() {
-            // A self-service request is made by its target.
+        // A self-service request is made by its target (told once: not again after
+        // an extension held it).
+        if request.kind.is_add() && request.state == RequestState::Submitted {
             t = t.tell(Tell::Target(Told::Submitted));
         }
-        return Ok(t);
+        return t;
     }
-    Ok(approved(request, now, Vec::new()))
+    approved(request, now, Vec::new())
 }
 
-/// Every stage approved (or none needed): extend, wait for the start, or deliver.
+/// Every stage approved (or none needed): wait for the extension of `requestApproved`,
+/// extend, wait for the start, or deliver.
 fn approved(request: &Request, now: DateTime<Utc>, notes: Vec<Note>) -> Transition {
+    approved_as(request, now, notes, true)
+}
+
+/// [`approved`], with the `requestApproved` stage reached (and held) when `reach`.
+fn approved_as(request: &Request, now: DateTime<Utc>, notes: Vec<Note>, reach: bool) -> Transition {
     let mut t = Transition::to(request.state);
     t.notes = notes;
+    if reach && request.kind.is_add() {
+        t.reached.push(ExtensionStage::RequestApproved);
+        if request.holds.approved {
+            return t.hold(ExtensionStage::RequestApproved);
+        }
+    }
     if request.kind.is_update() {
         t.then = Then::Extend;
     } else if request.start.is_some_and(|s| s > now) {
@@ -525,7 +632,10 @@ fn approved(request: &Request, now: DateTime<Utc>, notes: Vec<Note>) -> Transiti
 fn awaiting_delivery(request: &Request) -> Result<(), Refusal> {
     if matches!(
         request.state,
-        RequestState::Submitted | RequestState::PendingApproval | RequestState::Scheduled
+        RequestState::Submitted
+            | RequestState::PendingApproval
+            | RequestState::WaitingForCallback
+            | RequestState::Scheduled
     ) {
         Ok(())
     } else {
@@ -547,8 +657,10 @@ fn delivery_outcome(state: RequestState) -> (Action, Option<Told>) {
     }
 }
 
+mod callbacks;
 mod stages;
 
+use callbacks::callback;
 use stages::{approvers_left, decided, new_approvers, open_stage, stage_opened};
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub(super) fn stage_opened(
 ) -> Result<Transition, Refusal> {
     if !matches!(
         request.state,
-        RequestState::Submitted | RequestState::PendingApproval
+        RequestState::Submitted | RequestState::PendingApproval | RequestState::WaitingForCallback
     ) {
         return Err(conflict(format!(
             "This request is {}; no approval stage can open.",

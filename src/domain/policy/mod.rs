@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::FieldErrors;
+use super::extension::{StageExtension, check_policy_extensions};
 
 pub use approval::{
     Approval, ApproverKind, ApproverRef, DecisionRule, Escalation, MAX_ALL_APPROVERS, MAX_STAGES,
@@ -60,6 +61,10 @@ pub struct PolicySettings {
     pub extension: Extension,
     #[serde(default)]
     pub review: Option<ReviewSettings>,
+    /// The custom extension called at each stage of a request's life (at most one
+    /// per stage). Default [].
+    #[serde(default)]
+    pub custom_extensions: Vec<StageExtension>,
 }
 
 impl PolicySettings {
@@ -203,6 +208,7 @@ impl PolicySettings {
         if let Some(r) = &self.review {
             r.check(&mut e);
         }
+        check_policy_extensions(&self.custom_extensions, &mut e);
         e
     }
 }

@@ -56,6 +56,9 @@ impl RequestType {
 string_enum!(#[derive(utoipa::ToSchema)] #[serde(rename_all = "camelCase")] RequestState {
     Submitted = "submitted",
     PendingApproval = "pendingApproval",
+    /// A custom extension holds the request until its callback resumes it (or its
+    /// timeout applies).
+    WaitingForCallback = "waitingForCallback",
     Scheduled = "scheduled",
     Delivering = "delivering",
     Delivered = "delivered",
@@ -71,7 +74,7 @@ impl RequestState {
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            Self::Submitted | Self::PendingApproval | Self::Scheduled
+            Self::Submitted | Self::PendingApproval | Self::WaitingForCallback | Self::Scheduled
         )
     }
 

@@ -15,7 +15,7 @@ use crate::db::packages::Policy;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
-use crate::domain::ids::{GroupId, PackageId, PolicyId, TenantId, UserId};
+use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, TenantId, UserId};
 use crate::domain::policy::{PolicySettings, PrincipalKind};
 use crate::domain::values::DisplayName;
 use crate::domain::{DomainError, FieldErrors};
@@ -46,6 +46,7 @@ fn policy_json(p: &Policy) -> Value {
 async fn check_policy(
     conn: &mut Conn,
     tenant: TenantId,
+    catalog: CatalogId,
     input: &PolicyInput,
     previous: Option<&PolicySettings>,
     now: DateTime<Utc>,
@@ -93,6 +94,14 @@ async fn check_policy(
             _ => {}
         }
     }
+    crate::services::extensions::check_policy(
+        conn,
+        tenant,
+        catalog,
+        &input.settings.custom_extensions,
+        &mut errors,
+    )
+    .await?;
     validated(errors)?;
     Ok(name.map(DisplayName::into_string).unwrap_or_default())
 }
@@ -135,7 +144,7 @@ pub async fn create_policy(
     let (package, catalog) = load_visible(work.conn(), caller, package_id).await?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
     ensure_live(&package)?;
-    let display_name = check_policy(work.conn(), tenant, &input, None, now).await?;
+    let display_name = check_policy(work.conn(), tenant, catalog.id, &input, None, now).await?;
     let mut settings = input.settings;
     settings.assign_question_ids();
     let policy = Policy {
@@ -188,8 +197,15 @@ pub async fn replace_policy(
         input.expected_version,
     )
     .await?;
-    let display_name =
-        check_policy(work.conn(), tenant, &input, Some(&before.settings.0), now).await?;
+    let display_name = check_policy(
+        work.conn(),
+        tenant,
+        catalog.id,
+        &input,
+        Some(&before.settings.0),
+        now,
+    )
+    .await?;
     let mut settings = input.settings;
     settings.assign_question_ids();
     let after = Policy {

@@ -15,6 +15,7 @@ use crate::db::packages::Policy;
 use crate::db::requests::{RequestRow, StageRow};
 use crate::db::{self, Conn};
 use crate::domain::audit::{AuditAction, Target};
+use crate::domain::extension::ExtensionStage;
 use crate::domain::ids::AssignmentId;
 use crate::domain::ids::GroupId;
 use crate::domain::lifecycle::{Event, Then};
@@ -155,6 +156,13 @@ pub async fn deliver_add(
         now,
     );
     grants::grant_except(conn, &assignment, &targets, &refused, now).await?;
+    crate::services::extensions::calls::assignments_reached(
+        conn,
+        std::slice::from_ref(&assignment),
+        ExtensionStage::AssignmentGranted,
+        now,
+    )
+    .await?;
     carry_out(conn, trail, request, &t, actor, None, now).await?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::deliver::follow;
 use super::query::{as_approver, visible};
 use super::transition::{
-    apply_stage_change, carry_out, facts, row_facts, set_state, stage_facts, step,
+    apply_stage_change, carry_out, facts, row_facts, set_state, stage_facts, step, step_with,
 };
 use super::{RequestView, StageView, not_found, views};
 use crate::db::groups::Relation;
@@ -304,7 +304,8 @@ async fn decide_current(
         justification,
     };
     let policy_stages = policy.settings.0.approval.stages.len();
-    let t = step(tx, &request, policy_stages, &stages, decided, now).await?;
+    let holds = crate::services::extensions::holds(tx, tenant, &policy.settings.0).await?;
+    let t = step_with(tx, &request, policy_stages, holds, &stages, decided, now).await?;
     let (mut stage_row, change) = match (current.stages.last(), &t.stage) {
         (Some(last), Some(change)) => (last.stage.clone(), change.clone()),
         _ => {
@@ -416,7 +417,8 @@ pub async fn approver_left(
         let policy_stages = policy.settings.0.approval.stages.len();
         let mut request = current.request.clone();
         let event = Event::ApproversLeft { left, added };
-        let t = step(conn, &request, policy_stages, &stages, event, now).await?;
+        let holds = crate::services::extensions::holds(conn, tenant, &policy.settings.0).await?;
+        let t = step_with(conn, &request, policy_stages, holds, &stages, event, now).await?;
         let mut stage = open.stage.clone();
         if let Some(change) = &t.stage {
             apply_stage_change(&mut stage, change, now);

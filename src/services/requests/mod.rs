@@ -5,6 +5,7 @@
 //! scheduled starts), `cancel` and `query`. This file keeps what they share: the
 //! request's input and views and the audit and notice helpers.
 
+mod callback;
 mod cancel;
 mod deliver;
 mod engine;
@@ -12,6 +13,7 @@ mod query;
 mod submit;
 mod transition;
 
+pub use callback::{TIMEOUT_BATCH, resume, time_out_callbacks};
 pub(crate) use cancel::may_cancel;
 pub use cancel::{cancel, cancel_extensions_of_ended, cancel_my_request, cancel_row};
 pub use deliver::{deliver_add, deliver_due_scheduled, grants_settled};

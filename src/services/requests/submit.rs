@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::deliver::follow;
 use super::engine::open_stage;
-use super::transition::{carry_out, set_state, step};
+use super::transition::{carry_out, set_state, step_with};
 use super::{RequestInput, RequestView, StageView, incompatible_access, note};
 use crate::db::assignments::AssignmentRow;
 use crate::db::packages::{AccessPackage, Policy};
@@ -362,10 +362,12 @@ async fn submitted(
     let event = Event::Submitted {
         extension_requires_approval: settings.extension.require_approval,
     };
-    let t = step(
+    let holds = crate::services::extensions::holds(conn, request.tenant_id, settings).await?;
+    let t = step_with(
         conn,
         request,
         settings.approval.stages.len(),
+        holds,
         &[],
         event,
         now,

@@ -9,7 +9,9 @@ use super::{note, tell_requestor};
 use crate::db::requests::{RequestRow, StageRow};
 use crate::db::{self, Conn};
 use crate::domain::ids::UserId;
-use crate::domain::lifecycle::{self, Ask, Event, Refusal, StageChange, Tell, Told, Transition};
+use crate::domain::lifecycle::{
+    self, Ask, Event, Holds, Refusal, StageChange, Tell, Told, Transition,
+};
 use crate::domain::request::RequestState;
 use crate::services::audit::Trail;
 use crate::services::notify::{self, AskReason, Notice};
@@ -25,6 +27,7 @@ pub(super) fn facts(row: &RequestRow, policy_stages: usize) -> lifecycle::Reques
         state: row.state,
         start: row.schedule_start,
         policy_stages,
+        holds: Holds::default(),
     }
 }
 
@@ -67,7 +70,35 @@ pub(super) async fn step(
     event: Event,
     now: DateTime<Utc>,
 ) -> ServiceResult<Transition> {
-    match lifecycle::step(&facts(row, policy_stages), stages, event, now) {
+    step_with(
+        conn,
+        row,
+        policy_stages,
+        Holds::default(),
+        stages,
+        event,
+        now,
+    )
+    .await
+}
+
+/// [`step`] for the events that may reach a hold (submission, the last approval, a
+/// callback): `holds` says where the policy's extensions hold the request.
+#[tracing::instrument(skip_all)]
+pub(super) async fn step_with(
+    conn: &mut Conn,
+    row: &RequestRow,
+    policy_stages: usize,
+    holds: Holds,
+    stages: &[lifecycle::Stage],
+    event: Event,
+    now: DateTime<Utc>,
+) -> ServiceResult<Transition> {
+    let facts = lifecycle::Request {
+        holds,
+        ..facts(row, policy_stages)
+    };
+    match lifecycle::step(&facts, stages, event, now) {
         Ok(t) => Ok(t),
         Err(refusal @ Refusal::AlreadyDecided { approver, .. }) => {
             let who = db::users::get(conn, row.tenant_id, crate::domain::ids::UserId(approver))
@@ -172,6 +203,7 @@ pub(super) async fn carry_out(
     if t.stage.is_some() || ended_undecided {
         crate::services::chat::queue::request_changed(conn, row.tenant_id, row.id, now).await?;
     }
+    crate::services::extensions::calls::request_reached(conn, trail, row, t, now).await?;
     Ok(())
 }
 

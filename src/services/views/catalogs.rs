@@ -33,6 +33,8 @@ pub struct CatalogPage {
     pub catalog: Catalog,
     pub resources: Vec<ResourceView>,
     pub packages: Vec<PackageView>,
+    /// Its custom extensions (never with their secrets).
+    pub extensions: Vec<crate::model::extensions::ExtensionRow>,
     /// Role holders of this catalog, when the caller may see them.
     pub role_holders: Option<Vec<RoleAssignment>>,
     pub names: Names,
@@ -49,6 +51,10 @@ pub async fn catalog_page(
 ) -> ServiceResult<CatalogPage> {
     let catalog = catalogs::get(pool, caller, id).await?;
     let resources = all_resources(pool, caller, id).await?;
+    let extensions =
+        crate::services::extensions::list(pool, caller, id, PageRequest::first(PageRequest::MAX))
+            .await?
+            .items;
     let packages = packages::list(pool, caller, Some(id), None, PageRequest::first(200))
         .await?
         .items;
@@ -83,6 +89,7 @@ pub async fn catalog_page(
         can_manage_packages: caller.roles.allows(Action::ManagePackages(id)),
         catalog,
         resources,
+        extensions,
         packages,
         role_holders,
         names,

@@ -153,6 +153,8 @@ pub struct PolicyEditor {
     pub package: PackageView,
     pub policy: Option<Policy>,
     pub names: Names,
+    /// The custom extensions of the package's catalog: (id, name, whether it waits).
+    pub extensions: Vec<(crate::domain::ids::ExtensionId, String, bool)>,
 }
 
 /// The editor of policy `policy` of `package` (or of a new one when `None`); `names`
@@ -186,10 +188,25 @@ pub async fn policy_editor(
     }
     let mut conn = pool.acquire().await?;
     let names = wanted.resolve(&mut conn, caller.tenant_id()).await?;
+    let extensions = crate::db::extensions::list(
+        &mut conn,
+        caller.tenant_id(),
+        view.package.catalog_id,
+        PageRequest::first(PageRequest::MAX),
+    )
+    .await?
+    .items
+    .into_iter()
+    .map(|e| {
+        let waits = e.behavior == crate::domain::extension::ExtensionBehavior::WaitForCallback;
+        (e.id, e.display_name, waits)
+    })
+    .collect();
     Ok(PolicyEditor {
         package: view,
         policy,
         names,
+        extensions,
     })
 }
 

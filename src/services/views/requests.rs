@@ -11,6 +11,7 @@ use crate::db::packages::Policy;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::DomainError;
 use crate::domain::ids::{PackageId, RequestId, TenantId};
+use crate::services::extensions::history::{self, Step};
 use crate::services::requests::{self, RequestView};
 use crate::services::{Caller, ServiceResult, packages};
 
@@ -100,6 +101,8 @@ pub struct RequestPage {
     pub request: RequestView,
     pub policy: Option<Policy>,
     pub names: Names,
+    /// Its custom-extension steps, oldest first.
+    pub extension_steps: Vec<Step>,
     /// The request is open and the caller may cancel it (who manages its catalog's
     /// assignments, or its requestor or target).
     pub can_cancel: bool,
@@ -121,7 +124,9 @@ pub async fn request_page(
     let names = wanted.resolve(&mut conn, caller.tenant_id()).await?;
     let r = &request.request;
     let can_cancel = r.state.is_open() && requests::may_cancel(&mut conn, caller, r).await?;
+    let extension_steps = history::steps(&mut conn, caller.tenant_id(), r.id).await?;
     Ok(RequestPage {
+        extension_steps,
         can_cancel,
         request,
         policy,
@@ -170,6 +175,8 @@ pub async fn my_requests(
 pub struct RequestDetail {
     pub view: RequestView,
     pub names: Names,
+    /// Its custom-extension steps, oldest first.
+    pub extension_steps: Vec<Step>,
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
@@ -187,7 +194,12 @@ pub async fn my_request(
         .into_iter()
         .next()
         .ok_or_else(|| missing("assignment request"))?;
-    Ok(RequestDetail { view, names })
+    let extension_steps = history::steps(&mut conn, tenant, view.request.id).await?;
+    Ok(RequestDetail {
+        view,
+        names,
+        extension_steps,
+    })
 }
 
 /// The caller's approvals (pending or decided) with the names they mention.
@@ -230,5 +242,9 @@ pub async fn approval(
     let mut conn = pool.acquire().await?;
     let view = requests::as_approver(&mut conn, caller, id).await?;
     let names = names_of(&mut conn, caller.tenant_id(), std::slice::from_ref(&view)).await?;
-    Ok(RequestDetail { view, names })
+    Ok(RequestDetail {
+        view,
+        names,
+        extension_steps: Vec::new(),
+    })
 }

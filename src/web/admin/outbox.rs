@@ -109,7 +109,13 @@ async fn list_outbox(State(state): State<AppState>, who: AdminCaller, q: Params)
                     String::new(),
                 ),
                 OutboxKind::Teams => ("Teams card".to_string(), String::new()),
-                OutboxKind::Extension => ("Custom extension call".to_string(), String::new()),
+                OutboxKind::Extension => (
+                    format!(
+                        "Custom extension call: {}",
+                        r.payload["stage"].as_str().unwrap_or("call")
+                    ),
+                    String::new(),
+                ),
             };
             DeliveryRow {
                 what,

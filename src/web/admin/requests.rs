@@ -22,8 +22,8 @@ use crate::web::session::{
 };
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{
-    Badge, Pager, RequestTable, RequestTableRow, StageEntry, stage_timeline, state_label, when,
-    when_opt,
+    Badge, ExtensionStep, Pager, RequestTable, RequestTableRow, StageEntry, extension_steps,
+    stage_timeline, state_label, when, when_opt,
 };
 
 pub fn router() -> Router<AppState> {
@@ -146,6 +146,7 @@ struct RequestView {
     completed: String,
     schedule: String,
     stages: Vec<StageEntry>,
+    extension_steps: Vec<ExtensionStep>,
     cancel: Option<String>,
 }
 
@@ -223,6 +224,7 @@ async fn show_request(
         completed: when_opt(r.completed_at),
         schedule,
         stages,
+        extension_steps: extension_steps(&p.extension_steps),
         cancel: p
             .can_cancel
             .then(|| who.url(&format!("/admin/requests/{rid}/cancel"))),

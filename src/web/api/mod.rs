@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalogs;
 pub mod chat;
 mod contract;
+pub mod extensions;
 pub mod groups;
 pub mod identity_provider;
 pub mod me;
@@ -89,6 +90,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(identity_provider::router())
         .merge(scim_tokens::router())
         .merge(chat::router())
+        .merge(extensions::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;

@@ -103,6 +103,9 @@ pub fn progress(v: &RequestView, names: &Names) -> (Vec<StageDot>, String) {
                 when(s.stage.due_at)
             )
         }
+        _ if v.request.state == RequestState::WaitingForCallback => {
+            "Waiting for an outside system to confirm this request.".to_string()
+        }
         _ => String::new(),
     };
     (dots, waiting)

@@ -15,7 +15,10 @@ use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{PageResult, Params, Posted, SessionCaller, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
-use crate::web::view::{Badge, Pager, StageEntry, request_kind, stage_timeline, when, when_opt};
+use crate::web::view::{
+    Badge, ExtensionStep, Pager, StageEntry, extension_steps, request_kind, stage_timeline, when,
+    when_opt,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -92,6 +95,7 @@ struct RequestPage {
     waiting: String,
     progress: Vec<StageDot>,
     stages: Vec<StageEntry>,
+    extension_steps: Vec<ExtensionStep>,
     cancel: Option<String>,
 }
 
@@ -132,6 +136,7 @@ async fn show_request(
         waiting,
         progress: dots,
         stages: stage_entries(&d.view, &d.names),
+        extension_steps: extension_steps(&d.extension_steps),
         cancel: open.then(|| who.url(&format!("/requests/{}/cancel", r.id))),
     }
     .into_response())

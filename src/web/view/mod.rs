@@ -11,5 +11,7 @@ mod states;
 pub use crate::time_text::{input_time, parse_when, when, when_opt, when_with_seconds};
 pub use fields::{Errors, field_label, form_errors, invalid};
 pub use pager::Pager;
-pub use requests::{RequestTable, RequestTableRow, StageEntry, stage_timeline};
+pub use requests::{
+    ExtensionStep, RequestTable, RequestTableRow, StageEntry, extension_steps, stage_timeline,
+};
 pub use states::{Badge, request_kind, request_outcome, state_label};

@@ -74,3 +74,23 @@ pub struct RequestTableRow {
     pub cells: Vec<String>,
     pub state: Badge,
 }
+
+/// A custom-extension step of a request, as both portals show it.
+#[derive(Clone, Debug)]
+pub struct ExtensionStep {
+    pub at: String,
+    pub tone: &'static str,
+    pub text: String,
+}
+
+/// The custom-extension steps of a request, oldest first.
+pub fn extension_steps(steps: &[crate::services::extensions::history::Step]) -> Vec<ExtensionStep> {
+    steps
+        .iter()
+        .map(|s| ExtensionStep {
+            at: when(s.at),
+            tone: s.tone,
+            text: s.text.clone(),
+        })
+        .collect()
+}

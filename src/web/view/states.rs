@@ -20,7 +20,7 @@ impl Badge {
         let tone = match state {
             "delivered" | "approved" | "approve" | "active" | "enabled" => "ok",
             "pendingApproval" | "pending" | "submitted" | "scheduled" | "delivering"
-            | "partiallyDelivered" => "warn",
+            | "partiallyDelivered" | "waitingForCallback" | "waiting" => "warn",
             "denied" | "deny" | "deliveryFailed" | "failed" | "disabled" | "deactivated" => "bad",
             _ => "neutral",
         };
@@ -58,6 +58,7 @@ pub fn request_kind(kind: RequestType) -> &'static str {
 pub fn request_outcome(state: RequestState) -> &'static str {
     match state {
         RequestState::PendingApproval => "waiting for the next approval stage",
+        RequestState::WaitingForCallback => "approved; waiting for an outside system to confirm",
         RequestState::Scheduled => "approved; access starts at the requested time",
         RequestState::Delivering => "approved; access is being delivered",
         RequestState::Delivered => "approved and delivered",

@@ -36,6 +36,7 @@ async fn a_minimal_policy_is_answered_with_every_default() {
                "requireJustification": false, "approval": {"stages": []}, "questions": [],
                "expiration": {"type": "never"}, "allowCustomSchedule": false,
                "extension": {"allowed": false, "requireApproval": false}, "review": null,
+               "customExtensions": [],
                "createdAt": created["createdAt"], "updatedAt": created["updatedAt"]})
     );
     assert!(created["createdAt"].is_string());

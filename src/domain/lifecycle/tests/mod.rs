@@ -4,6 +4,7 @@
 use super::*;
 use chrono::{Duration, TimeZone};
 
+mod callbacks;
 mod refused;
 mod stages;
 
@@ -23,6 +24,7 @@ fn request(kind: RequestType, state: RequestState, stages: usize) -> Request {
         state,
         start: None,
         policy_stages: stages,
+        holds: Holds::default(),
     }
 }
 

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 
 use crate::domain::connector::Connector;
+use crate::domain::extension::{CallbackOutcome, ExtensionBehavior};
 use crate::domain::ids::CatalogId;
 use crate::services::views::catalogs::CatalogPage;
 use crate::services::{self};
@@ -27,6 +28,14 @@ struct ResourceRow {
     /// The connector form (resources other than groups).
     delivery: Option<String>,
     remove: String,
+}
+
+struct ExtensionRow {
+    name: String,
+    behavior: String,
+    url: String,
+    edit: String,
+    delete: String,
 }
 
 struct PackageRow {
@@ -56,6 +65,7 @@ pub(super) struct CatalogDetailPage {
     status: Badge,
     externally_visible: bool,
     resources: Vec<ResourceRow>,
+    extensions: Vec<ExtensionRow>,
     packages: Vec<PackageRow>,
     holders: Option<Vec<HolderRow>>,
     can_edit: bool,
@@ -100,6 +110,27 @@ pub(super) fn catalog_detail(
             remove: format!("{base}/resources/{}/remove", r.resource.id),
         })
         .collect();
+    let extensions = p
+        .extensions
+        .iter()
+        .map(|e| ExtensionRow {
+            name: e.display_name.clone(),
+            behavior: match e.behavior {
+                ExtensionBehavior::FireAndForget => "Told, not waited for".to_string(),
+                ExtensionBehavior::WaitForCallback => format!(
+                    "Waits up to {} min, then {}",
+                    e.timeout_minutes,
+                    match e.on_timeout {
+                        CallbackOutcome::Continue => "continues",
+                        CallbackOutcome::Deny => "denies",
+                    }
+                ),
+            },
+            url: e.url.clone(),
+            edit: format!("{base}/extensions/{}/edit", e.id),
+            delete: format!("{base}/extensions/{}/delete", e.id),
+        })
+        .collect();
     let packages = p
         .packages
         .iter()
@@ -138,6 +169,7 @@ pub(super) fn catalog_detail(
         status: enabled_badge(&p.catalog),
         externally_visible: p.catalog.externally_visible,
         resources,
+        extensions,
         packages,
         holders,
         can_edit: p.can_edit,

@@ -3,9 +3,11 @@
 //! holders), `roles` (granting and revoking catalog roles) and `resources` (groups
 //! picked from the directory; applications, sites and custom resources with their
 //! roles and an optional webhook, SCIM or LDAP connector, and a resource's Delivery
-//! page: its connector form, health and connection test).
+//! page: its connector form, health and connection test) and `extensions` (its custom
+//! extensions: add, edit, delete).
 
 mod detail;
+mod extensions;
 mod form;
 mod list;
 mod resources;
@@ -19,6 +21,9 @@ use crate::state::AppState;
 use crate::web::view::Badge;
 
 use detail::show_catalog;
+use extensions::{
+    add_extension, delete_extension, edit_extension, new_extension, update_extension,
+};
 use form::{
     confirm_delete_catalog, create_catalog, delete_catalog, edit_catalog, new_catalog,
     toggle_catalog, update_catalog,
@@ -53,6 +58,22 @@ pub fn router() -> Router<AppState> {
         .route(
             "/t/{slug}/admin/catalogs/{id}/roles/{rid}/revoke",
             post(revoke_role),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/extensions/new",
+            get(new_extension),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/extensions",
+            post(add_extension),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/extensions/{eid}/edit",
+            get(edit_extension).post(update_extension),
+        )
+        .route(
+            "/t/{slug}/admin/catalogs/{id}/extensions/{eid}/delete",
+            post(delete_extension),
         )
         .route(
             "/t/{slug}/admin/catalogs/{id}/resources/new",

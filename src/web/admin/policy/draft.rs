@@ -5,6 +5,7 @@
 
 use uuid::Uuid;
 
+use crate::domain::extension::ExtensionStage;
 use crate::domain::policy::{
     ApproverKind, ApproverRef, Expiration, IfNoResponse, PrincipalKind, PrincipalRef, QuestionKind,
     Recurrence, RequestorScope, ReviewerKind, ReviewerRef,
@@ -174,6 +175,9 @@ pub(super) struct Draft {
     pub(super) if_no_response: String,
     pub(super) auto_apply: bool,
     pub(super) review_justification: bool,
+    /// The custom extension chosen for each stage of a request's life: (stage,
+    /// extension id as typed; empty for none).
+    pub(super) extensions: Vec<(String, String)>,
     /// Search terms typed into the pickers, by list key.
     pub(super) searches: Vec<(String, String)>,
 }
@@ -192,6 +196,14 @@ pub(super) const MAX_DRAFT_STAGES: usize = 3;
 pub(super) const MAX_DRAFT_QUESTIONS: usize = 20;
 
 impl Draft {
+    /// The extension id chosen for `stage` ("" for none).
+    pub(super) fn extension_at(&self, stage: ExtensionStage) -> &str {
+        self.extensions
+            .iter()
+            .find(|(s, _)| s == stage.as_str())
+            .map_or("", |(_, id)| id.as_str())
+    }
+
     pub(super) fn new_policy() -> Self {
         Self {
             display_name: "Initial policy".into(),
@@ -292,6 +304,11 @@ impl Draft {
                 d.date = input_time(Some(*date));
             }
         }
+        d.extensions = s
+            .custom_extensions
+            .iter()
+            .map(|e| (e.stage.as_str().to_string(), e.extension_id.to_string()))
+            .collect();
         d.custom_schedule = s.allow_custom_schedule;
         d.extension_allowed = s.extension.allowed;
         d.extension_approval = s.extension.require_approval;
@@ -386,6 +403,11 @@ impl Draft {
             if_no_response: f.text("review.ifNoResponse"),
             auto_apply: f.checked("review.autoApply"),
             review_justification: f.checked("review.requireJustification"),
+            extensions: ExtensionStage::ALL
+                .iter()
+                .map(|st| (st.as_str().to_string(), f.text(&format!("ext.{st}"))))
+                .filter(|(_, id)| !id.is_empty())
+                .collect(),
             searches,
         }
     }

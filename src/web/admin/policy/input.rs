@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::draft::{Draft, Entry};
+use crate::domain::extension::{ExtensionStage, StageExtension};
 use crate::domain::policy::{
     Approval, DecisionRule, Escalation, Expiration, Extension, IfNoResponse, PolicySettings,
     Question, QuestionKind, Recurrence, RequestorScope, Requestors, ReviewSettings, Stage,
@@ -182,6 +183,19 @@ impl Draft {
         } else {
             None
         };
+        let mut custom_extensions = Vec::new();
+        for (i, (stage, id)) in self.extensions.iter().enumerate() {
+            match (ExtensionStage::parse(stage), id.parse::<Uuid>()) {
+                (Some(stage), Ok(extension_id)) => custom_extensions.push(StageExtension {
+                    stage,
+                    extension_id,
+                }),
+                _ => errors.add(
+                    &format!("customExtensions[{i}].extensionId"),
+                    "choose one of the catalog's custom extensions",
+                ),
+            }
+        }
         let input = PolicyInput {
             expected_version: self.version,
             display_name: Some(self.display_name.clone()),
@@ -203,6 +217,7 @@ impl Draft {
                     require_approval: self.extension_approval,
                 },
                 review,
+                custom_extensions,
             },
         };
         if errors.is_empty() {
@@ -268,6 +283,7 @@ impl Draft {
                 auto_apply: false,
                 require_justification: false,
             }),
+            custom_extensions: Vec::new(),
         }
     }
 }

@@ -9,10 +9,11 @@
 //! round-trip; htmx swaps in search results as one types.
 //!
 //! Here are the routes and handlers; `draft` holds what the form holds and its
-//! buttons, `input` reads it into domain values, `page` renders it and `summary` says
-//! it in English.
+//! buttons, `input` reads it into domain values, `page` renders it (`extensions`: its
+//! custom-extension selects) and `summary` says it in English.
 
 mod draft;
+mod extensions;
 mod input;
 mod page;
 mod summary;
@@ -86,6 +87,7 @@ async fn edit_policy(
         draft,
         &editor.names,
         &[],
+        &editor.extensions,
         Errors::none(),
     )
     .into_response())
@@ -132,6 +134,7 @@ async fn redraw(
         draft,
         &editor.names,
         &hits,
+        &editor.extensions,
         errors,
     );
     Ok(if status_invalid {

@@ -6,7 +6,9 @@ use askama_web::WebTemplate;
 
 use super::Target;
 use super::draft::{Draft, Entry, MAX_DRAFT_STAGES};
+use super::extensions::{ExtensionChoice, extension_choices};
 use super::summary::{SummaryPart, summary};
+use crate::domain::ids::ExtensionId;
 use crate::domain::policy::PrincipalKind;
 use crate::services::views::Names;
 use crate::services::views::directory::PrincipalHit;
@@ -95,6 +97,7 @@ pub(super) struct PolicyPage {
     reviewers: ListView,
     review_fallback: ListView,
     summary: Vec<SummaryPart>,
+    extension_stages: Vec<ExtensionChoice>,
 }
 
 /// Every message at `path` or below it (`path[0].id`, `path.x`), joined.
@@ -261,8 +264,10 @@ pub(super) fn render(
     draft: Draft,
     names: &Names,
     hits: &[(String, Vec<PrincipalHit>)],
+    extensions: &[(ExtensionId, String, bool)],
     errors: Errors,
 ) -> PolicyPage {
+    let extension_stages = extension_choices(&draft, extensions, &errors);
     let errors = errors.labelled(policy_label);
     let d = &draft;
     let package_href = who.url(&format!("/admin/packages/{}", target.package));
@@ -415,6 +420,7 @@ pub(super) fn render(
         questions_error: exact(&errors, "questions"),
         can_add_stage: d.stages.len() < MAX_DRAFT_STAGES,
         summary: summary(d, names),
+        extension_stages,
         errors,
         requestors,
         stages,
