@@ -58,7 +58,7 @@ const LIFECYCLE: [Job; 8] = [
 ];
 
 /// The delivery jobs: connector calls, emails and chat messages.
-const DELIVERY: [Job; 6] = [
+const DELIVERY: [Job; 7] = [
     Job::Webhooks,
     Job::ScimCalls,
     Job::LdapCalls,
