@@ -55,7 +55,8 @@ use crate::state::AppState;
         crate::domain::assignment::AssignmentState,
         crate::domain::review::ReviewState,
         crate::domain::outbox::OutboxState,
-        crate::domain::outbox::OutboxKind
+        crate::domain::outbox::OutboxKind,
+        reports::ReportFormat
     ))
 )]
 struct ApiDoc;
