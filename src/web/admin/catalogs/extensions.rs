@@ -182,20 +182,33 @@ pub(super) async fn add_extension(
             .await
         }
     };
-    match created {
+    answer(&state, &who, id, None, &form, created, "added").await
+}
+
+/// Back to the catalog once the form is saved, or the form again with its errors.
+async fn answer(
+    state: &AppState,
+    who: &AdminCaller,
+    id: CatalogId,
+    existing: Option<&ExtensionRow>,
+    form: &FormData,
+    saved: services::ServiceResult<ExtensionRow>,
+    done: &str,
+) -> PageResult {
+    match saved {
         Ok(e) => Ok(redirect_with_flash(
-            &state,
+            state,
             &who.url(&format!("/admin/catalogs/{id}")),
-            &format!("Custom extension “{}” added.", e.display_name),
+            &format!("Custom extension “{}” {done}.", e.display_name),
         )),
         Err(e) => {
             let errors = form_errors(e)?.labelled(label);
             let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
             Ok(invalid(form_page(
-                &who,
+                who,
                 &catalog,
-                None,
-                Some(&form),
+                existing,
+                Some(form),
                 errors,
             )))
         }
@@ -240,24 +253,7 @@ pub(super) async fn update_extension(
             .await
         }
     };
-    match updated {
-        Ok(e) => Ok(redirect_with_flash(
-            &state,
-            &who.url(&format!("/admin/catalogs/{id}")),
-            &format!("Custom extension “{}” saved.", e.display_name),
-        )),
-        Err(e) => {
-            let errors = form_errors(e)?.labelled(label);
-            let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
-            Ok(invalid(form_page(
-                &who,
-                &catalog,
-                Some(&existing),
-                Some(&form),
-                errors,
-            )))
-        }
-    }
+    answer(&state, &who, id, Some(&existing), &form, updated, "saved").await
 }
 
 pub(super) async fn delete_extension(
