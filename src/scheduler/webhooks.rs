@@ -1,5 +1,5 @@
 //! Delivers connector calls from the outbox: claim due rows (one per assignment and
-//! role at a time, in order), call the target, then record success or schedule a retry
+//! role at a time, in order), call their targets concurrently, then record success or schedule a retry
 //! with exponential backoff; after 24 hours of failures the grant is `failed` and the
 //! assignment shows it. Crash-safe: a claimed row whose process dies is retried when
 //! its lease ends. Webhook rows are claimed by this job, SCIM rows by `scim` and LDAP
@@ -58,9 +58,20 @@ pub(super) async fn run_kind(
 ) -> anyhow::Result<usize> {
     let rows = delivery::claim(state.pool(), kind, now, lease(state), BATCH as i64).await?;
     let count = rows.len();
+    // The claim takes at most one row of each sequence (an assignment's role), the
+    // earliest, so the rows of a batch are independent: their calls go out together.
+    let mut calls = tokio::task::JoinSet::new();
     for row in rows {
-        if let Err(e) = deliver(state, &row, now).await {
-            tracing::error!(error = format!("{e:#}"), outbox = %row.id, %kind, "connector delivery bookkeeping failed");
+        let state = state.clone();
+        calls.spawn(async move {
+            if let Err(e) = deliver(&state, &row, now).await {
+                tracing::error!(error = format!("{e:#}"), outbox = %row.id, %kind, "connector delivery bookkeeping failed");
+            }
+        });
+    }
+    while let Some(done) = calls.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, %kind, "a connector delivery task ended abnormally");
         }
     }
     Ok(count)
