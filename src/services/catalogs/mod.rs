@@ -3,12 +3,14 @@
 //! their resources and roles, `connector` a resource's connector: its settings, address
 //! check and sealed secret.
 
+mod connection;
 mod connector;
 mod resources;
 
+pub use connection::{ConnectionTest, test_connector};
 pub use connector::{
-    ConnectionTest, MIN_SECRET, NewConnector, NewLdap, check_webhook_url, connector_secret_context,
-    ldap_config, seal_legacy_secrets, test_connector, update_connector,
+    MIN_SECRET, NewConnector, NewLdap, check_webhook_url, connector_secret_context, ldap_config,
+    seal_legacy_secrets, update_connector,
 };
 pub use resources::{
     MAX_ROLES, NewResource, NewRole, ResourceKind, ResourceView, add_group_by_name, add_resource,
