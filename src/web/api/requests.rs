@@ -24,6 +24,7 @@ use crate::web::error::{AppError, Problem};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_requests, submit_request))
+        .routes(routes!(submit_batch))
         .routes(routes!(get_request))
         .routes(routes!(cancel_request))
         .routes(routes!(decide_request))
@@ -194,6 +195,114 @@ pub struct RequestBody {
     pub schedule: Option<Schedule>,
 }
 
+impl From<RequestBody> for RequestInput {
+    fn from(body: RequestBody) -> Self {
+        let schedule = body.schedule.unwrap_or_default();
+        Self {
+            request_type: body.request_type,
+            access_package_id: body.access_package_id.map(PackageId),
+            policy_id: body.policy_id.map(PolicyId),
+            target_user_id: body.target_user_id.map(UserId),
+            assignment_id: body.assignment_id.map(AssignmentId),
+            justification: body.justification,
+            answers: body
+                .answers
+                .into_iter()
+                .map(|a| AnswerInput {
+                    question_id: a.question_id,
+                    value: a.value,
+                })
+                .collect(),
+            start: schedule.start_date_time,
+            end: schedule.end_date_time,
+        }
+    }
+}
+
+/// Most requests one batch may hold.
+pub const MAX_BATCH: usize = 1_000;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchBody {
+    /// 1 to 1,000 requests, each as `POST /assignmentRequests` takes it.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub items: Vec<RequestBody>,
+}
+
+/// What became of one request of a batch: 201 with the request, or the error it got.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItem {
+    /// Its position in the batch (from 0).
+    pub index: usize,
+    pub status: u16,
+    pub request: Option<Request>,
+    pub problem: Option<Problem>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResult {
+    pub created: usize,
+    pub failed: usize,
+    pub items: Vec<BatchItem>,
+}
+
+/// Submit up to 1,000 requests at once (e.g. assign a package to many people). Each is
+/// submitted on its own, exactly as `POST /assignmentRequests` would (its own
+/// transaction, rules and audit), so one refused request leaves the others done; the
+/// answer gives each one's status.
+#[utoipa::path(post, path = "/assignmentRequests/batch", tag = "requests", request_body = BatchBody,
+    responses((status = 200, body = BatchResult), (status = 422, body = Problem)))]
+async fn submit_batch(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiJson(body): ApiJson<BatchBody>,
+) -> Result<Json<BatchResult>, AppError> {
+    if body.items.is_empty() || body.items.len() > MAX_BATCH {
+        return Err(AppError::field(
+            "items",
+            format!(
+                "a batch holds 1 to {MAX_BATCH} requests; this one has {}",
+                body.items.len()
+            ),
+        ));
+    }
+    let mut items = Vec::with_capacity(body.items.len());
+    for (index, item) in body.items.into_iter().enumerate() {
+        let submitted =
+            services::requests::submit(state.pool(), &caller, item.into(), state.now()).await;
+        items.push(match submitted {
+            Ok(view) => BatchItem {
+                index,
+                status: 201,
+                request: Some(view.into()),
+                problem: None,
+            },
+            Err(e) => {
+                let e = AppError::from(e);
+                let problem = Problem::from_error(&e);
+                if problem.status_code().is_server_error() {
+                    tracing::error!(error = %e, index, "a request of a batch failed");
+                }
+                BatchItem {
+                    index,
+                    status: problem.status,
+                    request: None,
+                    problem: Some(problem),
+                }
+            }
+        });
+    }
+    let created = items.iter().filter(|i| i.status == 201).count();
+    Ok(Json(BatchResult {
+        created,
+        failed: items.len() - created,
+        items,
+    }))
+}
+
 /// Submit a request: userAdd/userUpdate/userRemove for yourself, admin types for others.
 #[utoipa::path(post, path = "/assignmentRequests", tag = "requests", request_body = RequestBody,
     responses((status = 201, body = Request), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -202,25 +311,7 @@ async fn submit_request(
     ApiCaller(caller): ApiCaller,
     ApiJson(body): ApiJson<RequestBody>,
 ) -> Result<Created<Request>, AppError> {
-    let schedule = body.schedule.unwrap_or_default();
-    let input = RequestInput {
-        request_type: body.request_type,
-        access_package_id: body.access_package_id.map(PackageId),
-        policy_id: body.policy_id.map(PolicyId),
-        target_user_id: body.target_user_id.map(UserId),
-        assignment_id: body.assignment_id.map(AssignmentId),
-        justification: body.justification,
-        answers: body
-            .answers
-            .into_iter()
-            .map(|a| AnswerInput {
-                question_id: a.question_id,
-                value: a.value,
-            })
-            .collect(),
-        start: schedule.start_date_time,
-        end: schedule.end_date_time,
-    };
+    let input = RequestInput::from(body);
     let view = services::requests::submit(state.pool(), &caller, input, state.now()).await?;
     Ok(Created(view.into()))
 }

@@ -11,6 +11,7 @@ use crate::helpers::{TestApp, TestTenant};
 
 mod approval;
 mod assignments;
+mod batch;
 mod eligibility;
 mod quorum;
 mod scope_change;
