@@ -9,7 +9,7 @@ use fantoccini::Client;
 use uuid::Uuid;
 
 use crate::browser_e2e::{axe, sign_in_as};
-use crate::helpers::browser::{Shots, browser, start_driver, tempdir, wait_heading};
+use crate::helpers::browser::{Shots, browser, phone_full, start_driver, tempdir, wait_heading};
 use crate::helpers::{AppOptions, TestApp};
 
 #[tokio::test]
@@ -193,22 +193,7 @@ async fn walk(
             .map_err(|e| e.to_string())?;
         wait_heading(c, heading).await;
         shots.take_wide_and_narrow(c, name).await;
-        // The whole page on a phone, below the header too.
-        c.set_window_size(390, 2400)
-            .await
-            .map_err(|e| e.to_string())?;
-        shots.take(c, &format!("{name}-390-full")).await;
-        let overflow = c
-            .execute(
-                "const w = document.documentElement.clientWidth; return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w + 1).map(e => e.tagName + '.' + e.className).slice(0, 5).join(', ');",
-                vec![],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        eprintln!("{name}: wider than a phone in main: {overflow}");
-        c.set_window_size(1280, 1400)
-            .await
-            .map_err(|e| e.to_string())?;
+        phone_full(c, shots, name).await?;
         axe(c, name).await?;
     }
     Ok(())

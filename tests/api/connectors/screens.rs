@@ -10,7 +10,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::browser_e2e::{axe, sign_in_as};
-use crate::helpers::browser::{Shots, browser, click_text, start_driver, tempdir, wait_heading};
+use crate::helpers::browser::{
+    Shots, browser, click_text, phone_full, start_driver, tempdir, wait_heading,
+};
 use crate::helpers::slapd::{ADMIN_DN, ADMIN_PASSWORD, PEOPLE, STAFF, Slapd};
 use crate::helpers::{AppOptions, TestApp, uuid_of};
 
@@ -137,23 +139,4 @@ async fn walk(
     phone_full(c, shots, "admin-chat").await?;
     axe(c, "admin-chat").await?;
     Ok(())
-}
-
-/// The whole page on a phone, below the fold too; then the wide window again.
-async fn phone_full(c: &Client, shots: &mut Shots, name: &str) -> Result<(), String> {
-    c.set_window_size(390, 2400)
-        .await
-        .map_err(|e| e.to_string())?;
-    shots.take(c, &format!("{name}-390-full")).await;
-    let overflow = c
-        .execute(
-            "const w = document.documentElement.clientWidth; return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w + 1).map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 5).join(', ');",
-            vec![],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    eprintln!("{name}: wider than a phone in main: {overflow}");
-    c.set_window_size(1280, 1400)
-        .await
-        .map_err(|e| e.to_string())
 }

@@ -203,3 +203,26 @@ pub fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("profile directory");
     dir
 }
+
+/// The whole page on a phone, below the fold too; then the wide window again.
+pub async fn phone_full(
+    c: &fantoccini::Client,
+    shots: &mut Shots,
+    name: &str,
+) -> Result<(), String> {
+    c.set_window_size(390, 2400)
+        .await
+        .map_err(|e| e.to_string())?;
+    shots.take(c, &format!("{name}-390-full")).await;
+    let overflow = c
+        .execute(
+            "const w = document.documentElement.clientWidth; return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w + 1).map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 5).join(', ');",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("{name}: wider than a phone in main: {overflow}");
+    c.set_window_size(1280, 1400)
+        .await
+        .map_err(|e| e.to_string())
+}
