@@ -148,6 +148,22 @@ pub async fn get(pool: &PgPool, caller: &Caller, id: ExtensionId) -> ServiceResu
     Ok(shown(e))
 }
 
+/// The extension `id` of `catalog` (404 when it belongs to another catalog, as in a
+/// page address naming both).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog, id = %id))]
+pub async fn get_in_catalog(
+    pool: &PgPool,
+    caller: &Caller,
+    catalog: CatalogId,
+    id: ExtensionId,
+) -> ServiceResult<ExtensionRow> {
+    let e = get(pool, caller, id).await?;
+    if e.catalog_id != catalog {
+        return Err(not_found());
+    }
+    Ok(e)
+}
+
 /// Adds an extension to a catalog (tenant admins and the catalog's owners).
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog))]
 pub async fn create(

@@ -8,6 +8,7 @@ mod discovery;
 mod filters;
 mod groups;
 mod replays;
+mod statistics;
 mod tokens;
 mod users;
 

@@ -222,10 +222,7 @@ pub(super) async fn edit_extension(
 ) -> PageResult {
     let catalog = services::catalogs::get(state.pool(), &who.caller, id).await?;
     who.caller.require(Action::EditCatalog(id))?;
-    let existing = services::extensions::get(state.pool(), &who.caller, eid).await?;
-    if existing.catalog_id != id {
-        return Err(ServiceError::Domain(DomainError::NotFound("custom extension")).into());
-    }
+    let existing = services::extensions::get_in_catalog(state.pool(), &who.caller, id, eid).await?;
     Ok(form_page(&who, &catalog, Some(&existing), None, Errors::none()).into_response())
 }
 
@@ -234,10 +231,7 @@ pub(super) async fn update_extension(
     Ids((id, eid)): Ids<(CatalogId, ExtensionId)>,
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
-    let existing = services::extensions::get(state.pool(), &who.caller, eid).await?;
-    if existing.catalog_id != id {
-        return Err(ServiceError::Domain(DomainError::NotFound("custom extension")).into());
-    }
+    let existing = services::extensions::get_in_catalog(state.pool(), &who.caller, id, eid).await?;
     let updated = match input(&form) {
         Err(e) => Err(e),
         Ok(input) => {
@@ -261,10 +255,7 @@ pub(super) async fn delete_extension(
     Ids((id, eid)): Ids<(CatalogId, ExtensionId)>,
     Posted { who, .. }: Posted<AdminCaller>,
 ) -> PageResult {
-    let existing = services::extensions::get(state.pool(), &who.caller, eid).await?;
-    if existing.catalog_id != id {
-        return Err(ServiceError::Domain(DomainError::NotFound("custom extension")).into());
-    }
+    let existing = services::extensions::get_in_catalog(state.pool(), &who.caller, id, eid).await?;
     match services::extensions::delete(state.pool(), &who.caller, eid, state.now()).await {
         Ok(()) => Ok(redirect_with_flash(
             &state,
