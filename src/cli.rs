@@ -42,6 +42,40 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write a tenant's configuration (catalogs, resources, connectors without secrets,
+    /// custom extensions, packages, policies, roles) as YAML to stdout.
+    Export(ExportArgs),
+    /// Check a configuration document, print the plan, and apply it in one transaction.
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// The tenant admin the export is made as (default: the tenant's first admin).
+    #[arg(long = "as")]
+    pub as_email: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// The document (YAML or JSON); `-` reads standard input.
+    #[arg(short = 'f', long = "file")]
+    pub file: String,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Delete what the document leaves out (catalogs, resources, extensions, packages,
+    /// policies, role assignments).
+    #[arg(long)]
+    pub prune: bool,
+    /// The tenant admin the changes are made as, named in the audit log (default: the
+    /// tenant's first admin).
+    #[arg(long = "as")]
+    pub as_email: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +195,24 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Export(args) => {
+            let database = open_for_command(&settings).await?;
+            let result = async {
+                let caller = services::config::command_caller(
+                    &database.pool,
+                    &args.tenant,
+                    args.as_email.as_deref(),
+                )
+                .await?;
+                let doc = services::config::export(&database.pool, &caller).await?;
+                services::config::to_yaml(&doc)
+            }
+            .await;
+            database.close().await;
+            print!("{}", result.map_err(one_line)?);
+            Ok(())
+        }
+        Command::Apply(args) => apply(settings, args).await,
         Command::Token(TokenCommand::Create(args)) if args.scim => {
             let database = open_for_command(&settings).await?;
             let created = services::scim::tokens::create_for_tenant(
@@ -215,6 +267,67 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 
 /// One-shot commands open the database, migrate it (a fresh private cluster is empty)
 /// and leave a cluster that a running server uses alone.
+/// `portico apply`: the plan on stdout, then the outcome; errors one per line with
+/// their paths in the document.
+async fn apply(settings: Settings, args: ApplyArgs) -> anyhow::Result<()> {
+    let text = if args.file == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .context("reading standard input")?;
+        s
+    } else {
+        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file))?
+    };
+    let doc = services::config::from_yaml(&text).map_err(every_line)?;
+    let secret = settings
+        .secret_key
+        .as_ref()
+        .context("PORTICO_SECRET_KEY: apply needs the server's key (connector and extension secrets are sealed with it)")?;
+    let keys = crate::crypto::Keys::derive(secret.expose());
+    let database = open_for_command(&settings).await?;
+    let env = services::config::Env {
+        keys: &keys,
+        allow_private: settings.webhook_allow_private,
+        now: SystemClock.now(),
+    };
+    let result = async {
+        let caller = services::config::command_caller(
+            &database.pool,
+            &args.tenant,
+            args.as_email.as_deref(),
+        )
+        .await?;
+        if args.plan {
+            services::config::plan(&database.pool, &caller, env, &doc, args.prune).await
+        } else {
+            services::config::apply(&database.pool, &caller, env, &doc, args.prune).await
+        }
+    }
+    .await;
+    database.close().await;
+    let plan = result.map_err(every_line)?;
+    for line in plan.lines() {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// A service error with every field error on a line of its own.
+fn every_line(e: ServiceError) -> anyhow::Error {
+    match e {
+        ServiceError::Domain(crate::domain::DomainError::Validation(errors)) => anyhow::anyhow!(
+            "the document is not valid; nothing was changed:\n{}",
+            errors
+                .0
+                .iter()
+                .map(|(f, m)| format!("  {f}: {m}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
 async fn open_for_command(settings: &Settings) -> anyhow::Result<Database> {
     let database = Database::open_for_command(settings).await?;
     if !database.migrated

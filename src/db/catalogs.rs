@@ -9,7 +9,7 @@ use crate::domain::connector::Connector;
 use crate::domain::ids::{CatalogId, ResourceId, ResourceRoleId, TenantId};
 pub use crate::model::catalogs::{Catalog, Resource, ResourceRole};
 
-const CATALOG_COLUMNS: &str = "tenant_id, id, display_name, description, enabled, externally_visible, created_at, updated_at, version";
+pub(crate) const CATALOG_COLUMNS: &str = "tenant_id, id, display_name, description, enabled, externally_visible, created_at, updated_at, version";
 
 pub async fn insert(conn: &mut Conn, c: &Catalog) -> DbResult<()> {
     sqlx::query(
@@ -90,9 +90,9 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |c| c.id.0))
 }
 
-const RESOURCE_COLUMNS: &str = "tenant_id, id, catalog_id, kind, group_id, display_name, description, connector, connector_secret, added_by_tenant_admin, created_at, updated_at";
+pub(crate) const RESOURCE_COLUMNS: &str = "tenant_id, id, catalog_id, kind, group_id, display_name, description, connector, connector_secret, added_by_tenant_admin, created_at, updated_at";
 
-const ROLE_COLUMNS: &str =
+pub(crate) const ROLE_COLUMNS: &str =
     "tenant_id, id, resource_id, display_name, group_relation, connector_value, created_at";
 
 pub async fn insert_resource(

@@ -9,7 +9,7 @@ use crate::domain::extension::{CallbackOutcome, CallbackState, ExtensionStage};
 use crate::domain::ids::{CallbackId, CatalogId, ExtensionId, PolicyId, RequestId, TenantId};
 pub use crate::model::extensions::{CallbackRow, ExtensionRow};
 
-const COLUMNS: &str = "tenant_id, id, catalog_id, display_name, url, secret, behavior, timeout_minutes, on_timeout, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "tenant_id, id, catalog_id, display_name, url, secret, behavior, timeout_minutes, on_timeout, created_at, updated_at";
 const CALLBACK_COLUMNS_C: &str = "c.tenant_id, c.id, c.request_id, c.extension_id, c.stage, c.token_hash, c.on_timeout, c.state, c.outcome, c.message, c.due_at, c.created_at, c.completed_at";
 const CALLBACK_COLUMNS: &str = "tenant_id, id, request_id, extension_id, stage, token_hash, on_timeout, state, outcome, message, due_at, created_at, completed_at";
 

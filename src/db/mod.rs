@@ -8,6 +8,7 @@ pub mod audit;
 pub mod backlog;
 pub mod catalogs;
 pub mod chat;
+pub mod config;
 pub mod dev_mail;
 pub mod embedded;
 pub mod extensions;

@@ -8,7 +8,7 @@ use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, ResourceRoleId, TenantId};
 pub use crate::model::packages::{AccessPackage, Policy};
 
-const COLUMNS: &str = "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at, archived_at, version";
+pub(crate) const COLUMNS: &str = "tenant_id, id, catalog_id, display_name, description, hidden, created_at, updated_at, archived_at, version";
 
 pub async fn insert(conn: &mut Conn, p: &AccessPackage) -> DbResult<()> {
     sqlx::query(
@@ -342,7 +342,7 @@ pub async fn archive(
     Ok(())
 }
 
-const POLICY_COLUMNS: &str =
+pub(crate) const POLICY_COLUMNS: &str =
     "tenant_id, id, package_id, display_name, settings, created_at, updated_at, version";
 
 pub async fn insert_policy(conn: &mut Conn, p: &Policy) -> DbResult<()> {

@@ -4,7 +4,7 @@ use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId, UserId};
 pub use crate::model::roles::RoleAssignment;
 
-const COLUMNS: &str = "tenant_id, id, role, user_id, group_id, catalog_id, created_at";
+pub(crate) const COLUMNS: &str = "tenant_id, id, role, user_id, group_id, catalog_id, created_at";
 
 pub async fn insert(conn: &mut Conn, r: &RoleAssignment) -> DbResult<()> {
     sqlx::query(

@@ -70,6 +70,8 @@ pub enum Action {
     ReadDirectory,
     /// Read the audit log of the whole tenant.
     ReadAudit,
+    /// Export and apply the tenant's whole configuration (configuration as code).
+    ManageConfiguration,
     /// Grant or revoke a role; for catalog roles the catalog is named.
     GrantRole(Role, Option<CatalogId>),
     /// See who holds roles (of this catalog, or tenant-wide when `None`).
@@ -140,7 +142,10 @@ impl Roles {
             return true;
         }
         match action {
-            Action::ManageDirectory | Action::ReadDirectory | Action::ReadAudit => false,
+            Action::ManageDirectory
+            | Action::ReadDirectory
+            | Action::ReadAudit
+            | Action::ManageConfiguration => false,
             Action::GrantRole(role, Some(catalog)) => {
                 role.is_catalog_scoped() && self.has_in(catalog, &[CatalogOwner])
             }
@@ -270,6 +275,9 @@ fn describe_refusal(action: Action) -> String {
         Action::ManageDirectory => "change the directory or tenant settings (tenant admins only)",
         Action::ReadDirectory => "read group members (tenant admins and the group's owners only)",
         Action::ReadAudit => "read the audit log (tenant admins only)",
+        Action::ManageConfiguration => {
+            "export or apply the tenant's configuration (tenant admins only)"
+        }
         Action::GrantRole(_, None) => "grant tenant-wide roles (tenant admins only)",
         Action::GrantRole(_, Some(_)) => {
             "grant roles in this catalog (tenant admins and the catalog's owners only)"
@@ -315,6 +323,7 @@ mod tests {
         let c = catalog();
         for a in [
             Action::ManageDirectory,
+            Action::ManageConfiguration,
             Action::CreateCatalog,
             Action::EditCatalog(c),
             Action::ManagePackages(c),

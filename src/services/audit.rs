@@ -70,6 +70,20 @@ impl Trail {
         self.0.push(entry.into_event(tenant, actor, now));
     }
 
+    /// `add`, as part of the larger change `correlation`.
+    pub fn add_correlated(
+        &mut self,
+        tenant: TenantId,
+        actor: Actor,
+        entry: Entry,
+        now: DateTime<Utc>,
+        correlation: Uuid,
+    ) {
+        let mut event = entry.into_event(tenant, actor, now);
+        event.correlation_id = Some(correlation);
+        self.0.push(event);
+    }
+
     pub async fn write(self, conn: &mut Conn) -> ServiceResult<()> {
         if !self.0.is_empty() {
             db::audit::insert_many(conn, &self.0).await?;

@@ -10,7 +10,7 @@ use super::{Caller, ServiceError, ServiceResult, principals, rename_field, valid
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
-use crate::domain::authz::{self, Action, Role, RoleGrant, Roles};
+use crate::domain::authz::{self, Action, Permit, Role, RoleGrant, Roles};
 use crate::domain::ids::{CatalogId, GroupId, RoleAssignmentId, TenantId, UserId};
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::tx::Work;
@@ -46,6 +46,20 @@ pub async fn create(
     input: NewRoleAssignment,
     now: DateTime<Utc>,
 ) -> ServiceResult<RoleAssignment> {
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = create_in(&mut work, caller, input).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `create`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub(crate) async fn create_in(
+    work: &mut Work,
+    caller: &Caller,
+    input: NewRoleAssignment,
+) -> ServiceResult<(RoleAssignment, Permit)> {
+    let now = work.now();
     let tenant = caller.tenant_id();
     let mut errors = FieldErrors::new();
     match (input.role.is_catalog_scoped(), input.catalog_id) {
@@ -64,7 +78,6 @@ pub async fn create(
     }
     validated(errors.clone())?;
     let permit = caller.require(Action::GrantRole(input.role, input.catalog_id))?;
-    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     if let Some(catalog) = input.catalog_id
         && db::catalogs::get(work.conn(), tenant, catalog)
             .await?
@@ -101,8 +114,7 @@ pub async fn create(
     };
     db::roles::insert(work.conn(), &row).await?;
     work.audit(AuditAction::RoleAssignmentCreated, Target::RoleAssignment(row.id), json!({"role": row.role, "userId": user_id, "groupId": group_id, "catalogId": row.catalog_id}));
-    work.commit(caller.permitted(permit)).await?;
-    Ok(row)
+    Ok((row, permit))
 }
 
 /// Role assignments the caller may see: all for tenant admins, their catalogs' for
@@ -136,8 +148,20 @@ pub async fn delete(
     id: RoleAssignmentId,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = delete_in(&mut work, caller, id).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `delete`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub(crate) async fn delete_in(
+    work: &mut Work,
+    caller: &Caller,
+    id: RoleAssignmentId,
+) -> ServiceResult<((), Permit)> {
+    let tenant = caller.tenant_id();
     let row = db::roles::get(work.conn(), tenant, id)
         .await?
         .ok_or(ServiceError::Domain(DomainError::NotFound(
@@ -152,8 +176,7 @@ pub async fn delete(
     }
     db::roles::delete(work.conn(), tenant, id).await?;
     work.audit(AuditAction::RoleAssignmentDeleted, Target::RoleAssignment(id), json!({"role": row.role, "userId": row.user_id, "groupId": row.group_id, "catalogId": row.catalog_id}));
-    work.commit(caller.permitted(permit)).await?;
-    Ok(())
+    Ok(((), permit))
 }
 
 /// Who a role is granted to, as typed in a form: a user's email or a group's exact name.

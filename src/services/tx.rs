@@ -41,6 +41,9 @@ pub struct Work {
     tenant: TenantId,
     now: DateTime<Utc>,
     events: Vec<Entry>,
+    /// Set when the change is part of a larger one (configuration as code): every
+    /// event carries its correlation id and says what made it (`via`).
+    tag: Option<(uuid::Uuid, &'static str)>,
 }
 
 impl Work {
@@ -50,6 +53,7 @@ impl Work {
             tenant,
             now,
             events: Vec::new(),
+            tag: None,
         })
     }
 
@@ -71,11 +75,30 @@ impl Work {
         self.events.push(Entry::new(action, target, details));
     }
 
+    /// Marks every event of this work as part of `correlation`, made by `via`.
+    pub fn tag(&mut self, correlation: uuid::Uuid, via: &'static str) {
+        self.tag = Some((correlation, via));
+    }
+
     /// Writes the noted events (one statement), then commits.
     pub async fn commit(mut self, authority: Authority) -> ServiceResult<()> {
         let mut trail = Trail::default();
-        for entry in self.events {
-            trail.add(self.tenant, authority.actor, entry, self.now);
+        for mut entry in self.events {
+            match self.tag {
+                Some((correlation, via)) => {
+                    if let Value::Object(d) = &mut entry.details {
+                        d.insert("via".into(), via.into());
+                    }
+                    trail.add_correlated(
+                        self.tenant,
+                        authority.actor,
+                        entry,
+                        self.now,
+                        correlation,
+                    );
+                }
+                None => trail.add(self.tenant, authority.actor, entry, self.now),
+            }
         }
         trail.write(&mut self.tx).await?;
         self.tx.commit().await?;

@@ -27,6 +27,7 @@ mod catalogs;
 mod chat;
 mod cli;
 mod cluster;
+mod config;
 mod connectors;
 mod crash;
 mod directory;

@@ -21,7 +21,7 @@ use crate::db;
 use crate::db::catalogs::Resource;
 use crate::domain::FieldErrors;
 use crate::domain::audit::{AuditAction, Target};
-use crate::domain::authz::Action;
+use crate::domain::authz::{Action, Permit};
 use crate::domain::connector::{Connector, ConnectorType, parse_token};
 use crate::domain::ids::CatalogId;
 use crate::domain::ids::{ResourceId, TenantId};
@@ -387,9 +387,36 @@ pub async fn update_connector(
     keys: &Keys,
     now: DateTime<Utc>,
 ) -> ServiceResult<Resource> {
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = update_connector_in(
+        &mut work,
+        caller,
+        catalog_id,
+        id,
+        input,
+        allow_private,
+        keys,
+    )
+    .await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `update_connector`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog_id, id = %id))]
+pub(crate) async fn update_connector_in(
+    work: &mut Work,
+    caller: &Caller,
+    catalog_id: CatalogId,
+    id: ResourceId,
+    input: Option<NewConnector>,
+    allow_private: bool,
+    keys: &Keys,
+) -> ServiceResult<(Resource, Permit)> {
+    let now = work.now();
     let tenant = caller.tenant_id();
     let resource = {
-        let mut conn = pool.acquire().await?;
+        let mut conn = work.conn();
         load(&mut conn, tenant, catalog_id).await?;
         db::catalogs::get_resource(&mut conn, tenant, catalog_id, id)
             .await?
@@ -413,7 +440,7 @@ pub async fn update_connector(
         .as_ref()
         .is_some_and(|c| c.kind == ConnectorType::Ldap)
     {
-        let mut conn = pool.acquire().await?;
+        let mut conn = work.conn();
         let roles = db::catalogs::roles_of_resources(&mut conn, tenant, &[id]).await?;
         for role in &roles {
             let value = role.connector_value.as_deref().unwrap_or_default();
@@ -441,7 +468,6 @@ pub async fn update_connector(
             secret: None,
         }) => (Some(connector), resource.connector_secret.clone(), false),
     };
-    let mut work = Work::begin(pool, tenant, now).await?;
     // Removed while this change was being checked: 404 rather than a silent no-op.
     db::catalogs::get_resource(work.conn(), tenant, catalog_id, id)
         .await?
@@ -460,13 +486,15 @@ pub async fn update_connector(
         Target::Resource(id),
         json!({"before": before, "after": connector, "credentialReplaced": replaced}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(Resource {
-        connector,
-        connector_secret: None,
-        updated_at: now,
-        ..resource
-    })
+    Ok((
+        Resource {
+            connector,
+            connector_secret: None,
+            updated_at: now,
+            ..resource
+        },
+        permit,
+    ))
 }
 
 fn private_target(host: &str, what: &str) -> String {

@@ -12,10 +12,12 @@ pub use connector::{
     MIN_SECRET, NewConnector, NewLdap, check_webhook_url, connector_secret_context, ldap_config,
     seal_legacy_secrets, update_connector,
 };
+pub(crate) use connector::{check_connector, update_connector_in};
 pub use resources::{
     MAX_ROLES, NewResource, NewRole, ResourceKind, ResourceView, add_group_by_name, add_resource,
     get_resource, list_resources, remove_resource,
 };
+pub(crate) use resources::{add_resource_in, remove_resource_in};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -26,7 +28,7 @@ use crate::db::catalogs::Catalog;
 use crate::db::roles::RoleAssignment;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
-use crate::domain::authz::{Action, Role};
+use crate::domain::authz::{Action, Permit, Role};
 use crate::domain::ids::{CatalogId, RoleAssignmentId, TenantId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
@@ -116,6 +118,20 @@ pub async fn create(
     fields: CatalogFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<Catalog> {
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = create_in(&mut work, caller, fields).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `create`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub(crate) async fn create_in(
+    work: &mut Work,
+    caller: &Caller,
+    fields: CatalogFields,
+) -> ServiceResult<(Catalog, Permit)> {
+    let now = work.now();
     let permit = caller.require(Action::CreateCatalog)?;
     let tenant = caller.tenant_id();
     let mut errors = FieldErrors::new();
@@ -142,7 +158,6 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
-    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     db::catalogs::insert(work.conn(), &catalog).await?;
     work.audit(
         AuditAction::CatalogCreated,
@@ -167,8 +182,7 @@ pub async fn create(
                                 "catalogId": owner.catalog_id, "reason": "catalogCreated"}),
         );
     }
-    work.commit(caller.permitted(permit)).await?;
-    Ok(catalog)
+    Ok((catalog, permit))
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
@@ -179,8 +193,22 @@ pub async fn update(
     fields: CatalogFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<Catalog> {
-    let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = update_in(&mut work, caller, id, fields).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `update`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub(crate) async fn update_in(
+    work: &mut Work,
+    caller: &Caller,
+    id: CatalogId,
+    fields: CatalogFields,
+) -> ServiceResult<(Catalog, Permit)> {
+    let now = work.now();
+    let tenant = caller.tenant_id();
     let before = load(work.conn(), tenant, id).await?;
     let permit = caller.require(Action::EditCatalog(id))?;
     let target = Target::Catalog(id);
@@ -224,8 +252,7 @@ pub async fn update(
         Target::Catalog(id),
         json!({"before": catalog_json(&before), "after": catalog_json(&catalog)}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(catalog)
+    Ok((catalog, permit))
 }
 
 fn catalog_has_packages(count: i64) -> ServiceError {
@@ -251,8 +278,20 @@ pub async fn delete(
     id: CatalogId,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = delete_in(&mut work, caller, id).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `delete`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub(crate) async fn delete_in(
+    work: &mut Work,
+    caller: &Caller,
+    id: CatalogId,
+) -> ServiceResult<((), Permit)> {
+    let tenant = caller.tenant_id();
     let catalog = load(work.conn(), tenant, id).await?;
     let permit = caller.require(Action::EditCatalog(id))?;
     let (packages, archived) = db::catalogs::count_packages(work.conn(), tenant, id).await?;
@@ -288,6 +327,5 @@ pub async fn delete(
         Target::Catalog(id),
         json!({"before": catalog_json(&catalog), "resourcesRemoved": resources}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(())
+    Ok(((), permit))
 }

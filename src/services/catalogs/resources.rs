@@ -19,7 +19,7 @@ use crate::db::catalogs::{Resource, ResourceRole};
 use crate::db::groups::Relation;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
-use crate::domain::authz::{Action, GroupPrivilege};
+use crate::domain::authz::{Action, GroupPrivilege, Permit};
 use crate::domain::connector::{ConnectorType, parse_connector_value};
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
 use crate::domain::values::{DisplayName, description};
@@ -287,9 +287,34 @@ pub async fn add_resource(
     keys: &Keys,
     now: DateTime<Utc>,
 ) -> ServiceResult<ResourceView> {
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = add_resource_in(
+        &mut work,
+        caller,
+        catalog_id,
+        input,
+        allow_private_webhooks,
+        keys,
+    )
+    .await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `add_resource`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog_id))]
+pub(crate) async fn add_resource_in(
+    work: &mut Work,
+    caller: &Caller,
+    catalog_id: CatalogId,
+    input: NewResource,
+    allow_private_webhooks: bool,
+    keys: &Keys,
+) -> ServiceResult<(ResourceView, Permit)> {
+    let now = work.now();
     let tenant = caller.tenant_id();
     {
-        let mut conn = pool.acquire().await?;
+        let mut conn = work.conn();
         load(&mut conn, tenant, catalog_id).await?;
     }
     let permit = caller.require(Action::EditCatalog(catalog_id))?;
@@ -389,7 +414,6 @@ pub async fn add_resource(
             }
         }
     }
-    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     if let Some(group_id) = resource.group_id {
         match db::groups::get(work.conn(), tenant, group_id).await? {
             Some(group) => resource.display_name = group.display_name,
@@ -447,8 +471,7 @@ pub async fn add_resource(
         Target::Resource(resource_id),
         json!({"after": resource_json(&view)}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(view)
+    Ok((view, permit))
 }
 
 /// Removes a resource that no access package uses (its editors).
@@ -460,8 +483,21 @@ pub async fn remove_resource(
     id: ResourceId,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = remove_resource_in(&mut work, caller, catalog_id, id).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `remove_resource`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog_id, id = %id))]
+pub(crate) async fn remove_resource_in(
+    work: &mut Work,
+    caller: &Caller,
+    catalog_id: CatalogId,
+    id: ResourceId,
+) -> ServiceResult<((), Permit)> {
+    let tenant = caller.tenant_id();
     load(work.conn(), tenant, catalog_id).await?;
     let resource = db::catalogs::get_resource(work.conn(), tenant, catalog_id, id)
         .await?
@@ -491,8 +527,7 @@ pub async fn remove_resource(
         Target::Resource(id),
         json!({"before": resource_json(&view)}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(())
+    Ok(((), permit))
 }
 
 /// Adds the group with this exact name to the catalog as a resource (the package

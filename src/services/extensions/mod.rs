@@ -21,7 +21,7 @@ use crate::crypto::Keys;
 use crate::db::extensions::ExtensionRow;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
-use crate::domain::authz::Action;
+use crate::domain::authz::{Action, Permit};
 use crate::domain::extension::{
     CallbackOutcome, ExtensionBehavior, ExtensionStage, StageExtension, check_stage_fit,
     check_timeout,
@@ -120,6 +120,18 @@ async fn check(
     (name, url, secret.map(str::to_string))
 }
 
+/// The checks of an extension's fields that need no database (configuration as code
+/// runs them before anything is written).
+pub(crate) async fn check_input(
+    input: &ExtensionInput,
+    creating: bool,
+    allow_private: bool,
+    errors: &mut FieldErrors,
+) {
+    check(input, creating, allow_private, errors).await;
+    check_timeout(input.timeout_minutes, errors);
+}
+
 /// The extensions of a catalog (its readers).
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog))]
 pub async fn list(
@@ -175,9 +187,26 @@ pub async fn create(
     keys: &Keys,
     now: DateTime<Utc>,
 ) -> ServiceResult<ExtensionRow> {
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = create_in(&mut work, caller, catalog, input, allow_private, keys).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `create`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, catalog = %catalog))]
+pub(crate) async fn create_in(
+    work: &mut Work,
+    caller: &Caller,
+    catalog: CatalogId,
+    input: ExtensionInput,
+    allow_private: bool,
+    keys: &Keys,
+) -> ServiceResult<(ExtensionRow, Permit)> {
+    let now = work.now();
     let tenant = caller.tenant_id();
     {
-        let mut conn = pool.acquire().await?;
+        let mut conn = work.conn();
         load(&mut conn, tenant, catalog).await?;
     }
     let permit = caller.require(Action::EditCatalog(catalog))?;
@@ -204,7 +233,6 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let mut work = Work::begin(pool, tenant, now).await?;
     load(work.conn(), tenant, catalog).await?;
     db::extensions::insert(work.conn(), &row).await?;
     work.audit(
@@ -212,8 +240,7 @@ pub async fn create(
         Target::CustomExtension(id),
         audit_json(&row),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(shown(row))
+    Ok((shown(row), permit))
 }
 
 /// Replaces an extension's fields (its catalog's editors); a blank secret keeps the
@@ -230,9 +257,26 @@ pub async fn update(
     keys: &Keys,
     now: DateTime<Utc>,
 ) -> ServiceResult<ExtensionRow> {
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = update_in(&mut work, caller, id, input, allow_private, keys).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `update`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub(crate) async fn update_in(
+    work: &mut Work,
+    caller: &Caller,
+    id: ExtensionId,
+    input: ExtensionInput,
+    allow_private: bool,
+    keys: &Keys,
+) -> ServiceResult<(ExtensionRow, Permit)> {
+    let now = work.now();
     let tenant = caller.tenant_id();
     let before = {
-        let mut conn = pool.acquire().await?;
+        let mut conn = work.conn();
         db::extensions::get(&mut conn, tenant, id)
             .await?
             .ok_or_else(not_found)?
@@ -245,7 +289,6 @@ pub async fn update(
     let (Some(behavior), Some(on_timeout)) = (input.behavior, input.on_timeout) else {
         return Err(anyhow::anyhow!("a checked extension lacks a field").into());
     };
-    let mut work = Work::begin(pool, tenant, now).await?;
     let current = db::extensions::lock(work.conn(), tenant, id)
         .await?
         .ok_or_else(not_found)?;
@@ -287,8 +330,7 @@ pub async fn update(
         Target::CustomExtension(id),
         json!({"before": audit_json(&current), "after": audit_json(&row), "secretReplaced": replaced}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(shown(row))
+    Ok((shown(row), permit))
 }
 
 /// "the policy “Employees” of “Laptop”, …".
@@ -310,8 +352,20 @@ pub async fn delete(
     id: ExtensionId,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = delete_in(&mut work, caller, id).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `delete`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub(crate) async fn delete_in(
+    work: &mut Work,
+    caller: &Caller,
+    id: ExtensionId,
+) -> ServiceResult<((), Permit)> {
     let tenant = caller.tenant_id();
-    let mut work = Work::begin(pool, tenant, now).await?;
     let current = db::extensions::lock(work.conn(), tenant, id)
         .await?
         .ok_or_else(not_found)?;
@@ -330,8 +384,7 @@ pub async fn delete(
         Target::CustomExtension(id),
         audit_json(&current),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(())
+    Ok(((), permit))
 }
 
 /// Checks a policy's `customExtensions` for the package's catalog: one per stage, each

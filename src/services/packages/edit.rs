@@ -14,7 +14,7 @@ use super::{
 use crate::db::packages::AccessPackage;
 use crate::db::{self, Conn, DbError};
 use crate::domain::audit::{AuditAction, Target};
-use crate::domain::authz::Action;
+use crate::domain::authz::{Action, Permit};
 use crate::domain::ids::{CatalogId, GroupId, PackageId, ResourceRoleId, TenantId};
 use crate::domain::values::{DisplayName, description};
 use crate::domain::{DomainError, FieldErrors};
@@ -143,9 +143,22 @@ pub async fn create(
     fields: PackageFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<PackageView> {
+    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = create_in(&mut work, caller, fields).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `create`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
+pub(crate) async fn create_in(
+    work: &mut Work,
+    caller: &Caller,
+    fields: PackageFields,
+) -> ServiceResult<(PackageView, Permit)> {
+    let now = work.now();
     let tenant = caller.tenant_id();
     let mut errors = FieldErrors::new();
-    let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
     let catalog = match fields.catalog_id {
         None => {
             errors.add(
@@ -235,8 +248,7 @@ pub async fn create(
         Target::AccessPackage(id),
         json!({"after": package_json(&view)}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(view)
+    Ok((view, permit))
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
@@ -247,8 +259,22 @@ pub async fn update(
     fields: PackageFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<PackageView> {
-    let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = update_in(&mut work, caller, id, fields).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `update`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub(crate) async fn update_in(
+    work: &mut Work,
+    caller: &Caller,
+    id: PackageId,
+    fields: PackageFields,
+) -> ServiceResult<(PackageView, Permit)> {
+    let now = work.now();
+    let tenant = caller.tenant_id();
     let (package, catalog) = load_visible(work.conn(), caller, id).await?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
     ensure_live(&package)?;
@@ -349,8 +375,7 @@ pub async fn update(
         Target::AccessPackage(id),
         json!({"before": package_json(&before), "after": package_json(&after)}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(after)
+    Ok((after, permit))
 }
 
 /// Deletes a package (and its policies) that never had requests.
@@ -361,8 +386,20 @@ pub async fn delete(
     id: PackageId,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = delete_in(&mut work, caller, id).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `delete`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub(crate) async fn delete_in(
+    work: &mut Work,
+    caller: &Caller,
+    id: PackageId,
+) -> ServiceResult<((), Permit)> {
+    let tenant = caller.tenant_id();
     let (package, catalog) = load_visible(work.conn(), caller, id).await?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
     ensure_live(&package)?;
@@ -382,8 +419,7 @@ pub async fn delete(
         Target::AccessPackage(id),
         json!({"before": package_json(&before)}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(())
+    Ok(((), permit))
 }
 
 /// What removing a package would do now.

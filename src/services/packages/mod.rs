@@ -12,7 +12,9 @@ mod edit;
 mod policies;
 
 pub use edit::{PackageForm, Removal, archive, create, delete, removal, update, update_package};
+pub(crate) use edit::{create_in, delete_in, update_in};
 pub use policies::{create_policy, delete_policy, get_policy, list_policies, replace_policy};
+pub(crate) use policies::{create_policy_in, delete_policy_in, replace_policy_in};
 
 use sqlx::PgPool;
 

@@ -14,7 +14,7 @@ use super::{
 use crate::db::packages::Policy;
 use crate::db::{self, Conn, DbError, Page, PageRequest};
 use crate::domain::audit::{AuditAction, Target};
-use crate::domain::authz::Action;
+use crate::domain::authz::{Action, Permit};
 use crate::domain::ids::{CatalogId, GroupId, PackageId, PolicyId, TenantId, UserId};
 use crate::domain::policy::{PolicySettings, PrincipalKind};
 use crate::domain::values::DisplayName;
@@ -139,8 +139,22 @@ pub async fn create_policy(
     input: PolicyInput,
     now: DateTime<Utc>,
 ) -> ServiceResult<Policy> {
-    let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = create_policy_in(&mut work, caller, package_id, input).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `create_policy`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, package = %package_id))]
+pub(crate) async fn create_policy_in(
+    work: &mut Work,
+    caller: &Caller,
+    package_id: PackageId,
+    input: PolicyInput,
+) -> ServiceResult<(Policy, Permit)> {
+    let now = work.now();
+    let tenant = caller.tenant_id();
     let (package, catalog) = load_visible(work.conn(), caller, package_id).await?;
     let permit = caller.require(Action::ManagePackages(catalog.id))?;
     ensure_live(&package)?;
@@ -163,8 +177,7 @@ pub async fn create_policy(
         Target::Policy(policy.id),
         json!({"after": policy_json(&policy)}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(policy)
+    Ok((policy, permit))
 }
 
 /// Replaces a policy in place (same id); open requests and active assignments stay
@@ -177,8 +190,22 @@ pub async fn replace_policy(
     input: PolicyInput,
     now: DateTime<Utc>,
 ) -> ServiceResult<Policy> {
-    let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = replace_policy_in(&mut work, caller, id, input).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `replace_policy`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub(crate) async fn replace_policy_in(
+    work: &mut Work,
+    caller: &Caller,
+    id: PolicyId,
+    input: PolicyInput,
+) -> ServiceResult<(Policy, Permit)> {
+    let now = work.now();
+    let tenant = caller.tenant_id();
     let before = db::packages::get_policy(work.conn(), tenant, id)
         .await?
         .ok_or_else(policy_not_found)?;
@@ -235,8 +262,7 @@ pub async fn replace_policy(
         Target::Policy(id),
         json!({"before": policy_json(&before), "after": policy_json(&after), "assignmentsRemoved": removed}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(after)
+    Ok((after, permit))
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
@@ -246,8 +272,20 @@ pub async fn delete_policy(
     id: PolicyId,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
+    let (out, permit) = delete_policy_in(&mut work, caller, id).await?;
+    work.commit(caller.permitted(permit)).await?;
+    Ok(out)
+}
+
+/// `delete_policy`, inside a larger unit of work (its caller commits).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
+pub(crate) async fn delete_policy_in(
+    work: &mut Work,
+    caller: &Caller,
+    id: PolicyId,
+) -> ServiceResult<((), Permit)> {
+    let tenant = caller.tenant_id();
     let policy = db::packages::get_policy(work.conn(), tenant, id)
         .await?
         .ok_or_else(policy_not_found)?;
@@ -272,6 +310,5 @@ pub async fn delete_policy(
         Target::Policy(id),
         json!({"before": policy_json(&policy)}),
     );
-    work.commit(caller.permitted(permit)).await?;
-    Ok(())
+    Ok(((), permit))
 }

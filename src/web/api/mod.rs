@@ -6,6 +6,7 @@ pub mod assignments;
 pub mod audit;
 pub mod catalogs;
 pub mod chat;
+pub mod config;
 mod contract;
 pub mod extensions;
 pub mod groups;
@@ -56,7 +57,8 @@ use crate::state::AppState;
         crate::domain::review::ReviewState,
         crate::domain::outbox::OutboxState,
         crate::domain::outbox::OutboxKind,
-        reports::ReportFormat
+        reports::ReportFormat,
+        config::ConfigFormat
     ))
 )]
 struct ApiDoc;
@@ -92,6 +94,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(scim_tokens::router())
         .merge(chat::router())
         .merge(extensions::router())
+        .merge(config::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;

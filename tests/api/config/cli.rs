@@ -1,0 +1,1 @@
+//! `portico export` and `portico apply`.
