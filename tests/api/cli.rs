@@ -10,7 +10,7 @@ use tokio::process::Command;
 use crate::helpers::TestApp;
 
 /// Runs `portico args…` with a clean environment plus `env`.
-async fn portico(env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) async fn portico(env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_portico"));
     command
         .args(args)
@@ -27,16 +27,16 @@ async fn portico(env: &[(&str, &str)], args: &[&str]) -> Output {
 }
 
 /// Runs `portico args…` against the test's database.
-async fn portico_on(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) async fn portico_on(app: &TestApp, args: &[&str]) -> Output {
     let url = app.database_url();
     portico(&[("DATABASE_URL", url.as_str())], args).await
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr_lines(o: &Output) -> Vec<String> {
+pub(crate) fn stderr_lines(o: &Output) -> Vec<String> {
     String::from_utf8_lossy(&o.stderr)
         .lines()
         .filter(|l| !l.trim().is_empty())
