@@ -60,6 +60,7 @@ pub enum Section {
     Groups,
     SignIn,
     Chat,
+    Config,
     Audit,
     None,
 }
@@ -140,6 +141,9 @@ impl Shell {
                     Section::SignIn,
                 ));
                 admin_nav.push(link("Slack and Teams", "/admin/chat", Section::Chat));
+            }
+            if roles.allows(Action::ManageConfiguration) {
+                admin_nav.push(link("Configuration", "/admin/config", Section::Config));
             }
             if roles.allows(Action::ReadAudit) {
                 admin_nav.push(link("Audit log", "/admin/audit", Section::Audit));

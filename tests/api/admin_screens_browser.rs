@@ -186,6 +186,7 @@ async fn walk(
             "Edit policy",
             "admin-policy-extensions",
         ),
+        ("/admin/config".to_string(), "Configuration", "admin-config"),
     ];
     for (path, heading, name) in pages {
         c.goto(&format!("{base}{path}"))
@@ -196,5 +197,17 @@ async fn walk(
         phone_full(c, shots, name).await?;
         axe(c, name).await?;
     }
+    // The configuration page with the plan of an edited document.
+    c.execute(
+        "const d = document.getElementById('f-document'); d.value = d.value.replace('Read and update customer accounts', 'Read customer accounts');",
+        vec![],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    crate::helpers::browser::click(c, "button[value=plan]").await;
+    crate::helpers::browser::wait_for(c, "#plan-title").await;
+    shots.take_wide_and_narrow(c, "admin-config-plan").await;
+    phone_full(c, shots, "admin-config-plan").await?;
+    axe(c, "admin-config-plan").await?;
     Ok(())
 }

@@ -416,9 +416,9 @@ pub(crate) async fn update_connector_in(
     let now = work.now();
     let tenant = caller.tenant_id();
     let resource = {
-        let mut conn = work.conn();
-        load(&mut conn, tenant, catalog_id).await?;
-        db::catalogs::get_resource(&mut conn, tenant, catalog_id, id)
+        let conn = work.conn();
+        load(conn, tenant, catalog_id).await?;
+        db::catalogs::get_resource(conn, tenant, catalog_id, id)
             .await?
             .ok_or_else(resource_not_found)?
     };
@@ -440,8 +440,8 @@ pub(crate) async fn update_connector_in(
         .as_ref()
         .is_some_and(|c| c.kind == ConnectorType::Ldap)
     {
-        let mut conn = work.conn();
-        let roles = db::catalogs::roles_of_resources(&mut conn, tenant, &[id]).await?;
+        let conn = work.conn();
+        let roles = db::catalogs::roles_of_resources(conn, tenant, &[id]).await?;
         for role in &roles {
             let value = role.connector_value.as_deref().unwrap_or_default();
             if let Err(e) = parse_group_dn(value) {

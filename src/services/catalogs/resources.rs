@@ -314,8 +314,8 @@ pub(crate) async fn add_resource_in(
     let now = work.now();
     let tenant = caller.tenant_id();
     {
-        let mut conn = work.conn();
-        load(&mut conn, tenant, catalog_id).await?;
+        let conn = work.conn();
+        load(conn, tenant, catalog_id).await?;
     }
     let permit = caller.require(Action::EditCatalog(catalog_id))?;
     let mut errors = FieldErrors::new();

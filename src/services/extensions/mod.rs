@@ -206,8 +206,8 @@ pub(crate) async fn create_in(
     let now = work.now();
     let tenant = caller.tenant_id();
     {
-        let mut conn = work.conn();
-        load(&mut conn, tenant, catalog).await?;
+        let conn = work.conn();
+        load(conn, tenant, catalog).await?;
     }
     let permit = caller.require(Action::EditCatalog(catalog))?;
     let mut errors = FieldErrors::new();
@@ -276,8 +276,8 @@ pub(crate) async fn update_in(
     let now = work.now();
     let tenant = caller.tenant_id();
     let before = {
-        let mut conn = work.conn();
-        db::extensions::get(&mut conn, tenant, id)
+        let conn = work.conn();
+        db::extensions::get(conn, tenant, id)
             .await?
             .ok_or_else(not_found)?
     };

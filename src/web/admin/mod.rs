@@ -9,6 +9,7 @@
 mod assignments;
 mod catalogs;
 mod chat;
+mod config;
 mod confirm;
 mod directory;
 mod outbox;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .merge(tenant::router())
         .merge(sign_in::router())
         .merge(chat::router())
+        .merge(config::router())
 }
 
 // ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 //! Configuration as code: export, plan and apply through the API and the command line.
 
+mod admin;
 mod api;
 mod cli;
 

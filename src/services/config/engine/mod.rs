@@ -41,6 +41,9 @@ pub struct Env<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+/// A role, where it holds, and who holds it.
+type Grant = (Role, Option<CatalogId>, Option<UserId>, Option<GroupId>);
+
 /// One run over a document.
 pub(super) struct Engine<'a> {
     pub caller: &'a Caller,
@@ -63,7 +66,7 @@ pub(super) struct Engine<'a> {
     kept_policies: HashSet<PolicyId>,
     kept_roles: HashSet<RoleAssignmentId>,
     /// Roles the run grants, to refuse the same grant twice.
-    granted: HashSet<(Role, Option<CatalogId>, Option<UserId>, Option<GroupId>)>,
+    granted: HashSet<Grant>,
     executing: bool,
 }
 
