@@ -62,6 +62,7 @@ pub enum Section {
     Chat,
     Audit,
     None,
+    MySettings,
 }
 
 impl Shell {
