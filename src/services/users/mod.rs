@@ -219,7 +219,7 @@ pub async fn update(
         } = fields
     {
         // Everyone may choose the zone they read times in, and nothing else of theirs.
-        return set_own_time_zone(pool, caller, zone, now).await;
+        return super::profile::set_time_zone(pool, caller, zone, now).await;
     }
     let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
@@ -385,49 +385,6 @@ pub async fn update_user(
     update(pool, caller, id, fields, now)
         .await
         .map_err(|e| super::rename_field(e, "managerId", "managerEmail"))
-}
-
-/// The caller's own time zone (`None`: the tenant's), which anyone may change for
-/// themselves, and only for themselves.
-#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
-pub async fn set_own_time_zone(
-    pool: &PgPool,
-    caller: &Caller,
-    zone: Option<String>,
-    now: DateTime<Utc>,
-) -> ServiceResult<User> {
-    let tenant = caller.tenant_id();
-    let mut tx = pool.begin().await?;
-    let before = db::users::lock(&mut tx, tenant, caller.user_id())
-        .await?
-        .ok_or(ServiceError::Domain(DomainError::NotFound("user")))?;
-    let mut user = before.clone();
-    let mut errors = FieldErrors::new();
-    let fields = UserFields {
-        time_zone: Some(zone),
-        ..UserFields::default()
-    };
-    apply(&mut tx, tenant, &mut user, &fields, &mut errors).await?;
-    validated(errors)?;
-    if user.time_zone == before.time_zone {
-        return Ok(user);
-    }
-    user.updated_at = now;
-    db::users::update(&mut tx, &user).await?;
-    let mut trail = crate::services::audit::Trail::default();
-    trail.add(
-        tenant,
-        caller.actor(),
-        crate::services::audit::Entry::new(
-            AuditAction::UserUpdated,
-            Target::User(user.id),
-            json!({"before": {"timeZone": before.time_zone}, "after": {"timeZone": user.time_zone}}),
-        ),
-        now,
-    );
-    trail.write(&mut tx).await?;
-    tx.commit().await?;
-    Ok(user)
 }
 
 /// What deactivation ends at once: every assignment (reason `userDeactivated`), open

@@ -65,7 +65,7 @@ async fn save_settings(
     State(state): State<AppState>,
     Posted { who, form }: Posted<SessionCaller>,
 ) -> PageResult {
-    match services::users::set_own_time_zone(
+    match services::profile::set_time_zone(
         state.pool(),
         &who.caller,
         form.opt("timeZone"),
