@@ -302,6 +302,22 @@ mod tests {
     }
 
     #[test]
+    fn the_channel_reads_times_in_the_tenants_zone() {
+        let mut v = view(LinkStatus::Open);
+        v.tenant.time_zone = "Europe/Berlin".into();
+        let (_, blocks) = slack_message(&v, stage());
+        assert!(
+            blocks.to_string().contains("2027-01-04 10:00 CET"),
+            "{blocks}"
+        );
+        let card = teams_card(&v, &[]);
+        assert!(card.to_string().contains("2027-01-04 10:00 CET"), "{card}");
+        // Whatever the zone of the task that renders it.
+        let card = crate::time_text::in_zone(chrono_tz::Asia::Tokyo, || teams_card(&v, &[]));
+        assert!(card.to_string().contains("2027-01-04 10:00 CET"), "{card}");
+    }
+
+    #[test]
     fn an_open_stage_shows_both_buttons_carrying_only_the_stage() {
         let s = stage();
         let (text, blocks) = slack_message(&view(LinkStatus::Open), s);
