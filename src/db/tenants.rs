@@ -4,13 +4,12 @@ use super::{Conn, DbResult};
 use crate::domain::ids::TenantId;
 pub use crate::model::tenants::Tenant;
 
-pub(crate) const COLUMNS: &str =
-    "id, slug, display_name, reply_to, approval_links_require_sign_in, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, slug, display_name, reply_to, approval_links_require_sign_in, created_at, updated_at, time_zone";
 
 pub async fn insert(conn: &mut Conn, t: &Tenant) -> DbResult<()> {
     sqlx::query(
-        "insert into tenants (id, slug, display_name, reply_to, approval_links_require_sign_in, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into tenants (id, slug, display_name, reply_to, approval_links_require_sign_in, created_at, updated_at, time_zone)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(t.id)
     .bind(&t.slug)
@@ -19,6 +18,7 @@ pub async fn insert(conn: &mut Conn, t: &Tenant) -> DbResult<()> {
     .bind(t.approval_links_require_sign_in)
     .bind(t.created_at)
     .bind(t.updated_at)
+    .bind(&t.time_zone)
     .execute(conn)
     .await?;
     Ok(())
@@ -44,7 +44,8 @@ pub async fn get(conn: &mut Conn, id: TenantId) -> DbResult<Tenant> {
 
 pub async fn update(conn: &mut Conn, t: &Tenant) -> DbResult<()> {
     sqlx::query(
-        "update tenants set display_name = $2, reply_to = $3, approval_links_require_sign_in = $4, updated_at = $5
+        "update tenants set display_name = $2, reply_to = $3, approval_links_require_sign_in = $4, updated_at = $5,
+             time_zone = $6
          where id = $1",
     )
     .bind(t.id)
@@ -52,6 +53,7 @@ pub async fn update(conn: &mut Conn, t: &Tenant) -> DbResult<()> {
     .bind(&t.reply_to)
     .bind(t.approval_links_require_sign_in)
     .bind(t.updated_at)
+    .bind(&t.time_zone)
     .execute(conn)
     .await?;
     Ok(())

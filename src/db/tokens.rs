@@ -109,6 +109,7 @@ pub struct TokenCaller {
     pub t_approval_links_require_sign_in: bool,
     pub t_created_at: DateTime<Utc>,
     pub t_updated_at: DateTime<Utc>,
+    pub t_time_zone: String,
     pub roles: Vec<(String, Option<uuid::Uuid>)>,
 }
 
@@ -116,10 +117,10 @@ pub async fn authenticate(conn: &mut Conn, hash: &[u8]) -> DbResult<Option<Token
     Ok(sqlx::query_as(
         "select t.id as token_id, t.revoked_at, t.expires_at, t.last_used_at,
                 u.tenant_id, u.id, u.email, u.display_name, u.department, u.job_title, u.manager_id, u.kind, u.active,
-                u.external_id, u.last_sign_in_at, u.created_at, u.updated_at, u.directory_managed,
+                u.external_id, u.last_sign_in_at, u.created_at, u.updated_at, u.directory_managed, u.time_zone,
                 te.slug as t_slug, te.display_name as t_display_name, te.reply_to as t_reply_to,
                 te.approval_links_require_sign_in as t_approval_links_require_sign_in,
-                te.created_at as t_created_at, te.updated_at as t_updated_at,
+                te.created_at as t_created_at, te.updated_at as t_updated_at, te.time_zone as t_time_zone,
                 array(select row(r.role, r.catalog_id) from role_assignments r
                       where r.tenant_id = u.tenant_id and (r.user_id = u.id or r.group_id in (
                           select m.group_id from group_memberships m where m.tenant_id = u.tenant_id and m.user_id = u.id))) as roles

@@ -6,12 +6,12 @@ use super::{Conn, DbResult, Page, PageRequest, like_pattern};
 use crate::domain::ids::{TenantId, UserId};
 pub use crate::model::users::User;
 
-pub(crate) const COLUMNS: &str = "tenant_id, id, email, display_name, department, job_title, manager_id, kind, active, external_id, last_sign_in_at, created_at, updated_at, directory_managed";
+pub(crate) const COLUMNS: &str = "tenant_id, id, email, display_name, department, job_title, manager_id, kind, active, external_id, last_sign_in_at, created_at, updated_at, directory_managed, time_zone";
 
 pub async fn insert(conn: &mut Conn, u: &User) -> DbResult<()> {
     sqlx::query(
-        "insert into users (tenant_id, id, email, display_name, department, job_title, manager_id, kind, active, external_id, last_sign_in_at, created_at, updated_at, directory_managed)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "insert into users (tenant_id, id, email, display_name, department, job_title, manager_id, kind, active, external_id, last_sign_in_at, created_at, updated_at, directory_managed, time_zone)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(u.tenant_id)
     .bind(u.id)
@@ -27,6 +27,7 @@ pub async fn insert(conn: &mut Conn, u: &User) -> DbResult<()> {
     .bind(u.created_at)
     .bind(u.updated_at)
     .bind(u.directory_managed)
+    .bind(&u.time_zone)
     .execute(conn)
     .await?;
     Ok(())
@@ -36,7 +37,7 @@ pub async fn update(conn: &mut Conn, u: &User) -> DbResult<()> {
     sqlx::query(
         "update users set email = $3, display_name = $4, department = $5, job_title = $6, manager_id = $7,
              kind = $8, active = $9, external_id = $10, last_sign_in_at = $11, updated_at = $12,
-             directory_managed = $13
+             directory_managed = $13, time_zone = $14
          where tenant_id = $1 and id = $2",
     )
     .bind(u.tenant_id)
@@ -52,6 +53,7 @@ pub async fn update(conn: &mut Conn, u: &User) -> DbResult<()> {
     .bind(u.last_sign_in_at)
     .bind(u.updated_at)
     .bind(u.directory_managed)
+    .bind(&u.time_zone)
     .execute(conn)
     .await?;
     Ok(())

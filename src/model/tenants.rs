@@ -13,4 +13,6 @@ pub struct Tenant {
     pub approval_links_require_sign_in: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The IANA time zone its pages, emails and messages show times in.
+    pub time_zone: String,
 }

@@ -23,6 +23,8 @@ pub struct User {
     /// Created or touched by the tenant's directory (SCIM): it owns the attributes it
     /// pushes, which the admin portal then shows read-only.
     pub directory_managed: bool,
+    /// The IANA time zone this person reads times in; `None` is the tenant's.
+    pub time_zone: Option<String>,
 }
 
 impl User {

@@ -250,6 +250,9 @@ async fn view(
 ) -> ServiceResult<LinkView> {
     let tenant_id = link.tenant_id;
     let tenant = db::tenants::get(conn, tenant_id).await?;
+    // Link pages and chat messages show times in the tenant's zone.
+    let zone = crate::time_text::zone_of(None, &tenant.time_zone);
+    let when = |t| crate::time_text::in_zone(zone, || when(t));
     let package = db::packages::get(conn, tenant_id, request.package_id)
         .await?
         .map(|p| p.display_name)

@@ -130,6 +130,7 @@ pub async fn seed(pool: &PgPool, keys: &Keys, now: DateTime<Utc>) -> ServiceResu
                 external_id: None,
                 last_sign_in_at: None,
                 directory_managed: false,
+                time_zone: None,
                 created_at: now,
                 updated_at: now,
             },

@@ -59,6 +59,25 @@ pub async fn render(
     if !recipient.active {
         return Ok(Rendered::Skip("the recipient is deactivated".into()));
     }
+    // The recipient reads the email's times in their zone (else the tenant's).
+    let zone = crate::time_text::zone_of(recipient.time_zone.as_deref(), &tenant.time_zone);
+    crate::time_text::scoped(
+        zone,
+        compose(conn, settings, tenant, recipient, notice, message_id),
+    )
+    .await
+}
+
+/// Renders the email of `notice` for `recipient` (in the current zone).
+async fn compose(
+    conn: &mut Conn,
+    settings: &Settings,
+    tenant: db::tenants::Tenant,
+    recipient: db::users::User,
+    notice: &Notice,
+    message_id: String,
+) -> Result<Rendered, RenderError> {
+    let (tenant_id, to) = (tenant.id, recipient.id);
     let base = settings.public_url();
     let portal = format!("{base}/t/{}", tenant.slug);
     let mut m = Mail {

@@ -24,6 +24,7 @@ pub mod oidc;
 pub mod outbox;
 pub mod packages;
 pub mod principals;
+pub mod profile;
 pub mod reports;
 pub mod requests;
 pub mod reviews;

@@ -51,6 +51,7 @@ pub async fn create(
         approval_links_require_sign_in: false,
         created_at: now,
         updated_at: now,
+        time_zone: "UTC".into(),
     };
     db::tenants::insert(&mut tx, &tenant).await?;
     let local = input
@@ -73,6 +74,7 @@ pub async fn create(
         external_id: None,
         last_sign_in_at: None,
         directory_managed: false,
+        time_zone: None,
         created_at: now,
         updated_at: now,
     };
@@ -146,6 +148,8 @@ pub struct TenantPatch {
     /// `Some(None)` clears the Reply-To address.
     pub reply_to: Option<Option<String>>,
     pub approval_links_require_sign_in: Option<bool>,
+    /// An IANA name such as `Europe/Berlin`.
+    pub time_zone: Option<String>,
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug))]
@@ -180,6 +184,11 @@ pub async fn update(
     if let Some(v) = patch.approval_links_require_sign_in {
         after.approval_links_require_sign_in = v;
     }
+    if let Some(zone) = &patch.time_zone
+        && let Some(zone) = errors.check("timeZone", crate::time_text::parse_zone(zone))
+    {
+        after.time_zone = zone.name().to_string();
+    }
     validated(errors)?;
     after.updated_at = now;
     db::tenants::update(work.conn(), &after).await?;
@@ -188,9 +197,11 @@ pub async fn update(
         Target::Tenant(after.id),
         json!({
             "before": {"displayName": before.display_name, "replyTo": before.reply_to,
-                       "approvalLinksRequireSignIn": before.approval_links_require_sign_in},
+                       "approvalLinksRequireSignIn": before.approval_links_require_sign_in,
+                       "timeZone": before.time_zone},
             "after": {"displayName": after.display_name, "replyTo": after.reply_to,
-                      "approvalLinksRequireSignIn": after.approval_links_require_sign_in},
+                      "approvalLinksRequireSignIn": after.approval_links_require_sign_in,
+                      "timeZone": after.time_zone},
         }),
     );
     work.commit(caller.permitted(permit)).await?;

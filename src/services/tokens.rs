@@ -171,6 +171,7 @@ pub async fn authenticate(
         approval_links_require_sign_in: found.t_approval_links_require_sign_in,
         created_at: found.t_created_at,
         updated_at: found.t_updated_at,
+        time_zone: found.t_time_zone,
     };
     let token = found.token_id;
     let user = found.user;

@@ -77,8 +77,17 @@ struct Shown {
     decisions: Vec<ShownDecision>,
 }
 
+/// Link pages show times in the tenant's zone (who opened the link is not known).
+fn tenant_zone(v: &LinkView) -> chrono_tz::Tz {
+    crate::time_text::zone_of(None, &v.tenant.time_zone)
+}
+
 impl Shown {
     fn of(v: &LinkView) -> Self {
+        crate::time_text::in_zone(tenant_zone(v), || Self::in_zone(v))
+    }
+
+    fn in_zone(v: &LinkView) -> Self {
         Self {
             tenant: v.tenant.display_name.clone(),
             approver: v.approver.clone(),
@@ -221,7 +230,7 @@ fn expired(state: &AppState, v: &LinkView) -> Response {
             "The time to decide on {}'s request for “{}” ended on {}. Nothing was decided through this link.",
             v.target,
             v.package,
-            when(v.link.expires_at.min(v.due_at))
+            crate::time_text::in_zone(tenant_zone(v), || when(v.link.expires_at.min(v.due_at)))
         ),
         Some(NoticeLink {
             href: portal_url(state, v),

@@ -93,6 +93,7 @@ fn portals(state: AppState) -> Router<AppState> {
         .method_not_allowed_fallback(session::method_not_allowed_page)
         .layer(middleware::from_fn_with_state(state, session::clear_flash))
         .layer(middleware::from_fn(session::tenant_scope))
+        .layer(middleware::from_fn(session::zone_scope))
 }
 
 /// The process is up.

@@ -63,6 +63,7 @@ pub enum Section {
     Config,
     Audit,
     None,
+    MySettings,
 }
 
 impl Shell {

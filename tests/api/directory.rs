@@ -81,6 +81,7 @@ async fn creating_a_user_returns_201_with_the_full_representation_including_null
         "active",
         "externalId",
         "lastSignInAt",
+        "timeZone",
         "createdAt",
         "updatedAt",
     ]

@@ -59,5 +59,7 @@ mod security_input;
 mod security_rate_limits;
 mod states;
 mod tenancy;
+mod time_zones;
+mod time_zones_browser;
 mod versions;
 mod webhooks;

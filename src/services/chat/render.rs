@@ -12,7 +12,12 @@ use serde_json::{Value, json};
 use crate::domain::chat::{APPROVE_ACTION, DENY_ACTION, REASON_VIEW, StageRef};
 use crate::domain::request::Decision;
 use crate::services::approval_links::{LinkStatus, LinkView};
-use crate::time_text::when;
+/// A time as the channel reads it: in the tenant's zone.
+fn when_in(v: &LinkView, t: chrono::DateTime<chrono::Utc>) -> String {
+    crate::time_text::in_zone(crate::time_text::zone_of(None, &v.tenant.time_zone), || {
+        crate::time_text::when(t)
+    })
+}
 
 /// The `block_id` and `action_id` of the reason field in the form.
 pub const REASON_BLOCK: &str = "reason";
@@ -75,7 +80,7 @@ fn details(v: &LinkView) -> Vec<Value> {
             field("Requested by", &v.requestor),
             field("For", &v.target),
             field("Stage", &format!("{} of {}", v.stage_number, v.stage_count)),
-            field("Due", &when(v.due_at)),
+            field("Due", &when_in(v, v.due_at)),
         ]}),
     ];
     if let Some(j) = v.justification.as_deref().filter(|j| !j.trim().is_empty()) {
@@ -102,7 +107,7 @@ fn decisions(v: &LinkView) -> String {
         text.push_str(&format!(
             "\n{mark} {} {verb} on {}",
             escape(&d.approver),
-            when(d.at)
+            when_in(v, d.at)
         ));
         if let Some(j) = d.justification.as_deref().filter(|j| !j.trim().is_empty()) {
             text.push_str(&format!(": {}", escape(j)));
@@ -190,7 +195,7 @@ pub fn teams_card(v: &LinkView, links: &[CardLinks]) -> Value {
         json!({"title": "Requested by", "value": v.requestor}),
         json!({"title": "For", "value": v.target}),
         json!({"title": "Stage", "value": format!("{} of {}", v.stage_number, v.stage_count)}),
-        json!({"title": "Due", "value": when(v.due_at)}),
+        json!({"title": "Due", "value": when_in(v, v.due_at)}),
     ];
     if let Some(j) = v.justification.as_deref().filter(|j| !j.trim().is_empty()) {
         facts.push(json!({"title": "Justification", "value": cut(j, 1000)}));
@@ -256,6 +261,7 @@ mod tests {
                 approval_links_require_sign_in: false,
                 created_at: at,
                 updated_at: at,
+                time_zone: "UTC".into(),
             },
             link: ApprovalLink {
                 tenant_id: tenant,
@@ -293,6 +299,22 @@ mod tests {
             request: RequestId(uuid::Uuid::now_v7()),
             stage_index: 0,
         }
+    }
+
+    #[test]
+    fn the_channel_reads_times_in_the_tenants_zone() {
+        let mut v = view(LinkStatus::Open);
+        v.tenant.time_zone = "Europe/Berlin".into();
+        let (_, blocks) = slack_message(&v, stage());
+        assert!(
+            blocks.to_string().contains("2027-01-04 10:00 CET"),
+            "{blocks}"
+        );
+        let card = teams_card(&v, &[]);
+        assert!(card.to_string().contains("2027-01-04 10:00 CET"), "{card}");
+        // Whatever the zone of the task that renders it.
+        let card = crate::time_text::in_zone(chrono_tz::Asia::Tokyo, || teams_card(&v, &[]));
+        assert!(card.to_string().contains("2027-01-04 10:00 CET"), "{card}");
     }
 
     #[test]

@@ -438,6 +438,7 @@ async fn create_member(
         active: true,
         external_id: None,
         directory_managed: false,
+        time_zone: None,
         last_sign_in_at: None,
         created_at: now,
         updated_at: now,

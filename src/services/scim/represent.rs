@@ -178,7 +178,7 @@ pub fn canonical_user(doc: &Value) -> Result<Value, Fail> {
             out.insert("name".into(), Value::Object(name));
         }
     }
-    for key in ["displayName", "title", "userType"] {
+    for key in ["displayName", "title", "userType", "timezone"] {
         put(&mut out, key, text(doc, key, key)?);
     }
     if let Some(a) = present(get_ci(doc, "active")) {
@@ -208,6 +208,8 @@ pub struct UserInput {
     pub manager_id: Option<UserId>,
     pub external_id: Option<String>,
     pub active: Option<bool>,
+    /// The core `timezone` (an IANA name) when the directory sends a known one.
+    pub time_zone: Option<String>,
 }
 
 fn str_at<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -302,6 +304,11 @@ pub fn user_input(doc: &Value) -> Result<UserInput, Fail> {
         manager_id,
         external_id: bounded(str_at(doc, &["externalId"]), "externalId")?,
         active: doc.get("active").and_then(Value::as_bool),
+        // A zone Portico does not know is left out rather than failing the push: the
+        // person then reads the tenant's zone.
+        time_zone: str_at(doc, &["timezone"])
+            .and_then(|z| crate::time_text::parse_zone(z).ok())
+            .map(|z| z.name().to_string()),
     })
 }
 

@@ -117,6 +117,7 @@ async fn write(
         created_at: now,
         updated_at: now,
         directory_managed: true,
+        time_zone: None,
     });
     user.email = input.email;
     user.display_name = input.display_name;
@@ -125,6 +126,10 @@ async fn write(
     user.department = input.department;
     user.manager_id = input.manager_id;
     user.external_id = input.external_id;
+    if input.time_zone.is_some() {
+        // The directory's zone, when it sends one; otherwise the person's own choice stays.
+        user.time_zone = input.time_zone;
+    }
     user.directory_managed = true;
     if let Some(active) = input.active {
         user.active = active;

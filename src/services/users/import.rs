@@ -356,6 +356,7 @@ pub async fn import_csv(
             external_id: None,
             last_sign_in_at: None,
             directory_managed: false,
+            time_zone: None,
             created_at: now,
             updated_at: now,
         };

@@ -33,12 +33,14 @@ pub struct UserFields {
     pub kind: Option<UserKind>,
     pub external_id: Option<Option<String>>,
     pub active: Option<bool>,
+    /// An IANA time zone name; `Some(None)` is the tenant's.
+    pub time_zone: Option<Option<String>>,
 }
 
 pub(crate) fn user_json(u: &User) -> serde_json::Value {
     json!({"email": u.email, "displayName": u.display_name, "department": u.department,
            "jobTitle": u.job_title, "managerId": u.manager_id, "kind": u.kind,
-           "active": u.active, "externalId": u.external_id})
+           "active": u.active, "externalId": u.external_id, "timeZone": u.time_zone})
 }
 
 /// Applies `fields` onto `user`, collecting every field error.
@@ -76,6 +78,16 @@ async fn apply(
     }
     if let Some(kind) = fields.kind {
         user.kind = kind;
+    }
+    if let Some(zone) = &fields.time_zone {
+        match zone.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
+            None => user.time_zone = None,
+            Some(z) => {
+                if let Some(z) = errors.check("timeZone", crate::time_text::parse_zone(z)) {
+                    user.time_zone = Some(z.name().to_string());
+                }
+            }
+        }
     }
     if let Some(manager) = fields.manager_id {
         match manager {
@@ -131,6 +143,7 @@ pub async fn create(
         external_id: None,
         last_sign_in_at: None,
         directory_managed: false,
+        time_zone: None,
         created_at: now,
         updated_at: now,
     };
@@ -191,6 +204,23 @@ pub async fn update(
     fields: UserFields,
     now: DateTime<Utc>,
 ) -> ServiceResult<User> {
+    if id == caller.user_id()
+        && !caller.roles.allows(Action::ManageDirectory)
+        && let UserFields {
+            time_zone: Some(zone),
+            email: None,
+            display_name: None,
+            department: None,
+            job_title: None,
+            manager_id: None,
+            kind: None,
+            external_id: None,
+            active: None,
+        } = fields
+    {
+        // Everyone may choose the zone they read times in, and nothing else of theirs.
+        return super::profile::set_time_zone(pool, caller, zone, now).await;
+    }
     let permit = caller.require(Action::ManageDirectory)?;
     let tenant = caller.tenant_id();
     let mut work = Work::begin(pool, caller.tenant_id(), now).await?;
@@ -288,6 +318,8 @@ pub struct UserForm {
     pub job_title: Option<String>,
     pub manager_email: Option<String>,
     pub guest: bool,
+    /// "" or `None` is the tenant's zone.
+    pub time_zone: Option<String>,
 }
 
 async fn user_fields(pool: &PgPool, caller: &Caller, form: UserForm) -> ServiceResult<UserFields> {
@@ -320,6 +352,7 @@ async fn user_fields(pool: &PgPool, caller: &Caller, form: UserForm) -> ServiceR
         }),
         external_id: None,
         active: None,
+        time_zone: Some(form.time_zone),
     })
 }
 

@@ -59,8 +59,9 @@ fn review_badge(state: ReviewState) -> Badge {
     }
 }
 
-/// `2027-01-04 10:00 – 2027-01-18 10:00 UTC`.
+/// `2027-01-04 10:00 – 2027-01-18 10:00 CET`, in the reader's zone.
 fn period(start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> String {
+    let start = start.with_timezone(&crate::time_text::zone());
     format!("{} – {}", start.format("%Y-%m-%d %H:%M"), when(end))
 }
 

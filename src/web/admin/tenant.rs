@@ -1,5 +1,6 @@
 //! The tenant's own pages (tenant admins): its settings (display name, Reply-To of
-//! emails, whether emailed approval links need a sign-in) and its tenant-wide role
+//! emails, whether emailed approval links need a sign-in, the time zone its pages and
+//! emails show times in) and its tenant-wide role
 //! grants (tenant admins, catalog creators), granted by email or group name and
 //! revoked; the last tenant admin cannot be removed (409 from the service).
 
@@ -42,6 +43,7 @@ struct SettingsPage {
     display_name: String,
     reply_to: String,
     approval_links_require_sign_in: bool,
+    time_zone: String,
 }
 
 fn settings_page(
@@ -50,16 +52,18 @@ fn settings_page(
     form: Option<&FormData>,
     errors: Errors,
 ) -> SettingsPage {
-    let (display_name, reply_to, sign_in) = match form {
+    let (display_name, reply_to, sign_in, time_zone) = match form {
         Some(f) => (
             f.text("displayName"),
             f.text("replyTo"),
             f.checked("approvalLinksRequireSignIn"),
+            f.text("timeZone"),
         ),
         None => (
             tenant.display_name.clone(),
             tenant.reply_to.clone().unwrap_or_default(),
             tenant.approval_links_require_sign_in,
+            tenant.time_zone.clone(),
         ),
     };
     SettingsPage {
@@ -70,6 +74,7 @@ fn settings_page(
         display_name,
         reply_to,
         approval_links_require_sign_in: sign_in,
+        time_zone,
     }
 }
 
@@ -86,6 +91,7 @@ async fn save_settings(
         display_name: Some(form.text("displayName")),
         reply_to: Some(form.opt("replyTo")),
         approval_links_require_sign_in: Some(form.checked("approvalLinksRequireSignIn")),
+        time_zone: Some(form.opt("timeZone").unwrap_or_else(|| "UTC".into())),
     };
     match services::tenants::update(state.pool(), &who.caller, patch, state.now()).await {
         Ok(_) => Ok(redirect_with_flash(

@@ -67,6 +67,10 @@ pub struct Tenant {
     pub display_name: String,
     pub reply_to: Option<String>,
     pub approval_links_require_sign_in: bool,
+    /// The IANA time zone the portals and emails show times in (the API's times are
+    /// always UTC).
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -79,6 +83,7 @@ impl From<TenantRow> for Tenant {
             display_name: t.display_name,
             reply_to: t.reply_to,
             approval_links_require_sign_in: t.approval_links_require_sign_in,
+            time_zone: t.time_zone,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -93,6 +98,8 @@ pub struct TenantPatchBody {
     #[schema(value_type = Option<String>)]
     pub reply_to: Option<Option<String>>,
     pub approval_links_require_sign_in: Option<bool>,
+    /// An IANA time zone name such as `Europe/Berlin`.
+    pub time_zone: Option<String>,
 }
 
 /// The caller's tenant.
@@ -114,6 +121,7 @@ async fn patch_tenant(
         display_name: body.display_name,
         reply_to: body.reply_to,
         approval_links_require_sign_in: body.approval_links_require_sign_in,
+        time_zone: body.time_zone,
     };
     let tenant = services::tenants::update(state.pool(), &caller, patch, state.now()).await?;
     Ok(Json(tenant.into()))

@@ -40,6 +40,10 @@ pub struct User {
     pub active: bool,
     pub external_id: Option<String>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
+    /// The IANA time zone the person reads the portals and emails in; null is the
+    /// tenant's (the API's own times are always UTC).
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -57,6 +61,7 @@ impl From<UserRow> for User {
             active: u.active,
             external_id: u.external_id,
             last_sign_in_at: u.last_sign_in_at,
+            time_zone: u.time_zone,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -78,6 +83,8 @@ pub struct NewUserBody {
     /// Default member.
     pub kind: Option<UserKind>,
     pub external_id: Option<String>,
+    /// An IANA time zone name; absent or null is the tenant's.
+    pub time_zone: Option<String>,
 }
 
 /// Body of PATCH: any field; null clears the optional ones.
@@ -101,6 +108,11 @@ pub struct UserBody {
     pub external_id: Option<Option<String>>,
     /// PATCH only: false deactivates (as DELETE does), true reactivates.
     pub active: Option<bool>,
+    /// An IANA time zone name such as `Europe/Berlin`; null is the tenant's. Anyone
+    /// may PATCH this field alone on their own user.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub time_zone: Option<Option<String>>,
 }
 
 impl From<UserBody> for UserFields {
@@ -114,6 +126,7 @@ impl From<UserBody> for UserFields {
             kind: b.kind,
             external_id: b.external_id,
             active: b.active,
+            time_zone: b.time_zone,
         }
     }
 }
@@ -172,7 +185,7 @@ async fn get_user(
     ))
 }
 
-/// Change a user (tenant admins); `active: false` deactivates.
+/// Change a user (tenant admins; anyone may PATCH their own `timeZone` alone); `active: false` deactivates.
 #[utoipa::path(patch, path = "/users/{id}", tag = "directory", params(("id" = Uuid, Path)),
     request_body = UserBody,
     responses((status = 403, body = Problem), (status = 409, body = Problem), (status = 200, body = User), (status = 404, body = Problem), (status = 422, body = Problem)))]

@@ -1,6 +1,6 @@
 //! The requester portal, My Access, at `/t/{slug}/`: the home overview, access
 //! packages to browse and request, the person's requests and access, their approvals
-//! and access reviews. Every handler extracts a `SessionCaller` (anyone signed in),
+//! and access reviews, and their own settings (time zone). Every handler extracts a `SessionCaller` (anyone signed in),
 //! calls one `services` function and renders one template; what a person sees
 //! is only their own (the service answers 404 for anything else). Every page works
 //! without JavaScript; htmx only swaps the package list while typing a search.
@@ -10,6 +10,7 @@ mod approvals;
 mod packages;
 mod requests;
 mod reviews;
+mod settings;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(access::router())
         .merge(approvals::router())
         .merge(reviews::router())
+        .merge(settings::router())
 }
 
 /// A request as a row of a list: package, state, progress and who decides now.

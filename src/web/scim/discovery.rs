@@ -131,6 +131,7 @@ fn schemas(base: &str) -> Vec<Value> {
             attr("displayName", "string", "The name shown in Portico."),
             attr("title", "string", "The user's job title."),
             attr("userType", "string", "'Guest' makes a guest in Portico; any other value a member."),
+            attr("timezone", "string", "The IANA time zone (e.g. Europe/Berlin) the user reads Portico's pages and emails in; unknown names are ignored."),
             attr("active", "boolean", "false deactivates the user: their access ends at once."),
             with(attr("emails", "complex", "Email addresses; the primary (or work) one signs in when userName is not an email address."),
                  json!({"multiValued": true, "required": true, "subAttributes": [

@@ -3,7 +3,8 @@
 //! admin role) and, before sign-in, `TenantSlug` (the tenant the sign-in pages name).
 //! Each records its tenant for the request's error pages. A request authenticates its
 //! session once: the caller is kept in the request's extensions for any later
-//! extractor that needs it (`web::path::Ids`, `Posted`).
+//! extractor that needs it (`web::path::Ids`, `Posted`). It also sets the zone the
+//! request's pages show and read times in (`zone_scope`, `time_text`).
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -113,9 +114,21 @@ impl FromRequestParts<AppState> for SessionCaller {
                 .map(str::to_string),
         };
         remember_tenant(who.slug());
+        crate::time_text::set_zone(zone_of(&who.caller));
         parts.extensions.insert(who.clone());
         Ok(who)
     }
+}
+
+/// The zone the caller reads and types times in: their own, else their tenant's.
+pub fn zone_of(caller: &Caller) -> chrono_tz::Tz {
+    crate::time_text::zone_of(caller.user.time_zone.as_deref(), &caller.tenant.time_zone)
+}
+
+/// Middleware of the portals: each request reads times in UTC until its caller
+/// extractor sets the signed-in person's zone (see `time_text`).
+pub async fn zone_scope(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    crate::time_text::scoped(chrono_tz::Tz::UTC, next.run(req)).await
 }
 
 /// A signed-in caller holding at least one admin role.

@@ -19,7 +19,7 @@ mod flash;
 mod form;
 mod page_error;
 
-pub use caller::{AdminCaller, HasSession, SessionCaller, TenantSlug};
+pub use caller::{AdminCaller, HasSession, SessionCaller, TenantSlug, zone_of, zone_scope};
 pub use cookies::{SESSION_COOKIE, clear_cookie, cookie, read_cookie, set_cookie, with_cookies};
 pub use csrf::{
     CSRF_FIELD, Posted, PreSessionForm, pre_session_token, refuse_foreign_origin, same_secret,

@@ -93,6 +93,9 @@ struct UserFormPage {
     job_title: String,
     manager_email: String,
     guest: bool,
+    /// The person's own zone; "" is the tenant's.
+    time_zone: String,
+    tenant_zone: String,
     last_sign_in: String,
     /// The directory (SCIM) owns the fields: shown read-only, no form to save.
     directory_managed: bool,
@@ -124,6 +127,11 @@ fn user_form(
         ),
         (None, None) => Default::default(),
     };
+    let time_zone = match (form, user) {
+        (Some(f), _) => f.text("timeZone"),
+        (None, Some((u, _))) => u.time_zone.clone().unwrap_or_default(),
+        (None, None) => String::new(),
+    };
     let heading = match user {
         Some((u, _)) => u.display_name.clone(),
         None => "New user".to_string(),
@@ -144,6 +152,8 @@ fn user_form(
         job_title,
         manager_email,
         guest,
+        time_zone,
+        tenant_zone: who.caller.tenant.time_zone.clone(),
         base,
         directory_managed: user.is_some_and(|(u, _)| u.directory_managed),
     }
@@ -162,6 +172,7 @@ fn user_input(form: &FormData) -> UserForm {
         job_title: form.opt("jobTitle"),
         manager_email: form.opt("managerEmail"),
         guest: form.checked("guest"),
+        time_zone: form.opt("timeZone"),
     }
 }
 

@@ -105,7 +105,11 @@ pub(super) fn summary(d: &Draft, names: &Names) -> Vec<SummaryPart> {
     let mut lifecycle = vec![match d.expiration.as_str() {
         "afterDays" => format!("Access ends {} days after it starts.", d.days),
         "afterHours" => format!("Access ends {} hours after it starts.", d.hours),
-        "onDate" => format!("Access ends on {} (UTC).", d.date.replace('T', " ")),
+        "onDate" => format!(
+            "Access ends on {} ({}).",
+            d.date.replace('T', " "),
+            crate::time_text::zone_name()
+        ),
         _ => "Access never expires.".into(),
     }];
     if d.custom_schedule {
