@@ -128,6 +128,7 @@ string_enum! {
         ScimTokenCreated = "scimToken.created",
         ScimTokenRevoked = "scimToken.revoked",
         ChatSet = "tenant.chatSet",
+        AuditStreamSet = "tenant.auditStreamSet",
     }
 }
 

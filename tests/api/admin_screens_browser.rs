@@ -186,6 +186,12 @@ async fn walk(
             "Edit policy",
             "admin-policy-extensions",
         ),
+        ("/admin/audit".to_string(), "Audit log", "admin-audit"),
+        (
+            "/admin/audit/stream".to_string(),
+            "Audit streaming",
+            "admin-audit-stream",
+        ),
     ];
     for (path, heading, name) in pages {
         c.goto(&format!("{base}{path}"))
