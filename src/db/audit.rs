@@ -104,10 +104,15 @@ pub fn list_query(
     filter: &AuditFilter,
     page: PageRequest,
 ) -> QueryBuilder<Postgres> {
-    let mut q = QueryBuilder::new(format!("select {COLUMNS} from audit_events e where e.tenant_id = "));
-    q.push_bind(tenant).push(" and e.id < ").push_bind(page.before_bound());
+    let mut q = QueryBuilder::new(format!(
+        "select {COLUMNS} from audit_events e where e.tenant_id = "
+    ));
+    q.push_bind(tenant)
+        .push(" and e.id < ")
+        .push_bind(page.before_bound());
     filter.push_conditions(&mut q);
-    q.push(" order by e.id desc limit ").push_bind(page.fetch_limit());
+    q.push(" order by e.id desc limit ")
+        .push_bind(page.fetch_limit());
     q
 }
 

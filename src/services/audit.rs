@@ -6,8 +6,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{Actor, Caller, ServiceResult};
-pub use crate::db::audit::AuditFilter;
 use crate::db::audit::AuditEvent;
+pub use crate::db::audit::AuditFilter;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::audit::{ActorType, AuditAction, Target, TargetType};
 use crate::domain::authz::Action;

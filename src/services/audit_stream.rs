@@ -16,12 +16,12 @@ use sqlx::PgPool;
 use crate::connectors::outbound::Outbound;
 use crate::connectors::webhook;
 use crate::crypto::Keys;
-use crate::db::audit_stream::{AuditStreamRow, Claimed, StreamEvent};
 use crate::db;
+use crate::db::audit_stream::{AuditStreamRow, Claimed, StreamEvent};
+use crate::domain::FieldErrors;
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Action;
 use crate::domain::ids::TenantId;
-use crate::domain::FieldErrors;
 use crate::services::tx::Work;
 use crate::services::{Caller, ServiceResult};
 
@@ -125,7 +125,10 @@ pub async fn put(
     if let Some(s) = secret
         && s.chars().count() < 24
     {
-        errors.add("secret", "use at least 24 characters (or leave it out to have one generated)");
+        errors.add(
+            "secret",
+            "use at least 24 characters (or leave it out to have one generated)",
+        );
     }
     errors.into_result()?;
     let mut work = Work::begin(pool, tenant, now).await?;
@@ -139,8 +142,8 @@ pub async fn put(
             (keys.seal(&s, &context), Some(s))
         }
     };
-    let row = db::audit_stream::upsert(work.conn(), tenant, &url, &sealed, input.enabled, now)
-        .await?;
+    let row =
+        db::audit_stream::upsert(work.conn(), tenant, &url, &sealed, input.enabled, now).await?;
     work.audit(
         AuditAction::AuditStreamSet,
         Target::Tenant(tenant),

@@ -97,11 +97,12 @@ async fn the_stream_setting_keeps_its_secret_write_only_and_refuses_bad_input() 
     let (_, v) = app.get(&t.admin, "/api/v1/tenant/auditStream").await;
     assert_eq!(v["url"], "https://siem.acme.test/in");
     assert!(v.get("secret").is_none(), "never shown again: {v}");
-    let stored: String = sqlx::query_scalar("select secret from audit_streams where tenant_id = $1")
-        .bind(t.id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("stored");
+    let stored: String =
+        sqlx::query_scalar("select secret from audit_streams where tenant_id = $1")
+            .bind(t.id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("stored");
     assert!(!stored.contains(&secret[6..]), "sealed at rest");
     let details: Vec<Value> = sqlx::query_scalar(
         "select details from audit_events where tenant_id = $1 and action = 'tenant.auditStreamSet'",
@@ -111,7 +112,10 @@ async fn the_stream_setting_keeps_its_secret_write_only_and_refuses_bad_input() 
     .await
     .expect("audited");
     assert_eq!(details.len(), 1);
-    assert!(!details[0].to_string().contains(&secret[6..]), "no secret in the log");
+    assert!(
+        !details[0].to_string().contains(&secret[6..]),
+        "no secret in the log"
+    );
 
     // A later change without a secret keeps it.
     let (_, v) = app
@@ -153,15 +157,22 @@ async fn events_are_delivered_signed_in_order_again_after_a_failure_and_only_the
     stream_to(&app, &t, &url).await;
     let (ada, _) = app.user(&t, "ada@acme.test", json!({})).await;
     app.user(&other, "eve@globex.test", json!({})).await;
-    app.patch(&t.admin, &format!("/api/v1/users/{ada}"), json!({"jobTitle": "QA"}))
-        .await;
+    app.patch(
+        &t.admin,
+        &format!("/api/v1/users/{ada}"),
+        json!({"jobTitle": "QA"}),
+    )
+    .await;
 
     // The first call fails (500): the failure is shown, and nothing moves on.
     let first = receiver.wait_for(1).await;
     for _ in 0..100 {
         let (_, v) = app.get(&t.admin, "/api/v1/tenant/auditStream").await;
         if v["attempts"] == 1 {
-            assert!(v["lastError"].as_str().is_some_and(|e| e.contains("500")), "{v}");
+            assert!(
+                v["lastError"].as_str().is_some_and(|e| e.contains("500")),
+                "{v}"
+            );
             assert_eq!(v["lastDeliveredAt"], Value::Null);
             break;
         }
@@ -173,7 +184,10 @@ async fn events_are_delivered_signed_in_order_again_after_a_failure_and_only_the
     let got = wait_for_event(&receiver, last).await;
     let calls = receiver.calls();
     assert!(calls.len() >= 2);
-    assert!(calls.iter().all(|c| verify(SECRET, c)), "every call is signed");
+    assert!(
+        calls.iter().all(|c| verify(SECRET, c)),
+        "every call is signed"
+    );
     let first_body: Value = serde_json::from_str(&first[0].body).expect("json");
     let second_body: Value = serde_json::from_str(&calls[1].body).expect("json");
     assert_eq!(
@@ -194,13 +208,19 @@ async fn events_are_delivered_signed_in_order_again_after_a_failure_and_only_the
         .iter()
         .position(|id| *id == delivered[0])
         .expect("the first delivered event is the tenant's");
-    assert_eq!(delivered, logged[pos..], "every event since set-up, in order, none lost");
+    assert_eq!(
+        delivered,
+        logged[pos..],
+        "every event since set-up, in order, none lost"
+    );
     assert!(
         got.iter().any(|e| e["action"] == "tenant.auditStreamSet"),
         "the stream's own set-up is its first news"
     );
-    assert!(got.iter().any(|e| e["action"] == "user.updated"
-        && e["targetName"] == "ada <ada@acme.test>"));
+    assert!(
+        got.iter()
+            .any(|e| e["action"] == "user.updated" && e["targetName"] == "ada <ada@acme.test>")
+    );
     assert!(
         !receiver.calls().iter().any(|c| c.body.contains("globex")),
         "never another tenant's events"
@@ -257,8 +277,14 @@ async fn a_transaction_that_began_first_and_commits_last_is_still_delivered_firs
         .iter()
         .filter_map(|e| e["id"].as_str().map(str::to_string))
         .collect();
-    let i = ids.iter().position(|i| *i == first.to_string()).expect("first delivered");
-    let j = ids.iter().position(|i| *i == second.to_string()).expect("second delivered");
+    let i = ids
+        .iter()
+        .position(|i| *i == first.to_string())
+        .expect("first delivered");
+    let j = ids
+        .iter()
+        .position(|i| *i == second.to_string())
+        .expect("second delivered");
     assert!(i < j, "in the order their transactions began: {ids:?}");
 }
 
@@ -269,7 +295,10 @@ async fn the_stream_page_saves_shows_a_generated_secret_once_and_is_for_tenant_a
     app.user(&t, "ada@acme.test", json!({})).await;
 
     let bad = b
-        .post("/admin/audit/stream", &[("url", "not a url"), ("enabled", "true")])
+        .post(
+            "/admin/audit/stream",
+            &[("url", "not a url"), ("enabled", "true")],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("f-url-error"), "{}", bad.body);
@@ -289,5 +318,8 @@ async fn the_stream_page_saves_shows_a_generated_secret_once_and_is_for_tenant_a
     assert!(page.body.contains("stream-status"));
 
     let ada = sign_in(&app, "acme", "ada@acme.test").await;
-    assert_eq!(ada.get("/admin/audit/stream").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        ada.get("/admin/audit/stream").await.status,
+        StatusCode::FORBIDDEN
+    );
 }

@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use crate::domain::authz::Action;
 use crate::domain::DomainError;
 use crate::domain::assignment::{AssignmentState, GrantState};
+use crate::domain::authz::Action;
 use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
 use crate::services::assignments::DirectAssignment;
 use crate::services::views::assignments::AssignmentsPage;

@@ -178,7 +178,11 @@ pub(super) async fn audit_log(
 }
 
 fn row(base: &str, e: &services::views::audit::Event) -> EventRow {
-    let person = || e.actor_name.clone().unwrap_or_else(|| "a deleted person".into());
+    let person = || {
+        e.actor_name
+            .clone()
+            .unwrap_or_else(|| "a deleted person".into())
+    };
     EventRow {
         at: when(e.at),
         actor: match e.actor_type {
