@@ -246,7 +246,7 @@ async fn each_filter_narrows_the_log_and_bad_filters_are_422_naming_the_field() 
     let (_, v) = app
         .get(
             &t.admin,
-            &format!("/api/v1/auditEvents?actor=ada%40acme.test&targetType=user"),
+            "/api/v1/auditEvents?actor=ada%40acme.test&targetType=user",
         )
         .await;
     assert!(items(&v).is_empty(), "{v}");
