@@ -180,6 +180,7 @@ async fn events_are_delivered_signed_in_order_again_after_a_failure_and_only_the
     }
     // After the backoff, the same events again (and what came since), then success.
     app.clock.advance(chrono::Duration::seconds(11));
+    receiver.wait_for(2).await;
     let last = *logged_ids(&app, &t).await.last().expect("events");
     let got = wait_for_event(&receiver, last).await;
     let calls = receiver.calls();
