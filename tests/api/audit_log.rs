@@ -356,8 +356,33 @@ async fn object_pages_link_to_their_history_for_those_who_may_read_the_log() {
         )
         .await;
     let group = uuid_of(&group["id"]);
+    let (status, policy) = app
+        .post(
+            &t.admin,
+            &format!("/api/v1/accessPackages/{package}/policies"),
+            json!({"displayName": "Everyone", "requestors": {"scope": "allMembers"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{policy}");
+    let policy = uuid_of(&policy["id"]);
+    let (resource, _) = crate::fixtures::webhook_resource(
+        &app,
+        &t,
+        general,
+        "https://hooks.acme.test/in",
+        crate::webhooks::SECRET,
+    )
+    .await;
 
     for (path, target) in [
+        (
+            format!("/admin/packages/{package}/policies/{policy}"),
+            policy,
+        ),
+        (
+            format!("/admin/catalogs/{general}/resources/{resource}/connector"),
+            resource,
+        ),
         (format!("/admin/packages/{package}"), package),
         (format!("/admin/catalogs/{general}"), general),
         (format!("/admin/users/{ada}"), ada),
