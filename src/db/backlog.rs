@@ -28,6 +28,8 @@ pub enum DueWork {
     CallbackTimeouts,
     /// Outbox rows of one kind (`webhook`, `email`) due for an attempt.
     Outbox(&'static str),
+    /// Audit streams waiting to retry a failed delivery.
+    AuditStreams,
 }
 
 /// When the oldest item of `work` became due, if any is due at `now`.
@@ -80,6 +82,9 @@ pub async fn oldest_due(
                (select min(end_at) from access_reviews where state = 'inProgress' and end_at <= $1),
                (select min(remind_at) from access_reviews
                  where state = 'inProgress' and reminded_at is null and remind_at <= $1 and end_at > $1))"
+            .to_string(),
+        DueWork::AuditStreams => "select min(next_attempt_at) from audit_streams
+             where enabled and attempts > 0 and next_attempt_at <= $1"
             .to_string(),
         DueWork::Outbox(_) => "select min(next_attempt_at) from outbox
              where state = 'pending' and kind = $2 and next_attempt_at <= $1"

@@ -5,6 +5,7 @@
 pub mod assignments;
 pub mod attention;
 pub mod audit;
+pub mod audit_stream;
 pub mod backlog;
 pub mod catalogs;
 pub mod chat;

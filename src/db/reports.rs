@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
+use super::audit::AuditFilter;
 use super::{Conn, DbResult};
 use crate::domain::assignment::AssignmentState;
 use crate::domain::ids::{CatalogId, PackageId, RequestId, TenantId, UserId};
@@ -35,6 +36,9 @@ pub enum Source {
         package: Option<PackageId>,
         catalogs: Option<Vec<CatalogId>>,
     },
+    /// The tenant's audit log matching the filter, oldest first, with the names of
+    /// actors and targets.
+    Audit(AuditFilter),
 }
 
 /// One row of a report, each cell as text (`None`: empty).
@@ -181,6 +185,23 @@ pub async fn open(conn: &mut Conn, tenant: TenantId, source: &Source) -> DbResul
             .bind(ids(catalogs))
             .execute(conn)
             .await?;
+        }
+        Source::Audit(filter) => {
+            let mut q = sqlx::QueryBuilder::new(format!(
+                "declare {CURSOR} no scroll cursor for
+                 select e.id::text, {at}, e.actor_type,
+                        coalesce(e.actor_name, audit_person_name(e.tenant_id, e.actor_id)),
+                        e.actor_id::text, e.actor_token_id::text, e.action, e.target_type,
+                        e.target_id::text,
+                        coalesce(e.target_name, audit_target_name(e.tenant_id, e.target_type, e.target_id)),
+                        e.details::text, e.correlation_id::text
+                 from audit_events e where e.tenant_id = ",
+                at = ts("e.at"),
+            ));
+            q.push_bind(tenant);
+            filter.push_conditions(&mut q);
+            q.push(" order by e.id");
+            q.build().execute(conn).await?;
         }
     }
     Ok(())

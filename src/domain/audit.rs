@@ -129,6 +129,7 @@ string_enum! {
         ScimTokenRevoked = "scimToken.revoked",
         ChatSet = "tenant.chatSet",
         ConfigApplied = "tenant.configApplied",
+        AuditStreamSet = "tenant.auditStreamSet",
     }
 }
 

@@ -19,4 +19,8 @@ pub struct AuditEvent {
     pub target_id: Option<Uuid>,
     pub details: serde_json::Value,
     pub correlation_id: Option<Uuid>,
+    /// The actor's name when the event was written (or, for older events, now).
+    pub actor_name: Option<String>,
+    /// The target's name when the event was written (or, for older events, now).
+    pub target_name: Option<String>,
 }

@@ -5,6 +5,7 @@
 //! counted and timed by job for `/metrics`, with its failures; after each tick, each
 //! job's lag (how long its oldest due item has waited) is measured too.
 
+pub mod audit_stream;
 pub mod chat;
 pub mod emails;
 pub mod extensions;
@@ -42,6 +43,7 @@ enum Job {
     Slack,
     Teams,
     ExtensionCalls,
+    AuditStream,
 }
 
 /// The lifecycle jobs in their order: stage time-outs run before escalations and
@@ -57,8 +59,8 @@ const LIFECYCLE: [Job; 8] = [
     Job::CallbackTimeouts,
 ];
 
-/// The delivery jobs: connector calls, emails and chat messages.
-const DELIVERY: [Job; 7] = [
+/// The delivery jobs: connector calls, emails, chat messages and the audit streams.
+const DELIVERY: [Job; 8] = [
     Job::Webhooks,
     Job::ScimCalls,
     Job::LdapCalls,
@@ -66,6 +68,7 @@ const DELIVERY: [Job; 7] = [
     Job::Slack,
     Job::Teams,
     Job::ExtensionCalls,
+    Job::AuditStream,
 ];
 
 impl Job {
@@ -86,6 +89,7 @@ impl Job {
             Job::Teams => "teams",
             Job::CallbackTimeouts => "callbackTimeouts",
             Job::ExtensionCalls => "extensionCalls",
+            Job::AuditStream => "auditStream",
         }
     }
 
@@ -106,6 +110,7 @@ impl Job {
             Job::Slack | Job::Teams => chat::BATCH,
             Job::CallbackTimeouts => crate::services::requests::TIMEOUT_BATCH as usize,
             Job::ExtensionCalls => extensions::BATCH,
+            Job::AuditStream => audit_stream::BATCH,
         }
     }
 
@@ -126,6 +131,7 @@ impl Job {
             Job::Teams => DueWork::Outbox("teams"),
             Job::CallbackTimeouts => DueWork::CallbackTimeouts,
             Job::ExtensionCalls => DueWork::Outbox("extension"),
+            Job::AuditStream => DueWork::AuditStreams,
         }
     }
 
@@ -146,6 +152,7 @@ impl Job {
             Job::Teams => chat::run_teams(state, now).await,
             Job::CallbackTimeouts => extensions::run_timeouts(state, now).await,
             Job::ExtensionCalls => extensions::run_calls(state, now).await,
+            Job::AuditStream => audit_stream::run_once(state, now).await,
         }
     }
 

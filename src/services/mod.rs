@@ -5,6 +5,7 @@
 pub mod approval_links;
 pub mod assignments;
 pub mod audit;
+pub mod audit_stream;
 pub mod backlog;
 pub mod catalogs;
 pub mod chat;

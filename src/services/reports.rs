@@ -105,12 +105,28 @@ pub const REVIEW_COLUMNS: [&str; 16] = [
     "assignmentId",
 ];
 
+pub const AUDIT_COLUMNS: [&str; 12] = [
+    "id",
+    "at",
+    "actorType",
+    "actor",
+    "actorId",
+    "actorTokenId",
+    "action",
+    "targetType",
+    "targetId",
+    "target",
+    "details",
+    "correlationId",
+];
+
 /// The columns of a report, in its order.
 pub fn columns(source: &Source) -> &'static [&'static str] {
     match source {
         Source::Assignments(_) => &ASSIGNMENT_COLUMNS,
         Source::Conflicts { .. } => &CONFLICT_COLUMNS,
         Source::Reviews { .. } => &REVIEW_COLUMNS,
+        Source::Audit(_) => &AUDIT_COLUMNS,
     }
 }
 
@@ -251,7 +267,13 @@ pub async fn report(
     format: Format,
 ) -> ServiceResult<Stream> {
     let tenant = caller.tenant_id();
-    let visible = reportable_catalogs(caller)?;
+    let visible = match &source {
+        Source::Audit(_) => {
+            caller.require(Action::ReadAudit)?;
+            None
+        }
+        _ => reportable_catalogs(caller)?,
+    };
     // A transaction owned by the writing task: dropped (rolled back, the cursor
     // closed) however the writing ends.
     let mut conn = pool.begin().await.map_err(db::DbError::from)?;
@@ -277,6 +299,7 @@ pub async fn report(
             }
             *catalogs = visible;
         }
+        Source::Audit(_) => {}
     }
     let columns = columns(&source);
     db::reports::open(&mut conn, tenant, &source).await?;

@@ -39,6 +39,9 @@ pub struct Shell {
     pub admin_nav: Vec<NavLink>,
     pub csrf: Option<String>,
     pub flash: Option<Flash>,
+    /// The link to the page's object in the audit log (its history), for those who may
+    /// read the log.
+    pub history: Option<String>,
 }
 
 /// Which navigation entry a page belongs to.
@@ -78,6 +81,7 @@ impl Shell {
             admin_nav: Vec::new(),
             csrf: None,
             flash: None,
+            history: None,
         }
     }
 
@@ -162,7 +166,22 @@ impl Shell {
             admin_nav,
             csrf: Some(csrf.into()),
             flash,
+            history: None,
         }
+    }
+
+    /// The shell of an object's page: with a link to the object's history (the audit log
+    /// filtered to it) when `caller` may read the log.
+    pub fn history(mut self, caller: &Caller, target: Option<uuid::Uuid>) -> Self {
+        if let Some(target) = target
+            && caller.roles.allows(Action::ReadAudit)
+        {
+            self.history = Some(format!(
+                "/t/{}/admin/audit?target={target}",
+                caller.tenant.slug
+            ));
+        }
+        self
     }
 
     /// The tenant's slug, or "" outside a tenant.

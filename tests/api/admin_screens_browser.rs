@@ -187,6 +187,12 @@ async fn walk(
             "admin-policy-extensions",
         ),
         ("/admin/config".to_string(), "Configuration", "admin-config"),
+        ("/admin/audit".to_string(), "Audit log", "admin-audit"),
+        (
+            "/admin/audit/stream".to_string(),
+            "Audit streaming",
+            "admin-audit-stream",
+        ),
     ];
     for (path, heading, name) in pages {
         c.goto(&format!("{base}{path}"))

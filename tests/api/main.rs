@@ -19,6 +19,8 @@ mod admin_screens;
 mod admin_screens_browser;
 mod architecture;
 mod audit;
+mod audit_log;
+mod audit_stream;
 mod auth;
 mod browser;
 mod browser_e2e;

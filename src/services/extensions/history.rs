@@ -113,8 +113,7 @@ pub async fn steps(
     let page = db::audit::list(
         conn,
         tenant,
-        Some(request.0),
-        None,
+        &db::audit::AuditFilter::target(request.0),
         PageRequest::first(PageRequest::MAX),
     )
     .await?;

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 
 use crate::domain::DomainError;
 use crate::domain::assignment::{AssignmentState, GrantState};
+use crate::domain::authz::Action;
 use crate::domain::ids::{AssignmentId, PackageId, PolicyId};
 use crate::services::assignments::DirectAssignment;
 use crate::services::views::assignments::AssignmentsPage;
@@ -58,6 +59,8 @@ struct AssignmentRow {
     failed: bool,
     remove: String,
     reprocess: String,
+    /// The assignment's history in the audit log ("" for those who may not read it).
+    history: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -126,6 +129,11 @@ fn view(
                 failed: a.state.may_reprocess()
                     && v.grants.iter().any(|g| g.state == GrantState::Failed),
                 remove: who.url(&format!("/admin/assignments/{}/remove", a.id)),
+                history: if who.caller.roles.allows(Action::ReadAudit) {
+                    who.url(&format!("/admin/audit?target={}", a.id))
+                } else {
+                    String::new()
+                },
                 reprocess: who.url(&format!("/admin/assignments/{}/reprocess", a.id)),
             }
         })

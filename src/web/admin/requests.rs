@@ -199,7 +199,9 @@ async fn show_request(
         (s, e) => format!("from {} until {}", when_opt(s), when_opt(e)),
     };
     Ok(RequestView {
-        shell: who.shell("Request", Section::Requests),
+        shell: who
+            .shell("Request", Section::Requests)
+            .history(&who.caller, Some(r.id.0)),
         slug: who.slug().to_string(),
         package: n.package(r.package_id.0),
         package_href: who.url(&format!("/admin/packages/{}", r.package_id)),

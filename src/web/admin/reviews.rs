@@ -321,10 +321,12 @@ fn review_view(
         (t, _) => when_opt(t),
     };
     ReviewView {
-        shell: who.shell(
-            format!("Access review of {}", n.package(r.package_id.0)),
-            Section::AdminReviews,
-        ),
+        shell: who
+            .shell(
+                format!("Access review of {}", n.package(r.package_id.0)),
+                Section::AdminReviews,
+            )
+            .history(&who.caller, Some(r.id.0)),
         csrf: who.csrf.clone(),
         slug: who.slug().to_string(),
         problem: problem.unwrap_or_default(),

@@ -67,7 +67,9 @@ fn settings_page(
         ),
     };
     SettingsPage {
-        shell: who.shell("Tenant settings", Section::Overview),
+        shell: who
+            .shell("Tenant settings", Section::Overview)
+            .history(&who.caller, Some(tenant.id.0)),
         csrf: who.csrf.clone(),
         action: who.url("/admin/settings"),
         errors,

@@ -4,6 +4,7 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod audit_stream;
 pub mod catalogs;
 pub mod chat;
 pub mod config;
@@ -95,6 +96,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(chat::router())
         .merge(extensions::router())
         .merge(config::router())
+        .merge(audit_stream::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;

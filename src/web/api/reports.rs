@@ -116,7 +116,7 @@ pub struct FormatQuery {
     pub format: Option<ReportFormat>,
 }
 
-fn format_of(asked: Option<ReportFormat>, headers: &HeaderMap) -> Format {
+pub(crate) fn format_of(asked: Option<ReportFormat>, headers: &HeaderMap) -> Format {
     match asked {
         Some(ReportFormat::Csv) => Format::Csv,
         Some(ReportFormat::Json) => Format::Json,

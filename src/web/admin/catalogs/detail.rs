@@ -158,7 +158,9 @@ pub(super) fn catalog_detail(
         None => (String::new(), String::new(), Errors::none()),
     };
     CatalogDetailPage {
-        shell: who.shell(p.catalog.display_name.clone(), Section::Catalogs),
+        shell: who
+            .shell(p.catalog.display_name.clone(), Section::Catalogs)
+            .history(&who.caller, Some(p.catalog.id.0)),
         csrf: who.csrf.clone(),
         slug: who.slug().to_string(),
         alert,

@@ -94,7 +94,9 @@ fn form_page(
         None => stored,
     };
     ExtensionFormPage {
-        shell: who.shell(title.clone(), Section::Catalogs),
+        shell: who
+            .shell(title.clone(), Section::Catalogs)
+            .history(&who.caller, existing.map(|e| e.id.0)),
         csrf: who.csrf.clone(),
         action,
         catalog_name: catalog.display_name.clone(),

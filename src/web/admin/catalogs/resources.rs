@@ -550,7 +550,9 @@ fn connector_form(
             )),
         });
     ConnectorFormPage {
-        shell: who.shell(format!("Delivery of {}", r.display_name), Section::Catalogs),
+        shell: who
+            .shell(format!("Delivery of {}", r.display_name), Section::Catalogs)
+            .history(&who.caller, Some(r.id.0)),
         csrf: who.csrf.clone(),
         action: format!("{base}/resources/{}/connector", r.id),
         test_action: format!("{base}/resources/{}/connector/test", r.id),

@@ -162,7 +162,9 @@ async fn group_page(
     let p = services::views::directory::group_page(state.pool(), &who.caller, gid, page).await?;
     let base = who.url(&format!("/admin/groups/{gid}"));
     Ok(GroupPage {
-        shell: who.shell(p.group.group.display_name.clone(), Section::Groups),
+        shell: who
+            .shell(p.group.group.display_name.clone(), Section::Groups)
+            .history(&who.caller, Some(gid.0)),
         csrf: who.csrf.clone(),
         list: who.url("/admin/groups"),
         name: p.group.group.display_name.clone(),

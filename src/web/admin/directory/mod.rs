@@ -4,6 +4,7 @@
 //! owners) and `audit` (the audit log with its filters).
 
 mod audit;
+mod audit_stream;
 mod groups;
 mod import;
 mod users;
@@ -15,7 +16,8 @@ use crate::domain::authz::Action;
 use crate::state::AppState;
 use crate::web::session::{AdminCaller, PageError};
 
-use audit::audit_log;
+use audit::{audit_csv, audit_log};
+use audit_stream::{save_audit_stream, show_audit_stream};
 use groups::{
     add_member, add_owner, create_group, list_groups, new_group, remove_member, remove_owner,
     show_group,
@@ -56,6 +58,11 @@ pub fn router() -> Router<AppState> {
             post(remove_owner),
         )
         .route("/t/{slug}/admin/audit", get(audit_log))
+        .route("/t/{slug}/admin/audit.csv", get(audit_csv))
+        .route(
+            "/t/{slug}/admin/audit/stream",
+            get(show_audit_stream).post(save_audit_stream),
+        )
 }
 
 fn require_directory(who: &AdminCaller) -> Result<(), PageError> {

@@ -137,7 +137,9 @@ fn user_form(
         None => "New user".to_string(),
     };
     UserFormPage {
-        shell: who.shell(heading.clone(), Section::Users),
+        shell: who
+            .shell(heading.clone(), Section::Users)
+            .history(&who.caller, user.map(|(u, _)| u.id.0)),
         csrf: who.csrf.clone(),
         action: user.map_or_else(|| base.clone(), |(u, _)| format!("{base}/{}", u.id)),
         deactivate: user.map_or_else(String::new, |(u, _)| format!("{base}/{}/deactivate", u.id)),

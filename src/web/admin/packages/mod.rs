@@ -208,7 +208,9 @@ fn package_detail(state: &AppState, who: &AdminCaller, p: PackagePage) -> Packag
     let id = p.package.package.id;
     let base = who.url(&format!("/admin/packages/{id}"));
     PackageDetailPage {
-        shell: who.shell(p.package.package.display_name.clone(), Section::Packages),
+        shell: who
+            .shell(p.package.package.display_name.clone(), Section::Packages)
+            .history(&who.caller, Some(id.0)),
         slug: who.slug().to_string(),
         name: p.package.package.display_name.clone(),
         description: p.package.package.description.clone(),

@@ -408,7 +408,9 @@ pub(super) fn render(
         None => "New policy".to_string(),
     };
     PolicyPage {
-        shell: who.shell(heading.clone(), Section::Packages),
+        shell: who
+            .shell(heading.clone(), Section::Packages)
+            .history(&who.caller, target.policy.map(|p| p.0)),
         csrf: who.csrf.clone(),
         slug: who.slug().to_string(),
         package_name: package_name.to_string(),
