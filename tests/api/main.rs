@@ -51,6 +51,7 @@ mod reports;
 mod requests;
 mod reviews;
 mod roles;
+mod scaling;
 mod scheduler;
 mod scim;
 mod scim_filter_sql;
