@@ -6,6 +6,7 @@ pub mod approval_links;
 pub mod assignments;
 pub mod audit;
 pub mod backlog;
+pub mod bulk;
 pub mod catalogs;
 pub mod chat;
 pub mod delivery;

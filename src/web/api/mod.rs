@@ -4,6 +4,7 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod bulk;
 pub mod catalogs;
 pub mod chat;
 mod contract;
@@ -92,6 +93,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(scim_tokens::router())
         .merge(chat::router())
         .merge(extensions::router())
+        .merge(bulk::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;
