@@ -98,6 +98,8 @@ async fn ticked_assignments_are_removed_or_extended_from_the_assignments_page() 
     let change = format!("/admin/packages/{}/assignments/bulk-change", gp.package);
 
     app.clock.advance(chrono::Duration::days(20));
+    // The session of 20 days ago has ended: sign in again.
+    let b = sign_in(&app, "contoso", &t.admin_email).await;
     let too_far = b
         .post(
             &change,

@@ -42,7 +42,7 @@ async fn pasted_addresses_assign_everyone_in_one_call_with_a_result_per_row() {
     assert!(
         app.audit_actions(request.parse().expect("uuid"))
             .await
-            .contains(&"requestCreated".to_string())
+            .contains(&"assignmentRequest.created".to_string())
     );
 }
 

@@ -49,7 +49,7 @@ async fn bulk_removal_removes_every_selected_assignment() {
         assert_eq!(a["state"], expected, "{a}");
     }
     let removed: Uuid = ids[0].as_str().expect("id").parse().expect("uuid");
-    assert!(app.audit_actions(removed).await.contains(&"assignmentEnded".to_string()));
+    assert!(app.audit_actions(removed).await.contains(&"assignment.ended".to_string()));
 }
 
 #[tokio::test]
