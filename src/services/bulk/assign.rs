@@ -158,8 +158,7 @@ pub async fn assign(
             };
             let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
             let mut row_trail = Trail::default();
-            match requests::submit_in(&mut savepoint, &mut row_trail, caller, &request, now).await
-            {
+            match requests::submit_in(&mut savepoint, &mut row_trail, caller, &request, now).await {
                 Ok(view) => {
                     savepoint.commit().await?;
                     trail.append(row_trail);

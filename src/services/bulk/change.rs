@@ -82,7 +82,10 @@ async fn change(
         };
         let found: Option<AssignmentRow> = db::assignments::get(&mut tx, tenant, id).await?;
         if !seen.insert(id) {
-            result.error = Some(("id".into(), "this assignment is also on an earlier row".into()));
+            result.error = Some((
+                "id".into(),
+                "this assignment is also on an earlier row".into(),
+            ));
         } else if let Some(a) = found {
             if let Some(user) = db::users::get(&mut tx, tenant, a.target_user_id).await? {
                 result.email = user.email;

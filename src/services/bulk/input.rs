@@ -67,7 +67,9 @@ pub fn parse_csv(text: &str) -> Result<Vec<PersonRow>, DomainError> {
         let record = record
             .map_err(|e| DomainError::field("csv", format!("the CSV could not be read: {e}")))?;
         // Line numbers as a spreadsheet shows them (the header is line 1).
-        let line = record.position().map_or(rows.len() + 2, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(rows.len() + 2, |p| p.line() as usize);
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -108,8 +110,10 @@ mod tests {
 
     #[test]
     fn a_csv_reads_email_end_and_justification_by_header() {
-        let rows = parse_csv("Name,EMAIL,end,justification\nAda,ada@x.test,2027-01-31,project\nBob,bob@x.test,,\n")
-            .expect("parses");
+        let rows = parse_csv(
+            "Name,EMAIL,end,justification\nAda,ada@x.test,2027-01-31,project\nBob,bob@x.test,,\n",
+        )
+        .expect("parses");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].email, "ada@x.test");
         assert_eq!(rows[0].row, 2);

@@ -101,7 +101,10 @@ fn row_error(e: &DomainError, subject: &str) -> (String, String) {
 /// Refuses an empty call or one over the limit.
 fn check_size(n: usize, field: &str, what: &str) -> Result<(), DomainError> {
     if n == 0 {
-        return Err(DomainError::field(field, format!("there is no {what} to act on")));
+        return Err(DomainError::field(
+            field,
+            format!("there is no {what} to act on"),
+        ));
     }
     if n > MAX_ROWS {
         return Err(DomainError::field(

@@ -49,7 +49,10 @@ fn result_rows(outcome: &BulkOutcome) -> Vec<ResultRow> {
             ok: r.is_ok(),
             message: match (&r.error, &r.request) {
                 (Some((_, m)), _) => m.clone(),
-                (None, Some(q)) => format!("Done: the request is {}.", state_label(q.state).to_lowercase()),
+                (None, Some(q)) => format!(
+                    "Done: the request is {}.",
+                    state_label(q.state).to_lowercase()
+                ),
                 (None, None) => "Good (not done, because of the refused rows).".into(),
             },
         })

@@ -166,7 +166,6 @@ async fn bulk_extend(
 ) -> Result<Json<BulkResult>, AppError> {
     let ids = body.ids.into_iter().map(AssignmentId).collect();
     answer(
-        services::bulk::extend(state.pool(), &caller, ids, body.end_date_time, state.now())
-            .await?,
+        services::bulk::extend(state.pool(), &caller, ids, body.end_date_time, state.now()).await?,
     )
 }

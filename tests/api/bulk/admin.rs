@@ -19,8 +19,13 @@ async fn the_bulk_assign_form_shows_each_row_and_assigns_only_when_all_are_good(
     let path = format!("/admin/packages/{}/assignments/bulk", gp.package);
     let policy = gp.policy.to_string();
 
-    let page = b.get(&format!("/admin/packages/{}/assignments", gp.package)).await;
-    assert!(page.body.contains(&format!("{path}\"")), "a link to the bulk page");
+    let page = b
+        .get(&format!("/admin/packages/{}/assignments", gp.package))
+        .await;
+    assert!(
+        page.body.contains(&format!("{path}\"")),
+        "a link to the bulk page"
+    );
     let form = b.get(&path).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
     assert!(form.body.contains("name=\"csrf_token\""));
@@ -36,10 +41,29 @@ async fn the_bulk_assign_form_shows_each_row_and_assigns_only_when_all_are_good(
             ],
         )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
-    assert!(refused.body.contains("Nothing was done: 1 of 2 rows were refused"));
-    assert!(refused.body.contains("there is no user with the email address ghost@contoso.test"));
-    assert!(refused.body.contains("ada@contoso.test\nghost@contoso.test"), "the input is kept: {}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains("Nothing was done: 1 of 2 rows were refused")
+    );
+    assert!(
+        refused
+            .body
+            .contains("there is no user with the email address ghost@contoso.test")
+    );
+    assert!(
+        refused
+            .body
+            .contains("ada@contoso.test\nghost@contoso.test"),
+        "the input is kept: {}",
+        refused.body
+    );
     assert_eq!(counts(&app, &t).await, before);
 
     let done = b
@@ -47,7 +71,10 @@ async fn the_bulk_assign_form_shows_each_row_and_assigns_only_when_all_are_good(
             &path,
             &[
                 ("source", "csv"),
-                ("csv", "email,justification\nada@contoso.test,team\nbob@contoso.test,team\n"),
+                (
+                    "csv",
+                    "email,justification\nada@contoso.test,team\nbob@contoso.test,team\n",
+                ),
                 ("policyId", &policy),
             ],
         )
@@ -59,7 +86,10 @@ async fn the_bulk_assign_form_shows_each_row_and_assigns_only_when_all_are_good(
 
     // Without the CSRF token nothing happens.
     let forged = b
-        .post_raw(&path, &[("source", "emails"), ("emails", "ada@contoso.test")])
+        .post_raw(
+            &path,
+            &[("source", "emails"), ("emails", "ada@contoso.test")],
+        )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
 }
@@ -91,9 +121,15 @@ async fn ticked_assignments_are_removed_or_extended_from_the_assignments_page() 
         .iter()
         .map(|r| r["assignmentId"].as_str().expect("id").to_string())
         .collect();
-    let list = b.get(&format!("/admin/packages/{}/assignments", gp.package)).await;
+    let list = b
+        .get(&format!("/admin/packages/{}/assignments", gp.package))
+        .await;
     for id in &ids {
-        assert!(list.body.contains(&format!("value=\"{id}\" form=\"bulk-change\"")), "a checkbox per assignment");
+        assert!(
+            list.body
+                .contains(&format!("value=\"{id}\" form=\"bulk-change\"")),
+            "a checkbox per assignment"
+        );
     }
     let change = format!("/admin/packages/{}/assignments/bulk-change", gp.package);
 
@@ -103,17 +139,38 @@ async fn ticked_assignments_are_removed_or_extended_from_the_assignments_page() 
     let too_far = b
         .post(
             &change,
-            &[("action", "extend"), ("bulkEnd", "2027-12-31T00:00"), ("ids", &ids[0]), ("ids", &ids[1])],
+            &[
+                ("action", "extend"),
+                ("bulkEnd", "2027-12-31T00:00"),
+                ("ids", &ids[0]),
+                ("ids", &ids[1]),
+            ],
         )
         .await;
-    assert_eq!(too_far.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", too_far.body);
+    assert_eq!(
+        too_far.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        too_far.body
+    );
     assert!(too_far.body.contains("at the latest"), "{}", too_far.body);
 
     let extended = b
-        .post(&change, &[("action", "extend"), ("bulkEnd", "2027-02-20T00:00"), ("ids", &ids[0])])
+        .post(
+            &change,
+            &[
+                ("action", "extend"),
+                ("bulkEnd", "2027-02-20T00:00"),
+                ("ids", &ids[0]),
+            ],
+        )
         .await;
     assert_eq!(extended.status, StatusCode::OK, "{}", extended.body);
-    assert!(extended.body.contains("Done: 1 extended."), "{}", extended.body);
+    assert!(
+        extended.body.contains("Done: 1 extended."),
+        "{}",
+        extended.body
+    );
     let end: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("select end_at from assignments where id = $1")
             .bind(Uuid::parse_str(&ids[0]).expect("uuid"))
@@ -123,10 +180,17 @@ async fn ticked_assignments_are_removed_or_extended_from_the_assignments_page() 
     assert_eq!(end.format("%Y-%m-%d").to_string(), "2027-02-20");
 
     let removed = b
-        .post(&change, &[("action", "remove"), ("ids", &ids[0]), ("ids", &ids[1])])
+        .post(
+            &change,
+            &[("action", "remove"), ("ids", &ids[0]), ("ids", &ids[1])],
+        )
         .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
-    assert!(removed.body.contains("Done: 2 removed."), "{}", removed.body);
+    assert!(
+        removed.body.contains("Done: 2 removed."),
+        "{}",
+        removed.body
+    );
     assert!(sources(&app, gp.group, ada).await.is_empty());
     assert!(sources(&app, gp.group, bob).await.is_empty());
 

@@ -72,7 +72,10 @@ async fn a_csv_assigns_with_each_rows_own_end_and_justification() {
     let (_, ada) = app
         .get(
             &t.admin,
-            &format!("/api/v1/assignmentRequests/{}", v["rows"][0]["requestId"].as_str().expect("id")),
+            &format!(
+                "/api/v1/assignmentRequests/{}",
+                v["rows"][0]["requestId"].as_str().expect("id")
+            ),
         )
         .await;
     assert_eq!(ada["justification"], "audit season", "{ada}");
@@ -86,7 +89,10 @@ async fn a_csv_assigns_with_each_rows_own_end_and_justification() {
     let (_, bob) = app
         .get(
             &t.admin,
-            &format!("/api/v1/assignmentRequests/{}", v["rows"][1]["requestId"].as_str().expect("id")),
+            &format!(
+                "/api/v1/assignmentRequests/{}",
+                v["rows"][1]["requestId"].as_str().expect("id")
+            ),
         )
         .await;
     assert_eq!(bob["justification"], "team", "{bob}");
@@ -139,7 +145,10 @@ async fn a_group_assigns_its_direct_members() {
     assert_eq!(v["done"], 2, "{v}");
     assert_eq!(sources(&app, gp.group, ids[0]).await.len(), 1);
     assert_eq!(sources(&app, gp.group, ids[1]).await.len(), 1);
-    assert!(sources(&app, gp.group, ids[2]).await.is_empty(), "not a member of the team");
+    assert!(
+        sources(&app, gp.group, ids[2]).await.is_empty(),
+        "not a member of the team"
+    );
 }
 
 #[tokio::test]
@@ -156,7 +165,11 @@ async fn one_bad_row_writes_nothing_and_each_bad_row_is_named() {
     let ids = users(&app, &t, &["ada", "bob", "cy", "dee"]).await;
     // Dee already holds the package.
     let (status, v) = app
-        .post(&t.admin, &bulk(gp.package), json!({"emails": ["dee@contoso.test"]}))
+        .post(
+            &t.admin,
+            &bulk(gp.package),
+            json!({"emails": ["dee@contoso.test"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let before = counts(&app, &t).await;
@@ -172,14 +185,25 @@ async fn one_bad_row_writes_nothing_and_each_bad_row_is_named() {
         let m = errors.get(key).and_then(Value::as_str).unwrap_or_default();
         assert!(m.contains(text), "{key}: {m}");
     };
-    says("rows[2].email", "no user with the email address nobody@contoso.test");
+    says(
+        "rows[2].email",
+        "no user with the email address nobody@contoso.test",
+    );
     says("rows[3].email", "also on row 2");
     says("rows[4].email", "already has this access package");
     says("rows[5].end", "at the latest");
-    assert!(errors["rows[2].email"].as_str().unwrap_or_default().starts_with("row 4 "));
+    assert!(
+        errors["rows[2].email"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("row 4 ")
+    );
 
     assert_eq!(counts(&app, &t).await, before, "nothing was written");
-    assert!(sources(&app, gp.group, ids[0]).await.is_empty(), "ada was not assigned");
+    assert!(
+        sources(&app, gp.group, ids[0]).await.is_empty(),
+        "ada was not assigned"
+    );
 }
 
 #[tokio::test]
@@ -190,16 +214,22 @@ async fn a_separation_of_duties_conflict_refuses_its_row() {
     let blocked = crate::fixtures::group(&app, &t, "Auditors").await;
     let ids = users(&app, &t, &["ada", "bob"]).await;
     let (status, _) = app
-        .post(&t.admin, &format!("/api/v1/groups/{blocked}/members"), json!({"userId": ids[1]}))
+        .post(
+            &t.admin,
+            &format!("/api/v1/groups/{blocked}/members"),
+            json!({"userId": ids[1]}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    sqlx::query("insert into incompatible_groups (tenant_id, package_id, group_id) values ($1, $2, $3)")
-        .bind(t.id)
-        .bind(gp.package)
-        .bind(blocked)
-        .execute(&app.pool)
-        .await
-        .expect("incompatible group");
+    sqlx::query(
+        "insert into incompatible_groups (tenant_id, package_id, group_id) values ($1, $2, $3)",
+    )
+    .bind(t.id)
+    .bind(gp.package)
+    .bind(blocked)
+    .execute(&app.pool)
+    .await
+    .expect("incompatible group");
     let before = counts(&app, &t).await;
     let (status, v) = app
         .post(
@@ -238,7 +268,11 @@ async fn more_than_ten_thousand_rows_are_refused_naming_the_limit() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let (status, v) = app
-        .post(&t.admin, &bulk(gp.package), json!({"emails": ["a@contoso.test"], "csv": "email\n"}))
+        .post(
+            &t.admin,
+            &bulk(gp.package),
+            json!({"emails": ["a@contoso.test"], "csv": "email\n"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(v["errors"]["emails"].is_string(), "{v}");

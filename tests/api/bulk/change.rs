@@ -11,7 +11,10 @@ use crate::helpers::{TestApp, TestTenant, start_time};
 /// Assigns `package` to each of `names` and returns the assignment ids.
 async fn assigned(app: &TestApp, t: &TestTenant, package: Uuid, names: &[&str]) -> Vec<Value> {
     users(app, t, names).await;
-    let emails: Vec<String> = names.iter().map(|n| format!("{n}@{}.test", t.slug)).collect();
+    let emails: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n}@{}.test", t.slug))
+        .collect();
     let (status, v) = app
         .post(
             &t.admin,
@@ -36,20 +39,31 @@ async fn bulk_removal_removes_every_selected_assignment() {
     let ids = assigned(&app, &t, gp.package, &["ada", "bob", "cy"]).await;
 
     let (status, v) = app
-        .post(&t.admin, "/api/v1/assignments/bulkRemove", json!({"ids": &ids[..2]}))
+        .post(
+            &t.admin,
+            "/api/v1/assignments/bulkRemove",
+            json!({"ids": &ids[..2]}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["done"], 2, "{v}");
     assert_eq!(v["rows"][0]["email"], "ada@contoso.test");
     for (i, id) in ids.iter().enumerate() {
         let (_, a) = app
-            .get(&t.admin, &format!("/api/v1/assignments/{}", id.as_str().expect("id")))
+            .get(
+                &t.admin,
+                &format!("/api/v1/assignments/{}", id.as_str().expect("id")),
+            )
             .await;
         let expected = if i < 2 { "removed" } else { "delivered" };
         assert_eq!(a["state"], expected, "{a}");
     }
     let removed: Uuid = ids[0].as_str().expect("id").parse().expect("uuid");
-    assert!(app.audit_actions(removed).await.contains(&"assignment.ended".to_string()));
+    assert!(
+        app.audit_actions(removed)
+            .await
+            .contains(&"assignment.ended".to_string())
+    );
 }
 
 #[tokio::test]
@@ -62,7 +76,11 @@ async fn bulk_removal_with_another_tenants_or_an_ended_assignment_does_nothing()
     let ids = assigned(&app, &t, gp.package, &["ada", "bob"]).await;
     let their_ids = assigned(&app, &other, theirs.package, &["zed"]).await;
     let (status, _) = app
-        .post(&t.admin, "/api/v1/assignments/bulkRemove", json!({"ids": [ids[1]]}))
+        .post(
+            &t.admin,
+            "/api/v1/assignments/bulkRemove",
+            json!({"ids": [ids[1]]}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let before = (counts(&app, &t).await, counts(&app, &other).await);
@@ -77,14 +95,38 @@ async fn bulk_removal_with_another_tenants_or_an_ended_assignment_does_nothing()
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let errors = &v["errors"];
     assert!(errors.get("rows[0].id").is_none(), "{v}");
-    assert!(errors["rows[1].id"].as_str().unwrap_or_default().contains("no assignment"), "{v}");
-    assert!(errors["rows[2].id"].as_str().unwrap_or_default().contains("removed"), "{v}");
-    assert!(errors["rows[3].id"].as_str().unwrap_or_default().contains("earlier row"), "{v}");
+    assert!(
+        errors["rows[1].id"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no assignment"),
+        "{v}"
+    );
+    assert!(
+        errors["rows[2].id"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("removed"),
+        "{v}"
+    );
+    assert!(
+        errors["rows[3].id"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("earlier row"),
+        "{v}"
+    );
     assert_eq!((counts(&app, &t).await, counts(&app, &other).await), before);
     let (_, a) = app
-        .get(&other.admin, &format!("/api/v1/assignments/{}", their_ids[0].as_str().expect("id")))
+        .get(
+            &other.admin,
+            &format!("/api/v1/assignments/{}", their_ids[0].as_str().expect("id")),
+        )
         .await;
-    assert_eq!(a["state"], "delivered", "the other tenant's assignment is untouched");
+    assert_eq!(
+        a["state"], "delivered",
+        "the other tenant's assignment is untouched"
+    );
 }
 
 #[tokio::test]
@@ -95,7 +137,11 @@ async fn a_member_may_not_remove_or_extend_in_bulk() {
     let ids = assigned(&app, &t, gp.package, &["ada"]).await;
     let (_, member) = app.user(&t, "megan@contoso.test", json!({})).await;
     let (status, v) = app
-        .post(&member, "/api/v1/assignments/bulkRemove", json!({"ids": ids}))
+        .post(
+            &member,
+            "/api/v1/assignments/bulkRemove",
+            json!({"ids": ids}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
     let (status, v) = app
@@ -107,7 +153,11 @@ async fn a_member_may_not_remove_or_extend_in_bulk() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
     let (status, v) = app
-        .post(&t.admin, "/api/v1/assignments/bulkRemove", json!({"ids": []}))
+        .post(
+            &t.admin,
+            "/api/v1/assignments/bulkRemove",
+            json!({"ids": []}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(v["errors"]["ids"].is_string(), "{v}");
@@ -148,8 +198,20 @@ async fn bulk_extension_keeps_within_each_policys_caps() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    assert!(v["errors"]["rows[0].end"].as_str().unwrap_or_default().contains("at the latest"), "{v}");
-    assert!(v["errors"]["rows[2].id"].as_str().unwrap_or_default().contains("does not allow extending"), "{v}");
+    assert!(
+        v["errors"]["rows[0].end"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at the latest"),
+        "{v}"
+    );
+    assert!(
+        v["errors"]["rows[2].id"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not allow extending"),
+        "{v}"
+    );
     assert_eq!(counts(&app, &t).await, before, "nothing was extended");
 
     let (status, v) = app
@@ -162,7 +224,10 @@ async fn bulk_extension_keeps_within_each_policys_caps() {
     assert_eq!(status, StatusCode::OK, "{v}");
     for id in &ids {
         let (_, a) = app
-            .get(&t.admin, &format!("/api/v1/assignments/{}", id.as_str().expect("id")))
+            .get(
+                &t.admin,
+                &format!("/api/v1/assignments/{}", id.as_str().expect("id")),
+            )
             .await;
         let end = chrono::DateTime::parse_from_rfc3339(a["endDateTime"].as_str().expect("end"))
             .expect("time");

@@ -36,7 +36,11 @@ async fn counts(app: &TestApp, t: &TestTenant) -> (i64, i64, i64) {
 async fn users(app: &TestApp, t: &TestTenant, names: &[&str]) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for n in names {
-        ids.push(app.user(t, &format!("{n}@{}.test", t.slug), json!({})).await.0);
+        ids.push(
+            app.user(t, &format!("{n}@{}.test", t.slug), json!({}))
+                .await
+                .0,
+        );
     }
     ids
 }

@@ -85,7 +85,8 @@ async fn package(pool: &PgPool, t: TenantId) -> anyhow::Result<PackageId> {
     };
     db::packages::insert(&mut conn, &package).await?;
     db::packages::add_role(&mut conn, t, package.id, role.id, now).await?;
-    let settings: PolicySettings = serde_json::from_value(json!({"requestors": {"scope": "none"}}))?;
+    let settings: PolicySettings =
+        serde_json::from_value(json!({"requestors": {"scope": "none"}}))?;
     let policy = Policy {
         tenant_id: t,
         id: PolicyId::new(),
