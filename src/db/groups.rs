@@ -362,3 +362,22 @@ pub async fn privilege_facts(
         policies: rows.into_iter().map(|(c, Json(p))| (c, p)).collect(),
     })
 }
+
+/// The email addresses of the group's direct members (not those an assignment made
+/// members), in address order.
+pub async fn direct_member_emails(
+    conn: &mut Conn,
+    tenant: TenantId,
+    group: GroupId,
+) -> DbResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "select distinct u.email from group_memberships m
+           join users u on u.tenant_id = m.tenant_id and u.id = m.user_id
+         where m.tenant_id = $1 and m.group_id = $2 and m.assignment_id is null
+         order by u.email",
+    )
+    .bind(tenant)
+    .bind(group)
+    .fetch_all(conn)
+    .await?)
+}

@@ -88,6 +88,11 @@ impl Trail {
         self.0.push(event);
     }
 
+    /// Takes over the events of another trail (a savepoint's, once it is released).
+    pub fn append(&mut self, mut other: Trail) {
+        self.0.append(&mut other.0);
+    }
+
     pub async fn write(self, conn: &mut Conn) -> ServiceResult<()> {
         if !self.0.is_empty() {
             db::audit::insert_many(conn, &self.0).await?;

@@ -7,6 +7,7 @@ pub mod assignments;
 pub mod audit;
 pub mod audit_stream;
 pub mod backlog;
+pub mod bulk;
 pub mod catalogs;
 pub mod chat;
 pub mod config;

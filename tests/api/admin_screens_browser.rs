@@ -1,5 +1,5 @@
 //! The admin screens of removing and fixing things in a real headless Chromium on the
-//! demo tenant `contoso`: each page at 1280 and 390 px (PNG files under
+//! demo tenant `contoso` (and the bulk assignment pages): each page at 1280 and 390 px (PNG files under
 //! target/screenshots/admin-screens/), each checked by axe-core for serious or
 //! critical accessibility violations.
 
@@ -192,6 +192,16 @@ async fn walk(
             "/admin/audit/stream".to_string(),
             "Audit streaming",
             "admin-audit-stream",
+        ),
+        (
+            format!("/admin/packages/{package}/assignments"),
+            "Assignments of",
+            "admin-assignments-bulk-actions",
+        ),
+        (
+            format!("/admin/packages/{package}/assignments/bulk"),
+            "Bulk assign",
+            "admin-bulk-assign",
         ),
     ];
     for (path, heading, name) in pages {

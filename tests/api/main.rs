@@ -25,6 +25,7 @@ mod auth;
 mod browser;
 mod browser_e2e;
 mod browser_phone;
+mod bulk;
 mod catalogs;
 mod chat;
 mod cli;

@@ -69,7 +69,10 @@ struct Args {
     /// Concurrent SCIM clients of the `scim-sync` scenario.
     #[arg(long, default_value_t = 8)]
     scim_clients: usize,
-    /// Which scenarios run: all of them, or only `scim-sync` (no generated tenant).
+    /// People assigned in one call by the `bulk` scenario.
+    #[arg(long, default_value_t = 10_000)]
+    bulk_rows: usize,
+    /// Which scenarios run: all of them, or only `scim-sync` or `bulk` (no generated tenant).
     #[arg(long, value_enum, default_value_t = Only::All)]
     only: Only,
     /// A tiny run that only proves the tool works (CI).
@@ -87,6 +90,7 @@ struct Args {
 enum Only {
     All,
     ScimSync,
+    Bulk,
 }
 
 const TENANT: &str = "bench";
@@ -110,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
         args.scim_users = 50;
         args.scim_groups = 5;
         args.scim_clients = 4;
+        args.bulk_rows = 200;
     }
     let admin = PgConnectOptions::from_str(&args.database_url).context("DATABASE_URL")?;
     let db = recreate_database(&admin, "portico_bench").await?;
@@ -119,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let data = match args.only {
         Only::All => Some(generate(&pool, &args).await?),
-        Only::ScimSync => None,
+        Only::ScimSync | Only::Bulk => None,
     };
     let generation = started.elapsed();
     if data.is_some() {
@@ -158,7 +163,13 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
         }
-        scenarios::scim_sync::run(&args, &pool, &client, &base, &mut report).await
+        if args.only != Only::Bulk {
+            scenarios::scim_sync::run(&args, &pool, &client, &base, &mut report).await?;
+        }
+        if args.only != Only::ScimSync {
+            scenarios::bulk::run(&args, &pool, &client, &base, &mut report).await?;
+        }
+        Ok::<_, anyhow::Error>(())
     }
     .await;
     let peak_rss_mb = peak_rss_mb(server.id());

@@ -24,6 +24,7 @@ pub use engine::{
 };
 pub use query::{ApprovalView, ListQuery, approvals, as_approver, get, list, own};
 pub(crate) use submit::in_scope;
+pub(crate) use submit::submit_in;
 pub use submit::{RequestForm, request_package, submit};
 
 use chrono::{DateTime, Utc};

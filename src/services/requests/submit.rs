@@ -51,6 +51,24 @@ pub async fn submit(
     input: RequestInput,
     now: DateTime<Utc>,
 ) -> ServiceResult<RequestView> {
+    let mut tx = pool.begin().await?;
+    let mut trail = Trail::default();
+    let view = submit_in(&mut tx, &mut trail, caller, &input, now).await?;
+    trail.write(&mut tx).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// [`submit`] inside the caller's transaction, adding its audit events to `trail`
+/// (bulk work submits many requests in one transaction).
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, kind = %input.request_type))]
+pub(crate) async fn submit_in(
+    tx: &mut Conn,
+    trail: &mut Trail,
+    caller: &Caller,
+    input: &RequestInput,
+    now: DateTime<Utc>,
+) -> ServiceResult<RequestView> {
     let ty = input.request_type;
     if matches!(ty, RequestType::SystemAdd | RequestType::SystemRemove) {
         return Err(DomainError::field(
@@ -75,10 +93,9 @@ pub async fn submit(
             DomainError::field("targetUserId", "admin requests name the target user")
         })?
     };
-    let mut tx = pool.begin().await?;
     let assignment = match input.assignment_id {
         Some(id) => {
-            let a = db::assignments::lock(&mut tx, tenant, id).await?;
+            let a = db::assignments::lock(tx, tenant, id).await?;
             match a {
                 Some(a) if a.target_user_id == target_id => Some(a),
                 _ => {
@@ -109,7 +126,7 @@ pub async fn submit(
         package,
         catalog_enabled,
         catalog_externally_visible,
-    } = db::packages::get_to_request(&mut tx, tenant, package_id)
+    } = db::packages::get_to_request(tx, tenant, package_id)
         .await?
         .ok_or_else(|| {
             DomainError::field(
@@ -133,17 +150,16 @@ pub async fn submit(
         )
     };
     let actor = caller.actor();
-    let mut trail = Trail::default();
     let request = if ty.is_add() {
         // The user is locked and the facts of adding the package read in one statement.
-        let locked = db::requests::lock_target_for_add(&mut tx, tenant, package.id, target_id)
+        let locked = db::requests::lock_target_for_add(tx, tenant, package.id, target_id)
             .await?
             .ok_or_else(no_user)?;
         submit_add(
-            &mut tx,
-            &mut trail,
+            tx,
+            trail,
             caller,
-            &input,
+            input,
             &package,
             (catalog_enabled, catalog_externally_visible),
             &locked,
@@ -151,23 +167,23 @@ pub async fn submit(
         )
         .await?
     } else if ty.is_update() {
-        let target = db::users::lock(&mut tx, tenant, target_id)
+        let target = db::users::lock(tx, tenant, target_id)
             .await?
             .ok_or_else(no_user)?;
         let a = match assignment {
             Some(a) => a,
-            None => db::assignments::active_for(&mut tx, tenant, package.id, target.id)
+            None => db::assignments::active_for(tx, tenant, package.id, target.id)
                 .await?
                 .ok_or_else(|| DomainError::conflict("The user does not have this access package, so there is nothing to extend."))?,
         };
-        submit_update(&mut tx, &mut trail, caller, &input, &a, &target, now).await?
+        submit_update(tx, trail, caller, input, &a, &target, now).await?
     } else {
-        let target = db::users::lock(&mut tx, tenant, target_id)
+        let target = db::users::lock(tx, tenant, target_id)
             .await?
             .ok_or_else(no_user)?;
         let mut a = match assignment {
             Some(a) => a,
-            None => db::assignments::active_for(&mut tx, tenant, package.id, target.id)
+            None => db::assignments::active_for(tx, tenant, package.id, target.id)
                 .await?
                 .ok_or_else(|| DomainError::conflict("The user does not have this access package, so there is nothing to remove."))?,
         };
@@ -188,7 +204,7 @@ pub async fn submit(
             RemovalReason::Admin
         };
         let ended = assignments::end(
-            &mut tx,
+            tx,
             &mut a,
             ty,
             Some(caller.user_id()),
@@ -213,8 +229,6 @@ pub async fn submit(
             .into_iter()
             .collect(),
     };
-    trail.write(&mut tx).await?;
-    tx.commit().await?;
     Ok(view)
 }
 

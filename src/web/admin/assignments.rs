@@ -47,6 +47,7 @@ struct GrantView {
 }
 
 struct AssignmentRow {
+    id: String,
     user: String,
     email: String,
     state: Badge,
@@ -75,6 +76,7 @@ struct AssignmentsView {
     state: String,
     states: Vec<(&'static str, String)>,
     rows: Vec<AssignmentRow>,
+    any_active: bool,
     pager: Pager,
     can_manage: bool,
     policies: Vec<(String, String)>,
@@ -109,6 +111,7 @@ fn view(
             let a = &v.assignment;
             let active = a.state.is_active();
             AssignmentRow {
+                id: a.id.to_string(),
                 user: pkg.names.user(a.target_user_id.0),
                 email: pkg.names.user_email(a.target_user_id.0),
                 state: Badge::state(a.state),
@@ -137,9 +140,10 @@ fn view(
                 reprocess: who.url(&format!("/admin/assignments/{}/reprocess", a.id)),
             }
         })
-        .collect();
+        .collect::<Vec<AssignmentRow>>();
     let f = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
     AssignmentsView {
+        any_active: rows.iter().any(|r| r.active),
         shell: who.shell(
             format!("Assignments of {}", pkg.package.package.display_name),
             Section::Packages,

@@ -7,6 +7,7 @@
 //! smoother.
 
 mod assignments;
+mod bulk;
 mod catalogs;
 mod chat;
 mod config;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(packages::router())
         .merge(policy::router())
         .merge(assignments::router())
+        .merge(bulk::router())
         .merge(requests::router())
         .merge(reviews::router())
         .merge(directory::router())

@@ -5,6 +5,7 @@
 pub mod assignments;
 pub mod audit;
 pub mod audit_stream;
+pub mod bulk;
 pub mod catalogs;
 pub mod chat;
 pub mod config;
@@ -97,6 +98,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(extensions::router())
         .merge(config::router())
         .merge(audit_stream::router())
+        .merge(bulk::router())
         .split_for_parts();
     // `web::router` nests these routes under /api/v1; the description names full paths.
     let mut api = api;

@@ -3,9 +3,11 @@
 //! `background` (email delivery and expiry, done by the server's scheduler),
 //! `connectors` (grants delivered by webhook and by SCIM), `reports` (every assignment
 //! as CSV) and, in a tenant of its own,
-//! `scim_sync` (a directory's first SCIM sync).
+//! `scim_sync` (a directory's first SCIM sync) and `bulk` (one call assigning a
+//! package to 10,000 people).
 
 mod background;
+pub(crate) mod bulk;
 mod connectors;
 mod reads;
 mod reports;
