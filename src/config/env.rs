@@ -238,6 +238,13 @@ impl Settings {
             30,
             "seconds",
         )?);
+        let bulk_request_timeout = Duration::from_secs(number_in(
+            get("PORTICO_BULK_REQUEST_TIMEOUT_SECONDS"),
+            "PORTICO_BULK_REQUEST_TIMEOUT_SECONDS",
+            1..=3600,
+            600,
+            "seconds",
+        )?);
         let max_connections = number_in(
             get("PORTICO_MAX_CONNECTIONS"),
             "PORTICO_MAX_CONNECTIONS",
@@ -314,6 +321,7 @@ impl Settings {
             api_burst,
             header_timeout,
             request_timeout,
+            bulk_request_timeout,
             max_connections,
             allow_mail_log,
             metrics_token,

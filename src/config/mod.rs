@@ -94,6 +94,9 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// How long a request may take from its headers to its answer, body included.
     pub request_timeout: Duration,
+    /// The same for bulk work (bulk assignment, removal and extension, applying a
+    /// configuration): many rows in one transaction take longer than one request.
+    pub bulk_request_timeout: Duration,
     /// Connections served at once; further ones wait in the listen backlog.
     pub max_connections: usize,
     /// Whether `serve` may write emails (working links in them) to the log.

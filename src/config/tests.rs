@@ -62,6 +62,7 @@ fn malformed_values_name_their_variable() {
         ("PORTICO_RUNTIME_DATABASE_URL", "postgres://app@db/portico"),
         ("PORTICO_HEADER_TIMEOUT_SECONDS", "0"),
         ("PORTICO_REQUEST_TIMEOUT_SECONDS", "forever"),
+        ("PORTICO_BULK_REQUEST_TIMEOUT_SECONDS", "3601"),
         ("PORTICO_MAX_CONNECTIONS", "-1"),
         ("PORTICO_ALLOW_MAIL_LOG", "perhaps"),
         ("PORTICO_METRICS_TOKEN", "short"),
@@ -138,6 +139,7 @@ fn edge_limits_have_defaults_and_parse() {
     let s = Settings::from_map(&HashMap::new()).expect("defaults");
     assert_eq!(s.header_timeout, Duration::from_secs(10));
     assert_eq!(s.request_timeout, Duration::from_secs(30));
+    assert_eq!(s.bulk_request_timeout, Duration::from_secs(600));
     assert_eq!(s.max_connections, 512);
     assert_eq!(s.session_idle, Duration::from_secs(3600));
     assert!(s.metrics_token.is_none());
@@ -146,6 +148,7 @@ fn edge_limits_have_defaults_and_parse() {
     let s = Settings::from_map(&map(&[
         ("PORTICO_HEADER_TIMEOUT_SECONDS", "2"),
         ("PORTICO_REQUEST_TIMEOUT_SECONDS", "5"),
+        ("PORTICO_BULK_REQUEST_TIMEOUT_SECONDS", "120"),
         ("PORTICO_MAX_CONNECTIONS", "64"),
         ("PORTICO_SESSION_IDLE_MINUTES", "15"),
         ("PORTICO_METRICS_TOKEN", "scrape-me-0123456789"),
@@ -153,6 +156,7 @@ fn edge_limits_have_defaults_and_parse() {
     .expect("valid");
     assert_eq!(s.header_timeout, Duration::from_secs(2));
     assert_eq!(s.request_timeout, Duration::from_secs(5));
+    assert_eq!(s.bulk_request_timeout, Duration::from_secs(120));
     assert_eq!(s.max_connections, 64);
     assert_eq!(s.session_idle, Duration::from_secs(15 * 60));
     assert_eq!(

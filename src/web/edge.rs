@@ -28,10 +28,28 @@ fn is_api(req: &Request) -> bool {
     req.uri().path().starts_with("/api/")
 }
 
+/// Whether the request does bulk work: many rows in one transaction, all or nothing
+/// (bulk assignment, removal and extension; applying a configuration).
+fn is_bulk(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == axum::http::Method::POST
+        && (path.ends_with("/assignments/bulk")
+            || path.ends_with("/assignments/bulk-change")
+            || path.ends_with("/assignments/bulkRemove")
+            || path.ends_with("/assignments/bulkExtend")
+            || path.ends_with("/tenant/config/apply")
+            || path.ends_with("/admin/config"))
+}
+
 /// Answers 408 when the request's body had not all arrived by the deadline (the
-/// client is too slow), 503 when it had (Portico is too slow).
+/// client is too slow), 503 when it had (Portico is too slow). Bulk work has a
+/// deadline of its own (`PORTICO_BULK_REQUEST_TIMEOUT_SECONDS`).
 pub async fn request_deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = state.settings().request_timeout;
+    let limit = if is_bulk(&req) {
+        state.settings().bulk_request_timeout
+    } else {
+        state.settings().request_timeout
+    };
     let api = is_api(&req);
     let (parts, body) = req.into_parts();
     let received = Arc::new(AtomicBool::new(body.is_end_stream()));

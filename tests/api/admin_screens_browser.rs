@@ -214,6 +214,10 @@ async fn walk(
         axe(c, name).await?;
     }
     // The configuration page with the plan of an edited document.
+    c.goto(&format!("{base}/admin/config"))
+        .await
+        .map_err(|e| e.to_string())?;
+    wait_heading(c, "Configuration").await;
     c.execute(
         "const d = document.getElementById('f-document'); d.value = d.value.replace('Read and update customer accounts', 'Read customer accounts');",
         vec![],

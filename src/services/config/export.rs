@@ -146,6 +146,7 @@ fn referenced(s: &Snapshot) -> (Vec<UserId>, Vec<GroupId>) {
 }
 
 /// The tenant's configuration document.
+#[tracing::instrument(skip_all)]
 pub async fn document(conn: &mut Conn, tenant: TenantId) -> DbResult<Document> {
     let s = config::snapshot(conn, tenant).await?;
     let (users, groups) = referenced(&s);

@@ -122,6 +122,7 @@ async fn check(
 
 /// The checks of an extension's fields that need no database (configuration as code
 /// runs them before anything is written).
+#[tracing::instrument(skip_all)]
 pub(crate) async fn check_input(
     input: &ExtensionInput,
     creating: bool,
