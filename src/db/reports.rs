@@ -210,7 +210,11 @@ pub async fn open(conn: &mut Conn, tenant: TenantId, source: &Source) -> DbResul
 /// The next `n` rows of the cursor [`open`] opened (empty at its end).
 pub async fn next_rows(conn: &mut Conn, n: u32) -> DbResult<Vec<TextRow>> {
     Ok(
+        // Not a prepared statement kept on the connection: its columns would be those
+        // of the first report fetched on it, and the next report, of other columns,
+        // would be read through them (cut short, or refused as of the wrong type).
         sqlx::query_as(sqlx::AssertSqlSafe(format!("fetch {n} from {CURSOR}")))
+            .persistent(false)
             .fetch_all(conn)
             .await?,
     )

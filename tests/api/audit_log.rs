@@ -256,6 +256,9 @@ async fn each_filter_narrows_the_log_and_bad_filters_are_422_naming_the_field() 
         ("actor=not-a-person", "actor"),
         ("action=package.exploded", "action"),
         ("targetType=spaceship", "targetType"),
+        ("targetType=", "targetType"),
+        ("action=", "action"),
+        ("actor=%20", "actor"),
         ("from=2027-02-01T00:00:00Z&to=2027-01-01T00:00:00Z", "to"),
     ] {
         let (status, problem) = app

@@ -474,3 +474,34 @@ async fn the_conflicts_report_finds_people_holding_what_a_package_later_declared
     let (status, v) = app.get(&member, "/api/v1/reports/conflicts").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
 }
+
+/// Two reports of different columns read one after the other on the same database
+/// connection: the second is read whole, through its own columns (the conflicts report
+/// has 9, the audit report 12; the second was once read through the first's 9).
+#[tokio::test]
+async fn reports_of_other_columns_read_on_one_connection_keep_their_own_columns() {
+    use portico::db::reports::{Source, next_rows, open};
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let tenant = portico::domain::ids::TenantId(t.id);
+    let mut conn = app.pool.acquire().await.unwrap();
+    for _ in 0..2 {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        open(&mut tx, tenant, &Source::Conflicts { catalogs: None })
+            .await
+            .unwrap();
+        next_rows(&mut tx, 10).await.unwrap();
+        tx.rollback().await.unwrap();
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        let audit = portico::db::audit::AuditFilter::default();
+        open(&mut tx, tenant, &Source::Audit(audit)).await.unwrap();
+        let rows = next_rows(&mut tx, 10).await.expect("the audit rows decode");
+        assert!(!rows.is_empty());
+        assert!(
+            rows.iter().all(|r| r.0.len() == 12),
+            "{:?}",
+            rows.iter().map(|r| r.0.len()).collect::<Vec<_>>()
+        );
+        tx.rollback().await.unwrap();
+    }
+}

@@ -103,6 +103,22 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
 }
 
+/// A filter named in the query has a value: `?targetType=` is a mistake, not "any".
+fn no_blank(filters: [(&str, &Option<String>); 3]) -> Result<(), AppError> {
+    for (name, value) in filters {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(
+                services::ServiceError::from(crate::domain::DomainError::field(
+                    name,
+                    "give a value, or leave this filter out",
+                ))
+                .into(),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn input(q: &AuditQuery) -> services::audit::FilterInput {
     services::audit::FilterInput {
         actor: q.actor.clone(),
@@ -129,6 +145,11 @@ async fn list_audit_events(
         cursor: q.cursor.clone(),
     }
     .page()?;
+    no_blank([
+        ("actor", &q.actor),
+        ("action", &q.action),
+        ("targetType", &q.target_type),
+    ])?;
     let events = services::audit::list(state.pool(), &caller, &input(&q), page).await?;
     Ok(List::from_page(events, AuditEvent::from))
 }
@@ -192,6 +213,11 @@ async fn audit_report(
     request_headers: HeaderMap,
     ApiQuery(q): ApiQuery<AuditReportQuery>,
 ) -> Result<Response, AppError> {
+    no_blank([
+        ("actor", &q.actor),
+        ("action", &q.action),
+        ("targetType", &q.target_type),
+    ])?;
     let format = format_of(q.format, &request_headers);
     let input = services::audit::FilterInput {
         actor: q.actor,

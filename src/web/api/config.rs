@@ -1,10 +1,8 @@
 //! `/tenant/config`: configuration as code through the API (INTEGRATIONS.md §6). The
-//! document is the one `portico export` writes, as JSON (or YAML when asked for).
+//! document is the one `portico export` writes, as JSON.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -26,21 +24,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ExportQuery {
-    /// `yaml` for the YAML `portico export` writes; JSON otherwise.
-    pub format: Option<ConfigFormat>,
-}
-
-#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum ConfigFormat {
-    Json,
-    Yaml,
-}
-
-#[derive(Deserialize, IntoParams, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
 pub struct ApplyQuery {
     /// Delete what the document leaves out.
     #[serde(default)]
@@ -48,32 +31,15 @@ pub struct ApplyQuery {
 }
 
 /// The tenant's configuration (tenant admins): catalogs, resources, connectors
-/// without secrets, custom extensions, packages, policies and role assignments.
-#[utoipa::path(get, path = "/tenant/config", tag = "tenant", params(ExportQuery),
+/// without secrets, custom extensions, packages, policies and role assignments. JSON
+/// is YAML too: the answer can be kept as it is and applied again.
+#[utoipa::path(get, path = "/tenant/config", tag = "tenant",
     responses((status = 200, body = Document), (status = 403, body = Problem)))]
 async fn get_config(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<ExportQuery>,
-) -> Result<Response, AppError> {
-    let doc = services::config::export(state.pool(), &caller).await?;
-    let wants_yaml = q.format == Some(ConfigFormat::Yaml)
-        || (q.format.is_none()
-            && headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|a| a.contains("yaml")));
-    if wants_yaml {
-        let text = services::config::to_yaml(&doc)?;
-        let mut response = text.into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/yaml; charset=utf-8"),
-        );
-        return Ok(response);
-    }
-    Ok(Json(doc).into_response())
+) -> Result<Json<Document>, AppError> {
+    Ok(Json(services::config::export(state.pool(), &caller).await?))
 }
 
 fn env(state: &AppState) -> Env<'_> {

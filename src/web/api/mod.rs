@@ -59,8 +59,7 @@ use crate::state::AppState;
         crate::domain::review::ReviewState,
         crate::domain::outbox::OutboxState,
         crate::domain::outbox::OutboxKind,
-        reports::ReportFormat,
-        config::ConfigFormat
+        reports::ReportFormat
     ))
 )]
 struct ApiDoc;

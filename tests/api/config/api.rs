@@ -389,31 +389,3 @@ async fn only_tenant_admins_export_plan_or_apply() {
         "contoso's people are not theirs: {refused}"
     );
 }
-
-#[tokio::test]
-async fn the_export_is_yaml_when_asked_for() {
-    let (app, contoso) = demo().await;
-    let res = app
-        .request(
-            reqwest::Method::GET,
-            &contoso,
-            "/api/v1/tenant/config?format=yaml",
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/yaml")
-    );
-    let text = res.text().await.unwrap();
-    assert!(text.starts_with("version: 1\n"), "{text}");
-    assert!(text.contains("catalogs:"), "{text}");
-    assert!(
-        text.contains("email: megan@contoso.example") || text.contains("user: "),
-        "{text}"
-    );
-}
