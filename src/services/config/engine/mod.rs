@@ -41,6 +41,15 @@ pub struct Env<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+/// The names of the fields whose values differ, for a plan's update line.
+fn changed(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
+    fields
+        .iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(name, _)| *name)
+        .collect()
+}
+
 /// A role, where it holds, and who holds it.
 type Grant = (Role, Option<CatalogId>, Option<UserId>, Option<GroupId>);
 
@@ -465,4 +474,5 @@ impl Engine<'_> {
                 .count()
     }
 }
+mod package_steps;
 mod policies;

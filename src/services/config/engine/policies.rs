@@ -134,13 +134,13 @@ impl Engine<'_> {
                         .find(|old| old.text == q.text)
                         .and_then(|old| old.id);
                 }
-                let mut changed = Vec::new();
-                if p.display_name != x.name.trim() {
-                    changed.push("name");
-                }
-                if normalized(&p.settings.0) != normalized(&settings) {
-                    changed.push("settings");
-                }
+                let changed = changed(&[
+                    ("name", p.display_name != x.name.trim()),
+                    (
+                        "settings",
+                        normalized(&p.settings.0) != normalized(&settings),
+                    ),
+                ]);
                 if changed.is_empty() {
                     return Ok(());
                 }
