@@ -21,7 +21,7 @@ use crate::web::path::Ids;
 use crate::web::session::{AdminCaller, FormData, PageResult, Params, Posted, redirect_with_flash};
 use crate::web::shell::{Section, Shell};
 use crate::web::view::{
-    Badge, Errors, Pager, form_errors, invalid, parse_when, state_label, when, when_opt,
+    Badge, Errors, Pager, form_errors, form_when, invalid, state_label, when, when_opt,
 };
 
 pub fn router() -> Router<AppState> {
@@ -210,14 +210,8 @@ async fn add_assignment(
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
     let mut errors = Errors::none();
-    let start = parse_when(&form.text("start")).unwrap_or_else(|m| {
-        errors.add("start", m);
-        None
-    });
-    let end = parse_when(&form.text("end")).unwrap_or_else(|m| {
-        errors.add("end", m);
-        None
-    });
+    let start = form_when(&form, "start", &mut errors);
+    let end = form_when(&form, "end", &mut errors);
     if errors.is_empty() {
         let input = DirectAssignment {
             email: form.text("email"),

@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::web::path::Ids;
 use crate::web::session::{AdminCaller, FormData, PageResult, Posted};
 use crate::web::shell::{Section, Shell};
-use crate::web::view::{Errors, form_errors, invalid, parse_when, state_label};
+use crate::web::view::{Errors, form_errors, form_when, invalid, parse_when, state_label};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -176,14 +176,8 @@ async fn bulk_assign(
     Posted { who, form }: Posted<AdminCaller>,
 ) -> PageResult {
     let mut errors = Errors::none();
-    let start = parse_when(&form.text("start")).unwrap_or_else(|m| {
-        errors.add("start", m);
-        None
-    });
-    let end = parse_when(&form.text("end")).unwrap_or_else(|m| {
-        errors.add("end", m);
-        None
-    });
+    let start = form_when(&form, "start", &mut errors);
+    let end = form_when(&form, "end", &mut errors);
     let people = match form.text("source").as_str() {
         "csv" => Some(People::Csv(form.text("csv"))),
         "group" => match form.opt("groupId").map(|g| g.parse::<GroupId>()) {

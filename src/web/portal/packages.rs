@@ -23,7 +23,7 @@ use crate::web::session::{
     FormData, PageResult, Params, Posted, SessionCaller, redirect_with_flash,
 };
 use crate::web::shell::{Section, Shell};
-use crate::web::view::{Errors, Pager, form_errors, invalid, parse_when, when};
+use crate::web::view::{Errors, Pager, form_errors, form_when, invalid, when};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -332,15 +332,8 @@ fn read_form(form: &FormData, errors: &mut Errors) -> RequestForm {
         })
         .filter(|a| !a.value.is_empty())
         .collect();
-    let mut time = |name: &str| match parse_when(&form.text(name)) {
-        Ok(t) => t,
-        Err(e) => {
-            errors.add(name, e);
-            None
-        }
-    };
-    let start = time("start");
-    let end = time("end");
+    let start = form_when(form, "start", errors);
+    let end = form_when(form, "end", errors);
     RequestForm {
         policy_id,
         justification: form.opt("justification"),

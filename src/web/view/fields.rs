@@ -132,6 +132,19 @@ pub fn form_errors(e: ServiceError) -> Result<Errors, ServiceError> {
     }
 }
 
+/// The time typed into the form's field `name` (in the reader's zone), or `None` when
+/// it is empty; a time that does not read is noted in `errors` under `name`.
+pub fn form_when(
+    form: &crate::web::session::FormData,
+    name: &str,
+    errors: &mut Errors,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    crate::time_text::parse_when(&form.text(name)).unwrap_or_else(|m| {
+        errors.add(name, m);
+        None
+    })
+}
+
 /// A re-rendered form: 422 with its errors.
 pub fn invalid(page: impl IntoResponse) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()

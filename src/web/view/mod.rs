@@ -9,7 +9,7 @@ mod requests;
 mod states;
 
 pub use crate::time_text::{input_time, parse_when, when, when_opt, when_with_seconds};
-pub use fields::{Errors, field_label, form_errors, invalid};
+pub use fields::{Errors, field_label, form_errors, form_when, invalid};
 pub use pager::Pager;
 pub use requests::{
     ExtensionStep, RequestTable, RequestTableRow, StageEntry, extension_steps, stage_timeline,
