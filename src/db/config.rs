@@ -8,7 +8,7 @@ use super::catalogs::{
 };
 use super::packages::{AccessPackage, POLICY_COLUMNS, Policy};
 use super::{Conn, DbResult};
-use crate::domain::ids::{GroupId, PackageId, ResourceRoleId, TenantId, UserId};
+use crate::domain::ids::{GroupId, PackageId, ResourceRoleId, TenantId};
 use crate::model::extensions::ExtensionRow;
 use crate::model::roles::RoleAssignment;
 
@@ -111,51 +111,6 @@ pub async fn snapshot(conn: &mut Conn, tenant: TenantId) -> DbResult<Snapshot> {
         extensions,
         role_assignments,
     })
-}
-
-/// (id, email) of the users with these ids.
-pub async fn emails(
-    conn: &mut Conn,
-    tenant: TenantId,
-    ids: &[UserId],
-) -> DbResult<Vec<(UserId, String)>> {
-    Ok(
-        sqlx::query_as("select id, email from users where tenant_id = $1 and id = any($2)")
-            .bind(tenant)
-            .bind(ids)
-            .fetch_all(conn)
-            .await?,
-    )
-}
-
-/// (lower-cased email, id) of the users with these emails (any case).
-pub async fn users_by_email(
-    conn: &mut Conn,
-    tenant: TenantId,
-    emails: &[String],
-) -> DbResult<Vec<(String, UserId)>> {
-    Ok(sqlx::query_as(
-        "select lower(email), id from users where tenant_id = $1 and lower(email) = any($2)",
-    )
-    .bind(tenant)
-    .bind(emails.iter().map(|e| e.to_lowercase()).collect::<Vec<_>>())
-    .fetch_all(conn)
-    .await?)
-}
-
-/// (id, display name) of the groups with these ids.
-pub async fn group_names(
-    conn: &mut Conn,
-    tenant: TenantId,
-    ids: &[GroupId],
-) -> DbResult<Vec<(GroupId, String)>> {
-    Ok(
-        sqlx::query_as("select id, display_name from groups where tenant_id = $1 and id = any($2)")
-            .bind(tenant)
-            .bind(ids)
-            .fetch_all(conn)
-            .await?,
-    )
 }
 
 /// (display name, id) of the groups with these names (exact), several per name when

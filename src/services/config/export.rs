@@ -151,15 +151,15 @@ pub async fn document(conn: &mut Conn, tenant: TenantId) -> DbResult<Document> {
     let s = config::snapshot(conn, tenant).await?;
     let (users, groups) = referenced(&s);
     let names = Names {
-        emails: config::emails(conn, tenant, &users)
+        emails: crate::db::users::get_many(conn, tenant, &users)
             .await?
             .into_iter()
-            .map(|(id, e)| (id.0, e))
+            .map(|u| (u.id.0, u.email))
             .collect(),
-        groups: config::group_names(conn, tenant, &groups)
+        groups: crate::db::groups::get_many(conn, tenant, &groups)
             .await?
             .into_iter()
-            .map(|(id, n)| (id.0, n))
+            .map(|g| (g.id.0, g.display_name))
             .collect(),
     };
     Ok(from_snapshot(&s, &names))

@@ -117,9 +117,10 @@ impl<'a> Engine<'a> {
         let tenant = caller.tenant_id();
         let snap = config::snapshot(work.conn(), tenant).await?;
         let (emails, group_names) = names_in(doc);
-        let users = config::users_by_email(work.conn(), tenant, &emails)
+        let users = crate::db::users::by_emails(work.conn(), tenant, &emails)
             .await?
             .into_iter()
+            .map(|u| (u.email.to_lowercase(), u.id))
             .collect();
         let mut groups: HashMap<String, Vec<GroupId>> = HashMap::new();
         for (name, id) in config::groups_by_name(work.conn(), tenant, &group_names).await? {
