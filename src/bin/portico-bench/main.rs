@@ -36,9 +36,12 @@ use server::{database_url, free_port, peak_rss_mb, recreate_database, start_serv
     about = "Load and latency benchmark of a Portico server"
 )]
 struct Args {
-    /// PostgreSQL server to use; the bench creates (and replaces) the database `portico_bench` on it.
+    /// PostgreSQL server to use; the bench creates (and replaces) the database `--database-name` on it.
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
+    /// The database the bench creates (replacing it) and runs on.
+    #[arg(long, default_value = "portico_bench")]
+    database_name: String,
     #[arg(long, default_value_t = 100_000)]
     users: i64,
     #[arg(long, default_value_t = 10_000)]
@@ -72,7 +75,9 @@ struct Args {
     /// People assigned in one call by the `bulk` scenario.
     #[arg(long, default_value_t = 10_000)]
     bulk_rows: usize,
-    /// Which scenarios run: all of them, or only `scim-sync` or `bulk` (no generated tenant).
+    /// Which scenarios run: all of them; only `scim-sync` or `bulk` (no generated tenant);
+    /// or, on the generated tenant, only `requests` (submit and approve), `reads` (lists and
+    /// the catalog page) or `background` (emails and expiry).
     #[arg(long, value_enum, default_value_t = Only::All)]
     only: Only,
     /// A tiny run that only proves the tool works (CI).
@@ -91,6 +96,16 @@ enum Only {
     All,
     ScimSync,
     Bulk,
+    Requests,
+    Reads,
+    Background,
+}
+
+impl Only {
+    /// Whether the scenarios on the generated tenant named `group` run.
+    fn runs(self, group: Only) -> bool {
+        self == Only::All || self == group
+    }
 }
 
 const TENANT: &str = "bench";
@@ -117,14 +132,14 @@ async fn main() -> anyhow::Result<()> {
         args.bulk_rows = 200;
     }
     let admin = PgConnectOptions::from_str(&args.database_url).context("DATABASE_URL")?;
-    let db = recreate_database(&admin, "portico_bench").await?;
+    let db = recreate_database(&admin, &args.database_name).await?;
     let pool = portico::db::connect(db.clone(), 40).await?;
     portico::db::migrate(&pool).await?;
 
     let started = Instant::now();
     let data = match args.only {
-        Only::All => Some(generate(&pool, &args).await?),
         Only::ScimSync | Only::Bulk => None,
+        _ => Some(generate(&pool, &args).await?),
     };
     let generation = started.elapsed();
     if data.is_some() {
@@ -140,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
 
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let db_url = database_url(&args.database_url, "portico_bench")?;
+    let db_url = database_url(&args.database_url, &args.database_name)?;
     let (smtp_port, mail) = sink::start().await?;
     let mut server = start_server(&args, &db_url, port, smtp_port)?;
     wait_ready(&base).await?;
@@ -163,10 +178,10 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
         }
-        if args.only != Only::Bulk {
+        if args.only.runs(Only::ScimSync) {
             scenarios::scim_sync::run(&args, &pool, &client, &base, &mut report).await?;
         }
-        if args.only != Only::ScimSync {
+        if args.only.runs(Only::Bulk) {
             scenarios::bulk::run(&args, &pool, &client, &base, &mut report).await?;
         }
         Ok::<_, anyhow::Error>(())

@@ -21,7 +21,7 @@ use sqlx::PgPool;
 
 use crate::report::Row;
 use crate::seed::Data;
-use crate::{Args, sink};
+use crate::{Args, Only, sink};
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_scenarios(
@@ -40,13 +40,22 @@ pub(crate) async fn run_scenarios(
         .map(|c| c.to_vec())
         .collect();
 
-    requests::run(args, pool, client, base, data, mail, &chunks, report).await?;
+    if args.only.runs(Only::Requests) {
+        requests::run(args, pool, client, base, data, mail, &chunks, report).await?;
+    }
 
     // The read scenarios run without the emails of the writes above being sent beside them.
     drain_emails(pool, Duration::from_secs(600)).await?;
 
-    reads::run(args, client, base, data, &chunks, report).await?;
-    background::run(args, pool, data, mail, report).await?;
+    if args.only.runs(Only::Reads) {
+        reads::run(args, client, base, data, &chunks, report).await?;
+    }
+    if args.only.runs(Only::Background) {
+        background::run(args, pool, data, mail, report).await?;
+    }
+    if args.only != Only::All {
+        return Ok(());
+    }
     connectors::run(
         pool,
         client,
