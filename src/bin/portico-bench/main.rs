@@ -20,11 +20,13 @@ use sqlx::postgres::PgConnectOptions;
 
 mod ceiling;
 mod load;
+mod pgbench;
 mod report;
 mod scenarios;
 mod seed;
 mod server;
 mod sink;
+mod wire;
 
 use scenarios::run_scenarios;
 use seed::generate;
@@ -77,9 +79,19 @@ struct Args {
     bulk_rows: usize,
     /// Which scenarios run: all of them; only `scim-sync` or `bulk` (no generated tenant);
     /// or, on the generated tenant, only `requests` (submit and approve), `reads` (lists and
-    /// the catalog page) or `background` (emails and expiry).
+    /// the catalog page), `background` (emails and expiry) or `replicas` (a second server
+    /// on the same database).
     #[arg(long, value_enum, default_value_t = Only::All)]
     only: Only,
+    /// pgbench's clients (`pgbench -c N -j 2 -T S`, TPC-B-like), the run's yardstick.
+    #[arg(long, default_value_t = 8)]
+    pgbench_clients: u32,
+    /// pgbench's seconds.
+    #[arg(long, default_value_t = 15)]
+    pgbench_seconds: u64,
+    /// pgbench's scale (`pgbench -i -s N`).
+    #[arg(long, default_value_t = 10)]
+    pgbench_scale: u32,
     /// A tiny run that only proves the tool works (CI).
     #[arg(long)]
     smoke: bool,
@@ -99,6 +111,7 @@ enum Only {
     Requests,
     Reads,
     Background,
+    Replicas,
 }
 
 impl Only {
@@ -130,6 +143,8 @@ async fn main() -> anyhow::Result<()> {
         args.scim_groups = 5;
         args.scim_clients = 4;
         args.bulk_rows = 200;
+        args.pgbench_seconds = 2;
+        args.pgbench_scale = 1;
     }
     let admin = PgConnectOptions::from_str(&args.database_url).context("DATABASE_URL")?;
     let db = recreate_database(&admin, &args.database_name).await?;
@@ -153,17 +168,33 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query("analyze").execute(&pool).await?;
     }
 
+    // The yardstick, on the same PostgreSQL, before the server starts.
+    let pg = pgbench::run(
+        &admin,
+        &format!("{}_pgbench", args.database_name),
+        args.pgbench_scale,
+        args.pgbench_clients,
+        args.pgbench_seconds,
+    )
+    .await?;
+    println!(
+        "pgbench -c {} -j 2 -T {} (scale {}): {:.0} tps",
+        pg.clients, pg.seconds, pg.scale, pg.tps
+    );
+
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let db_url = database_url(&args.database_url, &args.database_name)?;
     let (smtp_port, mail) = sink::start().await?;
-    let mut server = start_server(&args, &db_url, port, smtp_port)?;
+    let mut server = start_server(&args, &db_url, port, smtp_port, &[])?;
     wait_ready(&base).await?;
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients * 2)
         .build()?;
     let mut report = Vec::new();
+    let mut counted = Vec::new();
+    let mut notes = Vec::new();
     let result = async {
         if let Some(data) = &data {
             run_scenarios(
@@ -177,6 +208,27 @@ async fn main() -> anyhow::Result<()> {
                 &mut report,
             )
             .await?;
+            if args.only.runs(Only::Requests) {
+                counted = scenarios::statements::run(
+                    &args, &admin, &db_url, smtp_port, &pool, &client, data, &mail,
+                )
+                .await?;
+            }
+            if args.only.runs(Only::Replicas) {
+                scenarios::replicas::run(
+                    &args,
+                    &pool,
+                    &client,
+                    &base,
+                    &db_url,
+                    smtp_port,
+                    data,
+                    &mail,
+                    &mut report,
+                    &mut notes,
+                )
+                .await?;
+            }
         }
         if args.only.runs(Only::ScimSync) {
             scenarios::scim_sync::run(&args, &pool, &client, &base, &mut report).await?;
@@ -195,9 +247,18 @@ async fn main() -> anyhow::Result<()> {
     let _ = server.wait();
     result?;
 
-    report::print(&report, peak_rss_mb, generation);
+    report::print(&report, &counted, &notes, Some(pg), peak_rss_mb, generation);
     if let Some(path) = &args.json {
-        report::write_json(path, &report, peak_rss_mb, generation, &args)?;
+        report::write_json(
+            path,
+            &report,
+            &counted,
+            &notes,
+            Some(pg),
+            peak_rss_mb,
+            generation,
+            &args,
+        )?;
     }
     pool.close().await;
     Ok(())

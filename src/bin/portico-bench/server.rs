@@ -44,6 +44,7 @@ pub(crate) fn start_server(
     db_url: &str,
     port: u16,
     smtp_port: u16,
+    extra_env: &[(&str, String)],
 ) -> anyhow::Result<Child> {
     let binary = match &args.portico {
         Some(p) => p.clone(),
@@ -75,6 +76,7 @@ pub(crate) fn start_server(
         // default 30 s deadline rather than the deadline cutting it short.
         .env("PORTICO_REQUEST_TIMEOUT_SECONDS", "600")
         .env("RUST_LOG", "error")
+        .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

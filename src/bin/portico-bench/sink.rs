@@ -13,12 +13,20 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Sink {
     received: AtomicU64,
     approve_links: std::sync::Mutex<Vec<String>>,
+    /// Every Approve link ever received, to notice one received twice (an email sent twice).
+    seen_links: std::sync::Mutex<std::collections::HashSet<String>>,
+    doubled: AtomicU64,
 }
 
 impl Sink {
     /// Messages accepted so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
+    }
+
+    /// Approve links received more than once (each link is one approver's email).
+    pub fn doubled_links(&self) -> u64 {
+        self.doubled.load(Ordering::Relaxed)
     }
 
     /// Takes the Approve links received so far.
@@ -85,6 +93,13 @@ async fn converse(stream: TcpStream, sink: &Sink) -> anyhow::Result<()> {
                     }
                 }
                 sink.received.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut seen) = sink.seen_links.lock() {
+                    for l in &links {
+                        if !seen.insert(l.clone()) {
+                            sink.doubled.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
                 if !links.is_empty()
                     && let Ok(mut all) = sink.approve_links.lock()
                 {

@@ -10,14 +10,17 @@ mod background;
 pub(crate) mod bulk;
 mod connectors;
 mod reads;
+pub(crate) mod replicas;
 mod reports;
 mod requests;
 pub(crate) mod scim_sync;
+pub(crate) mod statements;
 
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::report::Row;
 use crate::seed::Data;
@@ -86,4 +89,55 @@ async fn drain_emails(pool: &PgPool, limit: Duration) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `n` (token, package, user index) pairs of requesters and packages of `parity` that
+/// the requester neither holds nor has asked for, at most `per_requester` of each.
+pub(crate) async fn free_pairs(
+    pool: &PgPool,
+    data: &Data,
+    parity: usize,
+    n: usize,
+    per_requester: i64,
+) -> anyhow::Result<Vec<(String, Uuid, i64)>> {
+    let packages: Vec<Uuid> = data
+        .package_ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == parity)
+        .map(|(_, p)| *p)
+        .collect();
+    let mut out = Vec::new();
+    // From the end: the load scenarios take their requesters' packages from the start.
+    for (u, token) in data.requesters.iter().rev() {
+        if out.len() >= n {
+            break;
+        }
+        let Some(user) = usize::try_from(*u).ok().and_then(|i| data.user_ids.get(i)) else {
+            continue;
+        };
+        let free: Vec<Uuid> = sqlx::query_scalar(
+            "select p from unnest($3::uuid[]) with ordinality as c(p, k)
+             where not exists (select 1 from assignment_requests r
+                               where r.tenant_id = $1 and r.target_user_id = $2 and r.package_id = c.p)
+               and not exists (select 1 from assignments a
+                               where a.tenant_id = $1 and a.target_user_id = $2 and a.package_id = c.p)
+             order by k desc limit $4",
+        )
+        .bind(data.tenant)
+        .bind(user)
+        .bind(&packages)
+        .bind(per_requester)
+        .fetch_all(pool)
+        .await?;
+        out.extend(free.into_iter().map(|p| (token.clone(), p, *u)));
+    }
+    out.truncate(n);
+    if out.len() < n {
+        bail!(
+            "only {} free requester/package pairs, {n} needed",
+            out.len()
+        );
+    }
+    Ok(out)
 }

@@ -214,7 +214,11 @@ pub(super) async fn run(
 }
 
 /// Opens an emailed Approve link and sends its confirmation form.
-async fn approve_by_link(client: &reqwest::Client, base: &str, url: &str) -> anyhow::Result<()> {
+pub(super) async fn approve_by_link(
+    client: &reqwest::Client,
+    base: &str,
+    url: &str,
+) -> anyhow::Result<()> {
     let page = client.get(url).send().await?;
     let cookie = page
         .headers()
