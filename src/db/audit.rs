@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::audit::{ActorType, AuditAction, Target, TargetType};
-use crate::domain::ids::TenantId;
+use crate::domain::ids::{OutboxId, TenantId};
 pub use crate::model::audit::AuditEvent;
 
 /// The columns of [`AuditEvent`] over `audit_events e`, with the names of older events
@@ -132,12 +132,35 @@ pub async fn list(
 
 /// Inserts many events in one statement (batch jobs).
 pub async fn insert_many(conn: &mut Conn, events: &[AuditEvent]) -> DbResult<()> {
-    if events.is_empty() {
+    insert_many_with_emails(conn, events, &[]).await
+}
+
+/// An email a transaction queues: its outbox row, written with the audit events.
+#[derive(Clone, Debug)]
+pub struct QueuedEmail {
+    pub tenant_id: TenantId,
+    pub id: OutboxId,
+    pub payload: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// Writes `events` and the outbox rows of `emails` in one statement (nothing when both
+/// are empty).
+pub async fn insert_many_with_emails(
+    conn: &mut Conn,
+    events: &[AuditEvent],
+    emails: &[QueuedEmail],
+) -> DbResult<()> {
+    if events.is_empty() && emails.is_empty() {
         return Ok(());
     }
     let col = |f: fn(&AuditEvent) -> Option<Uuid>| events.iter().map(f).collect::<Vec<_>>();
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "insert into audit_events (tenant_id, id, at, actor_type, actor_id, actor_token_id, action, target_type, target_id, details, correlation_id, actor_name, target_name)
+        "with emails as (
+             insert into outbox (tenant_id, id, kind, payload, next_attempt_at, created_at)
+             select t, i, 'email', p, c, c
+             from unnest($12::uuid[], $13::uuid[], $14::jsonb[], $15::timestamptz[]) as x(t, i, p, c))
+         insert into audit_events (tenant_id, id, at, actor_type, actor_id, actor_token_id, action, target_type, target_id, details, correlation_id, actor_name, target_name)
          select v.*, {NAMES}
          from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::text[],
                      $9::uuid[], $10::jsonb[], $11::uuid[])
@@ -154,6 +177,10 @@ pub async fn insert_many(conn: &mut Conn, events: &[AuditEvent]) -> DbResult<()>
     .bind(col(|e| e.target_id))
     .bind(events.iter().map(|e| e.details.clone()).collect::<Vec<_>>())
     .bind(col(|e| e.correlation_id))
+    .bind(emails.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
+    .bind(emails.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind(emails.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
+    .bind(emails.iter().map(|e| e.at).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(())

@@ -10,6 +10,7 @@ pub mod backlog;
 pub mod catalogs;
 pub mod chat;
 pub mod config;
+pub mod delivery;
 pub mod dev_mail;
 pub mod embedded;
 pub mod extensions;
@@ -193,12 +194,25 @@ impl DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
+/// A connection idle longer than this is checked (one round trip) before it is used
+/// again; one in steady use is not, which saves a round trip on every acquire.
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// Opens the pool: `max` connections, each session in UTC.
 pub async fn connect(options: PgConnectOptions, max: u32) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options.options([("timezone", "UTC")]))
         .await
 }

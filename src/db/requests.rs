@@ -564,3 +564,58 @@ pub async fn lock_target_for_add(
     .fetch_optional(conn)
     .await?)
 }
+
+/// Everything adding `package` to a user rests on, read in one statement: the package
+/// (share-locked, as `packages::get_to_request`), its catalog's switches, its policies
+/// and resource roles, and the user, locked, with their `AddFacts`.
+#[derive(Clone, Debug, FromRow)]
+pub struct ToAdd {
+    #[sqlx(flatten)]
+    pub target: LockedTarget,
+    pub package: sqlx::types::Json<crate::db::packages::AccessPackage>,
+    pub catalog_enabled: bool,
+    pub catalog_externally_visible: bool,
+    pub policies: sqlx::types::Json<Vec<crate::db::packages::Policy>>,
+    /// The package's resource roles with their resources, by role id.
+    pub targets: sqlx::types::Json<Vec<PackageTarget>>,
+}
+
+/// One resource role of a package, with its resource.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct PackageTarget {
+    pub role: crate::db::catalogs::ResourceRole,
+    pub resource: crate::db::catalogs::Resource,
+}
+
+/// [`ToAdd`], or `None` when the package or the user does not exist.
+pub async fn lock_to_add(
+    conn: &mut Conn,
+    tenant: TenantId,
+    package: PackageId,
+    user: UserId,
+) -> DbResult<Option<ToAdd>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {user_columns}, {facts},
+                to_jsonb(p) as package, c.enabled as catalog_enabled,
+                c.externally_visible as catalog_externally_visible,
+                coalesce((select jsonb_agg(to_jsonb(po) order by po.id) from policies po
+                          where po.tenant_id = $1 and po.package_id = $2), '[]'::jsonb) as policies,
+                coalesce((select jsonb_agg(jsonb_build_object('role', to_jsonb(rr), 'resource', to_jsonb(r)) order by rr.id)
+                          from access_package_roles pr
+                          join resource_roles rr on rr.tenant_id = pr.tenant_id and rr.id = pr.resource_role_id
+                          join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
+                          where pr.tenant_id = $1 and pr.package_id = $2), '[]'::jsonb) as targets
+         from users u
+         join access_packages p on p.tenant_id = u.tenant_id and p.id = $2
+         join catalogs c on c.tenant_id = p.tenant_id and c.id = p.catalog_id
+         where u.tenant_id = $1 and u.id = $3
+         for update of u for share of p",
+        user_columns = super::qualified(crate::db::users::COLUMNS, "u"),
+        facts = add_facts_columns()
+    )))
+    .bind(tenant)
+    .bind(package)
+    .bind(user)
+    .fetch_optional(conn)
+    .await?)
+}

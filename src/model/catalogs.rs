@@ -3,6 +3,7 @@
 use crate::domain::connector::Connector;
 use crate::domain::ids::{CatalogId, GroupId, ResourceId, ResourceRoleId, TenantId};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use sqlx::FromRow;
 
 #[derive(Clone, Debug, FromRow)]
@@ -19,7 +20,7 @@ pub struct Catalog {
     pub version: i64,
 }
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, FromRow, Deserialize)]
 pub struct Resource {
     pub tenant_id: TenantId,
     pub id: ResourceId,
@@ -40,7 +41,7 @@ pub struct Resource {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, FromRow, Deserialize)]
 pub struct ResourceRole {
     pub tenant_id: TenantId,
     pub id: ResourceRoleId,

@@ -3,10 +3,11 @@
 use crate::domain::ids::{CatalogId, PackageId, PolicyId, TenantId};
 use crate::domain::policy::PolicySettings;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use sqlx::FromRow;
 use sqlx::types::Json;
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, FromRow, Deserialize)]
 pub struct AccessPackage {
     pub tenant_id: TenantId,
     pub id: PackageId,
@@ -22,7 +23,7 @@ pub struct AccessPackage {
     pub version: i64,
 }
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, FromRow, Deserialize)]
 pub struct Policy {
     pub tenant_id: TenantId,
     pub id: PolicyId,

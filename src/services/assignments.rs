@@ -98,6 +98,7 @@ pub async fn end(
         conn,
         std::slice::from_ref(a),
         ExtensionStage::AssignmentRemoved,
+        None,
         now,
     )
     .await?;

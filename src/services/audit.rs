@@ -6,13 +6,15 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{Actor, Caller, ServiceResult};
-use crate::db::audit::AuditEvent;
 pub use crate::db::audit::AuditFilter;
+use crate::db::audit::{AuditEvent, QueuedEmail};
+use crate::db::packages::Policy;
 use crate::db::{self, Conn, Page, PageRequest};
 use crate::domain::audit::{ActorType, AuditAction, Target, TargetType};
 use crate::domain::authz::Action;
 use crate::domain::error::FieldErrors;
-use crate::domain::ids::{AuditEventId, TenantId};
+use crate::domain::ids::{AuditEventId, OutboxId, PackageId, PolicyId, TenantId};
+use crate::services::grants::RoleTarget;
 
 /// What changed, on what.
 pub struct Entry {
@@ -65,13 +67,20 @@ pub async fn record(
 
 /// The events of one transaction, gathered as it goes and written together (one
 /// statement) just before it commits. Their ids are time-ordered as they were added.
+/// The emails the transaction queues ride along in the same statement, and the
+/// policies it has read are kept so that later steps need not read them again.
 #[derive(Default)]
 #[must_use = "a trail must be written before its transaction commits"]
-pub struct Trail(Vec<AuditEvent>);
+pub struct Trail {
+    events: Vec<AuditEvent>,
+    emails: Vec<QueuedEmail>,
+    policies: Vec<Policy>,
+    targets: Vec<(PackageId, Vec<RoleTarget>)>,
+}
 
 impl Trail {
     pub fn add(&mut self, tenant: TenantId, actor: Actor, entry: Entry, now: DateTime<Utc>) {
-        self.0.push(entry.into_event(tenant, actor, now));
+        self.events.push(entry.into_event(tenant, actor, now));
     }
 
     /// `add`, as part of the larger change `correlation`.
@@ -85,18 +94,61 @@ impl Trail {
     ) {
         let mut event = entry.into_event(tenant, actor, now);
         event.correlation_id = Some(correlation);
-        self.0.push(event);
+        self.events.push(event);
     }
 
-    /// Takes over the events of another trail (a savepoint's, once it is released).
+    /// Queues an email (an outbox row) to be written with the events.
+    pub fn email(&mut self, tenant: TenantId, payload: Value, now: DateTime<Utc>) -> OutboxId {
+        let id = OutboxId::new();
+        self.emails.push(QueuedEmail {
+            tenant_id: tenant,
+            id,
+            payload,
+            at: now,
+        });
+        id
+    }
+
+    /// Keeps a policy this transaction has read.
+    pub fn know_policy(&mut self, policy: &Policy) {
+        if self.known_policy(policy.tenant_id, policy.id).is_none() {
+            self.policies.push(policy.clone());
+        }
+    }
+
+    /// A policy this transaction has read, if it has.
+    pub fn known_policy(&self, tenant: TenantId, id: PolicyId) -> Option<&Policy> {
+        self.policies
+            .iter()
+            .find(|p| p.tenant_id == tenant && p.id == id)
+    }
+
+    /// Keeps the resource roles of a package this transaction has read.
+    pub fn know_targets(&mut self, package: PackageId, targets: Vec<RoleTarget>) {
+        self.targets.retain(|(p, _)| *p != package);
+        self.targets.push((package, targets));
+    }
+
+    /// The resource roles of `package`, if this transaction has read them.
+    pub fn known_targets(&self, package: PackageId) -> Option<&[RoleTarget]> {
+        self.targets
+            .iter()
+            .find(|(p, _)| *p == package)
+            .map(|(_, t)| t.as_slice())
+    }
+
+    /// Takes over the events and emails of another trail (a savepoint's, once it is
+    /// released).
     pub fn append(&mut self, mut other: Trail) {
-        self.0.append(&mut other.0);
+        self.events.append(&mut other.events);
+        self.emails.append(&mut other.emails);
+        for p in other.policies {
+            self.know_policy(&p);
+        }
     }
 
     pub async fn write(self, conn: &mut Conn) -> ServiceResult<()> {
-        if !self.0.is_empty() {
-            db::audit::insert_many(conn, &self.0).await?;
-        }
+        db::audit::insert_many_with_emails(conn, &self.events, &self.emails).await?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use super::audit::{self, Entry};
 use super::{Actor, ServiceResult};
 use crate::db::assignments::{AssignmentRow, GrantRow};
 use crate::db::catalogs::{Resource, ResourceRole};
+use crate::db::delivery::GrantRows;
 use crate::db::groups::Relation;
 use crate::db::outbox::NewOutbox;
 use crate::db::{self, Conn};
@@ -58,6 +59,16 @@ pub async fn package_targets(
         .into_iter()
         .map(|(role, resource)| RoleTarget { role, resource })
         .collect())
+}
+
+/// The roles read with a package (`db::requests::ToAdd`) as delivery's targets.
+pub fn of_package(read: &[db::requests::PackageTarget]) -> Vec<RoleTarget> {
+    read.iter()
+        .map(|t| RoleTarget {
+            role: t.role.clone(),
+            resource: t.resource.clone(),
+        })
+        .collect()
 }
 
 /// Whether a role is delivered later by a connector call (not in the transaction).
@@ -224,17 +235,59 @@ pub async fn grant_except(
     refused: &Refusals,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
+    let rows = grant_rows(a, targets, refused, now);
+    db::delivery::write_grants(conn, a, &rows).await?;
+    grant_followups(conn, a, targets, refused, now).await
+}
+
+/// The rows [`grant_except`] writes: the assignment's group memberships and ownerships
+/// and one grant per role, for the caller to write in one statement (with the
+/// assignment itself, when it is new).
+pub fn grant_rows(
+    a: &AssignmentRow,
+    targets: &[RoleTarget],
+    refused: &Refusals,
+    now: DateTime<Utc>,
+) -> GrantRows {
+    let mut rows = GrantRows::default();
+    for t in targets {
+        let (state, error) = if let Some(reason) = refused.reason(t.role.id) {
+            (GrantState::Failed, Some(reason.to_string()))
+        } else if let Some(group) = t.resource.group_id {
+            match relation(&t.role) {
+                Relation::Owner => rows.owners.push(group),
+                Relation::Member => rows.members.push(group),
+            }
+            (GrantState::Delivered, None)
+        } else if t.resource.connector.is_some() {
+            (GrantState::Pending, None)
+        } else {
+            (GrantState::Delivered, None)
+        };
+        rows.grants.push(GrantRow {
+            tenant_id: a.tenant_id,
+            assignment_id: a.id,
+            resource_role_id: t.role.id,
+            state,
+            error,
+            updated_at: now,
+        });
+    }
+    rows
+}
+
+/// What [`grant_except`] does once its rows are written: each refusal audited on the
+/// assignment, each connector role's call queued.
+#[tracing::instrument(skip_all)]
+pub async fn grant_followups(
+    conn: &mut Conn,
+    a: &AssignmentRow,
+    targets: &[RoleTarget],
+    refused: &Refusals,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
     for t in targets {
         if let Some(reason) = refused.reason(t.role.id) {
-            set_grant(
-                conn,
-                a,
-                t.role.id,
-                GrantState::Failed,
-                Some(reason.to_string()),
-                now,
-            )
-            .await?;
             audit::record(
                 conn,
                 a.tenant_id,
@@ -248,23 +301,8 @@ pub async fn grant_except(
                 now,
             )
             .await?;
-        } else if let Some(group) = t.resource.group_id {
-            db::groups::add(
-                conn,
-                relation(&t.role),
-                a.tenant_id,
-                group,
-                a.target_user_id,
-                Some(a.id.0),
-                now,
-            )
-            .await?;
-            set_grant(conn, a, t.role.id, GrantState::Delivered, None, now).await?;
-        } else if t.resource.connector.is_some() {
-            set_grant(conn, a, t.role.id, GrantState::Pending, None, now).await?;
+        } else if t.resource.group_id.is_none() && t.resource.connector.is_some() {
             enqueue_call(conn, a, t, GrantCall::Grant, now).await?;
-        } else {
-            set_grant(conn, a, t.role.id, GrantState::Delivered, None, now).await?;
         }
     }
     Ok(())

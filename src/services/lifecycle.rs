@@ -49,6 +49,7 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
         &mut tx,
         &ended,
         ExtensionStage::AssignmentRemoved,
+        None,
         now,
     )
     .await?;
@@ -128,6 +129,7 @@ pub async fn warn_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize>
                 &mut tx,
                 std::slice::from_ref(&a),
                 ExtensionStage::AssignmentExpiringSoon,
+                None,
                 now,
             )
             .await?;
@@ -202,6 +204,7 @@ pub async fn remind_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
     let mut tx = pool.begin().await?;
     let due = db::requests::claim_due_stages(&mut tx, StageDue::Reminder, now, BATCH).await?;
     let count = due.len();
+    let mut trail = Trail::default();
     for stage in due {
         let decided: Vec<Uuid> =
             db::requests::decisions_of(&mut tx, stage.tenant_id, &[stage.request_id])
@@ -216,9 +219,18 @@ pub async fn remind_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usiz
             .copied()
             .filter(|a| !decided.contains(a))
             .collect();
-        ask_approvers(&mut tx, &stage, &waiting, AskReason::Reminder, now).await?;
+        ask_approvers(
+            &mut tx,
+            &mut trail,
+            &stage,
+            &waiting,
+            AskReason::Reminder,
+            now,
+        )
+        .await?;
         db::requests::mark_reminded(&mut tx, &stage, now).await?;
     }
+    trail.write(&mut tx).await?;
     tx.commit().await?;
     Ok(count)
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::ServiceResult;
+use super::audit::Trail;
 use crate::db::outbox::NewOutbox;
 use crate::db::{self, Conn};
 use crate::domain::ids::{AssignmentId, OutboxId, RequestId, TenantId, UserId};
@@ -107,6 +108,18 @@ pub enum Notice {
 
 /// Queues one email to `to` in the caller's transaction.
 #[tracing::instrument(skip_all)]
+/// [`enqueue`] into the transaction's trail: the row is written with its audit events
+/// (no statement of its own).
+pub fn queue(
+    trail: &mut Trail,
+    tenant: TenantId,
+    to: UserId,
+    notice: &Notice,
+    now: DateTime<Utc>,
+) -> OutboxId {
+    trail.email(tenant, json!({"to": to, "notice": notice}), now)
+}
+
 pub async fn enqueue(
     conn: &mut Conn,
     tenant: TenantId,

@@ -95,9 +95,16 @@ pub async fn request_reached(
         return Ok(());
     }
     let tenant = row.tenant_id;
-    let Some(policy) = db::packages::get_policy(conn, tenant, row.policy_id).await? else {
-        return Ok(());
+    let policy = match trail.known_policy(tenant, row.policy_id) {
+        Some(p) => p.clone(),
+        None => match db::packages::get_policy(conn, tenant, row.policy_id).await? {
+            Some(p) => p,
+            None => return Ok(()),
+        },
     };
+    if policy.settings.0.custom_extensions.is_empty() {
+        return Ok(());
+    }
     let mut subject_parts = None;
     for stage in &t.reached {
         let Some(extension) = at_stage(conn, tenant, &policy.settings.0, *stage).await? else {
@@ -172,9 +179,13 @@ pub async fn assignments_reached(
     conn: &mut Conn,
     assignments: &[AssignmentRow],
     stage: ExtensionStage,
+    known: Option<&Policy>,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let mut policies: Vec<((TenantId, PolicyId), Option<Policy>)> = Vec::new();
+    let mut policies: Vec<((TenantId, PolicyId), Option<Policy>)> = known
+        .map(|p| ((p.tenant_id, p.id), Some(p.clone())))
+        .into_iter()
+        .collect();
     for a in assignments {
         let key = (a.tenant_id, a.policy_id);
         let policy = match policies.iter().find(|(k, _)| *k == key) {

@@ -76,14 +76,16 @@ pub async fn deliver_add(
     let tenant = request.tenant_id;
     let target = request.target_user_id;
     if recheck {
-        let db::requests::LockedTarget { user, facts } =
-            db::requests::lock_target_for_add(conn, tenant, request.package_id, target)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("target user vanished"))?;
-        let by_admin = !request.request_type.is_self_service();
-        let package = db::packages::get_to_request(conn, tenant, request.package_id)
+        // The user locked with the facts, the package and its roles: one statement.
+        let found = db::requests::lock_to_add(conn, tenant, request.package_id, target)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("package of request {} vanished", request.id))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!("target or package of request {} vanished", request.id)
+            })?;
+        let db::requests::LockedTarget { user, facts } = &found.target;
+        trail.know_targets(request.package_id, grants::of_package(&found.targets.0));
+        let by_admin = !request.request_type.is_self_service();
+        let package = &found;
         let groups: Vec<GroupId> = facts.group_ids.iter().copied().map(GroupId).collect();
         let settings = &policy.settings.0;
         let eligibility = Eligibility {
@@ -104,7 +106,10 @@ pub async fn deliver_add(
             return Ok(());
         }
     }
-    let targets = grants::package_targets(conn, tenant, request.package_id).await?;
+    let targets = match trail.known_targets(request.package_id) {
+        Some(known) => known.to_vec(),
+        None => grants::package_targets(conn, tenant, request.package_id).await?,
+    };
     // Group roles and roles without a connector are applied in this transaction;
     // connector roles are called by the scheduler afterwards; roles that delivery
     // refuses (a group that carries power) fail at once.
@@ -142,8 +147,9 @@ pub async fn deliver_add(
     // assignment are checked at commit).
     request.assignment_id = Some(assignment.id);
     set_state(request, &t, now);
-    db::requests::save(conn, request).await?;
-    db::assignments::insert(conn, &assignment).await?;
+    // The request, the assignment, its memberships and grants: one statement.
+    let rows = grants::grant_rows(&assignment, &targets, &refused, now);
+    db::delivery::insert_delivered(conn, request, &assignment, &rows).await?;
     trail.add(
         tenant,
         actor,
@@ -155,11 +161,12 @@ pub async fn deliver_add(
         },
         now,
     );
-    grants::grant_except(conn, &assignment, &targets, &refused, now).await?;
+    grants::grant_followups(conn, &assignment, &targets, &refused, now).await?;
     crate::services::extensions::calls::assignments_reached(
         conn,
         std::slice::from_ref(&assignment),
         ExtensionStage::AssignmentGranted,
+        Some(policy),
         now,
     )
     .await?;

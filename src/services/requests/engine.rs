@@ -177,6 +177,7 @@ pub(super) async fn open_stage(
 #[tracing::instrument(skip_all)]
 pub async fn ask_approvers(
     conn: &mut Conn,
+    trail: &mut Trail,
     stage: &StageRow,
     approvers: &[Uuid],
     reason: AskReason,
@@ -206,7 +207,7 @@ pub async fn ask_approvers(
             token: token.clone(),
             reason,
         };
-        notify::enqueue(conn, stage.tenant_id, UserId(*approver), &notice, now).await?;
+        notify::queue(trail, stage.tenant_id, UserId(*approver), &notice, now);
         asked.push((UserId(*approver), token));
     }
     chat::queue::ask(conn, stage, &asked, reason, now).await
@@ -297,6 +298,7 @@ async fn decide_current(
     let policy = db::packages::get_policy(tx, tenant, request.policy_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("policy of request {} vanished", request.id))?;
+    trail.know_policy(&policy);
     let stages: Vec<lifecycle::Stage> = current.stages.iter().map(stage_facts).collect();
     let decided = Event::Decided {
         approver: me.0,

@@ -138,6 +138,7 @@ pub(super) fn incompatible_access(facts: &db::requests::AddFacts) -> Option<Stri
 #[tracing::instrument(skip_all)]
 pub(crate) async fn tell_requestor(
     conn: &mut Conn,
+    trail: &mut Trail,
     request: &RequestRow,
     notice: Notice,
     now: DateTime<Utc>,
@@ -147,7 +148,7 @@ pub(crate) async fn tell_requestor(
             .await?
             .is_some_and(|u| u.active)
     {
-        notify::enqueue(conn, request.tenant_id, requestor, &notice, now).await?;
+        notify::queue(trail, request.tenant_id, requestor, &notice, now);
     }
     Ok(())
 }

@@ -30,6 +30,7 @@ use crate::domain::request::{
 use crate::domain::{DomainError, FieldErrors};
 use crate::services::assignments;
 use crate::services::audit::Trail;
+use crate::services::grants;
 use crate::services::{Caller, ServiceResult, validated};
 
 /// Whether `user` falls in the policy's requestor scope (the rule is in `domain`).
@@ -122,18 +123,37 @@ pub(crate) async fn submit_in(
         )
         .into());
     }
-    let db::packages::PackageToRequest {
-        package,
-        catalog_enabled,
-        catalog_externally_visible,
-    } = db::packages::get_to_request(tx, tenant, package_id)
-        .await?
-        .ok_or_else(|| {
-            DomainError::field(
-                "accessPackageId",
-                format!("there is no access package with id {package_id}"),
+    let no_package = || {
+        DomainError::field(
+            "accessPackageId",
+            format!("there is no access package with id {package_id}"),
+        )
+    };
+    // An add reads the package, its catalog's switches and its policies, and the
+    // target user locked with the facts of adding it, in one statement; without a row,
+    // the package (then the user) does not exist.
+    let to_add = if ty.is_add() {
+        db::requests::lock_to_add(tx, tenant, package_id, target_id).await?
+    } else {
+        None
+    };
+    let (package, catalog_enabled, catalog_externally_visible) = match &to_add {
+        Some(found) => (
+            found.package.0.clone(),
+            found.catalog_enabled,
+            found.catalog_externally_visible,
+        ),
+        None => {
+            let found = db::packages::get_to_request(tx, tenant, package_id)
+                .await?
+                .ok_or_else(no_package)?;
+            (
+                found.package,
+                found.catalog_enabled,
+                found.catalog_externally_visible,
             )
-        })?;
+        }
+    };
     if !by_user {
         caller.require(Action::ManageAssignments(package.catalog_id))?;
     }
@@ -151,10 +171,8 @@ pub(crate) async fn submit_in(
     };
     let actor = caller.actor();
     let request = if ty.is_add() {
-        // The user is locked and the facts of adding the package read in one statement.
-        let locked = db::requests::lock_target_for_add(tx, tenant, package.id, target_id)
-            .await?
-            .ok_or_else(no_user)?;
+        let found = to_add.ok_or_else(no_user)?;
+        trail.know_targets(package.id, grants::of_package(&found.targets.0));
         submit_add(
             tx,
             trail,
@@ -162,7 +180,8 @@ pub(crate) async fn submit_in(
             input,
             &package,
             (catalog_enabled, catalog_externally_visible),
-            &locked,
+            &found.target,
+            found.policies.0,
             now,
         )
         .await?
@@ -241,13 +260,13 @@ async fn submit_add(
     package: &AccessPackage,
     (catalog_enabled, externally_visible): (bool, bool),
     locked: &db::requests::LockedTarget,
+    policies: Vec<Policy>,
     now: DateTime<Utc>,
 ) -> ServiceResult<(RequestRow, Option<StageRow>)> {
     let tenant = caller.tenant_id();
     let by_user = input.request_type.is_self_service();
     let target = &locked.user;
     let add_facts = &locked.facts;
-    let policies = db::packages::policies_of(conn, tenant, package.id).await?;
     let groups: Vec<crate::domain::ids::GroupId> = add_facts
         .group_ids
         .iter()
@@ -297,6 +316,7 @@ async fn submit_add(
             }
         }
     };
+    trail.know_policy(&policy);
     let settings = &policy.settings.0;
     let facts = Eligibility {
         target_active: target.active,

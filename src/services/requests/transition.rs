@@ -156,17 +156,16 @@ pub(super) async fn carry_out(
     for tell in &t.tell {
         match tell {
             Tell::Requestor(told) => {
-                tell_requestor(conn, row, notice(*told, row, actor), now).await?;
+                tell_requestor(conn, trail, row, notice(*told, row, actor), now).await?;
             }
             Tell::Target(told) => {
-                notify::enqueue(
-                    conn,
+                notify::queue(
+                    trail,
                     row.tenant_id,
                     row.target_user_id,
                     &notice(*told, row, actor),
                     now,
-                )
-                .await?;
+                );
             }
             Tell::Decided { stage, who, by } => {
                 let decided = Notice::StageDecided {
@@ -175,7 +174,7 @@ pub(super) async fn carry_out(
                     by: UserId(*by),
                 };
                 for approver in who {
-                    notify::enqueue(conn, row.tenant_id, UserId(*approver), &decided, now).await?;
+                    notify::queue(trail, row.tenant_id, UserId(*approver), &decided, now);
                 }
             }
             Tell::Approvers { who, reason, .. } => {
@@ -186,7 +185,7 @@ pub(super) async fn carry_out(
                     Ask::Opened => AskReason::Opened,
                     Ask::Escalated => AskReason::Escalated,
                 };
-                super::ask_approvers(conn, stage, who, reason, now).await?;
+                super::ask_approvers(conn, trail, stage, who, reason, now).await?;
             }
         }
     }
