@@ -41,9 +41,12 @@ pub(super) async fn run(
     //    clients cycling through every search term, then at a browsing load of a few
     //    people at once, one row per search term (each term's own latency).
     report.push(
-        drive(catalog_pages(args.clients, client, base, data, CATALOG_QUERIES), args.seconds)
-            .await?
-            .row("catalog page (HTML)", None),
+        drive(
+            catalog_pages(args.clients, client, base, data, CATALOG_QUERIES),
+            args.seconds,
+        )
+        .await?
+        .row("catalog page (HTML)", None),
     );
     let browsing = BROWSING_CLIENTS.min(args.clients);
     for (query, term) in CATALOG_QUERIES.iter().zip(CATALOG_TERMS) {
@@ -51,7 +54,7 @@ pub(super) async fn run(
         report.push(
             drive(workers, args.seconds)
                 .await?
-                .row(&format!("catalog page, {browsing} clients, {term}"), None),
+                .row(&format!("catalog ×{browsing}: {term}"), None),
         );
     }
     Ok(())
@@ -61,13 +64,14 @@ pub(super) async fn run(
 /// the packages each), the rare `crm 42` (15 of 10,000 packages) and a term nothing
 /// matches.
 const CATALOG_QUERIES: &[&str] = &["", "?q=windows", "?q=finance", "?q=crm%2042", "?q=zzqx"];
-/// How each of `CATALOG_QUERIES` is named in the report.
+/// How each of `CATALOG_QUERIES` is named in the report (as "catalog ×4: windows" at
+/// four clients).
 const CATALOG_TERMS: [&str; 5] = [
     "no term",
-    "`windows`",
-    "`finance`",
-    "rare `crm 42`",
-    "`zzqx` (no match)",
+    "windows",
+    "finance",
+    "crm 42 (rare)",
+    "zzqx (no match)",
 ];
 
 /// `clients` browser sessions, each GETting the catalog page with `queries` in turn.
