@@ -456,29 +456,101 @@ pub async fn list_visible(
     search: Option<&str>,
     page: PageRequest,
 ) -> DbResult<Page<AccessPackage>> {
-    let rows: Vec<AccessPackage> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from access_packages p
-         where p.tenant_id = $1 and p.id < $2
-           and ($3::uuid is null or p.catalog_id = $3)
-           and ($4::text is null or lower(p.display_name || ' ' || p.description) like $4)
+    let rows: Vec<AccessPackage> =
+        sqlx::query_as(sqlx::AssertSqlSafe(visible_statement(search.is_some())))
+            .bind(tenant)
+            .bind(page.before_bound())
+            .bind(catalog)
+            .bind(search.map(like_pattern))
+            .bind(visibility.read_all)
+            .bind(visibility.readable)
+            .bind(visibility.guest)
+            .bind(page.fetch_limit())
+            .bind(visibility.archived)
+            .fetch_all(conn)
+            .await?;
+    Ok(Page::from_rows(rows, page, |p| p.id.0))
+}
+
+/// The statement of [`list_visible`], searching or not: `$1` tenant, `$2` the cursor,
+/// `$3` the catalog, `$4` the `like_pattern` of the term, `$5` read_all, `$6` the
+/// readable catalogs, `$7` guest, `$8` the fetch limit, `$9` archived.
+pub fn visible_statement(search: bool) -> String {
+    let visible = "($3::uuid is null or p.catalog_id = $3)
            and ($5 or p.catalog_id = any($6) or (not p.hidden and exists (
                  select 1 from catalogs c where c.tenant_id = p.tenant_id and c.id = p.catalog_id
                    and c.enabled and (not $7 or c.externally_visible))))
-           and (p.archived_at is not null) = $9
-         order by p.id desc limit $8"
-    )))
-    .bind(tenant)
-    .bind(page.before_bound())
-    .bind(catalog)
-    .bind(search.map(like_pattern))
-    .bind(visibility.read_all)
-    .bind(visibility.readable)
-    .bind(visibility.guest)
-    .bind(page.fetch_limit())
-    .bind(visibility.archived)
-    .fetch_all(conn)
-    .await?;
-    Ok(Page::from_rows(rows, page, |p| p.id.0))
+           and (p.archived_at is not null) = $9";
+    let columns = super::qualified(COLUMNS, "p");
+    if search {
+        search_page(
+            &format!(
+                "select {columns} from access_packages p
+                 where p.tenant_id = $1 and p.id = m.id and {visible} limit 1"
+            ),
+            "$4",
+            "$8",
+        )
+    } else {
+        format!(
+            "select {columns} from access_packages p
+             where p.tenant_id = $1 and p.id < $2 and {visible}
+             order by p.id desc limit $8"
+        )
+    }
+}
+
+/// How many of the newest packages below the cursor a search reads in order before it
+/// turns to the trigram index. A term sent on to the index matches fewer than a page of
+/// the window, so about page / window of all packages (at 10,000 packages and the
+/// portal's page of 26, some 500 of them to recheck): reading the window and that worst
+/// case then cost about the same.
+pub const SEARCH_WINDOW: i64 = 500;
+
+/// The statement of one page of packages whose name or description contains a search
+/// term, newest first, bounded for common and rare terms alike.
+///
+/// Walking the packages newest first (the page's order) finds a page of a common term
+/// after a few dozen rows but reads every package of the tenant for a rare one; the
+/// trigram index (`access_packages_search_idx`) finds a rare term's matches at once but
+/// reads and rechecks every one of a common term's thousands. The planner cannot tell
+/// the two apart (a pattern's share is estimated from a sample of 100 values, so a term
+/// that 15 of 10,000 packages match is taken for 1 %) and, for the page's LIMIT, chose
+/// the walk for rare terms too. So the statement fixes the shape instead:
+/// 1. `first_page`: walking at most the newest [`SEARCH_WINDOW`] packages below the
+///    cursor (`$2`), the listed rows of those that match, up to the page (a common term
+///    stops after a few dozen);
+/// 2. `older`: only when that page is short, the matches older than the window, through
+///    the trigram index (a materialized set without order or limit, so no plan walks the
+///    primary key for it);
+/// 3. `second_page`: the listed rows of those, newest first, up to the page.
+///
+/// `row` is the listed row of the candidate package `m.id`: a `select` with `limit 1`
+/// (which keeps it a subquery run per candidate, in order, until the page is full);
+/// `$1` is the tenant, `pattern` the `like_pattern` parameter, `limit` the page's.
+pub(crate) fn search_page(row: &str, pattern: &str, limit: &str) -> String {
+    let last = SEARCH_WINDOW - 1;
+    format!(
+        "with first_page as materialized (
+           select x.* from (select id, search_text from access_packages where tenant_id = $1 and id < $2
+                             order by id desc limit {SEARCH_WINDOW}) m
+           cross join lateral ({row}) x
+           where m.search_text like {pattern}
+           order by m.id desc limit {limit}
+         ), older as materialized (
+           select id from access_packages
+            where tenant_id = $1 and search_text like {pattern}
+              and id < (select id from access_packages where tenant_id = $1 and id < $2
+                         order by id desc offset {last} limit 1)
+              and (select count(*) from first_page) < {limit}
+         ), second_page as materialized (
+           select x.* from (select id from older order by id desc) m
+           cross join lateral ({row}) x
+           order by m.id desc limit {limit}
+         )
+         select * from first_page union all select * from second_page
+         order by id desc limit {limit}"
+    )
 }
 
 /// Policies of a package, newest first, a page at a time.

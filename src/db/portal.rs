@@ -13,8 +13,8 @@ pub use crate::model::portal::{Counts, ListedPackage};
 /// guests, an externally visible one), with at least one policy that takes requests
 /// and whose requestor scope admits the user (the SQL reading of
 /// `PolicySettings::admits`), or one the user holds; newest first, each with the
-/// user's active assignment of it. The search uses the trigram index on name and
-/// description.
+/// user's active assignment of it. A search reads the newest packages in order, then
+/// the trigram index on name and description ([`super::packages::search_page`]).
 pub async fn requestable(
     conn: &mut Conn,
     tenant: TenantId,
@@ -24,18 +24,55 @@ pub async fn requestable(
     search: Option<&str>,
     page: PageRequest,
 ) -> DbResult<Page<ListedPackage>> {
-    let rows: Vec<ListedPackage> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select p.tenant_id, p.id, p.catalog_id, p.display_name, p.description, p.hidden, p.created_at, p.updated_at,
-                p.archived_at, p.version, c.display_name as catalog_name, held.id as held
+    let rows: Vec<ListedPackage> =
+        sqlx::query_as(sqlx::AssertSqlSafe(requestable_statement(search.is_some())))
+            .bind(tenant)
+            .bind(page.before_bound())
+            .bind(guest)
+            .bind(search.map(like_pattern))
+            .bind(page.fetch_limit())
+            .bind(user)
+            .bind(groups)
+            .fetch_all(conn)
+            .await?;
+    Ok(Page::from_rows(rows, page, |p| p.package.id.0))
+}
+
+/// The statement of [`requestable`], searching or not: `$1` tenant, `$2` the cursor,
+/// `$3` guest, `$4` the `like_pattern` of the term, `$5` the fetch limit, `$6` the user,
+/// `$7` their groups.
+pub fn requestable_statement(search: bool) -> String {
+    if search {
+        super::packages::search_page(&listed_row(), "$4", "$5")
+    } else {
+        format!(
+            // `m` at the top level, so that the page's limit lets the planner walk the
+            // primary key (a subquery would be planned for all its rows: a sort of them).
+            "select x.* from access_packages m
+             cross join lateral ({}) x
+             where m.tenant_id = $1 and m.id < $2
+             order by m.id desc limit $5",
+            listed_row()
+        )
+    }
+}
+
+/// The portal's row of the package `m.id` when the user may see it (`$1` tenant, `$3`
+/// guest, `$6` user, `$7` their groups). A subquery with `limit 1` is run per package in
+/// the page's order, so the policy check is an index lookup per package read rather than
+/// a hash of every policy of the tenant built for each page.
+fn listed_row() -> String {
+    format!(
+        "select p.tenant_id, p.id, p.catalog_id, p.display_name, p.description, p.hidden, p.created_at,
+                p.updated_at, p.archived_at, p.version, c.display_name as catalog_name, held.id as held
          from access_packages p
          join catalogs c on c.tenant_id = p.tenant_id and c.id = p.catalog_id
          left join lateral (select a.id from assignments a
                              where a.tenant_id = p.tenant_id and a.package_id = p.id and a.target_user_id = $6
                                and a.state in {ACTIVE}
                              order by a.id desc limit 1) held on true
-         where p.tenant_id = $1 and p.id < $2 and not p.hidden and p.archived_at is null and c.enabled
+         where p.tenant_id = $1 and p.id = m.id and not p.hidden and p.archived_at is null and c.enabled
            and (not $3 or c.externally_visible)
-           and ($4::text is null or lower(p.display_name || ' ' || p.description) like $4)
            and (held.id is not null or exists (
                  select 1 from policies pol where pol.tenant_id = p.tenant_id and pol.package_id = p.id
                    and coalesce((pol.settings ->> 'requestsEnabled')::boolean, true)
@@ -48,18 +85,8 @@ pub async fn requestable(
                                or (pr ->> 'type' = 'group' and (pr ->> 'id')::uuid = any($7)))
                          else false
                        end))
-         order by p.id desc limit $5"
-    )))
-    .bind(tenant)
-    .bind(page.before_bound())
-    .bind(guest)
-    .bind(search.map(like_pattern))
-    .bind(page.fetch_limit())
-    .bind(user)
-    .bind(groups)
-    .fetch_all(conn)
-    .await?;
-    Ok(Page::from_rows(rows, page, |p| p.package.id.0))
+         limit 1"
+    )
 }
 
 /// The user's open add request of the package, if any.

@@ -41,6 +41,7 @@ mod mail_notices;
 mod oidc;
 mod oidc_provider;
 mod ops;
+mod package_search;
 mod packages;
 mod paths;
 mod portal_access_views;

@@ -38,50 +38,81 @@ pub(super) async fn run(
     }
 
     // 7. The catalog page of My Access (HTML), browsing and searching: saturated by all
-    //    clients, and at a browsing load of a few people at once (its latency).
-    for (clients, name) in [
-        (args.clients, "catalog page (HTML)".to_string()),
-        (
-            BROWSING_CLIENTS.min(args.clients),
-            format!(
-                "catalog page, {} clients",
-                BROWSING_CLIENTS.min(args.clients)
-            ),
-        ),
-    ] {
-        let mut workers: Vec<Work> = Vec::new();
-        for c in 0..clients {
-            let client = client.clone();
-            let base = base.to_string();
-            let cookie = format!(
-                "portico_session={}",
-                data.sessions[c % data.sessions.len().max(1)]
-            );
-            let mut n = 0usize;
-            workers.push(Box::new(move || {
-                let client = client.clone();
-                let base = base.clone();
-                let cookie = cookie.clone();
-                let query = ["", "?q=windows", "?q=finance", "?q=crm 42"][n % 4];
-                n += 1;
-                Box::pin(async move {
-                    let res = client
-                        .get(format!("{base}/t/{TENANT}/packages{query}"))
-                        .header("cookie", cookie)
-                        .send()
-                        .await?;
-                    let status = res.status().as_u16();
-                    let text = res.text().await?;
-                    if status != 200 || !text.contains("<html") {
-                        bail!("catalog page answered {status}");
-                    }
-                    Ok(())
-                })
-            }));
-        }
-        report.push(drive(workers, args.seconds).await?.row(&name, None));
+    //    clients cycling through every search term, then at a browsing load of a few
+    //    people at once, one row per search term (each term's own latency).
+    report.push(
+        drive(
+            catalog_pages(args.clients, client, base, data, CATALOG_QUERIES),
+            args.seconds,
+        )
+        .await?
+        .row("catalog page (HTML)", None),
+    );
+    let browsing = BROWSING_CLIENTS.min(args.clients);
+    for (query, term) in CATALOG_QUERIES.iter().zip(CATALOG_TERMS) {
+        let workers = catalog_pages(browsing, client, base, data, std::slice::from_ref(query));
+        report.push(
+            drive(workers, args.seconds)
+                .await?
+                .row(&format!("catalog ×{browsing}: {term}"), None),
+        );
     }
     Ok(())
+}
+
+/// The catalog page's queries: no term, the broad `windows` and `finance` (an eighth of
+/// the packages each), the rare `crm 42` (15 of 10,000 packages) and a term nothing
+/// matches.
+const CATALOG_QUERIES: &[&str] = &["", "?q=windows", "?q=finance", "?q=crm%2042", "?q=zzqx"];
+/// How each of `CATALOG_QUERIES` is named in the report (as "catalog ×4: windows" at
+/// four clients).
+const CATALOG_TERMS: [&str; 5] = [
+    "no term",
+    "windows",
+    "finance",
+    "crm 42 (rare)",
+    "zzqx (no match)",
+];
+
+/// `clients` browser sessions, each GETting the catalog page with `queries` in turn.
+fn catalog_pages(
+    clients: usize,
+    client: &reqwest::Client,
+    base: &str,
+    data: &Data,
+    queries: &'static [&'static str],
+) -> Vec<Work> {
+    let mut workers: Vec<Work> = Vec::new();
+    for c in 0..clients {
+        let client = client.clone();
+        let base = base.to_string();
+        let cookie = format!(
+            "portico_session={}",
+            data.sessions[c % data.sessions.len().max(1)]
+        );
+        let mut n = c;
+        workers.push(Box::new(move || {
+            let client = client.clone();
+            let base = base.clone();
+            let cookie = cookie.clone();
+            let query = queries[n % queries.len()];
+            n += 1;
+            Box::pin(async move {
+                let res = client
+                    .get(format!("{base}/t/{TENANT}/packages{query}"))
+                    .header("cookie", cookie)
+                    .send()
+                    .await?;
+                let status = res.status().as_u16();
+                let text = res.text().await?;
+                if status != 200 || !text.contains("<html") {
+                    bail!("catalog page answered {status}");
+                }
+                Ok(())
+            })
+        }));
+    }
+    workers
 }
 
 /// Workers that each cycle through their requesters' tokens, GETting `paths` in turn.
