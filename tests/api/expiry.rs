@@ -44,7 +44,7 @@ async fn assign(
     out
 }
 
-async fn count(app: &TestApp, sql: &str, ids: &[Uuid]) -> i64 {
+async fn count(app: &TestApp, sql: &'static str, ids: &[Uuid]) -> i64 {
     sqlx::query_scalar(sql)
         .bind(ids)
         .fetch_one(&app.pool)
@@ -207,9 +207,11 @@ async fn batches_smaller_than_the_due_work_expire_exactly_the_due_ones_each_with
     for i in 0..7 {
         let to = format!("due{i}@contoso.test");
         assert_eq!(
-            sent.iter().filter(|m| m.to == to).count(),
+            sent.iter()
+                .filter(|m| m.to == to && m.subject == "Your access to Short has ended")
+                .count(),
             1,
-            "one email to {to}"
+            "one access-ended email to {to}"
         );
     }
 }
