@@ -4,10 +4,13 @@ use chrono::{DateTime, Utc};
 
 use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::assignment::AssignmentState;
+use crate::domain::audit::{ActorType, AuditAction, TargetType};
 use crate::domain::ids::{
-    AssignmentId, CatalogId, GroupId, PackageId, PolicyId, ResourceId, ResourceRoleId, TenantId,
-    UserId,
+    AssignmentId, CatalogId, GroupId, PackageId, PolicyId, RequestId, ResourceId, ResourceRoleId,
+    TenantId, UserId,
 };
+use crate::domain::outbox::OutboxKind;
+use crate::domain::request::{RequestState, RequestType};
 pub use crate::model::assignments::{AssignmentRow, GrantRow};
 
 /// States in which an assignment gives access.
@@ -371,42 +374,141 @@ pub async fn mark_warned(
     Ok(())
 }
 
-/// Ends a batch of active assignments whose end has passed, in one statement: they
-/// become `expired` and are returned (claimed rows are skipped by other replicas).
+/// One assignment a batch of expiry ended (see [`expire_due_batch`]).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Expired {
+    pub tenant_id: TenantId,
+    pub id: AssignmentId,
+    /// The `systemRemove` request that records the end in the assignment's history.
+    pub request_id: RequestId,
+    /// It holds a grant through a connector still to be revoked: its grants and group
+    /// rows were left for the caller, which queues the revoke calls.
+    pub connector: bool,
+    /// Its policy calls custom extensions.
+    pub extensions: bool,
+    /// An extension request of it is still open.
+    pub open_extension: bool,
+}
+
+/// A time-ordered (v7) id made in SQL: the batch's clock in milliseconds (`x.ms`), then
+/// `seq` (below 2^18) as a counter, so a batch's ids sort in the order the rows were
+/// numbered, then random bits.
+fn v7(seq: &str) -> String {
+    format!(
+        "(lpad(to_hex(x.ms), 12, '0') || '7' || lpad(to_hex((({seq}) >> 6) & 4095), 3, '0') || to_hex(128 | (({seq}) & 63))
+          || substr(md5(random()::text), 1, 14))::uuid"
+    )
+}
+
+/// Ends a batch of active assignments whose end has passed, in one statement: claims
+/// them (other replicas skip claimed rows), marks them `expired`, removes the group
+/// members and owners they delivered, marks their grants revoked, and writes their
+/// history: a delivered `systemRemove` request each, its two audit events (request
+/// created, assignment ended) and the holder's `accessEnded` email (`notice`, whose
+/// `assignmentId` is filled in per row). An assignment with a connector grant still to
+/// revoke keeps its grants and group rows here (`connector`): the caller revokes them.
 pub async fn expire_due_batch(
     conn: &mut Conn,
     now: DateTime<Utc>,
     limit: i64,
-) -> DbResult<Vec<AssignmentRow>> {
+    notice: &serde_json::Value,
+) -> DbResult<Vec<Expired>> {
+    let request_id = v7("3 * x.n");
+    let created_id = v7("3 * x.n + 1");
+    let ended_id = v7("3 * x.n + 2");
+    let outbox_id = v7("x.n");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with due as (
              select tenant_id, id from assignments where end_at <= $1 and state in {ACTIVE}
-             order by end_at limit $2 for update skip locked)
-         update assignments a set state = 'expired', ended_at = $1, updated_at = $1
-         from due where a.tenant_id = due.tenant_id and a.id = due.id
-         returning a.tenant_id, a.id, a.package_id, a.policy_id, a.target_user_id, a.state, a.start_at, a.end_at,
-                   a.request_id, a.removal_reason, a.created_at, a.updated_at, a.ended_at"
+             order by end_at limit $2 for update skip locked),
+         ended as (
+             update assignments a set state = $12::text, ended_at = $1, updated_at = $1
+             from due where a.tenant_id = due.tenant_id and a.id = due.id
+             returning a.tenant_id, a.id, a.package_id, a.policy_id, a.target_user_id),
+         numbered as (
+             select e.*, row_number() over (order by e.tenant_id, e.id) as n, c.ms
+             from ended e cross join (select (extract(epoch from clock_timestamp()) * 1000)::bigint as ms) c),
+         x as (
+             select x.tenant_id, x.id, x.package_id, x.policy_id, x.target_user_id, x.n, {request_id} as request_id,
+                    exists (select 1 from assignment_grants g
+                            join resource_roles rr on rr.tenant_id = g.tenant_id and rr.id = g.resource_role_id
+                            join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
+                            where g.tenant_id = x.tenant_id and g.assignment_id = x.id
+                              and r.connector is not null and g.state not in ('revoked', 'revoking')) as connector,
+                    coalesce(jsonb_array_length(p.settings -> 'customExtensions'), 0) > 0 as extensions,
+                    exists (select 1 from assignment_requests r
+                            where r.tenant_id = x.tenant_id and r.assignment_id = x.id
+                              and r.request_type in ('userUpdate', 'adminUpdate')
+                              and r.state in ('submitted', 'pendingApproval', 'waitingForCallback', 'scheduled')) as open_extension,
+                    ap.display_name || ' for ' || (u.display_name || ' <' || u.email || '>') as name,
+                    x.ms
+             from numbered x
+             left join policies p on p.tenant_id = x.tenant_id and p.id = x.policy_id
+             left join access_packages ap on ap.tenant_id = x.tenant_id and ap.id = x.package_id
+             left join users u on u.tenant_id = x.tenant_id and u.id = x.target_user_id),
+         members as (
+             delete from group_memberships m using x
+             where m.tenant_id = x.tenant_id and m.assignment_id = x.id and not x.connector),
+         owners as (
+             delete from group_owners m using x
+             where m.tenant_id = x.tenant_id and m.assignment_id = x.id and not x.connector),
+         grants as (
+             update assignment_grants g set state = 'revoked', updated_at = $1 from x
+             where g.tenant_id = x.tenant_id and g.assignment_id = x.id and not x.connector
+               and g.state not in ('revoked', 'revoking')),
+         requests as (
+             insert into assignment_requests (tenant_id, id, request_type, state, package_id, policy_id, requestor_id,
+                 target_user_id, assignment_id, justification, answers, schedule_start, schedule_end, created_at,
+                 updated_at, completed_at)
+             select x.tenant_id, x.request_id, $3::text, $4::text, x.package_id, x.policy_id, null, x.target_user_id, x.id, null,
+                    '[]', null, null, $1, $1, $1
+             from x),
+         audit as (
+             insert into audit_events (tenant_id, id, at, actor_type, actor_id, actor_token_id, action, target_type,
+                 target_id, details, correlation_id, actor_name, target_name)
+             select x.tenant_id, v.id, $1, $5::text, null, null, v.action, v.target_type, v.target_id, v.details, null, null, x.name
+             from x, lateral (values
+                 ({created_id}, $6::text, $7::text, x.request_id,
+                  jsonb_build_object('requestType', $3::text, 'assignmentId', x.id, 'state', $4::text)),
+                 ({ended_id}, $8::text, $9::text, x.id,
+                  jsonb_build_object('state', $12::text, 'removalReason', null, 'requestId', x.request_id))
+             ) as v (id, action, target_type, target_id, details)),
+         emails as (
+             insert into outbox (tenant_id, id, kind, payload, next_attempt_at, created_at)
+             select x.tenant_id, {outbox_id}, $10::text,
+                    jsonb_build_object('to', x.target_user_id, 'notice', jsonb_set($11::jsonb, '{{assignmentId}}', to_jsonb(x.id))),
+                    $1, $1
+             from x)
+         select tenant_id, id, request_id, connector, extensions, open_extension from x order by n"
     )))
     .bind(now)
     .bind(limit)
+    .bind(RequestType::SystemRemove)
+    .bind(RequestState::Delivered)
+    .bind(ActorType::System)
+    .bind(AuditAction::RequestCreated)
+    .bind(TargetType::AssignmentRequest)
+    .bind(AuditAction::AssignmentEnded)
+    .bind(TargetType::Assignment)
+    .bind(OutboxKind::Email)
+    .bind(notice)
+    .bind(AssignmentState::Expired)
     .fetch_all(conn)
     .await?)
 }
 
-/// Ids of the given assignments that hold a connector grant which may need a revoke call.
-pub async fn with_connector_grants(
+/// The given assignments, in the order given (those that exist).
+pub async fn get_many(
     conn: &mut Conn,
-    assignments: &[(TenantId, AssignmentId)],
-) -> DbResult<Vec<(TenantId, AssignmentId)>> {
-    Ok(sqlx::query_as(
-        "select distinct g.tenant_id, g.assignment_id from assignment_grants g
-         join resource_roles rr on rr.tenant_id = g.tenant_id and rr.id = g.resource_role_id
-         join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
-         join unnest($1::uuid[], $2::uuid[]) as x(t, a) on g.tenant_id = x.t and g.assignment_id = x.a
-         where r.connector is not null and g.state not in ('revoked', 'revoking')",
-    )
-    .bind(assignments.iter().map(|(t, _)| *t).collect::<Vec<_>>())
-    .bind(assignments.iter().map(|(_, a)| *a).collect::<Vec<_>>())
+    keys: &[(TenantId, AssignmentId)],
+) -> DbResult<Vec<AssignmentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {cols} from unnest($1::uuid[], $2::uuid[]) with ordinality as x(t, i, n)
+         join assignments a on a.tenant_id = x.t and a.id = x.i order by x.n",
+        cols = super::qualified(COLUMNS, "a")
+    )))
+    .bind(keys.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(keys.iter().map(|(_, a)| *a).collect::<Vec<_>>())
     .fetch_all(conn)
     .await?)
 }

@@ -4,107 +4,81 @@
 //! and each piece is done once.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::notify::{self, AskReason, Notice};
 use super::requests::{self, ask_approvers, resolve};
-use super::{ServiceResult, grants};
-use sqlx::types::Json;
+use super::{ServiceError, ServiceResult, grants};
 
-use super::Actor;
-use super::audit::{Entry, Trail};
-use crate::db::requests::{RequestRow, StageDue};
+use crate::db::requests::StageDue;
 use crate::db::{self};
-use crate::domain::audit::{AuditAction, Target};
 use crate::domain::extension::ExtensionStage;
-use crate::domain::ids::{AssignmentId, RequestId, TenantId};
-use crate::domain::outbox::OutboxKind;
-use crate::domain::request::{RequestState, RequestType};
+use crate::domain::ids::{AssignmentId, TenantId};
 
 pub const BATCH: i64 = 200;
-/// Expiry is set-based, so its batches are larger.
+/// Expiry is one statement per batch whatever its size, so its batches are larger.
 pub const EXPIRY_BATCH: i64 = 5000;
 
-/// Ends assignments whose end has passed: revokes their grants (provenance-safe) and
-/// tells the holder. Set-based: a batch of expired assignments costs a handful of
-/// statements, whatever its size; connector grants get their revoke calls queued.
+/// Ends assignments whose end has passed, one batch in one transaction: revokes their
+/// grants (provenance-safe: only the group rows each assignment delivered) and records
+/// the end in each one's history (a delivered `systemRemove` request and its audit
+/// events) and tells the holder (an `accessEnded` email). The common case is one
+/// statement (`db::assignments::expire_due_batch`); connector grants get their revoke
+/// calls queued, open extension requests are canceled and custom extensions called,
+/// each only for the assignments that have them.
 #[tracing::instrument(skip_all)]
 pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> ServiceResult<usize> {
+    expire_due_limit(pool, now, EXPIRY_BATCH).await
+}
+
+/// [`expire_due`] with at most `limit` assignments in the batch.
+#[tracing::instrument(skip_all)]
+pub async fn expire_due_limit(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> ServiceResult<usize> {
     let mut tx = pool.begin().await?;
-    let ended = db::assignments::expire_due_batch(&mut tx, now, EXPIRY_BATCH).await?;
+    // The email of each row: this notice with the row's assignment id.
+    let notice = serde_json::to_value(Notice::AccessEnded {
+        assignment_id: AssignmentId(Uuid::nil()),
+    })
+    .map_err(|e| ServiceError::Internal(e.into()))?;
+    let ended = db::assignments::expire_due_batch(&mut tx, now, limit, &notice).await?;
     if ended.is_empty() {
         return Ok(0);
     }
-    let keys: Vec<(TenantId, AssignmentId)> = ended.iter().map(|a| (a.tenant_id, a.id)).collect();
-    for (tenant, id) in db::assignments::with_connector_grants(&mut tx, &keys).await? {
-        if let Some(a) = ended.iter().find(|a| a.tenant_id == tenant && a.id == id) {
-            grants::revoke_all(&mut tx, a, now).await?;
+    let keys = |pick: fn(&db::assignments::Expired) -> bool| -> Vec<(TenantId, AssignmentId)> {
+        ended
+            .iter()
+            .filter(|e| pick(e))
+            .map(|e| (e.tenant_id, e.id))
+            .collect()
+    };
+    let connector = keys(|e| e.connector);
+    if !connector.is_empty() {
+        for a in db::assignments::get_many(&mut tx, &connector).await? {
+            grants::revoke_all(&mut tx, &a, now).await?;
         }
+        db::assignments::revoke_local_grants(&mut tx, &connector, now).await?;
     }
-    db::assignments::revoke_local_grants(&mut tx, &keys, now).await?;
-    super::requests::cancel_extensions_of_ended(&mut tx, &keys, now).await?;
-    super::extensions::calls::assignments_reached(
-        &mut tx,
-        &ended,
-        ExtensionStage::AssignmentRemoved,
-        None,
-        now,
-    )
-    .await?;
-    let requests: Vec<RequestRow> = ended
-        .iter()
-        .map(|a| RequestRow {
-            tenant_id: a.tenant_id,
-            id: RequestId::new(),
-            request_type: RequestType::SystemRemove,
-            state: RequestState::Delivered,
-            package_id: a.package_id,
-            policy_id: a.policy_id,
-            requestor_id: None,
-            target_user_id: a.target_user_id,
-            assignment_id: Some(a.id),
-            justification: None,
-            answers: Json(Vec::new()),
-            schedule_start: None,
-            schedule_end: None,
-            end_follows_start: false,
-            created_at: now,
-            updated_at: now,
-            completed_at: Some(now),
-        })
-        .collect();
-    db::requests::insert_many(&mut tx, &requests).await?;
-    let mut trail = Trail::default();
-    for (a, r) in ended.iter().zip(&requests) {
-        trail.add(
-            a.tenant_id,
-            Actor::System,
-            Entry::new(
-                AuditAction::RequestCreated,
-                Target::AssignmentRequest(r.id),
-                json!({"requestType": r.request_type, "assignmentId": a.id, "state": r.state}),
-            ),
-            now,
-        );
-        trail.add(
-            a.tenant_id,
-            Actor::System,
-            Entry::new(
-                AuditAction::AssignmentEnded,
-                Target::Assignment(a.id),
-                json!({"state": a.state, "removalReason": null, "requestId": r.id}),
-            ),
-            now,
-        );
+    let open_extension = keys(|e| e.open_extension);
+    if !open_extension.is_empty() {
+        super::requests::cancel_extensions_of_ended(&mut tx, &open_extension, now).await?;
     }
-    trail.write(&mut tx).await?;
-    let emails: Vec<(TenantId, serde_json::Value)> = ended
-        .iter()
-        .map(|a| (a.tenant_id, json!({"to": a.target_user_id, "notice": Notice::AccessEnded { assignment_id: a.id }})))
-        .collect();
-    db::outbox::enqueue_many(&mut tx, OutboxKind::Email, &emails, now).await?;
+    let extensions = keys(|e| e.extensions);
+    if !extensions.is_empty() {
+        let assignments = db::assignments::get_many(&mut tx, &extensions).await?;
+        super::extensions::calls::assignments_reached(
+            &mut tx,
+            &assignments,
+            ExtensionStage::AssignmentRemoved,
+            None,
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(ended.len())
 }

@@ -34,6 +34,7 @@ mod config;
 mod connectors;
 mod crash;
 mod directory;
+mod expiry;
 mod extensions;
 mod links;
 mod mail;
