@@ -75,9 +75,14 @@ struct Args {
     /// People assigned in one call by the `bulk` scenario.
     #[arg(long, default_value_t = 10_000)]
     bulk_rows: usize,
+    /// Active assignments of the policy whose access review the `review` scenario
+    /// starts and applies (at most `--users`).
+    #[arg(long, default_value_t = 100_000)]
+    review_assignments: i64,
     /// Which scenarios run: all of them; only `scim-sync` or `bulk` (no generated tenant);
     /// or, on the generated tenant, only `requests` (submit and approve), `reads` (lists and
-    /// the catalog page) or `background` (emails and expiry).
+    /// the catalog page), `background` (emails and expiry) or `review` (an access review
+    /// started and applied by the scheduler).
     #[arg(long, value_enum, default_value_t = Only::All)]
     only: Only,
     /// A tiny run that only proves the tool works (CI).
@@ -99,6 +104,7 @@ enum Only {
     Requests,
     Reads,
     Background,
+    Review,
 }
 
 impl Only {
@@ -130,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
         args.scim_groups = 5;
         args.scim_clients = 4;
         args.bulk_rows = 200;
+        args.review_assignments = 500;
     }
     let admin = PgConnectOptions::from_str(&args.database_url).context("DATABASE_URL")?;
     let db = recreate_database(&admin, &args.database_name).await?;
