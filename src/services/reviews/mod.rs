@@ -18,7 +18,7 @@ mod start;
 pub use admin::{AdminQuery, Overview, Results, overview, remind_now, results, results_for_export};
 
 pub use close::close_due;
-use close::{apply_results, complete};
+use close::{apply_all, complete};
 pub use start::{remind_due, start_due};
 
 use chrono::{DateTime, Utc};
@@ -379,11 +379,15 @@ pub async fn stop(
     let early = now < r.end_at;
     complete(&mut tx, &mut r, early, caller.actor(), now).await?;
     tx.commit().await?;
-    Ok(r)
+    if !r.auto_apply {
+        return Ok(r);
+    }
+    applied(pool, caller, id, now).await
 }
 
 /// Applies the results of a completed instance whose review does not apply them
-/// automatically (tenant admins and the catalog's assignment managers).
+/// automatically (tenant admins and the catalog's assignment managers); also finishes
+/// an application that was cut short.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
 pub async fn apply(
     pool: &PgPool,
@@ -391,9 +395,28 @@ pub async fn apply(
     id: AccessReviewId,
     now: DateTime<Utc>,
 ) -> ServiceResult<ReviewRow> {
-    let mut tx = pool.begin().await?;
-    let mut r = lock_managed(&mut tx, caller, id).await?;
-    apply_results(&mut tx, &mut r, caller.actor(), now).await?;
-    tx.commit().await?;
-    Ok(r)
+    {
+        let mut tx = pool.begin().await?;
+        let r = lock_managed(&mut tx, caller, id).await?;
+        r.state.apply()?;
+    }
+    applied(pool, caller, id, now).await
+}
+
+/// Applies the results of a completed instance, a batch per transaction; the instance
+/// as it is then (applied, also when a concurrent call finished it).
+async fn applied(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AccessReviewId,
+    now: DateTime<Utc>,
+) -> ServiceResult<ReviewRow> {
+    let tenant = caller.tenant_id();
+    if let Some(r) = apply_all(pool, tenant, id, caller.actor(), false, now).await? {
+        return Ok(r);
+    }
+    let mut conn = pool.acquire().await?;
+    Ok(db::reviews::get(&mut conn, tenant, id)
+        .await?
+        .ok_or_else(not_found)?)
 }
