@@ -6,14 +6,20 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::assignments::AssignmentRow;
 use super::packages::Policy;
 use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::ids::{
-    AccessReviewId, AssignmentId, CatalogId, PackageId, PolicyId, ReviewItemId, TenantId, UserId,
+    AccessReviewId, CatalogId, PackageId, PolicyId, ReviewItemId, TenantId, UserId,
 };
-use crate::domain::review::{AppliedResult, ReviewState};
+use crate::domain::review::ReviewState;
 pub use crate::model::reviews::{ItemRow, ProgressRow, ReviewRow, ReviewerProgressRow};
+
+mod bulk;
+pub use bulk::{
+    ItemFacts, applied_counts, due_to_finish_applying, insert_item_events, insert_items,
+    item_facts_of_policy, lock_assignments, lock_completed, lock_unapplied_items,
+    remove_assignments, set_applied_results,
+};
 
 const COLUMNS: &str = "tenant_id, id, package_id, policy_id, period_index, start_at, end_at, remind_at, state, auto_apply,
     if_no_response, require_justification, stopped_early, reminded_at, created_at, completed_at, applied_at";
@@ -375,21 +381,6 @@ pub async fn count_for_reviewer(
     .await?)
 }
 
-/// Every item of an instance, locked, oldest first (applying the results).
-pub async fn lock_all_items(
-    conn: &mut Conn,
-    tenant: TenantId,
-    review: AccessReviewId,
-) -> DbResult<Vec<ItemRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {ITEM_COLUMNS} from access_review_items where tenant_id = $1 and review_id = $2 order by id for update"
-    )))
-    .bind(tenant)
-    .bind(review)
-    .fetch_all(conn)
-    .await?)
-}
-
 /// Reviewers who still have at least one undecided item.
 pub async fn undecided_reviewers(
     conn: &mut Conn,
@@ -494,73 +485,6 @@ pub async fn lock_policy_for_start(
     .await?)
 }
 
-/// What resolving the reviewers and the recommendation of one item needs: an active
-/// assignment of the policy with its holder's activity, last sign-in and manager.
-#[derive(Clone, Debug, FromRow)]
-pub struct ItemFacts {
-    pub assignment_id: AssignmentId,
-    pub target_user_id: UserId,
-    pub target_active: bool,
-    pub last_sign_in_at: Option<DateTime<Utc>>,
-    pub manager_id: Option<UserId>,
-    pub manager_active: bool,
-}
-
-/// The active assignments of a policy, oldest first, with the facts about their holders
-/// that a starting instance needs (one statement, whatever their number).
-pub async fn item_facts_of_policy(
-    conn: &mut Conn,
-    tenant: TenantId,
-    policy: PolicyId,
-) -> DbResult<Vec<ItemFacts>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select a.id as assignment_id, a.target_user_id, u.active as target_active, u.last_sign_in_at,
-                u.manager_id, coalesce(m.active, false) as manager_active
-         from assignments a
-         join users u on u.tenant_id = a.tenant_id and u.id = a.target_user_id
-         left join users m on m.tenant_id = u.tenant_id and m.id = u.manager_id
-         where a.tenant_id = $1 and a.policy_id = $2 and a.state in {} order by a.id",
-        super::assignments::ACTIVE
-    )))
-    .bind(tenant)
-    .bind(policy)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Inserts new items in one statement (their reviewer lists travel as array literals,
-/// since a list of lists of different lengths cannot be one array).
-pub async fn insert_items(conn: &mut Conn, items: &[ItemRow]) -> DbResult<()> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let reviewers: Vec<String> = items
-        .iter()
-        .map(|i| {
-            let ids: Vec<String> = i.reviewer_ids.iter().map(Uuid::to_string).collect();
-            format!("{{{}}}", ids.join(","))
-        })
-        .collect();
-    sqlx::query(
-        "insert into access_review_items (tenant_id, id, review_id, assignment_id, target_user_id, reviewer_ids, recommendation,
-             decision, justification, decided_by, decided_at, applied_result)
-         select t, i, r, a, u, rv::uuid[], rc, d, null, null, null, null
-         from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[])
-              as x(t, i, r, a, u, rv, rc, d)",
-    )
-    .bind(items.iter().map(|i| i.tenant_id).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.id).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.review_id).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.assignment_id).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.target_user_id).collect::<Vec<_>>())
-    .bind(&reviewers)
-    .bind(items.iter().map(|i| i.recommendation).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.decision).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Ids of instances whose end has come and that are still in progress.
 pub async fn due_to_close(
     conn: &mut Conn,
@@ -628,135 +552,6 @@ pub async fn claim_to_remind(
     .bind(tenant)
     .bind(id)
     .bind(now)
-    .fetch_optional(conn)
-    .await?)
-}
-
-const ASSIGNMENT_COLUMNS: &str =
-    "tenant_id, id, package_id, policy_id, target_user_id, state, start_at, end_at, request_id,
-    removal_reason, created_at, updated_at, ended_at";
-
-/// The next `limit` items of an instance whose result is not applied yet, oldest first,
-/// locked (applying the results a batch at a time).
-pub async fn lock_unapplied_items(
-    conn: &mut Conn,
-    tenant: TenantId,
-    review: AccessReviewId,
-    limit: i64,
-) -> DbResult<Vec<ItemRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {ITEM_COLUMNS} from access_review_items
-         where tenant_id = $1 and review_id = $2 and applied_result is null order by id limit $3 for update"
-    )))
-    .bind(tenant)
-    .bind(review)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// The assignments of a batch of items, locked in key order.
-pub async fn lock_assignments(
-    conn: &mut Conn,
-    tenant: TenantId,
-    ids: &[AssignmentId],
-) -> DbResult<Vec<AssignmentRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {ASSIGNMENT_COLUMNS} from assignments where tenant_id = $1 and id = any($2) order by id for update"
-    )))
-    .bind(tenant)
-    .bind(ids)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Ends the given active assignments with reason `review`, in one statement; the rows
-/// as they are now.
-pub async fn remove_assignments(
-    conn: &mut Conn,
-    tenant: TenantId,
-    ids: &[AssignmentId],
-    now: DateTime<Utc>,
-) -> DbResult<Vec<AssignmentRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "update assignments set state = 'removed', removal_reason = 'review', ended_at = $3, updated_at = $3
-         where tenant_id = $1 and id = any($2) and state in {}
-         returning {ASSIGNMENT_COLUMNS}",
-        super::assignments::ACTIVE
-    )))
-    .bind(tenant)
-    .bind(ids)
-    .bind(now)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Writes the applied result of each of a batch of items, in one statement.
-pub async fn set_applied_results(
-    conn: &mut Conn,
-    tenant: TenantId,
-    results: &[(ReviewItemId, AppliedResult)],
-) -> DbResult<()> {
-    sqlx::query(
-        "update access_review_items i set applied_result = x.r
-         from unnest($2::uuid[], $3::text[]) as x(id, r)
-         where i.tenant_id = $1 and i.id = x.id",
-    )
-    .bind(tenant)
-    .bind(results.iter().map(|(i, _)| *i).collect::<Vec<_>>())
-    .bind(results.iter().map(|(_, r)| *r).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// How many items of an instance were kept, removed and found already ended.
-pub async fn applied_counts(
-    conn: &mut Conn,
-    tenant: TenantId,
-    review: AccessReviewId,
-) -> DbResult<(i64, i64, i64)> {
-    Ok(sqlx::query_as(
-        "select count(*) filter (where applied_result = 'kept'), count(*) filter (where applied_result = 'removed'),
-                count(*) filter (where applied_result = 'alreadyEnded')
-         from access_review_items where tenant_id = $1 and review_id = $2",
-    )
-    .bind(tenant)
-    .bind(review)
-    .fetch_one(conn)
-    .await?)
-}
-
-/// Ids of completed instances that apply automatically but are not applied yet (their
-/// application was cut short, e.g. by a crash).
-pub async fn due_to_finish_applying(
-    conn: &mut Conn,
-    limit: i64,
-) -> DbResult<Vec<(TenantId, AccessReviewId)>> {
-    Ok(sqlx::query_as(
-        "select tenant_id, id from access_reviews where state = 'completed' and auto_apply
-         order by completed_at limit $1",
-    )
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Locks a completed instance to apply a batch of its results; `None` when it is not
-/// completed (any more), or, with `skip_locked`, when another process holds it.
-pub async fn lock_completed(
-    conn: &mut Conn,
-    tenant: TenantId,
-    id: AccessReviewId,
-    skip_locked: bool,
-) -> DbResult<Option<ReviewRow>> {
-    let wait = if skip_locked { "skip locked" } else { "" };
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from access_reviews where tenant_id = $1 and id = $2 and state = 'completed'
-         for update {wait}"
-    )))
-    .bind(tenant)
-    .bind(id)
     .fetch_optional(conn)
     .await?)
 }

@@ -17,7 +17,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use sqlx::types::Json;
 
-use super::record;
+use super::{ItemTrail, record};
 use crate::db::assignments::AssignmentRow;
 use crate::db::requests::RequestRow;
 use crate::db::reviews::{ItemRow, ReviewRow};
@@ -29,7 +29,7 @@ use crate::domain::ids::{AccessReviewId, AssignmentId, RequestId, TenantId};
 use crate::domain::outbox::OutboxKind;
 use crate::domain::request::{RequestState, RequestType};
 use crate::domain::review::{self, AppliedResult, Outcome};
-use crate::services::audit::{Entry, Trail};
+use crate::services::audit::Entry;
 use crate::services::notify::Notice;
 use crate::services::{Actor, ServiceResult, extensions, grants, requests};
 
@@ -154,7 +154,7 @@ async fn apply_batch(
     }
     let requests = remove(conn, tenant, &to_remove, now).await?;
     db::reviews::set_applied_results(conn, tenant, &results).await?;
-    let mut trail = Trail::default();
+    let mut trail = ItemTrail::new(r.package_id);
     for (item, (_, result)) in items.iter().zip(&results) {
         let request = requests.get(&item.assignment_id);
         if let Some(request) = request {
@@ -167,6 +167,7 @@ async fn apply_batch(
                     json!({"requestType": request.request_type, "assignmentId": item.assignment_id,
                            "state": request.state}),
                 ),
+                item.target_user_id,
                 now,
             );
             trail.add(
@@ -178,6 +179,7 @@ async fn apply_batch(
                     json!({"state": AssignmentState::Removed, "removalReason": RemovalReason::Review,
                            "requestId": request.id}),
                 ),
+                item.target_user_id,
                 now,
             );
         }
@@ -191,6 +193,7 @@ async fn apply_batch(
                        "recommendation": item.recommendation, "result": result,
                        "requestId": request.map(|q| q.id)}),
             ),
+            item.target_user_id,
             now,
         );
     }

@@ -10,6 +10,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::ItemTrail;
 use super::record;
 use crate::db::reviews::{ItemFacts, ItemRow, ReviewRow};
 use crate::db::{self, Conn};
@@ -19,7 +20,7 @@ use crate::domain::ids::{AccessReviewId, GroupId, PolicyId, ReviewItemId, Tenant
 use crate::domain::outbox::OutboxKind;
 use crate::domain::policy::{ReviewSettings, ReviewerKind, ReviewerRef};
 use crate::domain::review::{self, ItemDecision, ReviewState};
-use crate::services::audit::{Entry, Trail};
+use crate::services::audit::Entry;
 use crate::services::notify::{self, Notice};
 use crate::services::{Actor, ServiceResult};
 
@@ -174,7 +175,7 @@ async fn start(
     let mut seen: HashSet<Uuid> = HashSet::new();
     for chunk in facts.chunks(ITEM_CHUNK) {
         let mut items = Vec::with_capacity(chunk.len());
-        let mut trail = Trail::default();
+        let mut trail = ItemTrail::new(row.package_id);
         for f in chunk {
             let target = f.target_user_id.0;
             let primary =
@@ -209,6 +210,7 @@ async fn start(
                            "targetUserId": item.target_user_id, "reviewerIds": item.reviewer_ids,
                            "reviewerSource": source.as_str(), "recommendation": item.recommendation}),
                 ),
+                item.target_user_id,
                 now,
             );
             for r in &item.reviewer_ids {
