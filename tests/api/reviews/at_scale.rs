@@ -119,7 +119,7 @@ fn review_id(r: &Value) -> Uuid {
         .expect("review id")
 }
 
-async fn count(app: &TestApp, sql: &str, id: Uuid) -> i64 {
+async fn count(app: &TestApp, sql: &'static str, id: Uuid) -> i64 {
     sqlx::query_scalar(sql)
         .bind(id)
         .fetch_one(&app.pool)
