@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::assignments::AssignmentRow;
 use super::packages::Policy;
 use super::{Conn, DbResult, Page, PageRequest};
 use crate::domain::ids::{
@@ -14,6 +13,13 @@ use crate::domain::ids::{
 };
 use crate::domain::review::ReviewState;
 pub use crate::model::reviews::{ItemRow, ProgressRow, ReviewRow, ReviewerProgressRow};
+
+mod bulk;
+pub use bulk::{
+    ItemFacts, applied_counts, due_to_finish_applying, insert_item_events, insert_items,
+    item_facts_of_policy, lock_assignments, lock_completed, lock_unapplied_items,
+    remove_assignments, set_applied_results,
+};
 
 const COLUMNS: &str = "tenant_id, id, package_id, policy_id, period_index, start_at, end_at, remind_at, state, auto_apply,
     if_no_response, require_justification, stopped_early, reminded_at, created_at, completed_at, applied_at";
@@ -375,21 +381,6 @@ pub async fn count_for_reviewer(
     .await?)
 }
 
-/// Every item of an instance, locked, oldest first (applying the results).
-pub async fn lock_all_items(
-    conn: &mut Conn,
-    tenant: TenantId,
-    review: AccessReviewId,
-) -> DbResult<Vec<ItemRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {ITEM_COLUMNS} from access_review_items where tenant_id = $1 and review_id = $2 order by id for update"
-    )))
-    .bind(tenant)
-    .bind(review)
-    .fetch_all(conn)
-    .await?)
-}
-
 /// Reviewers who still have at least one undecided item.
 pub async fn undecided_reviewers(
     conn: &mut Conn,
@@ -491,24 +482,6 @@ pub async fn lock_policy_for_start(
     .bind(tenant)
     .bind(policy)
     .fetch_optional(conn)
-    .await?)
-}
-
-/// Active assignments of a policy, oldest first (the items of a starting instance).
-pub async fn active_assignments_of_policy(
-    conn: &mut Conn,
-    tenant: TenantId,
-    policy: PolicyId,
-) -> DbResult<Vec<AssignmentRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select tenant_id, id, package_id, policy_id, target_user_id, state, start_at, end_at, request_id, removal_reason,
-             created_at, updated_at, ended_at
-         from assignments where tenant_id = $1 and policy_id = $2 and state in {} order by id",
-        super::assignments::ACTIVE
-    )))
-    .bind(tenant)
-    .bind(policy)
-    .fetch_all(conn)
     .await?)
 }
 

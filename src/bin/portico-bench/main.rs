@@ -77,10 +77,15 @@ struct Args {
     /// People assigned in one call by the `bulk` scenario.
     #[arg(long, default_value_t = 10_000)]
     bulk_rows: usize,
+    /// Active assignments of the policy whose access review the `review` scenario
+    /// starts and applies (at most `--users`).
+    #[arg(long, default_value_t = 100_000)]
+    review_assignments: i64,
     /// Which scenarios run: all of them; only `scim-sync` or `bulk` (no generated tenant);
     /// or, on the generated tenant, only `requests` (submit and approve), `reads` (lists and
-    /// the catalog page), `background` (emails and expiry) or `replicas` (a second server
-    /// on the same database).
+    /// the catalog page), `background` (emails and expiry), `review` (an access review
+    /// started and applied by the scheduler) or `replicas` (a second server on the same
+    /// database).
     #[arg(long, value_enum, default_value_t = Only::All)]
     only: Only,
     /// pgbench's clients (`pgbench -c N -j 2 -T S`, TPC-B-like), the run's yardstick.
@@ -111,6 +116,7 @@ enum Only {
     Requests,
     Reads,
     Background,
+    Review,
     Replicas,
 }
 
@@ -145,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
         args.bulk_rows = 200;
         args.pgbench_seconds = 2;
         args.pgbench_scale = 1;
+        args.review_assignments = 500;
     }
     let admin = PgConnectOptions::from_str(&args.database_url).context("DATABASE_URL")?;
     let db = recreate_database(&admin, &args.database_name).await?;

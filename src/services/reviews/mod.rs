@@ -18,7 +18,7 @@ mod start;
 pub use admin::{AdminQuery, Overview, Results, overview, remind_now, results, results_for_export};
 
 pub use close::close_due;
-use close::{apply_results, complete};
+use close::{apply_all, complete};
 pub use start::{remind_due, start_due};
 
 use chrono::{DateTime, Utc};
@@ -27,11 +27,14 @@ use sqlx::PgPool;
 
 use super::audit::{self, Entry};
 use super::{Actor, Caller, ServiceError, ServiceResult, validated};
+use crate::db::audit::AuditEvent;
 use crate::db::reviews::{ItemRow, ReviewFilter, ReviewRow};
 use crate::db::{self, Conn, Page, PageRequest};
-use crate::domain::audit::{AuditAction, Target};
+use crate::domain::audit::{ActorType, AuditAction, Target};
 use crate::domain::authz::Action;
-use crate::domain::ids::{AccessReviewId, CatalogId, PackageId, PolicyId, ReviewItemId, TenantId};
+use crate::domain::ids::{
+    AccessReviewId, AuditEventId, CatalogId, PackageId, PolicyId, ReviewItemId, TenantId, UserId,
+};
 use crate::domain::request::{Decision, parse_justification};
 use crate::domain::review::{self, ItemDecision, ReviewState};
 use crate::domain::{DomainError, FieldErrors};
@@ -62,6 +65,67 @@ pub(super) async fn record(
         now,
     )
     .await
+}
+
+/// Audit events about the items of one instance (their creation, their results and
+/// the removals they cause), written a batch per statement with their targets named
+/// for the whole batch at once (see `db::reviews::insert_item_events`).
+struct ItemTrail {
+    package: PackageId,
+    events: Vec<AuditEvent>,
+    subjects: Vec<UserId>,
+}
+
+impl ItemTrail {
+    fn new(package: PackageId) -> Self {
+        Self {
+            package,
+            events: Vec::new(),
+            subjects: Vec::new(),
+        }
+    }
+
+    /// An event whose target concerns `subject`'s access to the instance's package.
+    fn add(
+        &mut self,
+        tenant: TenantId,
+        actor: Actor,
+        entry: Entry,
+        subject: UserId,
+        now: DateTime<Utc>,
+    ) {
+        let (actor_type, actor_id, actor_token_id) = match actor {
+            Actor::User { id, token: None } => (ActorType::User, Some(id.0), None),
+            Actor::User {
+                id,
+                token: Some(token),
+            } => (ActorType::Token, Some(id.0), Some(token.0)),
+            Actor::System => (ActorType::System, None, None),
+            Actor::Directory { token } => (ActorType::Directory, None, Some(token.0)),
+        };
+        let (target_type, target_id) = entry.target.parts();
+        self.events.push(AuditEvent {
+            tenant_id: tenant,
+            id: AuditEventId::new(),
+            at: now,
+            actor_type,
+            actor_id,
+            actor_token_id,
+            action: entry.action,
+            target_type,
+            target_id: Some(target_id),
+            details: entry.details,
+            correlation_id: None,
+            actor_name: None,
+            target_name: None,
+        });
+        self.subjects.push(subject);
+    }
+
+    async fn write(self, conn: &mut Conn) -> ServiceResult<()> {
+        db::reviews::insert_item_events(conn, self.package, &self.events, &self.subjects).await?;
+        Ok(())
+    }
 }
 
 /// What the caller may do with one instance.
@@ -379,11 +443,15 @@ pub async fn stop(
     let early = now < r.end_at;
     complete(&mut tx, &mut r, early, caller.actor(), now).await?;
     tx.commit().await?;
-    Ok(r)
+    if !r.auto_apply {
+        return Ok(r);
+    }
+    applied(pool, caller, id, now).await
 }
 
 /// Applies the results of a completed instance whose review does not apply them
-/// automatically (tenant admins and the catalog's assignment managers).
+/// automatically (tenant admins and the catalog's assignment managers); also finishes
+/// an application that was cut short.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.slug, id = %id))]
 pub async fn apply(
     pool: &PgPool,
@@ -391,9 +459,28 @@ pub async fn apply(
     id: AccessReviewId,
     now: DateTime<Utc>,
 ) -> ServiceResult<ReviewRow> {
-    let mut tx = pool.begin().await?;
-    let mut r = lock_managed(&mut tx, caller, id).await?;
-    apply_results(&mut tx, &mut r, caller.actor(), now).await?;
-    tx.commit().await?;
-    Ok(r)
+    {
+        let mut tx = pool.begin().await?;
+        let r = lock_managed(&mut tx, caller, id).await?;
+        r.state.apply()?;
+    }
+    applied(pool, caller, id, now).await
+}
+
+/// Applies the results of a completed instance, a batch per transaction; the instance
+/// as it is then (applied, also when a concurrent call finished it).
+async fn applied(
+    pool: &PgPool,
+    caller: &Caller,
+    id: AccessReviewId,
+    now: DateTime<Utc>,
+) -> ServiceResult<ReviewRow> {
+    let tenant = caller.tenant_id();
+    if let Some(r) = apply_all(pool, tenant, id, caller.actor(), false, now).await? {
+        return Ok(r);
+    }
+    let mut conn = pool.acquire().await?;
+    Ok(db::reviews::get(&mut conn, tenant, id)
+        .await?
+        .ok_or_else(not_found)?)
 }

@@ -3,28 +3,32 @@
 //! (policy, period) whatever the number of replicas), and reminding, once, the
 //! reviewers who have not decided.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::ItemTrail;
 use super::record;
-use crate::db::reviews::{ItemRow, ReviewRow};
-use crate::db::users::User;
+use crate::db::reviews::{ItemFacts, ItemRow, ReviewRow};
 use crate::db::{self, Conn};
 use crate::domain::audit::{AuditAction, Target};
 use crate::domain::authz::Role;
 use crate::domain::ids::{AccessReviewId, GroupId, PolicyId, ReviewItemId, TenantId, UserId};
+use crate::domain::outbox::OutboxKind;
 use crate::domain::policy::{ReviewSettings, ReviewerKind, ReviewerRef};
 use crate::domain::review::{self, ItemDecision, ReviewState};
+use crate::services::audit::Entry;
 use crate::services::notify::{self, Notice};
 use crate::services::{Actor, ServiceResult};
 
-/// The people the reviewer references of a policy can name, loaded once per instance.
+/// The people the reviewer references of a policy can name besides each item's holder
+/// and manager (named `user` reviewers, members of named groups) and the tenant
+/// admins, loaded once per instance.
 struct Directory {
-    users: HashMap<UserId, User>,
+    named: HashMap<UserId, bool>,
     groups: HashMap<Uuid, Vec<UserId>>,
     admins: Vec<Uuid>,
 }
@@ -34,7 +38,6 @@ impl Directory {
         conn: &mut Conn,
         tenant: TenantId,
         settings: &ReviewSettings,
-        targets: &[UserId],
     ) -> ServiceResult<Self> {
         let refs: Vec<&ReviewerRef> = settings
             .reviewers
@@ -42,7 +45,7 @@ impl Directory {
             .chain(settings.fallback_reviewers.iter())
             .collect();
         let mut groups: HashMap<Uuid, Vec<UserId>> = HashMap::new();
-        let mut wanted: Vec<UserId> = targets.to_vec();
+        let mut wanted: Vec<UserId> = Vec::new();
         for r in &refs {
             match (r.kind, r.id) {
                 (ReviewerKind::Group, Some(g)) if !groups.contains_key(&g) => {
@@ -60,54 +63,69 @@ impl Directory {
                 _ => {}
             }
         }
-        let target_users = db::users::get_many(conn, tenant, targets).await?;
-        wanted.extend(target_users.iter().filter_map(|u| u.manager_id));
         wanted.sort();
         wanted.dedup();
-        let users = db::users::get_many(conn, tenant, &wanted)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+        let named = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            db::users::get_many(conn, tenant, &wanted)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u.active))
+                .collect()
+        };
         let admins = db::roles::active_holders(conn, tenant, Role::TenantAdmin.as_str(), None)
             .await?
             .into_iter()
             .map(|u| u.0)
             .collect();
         Ok(Self {
-            users,
+            named,
             groups,
             admins,
         })
     }
 
     fn active(&self, id: UserId) -> bool {
-        self.users.get(&id).is_some_and(|u| u.active)
+        self.named.get(&id).copied().unwrap_or(false)
     }
 
-    /// Active users named by `refs` for `target`, each with the kind that named them.
-    fn candidates(&self, refs: &[ReviewerRef], target: &User) -> Vec<(ReviewerKind, Uuid)> {
+    /// Active users named by `refs` for the holder of `item`, each with the kind that
+    /// named them.
+    fn candidates(&self, refs: &[ReviewerRef], item: &ItemFacts) -> Vec<(ReviewerKind, Uuid)> {
         let mut out = Vec::new();
         for r in refs {
-            let ids: Vec<UserId> = match (r.kind, r.id) {
-                (ReviewerKind::Myself, _) => vec![target.id],
-                (ReviewerKind::Manager, _) => target.manager_id.into_iter().collect(),
-                (ReviewerKind::User, Some(u)) => vec![UserId(u)],
-                (ReviewerKind::Group, Some(g)) => self.groups.get(&g).cloned().unwrap_or_default(),
-                _ => Vec::new(),
-            };
-            out.extend(
-                ids.into_iter()
-                    .filter(|id| self.active(*id))
-                    .map(|id| (r.kind, id.0)),
-            );
+            match (r.kind, r.id) {
+                (ReviewerKind::Myself, _) if item.target_active => {
+                    out.push((r.kind, item.target_user_id.0));
+                }
+                (ReviewerKind::Manager, _) if item.manager_active => {
+                    out.extend(item.manager_id.map(|m| (r.kind, m.0)));
+                }
+                (ReviewerKind::User, Some(u)) if self.active(UserId(u)) => out.push((r.kind, u)),
+                (ReviewerKind::Group, Some(g)) => out.extend(
+                    self.groups
+                        .get(&g)
+                        .into_iter()
+                        .flatten()
+                        .filter(|id| self.active(**id))
+                        .map(|id| (r.kind, id.0)),
+                ),
+                _ => {}
+            }
         }
         out
     }
 }
 
+/// Items are written (with their audit events) this many at a time.
+const ITEM_CHUNK: usize = 5000;
+
 /// Starts the current period's instance of a policy's review, unless it exists, another
-/// instance of the policy is still in progress, or another process is starting it.
+/// instance of the policy is still in progress, or another process is starting it. One
+/// transaction: the instance appears with all its items, reviewers and recommendations
+/// at once; items, their audit events and the reviewers' emails are written a chunk of
+/// rows per statement.
 async fn start(
     pool: &PgPool,
     tenant: TenantId,
@@ -151,67 +169,69 @@ async fn start(
     if !db::reviews::insert(&mut tx, &row).await? {
         return Ok(None);
     }
-    let assignments = db::reviews::active_assignments_of_policy(&mut tx, tenant, policy.id).await?;
-    let targets: Vec<UserId> = assignments.iter().map(|a| a.target_user_id).collect();
-    let dir = Directory::load(&mut tx, tenant, &settings, &targets).await?;
+    let facts = db::reviews::item_facts_of_policy(&mut tx, tenant, policy.id).await?;
+    let dir = Directory::load(&mut tx, tenant, &settings).await?;
     let mut notified: Vec<Uuid> = Vec::new();
-    for a in &assignments {
-        let target = dir
-            .users
-            .get(&a.target_user_id)
-            .ok_or_else(|| anyhow::anyhow!("user {} vanished", a.target_user_id))?;
-        let primary =
-            review::eligible_reviewers(&dir.candidates(&settings.reviewers, target), target.id.0);
-        let fallback = review::eligible_reviewers(
-            &dir.candidates(&settings.fallback_reviewers, target),
-            target.id.0,
-        );
-        let (reviewers, source) =
-            review::select_reviewers(primary, fallback, &dir.admins, target.id.0);
-        let recommendation = review::recommendation(target.last_sign_in_at, now);
-        let item = ItemRow {
-            tenant_id: tenant,
-            id: ReviewItemId::new(),
-            review_id: row.id,
-            assignment_id: a.id,
-            target_user_id: a.target_user_id,
-            reviewer_ids: reviewers.clone(),
-            recommendation,
-            decision: ItemDecision::NotReviewed,
-            justification: None,
-            decided_by: None,
-            decided_at: None,
-            applied_result: None,
-        };
-        db::reviews::insert_item(&mut tx, &item).await?;
-        record(
-            &mut tx,
-            tenant,
-            Actor::System,
-            AuditAction::ReviewItemCreated,
-            Target::AccessReviewItem(item.id),
-            json!({"accessReviewId": row.id, "assignmentId": a.id, "targetUserId": a.target_user_id,
-                   "reviewerIds": reviewers, "reviewerSource": source.as_str(), "recommendation": item.recommendation}),
-            now,
-        )
-        .await?;
-        for r in reviewers {
-            if !notified.contains(&r) {
-                notified.push(r);
+    let mut seen: HashSet<Uuid> = HashSet::new();
+    for chunk in facts.chunks(ITEM_CHUNK) {
+        let mut items = Vec::with_capacity(chunk.len());
+        let mut trail = ItemTrail::new(row.package_id);
+        for f in chunk {
+            let target = f.target_user_id.0;
+            let primary =
+                review::eligible_reviewers(&dir.candidates(&settings.reviewers, f), target);
+            let fallback = review::eligible_reviewers(
+                &dir.candidates(&settings.fallback_reviewers, f),
+                target,
+            );
+            let (reviewers, source) =
+                review::select_reviewers(primary, fallback, &dir.admins, target);
+            let item = ItemRow {
+                tenant_id: tenant,
+                id: ReviewItemId::new(),
+                review_id: row.id,
+                assignment_id: f.assignment_id,
+                target_user_id: f.target_user_id,
+                reviewer_ids: reviewers,
+                recommendation: review::recommendation(f.last_sign_in_at, now),
+                decision: ItemDecision::NotReviewed,
+                justification: None,
+                decided_by: None,
+                decided_at: None,
+                applied_result: None,
+            };
+            trail.add(
+                tenant,
+                Actor::System,
+                Entry::new(
+                    AuditAction::ReviewItemCreated,
+                    Target::AccessReviewItem(item.id),
+                    json!({"accessReviewId": row.id, "assignmentId": item.assignment_id,
+                           "targetUserId": item.target_user_id, "reviewerIds": item.reviewer_ids,
+                           "reviewerSource": source.as_str(), "recommendation": item.recommendation}),
+                ),
+                item.target_user_id,
+                now,
+            );
+            for r in &item.reviewer_ids {
+                if seen.insert(*r) {
+                    notified.push(*r);
+                }
             }
+            items.push(item);
         }
+        db::reviews::insert_items(&mut tx, &items).await?;
+        trail.write(&mut tx).await?;
     }
-    for r in &notified {
-        notify::enqueue(
-            &mut tx,
-            tenant,
-            UserId(*r),
-            &Notice::ReviewStarted {
-                review_id: row.id.0,
-            },
-            now,
-        )
-        .await?;
+    let notice = Notice::ReviewStarted {
+        review_id: row.id.0,
+    };
+    let emails: Vec<(TenantId, serde_json::Value)> = notified
+        .iter()
+        .map(|r| (tenant, json!({"to": UserId(*r), "notice": &notice})))
+        .collect();
+    for chunk in emails.chunks(ITEM_CHUNK) {
+        db::outbox::enqueue_many(&mut tx, OutboxKind::Email, chunk, now).await?;
     }
     record(
         &mut tx,
@@ -220,7 +240,7 @@ async fn start(
         AuditAction::ReviewStarted,
         Target::AccessReview(row.id),
         json!({"accessPackageId": row.package_id, "policyId": row.policy_id, "periodIndex": index,
-               "startDateTime": row.start_at, "endDateTime": row.end_at, "items": assignments.len(),
+               "startDateTime": row.start_at, "endDateTime": row.end_at, "items": facts.len(),
                "reviewerIds": notified}),
         now,
     )

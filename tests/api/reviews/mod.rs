@@ -16,6 +16,7 @@ use crate::fixtures::request;
 use crate::helpers::{TestApp, TestTenant, start_time, uuid_of};
 
 mod admin_pages;
+mod at_scale;
 mod results;
 mod reviewers;
 mod schedule;

@@ -2,7 +2,8 @@
 //! approving access requests), `reads` (API lists and the catalog page),
 //! `background` (email delivery and expiry, done by the server's scheduler),
 //! `connectors` (grants delivered by webhook and by SCIM), `reports` (every assignment
-//! as CSV) and, in a tenant of its own,
+//! as CSV), `review` (an access review of many assignments started and applied by the
+//! scheduler) and, in a tenant of its own,
 //! `scim_sync` (a directory's first SCIM sync) and `bulk` (one call assigning a
 //! package to 10,000 people).
 
@@ -13,6 +14,7 @@ mod reads;
 pub(crate) mod replicas;
 mod reports;
 mod requests;
+mod reviews;
 pub(crate) mod scim_sync;
 pub(crate) mod statements;
 
@@ -56,20 +58,24 @@ pub(crate) async fn run_scenarios(
     if args.only.runs(Only::Background) {
         background::run(args, pool, data, mail, report).await?;
     }
-    if args.only != Only::All {
-        return Ok(());
+    if args.only == Only::All {
+        connectors::run(
+            pool,
+            client,
+            base,
+            data,
+            args.connector_grants,
+            args.clients,
+            report,
+        )
+        .await?;
+        reports::run(pool, client, base, data, server_pid, report).await?;
     }
-    connectors::run(
-        pool,
-        client,
-        base,
-        data,
-        args.connector_grants,
-        args.clients,
-        report,
-    )
-    .await?;
-    reports::run(pool, client, base, data, server_pid, report).await
+    // Last: the emails of its removals are still being sent when it ends.
+    if args.only.runs(Only::Review) {
+        reviews::run(pool, data, args.review_assignments, report).await?;
+    }
+    Ok(())
 }
 
 /// Waits until no email is waiting in the outbox.
