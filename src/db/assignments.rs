@@ -513,6 +513,24 @@ pub async fn get_many(
     .await?)
 }
 
+/// Ids of the given assignments that hold a connector grant which may need a revoke call.
+pub async fn with_connector_grants(
+    conn: &mut Conn,
+    assignments: &[(TenantId, AssignmentId)],
+) -> DbResult<Vec<(TenantId, AssignmentId)>> {
+    Ok(sqlx::query_as(
+        "select distinct g.tenant_id, g.assignment_id from assignment_grants g
+         join resource_roles rr on rr.tenant_id = g.tenant_id and rr.id = g.resource_role_id
+         join resources r on r.tenant_id = rr.tenant_id and r.id = rr.resource_id
+         join unnest($1::uuid[], $2::uuid[]) as x(t, a) on g.tenant_id = x.t and g.assignment_id = x.a
+         where r.connector is not null and g.state not in ('revoked', 'revoking')",
+    )
+    .bind(assignments.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(assignments.iter().map(|(_, a)| *a).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Removes what the assignments delivered to groups and marks their remaining grants
 /// revoked (connector grants are handled before, one by one).
 pub async fn revoke_local_grants(

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::audit::Trail;
 use super::notify::{self, AskReason, Notice};
 use super::requests::{self, ask_approvers, resolve};
 use super::{ServiceError, ServiceResult, grants};

@@ -212,10 +212,7 @@ pub(crate) fn print(
         }
     }
     println!();
-    println!(
-        "{:<36} {:<20} {:>12}  {}",
-        "target of", "asks", "reached", ""
-    );
+    println!("{:<36} {:<20} {:>12}", "target of", "asks", "reached");
     for (name, want, got, met) in verdicts(report, pgbench, peak_rss_mb) {
         println!("{name:<36} {want:<20} {got:>12}  {}", met_text(met));
     }

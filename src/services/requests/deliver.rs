@@ -90,12 +90,12 @@ pub async fn deliver_add(
         let settings = &policy.settings.0;
         let eligibility = Eligibility {
             target_active: user.active,
-            in_scope: in_scope(settings, &user, &groups, package.catalog_externally_visible),
+            in_scope: in_scope(settings, user, &groups, package.catalog_externally_visible),
             catalog_enabled: package.catalog_enabled,
             requests_enabled: settings.requests_enabled,
             has_active_assignment: facts.has_active,
             has_open_request: false,
-            incompatible_with: incompatible_access(&facts),
+            incompatible_with: incompatible_access(facts),
         };
         if let Some(reason) = delivery_refusal(&eligibility, by_admin) {
             let refused = Event::DeliveryRefused { reason };

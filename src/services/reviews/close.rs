@@ -228,8 +228,14 @@ async fn remove(
     }
     db::assignments::revoke_local_grants(conn, &keys, now).await?;
     requests::cancel_extensions_of_ended(conn, &keys, now).await?;
-    extensions::calls::assignments_reached(conn, &ended, ExtensionStage::AssignmentRemoved, now)
-        .await?;
+    extensions::calls::assignments_reached(
+        conn,
+        &ended,
+        ExtensionStage::AssignmentRemoved,
+        None,
+        now,
+    )
+    .await?;
     let rows: Vec<RequestRow> = ended
         .iter()
         .map(|a| RequestRow {

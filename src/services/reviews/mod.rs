@@ -480,7 +480,7 @@ async fn applied(
         return Ok(r);
     }
     let mut conn = pool.acquire().await?;
-    Ok(db::reviews::get(&mut conn, tenant, id)
+    db::reviews::get(&mut conn, tenant, id)
         .await?
-        .ok_or_else(not_found)?)
+        .ok_or_else(not_found)
 }

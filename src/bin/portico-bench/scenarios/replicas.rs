@@ -79,7 +79,8 @@ async fn measure(
     for (c, chunk) in pairs.chunks(per).enumerate() {
         let client = client.clone();
         let base = bases[c % 2].to_string();
-        let items = Arc::new(std::sync::Mutex::new(chunk.to_vec().into_iter()));
+        let owned: Vec<(String, Uuid, i64)> = chunk.to_vec();
+        let items = Arc::new(std::sync::Mutex::new(owned.into_iter()));
         workers.push(Box::new(move || {
             let client = client.clone();
             let base = base.clone();
