@@ -48,7 +48,7 @@ async fn crowd(app: &TestApp, o: &Org, n: usize, at: DateTime<Utc>) -> Vec<Uuid>
 }
 
 fn active(i: usize) -> bool {
-    !(i % 10 == 0 && (i / 10) % 3 == 2)
+    !(i.is_multiple_of(10) && (i / 10) % 3 == 2)
 }
 
 /// What the recommendation of crowd user `i` is.
