@@ -106,8 +106,6 @@ pub enum Notice {
     },
 }
 
-/// Queues one email to `to` in the caller's transaction.
-#[tracing::instrument(skip_all)]
 /// [`enqueue`] into the transaction's trail: the row is written with its audit events
 /// (no statement of its own).
 pub fn queue(
@@ -120,6 +118,8 @@ pub fn queue(
     trail.email(tenant, json!({"to": to, "notice": notice}), now)
 }
 
+/// Queues one email to `to` in the caller's transaction.
+#[tracing::instrument(skip_all)]
 pub async fn enqueue(
     conn: &mut Conn,
     tenant: TenantId,
