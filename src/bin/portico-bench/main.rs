@@ -252,7 +252,10 @@ async fn main() -> anyhow::Result<()> {
         .arg(server.id().to_string())
         .status();
     let _ = server.wait();
-    result?;
+    if let Err(e) = &result {
+        // What was measured before the failure is still worth reading.
+        eprintln!("the run stopped: {e}");
+    }
 
     report::print(&report, &counted, &notes, Some(pg), peak_rss_mb, generation);
     if let Some(path) = &args.json {
@@ -268,5 +271,5 @@ async fn main() -> anyhow::Result<()> {
         )?;
     }
     pool.close().await;
-    Ok(())
+    result
 }

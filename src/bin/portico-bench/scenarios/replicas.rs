@@ -73,7 +73,8 @@ async fn measure(
 
     // Submissions with one approval stage, each client on one replica.
     let wanted = usize::try_from(args.seconds)? * 400;
-    let pairs = free_pairs(pool, data, 1, wanted.min(20_000), 8).await?;
+    let per_requester = i64::try_from(wanted.div_ceil(data.requesters.len().max(1)))? + 1;
+    let pairs = free_pairs(pool, data, 1, wanted.min(20_000), per_requester).await?;
     let mut workers: Vec<Work> = Vec::new();
     let per = pairs.len().div_ceil(args.clients).max(1);
     for (c, chunk) in pairs.chunks(per).enumerate() {
