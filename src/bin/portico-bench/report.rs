@@ -36,10 +36,14 @@ impl Target {
             "submit (one approval stage)" => vec![Target::Ratio(0.6)],
             "approve (API)" => vec![Target::Ratio(0.5)],
             "approve (emailed link form)" => vec![Target::Ratio(0.3)],
-            n if n.starts_with("catalog page") && n.contains(&browsing) => {
+            n if (n.starts_with("catalog page") && n.contains(&browsing))
+                || n.starts_with(&format!("catalog ×{BROWSING_CLIENTS}:")) =>
+            {
                 vec![Target::P99Ms(20.0)]
             }
-            n if n.starts_with("expiry") => vec![Target::Rate(10_000.0)],
+            n if n.starts_with("expiry") && !n.starts_with("expiry emails") => {
+                vec![Target::Rate(10_000.0)]
+            }
             n if n.starts_with("review start") || n.starts_with("review apply") => {
                 vec![Target::Seconds(10.0)]
             }
