@@ -546,25 +546,6 @@ pub struct LockedTarget {
     pub facts: AddFacts,
 }
 
-/// Locks the user (as `users::lock`) and reads their `AddFacts` in the same statement.
-pub async fn lock_target_for_add(
-    conn: &mut Conn,
-    tenant: TenantId,
-    package: PackageId,
-    user: UserId,
-) -> DbResult<Option<LockedTarget>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {user_columns}, {facts} from users u where u.tenant_id = $1 and u.id = $3 for update of u",
-        user_columns = super::qualified(crate::db::users::COLUMNS, "u"),
-        facts = add_facts_columns()
-    )))
-    .bind(tenant)
-    .bind(package)
-    .bind(user)
-    .fetch_optional(conn)
-    .await?)
-}
-
 /// Everything adding `package` to a user rests on, read in one statement: the package
 /// (share-locked, as `packages::get_to_request`), its catalog's switches, its policies
 /// and resource roles, and the user, locked, with their `AddFacts`.
