@@ -342,7 +342,7 @@ pub async fn claim_warnings(
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from assignments
          where state in {ACTIVE} and end_at is not null and {column} is null
-           and end_at - make_interval(days => $1) <= $2 and end_at > $2
+           and end_at <= $2 + make_interval(days => $1) and end_at > $2
            and end_at - make_interval(days => $1) > start_at
          order by end_at limit $3 for update skip locked"
     )))

@@ -54,9 +54,9 @@ pub async fn oldest_due(
         DueWork::ExpiryWarnings => {
             let warning = |days: i32, column: &str| {
                 format!(
-                    "(select min(end_at - make_interval(days => {days})) from assignments
+                    "(select min(end_at) - make_interval(days => {days}) from assignments
                        where state in {ACTIVE} and end_at is not null and {column} is null
-                         and end_at - make_interval(days => {days}) <= $1 and end_at > $1
+                         and end_at <= $1 + make_interval(days => {days}) and end_at > $1
                          and end_at - make_interval(days => {days}) > start_at)"
                 )
             };

@@ -2,9 +2,15 @@
 
 use chrono::{DateTime, Utc};
 
+use sqlx::types::Json;
+
+use super::packages::Policy;
 use super::{Conn, DbResult};
 use crate::domain::ids::{TenantId, UserId};
 pub use crate::model::links::ApprovalLink;
+use crate::model::requests::{DecisionRow, RequestRow, StageRow};
+use crate::model::tenants::Tenant;
+use crate::model::users::User;
 
 pub async fn insert(conn: &mut Conn, l: &ApprovalLink) -> DbResult<()> {
     sqlx::query(
@@ -67,4 +73,49 @@ pub async fn expire_all_of_user(
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Everything a link's page shows besides the link and its request, read in one
+/// statement: the tenant, the package's name, the request's stages and decisions (in
+/// stage, then decision order), the people it names (`people` and every decider) and
+/// the policy.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PageFacts {
+    pub tenant: Json<Tenant>,
+    pub package_name: Option<String>,
+    pub stages: Json<Vec<StageRow>>,
+    pub decisions: Json<Vec<DecisionRow>>,
+    pub users: Json<Vec<User>>,
+    pub policy: Option<Json<Policy>>,
+}
+
+/// [`PageFacts`] of a request, or `None` when its tenant does not exist.
+pub async fn page_facts(
+    conn: &mut Conn,
+    tenant: TenantId,
+    request: &RequestRow,
+    people: &[UserId],
+) -> DbResult<Option<PageFacts>> {
+    Ok(sqlx::query_as(
+        "select to_jsonb(t) as tenant,
+                (select p.display_name from access_packages p where p.tenant_id = $1 and p.id = $3) as package_name,
+                coalesce((select jsonb_agg(to_jsonb(s) order by s.stage_index) from request_stages s
+                          where s.tenant_id = $1 and s.request_id = $2), '[]'::jsonb) as stages,
+                coalesce((select jsonb_agg(to_jsonb(d) order by d.stage_index, d.decided_at, d.approver_id)
+                          from stage_decisions d where d.tenant_id = $1 and d.request_id = $2), '[]'::jsonb) as decisions,
+                coalesce((select jsonb_agg(to_jsonb(u)) from users u
+                          where u.tenant_id = $1
+                            and u.id = any($5::uuid[] || array(select d.approver_id from stage_decisions d
+                                                               where d.tenant_id = $1 and d.request_id = $2))),
+                         '[]'::jsonb) as users,
+                (select to_jsonb(po) from policies po where po.tenant_id = $1 and po.id = $4) as policy
+         from tenants t where t.id = $1",
+    )
+    .bind(tenant)
+    .bind(request.id)
+    .bind(request.package_id)
+    .bind(request.policy_id)
+    .bind(people)
+    .fetch_optional(conn)
+    .await?)
 }

@@ -198,7 +198,9 @@ pub type DbResult<T> = Result<T, DbError>;
 /// again; one in steady use is not, which saves a round trip on every acquire.
 const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
-/// Opens the pool: `max` connections, each session in UTC.
+/// Opens the pool: `max` connections, each session in UTC and without JIT compilation
+/// (Portico's statements are short; once a plan's estimate passes `jit_above_cost`,
+/// compiling it costs tens of milliseconds, more than the statement itself).
 pub async fn connect(options: PgConnectOptions, max: u32) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(max)
@@ -213,7 +215,7 @@ pub async fn connect(options: PgConnectOptions, max: u32) -> Result<PgPool, sqlx
                 Ok(true)
             })
         })
-        .connect_with(options.options([("timezone", "UTC")]))
+        .connect_with(options.options([("timezone", "UTC"), ("jit", "off")]))
         .await
 }
 

@@ -31,7 +31,7 @@ pub struct RequestRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, FromRow, serde::Deserialize)]
 pub struct StageRow {
     pub tenant_id: TenantId,
     pub request_id: RequestId,
@@ -49,7 +49,7 @@ pub struct StageRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, FromRow, serde::Deserialize)]
 pub struct DecisionRow {
     pub tenant_id: TenantId,
     pub request_id: RequestId,

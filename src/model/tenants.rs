@@ -4,7 +4,7 @@ use crate::domain::ids::TenantId;
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, FromRow, serde::Deserialize)]
 pub struct Tenant {
     pub id: TenantId,
     pub slug: String,

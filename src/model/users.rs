@@ -5,7 +5,7 @@ use crate::domain::values::UserKind;
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, FromRow, serde::Deserialize)]
 pub struct User {
     pub tenant_id: TenantId,
     pub id: UserId,

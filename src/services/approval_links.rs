@@ -249,34 +249,34 @@ async fn view(
     now: DateTime<Utc>,
 ) -> ServiceResult<LinkView> {
     let tenant_id = link.tenant_id;
-    let tenant = db::tenants::get(conn, tenant_id).await?;
+    let mut people: Vec<UserId> = vec![request.target_user_id, link.approver_id];
+    people.extend(request.requestor_id);
+    let facts = db::links::page_facts(conn, tenant_id, request, &people)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the tenant of approval link {} vanished", link.id))?;
+    let tenant = facts.tenant.0;
     // Link pages and chat messages show times in the tenant's zone.
     let zone = crate::time_text::zone_of(None, &tenant.time_zone);
     let when = |t| crate::time_text::in_zone(zone, || when(t));
-    let package = db::packages::get(conn, tenant_id, request.package_id)
-        .await?
-        .map(|p| p.display_name)
-        .unwrap_or_default();
-    let (stages, decisions) =
-        db::requests::stages_and_decisions(conn, tenant_id, &[request.id]).await?;
+    let package = facts.package_name.unwrap_or_default();
+    let stages = facts.stages.0;
     let stage = stages
         .iter()
         .find(|s| s.stage_index == link.stage_index)
         .ok_or_else(|| anyhow::anyhow!("the stage of approval link {} vanished", link.id))?;
-    let decisions: Vec<_> = decisions
+    let decisions: Vec<_> = facts
+        .decisions
+        .0
         .into_iter()
         .filter(|d| d.stage_index == link.stage_index)
         .collect();
-    let mut people: Vec<UserId> = vec![request.target_user_id, link.approver_id];
-    people.extend(request.requestor_id);
-    people.extend(decisions.iter().map(|d| d.approver_id));
-    let users = db::users::get_many(conn, tenant_id, &people).await?;
+    let users = facts.users.0;
     let names = Names::of_users(&users);
     let name = |id: UserId| names.user(id.0);
     let approver_active = users.iter().any(|u| u.id == link.approver_id && u.active);
-    let stage_count = db::packages::get_policy(conn, tenant_id, request.policy_id)
-        .await?
-        .map(|p| p.settings.0.approval.stages.len())
+    let stage_count = facts
+        .policy
+        .map(|p| p.0.settings.0.approval.stages.len())
         .unwrap_or_default()
         .max(stages.len());
     let infos: Vec<DecisionInfo> = decisions

@@ -443,3 +443,106 @@ async fn people_who_are_not_tenant_admins_cannot_read_or_export_the_log() {
     let (_, body) = csv(&app, &other.admin, &format!("targetId={}", t.id)).await;
     assert_eq!(body.lines().count(), 1, "only the header: {body}");
 }
+
+/// The naming functions' first versions (SQL, from their migration), under other names.
+async fn install_first_naming_functions(app: &TestApp) {
+    let migration = include_str!("../../migrations/20261205100000_audit_names_and_stream.sql");
+    for start in [
+        "create function audit_person_name",
+        "create function audit_target_name",
+    ] {
+        let from = migration.find(start).expect("the function's definition");
+        let end = migration[from..].find("$$;").expect("its end") + from + 3;
+        let sql = migration[from..end]
+            .replace("audit_person_name", "audit_person_name_first")
+            .replace("audit_target_name", "audit_target_name_first");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&app.pool)
+            .await
+            .expect("install the first version");
+    }
+}
+
+#[tokio::test]
+async fn the_naming_functions_give_every_kind_of_target_the_names_their_first_versions_gave() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let kept = api_package(&app, &t, "Payroll Reporting").await;
+    let gone = api_package(&app, &t, "Old Reporting").await;
+    let (status, _) = app
+        .delete(&t.admin, &format!("/api/v1/accessPackages/{gone}"))
+        .await;
+    assert!(status.is_success());
+    let grace = crate::fixtures::group_package(
+        &app,
+        &t,
+        "Finance Share",
+        crate::fixtures::open_policy(json!({})),
+    )
+    .await;
+    let (_, ada) = app
+        .user(&t, "ada@acme.test", json!({"displayName": "Ada"}))
+        .await;
+    let (status, request) = crate::fixtures::request(&app, &ada, grace.package, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    assert_eq!(request["state"], "delivered", "{request}");
+    install_first_naming_functions(&app).await;
+
+    // Every event in the log, then every kind against every id in the tenant's tables
+    // (most pairs name nothing, and fall back to the log).
+    let differ: Vec<(String, Uuid, Option<String>, Option<String>)> = sqlx::query_as(
+        "with ids as (
+             select id from users union all select id from groups union all select id from catalogs
+             union all select id from resources union all select id from access_packages
+             union all select id from policies union all select id from assignment_requests
+             union all select id from assignments union all select id from role_assignments
+             union all select id from api_tokens union all select id from tenants
+             union all select target_id from audit_events where target_id is not null),
+         pairs as (
+             select tenant_id as t, target_type as kind, target_id as id from audit_events
+             union
+             select $1, kind, ids.id from ids, unnest($2::text[]) as kind)
+         select kind, id, audit_target_name(t, kind, id), audit_target_name_first(t, kind, id)
+         from pairs
+         where audit_target_name(t, kind, id) is distinct from audit_target_name_first(t, kind, id)",
+    )
+    .bind(t.id)
+    .bind(vec![
+        "tenant", "user", "group", "catalog", "resource", "accessPackage", "policy",
+        "assignmentRequest", "assignment", "roleAssignment", "apiToken", "accessReview",
+        "accessReviewItem", "scimToken", "customExtension", "approvalLink",
+    ])
+    .fetch_all(&app.pool)
+    .await
+    .expect("compare");
+    assert!(differ.is_empty(), "{differ:?}");
+    let people: i64 = sqlx::query_scalar(
+        "select count(*) from users
+         where audit_person_name(tenant_id, id) is distinct from audit_person_name_first(tenant_id, id)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("people");
+    assert_eq!(people, 0);
+
+    // The comparison saw names, not only nulls.
+    let named: Vec<Option<String>> = sqlx::query_scalar(
+        "select audit_target_name($1, kind, id) from (values
+             ('accessPackage', $2::uuid), ('accessPackage', $3), ('assignmentRequest', $4)) as v (kind, id)",
+    )
+    .bind(t.id)
+    .bind(kept)
+    .bind(gone)
+    .bind(uuid_of(&request["id"]))
+    .fetch_all(&app.pool)
+    .await
+    .expect("names");
+    assert_eq!(
+        named,
+        [
+            Some("Payroll Reporting".to_string()),
+            Some("Old Reporting".to_string()),
+            Some("Finance Share for Ada <ada@acme.test>".to_string()),
+        ]
+    );
+}

@@ -3,7 +3,8 @@
 //! non-null `tenant_id`, a primary key that includes it, only unique keys (and
 //! exclusion constraints) that include it, and foreign keys to other distributed
 //! tables that pair `tenant_id` with `tenant_id`; no reference or local table points at
-//! a distributed one; and docs/scaling.md distributes exactly these tables.
+//! a distributed one; and docs/scaling.md distributes exactly these tables. Also: the
+//! pool's sessions run in UTC without JIT compilation.
 
 use std::collections::BTreeSet;
 
@@ -274,4 +275,17 @@ async fn docs_scaling_distributes_exactly_the_tables_of_the_schema() {
             "docs/scaling.md does not explain the local table {local}"
         );
     }
+}
+
+/// Portico's sessions never JIT-compile a plan: its statements are short, and compiling
+/// one whose estimate passes `jit_above_cost` costs more than running it.
+#[tokio::test]
+async fn the_pool_s_sessions_run_in_utc_without_jit_compilation() {
+    let app = TestApp::spawn().await;
+    let (zone, jit): (String, String) =
+        sqlx::query_as("select current_setting('TimeZone'), current_setting('jit')")
+            .fetch_one(&app.pool)
+            .await
+            .expect("settings");
+    assert_eq!((zone.as_str(), jit.as_str()), ("UTC", "off"));
 }
