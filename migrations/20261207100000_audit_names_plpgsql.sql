@@ -2,7 +2,9 @@
 -- every statement that called them (a SQL function with FROM is never inlined, and its
 -- plan lives only as long as the calling statement): about 1 ms per insert of audit
 -- events, the largest single cost of a submission. PL/pgSQL keeps each branch's plan for
--- the life of the connection. Same names, same results.
+-- the life of the connection. Same names, same results; a kind that has no name is
+-- answered at once instead of by a search of the log (which, under statistics older
+-- than the log's growth, walked all of a tenant's events for each approval-link use).
 
 create or replace function audit_person_name(t uuid, person uuid) returns text
 language plpgsql stable as $$
@@ -69,7 +71,9 @@ begin
         when 'customExtension' then
             select display_name into result from custom_extensions where tenant_id = t and id = target;
         else
-            result := null;
+            -- Kinds that have no name (links, sessions, deliveries): nothing to look for,
+            -- in the log either.
+            return null;
     end case;
     if result is null then
         select e.target_name into result from audit_events e

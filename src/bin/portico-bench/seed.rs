@@ -152,6 +152,44 @@ pub(crate) async fn generate(pool: &PgPool, args: &Args) -> anyhow::Result<Data>
     .execute(&mut *conn)
     .await
     .context("requests")?;
+    // The log of that history, one event per assignment (its request's creation), so the
+    // audit log is as long as the tenant's history, for the planner too.
+    sqlx::query(
+        "insert into audit_events (tenant_id, id, at, actor_type, actor_id, action, target_type, target_id, details, target_name)
+         select $1, request_id, now(), 'system', null, 'assignmentRequest.created', 'assignmentRequest', request_id,
+                jsonb_build_object('requestType', 'adminAdd', 'assignmentId', id, 'state', 'delivered'), null
+         from bench_assignments",
+    )
+    .bind(t)
+    .execute(&mut *conn)
+    .await
+    .context("audit events")?;
+    // The history of the approval packages' assignments: the stage their manager (or, for
+    // a manager, they themselves) approved, so the stage tables hold what a tenant's
+    // would and the planner's statistics see it from the start.
+    sqlx::query(
+        "insert into request_stages (tenant_id, request_id, stage_index, state, decision_rule, approver_ids,
+             require_justification, opened_at, due_at, completed_at)
+         select $1, a.request_id, 0, 'approved', 'anyOne', array[coalesce(u.manager_id, a.user_id)], false,
+                now() - interval '1 day', now() + interval '13 days', now()
+         from bench_assignments a
+         join bench_packages p on p.id = a.package_id
+         join users u on u.tenant_id = $1 and u.id = a.user_id
+         where p.i % 2 = 1",
+    )
+    .bind(t)
+    .execute(&mut *conn)
+    .await
+    .context("stages")?;
+    sqlx::query(
+        "insert into stage_decisions (tenant_id, request_id, stage_index, approver_id, decision, justification, decided_at)
+         select tenant_id, request_id, 0, approver_ids[1], 'approve', null, completed_at
+         from request_stages where tenant_id = $1",
+    )
+    .bind(t)
+    .execute(&mut *conn)
+    .await
+    .context("decisions")?;
     sqlx::query(
         "insert into assignments (tenant_id, id, package_id, policy_id, target_user_id, state, start_at, end_at, request_id, created_at, updated_at)
          select $1, id, package_id, policy_id, user_id, 'delivered', now(), now() + interval '365 days', request_id, now(), now()
