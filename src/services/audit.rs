@@ -147,6 +147,22 @@ impl Trail {
         }
     }
 
+    /// How many events and emails wait to be written.
+    pub fn pending(&self) -> usize {
+        self.events.len() + self.emails.len()
+    }
+
+    /// Writes the events and emails gathered so far and forgets them, keeping what the
+    /// trail knows: a long transaction (a bulk change) writes its history as it goes
+    /// instead of holding all of it, and one statement's parameters for all of it, in
+    /// memory.
+    pub async fn flush(&mut self, conn: &mut Conn) -> ServiceResult<()> {
+        db::audit::insert_many_with_emails(conn, &self.events, &self.emails).await?;
+        self.events.clear();
+        self.emails.clear();
+        Ok(())
+    }
+
     pub async fn write(self, conn: &mut Conn) -> ServiceResult<()> {
         db::audit::insert_many_with_emails(conn, &self.events, &self.emails).await?;
         Ok(())

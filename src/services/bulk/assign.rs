@@ -162,6 +162,9 @@ pub async fn assign(
                 Ok(view) => {
                     savepoint.commit().await?;
                     trail.append(row_trail);
+                    if trail.pending() >= super::TRAIL_FLUSH {
+                        trail.flush(&mut tx).await?;
+                    }
                     result.request = Some(view.request);
                 }
                 Err(ServiceError::Domain(e)) => {

@@ -141,6 +141,9 @@ async fn change(
                     Ok(view) => {
                         savepoint.commit().await?;
                         trail.append(row_trail);
+                        if trail.pending() >= super::TRAIL_FLUSH {
+                            trail.flush(&mut tx).await?;
+                        }
                         result.request = Some(view.request);
                     }
                     Err(ServiceError::Domain(e)) => {

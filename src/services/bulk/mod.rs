@@ -20,6 +20,11 @@ use crate::domain::{DomainError, FieldErrors};
 /// The most rows one call may hold.
 pub const MAX_ROWS: usize = 10_000;
 
+/// A call writes the history of its rows (audit events, emails) whenever this many
+/// wait, inside its transaction: holding all of it to the end took about 6 KB of
+/// memory a row, and one statement's parameters for all of it at once.
+const TRAIL_FLUSH: usize = 2_000;
+
 /// What became of one row.
 #[derive(Clone, Debug)]
 pub struct RowResult {

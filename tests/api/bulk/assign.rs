@@ -310,3 +310,69 @@ async fn a_member_may_not_bulk_assign_and_another_tenants_package_or_group_is_no
     assert!(v["errors"]["policyId"].is_string(), "{v}");
     assert_eq!(counts(&app, &t).await, before);
 }
+
+/// A call long enough that its history is written as it goes (`TRAIL_FLUSH`) is still
+/// all or nothing, and when carried out keeps every row's history.
+#[tokio::test]
+async fn a_long_call_writes_its_history_as_it_goes_and_is_still_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("contoso").await;
+    let gp = group_package(&app, &t, "Sales", open_policy(json!({}))).await;
+    let rows: i64 = 700;
+    sqlx::query(
+        "insert into users (tenant_id, id, email, display_name, kind, active, created_at, updated_at)
+         select $1, gen_random_uuid(), 'person' || i || '@contoso.test', 'Person ' || i, 'member', true, now(), now()
+         from generate_series(1, $2) i",
+    )
+    .bind(t.id)
+    .bind(rows)
+    .execute(&app.pool)
+    .await
+    .expect("people");
+    let mut emails: Vec<String> = (1..=rows)
+        .map(|i| format!("person{i}@contoso.test"))
+        .collect();
+    let before = counts(&app, &t).await;
+
+    emails.push("nobody@contoso.test".into());
+    let (status, v) = app
+        .post(&t.admin, &bulk(gp.package), json!({"emails": emails}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(counts(&app, &t).await, before, "nothing was written");
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox where tenant_id = $1")
+        .bind(t.id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("outbox");
+
+    emails.pop();
+    let (status, v) = app
+        .post(&t.admin, &bulk(gp.package), json!({"emails": emails}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (requests, assignments, events) = counts(&app, &t).await;
+    assert_eq!((requests, assignments), (before.0 + rows, before.1 + rows));
+    let unrecorded: i64 = sqlx::query_scalar(
+        "select count(*) from assignment_requests r
+         where r.tenant_id = $1
+           and not exists (select 1 from audit_events e where e.tenant_id = r.tenant_id
+                           and e.target_id = r.id and e.action = 'assignmentRequest.created')",
+    )
+    .bind(t.id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("history");
+    assert_eq!(unrecorded, 0, "every request has its creation in the log");
+    assert!(
+        events - before.2 >= 3 * rows,
+        "{} events",
+        events - before.2
+    );
+    let queued_after: i64 = sqlx::query_scalar("select count(*) from outbox where tenant_id = $1")
+        .bind(t.id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("outbox");
+    assert!(queued_after > queued, "the rows' emails are queued");
+}
