@@ -125,6 +125,22 @@ pub(crate) struct Row {
     pub(crate) ceiling: Option<f64>,
 }
 
+impl Row {
+    /// A row of one piece of work timed whole (`n` items in `took`): its throughput, and
+    /// the whole time in every latency column.
+    pub(crate) fn whole(name: String, n: f64, took: Duration) -> Row {
+        let ms = took.as_secs_f64() * 1000.0;
+        Row {
+            name,
+            throughput: n / took.as_secs_f64(),
+            p50: ms,
+            p95: ms,
+            p99: ms,
+            ceiling: None,
+        }
+    }
+}
+
 /// Latencies (µs) of one scenario, from every client.
 pub(crate) struct Samples {
     pub(crate) latencies: Vec<u64>,

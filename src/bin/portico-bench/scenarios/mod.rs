@@ -78,6 +78,28 @@ pub(crate) async fn run_scenarios(
     Ok(())
 }
 
+/// Submits a `userAdd` request for `package` as the bearer of `token` and checks that it
+/// is answered 201 in `state`; the answer.
+pub(crate) async fn submit(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    package: Uuid,
+    state: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let res = client
+        .post(format!("{base}/api/v1/assignmentRequests"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"requestType": "userAdd", "accessPackageId": package}))
+        .send()
+        .await?;
+    let body = crate::load::expect_status(res, 201).await?;
+    if body["state"] != state {
+        bail!("not {state}: {body}");
+    }
+    Ok(body)
+}
+
 /// Waits until no email is waiting in the outbox.
 async fn drain_emails(pool: &PgPool, limit: Duration) -> anyhow::Result<()> {
     let t0 = Instant::now();

@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{drain_emails, free_pairs};
-use crate::load::{Work, drive, exhausted, expect_status};
+use super::{drain_emails, free_pairs, submit};
+use crate::load::{Work, drive, exhausted};
 use crate::report::Row;
 use crate::seed::Data;
 use crate::server::{free_port, start_server, wait_ready};
@@ -88,16 +87,7 @@ async fn measure(
             let next = items.lock().ok().and_then(|mut it| it.next());
             Box::pin(async move {
                 let (token, package, _) = next.ok_or_else(exhausted)?;
-                let res = client
-                    .post(format!("{base}/api/v1/assignmentRequests"))
-                    .bearer_auth(&token)
-                    .json(&json!({"requestType": "userAdd", "accessPackageId": package}))
-                    .send()
-                    .await?;
-                let body = expect_status(res, 201).await?;
-                if body["state"] != "pendingApproval" {
-                    bail!("not pending: {body}");
-                }
+                submit(&client, &base, &token, package, "pendingApproval").await?;
                 Ok(())
             })
         }));
@@ -163,14 +153,11 @@ async fn measure(
     }
     let took = t0.elapsed();
     let n = ids.len();
-    report.push(Row {
-        name: format!("expiry, two replicas ({n} at once)"),
-        throughput: n as f64 / took.as_secs_f64(),
-        p50: took.as_secs_f64() * 1000.0,
-        p95: took.as_secs_f64() * 1000.0,
-        p99: took.as_secs_f64() * 1000.0,
-        ceiling: None,
-    });
+    report.push(Row::whole(
+        format!("expiry, two replicas ({n} at once)"),
+        n as f64,
+        took,
+    ));
     // Each expired once: one systemRemove request each, no membership left.
     let (removals, twice, memberships): (i64, i64, i64) = sqlx::query_as(
         "select (select count(*) from assignment_requests r where r.tenant_id = $1

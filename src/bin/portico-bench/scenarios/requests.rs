@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::drain_emails;
+use super::{drain_emails, submit};
 use crate::ceiling::{Ceiling, ceiling};
 use crate::load::{Work, drive, exhausted, expect_status};
 use crate::report::Row;
@@ -60,16 +60,7 @@ pub(super) async fn run(
             let next = free.lock().ok().and_then(|mut it| it.next());
             Box::pin(async move {
                 let (package, token) = next.ok_or_else(exhausted)?;
-                let res = client
-                    .post(format!("{base}/api/v1/assignmentRequests"))
-                    .bearer_auth(&token)
-                    .json(&json!({"requestType": "userAdd", "accessPackageId": package}))
-                    .send()
-                    .await?;
-                let body = expect_status(res, 201).await?;
-                if body["state"] != "delivered" {
-                    bail!("not delivered: {body}");
-                }
+                submit(&client, &base, &token, package, "delivered").await?;
                 Ok(())
             })
         }));
@@ -104,16 +95,7 @@ pub(super) async fn run(
             let next = free.lock().ok().and_then(|mut it| it.next());
             Box::pin(async move {
                 let (package, token, user) = next.ok_or_else(exhausted)?;
-                let res = client
-                    .post(format!("{base}/api/v1/assignmentRequests"))
-                    .bearer_auth(&token)
-                    .json(&json!({"requestType": "userAdd", "accessPackageId": package}))
-                    .send()
-                    .await?;
-                let body = expect_status(res, 201).await?;
-                if body["state"] != "pendingApproval" {
-                    bail!("not pending: {body}");
-                }
+                let body = submit(&client, &base, &token, package, "pendingApproval").await?;
                 if let (Some(id), Ok(mut p)) = (body["id"].as_str(), pending.lock()) {
                     p.push((id.to_string(), user));
                 }

@@ -199,7 +199,11 @@ pub(super) async fn run(
         );
     }
     println!("review start ({n} items): {:.2} s", took.as_secs_f64());
-    report.push(seconds_row(format!("review start ({n} items)"), n, took));
+    report.push(Row::whole(
+        format!("review start ({n} items)"),
+        n as f64,
+        took,
+    ));
 
     // Decisions: the items of users i % 4 == 2 are denied by their (first) reviewer
     // (with statistics that know the items are there).
@@ -265,21 +269,13 @@ pub(super) async fn run(
         );
     }
     println!("review apply ({n} items): {:.2} s", took.as_secs_f64());
-    report.push(seconds_row(format!("review apply ({n} items)"), n, took));
+    report.push(Row::whole(
+        format!("review apply ({n} items)"),
+        n as f64,
+        took,
+    ));
     sqlx::query("drop table review_bench")
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-/// A one-shot measurement: items/s, with the time (ms) in the percentile columns.
-fn seconds_row(name: String, n: i64, took: Duration) -> Row {
-    Row {
-        name,
-        throughput: n as f64 / took.as_secs_f64(),
-        p50: took.as_secs_f64() * 1000.0,
-        p95: took.as_secs_f64() * 1000.0,
-        p99: took.as_secs_f64() * 1000.0,
-        ceiling: None,
-    }
 }
