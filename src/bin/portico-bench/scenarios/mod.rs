@@ -100,6 +100,27 @@ pub(crate) async fn submit(
     Ok(body)
 }
 
+/// Approves request `id` through the API as the bearer of `token` (its last stage's
+/// approver) and checks that it is answered 200 and `delivered`.
+pub(crate) async fn approve(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    id: &str,
+) -> anyhow::Result<()> {
+    let res = client
+        .post(format!("{base}/api/v1/assignmentRequests/{id}/decision"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"decision": "approve"}))
+        .send()
+        .await?;
+    let body = crate::load::expect_status(res, 200).await?;
+    if body["state"] != "delivered" {
+        bail!("not delivered: {body}");
+    }
+    Ok(())
+}
+
 /// Waits until no email is waiting in the outbox.
 async fn drain_emails(pool: &PgPool, limit: Duration) -> anyhow::Result<()> {
     let t0 = Instant::now();

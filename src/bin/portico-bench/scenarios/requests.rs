@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{drain_emails, submit};
+use super::{approve, drain_emails, submit};
 use crate::ceiling::{Ceiling, ceiling};
-use crate::load::{Work, drive, exhausted, expect_status};
+use crate::load::{Work, drive, exhausted};
 use crate::report::Row;
 use crate::seed::Data;
 use crate::{Args, BLOCK, sink};
@@ -172,17 +171,7 @@ pub(super) async fn run(
             let next = items.lock().ok().and_then(|mut it| it.next());
             Box::pin(async move {
                 let (id, token) = next.ok_or_else(exhausted)?;
-                let res = client
-                    .post(format!("{base}/api/v1/assignmentRequests/{id}/decision"))
-                    .bearer_auth(&token)
-                    .json(&json!({"decision": "approve"}))
-                    .send()
-                    .await?;
-                let body = expect_status(res, 200).await?;
-                if body["state"] != "delivered" {
-                    bail!("not delivered: {body}");
-                }
-                Ok(())
+                approve(&client, &base, &token, &id.to_string()).await
             })
         }));
     }

@@ -7,13 +7,12 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
 use super::requests::approve_by_link;
-use super::{drain_emails, free_pairs};
+use super::{approve, drain_emails, free_pairs, submit};
 use crate::load::expect_status;
 use crate::seed::Data;
 use crate::server::{free_port, start_server, wait_ready};
@@ -88,7 +87,12 @@ async fn measure(
     out.push(
         count(counts, "submit (no approval)", || {
             let (token, package, _) = ops.next().cloned().unwrap_or_default();
-            submit(client, base, token, package, "delivered")
+            let client = client.clone();
+            let base = base.to_string();
+            async move {
+                submit(&client, &base, &token, package, "delivered").await?;
+                Ok(())
+            }
         })
         .await?,
     );
@@ -97,13 +101,18 @@ async fn measure(
     out.push(
         count(counts, "submit (one approval stage)", || {
             let (token, package, _) = ops.next().cloned().unwrap_or_default();
-            submit(client, base, token, package, "pendingApproval")
+            let client = client.clone();
+            let base = base.to_string();
+            async move {
+                submit(&client, &base, &token, package, "pendingApproval").await?;
+                Ok(())
+            }
         })
         .await?,
     );
     // As many again, uncounted: half are approved through links, half through the API.
     for (token, package, _) in ops {
-        submit(client, base, token.clone(), *package, "pendingApproval").await?;
+        submit(client, base, token, *package, "pendingApproval").await?;
     }
 
     // Half of them through their emailed links (sent by the main server's scheduler:
@@ -142,19 +151,10 @@ async fn measure(
             let (id, user) = ops.next().copied().unwrap_or_default();
             let token = data.managers.get(&(user / BLOCK)).cloned();
             let client = client.clone();
-            let url = format!("{base}/api/v1/assignmentRequests/{id}/decision");
+            let base = base.to_string();
             async move {
-                let res = client
-                    .post(url)
-                    .bearer_auth(token.context("no manager token")?)
-                    .json(&json!({"decision": "approve"}))
-                    .send()
-                    .await?;
-                let body = expect_status(res, 200).await?;
-                if body["state"] != "delivered" {
-                    bail!("not delivered: {body}");
-                }
-                Ok(())
+                let token = token.context("no manager token")?;
+                approve(&client, &base, &token, &id.to_string()).await
             }
         })
         .await?,
@@ -245,26 +245,6 @@ where
         prepared: per(tally.prepared),
         texts,
     })
-}
-
-fn submit(
-    client: &reqwest::Client,
-    base: &str,
-    token: String,
-    package: Uuid,
-    want: &'static str,
-) -> impl std::future::Future<Output = anyhow::Result<()>> + use<> {
-    let req = client
-        .post(format!("{base}/api/v1/assignmentRequests"))
-        .bearer_auth(token)
-        .json(&json!({"requestType": "userAdd", "accessPackageId": package}));
-    async move {
-        let body = expect_status(req.send().await?, 201).await?;
-        if body["state"] != want {
-            bail!("expected {want}: {body}");
-        }
-        Ok(())
-    }
 }
 
 /// The requests of `pairs` still pending, with the requester's index (for the manager).
